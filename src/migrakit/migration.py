@@ -1,0 +1,74 @@
+"""The Migration value: one unit the planner decides on and the executor runs. Pure."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from .errors import MigrakitError
+from .statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
+
+STANDARD = "standard"  # Mode 1: drizzle-kit folder, one statement per query
+CONSOLIDATED = "consolidated"  # Mode 2: one multi-statement file in one transaction
+LEGACY = "legacy"  # a journal-less legacy file, run like Mode 2 by db.bootstrap
+
+
+def drizzle_hash(data: bytes) -> str:
+    """Drizzle's hash: sha256 hex of the file's bytes (BOM and CRLF included)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """A Mode 1 migration that a consolidation stands for (from its manifest)."""
+
+    tag: str
+    when: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class Migration:
+    tag: str  # journal tag, v1 folder name, consolidation name or legacy file stem
+    when: int  # what goes into created_at
+    path: str  # the file, as shown to users (relative to the project when possible)
+    text: str
+    hash: str
+    mode: str = STANDARD
+    name: str | None = None  # Drizzle 1.0's `name` column (the folder name); None for 0.x folders
+    replaces: tuple[Replaced, ...] = field(default=())
+
+    @cached_property
+    def statements(self) -> list[Statement]:
+        return split_statements(self.text, file=self.path, migration=self.tag)
+
+    @property
+    def self_managed(self) -> bool:
+        """The file holds its own BEGIN/COMMIT: it runs without a wrapping transaction, as written."""
+        return any(s.kind == TRANSACTION_CONTROL for s in self.statements)
+
+    @property
+    def no_transaction(self) -> bool:
+        """The file holds a statement that cannot run in a transaction block (CREATE INDEX CONCURRENTLY ...)."""
+        return any(s.kind == NO_TRANSACTION for s in self.statements)
+
+    @property
+    def runs_outside_transaction(self) -> bool:
+        return self.mode == STANDARD and (self.self_managed or self.no_transaction)
+
+    def check_runnable(self) -> None:
+        """Raise before anything runs if the file cannot be run safely: a statement that must run outside a
+        transaction (CREATE INDEX CONCURRENTLY ...) mixed with others, without the file's own BEGIN/COMMIT."""
+        stmts = self.statements
+        if self.mode == STANDARD and self.no_transaction and not self.self_managed and len(stmts) > 1:
+            first = next(s for s in stmts if s.kind == NO_TRANSACTION)
+            raise MigrakitError(
+                f"migration {self.tag} mixes a statement that cannot run in a transaction with {len(stmts) - 1} other(s)",
+                file=self.path,
+                migration=self.tag,
+                line=first.line,
+                col=first.col,
+                state="nothing was run",
+                fix="move that statement into a migration of its own (`inv db.generate --custom NAME`)",
+            )

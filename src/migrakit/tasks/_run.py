@@ -1,0 +1,39 @@
+"""The one place where core results become output and MigrakitError becomes an exit code."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+from invoke.exceptions import Exit
+
+from ..config import Settings, load_settings
+from ..errors import MigrakitError
+
+
+def settings_from(c: Any, **options: Any) -> Settings:
+    """Settings from pyproject/env, then the importer's Invoke config (`migrakit` key), then task options."""
+    configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
+    configured = {k: v for k, v in configured.items() if k != "app"}
+    merged = {**configured, **{k: v for k, v in options.items() if v is not None}}
+    return load_settings(**merged)
+
+
+def run_core(render: Callable[[Any, str], str], call: Callable[[], Any], fmt: str, ok: Callable[[Any], bool] = lambda _: True, fail_code: int = 1) -> Any:
+    """Run `call`, print `render(result, fmt)`; turn MigrakitError into Exit with its code and its fix."""
+    from ..report import render_error
+    from ..server import redact_text
+
+    try:
+        result = call()
+    except MigrakitError as err:
+        text = redact_text(render_error(err, "json" if fmt == "json" else "plain"))
+        if fmt == "json":
+            print(text)
+            raise Exit(code=err.exit_code) from err
+        raise Exit(text, code=err.exit_code) from err
+    print(redact_text(render(result, fmt)))
+    sys.stdout.flush()
+    if not ok(result):
+        raise Exit(code=fail_code)
+    return result

@@ -1,0 +1,69 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from migrakit.errors import JournalError
+from migrakit.journal import journal_warnings, parse_journal, render_journal
+
+
+def corpus_journals(corpus: Path) -> list[Path]:
+    return sorted(corpus.glob("*/migrations/meta/_journal.json"))
+
+
+def test_unchanged_corpus_journals_render_byte_for_byte(corpus_dir):
+    journals = corpus_journals(corpus_dir)
+    assert len(journals) >= 4
+    for path in journals:
+        text = path.read_text(encoding="utf-8")
+        assert render_journal(parse_journal(text)) == text, path
+
+
+def test_new_entry_is_numbered_and_rendered_like_drizzle_kit():
+    j = parse_journal(json.dumps({"version": "5", "dialect": "pg", "entries": []}, indent=2))
+    j = j.with_entry("0000_first", 1700000000000).with_entry("0001_second", 1700000001000)
+    text = render_journal(j)
+    assert json.loads(text)["entries"][1] == {
+        "idx": 1, "version": "5", "when": 1700000001000, "tag": "0001_second", "breakpoints": True,
+    }
+    assert '"entries": [\n    {\n      "idx": 0,' in text
+    assert not text.endswith("\n")
+
+
+def test_old_pg_dialect_and_idx_gaps_are_accepted_with_a_warning():
+    text = json.dumps({"version": "5", "dialect": "pg", "entries": [
+        {"idx": 0, "version": "5", "when": 10, "tag": "0000_a", "breakpoints": True},
+        {"idx": 2, "version": "6", "when": 5, "tag": "0002_b", "breakpoints": True},
+    ]}, indent=2)
+    j = parse_journal(text)
+    assert [e.tag for e in j.entries] == ["0000_a", "0002_b"]
+    notes = journal_warnings(j)
+    assert any("idx jumps from 0 to 2" in n for n in notes)
+    assert any("not after" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ('{"version": "7", "entries": [', "not valid JSON"),
+        ('{"version": "7"}', "no `entries` list"),
+        ('{"dialect": "mysql", "entries": []}', "dialect is 'mysql'"),
+        ('{"entries": [{"idx": 0, "tag": "0000_a"}]}', "lacks a string `tag` or an integer `when`"),
+        (
+            '{"entries": [{"idx": 0, "when": 1, "tag": "0000_a"}, {"idx": 1, "when": 2, "tag": "0000_a"}]}',
+            "appears twice",
+        ),
+    ],
+)
+def test_broken_journals_name_the_file_and_the_fix(text, expected):
+    with pytest.raises(JournalError) as info:
+        parse_journal(text, "migrations/meta/_journal.json")
+    assert expected in info.value.message
+    assert info.value.file == "migrations/meta/_journal.json"
+    assert info.value.fix
+
+
+def test_truncated_journal_reports_line_and_column():
+    with pytest.raises(JournalError) as info:
+        parse_journal('{\n  "version": "7",\n  "entries": [\n    {"idx": 0,')
+    assert info.value.line == 4
