@@ -9,6 +9,7 @@ Import them into your own tasks.py:
 from __future__ import annotations
 
 import shlex
+import sys
 from typing import Any
 
 from invoke import Collection, task
@@ -33,6 +34,7 @@ def _app(c: Any, which: str) -> None:
             f"  fix:   set [tool.migrakit.app] {which} = \"...\" in pyproject.toml",
             code=2,
         )
+    command = command.replace("{python}", shlex.quote(sys.executable))
     print(f"running app: {command}", flush=True)
     c.run(command, pty=False)
 
