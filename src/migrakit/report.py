@@ -182,24 +182,49 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], fmt: str) -> s
 
 
 class Progress:
-    """Prints migrate events: a rich progress bar on a TTY, one line per migration otherwise."""
+    """Shows migrate events on stderr: a rich progress bar (one step per migration, with its statement count)
+    on a TTY, one plain line per event otherwise; nothing for JSON output."""
 
-    def __init__(self, fmt: str, total: int | None = None, stream: TextIO | None = None) -> None:
+    def __init__(self, fmt: str, stream: TextIO | None = None) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stderr
+        self._bar: Any = None
+        self._task: Any = None
+
+    def _say(self, text: str) -> None:
+        if self._bar is not None:
+            self._bar.console.print(text)
+        else:
+            print(text, file=self.stream, flush=True)
 
     def __call__(self, event: str, **info: Any) -> None:
         if self.fmt == "json":
             return
-        if event == "lock-wait":
+        if event == "plan" and self.fmt == "rich" and info["count"]:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+            self._bar = Bar(
+                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                console=Console(file=self.stream), transient=False,
+            )
+            self._task = self._bar.add_task("migrating", total=info["count"])
+            self._bar.start()
+        elif event == "lock-wait":
             holder = info.get("holder")
-            who = f" (held by pid {holder[0]})" if holder else ""
-            print(f"waiting for the migration lock{who} ...", file=self.stream, flush=True)
+            self._say("waiting for the migration lock" + (f" (held by pid {holder[0]})" if holder else "") + " ...")
         elif event == "lock-acquired":
-            print("got the migration lock; re-reading the tracking table", file=self.stream, flush=True)
+            self._say("got the migration lock; re-reading the tracking table")
         elif event == "lock-retry":
-            print(f"{info['migration'].tag}: lock_timeout hit, retry {info['attempt']}", file=self.stream, flush=True)
+            self._say(f"{info['migration'].tag}: lock_timeout hit, retry {info['attempt']}")
         elif event == "start":
-            print(f"applying {info['migration'].tag} ({info['statements']} statement(s)) ...", file=self.stream, flush=True)
-        elif event == "target":
-            print(f"database: {info['display']}", file=self.stream, flush=True)
+            text = f"{info['migration'].tag} ({info['statements']} statement(s))"
+            if self._bar is not None:
+                self._bar.update(self._task, description=text)
+            else:
+                self._say(f"applying {text} ...")
+        elif event == "done" and self._bar is not None:
+            self._bar.advance(self._task)
+        elif event == "finished" and self._bar is not None:
+            self._bar.stop()
+            self._bar = None

@@ -135,6 +135,7 @@ def migrate(
             # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
             tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
             report = MigrateReport(target.display, folder, p)
+            on_event("plan", count=len(p.pending))
             if p.pending:
                 executor = Executor(conn, executor_options(settings, v1=v1, single_transaction=single_transaction), on_event)
                 try:
@@ -146,6 +147,7 @@ def migrate(
                 report.applied = list(executor.applied)
             return report
         finally:
+            on_event("finished")
             if not conn.closed and not conn.broken:
                 release_lock(conn, key)
 

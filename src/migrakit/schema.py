@@ -34,4 +34,5 @@ def diff_statements(from_url: str, to_url: str, exclude: Iterable[str] = BOOKKEE
         diff = SchemaMigration(_inspector(a, exclude), _inspector(b, exclude))
         diff.set_safety(False)
         diff.add_all_changes_ordered()
-        return [s.strip() for s in diff.statements if s.strip()]
+        # results' ordered diff can emit the same statement twice (seen with enums): keep the first
+        return list(dict.fromkeys(s.strip() for s in diff.statements if s.strip()))

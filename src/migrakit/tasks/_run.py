@@ -19,20 +19,31 @@ def settings_from(c: Any, **options: Any) -> Settings:
     return load_settings(**merged)
 
 
-def run_core(render: Callable[[Any, str], str], call: Callable[[], Any], fmt: str, ok: Callable[[Any], bool] = lambda _: True, fail_code: int = 1) -> Any:
-    """Run `call`, print `render(result, fmt)`; turn MigrakitError into Exit with its code and its fix."""
+def run_core(
+    render: Callable[[Any, str], str],
+    call: Callable[[], Any],
+    fmt: str,
+    ok: Callable[[Any], bool] = lambda _: True,
+    fail_code: int = 1,
+    settings: Settings | None = None,
+) -> Any:
+    """Run `call`, print `render(result, fmt)`; turn MigrakitError into Exit with its code and its fix.
+
+    Everything printed goes through redact_text: the configured database URL's password (also where a
+    driver message repeats it bare) and any URL-shaped password are replaced by ***."""
     from ..report import render_error
     from ..server import redact_text
 
+    secrets = [settings.database_url] if settings is not None and settings.database_url else []
     try:
         result = call()
     except MigrakitError as err:
-        text = redact_text(render_error(err, "json" if fmt == "json" else "plain"))
+        text = redact_text(render_error(err, "json" if fmt == "json" else "plain"), secrets)
         if fmt == "json":
             print(text)
             raise Exit(code=err.exit_code) from err
         raise Exit(text, code=err.exit_code) from err
-    print(redact_text(render(result, fmt)))
+    print(redact_text(render(result, fmt), secrets))
     sys.stdout.flush()
     if not ok(result):
         raise Exit(code=fail_code)

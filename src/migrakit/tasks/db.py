@@ -48,6 +48,7 @@ def migrate(
             on_event=Progress(fmt),
         ),
         fmt,
+        settings=settings,
     )
 
 
@@ -59,7 +60,46 @@ def status(c: Any, database_url: str | None = None, migrations_dir: str | None =
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_status, lambda: runner.status(settings), fmt, ok=lambda r: not r.plan.blocking, fail_code=3)
+    run_core(render_status, lambda: runner.status(settings), fmt, ok=lambda r: not r.plan.blocking, fail_code=3, settings=settings)
 
 
-ns = Collection("db", migrate, status)
+@task(
+    help={
+        **_COMMON,
+        "custom": "Write an empty migration named NAME, as `drizzle-kit generate --custom --name NAME` does.",
+        "name": "Name of the generated migration (default: schema_change).",
+        "allow_destructive": "Allow DROP/TRUNCATE/DELETE statements in a migration generated from the schema file.",
+        "json": "Print the result as JSON.",
+    }
+)
+def generate(
+    c: Any,
+    custom: str | None = None,
+    name: str | None = None,
+    allow_destructive: bool = False,
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    json: bool = False,
+) -> None:
+    """Write the next migration: empty (--custom NAME), from the schema file, or via drizzle-kit.
+
+    With --custom NAME: an empty migration with its journal entry and snapshot.
+    With [tool.migrakit] schema = "schema.sql": apply the migrations to one shadow database and the schema
+    file to another, and write the difference as the next migration (one statement per breakpoint).
+    With a drizzle.config.* in the project: run `npx drizzle-kit generate`, then check the new files.
+    """
+    from .. import generate as gen
+    from ..report import choose_format
+
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    config = gen.find_drizzle_config(settings.root)
+    if custom:
+        call = lambda: gen.custom(settings, custom)  # noqa: E731
+    elif config is not None and settings.schema is None:
+        call = lambda: gen.with_drizzle_kit(settings, name, config)  # noqa: E731
+    else:
+        call = lambda: gen.from_schema_file(settings, name or "schema_change", allow_destructive=allow_destructive)  # noqa: E731
+    run_core(gen.render_generated, call, choose_format(json), settings=settings)
+
+
+ns = Collection("db", generate, migrate, status)

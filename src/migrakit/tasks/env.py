@@ -16,7 +16,7 @@ def check(c: Any, database_url: str | None = None, migrations_dir: str | None = 
     from ..envcheck import check_environment, render_env
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_env, lambda: check_environment(settings), "plain")
+    run_core(render_env, lambda: check_environment(settings), "plain", settings=settings)
 
 
 ns = Collection("env", check)
