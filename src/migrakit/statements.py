@@ -6,6 +6,11 @@
 identifiers and `BEGIN ATOMIC ... END` bodies are handled by the rules the server itself uses.
 Every `Statement.text` is a slice of the original text: nothing is ever regenerated.
 
+When pglast's grammar rejects a piece (a typo the server will report, syntax newer than pglast's, a psql
+meta-command), the piece is cut from pglast's token stream with psql's own rules instead: `;` ends a statement
+outside parentheses and outside the `BEGIN ... END` of `CREATE [OR REPLACE] FUNCTION|PROCEDURE`. Either way a
+coverage check proves that nothing but blanks, comments and `;` lies outside the statements.
+
 Pure: text in, data out. pglast is imported on first use (it is large, and `--help` should be fast).
 """
 
@@ -23,12 +28,18 @@ PLAIN = "plain"
 NO_TRANSACTION = "no-transaction"  # cannot run inside a transaction block (CREATE INDEX CONCURRENTLY, ...)
 TRANSACTION_CONTROL = "transaction-control"  # BEGIN / COMMIT / ROLLBACK written in the file itself
 
-_LEADING_NOISE = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*(?:[^*]|\*(?!/))*\*/)*")
+BOM = "\ufeff"
+WHITESPACE = " \t\n\r\f\v"  # PostgreSQL's blanks (scan.l `space`): not Python's wider str.isspace()
+_BLANKS = re.compile(r"[ \t\n\r\f\v]*")
+_LINE_END = re.compile(r"[\n\r]")  # a `--` comment ends at either (scan.l `non_newline`)
+_COMMENT_EDGE = re.compile(r"/\*|\*/")
 _NO_TRANSACTION = re.compile(
     r"""\A(?:
         CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY
       | DROP\s+INDEX\s+CONCURRENTLY
       | REINDEX\b.*\bCONCURRENTLY
+      | REINDEX\s+(?:\([^)]*\)\s*)?(?:SCHEMA|DATABASE|SYSTEM)\b
+      | ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b
       | VACUUM\b
       | ALTER\s+SYSTEM\b
       | (?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b
@@ -40,19 +51,44 @@ _NO_TRANSACTION = re.compile(
 )
 _ADD_ENUM_VALUE = re.compile(r"\AALTER\s+TYPE\b.*\bADD\s+VALUE\b", re.IGNORECASE | re.DOTALL)
 _TRANSACTION_CONTROL = re.compile(
-    r"\A(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|PREPARE\s+TRANSACTION|"
-    r"COMMIT\s+PREPARED|ROLLBACK\s+PREPARED)\b(?!\s+ATOMIC)",
+    r"\A(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|PREPARE\s+TRANSACTION)\b(?!\s+ATOMIC)"
+    r"(?!(?:\s+(?:WORK|TRANSACTION))?\s+TO\b)",  # ROLLBACK TO SAVEPOINT works inside the run's transaction
     re.IGNORECASE,
 )
 _DESTRUCTIVE = re.compile(
-    r"\A(?:DROP\b|TRUNCATE\b|DELETE\b|ALTER\s+TABLE\b.*\bDROP\b|ALTER\s+TYPE\b.*\bRENAME\b)",
-    re.IGNORECASE | re.DOTALL,
+    r"""\A(?:DROP\b|TRUNCATE\b|DELETE\b|ALTER\s+TYPE\b.*\bRENAME\b
+      | ALTER\s+TABLE\b.*\bDROP\s+(?!(?:CONSTRAINT|DEFAULT|NOT\s+NULL|IDENTITY|EXPRESSION)\b))""",
+    re.IGNORECASE | re.DOTALL | re.VERBOSE,
 )
+
+
+def _skip_noise(text: str, pos: int = 0, stop: int | None = None) -> int:
+    """The first offset at or after `pos` (before `stop`) that is not a blank or inside a comment.
+
+    Block comments nest, as in PostgreSQL; an unterminated one is not noise (its `/*` is returned)."""
+    stop = len(text) if stop is None else stop
+    while pos < stop:
+        pos = _BLANKS.match(text, pos, stop).end()  # type: ignore[union-attr]
+        if text.startswith("--", pos, stop):
+            m = _LINE_END.search(text, pos, stop)
+            pos = m.end() if m else stop
+        elif text.startswith("/*", pos, stop):
+            depth, end = 1, pos + 2
+            while depth:
+                m = _COMMENT_EDGE.search(text, end, stop)
+                if m is None:
+                    return pos
+                depth += 1 if m.group() == "/*" else -1
+                end = m.end()
+            pos = end
+        else:
+            break
+    return min(pos, stop)
 
 
 def keyword_head(text: str) -> str:
     """The statement with leading comments and blanks removed (for classifying it)."""
-    return text[_LEADING_NOISE.match(text).end():]  # type: ignore[union-attr]
+    return text[_skip_noise(text):]
 
 
 def classify(text: str, server_version: int = 160000) -> str:
@@ -88,14 +124,20 @@ class Statement:
 
 
 class LineIndex:
-    """Offset -> (line, column), both 1-based, in O(log n) after one linear pass."""
+    """Offset -> (line, column), both 1-based characters, in O(log n) after one linear pass.
+
+    A leading BOM takes no column: editors do not show it, so what follows it is column 1."""
 
     def __init__(self, text: str) -> None:
         self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._bom = text.startswith(BOM)
 
     def position(self, offset: int) -> tuple[int, int]:
         line = bisect.bisect_right(self._starts, offset) - 1
-        return line + 1, offset - self._starts[line] + 1
+        col = offset - self._starts[line] + 1
+        if line == 0 and self._bom and offset > 0:
+            col -= 1
+        return line + 1, col
 
 
 def split_breakpoints(text: str) -> list[tuple[int, str]]:
@@ -108,56 +150,122 @@ def split_breakpoints(text: str) -> list[tuple[int, str]]:
     return pieces
 
 
-def _only_noise_between(text: str, spans: list[tuple[int, int]]) -> int | None:
+def _uncovered(text: str, spans: list[tuple[int, int]]) -> int | None:
     """Offset of the first character outside `spans` that is not blank, a comment or ';' (None if none)."""
     pos = 0
     for start, end in [*spans, (len(text), len(text))]:
-        gap = text[pos:start]
-        rest = re.sub(r";", " ", gap)
-        head = _LEADING_NOISE.match(rest).end()  # type: ignore[union-attr]
-        if head < len(rest):
-            return pos + head
+        if start < pos:  # overlapping or out of order: not a split of `text`
+            return start
+        if not text[pos:start].strip(WHITESPACE + ";"):  # the usual gap: blanks and `;` only
+            pos = end
+            continue
+        while (pos := _skip_noise(text, pos, start)) < start:
+            if text[pos] != ";":
+                return pos
+            pos += 1
         pos = end
     return None
 
 
-def _pglast_slices(piece: str, file: str | None, migration: str | None, base: int, index: LineIndex) -> list[tuple[int, int]]:
+_COMMENT_TOKENS = frozenset({"SQL_COMMENT", "C_COMMENT"})
+_ROUTINE_WORDS = ("function", "procedure")
+
+
+def _defines_routine(words: list[str]) -> bool:
+    """psql's test (psqlscan.l): the statement starts CREATE [OR REPLACE] FUNCTION|PROCEDURE."""
+    kind = words[3:4] if words[1:3] == ["or", "replace"] else words[1:2]
+    return words[:1] == ["create"] and bool(kind) and kind[0] in _ROUTINE_WORDS
+
+
+class _Refused(Exception):
+    """A piece that cannot be split, at `offset` in the piece; `split_statements` makes it a SplitError."""
+
+    def __init__(self, message: str, offset: int, fix: str) -> None:
+        super().__init__(message)
+        self.message, self.offset, self.fix = message, offset, fix
+
+
+def _shorten(message: str) -> str:
+    """pglast's `... at or near "<the whole rest of the file>"`, cut to its first line and 40 characters."""
+    m = re.search(r' at or near "(.*)"\Z', message, re.DOTALL)
+    if not m:
+        return message
+    near = m.group(1).splitlines()[0] if m.group(1) else ""
+    if len(near) > 40 or near != m.group(1):
+        near = near[:40] + "..."
+    return f'{message[: m.start()]} at or near "{near}"'
+
+
+def _token_spans(piece: str) -> list[tuple[int, int]]:
+    """Statements of `piece` from pglast's scanner tokens, cut with psql's rules; no token is left out."""
     from pglast import parser
 
-    if piece.startswith("\ufeff"):  # a BOM: hashed as part of the file, but not SQL; same length keeps offsets
-        piece = " " + piece[1:]
     try:
-        return [(s.start, s.stop) for s in parser.split(piece, with_parser=True, only_slices=True)]
+        tokens = parser.scan(piece)
     except parser.ParseError as exc:
-        parser_error = exc
-    # The grammar rejected something (a typo the server will report, or syntax newer than pglast's):
-    # fall back to the scanner, which still knows quotes, comments and dollar quotes.
+        message, location = (exc.args + (None,))[:2]
+        fix = "close the quote, dollar quote or comment that starts here"
+        raise _Refused(f"cannot split the SQL: {_shorten(str(message))}", int(location or 0), fix) from exc
+    spans: list[tuple[int, int]] = []
+    start = end = -1
+    parens = begins = 0
+    words: list[str] = []
+    for tok in tokens:
+        name = tok.name
+        if name in _COMMENT_TOKENS:
+            continue
+        if name == "ASCII_92":  # a backslash outside quotes: only psql knows what to do with it
+            command = re.match(r"\\[^\s\\]*", piece[tok.start :])[0]  # type: ignore[index]
+            raise _Refused(
+                f"psql meta-command `{command}` in a migration file",
+                tok.start,
+                "meta-commands only work in psql; inline the SQL they stand for",
+            )
+        if name == "ASCII_59" and parens == 0 and begins == 0:
+            if start >= 0:
+                spans.append((start, end))
+            start, words = -1, []
+            continue
+        if start < 0:
+            start = tok.start
+        end = tok.end + 1
+        if name == "ASCII_40":
+            parens += 1
+        elif name == "ASCII_41":
+            parens = max(parens - 1, 0)
+        elif (tok.kind != "NO_KEYWORD" or name == "IDENT") and piece[tok.start] != '"':
+            word = piece[tok.start : end].lower()
+            if len(words) < 4:
+                words.append(word)
+            if parens == 0 and _defines_routine(words):
+                if word == "begin" or (word == "case" and begins):
+                    begins += 1
+                elif word == "end" and begins:
+                    begins -= 1
+    if start >= 0:
+        spans.append((start, end))
+    return spans
+
+
+def _piece_spans(piece: str) -> list[tuple[int, int]]:
+    """(start, end) of each statement of `piece`: PostgreSQL's grammar first, psql's rules when it refuses."""
+    from pglast import parser
+
     try:
-        spans = [(s.start, s.stop) for s in parser.split(piece, with_parser=False, only_slices=True)]
-    except parser.ParseError as exc:
-        message, location = (exc.args + (0,))[:2]
-        line, col = index.position(base + int(location or 0))
-        raise SplitError(
-            f"cannot split the SQL: {message}",
-            file=file,
-            migration=migration,
-            line=line,
-            col=col,
-            state="nothing was run",
-            fix="close the quote, dollar quote or comment that starts here",
-        ) from exc
-    uncovered = _only_noise_between(piece, spans)
-    if uncovered is not None:
-        line, col = index.position(base + uncovered)
-        raise SplitError(
-            f"cannot split the SQL into statements: {parser_error.args[0]}",
-            file=file,
-            migration=migration,
-            line=line,
-            col=col,
-            state="nothing was run",
-            fix="fix the syntax here, or add `--> statement-breakpoint` between statements",
-        ) from parser_error
+        spans = [(s.start, s.stop) for s in parser.split(piece, with_parser=True, only_slices=True)]
+    except parser.ParseError:
+        spans = None
+    # pglast strips Python's blanks (NBSP, U+3000 ...) off a statement's ends, where PostgreSQL sees part of a
+    # name: the coverage check sends such a piece to the tokens, which are exact.
+    if spans is None or _uncovered(piece, spans) is not None:
+        spans = _token_spans(piece)
+        uncovered = _uncovered(piece, spans)
+        if uncovered is not None:  # a guard: the token split covers every token by construction
+            raise _Refused(
+                "cannot split the SQL into statements: this text would be left out",
+                uncovered,
+                "add `--> statement-breakpoint` around this statement, and report the file to migrakit",
+            )
     return spans
 
 
@@ -170,27 +278,29 @@ def split_statements(
 ) -> list[Statement]:
     """All statements of a migration file, in order, each a slice of `text`.
 
-    Raises SplitError (with line and column) for unterminated quotes/comments and psql meta-commands.
+    Raises SplitError (with line and column) for unterminated quotes/comments and psql meta-commands. A
+    syntax error is not one: the piece is still cut (with psql's rules) and the server will report it.
     """
     index = LineIndex(text)
+    pieces = split_breakpoints(text)
     out: list[Statement] = []
-    for piece_no, (base, piece) in enumerate(split_breakpoints(text)):
-        if not keyword_head(piece).strip():
+    for piece_no, (base, piece) in enumerate(pieces):
+        if piece.startswith(BOM):  # hashed as part of the file, but not SQL; a blank keeps the offsets
+            piece = " " + piece[1:]
+        if _skip_noise(piece) == len(piece):
             continue
-        for start, end in _pglast_slices(piece, file, migration, base, index):
-            body = piece[start:end]  # pglast never includes a leading BOM (replaced by a blank above)
-            lead = len(body) - len(keyword_head(body))
-            line, col = index.position(base + start + lead)
-            if keyword_head(body).startswith("\\"):
-                raise SplitError(
-                    f"psql meta-command {keyword_head(body).split()[0]!r} in a migration file",
-                    file=file,
-                    migration=migration,
-                    line=line,
-                    col=col,
-                    state="nothing was run",
-                    fix="meta-commands only work in psql; inline the SQL they stand for",
-                )
+        try:
+            spans = _piece_spans(piece)
+        except _Refused as exc:
+            fix = exc.fix
+            if piece_no < len(pieces) - 1 and "unterminated" in exc.message:
+                fix += "; if a `--> statement-breakpoint` sits inside it, move it out (Drizzle splits there too)"
+            line, col = index.position(base + exc.offset)
+            raise SplitError(exc.message, file=file, migration=migration, line=line, col=col,
+                             state="nothing was run", fix=fix) from exc  # fmt: skip
+        for start, end in spans:
+            body = piece[start:end]
+            line, col = index.position(base + start)
             out.append(
                 Statement(
                     text=body,

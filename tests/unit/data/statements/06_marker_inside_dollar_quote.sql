@@ -1,0 +1,5 @@
+CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$
+  SELECT 'a';
+  --> statement-breakpoint
+  SELECT 'b';
+$$;

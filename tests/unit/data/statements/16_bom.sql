@@ -1,0 +1,3 @@
+﻿CREATE TABLE t (id int);
+--> statement-breakpoint
+CREATE TABLE u (id int);

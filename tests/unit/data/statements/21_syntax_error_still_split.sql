@@ -1,0 +1,3 @@
+CREAT TABLE x (id int); SELECT 1;
+selec 1;
+SELECT 2

@@ -1,0 +1,2 @@
+SELECT 1 AS foo　;
+SELECT 2 AS bar  ;
