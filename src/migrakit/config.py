@@ -26,6 +26,7 @@ _KEYS: dict[str, tuple[type, Any]] = {
     "legacy_dir": (str, ""),
     "legacy_scripts": (list, []),
     "legacy_table": (str, ""),
+    "shadow_url": (str, ""),
     "schema": (str, ""),
     "lock_wait_timeout": (float, 60.0),
     "lock_timeout": (str, "5s"),
@@ -52,6 +53,7 @@ class Settings:
     legacy_dir: Path | None = None
     legacy_scripts: tuple[str, ...] = ()
     legacy_table: str = ""
+    shadow_url: str | None = None  # admin URL of the server for shadow databases; None: the embedded one
     schema: Path | None = None
     lock_wait_timeout: float = 60.0
     lock_timeout: str = "5s"
@@ -160,6 +162,7 @@ def load_settings(
         legacy_dir=_path(root, values["legacy_dir"]) if values["legacy_dir"] else None,
         legacy_scripts=tuple(values["legacy_scripts"]),
         legacy_table=values["legacy_table"],
+        shadow_url=values["shadow_url"] or None,
         schema=_path(root, values["schema"]) if values["schema"] else None,
         lock_wait_timeout=values["lock_wait_timeout"],
         lock_timeout=values["lock_timeout"],

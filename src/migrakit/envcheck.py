@@ -1,55 +1,162 @@
-"""`env.check`: is the environment ready to migrate? Each failing check raises with its fix."""
+"""`env.check`: is the environment ready to migrate? Every check runs; each failure comes with its fix.
+
+Checks, in order: the database URL (set, or the embedded server), the database is reachable, the server
+version, the tracking table is readable, the migration folders (Mode 1, Mode 2, legacy) read and split.
+A failure does not stop the others; at the end the first failure's error is raised (its exit code: 2 for a
+malformed URL, 6 for an unreachable database or a permission problem, 1 for a folder), listing every check.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
-from . import server, tracking
+from . import runner, server, tracking
 from .config import Settings
-from .errors import DatabaseUnavailable
-from .sources import load_folder
+from .errors import DatabaseUnavailable, MigrakitError
+from .migration import STANDARD
+
+MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named check (env.check, legacy.retire's preconditions): what was found, and the fix when it failed."""
+
+    name: str
+    ok: bool
+    found: str
+    fix: str | None = None
+    error: MigrakitError | None = None
 
 
 @dataclass
 class EnvReport:
-    checks: list[tuple[str, str]] = field(default_factory=list)  # (name, what was found)
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+
+def _attempt(report: EnvReport, name: str, run: Callable[[], str]) -> bool:
+    """Run one check; a MigrakitError becomes a failed Check carrying its fix."""
+    try:
+        report.checks.append(Check(name, True, run()))
+        return True
+    except MigrakitError as err:
+        found = err.message + (f" ({err.cause})" if err.cause else "")
+        report.checks.append(Check(name, False, found, err.fix, err))
+        return False
 
 
 def check_environment(settings: Settings) -> EnvReport:
+    """Run every check; raise the first failure's error (listing all checks) when any failed."""
     report = EnvReport()
-    folder = load_folder(settings.migrations_dir, settings.root)
-    for m in folder.migrations:
-        m.statements  # noqa: B018 - raises SplitError with file, line and column
-    report.checks.append(
-        ("migrations", f"{len(folder.migrations)} in {folder.path} ({folder.layout} layout), all readable and splittable")
-    )
     if settings.database_url:
-        report.checks.append(("database url", f"from ${settings.database_url_env}"))
+        url_found = f"${settings.database_url_env} = {server.redact_url(settings.database_url)}"
     else:
-        report.checks.append(("database url", f"${settings.database_url_env} is not set: using the embedded server"))
-    target = server.resolve_target(settings)
-    conn = server.connect(target.url, autocommit=True)
-    try:
-        version = server.server_version(conn)
-        report.checks.append(("database", f"reachable: {target.display}, PostgreSQL {version // 10000}.{version % 10000}"))
-        try:
-            rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
-        except Exception as exc:  # a permission problem on the tracking schema
-            import psycopg
+        url_found = f"${settings.database_url_env} is not set: using the embedded server in {settings.embedded_dir.name}/"
+    report.checks.append(Check("database url", True, url_found))
 
-            if not isinstance(exc, psycopg.Error):
-                raise
-            raise DatabaseUnavailable(
-                f'cannot read the tracking table "{settings.migrations_schema}"."{settings.migrations_table}"',
-                cause=str(exc).splitlines()[0],
-                fix=f'GRANT USAGE ON SCHEMA "{settings.migrations_schema}" and SELECT, INSERT on the table to the '
-                "migration role, or run migrations as the owner",
-            ) from exc
-        report.checks.append(("tracking table", f"readable, {len(rows)} row(s)"))
-    finally:
-        conn.close()
+    state: dict[str, Any] = {}
+    reachable = _attempt(report, "database reachable", lambda: _connect(settings, state))
+    if reachable:
+        conn = state["conn"]
+        try:
+            _attempt(report, "server version", lambda: _version(conn, report))
+            _attempt(report, "tracking table", lambda: _tracking(conn, settings))
+        finally:
+            conn.close()
+    else:
+        report.notes.append("server version and tracking table not checked: the database is not reachable")
+    _attempt(report, "migration folders", lambda: _folders(settings, report))
+
+    if report.failed:
+        first = report.failed[0]
+        assert first.error is not None
+        raise type(first.error)(
+            f"the environment is not ready: {len(report.failed)} check(s) failed ({', '.join(c.name for c in report.failed)})",
+            cause=first.error.cause,
+            state="nothing was changed",
+            fix=first.fix,
+            details=_lines(report),
+        )
     return report
 
 
+def _connect(settings: Settings, state: dict[str, Any]) -> str:
+    target = server.resolve_target(settings)
+    state["conn"] = server.connect(target.url, autocommit=True)
+    return target.display
+
+
+def _version(conn: Any, report: EnvReport) -> str:
+    version = server.server_version(conn)
+    if version < MIN_SHADOW_VERSION:
+        report.notes.append(
+            "db.check and db.baseline create shadow databases with DROP DATABASE ... WITH (FORCE) (PostgreSQL 13+): "
+            "point --shadow-url at a newer server, or use the embedded one (the default)"
+        )
+    return f"PostgreSQL {version // 10000}.{version % 10000}"
+
+
+def _tracking(conn: Any, settings: Settings) -> str:
+    name = f'"{settings.migrations_schema}"."{settings.migrations_table}"'
+    import psycopg
+
+    try:
+        rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+        exists = bool(rows) or tracking.table_exists(conn, settings.migrations_schema, settings.migrations_table)
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable(
+            f"cannot read the tracking table {name}",
+            cause=str(exc).splitlines()[0],
+            fix=f'GRANT USAGE ON SCHEMA "{settings.migrations_schema}" and SELECT, INSERT on the table to the '
+            "migration role, or run migrations as the owner",
+        ) from exc
+    if not exists:
+        return f"{name} does not exist yet (db.migrate creates it, as Drizzle does)"
+    return f"{name} readable, {len(rows)} row(s)"
+
+
+def _folders(settings: Settings, report: EnvReport) -> str:
+    src = runner.load_sources(settings)  # raises JournalError naming the file and the fix
+    for m in src.migrations:
+        if m.mode == STANDARD:
+            m.check_runnable()  # splits: SplitError with file, line and column
+    report.notes += list(src.folder.warnings)
+    mode2 = sum(1 for m in src.migrations if m.mode != STANDARD)
+    parts = [f"{len(src.folder.migrations)} in {src.folder.path.name}/ ({src.folder.layout} layout), readable and splittable"]
+    if mode2:
+        parts.append(f"{mode2} consolidated in {settings.consolidated_dir.name}/")
+    if src.legacy:
+        parts.append(f"{len(src.legacy)} legacy file(s) in {settings.legacy_dir.name if settings.legacy_dir else ''}/")
+    return "; ".join(parts)
+
+
+def check_lines(checks: list[Check]) -> list[str]:
+    """`ok   name: found` / `FAIL name: found` and its fix, one check after the other."""
+    lines = []
+    for c in checks:
+        lines.append(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.found}")
+        if not c.ok and c.fix:
+            lines.append(f"     fix: {c.fix}")
+    return lines
+
+
+def _lines(report: EnvReport) -> list[str]:
+    return check_lines(report.checks) + [f"note: {n}" for n in report.notes]
+
+
 def render_env(report: EnvReport, fmt: str = "plain") -> str:
-    return "\n".join(f"ok  {name}: {what}" for name, what in report.checks)
+    if fmt == "json":
+        import json
+
+        return json.dumps(
+            {"ok": not report.failed, "checks": [{"name": c.name, "ok": c.ok, "found": c.found, "fix": c.fix} for c in report.checks],
+             "notes": report.notes},
+            indent=2,
+        )  # fmt: skip
+    return "\n".join(_lines(report))

@@ -69,6 +69,11 @@ class ConfigError(MigrakitError):
 class JournalError(MigrakitError):
     kind = "journal"
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.state is None:  # folders are read before anything is sent to the database
+            self.state = "nothing was run"
+
 
 class SplitError(MigrakitError):
     kind = "split"

@@ -7,7 +7,12 @@ Contract (the executor never decides *what* to run; `runner` hands it the pendin
   tracking row; with `pipeline` the statements are queued and cost about one round trip.
 - A migration holding its own BEGIN/COMMIT runs as written, outside a wrapping transaction; one whose
   only statement cannot run in a transaction (CREATE INDEX CONCURRENTLY ...) runs alone in autocommit.
-  In both cases the tracking row is written only after the last statement succeeded.
+  In both cases the tracking row is written only after the last statement succeeded, and each completed
+  statement is recorded in migrakit's own table (`progress`), so a run that stopped halfway resumes after
+  the statements that took effect, once it has checked they are unchanged.
+- Lock waits are bounded: `lock_timeout` per migration, retried `lock_retries` times; while retrying, a
+  second connection watches `pg_blocking_pids` so the final error names the session in the way.
+- A lost connection is a DatabaseUnavailable that says what state the database is in.
 - Mode 2 (consolidated, legacy): the whole file is one multi-statement message inside one transaction.
 - `single_transaction`: Drizzle's behaviour, every pending migration in one transaction.
 psycopg errors are caught here, once, and become MigrationFailed / LockTimeout.
@@ -16,6 +21,8 @@ psycopg errors are caught here, once, and become MigrationFailed / LockTimeout.
 from __future__ import annotations
 
 import hashlib
+import re
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -24,10 +31,10 @@ from typing import Any, Callable, Sequence
 import psycopg
 from psycopg import errors as pgerrors
 
-from . import tracking
-from .errors import LockTimeout, MigrakitError, MigrationFailed
+from . import progress, server, tracking
+from .errors import DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
 from .migration import STANDARD, Migration
-from .statements import LineIndex, Statement, keyword_head
+from .statements import PLAIN, LineIndex, Statement, keyword_head
 
 Event = Callable[..., None]
 
@@ -50,6 +57,18 @@ def _no_event(*_: Any, **__: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- lock
+def prepare_session(conn: psycopg.Connection[Any]) -> None:
+    """Make the server notice promptly when this migrator dies (SIGKILL, lost network): without it, a
+    backend running a long statement for a dead client keeps its transaction and the migration lock until
+    the statement ends. `client_connection_check_interval` exists from PostgreSQL 14; TCP keepalives bound
+    the wait on a silent network everywhere."""
+    check = ", set_config('client_connection_check_interval', '1s', false)" if conn.info.server_version >= 140000 else ""
+    conn.execute(
+        "SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), "
+        "set_config('tcp_keepalives_count', '3', false)" + check
+    )
+
+
 def lock_key(schema: str, table: str) -> int:
     """A stable signed 64-bit advisory-lock key for this tracking table."""
     digest = hashlib.sha256(f"migrakit:{schema}.{table}".encode()).digest()
@@ -60,7 +79,9 @@ def acquire_lock(
     conn: psycopg.Connection[Any], key: int, *, timeout: float, on_event: Event = _no_event, poll: float = 0.2
 ) -> None:
     """Poll pg_try_advisory_lock (never block inside the server: a blocked migrator can deadlock with
-    another's CREATE INDEX CONCURRENTLY). Raise LockTimeout after `timeout` seconds."""
+    another's CREATE INDEX CONCURRENTLY). Raise LockTimeout after `timeout` seconds. The session is
+    prepared first (`prepare_session`), so the lock dies with the migrator."""
+    prepare_session(conn)
     deadline = time.monotonic() + timeout
     announced = False
     while True:
@@ -72,7 +93,8 @@ def acquire_lock(
         if not announced:
             holder = conn.execute(
                 "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
-                "WHERE l.locktype = 'advisory' AND l.granted "
+                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s LIMIT 1",
                 (key,),
             ).fetchone()
@@ -127,10 +149,17 @@ def _failure(
     stmt_no: int | None,
     count: int,
     state: str,
+    *,
+    whole_file: bool = False,
 ) -> MigrationFailed:
     diag = exc.diag
     line = col = None
-    if stmt is not None:
+    if whole_file:  # Mode 2: the server's position is into the whole file; else point at the failing statement
+        if diag.statement_position:
+            line, col = LineIndex(migration.text).position(int(diag.statement_position) - 1)
+        elif stmt is not None:
+            line, col = stmt.line, stmt.col
+    elif stmt is not None:
         line, col = stmt.line, stmt.col
         pos = diag.statement_position
         if pos:
@@ -162,7 +191,143 @@ def _failure(
     return err
 
 
+def _whole_file_failure(exc: psycopg.Error, m: Migration, done: int, state: str) -> MigrationFailed:
+    """A Mode 2 file failed: find the failing statement by the server's position (an offset into the whole
+    file) or, without one, as the first statement the server did not complete."""
+    try:
+        stmts = m.statements
+    except MigrakitError:  # the file could not be split: still name the file and the position
+        stmts = []
+    pos = exc.diag.statement_position
+    if pos and stmts:
+        index: int | None = max((i for i, s in enumerate(stmts) if s.start <= int(pos) - 1), default=0)
+    else:
+        index = done if done < len(stmts) else None
+    stmt = stmts[index] if index is not None else None
+    return _failure(exc, m, stmt, index + 1 if index is not None else None, len(stmts), state, whole_file=True)
+
+
+def _connection_lost(conn: psycopg.Connection[Any], exc: psycopg.Error) -> bool:
+    """The session is gone (server restart, pg_terminate_backend, network), not just the statement."""
+    return conn.broken or conn.closed or (exc.sqlstate or "").startswith(("08", "57P"))
+
+
+def _lost(exc: psycopg.Error, m: Migration, where: str, state: str) -> DatabaseUnavailable:
+    return DatabaseUnavailable(
+        f"lost the connection to the database while applying {m.tag} ({where})",
+        file=m.path,
+        migration=m.tag,
+        cause=(str(exc).strip().splitlines() or [type(exc).__name__])[0] + f" ({type(exc).__name__})",
+        state=state,
+        fix="find out why the connection dropped (server restart or failover, pg_terminate_backend, a proxy's "
+        "timeout, the network), then run `inv db.migrate` again; `inv db.status` shows what is applied",
+    )
+
+
+_CONCURRENT_INDEX = re.compile(
+    r'\ACREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[^\s(]+)\s+ON\b',
+    re.IGNORECASE,
+)
+
+
+def _index_name(stmt: Statement) -> str | None:
+    """The name a CREATE INDEX CONCURRENTLY statement gives its index, as stored in pg_class."""
+    m = _CONCURRENT_INDEX.match(keyword_head(stmt.text))
+    if not m:
+        return None
+    name = m.group(1)
+    return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
+
+
+def _concurrent_index_fix(conn: psycopg.Connection[Any], stmt: Statement) -> tuple[str, str] | None:
+    """(state, fix) when a CREATE INDEX CONCURRENTLY failed and left its index behind (INVALID, or valid
+    because an interrupted run built it)."""
+    name = _index_name(stmt)
+    if name is None or conn.broken:
+        return None
+    row = conn.execute(
+        "SELECT c.oid::regclass::text, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+        "WHERE c.relname = %s ORDER BY pg_catalog.pg_table_is_visible(c.oid) DESC, i.indisvalid LIMIT 1",
+        (name,),
+    ).fetchone()
+    if row is None:
+        return None
+    shown, valid = row
+    if valid:
+        return (
+            f"index {shown} already exists and is valid",
+            f"an earlier run probably built it before it was interrupted: if it is this index, add IF NOT EXISTS to "
+            f"the statement (it has not completed, so it may be edited), or `DROP INDEX CONCURRENTLY {shown};`, "
+            "then run `inv db.migrate` again",
+        )
+    return (
+        f"CREATE INDEX CONCURRENTLY left the INVALID index {shown} behind (unused by queries, still updated by writes)",
+        f"fix the cause above (e.g. duplicate values for a UNIQUE index), run `DROP INDEX CONCURRENTLY {shown};`, "
+        "then run `inv db.migrate` again",
+    )
+
+
+class _BlockerWatch:
+    """While a migration retries after lock_timeout, a second connection polls `pg_blocking_pids` of the
+    migrator's backend from a thread and keeps the last sessions seen blocking it. Costs nothing unless a
+    lock timeout already happened."""
+
+    _QUERY = (
+        "SELECT pid, coalesce(nullif(application_name, ''), '-'), coalesce(state, '?'), "
+        "date_trunc('second', now() - xact_start), left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 200) "
+        "FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids(%s)) ORDER BY xact_start"
+    )
+
+    def __init__(self, conn: psycopg.Connection[Any], poll: float = 0.05) -> None:
+        info = conn.info
+        self._pid = info.backend_pid
+        self._conninfo = psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+        self._poll = poll
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self.seen: list[tuple[Any, ...]] = []
+
+    def __enter__(self) -> "_BlockerWatch":
+        try:
+            self._conn = server.connect(self._conninfo, autocommit=True, application_name="migrakit-lock-watch")
+        except MigrakitError:
+            return self  # no second connection: the error falls back to listing open transactions
+        self._thread = threading.Thread(target=self._run, name="migrakit-lock-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        assert self._conn is not None
+        while not self._stop.wait(self._poll):
+            try:
+                rows = self._conn.execute(self._QUERY, (self._pid,)).fetchall()
+            except psycopg.Error:
+                return
+            if rows:
+                self.seen = rows
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
+
+
 # ------------------------------------------------------------------------------------------ running
+class _WholeFileCursor(psycopg.Cursor[Any]):
+    """Sends a Mode 2 file as one message and counts the statements the server completed before the one
+    that failed (the simple protocol returns one result per statement)."""
+
+    statements_done = 0
+
+    def _check_results(self, results: list[Any]) -> None:
+        ok = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK, psycopg.pq.ExecStatus.EMPTY_QUERY)
+        self.statements_done = next((i for i, r in enumerate(results) if r.status not in ok), len(results))
+        super()._check_results(results)
+
+
 @dataclass
 class _Sent:
     migration: Migration
@@ -192,17 +357,46 @@ class Executor:
                     state="nothing was run",
                     fix="run without --single-transaction (one transaction per migration)",
                 )
-            self._transactional(migrations, "nothing from this run was applied (one transaction); tracking table unchanged")
+            state = "nothing from this run was applied (one transaction); tracking table unchanged"
+            self._with_lock_retries(lambda: self._transactional(migrations, state), lambda: state)
             self.applied.extend(m.tag for m in migrations)
             return self.applied
+        self._check_progress(migrations)
         for m in migrations:
             if m.runs_outside_transaction:
                 self._outside_transaction(m)
             else:
                 state = f"nothing from {m.tag} was applied (its transaction was rolled back); tracking table unchanged"
-                self._with_lock_retries(m, lambda m=m, state=state: self._transactional([m], state))
+                self._with_lock_retries(lambda m=m, state=state: self._transactional([m], state), lambda s=state: s)
             self.applied.append(m.tag)
         return self.applied
+
+    @property
+    def _tracking_name(self) -> str:
+        return f"{self.opts.schema}.{self.opts.table}"
+
+    def _check_progress(self, migrations: Sequence[Migration]) -> None:
+        """Before anything runs: a migration that stopped halfway in an earlier run must still hold the
+        statements that completed then (raises DriftError otherwise). Reads only; creates nothing."""
+        outside = [m for m in migrations if m.runs_outside_transaction]
+        if outside and progress.exists(self.conn):
+            for m in outside:
+                progress.resume_point(m, progress.read(self.conn, self._tracking_name, m.tag), self._tracking_name)
+
+    def record(self, migrations: Sequence[Migration]) -> list[str]:
+        """Write the tracking rows of migrations proven applied by hash (a consolidation whose replaced
+        migrations all ran here) without running their SQL: the same insert as `apply`, one transaction."""
+        if not migrations:
+            return []
+        try:
+            with self.conn.transaction():
+                for m in migrations:
+                    self.conn.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
+        except psycopg.Error as exc:
+            raise _failure(exc, migrations[0], None, None, 0, "nothing was recorded; tracking table unchanged") from exc
+        for m in migrations:
+            self.on_event("recorded", migration=m)
+        return [m.tag for m in migrations]
 
     def _transactional(self, migrations: Sequence[Migration], state: str) -> None:
         """One transaction holding each migration's statements and tracking row.
@@ -224,7 +418,7 @@ class Executor:
                                 sent.append(_Sent(m, cur, st, i + 1))
                                 cur.execute(st.text, binary=not pipelined)  # binary forces the extended protocol
                         else:
-                            cur = self.conn.cursor()
+                            cur = _WholeFileCursor(self.conn)
                             sent.append(_Sent(m, cur, None, None))
                             cur.execute(m.text.encode("utf-8"))  # one message; simple protocol allows many statements
                         cur = self.conn.cursor()
@@ -233,10 +427,25 @@ class Executor:
             for m in migrations:
                 self.on_event("done", migration=m)
         except psycopg.Error as exc:
+            if not sent:
+                raise _lost(exc, migrations[0], "before its first statement", state) from exc
             if pipelined:
                 failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1])
             else:
                 failed = sent[-1]
+            if _connection_lost(self.conn, exc):
+                fm = failed.migration
+                where = f"statement {failed.number} of {len(fm.statements)}" if failed.number else "its tracking row or COMMIT"
+                raise _lost(
+                    exc,
+                    fm,
+                    where,
+                    f"{state.split(';')[0]}: the server rolls back the open transaction of a lost connection, unless "
+                    "the connection dropped during COMMIT; the tracking row commits with the migration, so "
+                    "`inv db.status` shows which",
+                ) from exc
+            if isinstance(failed.cursor, _WholeFileCursor):
+                raise _whole_file_failure(exc, failed.migration, failed.cursor.statements_done, state) from exc
             count = len(failed.migration.statements) if failed.migration.mode == STANDARD else 0
             raise _failure(exc, failed.migration, failed.stmt, failed.number, count, state) from exc
 
@@ -247,82 +456,156 @@ class Executor:
         )
 
     def _outside_transaction(self, m: Migration) -> None:
-        """A migration with its own BEGIN/COMMIT, or a lone CREATE INDEX CONCURRENTLY: run as written in
-        autocommit; the tracking row only after the last statement succeeded."""
+        """A migration with its own BEGIN/COMMIT, or a lone CREATE INDEX CONCURRENTLY: run as written,
+        without a wrapping transaction, resuming after the statements an earlier run completed (see
+        `progress`). The tracking row is written only after the last statement succeeded."""
         stmts = m.statements
         m.check_runnable()
+        progress.ensure_table(self.conn)
+        done = progress.resume_point(m, progress.read(self.conn, self._tracking_name, m.tag), self._tracking_name)
         self.on_event("start", migration=m, statements=len(stmts))
+        if done:
+            self.on_event("resume", migration=m, done=done, statements=len(stmts))
         self._set_timeouts(local=False)
         try:
-            for i, st in enumerate(stmts):
-                try:
-                    self.conn.execute(st.text, binary=True)
-                except psycopg.Error as exc:
-                    raise self._outside_failure(exc, m, i) from exc
-                self.on_event("statement", migration=m, number=i + 1)
-            self.conn.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
-            if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
-                self.conn.execute("COMMIT")  # the file left its transaction open; Drizzle's final commit closes it too
+            self._with_lock_retries(lambda: self._run_outside(m), lambda: self._outside_state(m))
         finally:
-            if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-                self._set_timeouts_default()
+            if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                self.conn.execute("RESET lock_timeout; RESET statement_timeout")
         self.on_event("done", migration=m)
 
-    def _set_timeouts_default(self) -> None:
-        self.conn.execute("SELECT set_config('lock_timeout', '0', false), set_config('statement_timeout', '0', false)")
+    def _completed(self, m: Migration) -> int:
+        return len(progress.read(self.conn, self._tracking_name, m.tag))
 
-    def _outside_failure(self, exc: psycopg.Error, m: Migration, i: int) -> MigrationFailed:
+    def _run_outside(self, m: Migration) -> None:
+        """Run `m`'s statements from the first one not recorded as completed, then its tracking row."""
+        idle = psycopg.pq.TransactionStatus.IDLE
+        for i in range(self._completed(m), len(m.statements)):
+            self._run_outside_statement(m, i)
+            self.on_event("statement", migration=m, number=i + 1)
+        try:  # the tracking row and the end of the progress record commit together
+            if self.conn.info.transaction_status == idle:
+                self.conn.execute("BEGIN")
+            self.conn.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
+            progress.clear(self.conn, self._tracking_name, m.tag)
+            self.conn.execute("COMMIT")  # also ends a transaction the file left open, as Drizzle's final commit does
+        except psycopg.Error as exc:
+            raise self._outside_failure(exc, m, None) from exc
+
+    def _run_outside_statement(self, m: Migration, i: int) -> None:
+        """Statement i (0-based) and its progress row, atomically where PostgreSQL allows it: a plain
+        statement in a transaction of its own, one inside the file's own BEGIN..COMMIT in that transaction.
+        A statement that cannot run in a transaction (CONCURRENTLY, VACUUM ...) and the file's own
+        transaction-control statements are recorded right after they complete."""
+        st = m.statements[i]
+        wrap = st.kind == PLAIN and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        try:
+            if wrap:
+                self.conn.execute("BEGIN")
+            try:
+                self.conn.execute(st.text, binary=True)
+            except pgerrors.ActiveSqlTransaction:
+                if not wrap:
+                    raise
+                self.conn.execute("ROLLBACK")  # a statement migrakit did not know must run alone
+                wrap = False
+                self.conn.execute(st.text, binary=True)
+            progress.record(self.conn, self._tracking_name, m, i + 1)
+            if wrap:
+                self.conn.execute("COMMIT")
+        except psycopg.Error as exc:
+            raise self._outside_failure(exc, m, i) from exc
+
+    def _outside_state(self, m: Migration) -> str:
+        done, total = self._completed(m), len(m.statements)
+        if not done:
+            return f"nothing from {m.tag} was applied; tracking table unchanged"
+        return (
+            f"{m.tag} runs without a wrapping transaction: statements 1-{done} of {total} took effect and are recorded "
+            f"in {progress.SCHEMA}.{progress.TABLE}; tracking table unchanged; the next `inv db.migrate` checks they "
+            f"are unchanged and resumes at statement {done + 1}"
+        )
+
+    def _outside_failure(self, exc: psycopg.Error, m: Migration, i: int | None) -> MigrakitError:
         stmts = m.statements
+        where = f"statement {i + 1} of {len(stmts)}" if i is not None else "its tracking row"
+        if _connection_lost(self.conn, exc):
+            return _lost(
+                exc,
+                m,
+                where,
+                f"{m.tag} runs without a wrapping transaction: the statements before {where} that completed are "
+                f"recorded in {progress.SCHEMA}.{progress.TABLE} (those inside the file's own open transaction were "
+                "rolled back with it); tracking table unchanged; the next `inv db.migrate` resumes after them",
+            )
         if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             self.conn.execute("ROLLBACK")
-        state = (
-            f"{m.tag} runs without a wrapping transaction: statements 1-{i} took effect, statement {i + 1} "
-            "and later did not; tracking table unchanged"
-            if i
-            else f"nothing from {m.tag} was applied; tracking table unchanged"
-        )
-        err = _failure(exc, m, stmts[i], i + 1, len(stmts), state)
-        if "CONCURRENTLY" in keyword_head(stmts[i].text).upper()[:40]:
-            err.fix = (
-                f"{err.fix}; a failed CREATE INDEX CONCURRENTLY leaves an INVALID index: "
-                "DROP INDEX CONCURRENTLY <name> before running again"
-            )
+        err = _failure(exc, m, stmts[i] if i is not None else None, i + 1 if i is not None else None, len(stmts), self._outside_state(m))
+        if i is not None and self._completed(m):
+            err.fix = f"{err.fix} (edit only statement {i + 1} or later: the ones before it took effect)"
+        cleanup = _concurrent_index_fix(self.conn, stmts[i]) if i is not None else None
+        if cleanup:
+            err.state = f"{err.state}; {cleanup[0]}"
+            err.fix = cleanup[1]
         return err
 
     # --- retries on lock_timeout
-    def _with_lock_retries(self, m: Migration, run: Callable[[], None]) -> None:
+    def _with_lock_retries(self, run: Callable[[], None], state: Callable[[], str]) -> None:
+        """Run, and again after a lock_timeout (at most lock_retries more times, pausing longer each time).
+        Retries run with a _BlockerWatch so the final error can name the session in the way."""
+        seen: list[tuple[Any, ...]] = []
         for attempt in range(self.opts.lock_retries + 1):
             try:
-                run()
+                if attempt == 0:
+                    run()
+                else:
+                    with _BlockerWatch(self.conn) as watch:
+                        try:
+                            run()
+                        finally:
+                            seen = watch.seen or seen
                 return
             except MigrationFailed as err:
                 if err.sqlstate != pgerrors.LockNotAvailable.sqlstate:
                     raise
                 if attempt == self.opts.lock_retries:
-                    raise self._lock_gave_up(m, err) from err
-                self.on_event("lock-retry", migration=m, attempt=attempt + 1)
+                    raise self._lock_gave_up(err, seen, state()) from err
+                self.on_event("lock-retry", migration=err.migration, attempt=attempt + 1, retries=self.opts.lock_retries)
                 time.sleep(self.opts.retry_pause * (2**attempt))
 
-    def _lock_gave_up(self, m: Migration, err: MigrationFailed) -> LockTimeout:
-        rows = self.conn.execute(
-            "SELECT pid, state, now() - xact_start, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) "
-            "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND xact_start IS NOT NULL ORDER BY xact_start LIMIT 3"
-        ).fetchall()
-        blockers = [f"pid {pid} ({state}, open for {age}): {query}" for pid, state, age, query in rows]
+    def _lock_gave_up(self, err: MigrationFailed, blockers: list[tuple[Any, ...]], state: str) -> LockTimeout:
+        details = [
+            f"blocked by pid {pid} ({app}, {st}, transaction open for {age}): {query}"
+            for pid, app, st, age, query in blockers
+        ]
+        if not details:  # the watch saw nothing (no second connection, or waits too short): list likely culprits
+            rows = self.conn.execute(
+                "SELECT a.pid, coalesce(nullif(a.application_name, ''), '-'), a.state, "
+                "date_trunc('second', now() - a.xact_start), left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200) "
+                "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+                "AND a.xact_start IS NOT NULL AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+                "AND l.locktype = 'relation' AND l.granted) ORDER BY a.xact_start LIMIT 5"
+            ).fetchall()
+            details = [
+                f"open transaction holding locks: pid {pid} ({app}, {st}, open for {age}): {query}"
+                for pid, app, st, age, query in rows
+            ]
+        pids = sorted({str(d[0]) for d in (blockers or [])})
+        terminate = f"SELECT pg_terminate_backend({pids[0]})" if len(pids) == 1 else "SELECT pg_terminate_backend(pid)"
         return LockTimeout(
-            f"migration {m.tag} could not get its locks within lock_timeout={self.opts.lock_timeout} "
+            f"migration {err.migration} could not get its locks within lock_timeout={self.opts.lock_timeout} "
             f"after {self.opts.lock_retries + 1} attempts",
-            file=m.path,
-            migration=m.tag,
+            file=err.file,
+            migration=err.migration,
             line=err.line,
             col=err.col,
             statement_no=err.statement_no,
             cause=err.cause,
-            state=f"nothing from {m.tag} was applied; tracking table unchanged",
-            fix="end or wait for the long transaction holding the lock (see below: "
-            "SELECT pg_terminate_backend(pid)), or raise lock_timeout, then run `inv db.migrate` again",
-            details=["oldest open transactions:", *blockers] if blockers else [],
+            state=state,
+            fix="let the transaction in the way finish, or end it "
+            f"(`{terminate}`), or raise lock_timeout / lock_retries (MIGRAKIT_LOCK_TIMEOUT, MIGRAKIT_LOCK_RETRIES), "
+            "then run `inv db.migrate` again",
+            details=details,
         )
 
     @staticmethod

@@ -66,7 +66,7 @@ def parse_journal(text: str, path: str = JOURNAL_PATH) -> Journal:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise JournalError(
-            f"journal is not valid JSON: {exc.msg}",
+            f"journal is not valid JSON (truncated, or a merge conflict?): {exc.msg}",
             file=path,
             line=exc.lineno,
             col=exc.colno,

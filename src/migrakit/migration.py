@@ -61,6 +61,21 @@ class Migration:
         """Raise before anything runs if the file cannot be run safely: a statement that must run outside a
         transaction (CREATE INDEX CONCURRENTLY ...) mixed with others, without the file's own BEGIN/COMMIT."""
         stmts = self.statements
+        if self.mode != STANDARD:  # Mode 2 / legacy: the whole file is one transaction, so nothing may end or escape it
+            bad = next((s for s in stmts if s.kind in (TRANSACTION_CONTROL, NO_TRANSACTION)), None)
+            if bad is not None:
+                raise MigrakitError(
+                    f"{self.tag} runs as one transaction (Mode 2), but statement {stmts.index(bad) + 1} "
+                    + ("ends or starts a transaction itself" if bad.kind == TRANSACTION_CONTROL else "cannot run inside a transaction"),
+                    file=self.path,
+                    migration=self.tag,
+                    line=bad.line,
+                    col=bad.col,
+                    state="nothing was run",
+                    fix="remove the file's own BEGIN/COMMIT (the whole file already runs in one transaction)"
+                    if bad.kind == TRANSACTION_CONTROL
+                    else "run that statement as a Mode 1 migration of its own (`inv db.generate --custom NAME`)",
+                )
         if self.mode == STANDARD and self.no_transaction and not self.self_managed and len(stmts) > 1:
             first = next(s for s in stmts if s.kind == NO_TRANSACTION)
             raise MigrakitError(

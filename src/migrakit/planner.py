@@ -9,15 +9,20 @@ applies entries whose `when` is later. Drizzle 1.0 decides by `name`. Every disa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
-from .migration import Migration
+from .migration import STANDARD, Migration
+
+if TYPE_CHECKING:
+    from .upgrade import TrackingUpgrade
 
 # Problem kinds
 EDITED = "edited"  # a row ran this migration, but the file changed since (hash differs)
 SKIPPED_BY_DRIZZLE = "skipped-by-drizzle"  # pending, but `when` <= newest created_at: Drizzle never runs it
 UNKNOWN_ROW = "unknown-row"  # a row that matches no migration file
 REPLACED_PARTIAL = "replaced-partial"  # a consolidation whose replaced migrations ran only in part
+TRACKING_UPGRADE = "tracking-upgrade"  # Drizzle 0.x's table with a Drizzle 1.0 folder: upgrade it first
+DRIZZLE_WOULD_RERUN = "drizzle-would-rerun"  # v1: applied by hash, but no row carries its folder name
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ class Plan:
     unknown_rows: tuple[TrackingRow, ...] = ()
     drizzle_pending: tuple[str, ...] = ()  # tags Drizzle's own migrator would apply now
     recorded_without_running: tuple[Migration, ...] = field(default=())  # consolidations proven by hash
+    tracking_upgrade: TrackingUpgrade | None = None  # what `inv db.upgrade-tracking --yes` would do
 
     @property
     def blocking(self) -> tuple[Problem, ...]:
@@ -59,6 +65,8 @@ class Plan:
             return "replaced-applied"
         if any(p.migration == migration.tag and p.kind == EDITED for p in self.problems):
             return "edited"
+        if any(p.migration == migration.tag and p.kind == REPLACED_PARTIAL for p in self.problems):
+            return "replaced-partial"
         return "pending"
 
 
@@ -89,11 +97,21 @@ def plan(
     *,
     layout: str = "journal",
     out_of_order: bool = False,
+    upgrade: TrackingUpgrade | None = None,
+    known_hashes: frozenset[str] | set[str] = frozenset(),
 ) -> Plan:
-    """Applied, pending and problems for `migrations` (in authoritative order) against tracking `rows`."""
+    """Applied, pending and problems for `migrations` (in authoritative order) against tracking `rows`.
+
+    `upgrade`: a v1 folder on a table that needs `inv db.upgrade-tracking` (see upgrade.py); rows are then
+    judged as they will read after it, as Drizzle 1.0 judges them after its own upgrade.
+    `known_hashes`: rows that other files explain (legacy files run by db.bootstrap); neither unknown nor stale.
+    Rows of migrations a consolidation replaced (by its manifest's hashes) are explained the same way."""
+    if upgrade is not None and upgrade.add_columns and upgrade.possible:
+        rows = upgrade.rows_after()
     matched = _match_rows(migrations, rows)
     used_ids = {r.id for r in matched.values()}
-    leftover = [r for r in rows if r.id not in used_ids]
+    explained = set(known_hashes) | {r.hash for m in migrations for r in m.replaces}
+    leftover = [r for r in rows if r.id not in used_ids and r.hash not in explained]
     leftover_by_when: dict[int | None, TrackingRow] = {r.created_at: r for r in leftover}
     leftover_by_name: dict[str | None, TrackingRow] = {r.name: r for r in leftover if r.name}
     newest = _drizzle_newest(rows) if rows else None
@@ -102,12 +120,21 @@ def plan(
     pending: list[Migration] = []
     problems: list[Problem] = []
     edited_rows: set[int] = set()
+    recorded: list[Migration] = []
 
     for pos, m in enumerate(migrations):
         row = matched.get(pos)
         if row is not None:
             applied.append((m, row))
             continue
+        if m.replaces:
+            ran, missing = _replaced_state(m, rows)
+            if not missing:  # proven by hash: every migration it stands for ran here
+                recorded.append(m)
+                continue
+            if ran:
+                problems.append(_replaced_partial(m, ran, missing))
+                continue
         stale = leftover_by_name.get(m.name) if m.name else leftover_by_when.get(m.when)
         if stale is not None and stale.id not in edited_rows:
             edited_rows.add(stale.id)
@@ -129,7 +156,8 @@ def plan(
                 Problem(
                     SKIPPED_BY_DRIZZLE,
                     f"{m.tag} is pending but its `when` ({m.when}) is not after the newest applied created_at "
-                    f"({newest}): Drizzle's migrator would skip it forever",
+                    f"({newest}): "
+                    + ("Drizzle's migrator would skip it forever" if m.mode == STANDARD else "running it now runs it out of order"),
                     migration=m.tag,
                     file=m.path,
                     fix="usually a merge of branches: run `inv db.migrate --out-of-order` to apply it here, and "
@@ -151,21 +179,124 @@ def plan(
             )
         )
 
+    drizzle_pending = _drizzle_pending([m for m in migrations if m.mode == STANDARD], rows, layout, upgrade)
+    problems += _v1_problems(applied, drizzle_pending, upgrade) if layout == "v1" else []
+
     return Plan(
         migrations=tuple(migrations),
         applied=tuple(applied),
         pending=tuple(pending),
         problems=tuple(problems),
         unknown_rows=unknown,
-        drizzle_pending=drizzle_would_apply(migrations, rows, layout=layout),
+        drizzle_pending=drizzle_pending,
+        recorded_without_running=tuple(recorded),
+        tracking_upgrade=upgrade,
     )
 
 
+def _replaced_state(m: Migration, rows: Sequence[TrackingRow]) -> tuple[list[str], list[str]]:
+    """(tags that ran, tags that did not) of the migrations consolidation `m` replaces: each needs its own
+    row with its hash (a row with its `when` as created_at preferred). Hashes only, never table contents."""
+    free = list(rows)
+    ran: list[str] = []
+    missing: list[str] = []
+    for r in m.replaces:
+        row = next((x for x in free if x.hash == r.hash and x.created_at == r.when), None) or next(
+            (x for x in free if x.hash == r.hash), None
+        )
+        if row is None:
+            missing.append(r.tag)
+        else:
+            free.remove(row)
+            ran.append(r.tag)
+    return ran, missing
+
+
+def _replaced_partial(m: Migration, ran: Sequence[str], missing: Sequence[str]) -> Problem:
+    return Problem(
+        REPLACED_PARTIAL,
+        f"{m.tag} replaces {len(m.replaces)} migration(s), but this database ran only {len(ran)} of them "
+        f"(ran: {', '.join(ran)}; not run: {', '.join(missing)}): neither running nor recording it is safe",
+        migration=m.tag,
+        file=m.path,
+        fix="bring this database to the state before the consolidation: check out the commit before it "
+        f"(`git log -- {m.path}`), run `inv db.migrate` there to apply {', '.join(missing)}, then come back and "
+        "run `inv db.migrate` (it records the consolidation); or, for a throwaway database, recreate it",
+    )
+
+
+def order_sequence(standard: Sequence[Migration], consolidated: Sequence[Migration]) -> tuple[Migration, ...]:
+    """Mode 1 and Mode 2 as one run order: Mode 1 keeps journal (or folder) order, and each consolidation goes
+    right before the first Mode 1 migration whose `when` is later than its own; consolidations among themselves
+    by `when`, then tag."""
+    rest = sorted(consolidated, key=lambda m: (m.when, m.tag))
+    out: list[Migration] = []
+    i = 0
+    for m in standard:
+        while i < len(rest) and rest[i].when < m.when:
+            out.append(rest[i])
+            i += 1
+        out.append(m)
+    return (*out, *rest[i:])
+
+
+def _drizzle_pending(
+    migrations: Sequence[Migration], rows: Sequence[TrackingRow], layout: str, upgrade: TrackingUpgrade | None
+) -> tuple[str, ...]:
+    """Drizzle 1.0 upgrades a 0.x table before deciding (`rows` already read as upgraded), and applies
+    nothing when a row matches no folder."""
+    if upgrade is not None and upgrade.add_columns and not upgrade.possible:
+        return ()
+    return drizzle_would_apply(migrations, rows, layout=layout)
+
+
+def _v1_problems(
+    applied: Sequence[tuple[Migration, TrackingRow]], drizzle_pending: Sequence[str], upgrade: TrackingUpgrade | None
+) -> list[Problem]:
+    problems: list[Problem] = []
+    if upgrade is not None and upgrade.add_columns:
+        named = len(upgrade.matches)
+        problems.append(
+            Problem(
+                TRACKING_UPGRADE,
+                "the tracking table has Drizzle 0.x's columns and the folder is in Drizzle 1.0's layout: "
+                + (
+                    f"the upgrade would add `name` and `applied_at` and name {named} row(s); nothing re-runs"
+                    if upgrade.possible
+                    else f"{len(upgrade.unmatched)} row(s) match no folder, so neither migrakit nor Drizzle 1.0 can upgrade it"
+                ),
+                fix="`inv db.upgrade-tracking --yes` (or `inv db.migrate --upgrade-tracking`)"
+                if upgrade.possible
+                else "restore the missing migration folders, or check --migrations-dir",
+                blocking=not upgrade.possible,
+            )
+        )
+    rerun = set(drizzle_pending)
+    for m, row in applied:
+        if m.tag in rerun:
+            problems.append(
+                Problem(
+                    DRIZZLE_WOULD_RERUN,
+                    f"{m.tag} was applied (row id {row.id}) but "
+                    + ("that row has no name" if row.name is None else f"that row is named {row.name}")
+                    + ": Drizzle 1.0's migrator would run it again",
+                    migration=m.tag,
+                    file=m.path,
+                    fix="`inv db.upgrade-tracking --yes` names the rows Drizzle 0.x added"
+                    if row.name is None
+                    else f"rename the folder back to {row.name}",
+                    blocking=False,
+                )
+            )
+    return problems
+
+
 def drizzle_would_apply(migrations: Sequence[Migration], rows: Sequence[TrackingRow], *, layout: str) -> tuple[str, ...]:
-    """Tags that Drizzle's own migrator would apply now (0.x: by newest created_at; 1.0: by name)."""
+    """Tags that Drizzle's own migrator would apply now (0.x: by newest created_at; 1.0: by name, NULL
+    names ignored)."""
     if layout == "v1":
-        names = {r.name for r in rows}
-        return tuple(m.tag for m in migrations if m.name not in names)
+        names = {r.name for r in rows if r.name is not None}
+        return tuple(m.tag for m in migrations if not m.name or m.name not in names)
     if not rows:
         return tuple(m.tag for m in migrations)
     newest = _drizzle_newest(rows)

@@ -7,14 +7,16 @@ Layouts:
 
 from __future__ import annotations
 
-import calendar
+import datetime
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import JournalError
 from .journal import JOURNAL_PATH, Journal, journal_warnings, parse_journal
 from .migration import STANDARD, Migration, drizzle_hash
+from .statements import BREAKPOINT, keyword_head
 
 JOURNAL = "journal"
 V1 = "v1"
@@ -122,20 +124,75 @@ def _load_journal_folder(path: Path, root: Path | None) -> Folder:
     warnings = journal_warnings(journal) + [
         f"{name} is not in the journal: Drizzle and migrakit ignore it" for name in orphans
     ]
+    warnings += content_warnings(migrations)
     return Folder(path, JOURNAL, tuple(migrations), journal, orphans, tuple(warnings))
 
 
+def content_warnings(migrations: list[Migration]) -> list[str]:
+    """Files Drizzle accepts but a reader should know about: no SQL at all, a byte order mark."""
+    notes: list[str] = []
+    for m in migrations:
+        if not keyword_head(m.text.replace(BREAKPOINT, "")).strip():
+            notes.append(
+                f"{m.path} holds no SQL (empty, or only comments): migrating records {m.tag} as applied without "
+                "running anything, as Drizzle does; write its SQL before it is applied anywhere"
+            )
+        if m.text.startswith("\ufeff"):
+            notes.append(
+                f"{m.path} starts with a UTF-8 byte order mark: migrakit skips it when running (the hash covers it, "
+                "as Drizzle's does), but Drizzle's own migrator fails on it (syntax error at or near \"\\ufeff\"); "
+                "save the file without it while it is not applied anywhere yet"
+            )
+    return notes
+
+
 def v1_when(folder_name: str) -> int:
-    """Drizzle 1.0's created_at: `Date.UTC` of the folder's 14-digit prefix, in milliseconds."""
+    """Drizzle 1.0's created_at: `Date.UTC` of the folder's 14-digit prefix, in milliseconds.
+
+    As `Date.UTC` does: a year 0-99 means 1900-1999, and out-of-range fields carry over (month 13 is January
+    of the next year, day 0 the last day of the previous month)."""
     stamp = folder_name[:14]
-    fields_ = (int(stamp[0:4]), int(stamp[4:6]), int(stamp[6:8]), int(stamp[8:10]), int(stamp[10:12]), int(stamp[12:14]))
-    return calendar.timegm((*fields_, 0, 0, 0)) * 1000
+    year, month, day, hour, minute, second = (int(stamp[i:j]) for i, j in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14)))
+    year += 1900 if 0 <= year <= 99 else 0
+    year, month0 = year + (month - 1) // 12, (month - 1) % 12
+    days = datetime.date(year, month0 + 1, 1).toordinal() - _EPOCH_ORDINAL + day - 1
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000
+
+
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+# ICU's root collation of printable ASCII, the order of Node's `String.prototype.localeCompare` (Drizzle 1.0
+# sorts folders with it): punctuation, then digits, then letters with lower case first. Checked against node
+# in tests/interop/test_interop_v1.py.
+_ICU_ASCII = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpPqQrRsStTuUvVwWxXyYzZ"
+_ICU_PRIMARY = {c: i for i, c in enumerate(_ICU_ASCII)}
+_ICU_PRIMARY.update({c: _ICU_PRIMARY[c.lower()] for c in _ICU_ASCII if c.isupper()})
+
+
+def locale_key(name: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """A sort key ordering strings as `a.localeCompare(b)` does in Node (ICU root, three levels: base
+    letters, then accents, then case). Exact for ASCII; beyond ASCII an approximation (Node's order also
+    depends on the process locale there)."""
+    primary: list[int] = []
+    secondary: list[int] = []
+    tertiary: list[int] = []
+    for ch in unicodedata.normalize("NFD", name):
+        if unicodedata.combining(ch):
+            if secondary:
+                secondary[-1] = secondary[-1] * 1024 + ord(ch) % 1024
+            continue
+        if ord(ch) < 32:
+            continue  # control characters are ignorable in ICU
+        primary.append(_ICU_PRIMARY.get(ch, 1000 + ord(ch)))
+        secondary.append(0)
+        tertiary.append(1 if ch.isupper() else 0)
+    return tuple(primary), tuple(secondary), tuple(tertiary)
 
 
 def _load_v1_folder(path: Path, root: Path | None) -> Folder:
     folders = sorted(
         (p for p in path.iterdir() if p.is_dir() and (p / "migration.sql").is_file()),
-        key=lambda p: p.name,
+        key=lambda p: locale_key(p.name),
     )
     migrations = []
     for folder in folders:
@@ -152,4 +209,11 @@ def _load_v1_folder(path: Path, root: Path | None) -> Folder:
         migrations.append(
             Migration(tag=folder.name, when=v1_when(folder.name), path=shown, text=text, hash=digest, mode=STANDARD, name=folder.name)
         )
-    return Folder(path, V1, tuple(migrations))
+    warnings = [
+        f"{a.name} and {b.name} share a timestamp and use non-ASCII characters: Drizzle orders them by the "
+        "process locale, migrakit by ICU's root order; give one a later timestamp to make the order certain"
+        for a, b in zip(folders, folders[1:])
+        if a.name[:14] == b.name[:14] and not (a.name + b.name).isascii()
+    ]
+    warnings += content_warnings(migrations)
+    return Folder(path, V1, tuple(migrations), warnings=tuple(warnings))

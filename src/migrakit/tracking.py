@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import psycopg
 from psycopg import sql
 
+from .errors import DatabaseUnavailable
 from .migration import Migration
 from .planner import TrackingRow
 
@@ -23,10 +24,30 @@ def table(schema: str, name: str) -> sql.Composed:
 
 
 def ensure_table(conn: psycopg.Connection[Any], schema: str, name: str, *, v1: bool = False) -> None:
-    """Create the schema and table as Drizzle does (IF NOT EXISTS), outside any migration's transaction."""
-    conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-    conn.execute(
-        sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), _COLUMNS_V1 if v1 else _COLUMNS_0X)
+    """Create the schema and table as Drizzle does (IF NOT EXISTS), outside any migration's transaction.
+
+    An existing table is left alone without a CREATE: PostgreSQL checks the CREATE privilege before IF NOT
+    EXISTS, so a migration role with only USAGE on the schema and SELECT, INSERT on the table still works."""
+    found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{name}"',)).fetchone()
+    if found and found[0]:
+        return
+    try:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), _COLUMNS_V1 if v1 else _COLUMNS_0X)
+        )
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise _no_permission(exc, schema, name, "create") from None
+
+
+def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> DatabaseUnavailable:
+    shown = f'"{schema}"."{name}"'
+    return DatabaseUnavailable(
+        f"the database role may not {action} the tracking table {shown}",
+        cause=f"{exc.diag.message_primary or exc} ({exc.sqlstate})",
+        state="nothing was run; tracking table unchanged",
+        fix=f'run migrations as the owner of the schema, or have it created once and GRANT USAGE ON SCHEMA "{schema}", '
+        f"SELECT, INSERT ON {shown} (and USAGE ON its id sequence) to the migration role",
     )
 
 
@@ -40,6 +61,8 @@ def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[Tra
             records = cur.fetchall()
     except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
         return []
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise _no_permission(exc, schema, name, "read") from None
     pos = {c: i for i, c in enumerate(columns)}
     return [
         TrackingRow(
@@ -71,3 +94,36 @@ def insert_params(migration: Migration, *, v1: bool) -> tuple[Any, ...]:
     if v1:
         return (migration.hash, migration.when, migration.name or migration.tag)
     return (migration.hash, migration.when)
+
+
+def table_exists(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s", (schema, name)
+    ).fetchone()
+    return row is not None
+
+
+def upgrade_to_v1(
+    conn: psycopg.Connection[Any], schema: str, name: str, names: Sequence[tuple[int, str]], *, clear_applied_at: bool
+) -> None:
+    """Drizzle 1.0's upgrade of a 0.x table (up-migrations/pg.ts), in one transaction: add `name` and
+    `applied_at` (IF NOT EXISTS), then set each row's name (and applied_at NULL, the time being unknown).
+    `clear_applied_at` False only names rows and leaves applied_at alone (rows a 0.x migrator added to a
+    1.0 table, whose applied_at is real)."""
+    target = table(schema, name)
+    update = (
+        sql.SQL("UPDATE {} SET {} = %s, {} = NULL WHERE {} = %s").format(
+            target, sql.Identifier("name"), sql.Identifier("applied_at"), sql.Identifier("id")
+        )
+        if clear_applied_at
+        else sql.SQL("UPDATE {} SET {} = %s WHERE {} = %s").format(target, sql.Identifier("name"), sql.Identifier("id"))
+    )
+    with conn.transaction():
+        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text").format(target, sql.Identifier("name")))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} timestamp with time zone DEFAULT now()").format(
+                target, sql.Identifier("applied_at")
+            )
+        )
+        if names:
+            conn.cursor().executemany(update, [(folder_name, row_id) for row_id, folder_name in names])

@@ -3,7 +3,7 @@
 Import them into your own tasks.py:
 
     from invoke import Collection
-    from migrakit.tasks import db, env, ns as migrakit_ns   # or: ns = migrakit_ns
+    from migrakit.tasks import db, legacy, env, ns as migrakit_ns   # or: ns = migrakit_ns
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from invoke.exceptions import Exit
 
 from . import db as _db_module
 from . import env as _env_module
+from . import legacy as _legacy_module
 
 db = _db_module.ns
 env = _env_module.ns
+legacy = _legacy_module.ns
 
 
 def _app(c: Any, which: str) -> None:
@@ -51,6 +53,6 @@ def build(c: Any) -> None:
     _app(c, "build")
 
 
-ns = Collection(db, env, dev, build)
+ns = Collection(db, legacy, env, dev, build)
 
-__all__ = ["ns", "db", "env", "dev", "build"]
+__all__ = ["ns", "db", "legacy", "env", "dev", "build"]

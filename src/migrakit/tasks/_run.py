@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any, Callable
 
@@ -9,6 +10,10 @@ from invoke.exceptions import Exit
 
 from ..config import Settings, load_settings
 from ..errors import MigrakitError
+
+# When a connection drops mid-pipeline, psycopg logs "error ignored terminating <Pipeline>" through logging's
+# last-resort handler (stderr) before migrakit reports the failure itself, with its state and fix.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 def settings_from(c: Any, **options: Any) -> Settings:

@@ -20,6 +20,8 @@ _COMMON = {
         "dry_run": "Print the plan and every statement; change nothing.",
         "out_of_order": "Also apply pending migrations older than the newest applied one (Drizzle would skip them).",
         "single_transaction": "Run all pending migrations in one transaction, as Drizzle does.",
+        "upgrade_tracking": "Drizzle 1.0 folder on Drizzle 0.x's tracking table: upgrade the table first "
+        "(see db.upgrade-tracking); without it migrate refuses (exit 5).",
         "json": "Print the result as JSON.",
     }
 )
@@ -30,6 +32,7 @@ def migrate(
     dry_run: bool = False,
     out_of_order: bool = False,
     single_transaction: bool = False,
+    upgrade_tracking: bool = False,
     json: bool = False,
 ) -> None:
     """Apply pending migrations, each statement alone, one transaction per migration."""
@@ -45,6 +48,7 @@ def migrate(
             dry_run=dry_run,
             out_of_order=out_of_order,
             single_transaction=single_transaction,
+            upgrade_tracking=upgrade_tracking,
             on_event=Progress(fmt),
         ),
         fmt,
@@ -102,4 +106,255 @@ def generate(
     run_core(gen.render_generated, call, choose_format(json), settings=settings)
 
 
-ns = Collection("db", generate, migrate, status)
+@task(
+    help={
+        **_COMMON,
+        "yes": "Apply the upgrade (without it: print the plan, change nothing, exit 5).",
+        "json": "Print the plan or the result as JSON.",
+    }
+)
+def upgrade_tracking(
+    c: Any, database_url: str | None = None, migrations_dir: str | None = None, yes: bool = False, json: bool = False
+) -> None:
+    """Upgrade Drizzle 0.x's tracking table to Drizzle 1.0's (name, applied_at), as Drizzle 1.0 would.
+
+    Matches each row to a migration folder (created_at to the second, then hash), shows the result, and with
+    --yes adds the columns and writes the names in one transaction. Nothing is re-run. Exit 3 when a row
+    matches no folder, 5 when --yes is needed.
+    """
+    from ..errors import ConfirmationRequired
+    from ..report import choose_format, render_upgrade_tracking
+    from ..upgrade import upgrade_tracking as core
+
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    run_core(
+        render_upgrade_tracking,
+        lambda: core(settings, yes=yes),
+        choose_format(json),
+        ok=lambda r: r.done,
+        fail_code=ConfirmationRequired.exit_code,
+        settings=settings,
+    )
+
+
+@task(
+    help={
+        "migrations_dir": _COMMON["migrations_dir"],
+        "yes": "Convert the folder (without it: print the plan, change nothing, exit 5).",
+        "json": "Print the plan or the result as JSON.",
+    }
+)
+def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False, json: bool = False) -> None:
+    """Convert a drizzle-kit journal folder into Drizzle 1.0 folders, as `drizzle-kit up` does.
+
+    Each `<tag>.sql` becomes `<YYYYMMDDHHMMSS>_<name>/migration.sql` (bytes unchanged, so hashes stay) with its
+    snapshot as snapshot.json; meta/ is removed. Prints the plan; --yes converts.
+    """
+    from ..errors import ConfirmationRequired
+    from ..layout import upgrade_layout as core
+    from ..report import choose_format, render_upgrade_layout
+
+    settings = settings_from(c, migrations_dir=migrations_dir)
+    run_core(
+        render_upgrade_layout,
+        lambda: core(settings, yes=yes),
+        choose_format(json),
+        ok=lambda r: r.done,
+        fail_code=ConfirmationRequired.exit_code,
+        settings=settings,
+    )
+
+
+_SHADOW = "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] shadow_url, else the embedded server)."
+
+
+@task(help={**_COMMON, "shadow_url": _SHADOW, "json": "Print the result as JSON."})
+def check(
+    c: Any, database_url: str | None = None, migrations_dir: str | None = None, shadow_url: str | None = None, json: bool = False
+) -> None:
+    """Check for drift: compare the database's schema with what all migrations produce. Changes nothing.
+
+    Applies every migration (and the legacy files, while a legacy folder is configured) to a shadow database
+    and compares schemas; lists each differing object with what the migrations produce, what the database has
+    and the SQL that would reconcile it, plus the tracking table's problems. Exit 0 when equal, 3 on drift.
+    """
+    from ..drift import check as core, render_check
+    from ..errors import DriftError
+    from ..report import choose_format
+
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
+    run_core(
+        render_check, lambda: core(settings), choose_format(json),
+        ok=lambda r: not r.drifted, fail_code=DriftError.exit_code, settings=settings,
+    )  # fmt: skip
+
+
+@task(
+    help={
+        **_COMMON,
+        "shadow_url": _SHADOW,
+        "yes": "Write the proven baseline and insert its tracking row (without it: print the plan, change nothing, exit 5).",
+        "json": "Print the result as JSON.",
+    }
+)
+def baseline(
+    c: Any,
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    shadow_url: str | None = None,
+    yes: bool = False,
+    json: bool = False,
+) -> None:
+    """Adopt an existing database: write a baseline migration from its schema, prove it, then track it.
+
+    Generates the statements that turn "all migrations" into the live schema as the next migration
+    (NNNN_baseline.sql), applies everything to a shadow database and compares it with the live one. Only when
+    they are equal, and only with --yes, the file is written and tracked as applied. Where a baseline file
+    already exists but is not tracked on this database, proves it here and (--yes) tracks it.
+    """
+    from ..baseline import baseline as core, render_baseline
+    from ..errors import ConfirmationRequired
+    from ..report import choose_format
+
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
+    run_core(
+        render_baseline, lambda: core(settings, yes=yes), choose_format(json),
+        ok=lambda r: r.done, fail_code=ConfirmationRequired.exit_code, settings=settings,
+    )  # fmt: skip
+
+
+@task(
+    help={
+        **_COMMON,
+        "dry_run": "Print the plan and every statement; change nothing.",
+        "out_of_order": "Also apply pending consolidations older than the newest applied migration.",
+        "json": "Print the result as JSON.",
+    }
+)
+def migrate_consolidated(
+    c: Any,
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    dry_run: bool = False,
+    out_of_order: bool = False,
+    json: bool = False,
+) -> None:
+    """Apply only pending Mode 2 (consolidated) migrations, each file in one transaction.
+
+    For teams that deploy Mode 2 files apart from Mode 1 (`db.migrate` runs both). Refuses while a pending
+    Mode 1 migration comes before a pending consolidation.
+    """
+    from .. import runner
+    from ..report import Progress, choose_format, render_migrate
+
+    fmt = choose_format(json)
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    run_core(
+        render_migrate,
+        lambda: runner.migrate_consolidated(settings, dry_run=dry_run, out_of_order=out_of_order, on_event=Progress(fmt)),
+        fmt,
+        settings=settings,
+    )
+
+
+@task(
+    help={
+        **_COMMON,
+        "legacy_dir": "Folder of legacy .sql files (default: [tool.migrakit] legacy_dir).",
+        "dry_run": "Show which legacy files would run; change nothing.",
+        "json": "Print the result as JSON.",
+    }
+)
+def bootstrap(
+    c: Any,
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    legacy_dir: str | None = None,
+    dry_run: bool = False,
+    json: bool = False,
+) -> None:
+    """Run the legacy folder's SQL files not yet run here, in file-name order, each in one transaction.
+
+    Each file is tracked in Drizzle's table by its hash, with created_at = its position (1, 2, ...), so a
+    second run does nothing and a file edited after it ran is drift (exit 3). A legacy runner's own table and
+    the tables that exist are never taken as proof that a file ran.
+    """
+    from .. import runner
+    from ..report import Progress, choose_format, render_bootstrap
+
+    fmt = choose_format(json)
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, legacy_dir=legacy_dir)
+    run_core(render_bootstrap, lambda: runner.bootstrap(settings, dry_run=dry_run, on_event=Progress(fmt)), fmt, settings=settings)
+
+
+@task(
+    help={
+        "migrations_dir": _COMMON["migrations_dir"],
+        "base": "Base branch (default: $MIGRAKIT_BASE_BRANCH, $GITHUB_BASE_REF, [tool.migrakit] base_branch, 'main').",
+        "max": "Largest number of new migrations allowed (default 20); above it, exit 1 and advise db.consolidate.",
+        "json": "Print the result as JSON.",
+    }
+)
+def count_branch_migrations(
+    c: Any, migrations_dir: str | None = None, base: str | None = None, max: int = 20, json: bool = False
+) -> None:
+    """List the Mode 1 migrations this branch added since it left the base branch; fail above --max.
+
+    Compares the migrations folder with the one at `git merge-base HEAD <base>`; works in a detached HEAD
+    (CI), where the base comes from --base, MIGRAKIT_BASE_BRANCH or GITHUB_BASE_REF (tried as given, then as
+    origin/<name>).
+    """
+    from ..branch import count_branch_migrations as core
+    from ..report import choose_format, render_branch_count
+
+    settings = settings_from(c, migrations_dir=migrations_dir)
+    run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), ok=lambda r: r.ok, settings=settings)
+
+
+@task(
+    help={
+        **_COMMON,
+        "from_": "First Mode 1 migration (journal tag) to consolidate (default: the branch's new migrations).",
+        "to": "Last Mode 1 migration (journal tag) to consolidate.",
+        "name": "Name of the consolidation file: <YYYYMMDDHHMMSS>_<name>.sql (default: consolidated).",
+        "base": "Base branch, when consolidating the branch's new migrations (as in db.count-branch-migrations).",
+        "yes": "Prove equivalence on two shadow databases, then write (without it: print the plan, change nothing, exit 5).",
+        "json": "Print the plan or the result as JSON.",
+    }
+)
+def consolidate(
+    c: Any,
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+    name: str = "consolidated",
+    base: str | None = None,
+    yes: bool = False,
+    json: bool = False,
+) -> None:
+    """Fold the branch's new Mode 1 migrations (or --from/--to) into one Mode 2 file with a manifest.
+
+    Prints the plan. With --yes: applies the originals to one fresh shadow database and the consolidated
+    file to another, refuses unless their schemas are equal, then writes the file and its manifest, removes
+    the originals from the journal and the folder and keeps drizzle-kit's latest snapshot.
+    """
+    from ..consolidate import consolidate as core
+    from ..errors import ConfirmationRequired
+    from ..report import choose_format, render_consolidation
+
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    run_core(
+        render_consolidation,
+        lambda: core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes),
+        choose_format(json),
+        ok=lambda r: r.written,
+        fail_code=ConfirmationRequired.exit_code,
+        settings=settings,
+    )
+
+
+ns = Collection(
+    "db", generate, migrate, status, upgrade_tracking, upgrade_layout, check, baseline,
+    migrate_consolidated, bootstrap, count_branch_migrations, consolidate,
+)

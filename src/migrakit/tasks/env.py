@@ -9,14 +9,23 @@ from invoke import Collection, task
 from ._run import run_core, settings_from
 
 
-@task(help={"database_url": "Database URL (default: $DATABASE_URL, else the embedded server).",
-            "migrations_dir": "drizzle-kit migrations folder."})
-def check(c: Any, database_url: str | None = None, migrations_dir: str | None = None) -> None:
-    """Check the database is reachable, the tracking table readable and the folders valid."""
+@task(
+    help={
+        "database_url": "Database URL (default: $DATABASE_URL, else the embedded server).",
+        "migrations_dir": "drizzle-kit migrations folder.",
+        "json": "Print the checks as JSON.",
+    }
+)
+def check(c: Any, database_url: str | None = None, migrations_dir: str | None = None, json: bool = False) -> None:
+    """Check the environment: database URL, reachable, server version, tracking table, folders; each failure with its fix.
+
+    Every check runs even after a failure. Exit 2 for a malformed URL, 6 when the database cannot be reached or the
+    tracking table cannot be read, 1 when a migration folder cannot be read or split.
+    """
     from ..envcheck import check_environment, render_env
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_env, lambda: check_environment(settings), "plain", settings=settings)
+    run_core(render_env, lambda: check_environment(settings), "json" if json else "plain", settings=settings)
 
 
 ns = Collection("env", check)

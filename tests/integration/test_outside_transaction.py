@@ -1,0 +1,168 @@
+"""Migrations that run outside a transaction: detected before running, resumable after a failure halfway."""
+
+import psycopg
+import pytest
+
+from migrakit import progress, runner
+from migrakit.config import load_settings
+from migrakit.errors import DriftError, MigrakitError, MigrationFailed
+from tests.fixtures.folders import add_migration, make_drizzle_folder
+
+
+def settings_for(tmp_path, db_url, folder, **extra):
+    return load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder), **extra)
+
+
+def query(db_url, sql, *params):
+    with psycopg.connect(db_url) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def tables(db_url):
+    return {r[0] for r in query(db_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def tracked(db_url):
+    return [r[0] for r in query(db_url, "SELECT hash FROM drizzle.__drizzle_migrations ORDER BY id")]
+
+
+def progress_rows(db_url):
+    return query(db_url, "SELECT migration, statement_no FROM migrakit.statement_progress ORDER BY 1, 2")
+
+
+def has_migrakit_schema(db_url):
+    return query(db_url, "SELECT to_regnamespace('migrakit') IS NOT NULL")[0][0]
+
+
+SELF_MANAGED = (
+    "CREATE TABLE a (id int);\n--> statement-breakpoint\nCOMMIT;\n--> statement-breakpoint\n"
+    "INSERT INTO missing VALUES (1);\n--> statement-breakpoint\nCREATE TABLE b (id int);\n"
+)
+
+
+def test_plain_transactional_migrations_create_no_migrakit_schema(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);"), ("0001_b", "CREATE TABLE b (id int);")])
+    runner.migrate(settings_for(tmp_path, db_url, folder))
+    assert tables(db_url) == {"a", "b"}
+    assert not has_migrakit_schema(db_url)
+
+
+def test_lone_concurrent_index_is_tracked_after_it_succeeded_and_leaves_no_progress(tmp_path, db_url):
+    folder = make_drizzle_folder(
+        tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);")]
+    )
+    events = []
+    report = runner.migrate(settings_for(tmp_path, db_url, folder), on_event=lambda e, **i: events.append(e))
+    assert report.applied == ["0000_t", "0001_idx"]
+    assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass") == [(True,)]
+    assert len(tracked(db_url)) == 2
+    assert has_migrakit_schema(db_url)  # created lazily, for the migration that needed it
+    assert progress_rows(db_url) == []  # deleted with the tracking row
+
+
+def test_a_failed_concurrent_index_names_the_invalid_index_and_the_cleanup(tmp_path, db_url):
+    folder = make_drizzle_folder(
+        tmp_path,
+        [
+            ("0000_t", "CREATE TABLE t (email text);\n--> statement-breakpoint\nINSERT INTO t VALUES ('x'), ('x');"),
+            ("0001_unique", 'CREATE UNIQUE INDEX CONCURRENTLY "T_email_key" ON t (email);'),
+        ],
+    )
+    settings = settings_for(tmp_path, db_url, folder)
+    with pytest.raises(MigrationFailed) as info:
+        runner.migrate(settings)
+    err = info.value
+    assert err.migration == "0001_unique" and err.sqlstate == "23505"
+    assert 'INVALID index "T_email_key"' in err.state
+    assert 'DROP INDEX CONCURRENTLY "T_email_key";' in err.fix
+    assert len(tracked(db_url)) == 1  # 0001 is not tracked
+    with psycopg.connect(db_url, autocommit=True) as conn:  # the cleanup the error asked for, then the data fix
+        conn.execute('DROP INDEX CONCURRENTLY "T_email_key"')
+        conn.execute("DELETE FROM t WHERE ctid <> (SELECT min(ctid) FROM t)")
+    assert runner.migrate(settings).applied == ["0001_unique"]
+    assert query(db_url, """SELECT indisvalid FROM pg_index WHERE indexrelid = '"T_email_key"'::regclass""") == [(True,)]
+
+
+def test_a_self_managed_migration_that_failed_halfway_resumes_after_the_fix(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, [("0000_halfway", SELF_MANAGED)])
+    settings = settings_for(tmp_path, db_url, folder)
+    with pytest.raises(MigrationFailed) as info:
+        runner.migrate(settings)
+    err = info.value
+    assert err.statement_no == 3
+    assert "statements 1-2 of 4 took effect" in err.state and "resumes at statement 3" in err.state
+    assert "edit only statement 3 or later" in err.fix
+    assert tables(db_url) == {"a"}
+    assert tracked(db_url) == []
+    assert progress_rows(db_url) == [("0000_halfway", 1), ("0000_halfway", 2)]
+
+    # The fix touches only the statement that failed; statements 1-2 must not run again ("a" exists).
+    (folder / "0000_halfway.sql").write_text(SELF_MANAGED.replace("INSERT INTO missing VALUES (1);", "CREATE TABLE c (id int);"))
+    events = []
+    report = runner.migrate(settings, on_event=lambda e, **i: events.append((e, i.get("done"))))
+    assert report.applied == ["0000_halfway"]
+    assert ("resume", 2) in events
+    assert tables(db_url) == {"a", "b", "c"}
+    assert tracked(db_url) == [runner.load_sources(settings).migrations[0].hash]  # the fixed file's hash
+    assert progress_rows(db_url) == []
+
+
+def test_changing_a_statement_that_already_took_effect_is_refused(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, [("0000_halfway", SELF_MANAGED)])
+    settings = settings_for(tmp_path, db_url, folder)
+    with pytest.raises(MigrationFailed):
+        runner.migrate(settings)
+    add_migration(folder, "0001_later", "CREATE TABLE later (id int);")
+    edited = SELF_MANAGED.replace("CREATE TABLE a (id int);", "CREATE TABLE a (id bigint);")
+    (folder / "0000_halfway.sql").write_text(edited.replace("INSERT INTO missing VALUES (1);", "SELECT 1;"))
+    with pytest.raises(DriftError) as info:
+        runner.migrate(settings)
+    err = info.value
+    assert err.exit_code == 3 and err.statement_no == 1 and err.migration == "0000_halfway"
+    assert progress.forget_sql("drizzle.__drizzle_migrations", "0000_halfway") in err.fix
+    assert "statements 1-2 of 0000_halfway are in the database" in err.state
+    assert tables(db_url) == {"a"}  # nothing ran, not even the later migration
+    assert tracked(db_url) == []
+    assert progress_rows(db_url) == [("0000_halfway", 1), ("0000_halfway", 2)]
+
+    # The documented way out: undo by hand, forget the progress, run from the first statement.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE a")
+        conn.execute(progress.forget_sql("drizzle.__drizzle_migrations", "0000_halfway"))
+    assert runner.migrate(settings).applied == ["0000_halfway", "0001_later"]
+    assert query(db_url, "SELECT data_type FROM information_schema.columns WHERE table_name = 'a'") == [("bigint",)]
+
+
+def test_statements_inside_the_files_own_transaction_roll_back_together(tmp_path, db_url):
+    body = "BEGIN;\nCREATE TABLE a (id int);\nINSERT INTO missing VALUES (1);\nCOMMIT;\n"
+    folder = make_drizzle_folder(tmp_path, [("0000_own_tx", body)])
+    settings = settings_for(tmp_path, db_url, folder)
+    with pytest.raises(MigrationFailed) as info:
+        runner.migrate(settings)
+    assert info.value.statement_no == 3
+    assert "nothing from 0000_own_tx was applied" in info.value.state
+    assert tables(db_url) == set() and progress_rows(db_url) == []
+    (folder / "0000_own_tx.sql").write_text(body.replace("INSERT INTO missing VALUES (1);", "CREATE TABLE b (id int);"))
+    assert runner.migrate(settings).applied == ["0000_own_tx"]
+    assert tables(db_url) == {"a", "b"}
+
+
+def test_a_no_transaction_statement_mixed_with_others_is_refused_before_anything_runs(tmp_path, db_url):
+    folder = make_drizzle_folder(
+        tmp_path,
+        [("0000_ok", "CREATE TABLE ok (id int);"), ("0001_mixed", "CREATE TABLE t (id int);\n--> statement-breakpoint\nVACUUM t;")],
+    )
+    with pytest.raises(MigrakitError, match="cannot run in a transaction") as info:
+        runner.migrate(settings_for(tmp_path, db_url, folder))
+    assert info.value.migration == "0001_mixed" and (info.value.line, info.value.col) == (3, 1)
+    assert "migration of its own" in info.value.fix
+    assert tables(db_url) == set()  # not even 0000_ok ran
+
+
+def test_single_transaction_refuses_a_migration_that_must_run_outside_one(tmp_path, db_url):
+    folder = make_drizzle_folder(
+        tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_idx ON t (id);")]
+    )
+    with pytest.raises(MigrakitError, match="--single-transaction cannot hold 0001_idx"):
+        runner.migrate(settings_for(tmp_path, db_url, folder), single_transaction=True)
+    assert tables(db_url) == set()
