@@ -1,0 +1,1 @@
+"""migrakit's benchmark: `.venv/bin/python bench/run.py` (see run.py)."""
