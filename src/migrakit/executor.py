@@ -30,11 +30,12 @@ from typing import Any, Callable, Sequence
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg import sql
 
 from . import progress, server, tracking
-from .errors import DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
+from .errors import ConfigError, DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
 from .migration import STANDARD, Migration
-from .statements import PLAIN, LineIndex, Statement, keyword_head
+from .statements import NO_TRANSACTION, PLAIN, LineIndex, Statement, keyword_head
 
 Event = Callable[..., None]
 
@@ -212,6 +213,19 @@ def _connection_lost(conn: psycopg.Connection[Any], exc: psycopg.Error) -> bool:
     return conn.broken or conn.closed or (exc.sqlstate or "").startswith(("08", "57P"))
 
 
+def _timeout_setting_error(exc: psycopg.Error) -> ConfigError | None:
+    """The server refused the configured lock_timeout / statement_timeout value (e.g. "5 parsecs")."""
+    message = exc.diag.message_primary or ""
+    if exc.sqlstate != pgerrors.InvalidParameterValue.sqlstate or not re.search(r'"(lock|statement)_timeout"', message):
+        return None
+    return ConfigError(
+        f"the server refused a timeout setting: {message}",
+        state="nothing from this migration was applied",
+        fix="set lock_timeout / statement_timeout ([tool.migrakit] or MIGRAKIT_LOCK_TIMEOUT, MIGRAKIT_STATEMENT_TIMEOUT) "
+        "to a PostgreSQL duration such as '5s', '500ms' or '0' (no limit)",
+    )
+
+
 def _lost(exc: psycopg.Error, m: Migration, where: str, state: str) -> DatabaseUnavailable:
     return DatabaseUnavailable(
         f"lost the connection to the database while applying {m.tag} ({where})",
@@ -239,21 +253,28 @@ def _index_name(stmt: Statement) -> str | None:
     return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
 
 
-def _concurrent_index_fix(conn: psycopg.Connection[Any], stmt: Statement) -> tuple[str, str] | None:
-    """(state, fix) when a CREATE INDEX CONCURRENTLY failed and left its index behind (INVALID, or valid
-    because an interrupted run built it)."""
+def _existing_index(conn: psycopg.Connection[Any], stmt: Statement) -> tuple[str, str, bool] | None:
+    """(schema, name, valid) of the index a CREATE INDEX CONCURRENTLY statement builds, if it exists."""
     name = _index_name(stmt)
     if name is None or conn.broken:
         return None
     row = conn.execute(
-        "SELECT c.oid::regclass::text, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
-        "WHERE c.relname = %s ORDER BY pg_catalog.pg_table_is_visible(c.oid) DESC, i.indisvalid LIMIT 1",
+        "SELECT n.nspname, c.relname, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = %s "
+        "ORDER BY pg_catalog.pg_table_is_visible(c.oid) DESC, i.indisvalid LIMIT 1",
         (name,),
     ).fetchone()
-    if row is None:
+    return (row[0], row[1], row[2]) if row else None
+
+
+def _concurrent_index_fix(conn: psycopg.Connection[Any], stmt: Statement) -> tuple[str, str] | None:
+    """(state, fix) when a CREATE INDEX CONCURRENTLY failed and left its index behind (INVALID, or valid
+    because an interrupted run built it)."""
+    found = _existing_index(conn, stmt)
+    if found is None:
         return None
-    shown, valid = row
-    if valid:
+    shown = sql.Identifier(found[0], found[1]).as_string(conn)
+    if found[2]:
         return (
             f"index {shown} already exists and is valid",
             f"an earlier run probably built it before it was interrupted: if it is this index, add IF NOT EXISTS to "
@@ -262,8 +283,8 @@ def _concurrent_index_fix(conn: psycopg.Connection[Any], stmt: Statement) -> tup
         )
     return (
         f"CREATE INDEX CONCURRENTLY left the INVALID index {shown} behind (unused by queries, still updated by writes)",
-        f"fix the cause above (e.g. duplicate values for a UNIQUE index), run `DROP INDEX CONCURRENTLY {shown};`, "
-        "then run `inv db.migrate` again",
+        "fix the cause above (e.g. duplicate values for a UNIQUE index), then run `inv db.migrate` again: it drops "
+        f"the INVALID index before building it again (or `DROP INDEX CONCURRENTLY {shown};` now)",
     )
 
 
@@ -427,15 +448,23 @@ class Executor:
             for m in migrations:
                 self.on_event("done", migration=m)
         except psycopg.Error as exc:
-            if not sent:
-                raise _lost(exc, migrations[0], "before its first statement", state) from exc
+            setting = _timeout_setting_error(exc)
+            if setting is not None:
+                raise setting from None
             if pipelined:
-                failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1])
+                failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1]) if sent else None
             else:
-                failed = sent[-1]
+                failed = sent[-1] if sent else None
             if _connection_lost(self.conn, exc):
-                fm = failed.migration
-                where = f"statement {failed.number} of {len(fm.statements)}" if failed.number else "its tracking row or COMMIT"
+                fm = failed.migration if failed else migrations[0]
+                if failed is None:
+                    where = "before its first statement"
+                elif isinstance(failed.cursor, _WholeFileCursor):
+                    where = "while its file ran, in one transaction"
+                elif failed.number:
+                    where = f"statement {failed.number} of {len(fm.statements)}"
+                else:
+                    where = "its tracking row or COMMIT"
                 raise _lost(
                     exc,
                     fm,
@@ -444,6 +473,8 @@ class Executor:
                     "the connection dropped during COMMIT; the tracking row commits with the migration, so "
                     "`inv db.status` shows which",
                 ) from exc
+            if failed is None:
+                raise _failure(exc, migrations[0], None, None, 0, state) from exc
             if isinstance(failed.cursor, _WholeFileCursor):
                 raise _whole_file_failure(exc, failed.migration, failed.cursor.statements_done, state) from exc
             count = len(failed.migration.statements) if failed.migration.mode == STANDARD else 0
@@ -466,16 +497,29 @@ class Executor:
         self.on_event("start", migration=m, statements=len(stmts))
         if done:
             self.on_event("resume", migration=m, done=done, statements=len(stmts))
-        self._set_timeouts(local=False)
         try:
+            self._set_timeouts(local=False)
             self._with_lock_retries(lambda: self._run_outside(m), lambda: self._outside_state(m))
+        except psycopg.Error as exc:  # between statements (reading or writing progress)
+            setting = _timeout_setting_error(exc)
+            if setting is not None:
+                raise setting from None
+            if not _connection_lost(self.conn, exc):
+                raise
+            raise _lost(
+                exc,
+                m,
+                "between two statements",
+                f"{m.tag} runs without a wrapping transaction: the statements that completed are recorded in "
+                f"{progress.SCHEMA}.{progress.TABLE}; tracking table unchanged; the next `inv db.migrate` resumes after them",
+            ) from exc
         finally:
             if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
                 self.conn.execute("RESET lock_timeout; RESET statement_timeout")
         self.on_event("done", migration=m)
 
     def _completed(self, m: Migration) -> int:
-        return len(progress.read(self.conn, self._tracking_name, m.tag))
+        return sum(1 for r in progress.read(self.conn, self._tracking_name, m.tag) if r.completed_at is not None)
 
     def _run_outside(self, m: Migration) -> None:
         """Run `m`'s statements from the first one not recorded as completed, then its tracking row."""
@@ -500,6 +544,11 @@ class Executor:
         st = m.statements[i]
         wrap = st.kind == PLAIN and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
         try:
+            if self._index_built_before(m, i):
+                progress.record(self.conn, self._tracking_name, m, i + 1)
+                return
+            if _index_name(st) and st.kind == NO_TRANSACTION:
+                progress.record(self.conn, self._tracking_name, m, i + 1, started=True)
             if wrap:
                 self.conn.execute("BEGIN")
             try:
@@ -515,6 +564,29 @@ class Executor:
                 self.conn.execute("COMMIT")
         except psycopg.Error as exc:
             raise self._outside_failure(exc, m, i) from exc
+
+    def _index_built_before(self, m: Migration, i: int) -> bool:
+        """Before running CREATE INDEX CONCURRENTLY again: True when an earlier run of this very statement
+        built the index but died before recording it (a started row, and the index now valid). An INVALID
+        leftover (the build failed or was interrupted) is dropped, as PostgreSQL's documentation advises: the
+        statement has not completed, the migration lock is held, and an index someone is still building
+        cannot be dropped within lock_timeout. A valid index without a started row is left alone (the
+        statement then fails, naming it)."""
+        st = m.statements[i]
+        if st.kind != NO_TRANSACTION or self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            return False
+        found = _existing_index(self.conn, st)
+        if found is None:
+            return False
+        shown = sql.Identifier(found[0], found[1]).as_string(self.conn)
+        if found[2]:
+            if progress.started(progress.read(self.conn, self._tracking_name, m.tag), m, i + 1):
+                self.on_event("index-already-built", migration=m, index=shown)
+                return True
+            return False
+        self.conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.Identifier(found[0], found[1])))
+        self.on_event("dropped-invalid-index", migration=m, index=shown)
+        return False
 
     def _outside_state(self, m: Migration) -> str:
         done, total = self._completed(m), len(m.statements)

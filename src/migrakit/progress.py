@@ -9,7 +9,9 @@ records each completed statement in its own table, never in Drizzle's:
 `tracking_table` is the Drizzle table the migration belongs to (`drizzle.__drizzle_migrations`), `migration`
 its tag, `statement_hash` the sha256 of the statement's text. The next run checks that statements 1..k are
 unchanged and continues at k + 1 (`resume_point`); the rows are deleted in the transaction that writes the
-tracking row. The schema and table are created only when such a migration runs: a database that only ever
+tracking row. A CREATE INDEX CONCURRENTLY is also recorded as *started* (completed_at NULL) before it runs:
+if the run dies between the index being built and its completion being recorded, the next run finds the
+started row and the valid index, and does not build it twice. The schema and table are created only when such a migration runs: a database that only ever
 ran transactional migrations has no `migrakit` schema.
 """
 
@@ -36,7 +38,7 @@ class Completed:
     statement_no: int  # 1-based
     statement_hash: str
     migration_hash: str  # the file's hash when it ran (the file may have been fixed since)
-    completed_at: str
+    completed_at: str | None  # None: started, not known to have completed (a CREATE INDEX CONCURRENTLY)
 
 
 def statement_hash(text: str) -> str:
@@ -57,7 +59,7 @@ def ensure_table(conn: psycopg.Connection[Any]) -> None:
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (\n\ttracking_table text NOT NULL,\n\tmigration text NOT NULL,\n\t"
                 "statement_no integer NOT NULL,\n\tstatement_hash text NOT NULL,\n\tmigration_hash text NOT NULL,\n\t"
-                "completed_at timestamp with time zone NOT NULL DEFAULT now(),\n\t"
+                "completed_at timestamp with time zone DEFAULT now(),\n\t"
                 "PRIMARY KEY (tracking_table, migration, statement_no)\n)"
             ).format(_table())
         )
@@ -78,7 +80,7 @@ def exists(conn: psycopg.Connection[Any]) -> bool:
 
 
 def read(conn: psycopg.Connection[Any], tracking_table: str, migration: str) -> list[Completed]:
-    """The statements recorded as completed for `migration`, by number; [] when the table does not exist."""
+    """The statements recorded for `migration` (completed, or started), by number; [] without the table."""
     if not exists(conn):
         return []
     cur = conn.execute(
@@ -91,15 +93,24 @@ def read(conn: psycopg.Connection[Any], tracking_table: str, migration: str) -> 
     return [Completed(*row) for row in cur.fetchall()]
 
 
-def record(conn: psycopg.Connection[Any], tracking_table: str, m: Migration, number: int) -> None:
-    """Record statement `number` (1-based) of `m` as completed, in whatever transaction the connection is in."""
+def record(conn: psycopg.Connection[Any], tracking_table: str, m: Migration, number: int, *, started: bool = False) -> None:
+    """Record statement `number` (1-based) of `m` as completed (or only `started`), in whatever transaction
+    the connection is in."""
     conn.execute(
         sql.SQL(
-            "INSERT INTO {} (tracking_table, migration, statement_no, statement_hash, migration_hash) "
-            "VALUES (%s, %s, %s, %s, %s)"
+            "INSERT INTO {} AS p (tracking_table, migration, statement_no, statement_hash, migration_hash, completed_at) "
+            "VALUES (%s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE now() END) "
+            "ON CONFLICT (tracking_table, migration, statement_no) DO UPDATE SET statement_hash = EXCLUDED.statement_hash, "
+            "migration_hash = EXCLUDED.migration_hash, completed_at = EXCLUDED.completed_at"
         ).format(_table()),
-        (tracking_table, m.tag, number, statement_hash(m.statements[number - 1].text), m.hash),
+        (tracking_table, m.tag, number, statement_hash(m.statements[number - 1].text), m.hash, started),
     )
+
+
+def started(rows: Sequence[Completed], m: Migration, number: int) -> bool:
+    """Statement `number` of `m`, as it is now, was started by an earlier run that did not see it complete."""
+    text = statement_hash(m.statements[number - 1].text)
+    return any(r.statement_no == number and r.completed_at is None and r.statement_hash == text for r in rows)
 
 
 def clear(conn: psycopg.Connection[Any], tracking_table: str, migration: str) -> None:
@@ -119,11 +130,12 @@ def forget_sql(tracking_table: str, migration: str) -> str:
     )
 
 
-def resume_point(m: Migration, done: Sequence[Completed], tracking_table: str) -> int:
+def resume_point(m: Migration, rows: Sequence[Completed], tracking_table: str) -> int:
     """How many leading statements of `m` an earlier run completed (0: start from the first).
 
     Pure. Raises DriftError when a completed statement is no longer the same text (or no longer there):
-    running on would skip or repeat work that already took effect."""
+    running on would skip or repeat work that already took effect. Started-only rows do not count."""
+    done = [r for r in rows if r.completed_at is not None]
     if not done:
         return 0
     stmts = m.statements
@@ -144,7 +156,7 @@ def resume_point(m: Migration, done: Sequence[Completed], tracking_table: str) -
             statement_no=expected,
             line=shown.line if shown else None,
             col=shown.col if shown else None,
-            cause=f"statements 1-{len(done)} completed on {done[0].completed_at[:19]} (the migration runs without "
+            cause=f"statements 1-{len(done)} completed on {(done[0].completed_at or '')[:19]} (the migration runs without "
             "a wrapping transaction, so they took effect); the file's statement "
             + (f"{expected} is different now" if shown else f"{expected} is gone"),
             state=f"statements 1-{len(done)} of {m.tag} are in the database; the rest are not; tracking table "

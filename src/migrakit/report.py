@@ -335,6 +335,10 @@ class Progress:
         elif event == "lock-retry":
             tag = getattr(info["migration"], "tag", info["migration"])
             self._say(f"{tag}: lock_timeout hit, retry {info['attempt']} of {info.get('retries', '?')} (watching who blocks it)")
+        elif event == "dropped-invalid-index":
+            self._say(f"{info['migration'].tag}: dropped the INVALID index {info['index']} an earlier failed or interrupted run left")
+        elif event == "index-already-built":
+            self._say(f"{info['migration'].tag}: the index {info['index']} was built by an interrupted run; recorded as done")
         elif event == "resume":
             self._say(
                 f"{info['migration'].tag}: resuming at statement {info['done'] + 1} of {info['statements']} "

@@ -124,7 +124,7 @@ def _session(settings: Settings) -> Iterator[tuple[server.Target, Any]]:
         raise DatabaseUnavailable(
             f"lost the connection to {target.display}",
             cause=server.redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0], [target.url]),
-            state="no migration was running; what ran before is applied and tracked (`inv db.status` shows it)",
+            state="each migration is tracked in the transaction that applies it: `inv db.status` shows what is applied",
             fix="find out why the connection dropped (server restart, pg_terminate_backend, network), then run again",
         ) from None
     finally:

@@ -205,54 +205,58 @@ def snapshot_files(root):
     return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-PASSWORD_ROLE = "mk_password_check"  # scripts/test-server.sh makes the second server ask this role for its password
-PASSWORD_RULES = "".join(
-    f"{kind} all {PASSWORD_ROLE} {addr} scram-sha-256\n" for kind, addr in (("local", ""), ("host", "127.0.0.1/32"), ("host", "::1/128"))
-)
+PASSWORD_GROUP = "mk_password_required"  # scripts/test-server.sh asks members of this role for their password
 
 
 @pytest.fixture
 def password_role_url(pg_server, db_url):
-    """URL of db_url's database for a role that must give its password (scram-sha-256). On the session's own
-    pgserver (trust for everyone) the rule is added to pg_hba.conf; an external server must already have it."""
-    correct = f"pw-{uuid.uuid4().hex[:10]}"
+    """(role, URL of db_url's database for it) for a role that must give its password (scram-sha-256). On the
+    session's own pgserver (trust for everyone) a rule for it goes into pg_hba.conf for the test; on an external
+    server it joins PASSWORD_GROUP (scripts/test-server.sh requires a password from its members)."""
+    role, correct = f"mk_pw_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex[:10]}"
+    hba = pg_server.pgdata / "pg_hba.conf" if pg_server.pgdata is not None else None
+    original = hba.read_text() if hba else None
     with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
-        conn.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{correct}'")
-        if pg_server.pgdata is not None:
-            hba = pg_server.pgdata / "pg_hba.conf"
-            text = hba.read_text()
-            if PASSWORD_RULES not in text:
-                hba.write_text(PASSWORD_RULES + text)
-                conn.execute("SELECT pg_reload_conf()")
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{correct}'")
+        if hba:
+            hba.write_text(f"local all {role} scram-sha-256\nhost all {role} all scram-sha-256\n" + original)
+            conn.execute("SELECT pg_reload_conf()")
+        elif conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_GROUP,)).fetchone():
+            conn.execute(f"GRANT {PASSWORD_GROUP} TO {role}")
 
     def rejected() -> bool:
         try:
-            psycopg.connect(with_user(db_url, PASSWORD_ROLE, "not-it"), connect_timeout=5).close()
+            psycopg.connect(with_user(db_url, role, "not-it"), connect_timeout=5).close()
             return False
         except psycopg.OperationalError:
             return True
 
     try:
-        wait_for(rejected, "the server to ask for passwords", timeout=10)
-    except AssertionError:
-        pytest.skip(f"the test server trusts {PASSWORD_ROLE} (add: {PASSWORD_RULES.splitlines()[0]!r} to pg_hba.conf)")
-    yield db_url
-    with psycopg.connect(pg_server.url, autocommit=True) as conn:
-        conn.execute(f"DROP ROLE IF EXISTS {PASSWORD_ROLE}")
+        try:
+            wait_for(rejected, "the server to ask for passwords", timeout=10)
+        except AssertionError:
+            pytest.skip(f"the test server trusts every role (scripts/test-server.sh makes members of {PASSWORD_GROUP} give a password)")
+        yield role, db_url
+    finally:
+        with psycopg.connect(pg_server.url, autocommit=True) as conn:
+            if hba:
+                hba.write_text(original)
+                conn.execute("SELECT pg_reload_conf()")
+            conn.execute(f"DROP ROLE IF EXISTS {role}")
 
 
 def test_wrong_password_is_never_printed(tmp_path, password_role_url):
+    role, db_url = password_role_url
     folder = make_drizzle_folder(tmp_path, [GOOD])
     secret = "Wr0ng-Pa55word-xyzzy"
-    url = with_user(password_role_url, PASSWORD_ROLE, secret)
+    url = with_user(db_url, role, secret)
     for args, env in ((migrate_args(None, folder), {"DATABASE_URL": url}), (migrate_args(url, folder), {})):
         result = run_cli(args, cwd=tmp_path, env=env)
         assert result.returncode == 6, result.stderr
         assert "authentication failed" in result.stderr
-        assert f"{PASSWORD_ROLE}:***@" in result.stderr
+        assert f"{role}:***@" in result.stderr
         assert secret not in result.stdout + result.stderr
-    with psycopg.connect(password_role_url) as conn:
+    with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT to_regnamespace('drizzle')").fetchone() == (None,)
 
 
@@ -326,3 +330,14 @@ def test_a_failing_run_in_ci_prints_the_whole_error(tmp_path, db_url):
     assert error["kind"] == "migration-failed" and error["exit_code"] == 1
     assert (error["file"], error["migration"], error["line"], error["col"]) == ("migrations/0001_bad.sql", "0001_bad", 3, 13)
     assert all(error[k] for k in ("cause", "state", "fix"))
+
+
+def test_a_timeout_setting_the_server_refuses_is_a_configuration_error(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, [GOOD])
+    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path, env={"MIGRAKIT_LOCK_TIMEOUT": "5 parsecs"})
+    assert result.returncode == 2, result.stderr
+    assert 'error: the server refused a timeout setting: invalid value for parameter "lock_timeout": "5 parsecs"' in result.stderr
+    assert "'500ms'" in result.stderr
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM drizzle.__drizzle_migrations").fetchone() == (0,)
+        assert conn.execute("SELECT to_regclass('good')").fetchone() == (None,)

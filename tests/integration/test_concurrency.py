@@ -7,18 +7,9 @@ from migrakit.config import load_settings
 from migrakit.executor import lock_key
 from tests.fixtures.cli import SLEEP, migrate_args, run_cli, sleeping, start_cli
 from tests.fixtures.folders import add_migration, make_drizzle_folder
+from tests.fixtures.inspect import tables, tracked
 
 KEY = lock_key("drizzle", "__drizzle_migrations")
-
-
-def rows(db_url):
-    with psycopg.connect(db_url) as conn:
-        return conn.execute("SELECT hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id").fetchall()
-
-
-def tables(db_url):
-    with psycopg.connect(db_url) as conn:
-        return {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
 
 
 def three_migrations(tmp_path):
@@ -50,7 +41,7 @@ def test_two_deploys_at_once_apply_each_migration_once_and_both_succeed(tmp_path
     outputs = sorted(out for _, out, _ in results)
     assert "applied 3 migration(s): 0000_a, 0001_b, 0002_c" in outputs[0]
     assert "nothing to apply (3 already applied)" in outputs[1]  # re-planned under the lock
-    assert [c for _, c in rows(db_url)] == [1_700_000_000_000, 1_700_000_001_000, 1_700_000_002_000]
+    assert tracked(db_url, "created_at") == [1_700_000_000_000, 1_700_000_001_000, 1_700_000_002_000]
     assert tables(db_url) == {"a", "b", "c"}
 
 
@@ -72,7 +63,7 @@ def test_a_waiting_migrator_says_so_blocks_no_concurrent_index_and_goes_on_when_
     assert proc.returncode == 0, err
     assert "got the migration lock" in err
     assert "applied 3 migration(s)" in out
-    assert len(rows(db_url)) == 3
+    assert len(tracked(db_url)) == 3
 
 
 def test_giving_up_on_the_migration_lock_exits_4_and_changes_nothing(tmp_path, db_url):
@@ -111,7 +102,7 @@ def test_lock_timeout_gives_up_naming_the_migration_and_the_blocking_session(tmp
     assert "SELECT count(*) FROM t" in err
     assert f"SELECT pg_terminate_backend({pid})" in err
     assert "nothing from 0001_add_column was applied" in err
-    assert len(rows(db_url)) == 1  # only 0000_t; 0002_later did not run either
+    assert len(tracked(db_url)) == 1  # only 0000_t; 0002_later did not run either
     assert tables(db_url) == {"t"}
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'").fetchone() == (1,)
@@ -138,4 +129,4 @@ def test_a_lock_timeout_retry_succeeds_once_the_long_transaction_ends(tmp_path, 
         blocker.close()
     assert retries == [1]
     assert report.applied == ["0001_add_column"]
-    assert len(rows(db_url)) == 2
+    assert len(tracked(db_url)) == 2

@@ -7,27 +7,11 @@ from migrakit import progress, runner
 from migrakit.config import load_settings
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed
 from tests.fixtures.folders import add_migration, make_drizzle_folder
+from tests.fixtures.inspect import progress_rows, query, tables, tracked
 
 
 def settings_for(tmp_path, db_url, folder, **extra):
     return load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder), **extra)
-
-
-def query(db_url, sql, *params):
-    with psycopg.connect(db_url) as conn:
-        return conn.execute(sql, params).fetchall()
-
-
-def tables(db_url):
-    return {r[0] for r in query(db_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-
-
-def tracked(db_url):
-    return [r[0] for r in query(db_url, "SELECT hash FROM drizzle.__drizzle_migrations ORDER BY id")]
-
-
-def progress_rows(db_url):
-    return query(db_url, "SELECT migration, statement_no FROM migrakit.statement_progress ORDER BY 1, 2")
 
 
 def has_migrakit_schema(db_url):
@@ -60,7 +44,7 @@ def test_lone_concurrent_index_is_tracked_after_it_succeeded_and_leaves_no_progr
     assert progress_rows(db_url) == []  # deleted with the tracking row
 
 
-def test_a_failed_concurrent_index_names_the_invalid_index_and_the_cleanup(tmp_path, db_url):
+def test_a_failed_concurrent_index_is_reported_and_its_invalid_index_dropped_by_the_next_run(tmp_path, db_url):
     folder = make_drizzle_folder(
         tmp_path,
         [
@@ -73,14 +57,33 @@ def test_a_failed_concurrent_index_names_the_invalid_index_and_the_cleanup(tmp_p
         runner.migrate(settings)
     err = info.value
     assert err.migration == "0001_unique" and err.sqlstate == "23505"
-    assert 'INVALID index "T_email_key"' in err.state
-    assert 'DROP INDEX CONCURRENTLY "T_email_key";' in err.fix
+    assert 'left the INVALID index "public"."T_email_key" behind' in err.state
+    assert "duplicate values" in err.fix and 'DROP INDEX CONCURRENTLY "public"."T_email_key";' in err.fix
     assert len(tracked(db_url)) == 1  # 0001 is not tracked
-    with psycopg.connect(db_url, autocommit=True) as conn:  # the cleanup the error asked for, then the data fix
-        conn.execute('DROP INDEX CONCURRENTLY "T_email_key"')
+    assert query(db_url, """SELECT indisvalid FROM pg_index WHERE indexrelid = '"T_email_key"'::regclass""") == [(False,)]
+
+    with psycopg.connect(db_url, autocommit=True) as conn:  # the data fix; the INVALID index is left as it is
         conn.execute("DELETE FROM t WHERE ctid <> (SELECT min(ctid) FROM t)")
-    assert runner.migrate(settings).applied == ["0001_unique"]
+    events = []
+    report = runner.migrate(settings, on_event=lambda e, **i: events.append((e, i.get("index"))))
+    assert report.applied == ["0001_unique"]
+    assert ("dropped-invalid-index", '"public"."T_email_key"') in events
     assert query(db_url, """SELECT indisvalid FROM pg_index WHERE indexrelid = '"T_email_key"'::regclass""") == [(True,)]
+
+
+def test_a_valid_index_of_the_same_name_is_never_dropped(tmp_path, db_url):
+    folder = make_drizzle_folder(
+        tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_idx ON t (id);")]
+    )
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE t0 (id int)")
+        conn.execute("CREATE INDEX t_idx ON t0 (id)")  # someone else's index, valid
+    with pytest.raises(MigrationFailed) as info:
+        runner.migrate(settings_for(tmp_path, db_url, folder))
+    assert info.value.sqlstate == "42P07"
+    assert 'index "public"."t_idx" already exists and is valid' in info.value.state
+    assert "IF NOT EXISTS" in info.value.fix
+    assert query(db_url, "SELECT indrelid::regclass::text FROM pg_index WHERE indexrelid = 't_idx'::regclass") == [("t0",)]
 
 
 def test_a_self_managed_migration_that_failed_halfway_resumes_after_the_fix(tmp_path, db_url):
@@ -166,3 +169,22 @@ def test_single_transaction_refuses_a_migration_that_must_run_outside_one(tmp_pa
     with pytest.raises(MigrakitError, match="--single-transaction cannot hold 0001_idx"):
         runner.migrate(settings_for(tmp_path, db_url, folder), single_transaction=True)
     assert tables(db_url) == set()
+
+
+def test_an_index_built_by_a_run_that_died_before_recording_it_is_not_built_twice(tmp_path, db_url):
+    folder = make_drizzle_folder(
+        tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_idx ON t (id);")]
+    )
+    settings = settings_for(tmp_path, db_url, folder)
+    cic = runner.load_sources(settings).migrations[1]
+    # The state a run leaves when it dies right after the index was built: a started row, a valid index.
+    runner.migrate(settings_for(tmp_path, db_url, make_drizzle_folder(tmp_path / "first", [("0000_t", "CREATE TABLE t (id int);")])))
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        progress.ensure_table(conn)
+        progress.record(conn, "drizzle.__drizzle_migrations", cic, 1, started=True)
+        conn.execute("CREATE INDEX CONCURRENTLY t_idx ON t (id)")
+    events = []
+    report = runner.migrate(settings, on_event=lambda e, **i: events.append((e, i.get("index"))))
+    assert report.applied == ["0001_idx"]
+    assert ("index-already-built", '"public"."t_idx"') in events
+    assert len(tracked(db_url)) == 2 and progress_rows(db_url) == []

@@ -136,6 +136,10 @@ def password_role(pg_server):
         hba.write_text(f"local all {user} scram-sha-256\nhost all {user} all scram-sha-256\n" + original)
         with server.connect(pg_server.url, autocommit=True) as conn:
             conn.execute("SELECT pg_reload_conf()")
+    else:  # scripts/test-server.sh (the second server in .ci/run) asks members of this role for a password
+        with server.connect(pg_server.url, autocommit=True) as conn:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'mk_password_required'").fetchone():
+                conn.execute(f"GRANT mk_password_required TO {user}")
     try:
         yield user, password
     finally:
