@@ -4,7 +4,8 @@ Contract (the executor never decides *what* to run; `runner` hands it the pendin
 - Mode 1 (standard): every statement is sent alone over the extended query protocol (a prepared
   statement, as serverless HTTP drivers do), so a statement the server would reject as "multiple
   commands" never reaches it. By default one transaction per migration holds its statements and its
-  tracking row; with `pipeline` the statements are queued and cost about one round trip.
+  tracking row; with `pipeline` consecutive such migrations are queued back to back as plain BEGIN ..
+  COMMIT commands and the whole run costs about one round trip (see `Executor._pipelined`).
 - A migration holding its own BEGIN/COMMIT runs as written, outside a wrapping transaction; one whose
   only statement cannot run in a transaction (CREATE INDEX CONCURRENTLY ...) runs alone in autocommit.
   In both cases the tracking row is written only after the last statement succeeded, and each completed
@@ -354,7 +355,46 @@ class _Sent:
     migration: Migration
     cursor: psycopg.Cursor[Any]
     stmt: Statement | None  # None: a Mode 2 file, or the tracking insert
-    number: int | None
+    number: int | None  # 0: BEGIN or the timeouts, before the first statement (pipelined batches)
+
+
+_SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
+_SYNC_BYTES = 8 << 20  # ... or this many characters of SQL
+_SET_LOCAL_TIMEOUTS = "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)"
+
+
+def _rolled_back(m: Migration) -> str:
+    return f"nothing from {m.tag} was applied (its transaction was rolled back); tracking table unchanged"
+
+
+def _block_failure(
+    conn: psycopg.Connection[Any], exc: psycopg.Error, failed: _Sent | None, first: Migration, state: str
+) -> MigrakitError:
+    """The error of a transaction that failed at the command `failed` (None: before any was sent)."""
+    m = failed.migration if failed else first
+    if _connection_lost(conn, exc):
+        if failed is None or failed.number == 0:
+            where = "before its first statement"
+        elif isinstance(failed.cursor, _WholeFileCursor):
+            where = "while its file ran, in one transaction"
+        elif failed.number:
+            where = f"statement {failed.number} of {len(m.statements)}"
+        else:
+            where = "its tracking row or COMMIT"
+        return _lost(
+            exc,
+            m,
+            where,
+            f"{state.split(';')[0]}: the server rolls back the open transaction of a lost connection, unless "
+            "the connection dropped during COMMIT; the tracking row commits with the migration, so "
+            "`inv db.status` shows which",
+        )
+    if failed is None:
+        return _failure(exc, m, None, None, 0, state)
+    if isinstance(failed.cursor, _WholeFileCursor):
+        return _whole_file_failure(exc, m, failed.cursor.statements_done, state)
+    count = len(m.statements) if m.mode == STANDARD else 0
+    return _failure(exc, m, failed.stmt, failed.number or None, count, state)
 
 
 class Executor:
@@ -383,14 +423,94 @@ class Executor:
             self.applied.extend(m.tag for m in migrations)
             return self.applied
         self._check_progress(migrations)
-        for m in migrations:
+        i = 0
+        while i < len(migrations):
+            m = migrations[i]
+            if self._batchable(m):  # consecutive pipelined Mode 1 migrations: one batch, about one round trip
+                j = next((k for k in range(i, len(migrations)) if not self._batchable(migrations[k])), len(migrations))
+                self._apply_batch(migrations[i:j])
+                i = j
+                continue
             if m.runs_outside_transaction:
                 self._outside_transaction(m)
             else:
-                state = f"nothing from {m.tag} was applied (its transaction was rolled back); tracking table unchanged"
+                state = _rolled_back(m)
                 self._with_lock_retries(lambda m=m, state=state: self._transactional([m], state), lambda s=state: s)
             self.applied.append(m.tag)
+            i += 1
         return self.applied
+
+    def _batchable(self, m: Migration) -> bool:
+        return self.opts.pipeline and m.mode == STANDARD and not m.runs_outside_transaction
+
+    def _apply_batch(self, batch: Sequence[Migration]) -> None:
+        """Apply `batch` pipelined; after a lock timeout in migration k (those before it committed), retry
+        from k with the rest."""
+        base = len(self.applied)
+
+        def rest() -> Sequence[Migration]:
+            return batch[len(self.applied) - base :]
+
+        self._with_lock_retries(
+            lambda: self._pipelined(rest()), lambda: _rolled_back(rest()[0]), progress=lambda: len(self.applied)
+        )
+
+    def _pipelined(self, batch: Sequence[Migration]) -> None:
+        """Queue each migration as plain commands: BEGIN, its local timeouts, each statement alone (pipeline
+        mode always uses the extended protocol), its tracking row, COMMIT; migrations back to back and one
+        Sync at the end, so the whole batch costs about one round trip. A Sync also goes out every
+        _SYNC_STATEMENTS statements or _SYNC_BYTES of SQL (a transaction spans Syncs), and the cursors whose
+        results arrived are released, which bounds memory on a large file.
+
+        PostgreSQL skips everything after the first error until the next Sync: the migrations before the
+        failing one are committed (appended to `applied`), the failing one is rolled back, later ones do not
+        run. The first cursor without a result is the failing command."""
+        sent: list[_Sent] = []  # commands queued since the last Sync
+        ends: list[Migration] = []  # migrations whose COMMIT was queued since the last Sync
+        size = 0
+        timeouts = (self.opts.lock_timeout, True, self.opts.statement_timeout, True)
+
+        def queue(m: Migration, query: Any, params: Any = None, st: Statement | None = None, no: int | None = None) -> int:
+            cur = self.conn.cursor()
+            sent.append(_Sent(m, cur, st, no))
+            cur.execute(query, params, prepare=False if st is not None else None)
+            return len(query) if isinstance(query, str) else 0
+
+        def committed(migrations: Sequence[Migration]) -> None:
+            for done in migrations:
+                self.applied.append(done.tag)
+                self.on_event("done", migration=done)
+
+        try:
+            with self.conn.pipeline() as pipe:
+                for m in batch:
+                    self.on_event("start", migration=m, statements=len(m.statements))
+                    queue(m, "BEGIN", no=0)
+                    queue(m, _SET_LOCAL_TIMEOUTS, timeouts, no=0)
+                    for i, st in enumerate(m.statements):
+                        size += queue(m, st.text, None, st, i + 1)
+                        if len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
+                            pipe.sync()  # raises the first error, if any
+                            committed(ends)
+                            sent.clear()
+                            ends.clear()
+                            size = 0
+                    queue(m, self._insert, tracking.insert_params(m, v1=self.opts.v1))
+                    queue(m, "COMMIT")
+                    ends.append(m)
+            committed(ends)
+        except psycopg.Error as exc:
+            failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1]) if sent else None
+            fm = failed.migration if failed else batch[0]
+            committed(ends[: ends.index(fm)] if fm in ends else ends)
+            sent.clear()
+            idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            if not idle and not _connection_lost(self.conn, exc):
+                self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+            setting = _timeout_setting_error(exc)
+            if setting is not None:
+                raise setting from None
+            raise _block_failure(self.conn, exc, failed, fm, _rolled_back(fm)) from exc
 
     @property
     def _tracking_name(self) -> str:
@@ -455,30 +575,7 @@ class Executor:
                 failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1]) if sent else None
             else:
                 failed = sent[-1] if sent else None
-            if _connection_lost(self.conn, exc):
-                fm = failed.migration if failed else migrations[0]
-                if failed is None:
-                    where = "before its first statement"
-                elif isinstance(failed.cursor, _WholeFileCursor):
-                    where = "while its file ran, in one transaction"
-                elif failed.number:
-                    where = f"statement {failed.number} of {len(fm.statements)}"
-                else:
-                    where = "its tracking row or COMMIT"
-                raise _lost(
-                    exc,
-                    fm,
-                    where,
-                    f"{state.split(';')[0]}: the server rolls back the open transaction of a lost connection, unless "
-                    "the connection dropped during COMMIT; the tracking row commits with the migration, so "
-                    "`inv db.status` shows which",
-                ) from exc
-            if failed is None:
-                raise _failure(exc, migrations[0], None, None, 0, state) from exc
-            if isinstance(failed.cursor, _WholeFileCursor):
-                raise _whole_file_failure(exc, failed.migration, failed.cursor.statements_done, state) from exc
-            count = len(failed.migration.statements) if failed.migration.mode == STANDARD else 0
-            raise _failure(exc, failed.migration, failed.stmt, failed.number, count, state) from exc
+            raise _block_failure(self.conn, exc, failed, migrations[0], state) from exc
 
     def _set_timeouts(self, *, local: bool) -> None:
         self.conn.execute(
@@ -622,11 +719,16 @@ class Executor:
         return err
 
     # --- retries on lock_timeout
-    def _with_lock_retries(self, run: Callable[[], None], state: Callable[[], str]) -> None:
+    def _with_lock_retries(
+        self, run: Callable[[], None], state: Callable[[], str], progress: Callable[[], int] = lambda: 0
+    ) -> None:
         """Run, and again after a lock_timeout (at most lock_retries more times, pausing longer each time).
-        Retries run with a _BlockerWatch so the final error can name the session in the way."""
+        Retries run with a _BlockerWatch so the final error can name the session in the way. When `progress`
+        moved since the last failure (a batch committed migrations before the one that timed out), the count
+        starts again: each migration gets its own retries."""
         seen: list[tuple[Any, ...]] = []
-        for attempt in range(self.opts.lock_retries + 1):
+        attempt, mark = 0, progress()
+        while True:
             try:
                 if attempt == 0:
                     run()
@@ -640,10 +742,13 @@ class Executor:
             except MigrationFailed as err:
                 if err.sqlstate != pgerrors.LockNotAvailable.sqlstate:
                     raise
+                if progress() != mark:
+                    attempt, mark, seen = 0, progress(), []
                 if attempt == self.opts.lock_retries:
                     raise self._lock_gave_up(err, seen, state()) from err
                 self.on_event("lock-retry", migration=err.migration, attempt=attempt + 1, retries=self.opts.lock_retries)
                 time.sleep(self.opts.retry_pause * (2**attempt))
+                attempt += 1
 
     def _lock_gave_up(self, err: MigrationFailed, blockers: list[tuple[Any, ...]], state: str) -> LockTimeout:
         details = [

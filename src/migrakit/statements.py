@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from array import array
+from dataclasses import dataclass, field
 
 from .errors import SplitError
 
@@ -106,17 +107,33 @@ def is_destructive(text: str) -> bool:
     return bool(_DESTRUCTIVE.match(keyword_head(text)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Statement:
-    """One SQL statement: a slice `text == source[start:end]` of its file, with where it sits."""
+    """One SQL statement: the slice `text == source[start:end]` of its file, with where it sits.
 
-    text: str
+    Holds a reference to the file's text, not a copy: `text` is sliced on each use, so a large file is not
+    held twice (once whole, once cut into statements). Equal when text and position are."""
+
+    source: str = field(repr=False)
     start: int
     end: int
     line: int
     col: int
     piece: int  # which breakpoint piece it came from (0-based)
     kind: str = PLAIN
+
+    @property
+    def text(self) -> str:
+        return self.source[self.start : self.end]
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.text, self.start, self.end, self.line, self.col, self.piece, self.kind)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Statement) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def destructive(self) -> bool:
@@ -129,7 +146,8 @@ class LineIndex:
     A leading BOM takes no column: editors do not show it, so what follows it is column 1."""
 
     def __init__(self, text: str) -> None:
-        self._starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self._starts = array("q", [0])  # 8 bytes a line, not a list of int objects: a large file has millions
+        self._starts.extend(m.end() for m in re.finditer("\n", text))
         self._bom = text.startswith(BOM)
 
     def position(self, offset: int) -> tuple[int, int]:
@@ -148,6 +166,17 @@ def split_breakpoints(text: str) -> list[tuple[int, str]]:
         pieces.append((offset, piece))
         offset += len(piece) + len(BREAKPOINT)
     return pieces
+
+
+def _piece_bounds(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each of `split_breakpoints`' pieces, without copying them out of `text`."""
+    bounds: list[tuple[int, int]] = []
+    start = 0
+    while (stop := text.find(BREAKPOINT, start)) >= 0:
+        bounds.append((start, stop))
+        start = stop + len(BREAKPOINT)
+    bounds.append((start, len(text)))
+    return bounds
 
 
 def _uncovered(text: str, spans: list[tuple[int, int]]) -> int | None:
@@ -282,9 +311,10 @@ def split_statements(
     syntax error is not one: the piece is still cut (with psql's rules) and the server will report it.
     """
     index = LineIndex(text)
-    pieces = split_breakpoints(text)
+    pieces = _piece_bounds(text)  # one piece is sliced at a time: the file is not held twice
     out: list[Statement] = []
-    for piece_no, (base, piece) in enumerate(pieces):
+    for piece_no, (base, stop) in enumerate(pieces):
+        piece = text[base:stop]
         if piece.startswith(BOM):  # hashed as part of the file, but not SQL; a blank keeps the offsets
             piece = " " + piece[1:]
         if _skip_noise(piece) == len(piece):
@@ -303,7 +333,7 @@ def split_statements(
             line, col = index.position(base + start)
             out.append(
                 Statement(
-                    text=body,
+                    source=text,
                     start=base + start,
                     end=base + end,
                     line=line,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any, Sequence
 
 import psycopg
@@ -32,10 +33,10 @@ def ensure_table(conn: psycopg.Connection[Any], schema: str, name: str, *, v1: b
     if found and found[0]:
         return
     try:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-        conn.execute(
-            sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), _COLUMNS_V1 if v1 else _COLUMNS_0X)
-        )
+        with conn.pipeline():  # both in one round trip
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+            columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
+            conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns))
     except psycopg.errors.InsufficientPrivilege as exc:
         raise _no_permission(exc, schema, name, "create") from None
 
@@ -54,8 +55,9 @@ def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> D
 def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[TrackingRow]:
     """All rows ordered by id, in one query; [] when the table does not exist yet."""
     query = sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name))
-    try:
-        with conn.transaction():
+    alone = conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    try:  # alone, the query is its own transaction (one round trip); else a savepoint keeps the caller's usable
+        with nullcontext() if alone else conn.transaction():
             cur = conn.execute(query)
             columns = [c.name for c in cur.description or ()]
             records = cur.fetchall()

@@ -3,7 +3,7 @@
 import psycopg
 import pytest
 
-from migrakit import runner
+from migrakit import executor, runner
 from migrakit.config import load_settings
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed, SplitError
 from tests.fixtures.folders import add_migration, make_drizzle_folder
@@ -68,6 +68,48 @@ def test_failure_rolls_back_only_that_migration(tmp_path, db_url, mode):
     assert err.fix
     assert tables(db_url) == {"ok"}
     assert len(rows(db_url)) == 1
+
+
+@pytest.mark.parametrize("sync_every", [None, 1], ids=["one-sync", "sync-each-statement"])
+def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migrations_before_it(
+    tmp_path, db_url, monkeypatch, sync_every
+):
+    """Five Mode 1 migrations go out as one pipelined batch; the 3rd fails at its 2nd statement. Also with a
+    Sync after every statement (as a large file gets), where transactions span Syncs."""
+    if sync_every:
+        monkeypatch.setattr(executor, "_SYNC_STATEMENTS", sync_every)
+    bad = "CREATE TABLE c (id int);\n--> statement-breakpoint\nINSERT INTO c\n  SELECT nope FROM c;"
+    good = bad.replace("nope", "id")
+    migrations = [
+        ("0000_a", "CREATE TABLE a (id int);"),
+        ("0001_b", "CREATE TABLE b (id int);\n--> statement-breakpoint\nINSERT INTO b VALUES (1);"),
+        ("0002_c", bad),
+        ("0003_d", "CREATE TABLE d (id int);"),
+        ("0004_e", "CREATE TABLE e (id int);"),
+    ]
+    folder = make_drizzle_folder(tmp_path, migrations)
+    events = []
+    with pytest.raises(MigrationFailed) as info:
+        runner.migrate(settings_for(tmp_path, db_url, folder, pipeline=True), on_event=lambda kind, **kw: events.append(
+            (kind, kw["migration"].tag if "migration" in kw else None)))
+    err = info.value
+    assert (err.migration, err.statement_no, err.statement_count) == ("0002_c", 2, 2)
+    assert (err.line, err.col) == (4, 10)  # "nope", on the statement's second line
+    assert err.sqlstate == "42703"
+    assert "applied and tracked before it in this run: 0000_a, 0001_b" in (err.state or "")
+    assert tables(db_url) == {"a", "b"}
+    assert len(rows(db_url)) == 2
+    assert [t for kind, t in events if kind == "done"] == ["0000_a", "0001_b"]
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM b").fetchone() == (1,)
+        aborted = "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction (aborted)'"
+        assert conn.execute(aborted).fetchone() == (0,)
+
+    (folder / "0002_c.sql").write_text(good)  # not applied yet: fixing it is allowed
+    report = runner.migrate(settings_for(tmp_path, db_url, folder, pipeline=True))
+    assert report.applied == ["0002_c", "0003_d", "0004_e"]
+    assert tables(db_url) == {"a", "b", "c", "d", "e"}
+    assert len(rows(db_url)) == 5
 
 
 def test_file_with_its_own_commit_runs_outside_a_transaction(tmp_path, db_url):
