@@ -75,9 +75,11 @@ def read_sql(path: Path, shown: str, migration: str) -> tuple[str, str]:
 
 def detect_layout(path: Path) -> str:
     has_journal = (path / JOURNAL_PATH).is_file()
-    has_v1 = path.is_dir() and any(
-        _V1_FOLDER.match(p.name) and (p / "migration.sql").is_file() for p in path.iterdir() if p.is_dir()
-    )
+    with os.scandir(path) as entries:  # scandir: no stat per file (a journal folder holds thousands)
+        has_v1 = any(
+            e.is_dir() and _V1_FOLDER.match(e.name) and os.path.isfile(os.path.join(e.path, "migration.sql"))
+            for e in entries
+        )
     if has_journal and has_v1:
         raise JournalError(
             "the folder holds both a drizzle-kit journal (meta/_journal.json) and Drizzle 1.0 migration folders",
@@ -114,17 +116,19 @@ def _load_journal_folder(path: Path, root: Path | None) -> Folder:
         raise JournalError("journal is not valid UTF-8", file=shown_journal, fix="restore it from git") from exc
     journal = parse_journal(text, shown_journal)
     migrations = []
+    shown_folder = os.path.join(display_path(path, root), "")  # computed once: string joins per file below
     for entry in journal.entries:
         sql = path / f"{entry.tag}.sql"
-        shown = display_path(sql, root)
-        if not sql.is_file():
+        shown = f"{shown_folder}{entry.tag}.sql"
+        try:
+            sql_text, digest = read_sql(sql, shown, entry.tag)
+        except (FileNotFoundError, IsADirectoryError) as exc:
             raise JournalError(
                 f"journal entry {entry.tag!r} has no file {entry.tag}.sql",
                 file=shown_journal,
                 migration=entry.tag,
                 fix=f"restore {shown} (e.g. from git), or remove the entry if the migration was never shared",
-            )
-        sql_text, digest = read_sql(sql, shown, entry.tag)
+            ) from exc
         migrations.append(Migration(tag=entry.tag, when=entry.when, path=shown, text=sql_text, hash=digest))
     named = {f"{e.tag}.sql" for e in journal.entries}
     orphans = tuple(sorted(p.name for p in path.glob("*.sql") if p.name not in named))
