@@ -34,7 +34,7 @@ from . import generate, runner, schema, server, shadow, tracking
 from .config import Settings
 from .drift import ignored_tables
 from .errors import DriftError, MigrakitError, MigrationFailed
-from .executor import Executor, acquire_lock, lock_key, release_lock
+from .executor import Executor, migration_lock
 from .journal import JOURNAL_PATH, parse_journal, render_journal
 from .migration import CONSOLIDATED, Migration
 from .planner import Plan
@@ -273,9 +273,7 @@ def _track(settings: Settings, migrations: list[Migration], *, v1: bool) -> None
     another run tracked one of them meanwhile."""
     schema_name, table = settings.migrations_schema, settings.migrations_table
     with server.connect(server.resolve_target(settings).url, autocommit=True) as conn:
-        key = lock_key(schema_name, table)
-        acquire_lock(conn, key, timeout=settings.lock_wait_timeout)
-        try:
+        with migration_lock(conn, schema_name, table, timeout=settings.lock_wait_timeout):
             hashes = {r.hash for r in tracking.read_rows(conn, schema_name, table)}
             already = [m.tag for m in migrations if m.hash in hashes]
             if already:
@@ -287,8 +285,6 @@ def _track(settings: Settings, migrations: list[Migration], *, v1: bool) -> None
                 )
             tracking.ensure_table(conn, schema_name, table, v1=v1)
             Executor(conn, runner.executor_options(settings, v1=v1)).record(migrations)
-        finally:
-            release_lock(conn, key)
 
 
 def _adopt(

@@ -25,9 +25,9 @@ import hashlib
 import re
 import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -115,6 +115,22 @@ def acquire_lock(
 
 def release_lock(conn: psycopg.Connection[Any], key: int) -> None:
     conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+@contextmanager
+def migration_lock(
+    conn: psycopg.Connection[Any], schema: str, table: str, *, timeout: float, on_event: Event = _no_event
+) -> Iterator[None]:
+    """Hold the migration lock of this tracking table for the block: one migrator at a time. Released on the
+    way out unless the connection is gone (then the server already released it, and the block's own error
+    must not be hidden by a failing unlock)."""
+    key = lock_key(schema, table)
+    acquire_lock(conn, key, timeout=timeout, on_event=on_event)
+    try:
+        yield
+    finally:
+        if not conn.closed and not conn.broken:
+            release_lock(conn, key)
 
 
 # ------------------------------------------------------------------------------------------- errors

@@ -40,7 +40,7 @@ from .config import Settings
 from .consolidated import render_manifest
 from .envcheck import Check, check_lines
 from .errors import ConfigError, DriftError, MigrakitError
-from .executor import acquire_lock, lock_key, release_lock
+from .executor import migration_lock
 from .migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from .sources import V1, load_folder
 
@@ -426,9 +426,8 @@ def _record_and_drop(settings: Settings, plan: RetirePlan, fold: tuple[str, str]
     schema_name, table = settings.migrations_schema, settings.migrations_table
     v1 = load_folder(settings.migrations_dir, settings.root).layout == V1
     with server.connect(url, autocommit=True) as conn:
-        key = lock_key(schema_name, table)  # one migrator at a time: a deploy must not race the retirement
-        acquire_lock(conn, key, timeout=settings.lock_wait_timeout)
-        try:
+        # one migrator at a time: a deploy must not race the retirement
+        with migration_lock(conn, schema_name, table, timeout=settings.lock_wait_timeout):
             if fold is not None:
                 tracking.ensure_table(conn, schema_name, table, v1=v1)
             with conn.transaction():
@@ -440,9 +439,6 @@ def _record_and_drop(settings: Settings, plan: RetirePlan, fold: tuple[str, str]
                 if plan.table:
                     s, t = schema.split_table_name(settings.legacy_table)
                     conn.execute(sql.SQL("DROP TABLE {}").format(tracking.table(s, t)))
-        finally:
-            if not conn.closed and not conn.broken:
-                release_lock(conn, key)
 
 
 # ------------------------------------------------------------------------------------------ output

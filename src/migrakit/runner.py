@@ -17,7 +17,7 @@ from .bootstrap import load_legacy
 from .config import Settings
 from .consolidated import load_consolidated
 from .errors import ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
-from .executor import Event, Executor, Options, acquire_lock, lock_key, release_lock
+from .executor import Event, Executor, Options, migration_lock
 from .migration import CONSOLIDATED, STANDARD, Migration
 from .planner import Plan, TrackingRow, order_sequence, plan
 from .sources import V1, Folder, display_path, load_folder
@@ -203,30 +203,30 @@ def migrate(
             p = _plan(src, rows, out_of_order=out_of_order, up=up)
             _check_statements(p)
             return MigrateReport(target.display, folder, p, dry_run=True)
-        key = lock_key(settings.migrations_schema, settings.migrations_table)
-        acquire_lock(conn, key, timeout=settings.lock_wait_timeout, on_event=on_event)
         try:
-            v1 = folder.layout == V1
-            rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
-            up = _table_upgrade(conn, settings, src, rows, upgrade_tracking)
-            p = _plan(src, rows, out_of_order=out_of_order, up=up)
-            _refuse_blocking(p)
-            run = _runnable(p, only)
-            _check_statements(p)
-            if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
-                upgrade.apply(conn, settings, up)
-                on_event("tracking-upgraded", rows=len(up.matches))
-            # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
-            tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
-            report = MigrateReport(target.display, folder, p, tracking_upgraded=len(up.matches) if up else None)
-            on_event("plan", count=len(run))
-            options = executor_options(settings, v1=v1, single_transaction=single_transaction)
-            report.applied, report.recorded = _execute(conn, p, run, options, on_event)
-            return report
+            with migration_lock(
+                conn, settings.migrations_schema, settings.migrations_table,
+                timeout=settings.lock_wait_timeout, on_event=on_event,
+            ):
+                v1 = folder.layout == V1
+                rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                up = _table_upgrade(conn, settings, src, rows, upgrade_tracking)
+                p = _plan(src, rows, out_of_order=out_of_order, up=up)
+                _refuse_blocking(p)
+                run = _runnable(p, only)
+                _check_statements(p)
+                if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
+                    upgrade.apply(conn, settings, up)
+                    on_event("tracking-upgraded", rows=len(up.matches))
+                # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
+                tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
+                report = MigrateReport(target.display, folder, p, tracking_upgraded=len(up.matches) if up else None)
+                on_event("plan", count=len(run))
+                options = executor_options(settings, v1=v1, single_transaction=single_transaction)
+                report.applied, report.recorded = _execute(conn, p, run, options, on_event)
+                return report
         finally:
             on_event("finished")
-            if not conn.closed and not conn.broken:
-                release_lock(conn, key)
 
 
 def _refuse_blocking(p: Plan) -> None:
@@ -301,23 +301,23 @@ def bootstrap(settings: Settings, *, dry_run: bool = False, on_event: Event = la
         _check_statements(p)
         if dry_run:
             return BootstrapReport(target.display, shown, p, dry_run=True)
-        key = lock_key(settings.migrations_schema, settings.migrations_table)
-        acquire_lock(conn, key, timeout=settings.lock_wait_timeout, on_event=on_event)
         try:
-            rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)  # again, under the lock
-            p = _legacy_plan(legacy, src, rows)
-            _refuse_blocking(p)
-            v1 = src.folder.layout == V1
-            tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
-            report = BootstrapReport(target.display, shown, p)
-            on_event("plan", count=len(p.pending))
-            try:
-                report.applied, _ = _execute(conn, p, list(p.pending), executor_options(settings, v1=v1), on_event)
-            except MigrakitError as err:
-                err.fix = err.fix and err.fix.replace("inv db.migrate", "inv db.bootstrap")
-                raise
-            return report
+            with migration_lock(
+                conn, settings.migrations_schema, settings.migrations_table,
+                timeout=settings.lock_wait_timeout, on_event=on_event,
+            ):
+                rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)  # again, under the lock
+                p = _legacy_plan(legacy, src, rows)
+                _refuse_blocking(p)
+                v1 = src.folder.layout == V1
+                tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
+                report = BootstrapReport(target.display, shown, p)
+                on_event("plan", count=len(p.pending))
+                try:
+                    report.applied, _ = _execute(conn, p, list(p.pending), executor_options(settings, v1=v1), on_event)
+                except MigrakitError as err:
+                    err.fix = err.fix and err.fix.replace("inv db.migrate", "inv db.bootstrap")
+                    raise
+                return report
         finally:
             on_event("finished")
-            if not conn.closed and not conn.broken:
-                release_lock(conn, key)

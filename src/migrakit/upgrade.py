@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from . import server, tracking
 from .config import Settings
 from .errors import DriftError, MigrakitError
-from .executor import acquire_lock, lock_key, release_lock
+from .executor import migration_lock
 from .layout import v1_folder_name
 from .migration import STANDARD, Migration
 from .planner import TrackingRow
@@ -208,9 +208,7 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
     target = server.resolve_target(settings)
     conn = server.connect(target.url, autocommit=True)
     try:
-        key = lock_key(schema, table)
-        acquire_lock(conn, key, timeout=settings.lock_wait_timeout)
-        try:
+        with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout):
             rows = tracking.read_rows(conn, schema, table)
             up = needed(conn, settings, folder, rows, others)
             report = UpgradeTrackingReport(target.display, folder, shown_table, up)
@@ -227,8 +225,5 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
                 apply(conn, settings, up)
                 report.applied = True
             return report
-        finally:
-            if not conn.closed and not conn.broken:
-                release_lock(conn, key)
     finally:
         conn.close()
