@@ -27,6 +27,7 @@ _KEYS: dict[str, tuple[type, Any]] = {
     "legacy_scripts": (list, []),
     "legacy_table": (str, ""),
     "shadow_url": (str, ""),
+    "direct_url": (str, ""),
     "schema": (str, ""),
     "lock_wait_timeout": (float, 60.0),
     "lock_timeout": (str, "5s"),
@@ -54,6 +55,7 @@ class Settings:
     legacy_scripts: tuple[str, ...] = ()
     legacy_table: str = ""
     shadow_url: str | None = None  # admin URL of the server for shadow databases; None: the embedded one
+    direct_url: str | None = None  # the same database without a transaction pooler, for steps outside a transaction
     schema: Path | None = None
     lock_wait_timeout: float = 60.0
     lock_timeout: str = "5s"
@@ -163,6 +165,7 @@ def load_settings(
         legacy_scripts=tuple(values["legacy_scripts"]),
         legacy_table=values["legacy_table"],
         shadow_url=values["shadow_url"] or None,
+        direct_url=values["direct_url"] or None,
         schema=_path(root, values["schema"]) if values["schema"] else None,
         lock_wait_timeout=values["lock_wait_timeout"],
         lock_timeout=values["lock_timeout"],

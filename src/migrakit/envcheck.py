@@ -1,7 +1,8 @@
 """`env.check`: is the environment ready to migrate? Every check runs; each failure comes with its fix.
 
 Checks, in order: the database URL (set, or the embedded server), the database is reachable, the server
-version, the tracking table is readable, the migration folders (Mode 1, Mode 2, legacy) read and split.
+version, the tracking table is readable, the migration folders (Mode 1, Mode 2, legacy) read and split, the
+connection (direct, or through which pooler, and what a transaction pooler means: see db/pooler.py).
 A failure does not stop the others; at the end the first failure's error is raised (its exit code: 2 for a
 malformed URL, 6 for an unreachable database or a permission problem, 1 for a folder), listing every check.
 """
@@ -12,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import runner, server, tracking
+from .db import pooler
 from .config import Settings
 from .errors import DatabaseUnavailable, MigrakitError
 from .migration import STANDARD
@@ -67,11 +69,15 @@ def check_environment(settings: Settings) -> EnvReport:
         try:
             _attempt(report, "server version", lambda: _version(conn, report))
             _attempt(report, "tracking table", lambda: _tracking(conn, settings))
+            connection = EnvReport()
+            _attempt(connection, "connection", lambda: _pooler(conn, settings, state["url"], report))
         finally:
             conn.close()
     else:
         report.notes.append("server version and tracking table not checked: the database is not reachable")
     _attempt(report, "migration folders", lambda: _folders(settings, report))
+    if reachable:
+        report.checks += connection.checks  # listed last: direct, or which pooler and what it means
 
     if report.failed:
         first = report.failed[0]
@@ -89,6 +95,7 @@ def check_environment(settings: Settings) -> EnvReport:
 def _connect(settings: Settings, state: dict[str, Any]) -> str:
     target = server.resolve_target(settings)
     state["conn"] = server.connect(target.url, autocommit=True)
+    state["url"] = target.url
     return target.display
 
 
@@ -100,6 +107,17 @@ def _version(conn: Any, report: EnvReport) -> str:
             "point --shadow-url at a newer server, or use the embedded one (the default)"
         )
     return f"PostgreSQL {version // 10000}.{version % 10000}"
+
+
+def _pooler(conn: Any, settings: Settings, url: str, report: EnvReport) -> str:
+    found = pooler.detect(conn, url)
+    if found.transaction and not settings.direct_url:
+        report.notes.append(
+            "behind a transaction pooler, migrations that must run outside a transaction (CREATE INDEX CONCURRENTLY, "
+            "files with their own BEGIN/COMMIT) are refused unless direct_url (MIGRAKIT_DIRECT_URL) names a direct or "
+            "session-pooled URL of the same database; everything else is safe through the pooler"
+        )
+    return found.describe() + (f" [{found.evidence}]" if found.evidence else "")
 
 
 def _tracking(conn: Any, settings: Settings) -> str:

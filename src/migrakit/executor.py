@@ -59,16 +59,25 @@ def _no_event(*_: Any, **__: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- lock
-def prepare_session(conn: psycopg.Connection[Any]) -> None:
-    """Make the server notice promptly when this migrator dies (SIGKILL, lost network): without it, a
-    backend running a long statement for a dead client keeps its transaction and the migration lock until
-    the statement ends. `client_connection_check_interval` exists from PostgreSQL 14; TCP keepalives bound
-    the wait on a silent network everywhere."""
-    check = ", set_config('client_connection_check_interval', '1s', false)" if conn.info.server_version >= 140000 else ""
-    conn.execute(
-        "SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), "
-        "set_config('tcp_keepalives_count', '3', false)" + check
-    )
+# The migration lock is a transaction-scoped advisory lock held by an open transaction on a connection of its
+# own: a transaction pins its server connection in every pooler mode (direct, session or transaction pooling),
+# so the lock holds behind PgBouncer, Supavisor or Neon's pooler, and it dies with the migrator (server and
+# pooler roll back the transaction of a client that went away). Nothing of it is session state: no session
+# lock to leave behind on a pooled connection, no setting that outlives the transaction.
+# Exactly-once does not rest on it alone: every migration transaction also takes a second transaction-scoped
+# lock and re-checks that its hash is not tracked yet (see `Executor._guards`).
+# Settings a migration transaction makes are SET LOCAL; TCP keepalives are libpq client options
+# (server.connect), which leave no state on the server.
+KEEPALIVES_LOCAL = (
+    "set_config('idle_in_transaction_session_timeout', '0', true), set_config('tcp_keepalives_idle', '30', true), "
+    "set_config('tcp_keepalives_interval', '10', true), set_config('tcp_keepalives_count', '3', true)"
+)
+_HOLDER = (
+    "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+    "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+    "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s LIMIT 1"
+)
 
 
 def lock_key(schema: str, table: str) -> int:
@@ -77,29 +86,42 @@ def lock_key(schema: str, table: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def apply_key(schema: str, table: str) -> int:
+    """The key every migration transaction takes (pg_try_advisory_xact_lock) before its re-check: two
+    transactions applying migrations to this tracking table never overlap, even without the migration lock."""
+    digest = hashlib.sha256(f"migrakit-apply:{schema}.{table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def conninfo(conn: psycopg.Connection[Any]) -> str:
+    """The conninfo of `conn`, password included, to open another connection like it."""
+    info = conn.info
+    return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+
+
 def acquire_lock(
-    conn: psycopg.Connection[Any], key: int, *, timeout: float, on_event: Event = _no_event, poll: float = 0.2
+    lock_conn: psycopg.Connection[Any], key: int, *, timeout: float, on_event: Event = _no_event, poll: float = 0.2
 ) -> None:
-    """Poll pg_try_advisory_lock (never block inside the server: a blocked migrator can deadlock with
-    another's CREATE INDEX CONCURRENTLY). Raise LockTimeout after `timeout` seconds. The session is
-    prepared first (`prepare_session`), so the lock dies with the migrator."""
-    prepare_session(conn)
+    """Poll pg_try_advisory_xact_lock on `lock_conn` (not autocommit) until it is granted; the transaction it
+    opened then stays open and holds the lock. Between polls no transaction is open (a waiter pins no pooled
+    server connection) and nothing blocks inside the server (a blocked migrator can deadlock with another's
+    CREATE INDEX CONCURRENTLY). Raise LockTimeout after `timeout` seconds, naming the holder."""
     deadline = time.monotonic() + timeout
     announced = False
+    holder = None
     while True:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-        if got and got[0]:
+        # A literal, not a parameter: the simple protocol leaves no portal behind, and a portal of the extended
+        # protocol keeps its snapshot (an xmin) for as long as the transaction stays open, which would make every
+        # CREATE INDEX CONCURRENTLY wait for the lock's transaction, i.e. for the end of the run.
+        got = lock_conn.execute(f"SELECT {KEEPALIVES_LOCAL}, pg_try_advisory_xact_lock({int(key)})").fetchone()
+        if got and got[-1]:
             if announced:
                 on_event("lock-acquired")
             return
+        if not announced or time.monotonic() >= deadline:
+            holder = lock_conn.execute(_HOLDER, (key,)).fetchone() or holder
+        lock_conn.rollback()  # release the server connection between polls
         if not announced:
-            holder = conn.execute(
-                "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-                "AND ((l.classid::bigint << 32) | l.objid::bigint) = %s LIMIT 1",
-                (key,),
-            ).fetchone()
             on_event("lock-wait", holder=holder)
             announced = True
         if time.monotonic() >= deadline:
@@ -113,24 +135,42 @@ def acquire_lock(
         time.sleep(poll)
 
 
-def release_lock(conn: psycopg.Connection[Any], key: int) -> None:
-    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+def release_lock(lock_conn: psycopg.Connection[Any]) -> None:
+    """End the lock's transaction (ROLLBACK) and its connection. A broken connection already lost it."""
+    try:
+        if not lock_conn.closed and not lock_conn.broken:
+            lock_conn.rollback()
+    except psycopg.Error:
+        pass
+    finally:
+        lock_conn.close()
 
 
 @contextmanager
 def migration_lock(
     conn: psycopg.Connection[Any], schema: str, table: str, *, timeout: float, on_event: Event = _no_event
 ) -> Iterator[None]:
-    """Hold the migration lock of this tracking table for the block: one migrator at a time. Released on the
-    way out unless the connection is gone (then the server already released it, and the block's own error
-    must not be hidden by a failing unlock)."""
+    """Hold the migration lock of this tracking table for the block: one migrator at a time. The lock lives in
+    an open transaction on a second connection to the same database (same conninfo as `conn`), rolled back on
+    the way out; `conn` itself carries no lock and no session state."""
     key = lock_key(schema, table)
-    acquire_lock(conn, key, timeout=timeout, on_event=on_event)
     try:
+        lock_conn = psycopg.connect(
+            conninfo(conn), autocommit=False, prepare_threshold=None, application_name="migrakit-lock", connect_timeout=10,
+        )  # fmt: skip
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(
+            "cannot open the connection that holds the migration lock",
+            cause=server.redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0], [conn.info.dsn]),
+            state="nothing was applied by this run",
+            fix="the database accepted one connection but not a second: raise the pooler's pool size or the role's "
+            "connection limit (a migrator needs 2), then run again",
+        ) from None
+    try:
+        acquire_lock(lock_conn, key, timeout=timeout, on_event=on_event)
         yield
     finally:
-        if not conn.closed and not conn.broken:
-            release_lock(conn, key)
+        release_lock(lock_conn)
 
 
 # ------------------------------------------------------------------------------------------- errors
@@ -319,7 +359,7 @@ class _BlockerWatch:
     def __init__(self, conn: psycopg.Connection[Any], poll: float = 0.05) -> None:
         info = conn.info
         self._pid = info.backend_pid
-        self._conninfo = psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+        self._conninfo = conninfo(conn)
         self._poll = poll
         self._stop = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None
@@ -372,11 +412,32 @@ class _Sent:
     cursor: psycopg.Cursor[Any]
     stmt: Statement | None  # None: a Mode 2 file, or the tracking insert
     number: int | None  # 0: BEGIN or the timeouts, before the first statement (pipelined batches)
+    guard: str = ""  # "busy" / "tracked": one of the two guard statements (see Executor._guards)
 
 
 _SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
 _SYNC_BYTES = 8 << 20  # ... or this many characters of SQL
-_SET_LOCAL_TIMEOUTS = "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)"
+# The first guard of every migration transaction: fails (division by zero) when another transaction applying
+# migrations to this tracking table is open. Volatile, so never folded at plan time.
+_APPLY_LOCK = "SELECT 1 / pg_try_advisory_xact_lock(%s)::int"
+
+
+class AppliedElsewhere(LockTimeout):
+    """A migration transaction found, inside itself, that another migrator applied `migration` (its row is
+    tracked) or is applying migrations right now (`busy`). The transaction was rolled back; the runner
+    re-reads the tracking table, re-plans and goes on. Reaches the user only where nothing re-plans."""
+
+    def __init__(self, migration: Migration, *, busy: bool) -> None:
+        what = "was applying migrations at the same time" if busy else f"applied {migration.tag} first"
+        super().__init__(
+            f"another migrator {what}",
+            file=migration.path,
+            migration=migration.tag,
+            state=f"nothing from {migration.tag} was applied by this run (its transaction was rolled back)",
+            fix="run `inv db.status` to see what is applied, then run again",
+        )
+        self.busy = busy
+        self.migration_obj = migration
 
 
 def _rolled_back(m: Migration) -> str:
@@ -414,13 +475,25 @@ def _block_failure(
 
 
 class Executor:
-    def __init__(self, conn: psycopg.Connection[Any], options: Options, on_event: Event = _no_event) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        options: Options,
+        on_event: Event = _no_event,
+        direct: psycopg.Connection[Any] | None = None,
+    ) -> None:
         if not conn.autocommit:
             raise ValueError("the executor needs an autocommit connection; it manages transactions itself")
         self.conn = conn
         self.opts = options
         self.on_event = on_event
         self._insert = tracking.insert_sql(options.schema, options.table, v1=options.v1)
+        self._tracked = sql.SQL(
+            "SELECT (min(hash) || ' is tracked already: another migrator applied it')::int FROM {} "
+            "WHERE hash = %s AND created_at IS NOT DISTINCT FROM %s::bigint"
+        ).format(tracking.table(options.schema, options.table))
+        self._apply_key = apply_key(options.schema, options.table)
+        self.direct = direct  # for migrations that run outside a transaction, behind a transaction pooler
         self.applied: list[str] = []  # tags applied and tracked so far, also after a failure
 
     def apply(self, migrations: Sequence[Migration]) -> list[str]:
@@ -484,11 +557,13 @@ class Executor:
         sent: list[_Sent] = []  # commands queued since the last Sync
         ends: list[Migration] = []  # migrations whose COMMIT was queued since the last Sync
         size = 0
-        timeouts = (self.opts.lock_timeout, True, self.opts.statement_timeout, True)
+        settings, values = self._local_settings()
 
-        def queue(m: Migration, query: Any, params: Any = None, st: Statement | None = None, no: int | None = None) -> int:
+        def queue(
+            m: Migration, query: Any, params: Any = None, st: Statement | None = None, no: int | None = None, guard: str = ""
+        ) -> int:
             cur = self.conn.cursor()
-            sent.append(_Sent(m, cur, st, no))
+            sent.append(_Sent(m, cur, st, no, guard))
             cur.execute(query, params, prepare=False if st is not None else None)
             return len(query) if isinstance(query, str) else 0
 
@@ -502,7 +577,9 @@ class Executor:
                 for m in batch:
                     self.on_event("start", migration=m, statements=len(m.statements))
                     queue(m, "BEGIN", no=0)
-                    queue(m, _SET_LOCAL_TIMEOUTS, timeouts, no=0)
+                    queue(m, settings, values, no=0)
+                    for guard, query, params in self._guards(m):
+                        queue(m, query, params, no=0, guard=guard)
                     for i, st in enumerate(m.statements):
                         size += queue(m, st.text, None, st, i + 1)
                         if len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
@@ -523,6 +600,8 @@ class Executor:
             idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             if not idle and not _connection_lost(self.conn, exc):
                 self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+            if failed is not None and failed.guard and not _connection_lost(self.conn, exc):
+                raise AppliedElsewhere(fm, busy=failed.guard == "busy") from None
             setting = _timeout_setting_error(exc)
             if setting is not None:
                 raise setting from None
@@ -548,6 +627,7 @@ class Executor:
         try:
             with self.conn.transaction():
                 for m in migrations:
+                    self._run_guards(m)  # AppliedElsewhere rolls the transaction back
                     self.conn.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
         except psycopg.Error as exc:
             raise _failure(exc, migrations[0], None, None, 0, "nothing was recorded; tracking table unchanged") from exc
@@ -566,8 +646,12 @@ class Executor:
         try:
             with self.conn.pipeline() if pipelined else nullcontext():
                 with self.conn.transaction():
-                    self._set_timeouts(local=True)
+                    self.conn.execute(*self._local_settings())
                     for m in migrations:
+                        for guard, query, params in self._guards(m):
+                            cur = self.conn.cursor()
+                            sent.append(_Sent(m, cur, None, 0, guard))
+                            cur.execute(query, params)
                         self.on_event("start", migration=m, statements=self._count(m))
                         if m.mode == STANDARD:
                             for i, st in enumerate(m.statements):
@@ -591,18 +675,58 @@ class Executor:
                 failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1]) if sent else None
             else:
                 failed = sent[-1] if sent else None
+            if failed is not None and failed.guard and not _connection_lost(self.conn, exc):
+                raise AppliedElsewhere(failed.migration, busy=failed.guard == "busy") from None
             raise _block_failure(self.conn, exc, failed, migrations[0], state) from exc
 
-    def _set_timeouts(self, *, local: bool) -> None:
-        self.conn.execute(
-            "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)",
-            (self.opts.lock_timeout, local, self.opts.statement_timeout, local),
-        )
+    def _local_settings(self, local: bool = True) -> tuple[str, tuple[Any, ...]]:
+        """The query (and its parameters) setting lock_timeout, statement_timeout and (PostgreSQL 14+: the
+        server notices a dead client while a statement runs) client_connection_check_interval; local=True:
+        for the current transaction only (SET LOCAL), so nothing outlives it on a pooled connection."""
+        query = "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)"
+        params: tuple[Any, ...] = (self.opts.lock_timeout, local, self.opts.statement_timeout, local)
+        if self.conn.info.server_version >= 140000:
+            query += ", set_config('client_connection_check_interval', '1s', %s)"
+            params += (local,)
+        return query, params
+
+    def _guards(self, m: Migration) -> list[tuple[str, Any, tuple[Any, ...]]]:
+        """The two statements that open every migration transaction, so it applies `m` at most once whatever
+        happened to the migration lock: "busy" fails when another migration transaction on this tracking table
+        is open (a transaction-scoped advisory lock, released at its COMMIT/ROLLBACK); "tracked" fails when
+        `m`'s row (hash and created_at) is already there. A failure is told apart by WHICH statement failed."""
+        return [("busy", _APPLY_LOCK, (self._apply_key,)), ("tracked", self._tracked, (m.hash, m.when))]
+
+    def _run_guards(self, m: Migration) -> tuple[Migration, str]:
+        """Run the guards inside the current transaction. A failing guard raises AppliedElsewhere (the caller
+        rolls its transaction back); returns (m, "") when both passed."""
+        for guard, query, params in self._guards(m):
+            try:
+                self.conn.execute(query, params)
+            except psycopg.Error as exc:
+                if _connection_lost(self.conn, exc):
+                    raise
+                raise AppliedElsewhere(m, busy=guard == "busy") from None
+        return (m, "")
 
     def _outside_transaction(self, m: Migration) -> None:
         """A migration with its own BEGIN/COMMIT, or a lone CREATE INDEX CONCURRENTLY: run as written,
         without a wrapping transaction, resuming after the statements an earlier run completed (see
-        `progress`). The tracking row is written only after the last statement succeeded."""
+        `progress`). The tracking row is written only after the last statement succeeded.
+
+        Its settings cannot be SET LOCAL (there is no transaction around it): they are set for the session and
+        RESET at the end, so it needs a session of its own; behind a transaction pooler the runner hands the
+        executor a direct connection (`direct`, from direct_url) and it runs there."""
+        if self.direct is None or self.direct is self.conn:
+            self._outside_transaction_on_conn(m)
+            return
+        pooled, self.conn = self.conn, self.direct
+        try:
+            self._outside_transaction_on_conn(m)
+        finally:
+            self.conn = pooled
+
+    def _outside_transaction_on_conn(self, m: Migration) -> None:
         stmts = m.statements
         m.check_runnable()
         progress.ensure_table(self.conn)
@@ -611,7 +735,7 @@ class Executor:
         if done:
             self.on_event("resume", migration=m, done=done, statements=len(stmts))
         try:
-            self._set_timeouts(local=False)
+            self.conn.execute(*self._local_settings(local=False))
             self._with_lock_retries(lambda: self._run_outside(m), lambda: self._outside_state(m))
         except psycopg.Error as exc:  # between statements (reading or writing progress)
             setting = _timeout_setting_error(exc)
@@ -628,7 +752,8 @@ class Executor:
             ) from exc
         finally:
             if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-                self.conn.execute("RESET lock_timeout; RESET statement_timeout")
+                check = "; RESET client_connection_check_interval" if self.conn.info.server_version >= 140000 else ""
+                self.conn.execute("RESET lock_timeout; RESET statement_timeout" + check)
         self.on_event("done", migration=m)
 
     def _completed(self, m: Migration) -> int:
@@ -643,6 +768,11 @@ class Executor:
         try:  # the tracking row and the end of the progress record commit together
             if self.conn.info.transaction_status == idle:
                 self.conn.execute("BEGIN")
+            try:
+                self._run_guards(m)
+            except AppliedElsewhere:
+                self.conn.execute("ROLLBACK")
+                raise
             self.conn.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
             progress.clear(self.conn, self._tracking_name, m.tag)
             self.conn.execute("COMMIT")  # also ends a transaction the file left open, as Drizzle's final commit does

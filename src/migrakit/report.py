@@ -72,6 +72,13 @@ def status_data(report: StatusReport) -> dict[str, Any]:
     return {
         "ok": not plan.blocking,
         "database": report.target,
+        "connection": {
+            "pooler": report.connection.present,
+            "transaction_pooling": report.connection.transaction,
+            "name": report.connection.name,
+            "evidence": report.connection.evidence,
+            "meaning": report.connection.describe(),
+        },
         "migrations_dir": str(report.folder.path),
         "layout": report.folder.layout,
         "tracking_table": report.table,
@@ -101,6 +108,7 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
         return json.dumps(data, indent=2)
     head = [
         f"database:   {data['database']}",
+        *([f"connection: {report.connection.describe()}"] if report.connection.present else []),
         f"migrations: {data['migrations_dir']} ({data['layout']} layout)",
         f"tracking:   {data['tracking_table']}" + ("" if data["tracking_table_exists"] else " (not created yet)"),
     ]
@@ -332,6 +340,13 @@ class Progress:
             self._say(f"recorded {info['migration'].tag} without running it: every migration it replaces already ran here")
         elif event == "lock-acquired":
             self._say("got the migration lock; re-reading the tracking table")
+        elif event == "applied-elsewhere":
+            tag = getattr(info["migration"], "tag", info["migration"])
+            self._say(
+                f"{tag}: another migrator's migration transaction was open; rolled back, re-planning"
+                if info.get("busy")
+                else f"{tag}: another migrator applied it first; rolled back, re-reading the tracking table"
+            )
         elif event == "lock-retry":
             tag = getattr(info["migration"], "tag", info["migration"])
             self._say(f"{tag}: lock_timeout hit, retry {info['attempt']} of {info.get('retries', '?')} (watching who blocks it)")

@@ -6,7 +6,8 @@ failures are MigrakitError. Nothing here prints.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -16,8 +17,9 @@ from . import server, tracking, upgrade
 from .bootstrap import load_legacy
 from .config import Settings
 from .consolidated import load_consolidated
-from .errors import ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
-from .executor import Event, Executor, Options, migration_lock
+from .db import pooler
+from .errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
+from .executor import AppliedElsewhere, Event, Executor, Options, migration_lock
 from .migration import CONSOLIDATED, STANDARD, Migration
 from .planner import Plan, TrackingRow, order_sequence, plan
 from .sources import V1, Folder, display_path, load_folder
@@ -31,6 +33,7 @@ class StatusReport:
     table: str
     table_exists: bool
     legacy: Plan | None = None  # the legacy folder's files (db.bootstrap), when one is configured
+    connection: pooler.Pooler = pooler.DIRECT  # a pooler between migrakit and the server, if one was seen
 
 
 @dataclass
@@ -168,7 +171,8 @@ def status(settings: Settings, *, out_of_order: bool = False) -> StatusReport:
         up = upgrade.needed(conn, settings, folder, rows, src.others)
         p = _plan(src, rows, out_of_order=out_of_order, up=up)
         legacy = _legacy_plan(src.legacy, src, rows) if src.legacy else None
-        return StatusReport(target.display, folder, p, _table_name(settings), exists, legacy)
+        found = pooler.detect(conn, target.url)  # one query on a direct connection
+        return StatusReport(target.display, folder, p, _table_name(settings), exists, legacy, found)
 
 
 def _table_exists(conn: Any, settings: Settings) -> bool:
@@ -215,6 +219,7 @@ def migrate(
                 _refuse_blocking(p)
                 run = _runnable(p, only)
                 _check_statements(p)
+                direct = _direct_connection(conn, settings, target, run)  # before anything runs: may refuse
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
                     upgrade.apply(conn, settings, up)
                     on_event("tracking-upgraded", rows=len(up.matches))
@@ -223,7 +228,17 @@ def migrate(
                 report = MigrateReport(target.display, folder, p, tracking_upgraded=len(up.matches) if up else None)
                 on_event("plan", count=len(run))
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
-                report.applied, report.recorded = _execute(conn, p, run, options, on_event)
+
+                def replan() -> tuple[Plan, list[Migration]]:
+                    rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                    p = _plan(src, rows, out_of_order=out_of_order, up=upgrade.needed(conn, settings, folder, rows, src.others))
+                    _refuse_blocking(p)
+                    return p, _runnable(p, only)
+
+                with direct or nullcontext():
+                    report.applied, report.recorded, report.plan = _execute(
+                        conn, p, run, options, on_event, replan=replan, direct=direct, wait=settings.lock_wait_timeout
+                    )
                 return report
         finally:
             on_event("finished")
@@ -263,21 +278,92 @@ def _runnable(p: Plan, only: tuple[str, ...] | None) -> list[Migration]:
     return run
 
 
-def _execute(conn: Any, p: Plan, run: list[Migration], options: Options, on_event: Event) -> tuple[list[str], list[str]]:
-    """Record the consolidations proven by hash (no SQL of theirs runs), then apply `run`. (applied, recorded)"""
-    if not run and not p.recorded_without_running:
-        return [], []
-    executor = Executor(conn, options, on_event)
-    recorded = executor.record(p.recorded_without_running)
-    try:
-        executor.apply(run)
-    except MigrakitError as err:
-        if executor.applied and not options.single_transaction:
-            err.state = f"{err.state}; applied and tracked before it in this run: {', '.join(executor.applied)}"
-        if recorded:
-            err.state = f"{err.state}; recorded without running: {', '.join(recorded)}"
-        raise
-    return list(executor.applied), recorded
+_REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)
+
+
+def _direct_connection(conn: Any, settings: Settings, target: server.Target, run: list[Migration]) -> Any:
+    """A direct connection (direct_url) for the migrations that must run outside a transaction, when `conn` goes
+    through a transaction pooler; None when none is needed. Refuses (ConfigError, exit 2) when one is needed and
+    direct_url is not set, before anything runs. Detection costs nothing when no such migration is pending."""
+    outside = [m for m in run if m.runs_outside_transaction]
+    if not outside:
+        return None
+    found = pooler.detect(conn, target.url)
+    if not found.transaction:
+        return None
+    m = outside[0]
+    if not settings.direct_url:
+        raise ConfigError(
+            f"{m.tag} must run outside a transaction, and {target.display} goes through a transaction pooler "
+            f"({found.name}): its session settings and statements could land on other server connections",
+            file=m.path,
+            migration=m.tag,
+            cause=found.evidence,
+            state="nothing was run",
+            fix="set direct_url (MIGRAKIT_DIRECT_URL) to a direct or session-pooled URL of the same database "
+            "(Supabase: port 5432 instead of 6543; Neon: the host without -pooler); migrakit runs only such "
+            "migrations there",
+        )
+    direct = server.connect(settings.direct_url, autocommit=True)
+    same = direct.execute("SELECT current_database()").fetchone() == conn.execute("SELECT current_database()").fetchone()
+    if not same or pooler.detect(direct, settings.direct_url).transaction:
+        shown = server.redact_url(settings.direct_url)
+        direct.close()
+        raise ConfigError(
+            f"direct_url {shown} " + ("names another database" if not same else "goes through a transaction pooler too"),
+            migration=m.tag,
+            state="nothing was run",
+            fix="set direct_url (MIGRAKIT_DIRECT_URL) to a direct or session-pooled URL of the same database as DATABASE_URL",
+        )
+    return direct
+
+
+def _execute(
+    conn: Any,
+    p: Plan,
+    run: list[Migration],
+    options: Options,
+    on_event: Event,
+    *,
+    replan: Any = None,
+    direct: Any = None,
+    wait: float = 60.0,
+) -> tuple[list[str], list[str], Plan]:
+    """Record the consolidations proven by hash (no SQL of theirs runs), then apply `run`. (applied, recorded,
+    the last plan). When a migration transaction finds its migration applied by another migrator (or another
+    migrator's transaction open), `replan` re-reads the tracking table and the run goes on with what is left,
+    for at most `wait` seconds."""
+    applied: list[str] = []
+    recorded: list[str] = []
+    deadline = time.monotonic() + wait
+    while True:
+        if not run and not p.recorded_without_running:
+            return applied, recorded, p
+        executor = Executor(conn, options, on_event, direct=direct)
+        try:
+            recorded += executor.record(p.recorded_without_running)
+            executor.apply(run)
+            return applied + executor.applied, recorded, p
+        except AppliedElsewhere as err:
+            applied += executor.applied
+            if replan is None or time.monotonic() > deadline:
+                err.state = _run_state(err.state, applied, recorded, options)
+                raise
+            on_event("applied-elsewhere", migration=err.migration, busy=err.busy)
+            if err.busy:
+                time.sleep(_REPLAN_PAUSE)
+            p, run = replan()
+        except MigrakitError as err:
+            err.state = _run_state(err.state, applied + executor.applied, recorded, options)
+            raise
+
+
+def _run_state(state: str | None, applied: list[str], recorded: list[str], options: Options) -> str:
+    if applied and not options.single_transaction:
+        state = f"{state}; applied and tracked before it in this run: {', '.join(applied)}"
+    if recorded:
+        state = f"{state}; recorded without running: {', '.join(recorded)}"
+    return state or ""
 
 
 def migrate_consolidated(
@@ -314,7 +400,16 @@ def bootstrap(settings: Settings, *, dry_run: bool = False, on_event: Event = la
                 report = BootstrapReport(target.display, shown, p)
                 on_event("plan", count=len(p.pending))
                 try:
-                    report.applied, _ = _execute(conn, p, list(p.pending), executor_options(settings, v1=v1), on_event)
+                    def replan() -> tuple[Plan, list[Migration]]:
+                        rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                        p = _legacy_plan(legacy, src, rows)
+                        _refuse_blocking(p)
+                        return p, list(p.pending)
+
+                    report.applied, _, report.plan = _execute(
+                        conn, p, list(p.pending), executor_options(settings, v1=v1), on_event, replan=replan,
+                        wait=settings.lock_wait_timeout,
+                    )
                 except MigrakitError as err:
                     err.fix = err.fix and err.fix.replace("inv db.migrate", "inv db.bootstrap")
                     raise

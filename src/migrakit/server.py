@@ -96,6 +96,19 @@ def redact_text(text: str, urls: Iterable[str] = ()) -> str:
 
 
 # ------------------------------------------------------------------------------------------ connecting
+# libpq's TCP keepalives (client side: no server setting, so nothing stays on a pooled server connection): a
+# migrator on a silent network notices within about a minute. Options the URL sets itself win.
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+def _keepalives(url: str) -> dict[str, int]:
+    try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return {}  # connect reports the malformed URL
+    return {k: v for k, v in KEEPALIVES.items() if k not in given}
+
+
 def _diagnose(message: str) -> tuple[str, str]:
     """(what went wrong, fix) for a libpq connection failure. libpq gives no SQLSTATE before the
     session exists, so this is the one place that reads message text."""
@@ -127,6 +140,7 @@ def connect(
             application_name=application_name,
             connect_timeout=connect_timeout,
             prepare_threshold=None,
+            **_keepalives(url),
         )
     except psycopg.OperationalError as exc:
         what, fix = _diagnose(str(exc))

@@ -29,16 +29,24 @@ def ensure_table(conn: psycopg.Connection[Any], schema: str, name: str, *, v1: b
 
     An existing table is left alone without a CREATE: PostgreSQL checks the CREATE privilege before IF NOT
     EXISTS, so a migration role with only USAGE on the schema and SELECT, INSERT on the table still works."""
-    found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{name}"',)).fetchone()
-    if found and found[0]:
-        return
-    try:
-        with conn.pipeline():  # both in one round trip
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-            columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
-            conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns))
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise _no_permission(exc, schema, name, "create") from None
+    for attempt in range(3):
+        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{name}"',)).fetchone()
+        if found and found[0]:
+            return
+        try:
+            with conn.pipeline():  # both in one round trip
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
+                conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns))
+            return
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise _no_permission(exc, schema, name, "create") from None
+        except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema, psycopg.errors.DuplicateTable,
+                psycopg.errors.DuplicateObject):  # fmt: skip
+            # IF NOT EXISTS is not atomic: another migrator created the same schema or table a moment ago (its
+            # catalog row collides with ours). Look again: it exists now.
+            if attempt == 2:
+                raise
 
 
 def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> DatabaseUnavailable:
