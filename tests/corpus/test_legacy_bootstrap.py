@@ -10,7 +10,7 @@ import pytest
 from migrakit import runner
 from migrakit.config import load_settings
 from migrakit.errors import DriftError, MigrationFailed
-from tests.fixtures.pg import dump_schema, server_is_reference
+from tests.fixtures.pg import dump_schema, reference_schema
 
 pytestmark = pytest.mark.corpus
 
@@ -34,7 +34,7 @@ def rows(db_url):
         return conn.execute("SELECT id, hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id").fetchall()
 
 
-def test_bootstrap_runs_022_to_026_after_the_drizzle_part(case, tmp_path, db_url, pg_bin):
+def test_bootstrap_runs_022_to_026_after_the_drizzle_part(case, tmp_path, db_url, pg_server_url, pg_bin):
     settings = settings_for(case, tmp_path, db_url)
     runner.migrate(settings)
     drizzle_rows = rows(db_url)
@@ -66,8 +66,8 @@ def test_bootstrap_runs_022_to_026_after_the_drizzle_part(case, tmp_path, db_url
         assert conn.execute("SELECT name, tier FROM active_projects").fetchall() == [("p", "pro")]
         conn.rollback()
 
-    if server_is_reference(db_url):
-        assert dump_schema(db_url, pg_bin) == (case / "expected" / "legacy-end-state.psql-reference.schema.sql").read_text()
+    reference = reference_schema(case, "legacy-end-state.psql-reference.schema.sql", pg_server_url, pg_bin)
+    assert dump_schema(db_url, pg_bin) == reference
 
 
 def test_second_bootstrap_is_a_no_op(case, tmp_path, db_url):

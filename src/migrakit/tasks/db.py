@@ -358,3 +358,29 @@ ns = Collection(
     "db", generate, migrate, status, upgrade_tracking, upgrade_layout, check, baseline,
     migrate_consolidated, bootstrap, count_branch_migrations, consolidate,
 )
+
+
+# ------------------------------------------------------------------------------------------ the embedded server
+@task(help={"json": "Print the status as JSON."})
+def server_status(c: Any, json: bool = False) -> None:
+    """Show whether the embedded PostgreSQL (.migrakit/) runs: pid, data directory, URL, version. Starts nothing."""
+    from ..db.embedded import status
+    from ..render.embedded import render_server_status
+
+    settings = settings_from(c)
+    fmt = "json" if json else "plain"
+    run_core(render_server_status, lambda: status(settings.embedded_dir, database_url_set=bool(settings.database_url)), fmt)
+
+
+@task(help={"json": "Print the result as JSON."})
+def server_stop(c: Any, json: bool = False) -> None:
+    """Stop the embedded PostgreSQL cleanly (fast shutdown, at most 30 s); says so when nothing runs."""
+    from ..db.embedded import stop
+    from ..render.embedded import render_server_stop
+
+    settings = settings_from(c)
+    run_core(render_server_stop, lambda: stop(settings.embedded_dir), "json" if json else "plain", settings=settings)
+
+
+ns.add_task(server_status)
+ns.add_task(server_stop)

@@ -1,0 +1,81 @@
+"""`db.server-status` and `db.server-stop` as text (plain) or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
+from ..server import redact_url
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def render_server_status(status: ServerStatus, fmt: str) -> str:
+    url = redact_url(status.url) if status.url else None
+    if fmt == "json":
+        return json.dumps(
+            {
+                "ok": True,
+                "running": status.running,
+                "pid": status.pid,
+                "data_dir": str(status.data_dir),
+                "initialized": status.initialized,
+                "data_version": status.data_version,
+                "database_url": url,
+                "server_version": status.server_version,
+                "started_at": status.started_at,
+                "package": PACKAGE,
+                "package_version": status.package_version,
+                "stale_pidfile": status.stale_pidfile,
+                "database_url_set": status.database_url_set,
+                "note": status.note,
+            },
+            indent=2,
+        )
+    data = _shown(status.data_dir)
+    if status.initialized:
+        data += f" (created by PostgreSQL {status.data_version})"
+    else:
+        data += " (not created yet: the first task run without DATABASE_URL creates and starts it)"
+    package = f"{PACKAGE} {status.package_version}" if status.package_version else f"not installed: {INSTALL_FIX}"
+    if status.running:
+        lines = [f"embedded PostgreSQL: running (pid {status.pid}, since {status.started_at})", f"  data:    {data}"]
+        lines.append(f"  url:     {url}")
+        version = f"PostgreSQL {status.server_version}" if status.server_version else "unknown"
+        lines.append(f"  version: {version} ({package})")
+        lines.append("  stop:    inv db.server-stop")
+    else:
+        state = "not running" + (" (postmaster.pid is stale: no live server of this data directory)" if status.stale_pidfile else "")
+        lines = [f"embedded PostgreSQL: {state}", f"  data:    {data}", f"  package: {package}"]
+        if status.package_version:
+            lines.append("  start:   any task run without DATABASE_URL starts it (e.g. inv db.status)")
+    if status.note:
+        lines.append(f"  note:    {status.note}")
+    if status.database_url_set:
+        lines.append("  note:    DATABASE_URL is set: tasks use that server, not this one")
+    return "\n".join(lines)
+
+
+def render_server_stop(result: StopResult, fmt: str) -> str:
+    if fmt == "json":
+        payload: dict[str, Any] = {
+            "ok": True,
+            "stopped": result.was_running,
+            "pid": result.pid,
+            "data_dir": str(result.data_dir),
+            "seconds": result.seconds,
+        }
+        return json.dumps(payload, indent=2)
+    if not result.was_running:
+        return f"the embedded PostgreSQL is not running (data in {_shown(result.data_dir)}): nothing to stop"
+    return (
+        f"stopped the embedded PostgreSQL (pid {result.pid}, data in {_shown(result.data_dir)}) in {result.seconds} s; "
+        "the next task run without DATABASE_URL starts it again"
+    )
