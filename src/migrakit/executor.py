@@ -15,7 +15,8 @@ Contract (the executor never decides *what* to run; `runner` hands it the pendin
   second connection watches `pg_blocking_pids` so the final error names the session in the way.
 - A lost connection is a DatabaseUnavailable that says what state the database is in.
 - Mode 2 (consolidated, legacy): the whole file is one multi-statement message inside one transaction.
-- `single_transaction`: Drizzle's behaviour, every pending migration in one transaction.
+- `single_transaction`: Drizzle's migrator reproduced exactly (`db.drizzle_transaction`): one BEGIN, each
+  breakpoint chunk as one simple-protocol query, a file's own COMMIT ending that transaction as under Drizzle.
 psycopg errors are caught here, once, and become MigrationFailed / LockTimeout.
 """
 
@@ -500,19 +501,10 @@ class Executor:
 
     def apply(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply `migrations` in order; raise on the first failure (earlier ones stay applied)."""
-        if self.opts.single_transaction:
-            outside = [m.tag for m in migrations if m.runs_outside_transaction]
-            if outside:
-                raise MigrakitError(
-                    f"--single-transaction cannot hold {outside[0]}: it must run outside a transaction",
-                    migration=outside[0],
-                    state="nothing was run",
-                    fix="run without --single-transaction (one transaction per migration)",
-                )
-            state = "nothing from this run was applied (one transaction); tracking table unchanged"
-            self._with_lock_retries(lambda: self._transactional(migrations, state), lambda: state)
-            self.applied.extend(m.tag for m in migrations)
-            return self.applied
+        if self.opts.single_transaction:  # Drizzle's migrator, query for query: see db/drizzle_transaction.py
+            from .db import drizzle_transaction
+
+            return drizzle_transaction.apply(self, migrations, self._with_lock_retries)
         self._check_progress(migrations)
         i = 0
         while i < len(migrations):

@@ -359,6 +359,12 @@ class Progress:
                 f"{info['migration'].tag}: resuming at statement {info['done'] + 1} of {info['statements']} "
                 f"(statements 1-{info['done']} completed in an earlier run and are unchanged)"
             )
+        elif event == "drizzle-transaction-ended":
+            how = "committed" if info["committed"] else "rolled back"
+            self._say(
+                f"{info['migration'].tag}: the file itself {how} the run's single transaction; what follows runs as "
+                "under Drizzle (each query its own transaction, or the file's own BEGIN ... COMMIT)"
+            )
         elif event == "start":
             text = f"{info['migration'].tag} ({info['statements']} statement(s))"
             if self._bar is not None:

@@ -109,9 +109,13 @@ def executor_options(settings: Settings, *, v1: bool, single_transaction: bool =
     )
 
 
-def _check_statements(p: Plan) -> None:
-    """Split and check every pending migration now, so a bad file stops the run before any SQL."""
+def _check_statements(p: Plan, *, single_transaction: bool = False) -> None:
+    """Split and check every pending migration now, so a bad file stops the run before any SQL. Not the Mode 1
+    files of a --single-transaction run: they are sent as Drizzle sends them, and the server decides, as it
+    would under Drizzle (the split then only names the failing statement)."""
     for m in p.pending:
+        if single_transaction and m.mode == STANDARD:
+            continue
         m.check_runnable()  # splits the file: raises SplitError or MigrakitError
 
 
@@ -205,7 +209,7 @@ def migrate(
             rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
             up = upgrade.needed(conn, settings, folder, rows, src.others)
             p = _plan(src, rows, out_of_order=out_of_order, up=up)
-            _check_statements(p)
+            _check_statements(p, single_transaction=single_transaction)
             return MigrateReport(target.display, folder, p, dry_run=True)
         try:
             with migration_lock(
@@ -218,7 +222,7 @@ def migrate(
                 p = _plan(src, rows, out_of_order=out_of_order, up=up)
                 _refuse_blocking(p)
                 run = _runnable(p, only)
-                _check_statements(p)
+                _check_statements(p, single_transaction=single_transaction)
                 direct = _direct_connection(conn, settings, target, run)  # before anything runs: may refuse
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
                     upgrade.apply(conn, settings, up)

@@ -162,12 +162,16 @@ def test_a_no_transaction_statement_mixed_with_others_is_refused_before_anything
     assert tables(db_url) == set()  # not even 0000_ok ran
 
 
-def test_single_transaction_refuses_a_migration_that_must_run_outside_one(tmp_path, db_url):
+def test_single_transaction_fails_as_drizzle_on_a_statement_that_must_run_outside_one(tmp_path, db_url):
+    """Drizzle's single transaction cannot hold CREATE INDEX CONCURRENTLY: the server refuses it (25001), all is
+    rolled back, and the error says how to end the transaction before it (tests/interop compares with Drizzle)."""
     folder = make_drizzle_folder(
         tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_idx ON t (id);")]
     )
-    with pytest.raises(MigrakitError, match="--single-transaction cannot hold 0001_idx"):
+    with pytest.raises(MigrationFailed) as info:
         runner.migrate(settings_for(tmp_path, db_url, folder), single_transaction=True)
+    assert (info.value.migration, info.value.statement_no, info.value.sqlstate) == ("0001_idx", 1, "25001")
+    assert "COMMIT;" in info.value.fix and info.value.state.startswith("nothing from this run was applied")
     assert tables(db_url) == set()
 
 

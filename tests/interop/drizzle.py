@@ -2,7 +2,8 @@
 
 The node side lives in ``tests/interop/node`` (``package.json`` + ``package-lock.json`` pin
 drizzle-orm 0.45.4, drizzle-orm 1.0.0-rc.5 as ``drizzle-orm-v1`` and pg 8.23.1; install with
-``npm ci`` in that folder).  ``migrate.cjs`` there prints one JSON line, see its header.
+``npm ci`` in that folder).  ``migrate.cjs`` there prints one JSON line per run, see its header;
+``drizzle_migrate_many`` runs many folders in one node process.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import json
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import psycopg
 from psycopg import sql
@@ -64,37 +65,60 @@ def drizzle_migrate(
     if schema is not None or table is not None:
         # an empty string means "use Drizzle's default" to migrate.cjs
         args += [schema or "", table or ""]
+    return _run_node(args, None, 1, TIMEOUT_SECONDS)[0]
+
+
+def drizzle_migrate_many(jobs: Sequence[tuple[Path, str, int]]) -> list[dict[str, Any]]:
+    """``drizzle_migrate(folder, url, major)`` for each ``(folder, url, major)`` job, in order, in ONE node
+    process (``migrate.cjs --batch``): node's start-up is paid once. Each job still gets its own pool and
+    connection, as a standalone run would. Returns one result per job, shaped as ``drizzle_migrate``'s."""
+    for _, _, major in jobs:
+        if major not in _PACKAGES:
+            raise ValueError(f"major must be 0 or 1, got {major!r}")
+    if not jobs:
+        return []
+    node = shutil.which("node")
+    if node is None:
+        raise DrizzleHarnessError("node is not on PATH")
+    lines = [json.dumps({"major": major, "folder": str(Path(folder).resolve()), "url": url}) for folder, url, major in jobs]
+    return _run_node([node, str(MIGRATE_SCRIPT), "--batch"], "\n".join(lines) + "\n", len(jobs), TIMEOUT_SECONDS + 10 * len(jobs))
+
+
+def _run_node(args: list[str], stdin: str | None, expected: int, timeout: float) -> list[dict[str, Any]]:
+    """Run migrate.cjs; parse its `expected` JSON result lines."""
     try:
         proc = subprocess.run(
             args,
             cwd=NODE_DIR,
+            input=stdin,
             capture_output=True,
             text=True,
             encoding="utf-8",
-            timeout=TIMEOUT_SECONDS,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise DrizzleHarnessError(
-            f"migrate.cjs timed out after {TIMEOUT_SECONDS}s; stderr:\n{exc.stderr or ''}"
-        ) from exc
+        raise DrizzleHarnessError(f"migrate.cjs timed out after {timeout}s; stderr:\n{exc.stderr or ''}") from exc
     if proc.returncode != 0:
         raise DrizzleHarnessError(
             f"migrate.cjs exited with {proc.returncode}; stderr:\n{proc.stderr}"
         )
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
-    if len(lines) != 1:
+    if len(lines) != expected:
         raise DrizzleHarnessError(
-            f"migrate.cjs should print exactly one JSON line, got stdout:\n{proc.stdout}\n"
+            f"migrate.cjs should print exactly {expected} JSON line(s), got stdout:\n{proc.stdout}\n"
             f"stderr:\n{proc.stderr}"
         )
-    try:
-        result = json.loads(lines[0])
-    except json.JSONDecodeError as exc:
-        raise DrizzleHarnessError(f"migrate.cjs printed invalid JSON: {lines[0]!r}") from exc
-    if not isinstance(result, dict) or "ok" not in result:
-        raise DrizzleHarnessError(f"migrate.cjs printed unexpected JSON: {lines[0]!r}")
-    return result
+    results = []
+    for line in lines:
+        try:
+            result = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DrizzleHarnessError(f"migrate.cjs printed invalid JSON: {line!r}") from exc
+        if not isinstance(result, dict) or "ok" not in result:
+            raise DrizzleHarnessError(f"migrate.cjs printed unexpected JSON: {line!r}")
+        results.append(result)
+    return results
 
 
 def tracking_rows(

@@ -19,7 +19,9 @@ _COMMON = {
         **_COMMON,
         "dry_run": "Print the plan and every statement; change nothing.",
         "out_of_order": "Also apply pending migrations older than the newest applied one (Drizzle would skip them).",
-        "single_transaction": "Run all pending migrations in one transaction, as Drizzle does.",
+        "single_transaction": "Run exactly as Drizzle's migrator does: one transaction for all pending migrations, "
+        "each breakpoint chunk sent as one query; a file's own COMMIT ends that transaction and what follows runs "
+        "without it (see the migration guide). Default: one transaction per migration.",
         "upgrade_tracking": "Drizzle 1.0 folder on Drizzle 0.x's tracking table: upgrade the table first "
         "(see db.upgrade-tracking); without it migrate refuses (exit 5).",
         "json": "Print the result as JSON.",

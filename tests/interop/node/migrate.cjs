@@ -2,6 +2,8 @@
 // Runs Drizzle ORM's own node-postgres migrator so migrakit's Python tests can compare against it.
 //
 // usage: node migrate.cjs <0|1> <migrationsFolder> <connectionString> [migrationsSchema] [migrationsTable]
+//        node migrate.cjs --batch      (one JSON job a line on stdin: {"major", "folder", "url", "schema"?, "table"?};
+//                                       one result line per job on stdout, in order; jobs run one after another)
 //
 //   0 -> package "drizzle-orm"    (0.45.x, journal folders, decision by newest created_at)
 //   1 -> package "drizzle-orm-v1" (npm alias of drizzle-orm 1.0.0-rc.x, folder-per-migration, decision by name)
@@ -52,33 +54,28 @@ function describe(err) {
   return { ok: false, message, cause, sqlstate: sqlstateOf(err) };
 }
 
-async function main() {
-  const args = process.argv.slice(2);
-  if (args.length < 3 || args.length > 5) {
-    return harnessFailure(
-      'usage: node migrate.cjs <0|1> <migrationsFolder> <connectionString> [migrationsSchema] [migrationsTable]');
-  }
-  const [major, folder, connectionString, migrationsSchema, migrationsTable] = args;
+function load(major) {
   const pkg = PACKAGES[major];
-  if (!pkg) return harnessFailure(`major must be 0 or 1, got ${JSON.stringify(major)}`);
-
-  let Pool, drizzle, migrate;
+  if (!pkg) throw new Error(`major must be 0 or 1, got ${JSON.stringify(major)}`);
   try {
-    ({ Pool } = require('pg'));
-    ({ drizzle } = require(`${pkg}/node-postgres`));
-    ({ migrate } = require(`${pkg}/node-postgres/migrator`));
+    return {
+      Pool: require('pg').Pool,
+      drizzle: require(`${pkg}/node-postgres`).drizzle,
+      migrate: require(`${pkg}/node-postgres/migrator`).migrate,
+    };
   } catch (e) {
-    return harnessFailure(`cannot load packages (run \`npm ci\` in ${__dirname}): ${e && e.message}`);
+    throw new Error(`cannot load packages (run \`npm ci\` in ${__dirname}): ${e && e.message}`);
   }
+}
 
+// One migrate() on its own pool (max 1 client), as a standalone run would do it. An idle client losing its
+// connection must not crash the process with an unhandled 'error' event.
+async function runOne({ Pool, drizzle, migrate }, folder, connectionString, migrationsSchema, migrationsTable) {
   const config = { migrationsFolder: path.resolve(folder) };
-  if (migrationsSchema !== undefined && migrationsSchema !== '') config.migrationsSchema = migrationsSchema;
-  if (migrationsTable !== undefined && migrationsTable !== '') config.migrationsTable = migrationsTable;
-
+  if (migrationsSchema !== undefined && migrationsSchema !== null && migrationsSchema !== '') config.migrationsSchema = migrationsSchema;
+  if (migrationsTable !== undefined && migrationsTable !== null && migrationsTable !== '') config.migrationsTable = migrationsTable;
   const pool = new Pool({ connectionString, max: 1 });
-  // An idle client losing its connection must not crash the process with an unhandled 'error' event.
   pool.on('error', (e) => process.stderr.write(`migrate.cjs: idle pool client error: ${e && e.message}\n`));
-
   let result;
   try {
     const db = drizzle({ client: pool }); // object form is accepted by 0.45.x and 1.0.0-rc.x
@@ -92,6 +89,43 @@ async function main() {
   } catch (e) {
     process.stderr.write(`migrate.cjs: pool.end failed: ${e && e.message}\n`);
   }
+  return result;
+}
+
+async function batch() {
+  let input = '';
+  for await (const part of process.stdin) input += part;
+  const loaded = {};
+  for (const line of input.split('\n')) {
+    if (!line.trim()) continue;
+    const job = JSON.parse(line);
+    loaded[job.major] ??= load(String(job.major));
+    const result = await runOne(loaded[job.major], job.folder, job.url, job.schema, job.table);
+    realStdoutWrite(JSON.stringify(result) + '\n');
+  }
+}
+
+async function main() {
+  if (process.argv[2] === '--batch') {
+    try {
+      return await batch();
+    } catch (e) {
+      return harnessFailure(`batch failed: ${(e && e.stack) || e}`);
+    }
+  }
+  const args = process.argv.slice(2);
+  if (args.length < 3 || args.length > 5) {
+    return harnessFailure(
+      'usage: node migrate.cjs <0|1> <migrationsFolder> <connectionString> [migrationsSchema] [migrationsTable]');
+  }
+  const [major, folder, connectionString, migrationsSchema, migrationsTable] = args;
+  let loaded;
+  try {
+    loaded = load(major);
+  } catch (e) {
+    return harnessFailure(e.message);
+  }
+  const result = await runOne(loaded, folder, connectionString, migrationsSchema, migrationsTable);
   realStdoutWrite(JSON.stringify(result) + '\n');
 }
 
