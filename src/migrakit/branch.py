@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from .config import Settings
 from .errors import ConfigError
 from .journal import JOURNAL_PATH
-from .sources import load_folder
+from .sources import check_folders, load_folder
 
 DEFAULT_MAX = 20
 
@@ -106,6 +106,7 @@ def branch_migrations(settings: Settings, *, base: str | None = None, env: Mappi
     import os
 
     env = os.environ if env is None else env
+    check_folders(settings)
     repo = _repo(settings.root)
     name, source = base_branch(base, settings, env)
     ref, base_commit = _resolve(repo, name, source)

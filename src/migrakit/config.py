@@ -63,9 +63,12 @@ class Settings:
     lock_retries: int = 3
     pipeline: bool = True
     app: Mapping[str, str] = field(default_factory=dict)
+    # key -> where its value came from ("pyproject.toml [tool.migrakit]", "MIGRAKIT_X", "--x"); absent: the default
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
-    def with_overrides(self, **options: Any) -> "Settings":
-        """Apply task options; `None` means "not given" and keeps the current value."""
+    def with_overrides(self, _origin: str = "option", **options: Any) -> "Settings":
+        """Apply task options; `None` means "not given" and keeps the current value. `_origin` names where they
+        came from in error messages: "option" (the task's --x), or a description such as "Invoke config"."""
         given = {k: v for k, v in options.items() if v is not None}
         unknown = set(given) - {f.name for f in fields(self)}
         if unknown:
@@ -73,7 +76,17 @@ class Settings:
         for key in ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema"):
             if key in given:
                 given[key] = _path(self.root, str(given[key]))
-        return replace(self, **given)
+        label = lambda k: f"--{k.replace('_', '-')}" if _origin == "option" else f"{_origin} ({k})"  # noqa: E731
+        origins = {**self.origins, **{k: label(k) for k in given}}
+        return replace(self, **given, origins=origins)
+
+    def origin(self, key: str) -> str:
+        """Where `key`'s value came from, for an error's fix: "--migrations-dir", "MIGRAKIT_MIGRATIONS_DIR",
+        "pyproject.toml [tool.migrakit]" or "the default"."""
+        return self.origins.get(key, "the default")
+
+    def is_default(self, key: str) -> bool:
+        return key not in self.origins
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -127,6 +140,7 @@ def load_settings(
     root = find_root(root)
     env = os.environ if env is None else env
     values: dict[str, Any] = {k: d for k, (_, d) in _KEYS.items()}
+    origins: dict[str, str] = {}
 
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
@@ -145,11 +159,13 @@ def load_settings(
                     fix=f"remove it or use one of: {', '.join(sorted(_KEYS))}",
                 )
             values[key] = _coerce(key, value, f"{pyproject.name} [tool.migrakit]")
+            origins[key] = f"{pyproject.name} [tool.migrakit]"
 
     for key in _KEYS:
         name = f"MIGRAKIT_{key.upper()}"
         if name in env and key != "app":
             values[key] = _coerce(key, env[name], name)
+            origins[key] = name
 
     settings = Settings(
         root=root,
@@ -173,5 +189,6 @@ def load_settings(
         lock_retries=values["lock_retries"],
         pipeline=values["pipeline"],
         app=dict(values["app"]),
+        origins=origins,
     )
     return settings.with_overrides(**overrides)

@@ -31,7 +31,7 @@ from .executor import Executor
 from .journal import JOURNAL_PATH, Journal, render_journal
 from .migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from .planner import order_sequence
-from .sources import JOURNAL, Folder, display_path, load_folder
+from .sources import JOURNAL, Folder, check_folders, display_path, load_folder
 
 DEFAULT_NAME = "consolidated"
 
@@ -274,6 +274,7 @@ def consolidate(
     env: Mapping[str, str] | None = None,
 ) -> ConsolidationReport:
     """Plan a consolidation (the branch's new migrations, or --from/--to); with `yes` prove it and write it."""
+    check_folders(settings, consolidated=False)  # the first consolidation creates consolidated_dir
     folder = load_folder(settings.migrations_dir, settings.root)
     existing = load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in folder.migrations])
     if from_tag or to_tag:

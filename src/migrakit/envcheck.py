@@ -15,7 +15,7 @@ from typing import Any, Callable
 from . import runner, server, tracking
 from .db import pooler
 from .config import Settings
-from .errors import DatabaseUnavailable, MigrakitError
+from .errors import ConfigError, DatabaseUnavailable, MigrakitError
 from .migration import STANDARD
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
@@ -80,7 +80,8 @@ def check_environment(settings: Settings) -> EnvReport:
         report.checks += connection.checks  # listed last: direct, or which pooler and what it means
 
     if report.failed:
-        first = report.failed[0]
+        # a configuration mistake (exit 2: a mistyped folder, a malformed URL) is fixed first, whatever its place
+        first = next((c for c in report.failed if isinstance(c.error, ConfigError)), report.failed[0])
         assert first.error is not None
         raise type(first.error)(
             f"the environment is not ready: {len(report.failed)} check(s) failed ({', '.join(c.name for c in report.failed)})",

@@ -24,7 +24,9 @@ from .journal import JOURNAL_PATH, Journal, parse_journal, render_journal
 from .sources import JOURNAL, V1, load_folder
 from .statements import BREAKPOINT, is_destructive
 
-CUSTOM_HEADER = "-- Custom SQL migration file, put your code below! --"
+# drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
+# ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).
+CUSTOM_HEADER = "-- Custom SQL migration file, put your code below! --\n"
 DRIZZLE_CONFIGS = ("drizzle.config.ts", "drizzle.config.js", "drizzle.config.mjs", "drizzle.config.cjs", "drizzle.config.json")
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
@@ -131,7 +133,9 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
         raise ConfigError(f"schema file {settings.schema} does not exist", file=str(settings.schema), fix="create it or fix the path")
     base = server.resolve_target(settings).url
     with server.shadow_database(base) as from_migrations, server.shadow_database(base) as from_schema:
-        runner.migrate(settings.with_overrides(database_url=from_migrations))
+        runner.migrate(  # the first generated migration starts the folder
+            settings.with_overrides(database_url=from_migrations), allow_empty=True, require_migrations=False
+        )
         text = settings.schema.read_text(encoding="utf-8")
         with server.connect(from_schema, autocommit=True) as conn:
             try:

@@ -25,7 +25,7 @@ from pathlib import Path
 from .config import Settings
 from .errors import JournalError, MigrakitError
 from .journal import JOURNAL_PATH
-from .sources import EMPTY, JOURNAL, V1, Folder, display_path, load_folder, locale_key
+from .sources import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder, locale_key
 
 
 @dataclass(frozen=True)
@@ -141,6 +141,7 @@ def apply_layout_upgrade(up: LayoutUpgrade) -> None:
 
 def upgrade_layout(settings: Settings, *, yes: bool = False) -> LayoutUpgrade:
     """Show, and with `yes` do, the conversion of the migrations folder to Drizzle 1.0's layout."""
+    check_folders(settings, consolidated=False)
     folder = load_folder(settings.migrations_dir, settings.root)
     if folder.layout == EMPTY:
         raise MigrakitError(

@@ -22,7 +22,7 @@ from .errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, Drif
 from .executor import AppliedElsewhere, Event, Executor, Options, migration_lock
 from .migration import CONSOLIDATED, STANDARD, Migration
 from .planner import Plan, TrackingRow, order_sequence, plan
-from .sources import V1, Folder, display_path, load_folder
+from .sources import MIGRATIONS_EXPECTED, V1, Folder, check_folders, display_path, folder_fix, load_folder, require_folder
 
 
 @dataclass
@@ -75,15 +75,39 @@ class Sources:
         return frozenset({m.hash for m in self.migrations} | {r.hash for m in self.migrations for r in m.replaces})
 
 
-def load_sources(settings: Settings) -> Sources:
-    """Read the Mode 1 folder, the consolidated folder and (when configured) the legacy folder.
+def load_sources(settings: Settings, *, require_migrations: bool = True) -> Sources:
+    """Read the Mode 1 folder, the consolidated folder and (when configured) the legacy folder, after
+    `check_folders` (a missing folder is a ConfigError, never an empty one).
 
     Run order: Mode 1 in journal order; each consolidation right before the first Mode 1 migration whose
     `when` is later than its own (see planner.order_sequence)."""
+    check_folders(settings, migrations=require_migrations)
     folder = load_folder(settings.migrations_dir, settings.root)
     consolidated = load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in folder.migrations])
     legacy = load_legacy(settings.legacy_dir, settings.root, required=False)
     return Sources(folder, order_sequence(folder.migrations, consolidated), legacy)
+
+
+def refuse_empty_folder(settings: Settings, src: Sources, rows: list[TrackingRow], allow_empty: bool) -> None:
+    """No Mode 1 or Mode 2 migration on disk while the tracking table has rows of migrations (not only legacy
+    files'): most likely the wrong folder, so exit 2 unless `--allow-empty` says the empty folder is meant."""
+    if allow_empty or src.migrations:
+        return
+    legacy = {m.hash for m in src.legacy}
+    tracked = [r for r in rows if r.hash not in legacy]
+    if not tracked:
+        return
+    key = "migrations_dir"
+    shown = display_path(settings.migrations_dir, settings.root)
+    origin = settings.origin(key)
+    raise ConfigError(
+        f"{key} {shown}/ holds no migration, but the tracking table {_table_name(settings)} has {len(tracked)} row(s)",
+        cause=f"{key} = {shown!r} ({'the default' if origin == 'the default' else 'set by ' + origin}); "
+        f"expected {MIGRATIONS_EXPECTED}",
+        state="nothing was run",
+        fix=folder_fix(settings, key, "the folder these migrations came from")
+        + "; if the folder is meant to be empty, pass --allow-empty",
+    )
 
 
 def _plan(src: Sources, rows: list[TrackingRow], *, out_of_order: bool = False, up: Any = None) -> Plan:
@@ -109,14 +133,38 @@ def executor_options(settings: Settings, *, v1: bool, single_transaction: bool =
     )
 
 
-def _check_statements(p: Plan, *, single_transaction: bool = False) -> None:
+def _check_statements(p: Plan, *, single_transaction: bool = False, allow_empty: bool = False) -> None:
     """Split and check every pending migration now, so a bad file stops the run before any SQL. Not the Mode 1
     files of a --single-transaction run: they are sent as Drizzle sends them, and the server decides, as it
-    would under Drizzle (the split then only names the failing statement)."""
+    would under Drizzle (the split then only names the failing statement).
+
+    A pending migration without a single statement (an empty file, or only comments: a `--custom` header whose
+    SQL was never written, or appended into the comment) is refused unless `allow_empty`: Drizzle would record
+    it as applied, and a later edit of the file would then be drift, its SQL never run."""
+    empty = [m for m in p.pending if m.mode == STANDARD and _empty(m)]
+    if empty and not allow_empty:
+        m = empty[0]
+        raise MigrakitError(
+            f"migration {m.tag} holds no SQL statement (empty, or only comments)",
+            file=m.path,
+            migration=m.tag,
+            state="nothing was run",
+            fix=f"write its SQL below the header in {m.path}, then run again; or pass --allow-empty to record it "
+            "as applied without running anything, as Drizzle does",
+            details=[f"also empty: {x.path}" for x in empty[1:]],
+        )
     for m in p.pending:
         if single_transaction and m.mode == STANDARD:
             continue
         m.check_runnable()  # splits the file: raises SplitError or MigrakitError
+
+
+def _empty(m: Migration) -> bool:
+    """No statement in the file. A file that cannot be split is not empty (its error comes where it is split)."""
+    try:
+        return not m.statements
+    except MigrakitError:
+        return False
 
 
 @contextmanager
@@ -165,12 +213,16 @@ def _table_upgrade(
     return up
 
 
-def status(settings: Settings, *, out_of_order: bool = False) -> StatusReport:
-    """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table)."""
-    src = load_sources(settings)
+def status(
+    settings: Settings, *, out_of_order: bool = False, allow_empty: bool = False, require_migrations: bool = True
+) -> StatusReport:
+    """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
+    `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one)."""
+    src = load_sources(settings, require_migrations=require_migrations)
     folder = src.folder
     with _session(settings) as (target, conn):
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+        refuse_empty_folder(settings, src, rows, allow_empty)
         exists = bool(rows) or _table_exists(conn, settings)
         up = upgrade.needed(conn, settings, folder, rows, src.others)
         p = _plan(src, rows, out_of_order=out_of_order, up=up)
@@ -193,23 +245,27 @@ def migrate(
     out_of_order: bool = False,
     single_transaction: bool = False,
     upgrade_tracking: bool = False,
+    allow_empty: bool = False,
     on_event: Event = lambda *a, **k: None,
     only: tuple[str, ...] | None = None,
+    require_migrations: bool = True,
 ) -> MigrateReport:
     """Apply pending Mode 1 and Mode 2 migrations as one sequence, one migrator at a time (advisory lock),
     re-planning under the lock.
 
     `upgrade_tracking`: a Drizzle 1.0 folder on Drizzle 0.x's tracking table upgrades the table first (else
-    ConfirmationRequired)."""
-    src = load_sources(settings)  # `only`: run only pending migrations of these modes (db.migrate-consolidated)
+    ConfirmationRequired). `allow_empty`: an empty folder while the tracking table has rows, and migrations that
+    hold no statement (recorded as applied, as Drizzle records them), are accepted instead of refused."""
+    src = load_sources(settings, require_migrations=require_migrations)  # `only`: run only pending migrations of these modes (db.migrate-consolidated)
     folder = src.folder
     with _session(settings) as (target, conn):
         on_event("target", display=target.display)
         if dry_run:
             rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+            refuse_empty_folder(settings, src, rows, allow_empty)
             up = upgrade.needed(conn, settings, folder, rows, src.others)
             p = _plan(src, rows, out_of_order=out_of_order, up=up)
-            _check_statements(p, single_transaction=single_transaction)
+            _check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
             return MigrateReport(target.display, folder, p, dry_run=True)
         try:
             with migration_lock(
@@ -218,11 +274,12 @@ def migrate(
             ):
                 v1 = folder.layout == V1
                 rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                refuse_empty_folder(settings, src, rows, allow_empty)
                 up = _table_upgrade(conn, settings, src, rows, upgrade_tracking)
                 p = _plan(src, rows, out_of_order=out_of_order, up=up)
                 _refuse_blocking(p)
                 run = _runnable(p, only)
-                _check_statements(p, single_transaction=single_transaction)
+                _check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
                 direct = _direct_connection(conn, settings, target, run)  # before anything runs: may refuse
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
                     upgrade.apply(conn, settings, up)
@@ -371,18 +428,33 @@ def _run_state(state: str | None, applied: list[str], recorded: list[str], optio
 
 
 def migrate_consolidated(
-    settings: Settings, *, dry_run: bool = False, out_of_order: bool = False, on_event: Event = lambda *a, **k: None
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    out_of_order: bool = False,
+    allow_empty: bool = False,
+    on_event: Event = lambda *a, **k: None,
 ) -> MigrateReport:
     """Apply only pending Mode 2 (consolidated) migrations, for teams that deploy them apart from Mode 1."""
-    return migrate(settings, dry_run=dry_run, out_of_order=out_of_order, on_event=on_event, only=(CONSOLIDATED,))
+    return migrate(
+        settings, dry_run=dry_run, out_of_order=out_of_order, allow_empty=allow_empty, on_event=on_event, only=(CONSOLIDATED,)
+    )
 
 
 def bootstrap(settings: Settings, *, dry_run: bool = False, on_event: Event = lambda *a, **k: None) -> BootstrapReport:
     """Run the legacy folder's files that no tracking row carries yet, in order, each as one transaction
     (Mode 2), tracked with created_at = its position (see bootstrap.py). Never reads a legacy runner's table
     or looks at which tables exist."""
+    if settings.legacy_dir is not None:
+        key = "legacy_dir"
+        require_folder(
+            settings.legacy_dir, settings.root, key=key, origin=settings.origin(key),
+            expected="the old runner's journal-less .sql files (e.g. 022_add_accounts.sql)",
+            fix=folder_fix(settings, key, "the folder of the legacy .sql files"),
+        )
     legacy = load_legacy(settings.legacy_dir, settings.root)
-    src = load_sources(settings)
+    # a legacy-only project (no drizzle-kit folder yet) may lack the default migrations folder; a configured one must exist
+    src = load_sources(settings, require_migrations=not settings.is_default("migrations_dir"))
     shown = display_path(settings.legacy_dir, settings.root) if settings.legacy_dir else ""
     with _session(settings) as (target, conn):
         on_event("target", display=target.display)

@@ -46,7 +46,7 @@ def build(settings: Settings, url: str, *, migrations_dir: Path | None = None) -
     legacy files (a fresh database gets them in that order too)."""
     target = settings.with_overrides(database_url=url, migrations_dir=str(migrations_dir) if migrations_dir else None)
     try:
-        runner.migrate(target)
+        runner.migrate(target, allow_empty=True, require_migrations=False)  # replays history (empty migrations included)
         if legacy_migrations(settings):
             runner.bootstrap(target)
     except MigrakitError as err:

@@ -14,8 +14,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import JournalError
+from .errors import ConfigError, JournalError
 from .journal import JOURNAL_PATH, Journal, journal_warnings, parse_journal
 from .migration import STANDARD, Migration, drizzle_hash
 from .statements import BREAKPOINT, keyword_head
@@ -23,6 +24,9 @@ from .statements import BREAKPOINT, keyword_head
 JOURNAL = "journal"
 V1 = "v1"
 EMPTY = "empty"
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 _V1_FOLDER = re.compile(r"^(\d{14})_")
 
@@ -93,6 +97,65 @@ def detect_layout(path: Path) -> str:
     return EMPTY
 
 
+MIGRATIONS_EXPECTED = (
+    "a drizzle-kit folder: meta/_journal.json with <tag>.sql files (drizzle-kit 0.x), "
+    "or <YYYYMMDDHHMMSS>_<name>/migration.sql folders (Drizzle 1.0)"
+)
+
+
+def require_folder(path: Path, root: Path | None, *, key: str, origin: str, expected: str, fix: str) -> None:
+    """ConfigError unless `path` is an existing folder: names the path, what was expected there, and where the
+    setting `key` came from (`origin`), so a typo in a path is exit 2, never "nothing to apply"."""
+    if path.is_dir():
+        return
+    shown = display_path(path, root)
+    where = "the default" if origin == "the default" else f"set by {origin}"
+    raise ConfigError(
+        f"{key} {shown}/ " + ("is a file, not a folder" if path.exists() else "does not exist"),
+        cause=f"{key} = {shown!r} ({where}); expected {expected}",
+        state="nothing was run (the database was not contacted)",
+        fix=fix,
+    )
+
+
+def check_folders(settings: Settings, *, migrations: bool = True, consolidated: bool = True) -> None:
+    """Before any connection: the folders a task reads exist, or ConfigError (exit 2) naming the path, what
+    belongs there, and the setting and where it came from.
+
+    - migrations_dir must exist (`migrations=False` for tasks that may start a new folder);
+    - consolidated_dir: absent is normal at the default place (no Mode 2 file yet); one configured elsewhere must exist;
+    - legacy_dir: optional here (after `legacy.retire` the folder is gone by design; rows of its files that no
+      folder explains are reported as unknown rows, never passed over); db.bootstrap requires it.
+    `consolidated=False` for db.consolidate, which creates a configured consolidated_dir on its first run."""
+    if migrations:
+        key = "migrations_dir"
+        require_folder(
+            settings.migrations_dir, settings.root, key=key, origin=settings.origin(key), expected=MIGRATIONS_EXPECTED,
+            fix=folder_fix(settings, key, "the folder drizzle-kit writes (`out` in drizzle.config.*)")
+            + "; a new project starts its folder with `inv db.generate --custom NAME`",
+        )
+    key = "consolidated_dir"
+    default = settings.root / "migrations-consolidated"
+    if consolidated and not settings.is_default(key) and settings.consolidated_dir != default:
+        require_folder(
+            settings.consolidated_dir, settings.root, key=key, origin=settings.origin(key),
+            expected="Mode 2 files (<YYYYMMDDHHMMSS>_<name>.sql with its .toml manifest) written by `inv db.consolidate`",
+            fix=folder_fix(settings, key, "the folder `inv db.consolidate` wrote"),
+        )
+
+
+def folder_fix(settings: Settings, key: str, what: str) -> str:
+    origin = settings.origin(key)
+    option = f"--{key.replace('_', '-')}"
+    if origin == "the default":
+        return f"point {key} at {what}: set {key} in [tool.migrakit] of pyproject.toml, or pass {option}"
+    if origin.startswith("--"):
+        return f"correct {origin} to {what}"
+    if origin.startswith("MIGRAKIT_"):
+        return f"correct (or unset) the environment variable {origin}: it should name {what}"
+    return f"correct {key} in {origin}: it should name {what}"
+
+
 def load_folder(path: Path, root: Path | None = None) -> Folder:
     """Read a Mode 1 folder (either layout). A missing folder is an empty one."""
     layout = detect_layout(path) if path.exists() else EMPTY
@@ -145,8 +208,9 @@ def content_warnings(migrations: list[Migration]) -> list[str]:
     for m in migrations:
         if not keyword_head(m.text.replace(BREAKPOINT, "")).strip():
             notes.append(
-                f"{m.path} holds no SQL (empty, or only comments): migrating records {m.tag} as applied without "
-                "running anything, as Drizzle does; write its SQL before it is applied anywhere"
+                f"{m.path} holds no SQL (empty, or only comments): db.migrate refuses it while it is pending "
+                f"(--allow-empty records {m.tag} as applied without running anything, as Drizzle does); write its SQL "
+                "before it is applied anywhere"
             )
         if m.text.startswith("\ufeff"):
             notes.append(

@@ -146,7 +146,7 @@ def test_what_drizzle_accepts_runs_with_warnings(tmp_path, db_url):
         assert conn.execute("SELECT to_regclass('good') IS NOT NULL").fetchone() == (True,)
 
 
-def test_empty_file_and_empty_chunks_are_recorded_as_drizzle_records_them(tmp_path, db_url):
+def test_empty_files_are_refused_and_with_allow_empty_recorded_as_drizzle_records_them(tmp_path, db_url):
     folder = make_drizzle_folder(
         tmp_path,
         [
@@ -156,7 +156,8 @@ def test_empty_file_and_empty_chunks_are_recorded_as_drizzle_records_them(tmp_pa
             ("0003_chunks", "CREATE TABLE a ();\n--> statement-breakpoint\n--> statement-breakpoint\n\nCREATE TABLE b ();\n--> statement-breakpoint\n"),
         ],
     )
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    refused(tmp_path, db_url, folder, 1, "migration 0001_custom holds no SQL statement", "also empty: migrations/0002_empty.sql")
+    result = run_cli(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "applied 4 migration(s)" in result.stdout
     assert "warning: migrations/0001_custom.sql holds no SQL (empty, or only comments)" in result.stdout

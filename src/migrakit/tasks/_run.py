@@ -20,8 +20,7 @@ def settings_from(c: Any, **options: Any) -> Settings:
     """Settings from pyproject/env, then the importer's Invoke config (`migrakit` key), then task options."""
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
     configured = {k: v for k, v in configured.items() if k != "app"}
-    merged = {**configured, **{k: v for k, v in options.items() if v is not None}}
-    return load_settings(**merged)
+    return load_settings().with_overrides("Invoke config migrakit", **configured).with_overrides(**options)
 
 
 def run_core(

@@ -8,6 +8,10 @@ from invoke import Collection, task
 
 from ._run import run_core, settings_from
 
+_ALLOW_EMPTY = (
+    "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record pending "
+    "migrations that hold no SQL as applied, as Drizzle does (else exit 1 before anything runs)."
+)
 _COMMON = {
     "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
     "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
@@ -24,6 +28,7 @@ _COMMON = {
         "without it (see the migration guide). Default: one transaction per migration.",
         "upgrade_tracking": "Drizzle 1.0 folder on Drizzle 0.x's tracking table: upgrade the table first "
         "(see db.upgrade-tracking); without it migrate refuses (exit 5).",
+        "allow_empty": _ALLOW_EMPTY,
         "json": "Print the result as JSON.",
     }
 )
@@ -35,9 +40,14 @@ def migrate(
     out_of_order: bool = False,
     single_transaction: bool = False,
     upgrade_tracking: bool = False,
+    allow_empty: bool = False,
     json: bool = False,
 ) -> None:
-    """Apply pending migrations, each statement alone, one transaction per migration."""
+    """Apply pending migrations, each statement alone, one transaction per migration.
+
+    Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
+    when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
+    (exit 1); --allow-empty accepts both."""
     from .. import runner
     from ..report import Progress, choose_format, render_migrate
 
@@ -51,6 +61,7 @@ def migrate(
             out_of_order=out_of_order,
             single_transaction=single_transaction,
             upgrade_tracking=upgrade_tracking,
+            allow_empty=allow_empty,
             on_event=Progress(fmt),
         ),
         fmt,
@@ -58,15 +69,18 @@ def migrate(
     )
 
 
-@task(help={**_COMMON, "json": "Print the status as JSON."})
-def status(c: Any, database_url: str | None = None, migrations_dir: str | None = None, json: bool = False) -> None:
+@task(help={**_COMMON, "allow_empty": "Accept an empty migrations folder while the tracking table has rows (else exit 2).",
+            "json": "Print the status as JSON."})
+def status(
+    c: Any, database_url: str | None = None, migrations_dir: str | None = None, allow_empty: bool = False, json: bool = False
+) -> None:
     """Show each migration's state (applied, pending, edited) and every disagreement with Drizzle. Changes nothing."""
     from .. import runner
     from ..report import choose_format, render_status
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_status, lambda: runner.status(settings), fmt, ok=lambda r: not r.plan.blocking, fail_code=3, settings=settings)
+    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, ok=lambda r: not r.plan.blocking, fail_code=3, settings=settings)
 
 
 @task(
@@ -230,6 +244,7 @@ def baseline(
         **_COMMON,
         "dry_run": "Print the plan and every statement; change nothing.",
         "out_of_order": "Also apply pending consolidations older than the newest applied migration.",
+        "allow_empty": _ALLOW_EMPTY,
         "json": "Print the result as JSON.",
     }
 )
@@ -239,6 +254,7 @@ def migrate_consolidated(
     migrations_dir: str | None = None,
     dry_run: bool = False,
     out_of_order: bool = False,
+    allow_empty: bool = False,
     json: bool = False,
 ) -> None:
     """Apply only pending Mode 2 (consolidated) migrations, each file in one transaction.
@@ -253,7 +269,9 @@ def migrate_consolidated(
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     run_core(
         render_migrate,
-        lambda: runner.migrate_consolidated(settings, dry_run=dry_run, out_of_order=out_of_order, on_event=Progress(fmt)),
+        lambda: runner.migrate_consolidated(
+            settings, dry_run=dry_run, out_of_order=out_of_order, allow_empty=allow_empty, on_event=Progress(fmt)
+        ),
         fmt,
         settings=settings,
     )
