@@ -12,12 +12,13 @@ import shlex
 import sys
 from typing import Any
 
-from invoke import Collection, task
+from invoke import Collection
 from invoke.exceptions import Exit
 
 from . import db as _db_module
 from . import env as _env_module
 from . import legacy as _legacy_module
+from ._run import task
 
 db = _db_module.ns
 env = _env_module.ns
@@ -27,7 +28,7 @@ legacy = _legacy_module.ns
 def _app(c: Any, which: str) -> None:
     from ..config import load_settings
 
-    app = dict(load_settings().app)
+    app = dict(load_settings().app)  # a ConfigError here becomes exit 2 (MigrakitTask)
     app.update((c.config.get("migrakit", {}) or {}).get("app", {}) or {})
     command = app.get(which)
     if not command:
