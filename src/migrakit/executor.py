@@ -123,11 +123,21 @@ def migration_lock(
 ) -> Iterator[None]:
     """Hold the migration lock of this tracking table for the block: one migrator at a time. Released on the
     way out unless the connection is gone (then the server already released it, and the block's own error
-    must not be hidden by a failing unlock)."""
+    must not be hidden by a failing unlock).
+
+    Every task that writes to the target takes this lock, so the target is checked writable here, first
+    (db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
+    ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
+    from .db.writable import check_writable, read_only_error
+
+    check_writable(conn)
     key = lock_key(schema, table)
     acquire_lock(conn, key, timeout=timeout, on_event=on_event)
     try:
         yield
+    except pgerrors.ReadOnlySqlTransaction as exc:
+        err = read_only_error(conn, cause=f"{exc.diag.message_primary} (25006 ReadOnlySqlTransaction)")
+        raise (err or exc) from None
     finally:
         if not conn.closed and not conn.broken:
             release_lock(conn, key)

@@ -96,6 +96,12 @@ def redact_text(text: str, urls: Iterable[str] = ()) -> str:
 
 
 # ------------------------------------------------------------------------------------------ connecting
+_SETTING_REFUSED = re.compile(
+    r'invalid value for parameter|unrecognized configuration parameter|invalid command-line argument for server'
+    r'|parameter "[^"]*" cannot be (changed|set)|invalid \w+ value: "|invalid integer value "|could not match \d+ port'
+)
+
+
 def _diagnose(message: str) -> tuple[str, str]:
     """(what went wrong, fix) for a libpq connection failure. libpq gives no SQLSTATE before the
     session exists, so this is the one place that reads message text."""
@@ -129,8 +135,16 @@ def connect(
             prepare_threshold=None,
         )
     except psycopg.OperationalError as exc:
-        what, fix = _diagnose(str(exc))
         cause = redact_text(str(exc).strip(), [url])
+        if _SETTING_REFUSED.search(str(exc)):  # libpq or the server refused a parameter: a setting to fix, not a network problem
+            raise ConfigError(
+                f"cannot connect to {redact_url(url)}: a connection parameter or setting was refused",
+                cause=cause,
+                state="nothing was run",
+                fix="fix the parameter named above in the URL's query (sslmode, options=-c name=value, ...) or in "
+                "PGOPTIONS / PGSSLMODE; `SHOW name` on any session lists a setting's valid values",
+            ) from None
+        what, fix = _diagnose(str(exc))
         # `from None`: the driver's message may echo the URL; the redacted text is in `cause`.
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {what}", cause=cause, fix=fix) from None
     except psycopg.ProgrammingError as exc:  # the URL/DSN itself does not parse
