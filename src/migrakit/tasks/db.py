@@ -18,6 +18,8 @@ _COMMON = {
     help={
         **_COMMON,
         "dry_run": "Print the plan and every statement; change nothing.",
+        "to": "Apply pending migrations up to and including TAG (a tag or a unique prefix of one, e.g. 0003); "
+        "later ones stay pending. Exit 2 when TAG names no migration; nothing to do when it is applied.",
         "out_of_order": "Also apply pending migrations older than the newest applied one (Drizzle would skip them).",
         "single_transaction": "Run all pending migrations in one transaction, as Drizzle does.",
         "upgrade_tracking": "Drizzle 1.0 folder on Drizzle 0.x's tracking table: upgrade the table first "
@@ -30,12 +32,16 @@ def migrate(
     database_url: str | None = None,
     migrations_dir: str | None = None,
     dry_run: bool = False,
+    to: str | None = None,
     out_of_order: bool = False,
     single_transaction: bool = False,
     upgrade_tracking: bool = False,
     json: bool = False,
 ) -> None:
-    """Apply pending migrations, each statement alone, one transaction per migration."""
+    """Apply pending migrations, each statement alone, one transaction per migration.
+
+    With --to TAG, only up to and including that migration (as Flyway's -target, Alembic's upgrade <rev>).
+    """
     from .. import runner
     from ..report import Progress, choose_format, render_migrate
 
@@ -50,6 +56,7 @@ def migrate(
             single_transaction=single_transaction,
             upgrade_tracking=upgrade_tracking,
             on_event=Progress(fmt),
+            to=to,
         ),
         fmt,
         settings=settings,
