@@ -1,17 +1,26 @@
-"""Settings: `[tool.migrakit]` in pyproject.toml, then `MIGRAKIT_*` environment variables, then task options.
+"""Settings: `[tool.migrakit]` in pyproject.toml, then `MIGRAKIT_*` environment variables, then the importer's
+Invoke config (`migrakit.<key>`), then task options. Later sources win. Paths are resolved against the project
+root (the folder holding pyproject.toml).
 
-Later sources win. Paths are resolved against the project root (the folder holding pyproject.toml).
-Unknown keys are an error that names the key, so a typo never silently falls back to a default.
+Everything is checked here, once, before any task reads a folder or connects: unknown keys in pyproject and
+unknown `MIGRAKIT_*` variables (with "did you mean"), types, durations as PostgreSQL reads them, the tracking
+schema/table names, and the database URLs' parameters (keywords, `sslmode` and friends, `options`). Each
+failure is a ConfigError (exit 2) naming the key, the value, where it came from and the fix; passwords never
+appear in it.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
+from .core import pgvalues
 from .errors import ConfigError
 
 # key -> (type, default). Types: str, int, float, bool, list (of str), dict (of str).
@@ -55,7 +64,7 @@ class Settings:
     legacy_scripts: tuple[str, ...] = ()
     legacy_table: str = ""
     shadow_url: str | None = None  # admin URL of the server for shadow databases; None: the embedded one
-    direct_url: str | None = None  # the same database without a transaction pooler, for steps outside a transaction
+    direct_url: str | None = None  # a direct/session URL for steps that cannot run through a transaction pooler
     schema: Path | None = None
     lock_wait_timeout: float = 60.0
     lock_timeout: str = "5s"
@@ -103,78 +112,365 @@ def _path(root: Path, value: str) -> Path:
     return p if p.is_absolute() else root / p
 
 
-def _coerce(key: str, value: Any, source: str) -> Any:
-    kind, _ = _KEYS[key]
+# MIGRAKIT_* variables that are not settings but are read elsewhere (tests, corpus tools, failure injection).
+NON_SETTING_ENV = frozenset(
+    {
+        "MIGRAKIT_TEST_DATABASE_URL",
+        "MIGRAKIT_SHARED",
+        "MIGRAKIT_CORPUS",
+        "MIGRAKIT_REGEN_GOLDENS",
+        "MIGRAKIT_FAILPOINT",
+    }
+)
+_STATE = "nothing was run: settings are checked before any folder is read or any connection is made"
+
+
+def _env_name(key: str) -> str:
+    return f"MIGRAKIT_{key.upper()}"
+
+
+def _show(value: Any) -> str:
+    return repr(value) if not isinstance(value, str) or len(value) <= 80 else repr(value[:77] + "...")
+
+
+def _did_you_mean(word: str, choices: Any, cutoff: float = 0.6) -> str | None:
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return found[0] if found else None
+
+
+def _bad(key: str, value: Any, origin: str, problem: str, fix: str, cause: str | None = None, file: str | None = None) -> ConfigError:
+    return ConfigError(f"{key} = {_show(value)} ({origin}) {problem}", cause=cause, state=_STATE, fix=fix, file=file)
+
+
+_PATH_KEYS = ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema")
+_INT = re.compile(r"\s*[+-]?\d+\s*")
+_BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list of strings", dict: "a table of strings"}
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    """`value` as `key`'s type. Strings (environment variables, the command line) are parsed; values from TOML or
+    Invoke config must already have the type (a boolean is not a number, a number is not a string)."""
+    kind, default = _KEYS[key]
     if kind is list:
         if isinstance(value, str):
             return [v for v in (s.strip() for s in value.split(",")) if v]
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return value
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return list(value)
     elif kind is dict:
-        if isinstance(value, dict):
-            return {str(k): str(v) for k, v in value.items()}
+        if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+            return {str(k): v for k, v in value.items()}
     elif kind is bool:
         if isinstance(value, bool):
             return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.lower() in ("1", "true", "yes", "on")
-    elif kind is float or kind is int:
-        try:
-            return kind(value)
-        except (TypeError, ValueError):
-            pass
+        if isinstance(value, str) and value.strip().lower() in _BOOLS:
+            return _BOOLS[value.strip().lower()]
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str) and _INT.fullmatch(value):
+            return int(value)
+    elif kind is float:
+        number: float | None = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            number = float(value)
+        elif isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+        if number is not None and math.isfinite(number):
+            return number
     elif isinstance(value, str):
         return value
-    raise ConfigError(
-        f"{source}: {key} must be a {kind.__name__}, got {value!r}",
-        fix=f"set {key} to a {kind.__name__} value",
-    )
+    elif isinstance(value, os.PathLike) and key in _PATH_KEYS:
+        return os.fspath(value)
+    examples = {
+        bool: "true or false (in the environment: 1/0, true/false, yes/no, on/off)",
+        int: f"a whole number such as {default}",
+        float: f"a number of seconds such as {default:g}" if isinstance(default, float) else "a number",
+        list: '["a", "b"] (in the environment: a,b)',
+        dict: '[tool.migrakit.app] with string values',
+        str: f'"{default}"' if default else 'a quoted string',
+    }
+    if kind is str and key in ("lock_timeout", "statement_timeout") and isinstance(value, (int, float)):
+        examples[str] = f'a quoted duration such as "5s" or "500ms" (a bare number is milliseconds for PostgreSQL: "{value}")'
+    raise _bad(key, value, origin, f"is not {_TYPE_NAMES[kind]}", f"set {key} to {examples[kind]}")
+
+
+_typed = _coerce
+
+
+# ------------------------------------------------------------------------------------------ value checks
+def _check_values(values: dict[str, Any], origins: dict[str, str]) -> None:
+    """Ranges, durations and names: what the types alone do not catch."""
+    for key in ("lock_timeout", "statement_timeout"):
+        try:
+            pgvalues.parse_duration(values[key], key)
+        except pgvalues.InvalidValue as exc:
+            raise _bad(
+                key, values[key], origins[key], "is not a duration PostgreSQL accepts",
+                cause=exc.reason,
+                fix="write a number and one of PostgreSQL's units us, ms, s, min, h, d, e.g. '5s', '500ms' or '2min' "
+                "(a bare number is milliseconds; '0' means no limit)",
+            ) from None
+    if values["lock_wait_timeout"] < 0:
+        raise _bad("lock_wait_timeout", values["lock_wait_timeout"], origins["lock_wait_timeout"], "is negative",
+                   fix="set lock_wait_timeout to the seconds to wait for another migrator (0: do not wait)")  # fmt: skip
+    if values["lock_retries"] < 0:
+        raise _bad("lock_retries", values["lock_retries"], origins["lock_retries"], "is negative",
+                   fix="set lock_retries to how many times to retry after lock_timeout (0: never)")  # fmt: skip
+    for key in ("migrations_schema", "migrations_table"):
+        problem = pgvalues.identifier_problem(values[key])
+        if problem:
+            raise _bad(key, values[key], origins[key], "cannot name the tracking table", cause=problem,
+                       fix=f"use a plain name such as {_KEYS[key][1]!r} (Drizzle's default)")  # fmt: skip
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", values["database_url_env"]):
+        raise _bad("database_url_env", values["database_url_env"], origins["database_url_env"],
+                   "is not an environment variable name", fix="name a variable, e.g. DATABASE_URL")  # fmt: skip
+
+
+# libpq's keywords with a fixed set of values (compared case-sensitively, as libpq does).
+_URL_CHOICES: dict[str, tuple[str, ...]] = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    "load_balance_hosts": ("disable", "random"),
+    "sslcertmode": ("disable", "allow", "require"),
+    "sslnegotiation": ("postgres", "direct"),
+}
+# libpq environment variables for those keywords and `options`: libpq uses them when the URL does not set the key.
+_PG_ENV = {"sslmode": "PGSSLMODE", "gssencmode": "PGGSSENCMODE", "channel_binding": "PGCHANNELBINDING",
+           "target_session_attrs": "PGTARGETSESSIONATTRS", "load_balance_hosts": "PGLOADBALANCEHOSTS",
+           "sslcertmode": "PGSSLCERTMODE", "sslnegotiation": "PGSSLNEGOTIATION", "options": "PGOPTIONS"}  # fmt: skip
+# Server settings someone may put in `options`, for "did you mean" (the server itself refuses unknown names).
+_COMMON_SETTINGS = (
+    *pgvalues.DURATION_SETTINGS, "search_path", "application_name", "default_transaction_read_only", "transaction_read_only",
+    "default_transaction_isolation", "work_mem", "maintenance_work_mem", "timezone", "datestyle", "client_encoding",
+    "role", "synchronous_commit", "jit", "client_min_messages", "row_security", "default_tablespace", "temp_buffers",
+    "check_function_bodies", "session_replication_role", "log_statement", "log_min_duration_statement",
+    "deadlock_timeout", "extra_float_digits", "intervalstyle", "plan_cache_mode", "max_parallel_workers_per_gather",
+    "default_toast_compression", "lc_messages", "standard_conforming_strings", "bytea_output",
+)  # fmt: skip
+_BOOL_SETTINGS = ("default_transaction_read_only", "transaction_read_only", "jit", "row_security", "check_function_bodies")
+_GUC_NAME = re.compile(r"[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)*")
+
+
+def _libpq_keywords() -> frozenset[str]:
+    from psycopg import pq
+
+    return frozenset(o.keyword.decode() for o in pq.Conninfo.get_defaults())
+
+
+def _written_keys(url: str) -> list[tuple[str, str]]:
+    """(keyword, value) pairs as written in a URL's query or a key=value DSN (without validating anything)."""
+    if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", url):
+        from urllib.parse import parse_qsl, urlsplit
+
+        try:
+            return parse_qsl(urlsplit(url).query, keep_blank_values=True)
+        except ValueError:
+            return []
+    return [(m.group(1), m.group(2)) for m in re.finditer(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S*)", url)]
+
+
+def _check_url(name: str, url: str, origin: str, env: Mapping[str, str]) -> None:
+    """The connection parameters of `url` (the one named `name`, from `origin`), and the libpq environment
+    variables that apply to it: unknown keywords, values libpq would refuse, settings in `options` the server
+    would refuse. A URL that does not parse at all is left to the connection, which says so without echoing it."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    from .server import redact_url
+
+    shown = origin if origin.startswith(("environment", "option", "Invoke")) else f"{name} ({origin})"
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(url).items() if v is not None}
+    except ProgrammingError:
+        known = _libpq_keywords()
+        for key, value in _written_keys(url):
+            if key not in known and not (key == "ssl" and value == "true") and key != "password":
+                guess = _did_you_mean(key, known)
+                raise ConfigError(
+                    f"{name} ({shown}) has a connection parameter libpq does not know: {key!r}"
+                    + (f"; did you mean {guess!r}?" if guess else ""),
+                    cause=f"in {redact_url(url)}",
+                    state=_STATE,
+                    fix=(f"rename {key} to {guess}" if guess else f"remove {key}")
+                    + " (the parameters are listed in PostgreSQL's libpq documentation, 'Parameter Key Words')",
+                ) from None
+        return  # malformed in another way: the connection reports it (redacted)
+    sources = {key: (value, f"in {shown}") for key, value in params.items()}
+    for key, var in _PG_ENV.items():
+        if key not in sources and env.get(var):
+            sources[key] = (env[var], f"environment variable {var}")
+    for key, choices in _URL_CHOICES.items():
+        if key in sources and sources[key][0] not in choices:
+            value, where = sources[key]
+            guess = _did_you_mean(value.lower(), choices, cutoff=0.5)
+            raise ConfigError(
+                f"{key}={value!r} ({where}) is not a value libpq accepts"
+                + (f"; did you mean {guess!r}?" if guess else ""),
+                state=_STATE,
+                fix=f"use one of {', '.join(choices)} (lower case)",
+            )
+    if "options" in sources:
+        _check_options(*sources["options"])
+
+
+def _check_options(options: str, where: str) -> None:
+    """`-c name=value` settings in libpq's `options`: the name's spelling, the value of durations and booleans."""
+    fix_tail = "options take `-c name=value` settings separated by spaces, e.g. options=-c%20lock_timeout%3D5s in a URL"
+    settings, stray = pgvalues.option_settings(options)
+    if stray is not None:
+        raise ConfigError(
+            f"options {options!r} ({where}) has an argument the server would refuse: {stray!r}",
+            state=_STATE,
+            fix="a space inside a value must be escaped with a backslash (-c search_path=a,\\ b); "
+            "write durations without a space (5s, not 5 seconds); " + fix_tail,
+        )
+    for setting in settings:
+        label = f"options {setting.written!r} ({where})"
+        if setting.value is None:
+            raise ConfigError(f"{label} has no value", state=_STATE, fix=f"write -c {setting.name}=VALUE; {fix_tail}")
+        if not _GUC_NAME.fullmatch(setting.name):
+            raise ConfigError(f"{label}: {setting.name!r} is not a setting name", state=_STATE, fix=fix_tail)
+        if setting.name in pgvalues.DURATION_SETTINGS:
+            try:
+                pgvalues.parse_duration(setting.value, setting.name)
+            except pgvalues.InvalidValue as exc:
+                raise ConfigError(
+                    f"{label}: {setting.value!r} is not a duration PostgreSQL accepts for {setting.name}",
+                    cause=exc.reason,
+                    state=_STATE,
+                    fix="write a number and one of us, ms, s, min, h, d, e.g. 5s (a bare number is milliseconds)",
+                ) from None
+        elif setting.name in _BOOL_SETTINGS and pgvalues.parse_bool(setting.value) is None:
+            raise ConfigError(f"{label}: {setting.value!r} is not a boolean", state=_STATE, fix="write on or off")
+        elif "." not in setting.name and setting.name not in _COMMON_SETTINGS:
+            guess = _did_you_mean(setting.name, _COMMON_SETTINGS, cutoff=0.8)
+            if guess:
+                raise ConfigError(
+                    f"{label}: PostgreSQL has no setting {setting.name!r}; did you mean {guess!r}?",
+                    state=_STATE,
+                    fix=f"write -c {guess}={setting.value}",
+                )
+
+
+# ------------------------------------------------------------------------------------------ loading
+def _check_env_names(env: Mapping[str, str]) -> None:
+    settings_env = {_env_name(k) for k in _KEYS if k != "app"}
+    for name in sorted(env):
+        if not name.startswith("MIGRAKIT_") or name in settings_env or name in NON_SETTING_ENV:
+            continue
+        if name == "MIGRAKIT_DATABASE_URL":
+            fix = "set DATABASE_URL (or the variable [tool.migrakit] database_url_env names), or pass --database-url"
+        elif name == "MIGRAKIT_APP":
+            fix = "set the app commands in pyproject.toml: [tool.migrakit.app] dev = \"...\", build = \"...\""
+        else:
+            guess = _did_you_mean(name, settings_env | NON_SETTING_ENV)
+            fix = (f"did you mean {guess}? rename it" if guess else "unset it") + (
+                f"; the settings are {', '.join(sorted(settings_env))}"
+            )
+        raise ConfigError(f"unknown environment variable {name}", state=_STATE, fix=fix)
+
+
+def _read_pyproject(root: Path) -> tuple[dict[str, Any], str | None]:
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return {}, None
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"cannot read {pyproject.name}: {exc}", file=pyproject.name, state=_STATE, fix="fix the TOML syntax"
+        ) from exc
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {pyproject.name}: {exc.strerror}", file=pyproject.name, state=_STATE,
+            fix="make it readable by this user",
+        ) from exc  # fmt: skip
+    tool = data.get("tool", {})
+    section = tool.get("migrakit", {}) if isinstance(tool, dict) else {}
+    if not isinstance(section, dict):
+        raise ConfigError(
+            "[tool.migrakit] in pyproject.toml is not a table", file=pyproject.name, state=_STATE,
+            fix='write it as a table: [tool.migrakit] followed by key = "value" lines',
+        )  # fmt: skip
+    for key in section:
+        if key not in _KEYS:
+            guess = _did_you_mean(key, _KEYS)
+            raise ConfigError(
+                f"unknown key {key!r} in [tool.migrakit]" + (f"; did you mean {guess!r}?" if guess else ""),
+                file=pyproject.name,
+                state=_STATE,
+                fix=(f"rename it to {guess}" if guess else "remove it") + f"; the keys are: {', '.join(sorted(_KEYS))}",
+            )
+    return section, pyproject.name
 
 
 def load_settings(
     root: Path | None = None,
     env: Mapping[str, str] | None = None,
+    invoke_config: Mapping[str, Any] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Read pyproject.toml's `[tool.migrakit]`, then `MIGRAKIT_<KEY>` env vars, then `overrides`."""
+    """Read pyproject.toml's `[tool.migrakit]`, then `MIGRAKIT_<KEY>` env vars, then `invoke_config` (the
+    importer's `migrakit` Invoke config), then `overrides` (task options; None means "not given"), and check
+    the result. Raises ConfigError (exit 2) for anything the database or Drizzle would refuse later."""
     root = find_root(root)
     env = os.environ if env is None else env
     values: dict[str, Any] = {k: d for k, (_, d) in _KEYS.items()}
-    origins: dict[str, str] = {}
+    origins: dict[str, str] = {k: "default" for k in _KEYS}
 
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
+    section, pyproject = _read_pyproject(root)
+    for key, value in section.items():
+        origins[key] = f"pyproject.toml [tool.migrakit] {key}"
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(
-                f"cannot read {pyproject.name}: {exc}", file=str(pyproject), fix="fix the TOML syntax"
-            ) from exc
-        section = data.get("tool", {}).get("migrakit", {})
-        for key, value in section.items():
-            if key not in _KEYS:
-                raise ConfigError(
-                    f"unknown key {key!r} in [tool.migrakit]",
-                    file=str(pyproject),
-                    fix=f"remove it or use one of: {', '.join(sorted(_KEYS))}",
-                )
-            values[key] = _coerce(key, value, f"{pyproject.name} [tool.migrakit]")
-            origins[key] = f"{pyproject.name} [tool.migrakit]"
-
+            values[key] = _typed(key, value, origins[key])
+        except ConfigError as err:
+            err.file = pyproject
+            raise
+    _check_env_names(env)
     for key in _KEYS:
-        name = f"MIGRAKIT_{key.upper()}"
+        name = _env_name(key)
         if name in env and key != "app":
-            values[key] = _coerce(key, env[name], name)
-            origins[key] = name
+            origins[key] = f"environment variable {name}"
+            values[key] = _typed(key, env[name], origins[key])
 
-    settings = Settings(
+    database_url = None
+    layers = [(dict(invoke_config or {}), "Invoke config migrakit.{}"), (overrides, "option --{}")]
+    for given, label in layers:
+        for key, value in given.items():
+            if value is None or key == "app" and label.startswith("Invoke"):
+                continue
+            origin = label.format(key.replace("_", "-") if label.startswith("option") else key)
+            if key == "database_url":
+                database_url, origins["database_url"] = str(value), origin
+            elif key in _KEYS:
+                values[key], origins[key] = _typed(key, value, origin), origin
+            else:
+                raise ConfigError(f"unknown option {key!r} ({origin})", state=_STATE, fix="check the task's --help")
+    if database_url is None:
+        database_url = env.get(values["database_url_env"]) or None
+        origins["database_url"] = f"environment variable {values['database_url_env']}"
+
+    _check_values(values, origins)
+    for key, url in (("database_url", database_url), ("shadow_url", values["shadow_url"]), ("direct_url", values["direct_url"])):
+        if url:
+            _check_url(key, url, origins[key], env)
+    if not database_url:  # the embedded server: libpq still reads PGOPTIONS / PGSSLMODE from the environment
+        _check_url("the embedded server's URL", "", "embedded", env)
+
+    return Settings(
         root=root,
         migrations_dir=_path(root, values["migrations_dir"]),
         consolidated_dir=_path(root, values["consolidated_dir"]),
         migrations_schema=values["migrations_schema"],
         migrations_table=values["migrations_table"],
         database_url_env=values["database_url_env"],
-        database_url=env.get(values["database_url_env"]) or None,
+        database_url=database_url,
         embedded_dir=_path(root, values["embedded_dir"]),
         base_branch=values["base_branch"],
         legacy_dir=_path(root, values["legacy_dir"]) if values["legacy_dir"] else None,
@@ -189,6 +485,5 @@ def load_settings(
         lock_retries=values["lock_retries"],
         pipeline=values["pipeline"],
         app=dict(values["app"]),
-        origins=origins,
+        origins={k: v for k, v in origins.items() if v != "default"},
     )
-    return settings.with_overrides(**overrides)

@@ -153,7 +153,14 @@ def migration_lock(
 ) -> Iterator[None]:
     """Hold the migration lock of this tracking table for the block: one migrator at a time. The lock lives in
     an open transaction on a second connection to the same database (same conninfo as `conn`), rolled back on
-    the way out; `conn` itself carries no lock and no session state."""
+    the way out; `conn` itself carries no lock and no session state.
+
+    Every task that writes to the target takes this lock, so the target is checked writable here, first
+    (db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
+    ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
+    from .db.writable import check_writable, read_only_error
+
+    check_writable(conn)
     key = lock_key(schema, table)
     try:
         lock_conn = psycopg.connect(
@@ -170,6 +177,9 @@ def migration_lock(
     try:
         acquire_lock(lock_conn, key, timeout=timeout, on_event=on_event)
         yield
+    except pgerrors.ReadOnlySqlTransaction as exc:
+        err = read_only_error(conn, cause=f"{exc.diag.message_primary} (25006 ReadOnlySqlTransaction)")
+        raise (err or exc) from None
     finally:
         release_lock(lock_conn)
 

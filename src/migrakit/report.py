@@ -250,6 +250,8 @@ def migrate_data(report: MigrateReport) -> dict[str, Any]:
         else [m.tag for m in plan.recorded_without_running],
         "problems": [{"kind": p.kind, "message": p.message, "fix": p.fix, "blocking": p.blocking} for p in plan.problems],
         "warnings": list(report.folder.warnings),
+        "to": report.to,
+        "held_back": list(report.held_back),
     }
 
 
@@ -260,8 +262,10 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
     lines = [f"database: {data['database']}"]
     if data["tracking_upgraded"] is not None:
         lines.append(f"upgraded the tracking table to Drizzle 1.0's columns ({data['tracking_upgraded']} row(s) named)")
+    if report.to_already_applied:
+        lines.append(f"nothing to do: {report.to} (--to) is already applied")
     if report.dry_run:
-        if not data["pending"]:
+        if not data["pending"] and not report.to_already_applied:
             lines.append("dry run: nothing to apply")
         for m in data["pending"]:
             lines.append(f"-- {m['tag']} ({m['file']}, {len(m['statements'])} statement(s)) would apply:")
@@ -271,8 +275,12 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
         lines.append("dry run: nothing was changed")
     elif data["applied"]:
         lines.append(f"applied {len(data['applied'])} migration(s): {', '.join(data['applied'])}")
-    else:
+    elif not report.to_already_applied:
         lines.append(f"nothing to apply ({data['already_applied']} already applied)")
+    if report.held_back:
+        verb = "would stay" if report.dry_run else "stay"
+        lines.append(f"stopped at {report.to} (--to): {len(report.held_back)} later migration(s) {verb} pending: "
+                     + ", ".join(report.held_back))  # fmt: skip
     if data["recorded_without_running"]:
         lines.append(
             ("would record" if report.dry_run else "recorded")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterator
 
 import psycopg
@@ -17,6 +17,7 @@ from . import server, tracking, upgrade
 from .bootstrap import load_legacy
 from .config import Settings
 from .consolidated import load_consolidated
+from .core.target import resolve_tag
 from .db import pooler
 from .errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
 from .executor import AppliedElsewhere, Event, Executor, Options, migration_lock
@@ -45,6 +46,9 @@ class MigrateReport:
     dry_run: bool = False
     recorded: list[str] = field(default_factory=list)  # consolidations recorded without running (proven by hash)
     tracking_upgraded: int | None = None  # rows named by --upgrade-tracking in this run
+    to: str | None = None  # --to: the last migration this run may apply (resolved tag)
+    to_already_applied: bool = False  # --to named a migration that is already applied: nothing to do
+    held_back: list[str] = field(default_factory=list)  # pending migrations after --to, left pending
 
 
 @dataclass
@@ -249,15 +253,19 @@ def migrate(
     on_event: Event = lambda *a, **k: None,
     only: tuple[str, ...] | None = None,
     require_migrations: bool = True,
+    to: str | None = None,
 ) -> MigrateReport:
     """Apply pending Mode 1 and Mode 2 migrations as one sequence, one migrator at a time (advisory lock),
     re-planning under the lock.
 
     `upgrade_tracking`: a Drizzle 1.0 folder on Drizzle 0.x's tracking table upgrades the table first (else
     ConfirmationRequired). `allow_empty`: an empty folder while the tracking table has rows, and migrations that
-    hold no statement (recorded as applied, as Drizzle records them), are accepted instead of refused."""
+    hold no statement (recorded as applied, as Drizzle records them), are accepted instead of refused. `to`: apply
+    only up to and including that migration (a tag or a unique prefix; ConfigError when it names none); when it is
+    already applied, nothing runs."""
     src = load_sources(settings, require_migrations=require_migrations)  # `only`: run only pending migrations of these modes (db.migrate-consolidated)
     folder = src.folder
+    to_tag = resolve_tag([m.tag for m in src.migrations], to) if to is not None else None
     with _session(settings) as (target, conn):
         on_event("target", display=target.display)
         if dry_run:
@@ -265,8 +273,9 @@ def migrate(
             refuse_empty_folder(settings, src, rows, allow_empty)
             up = upgrade.needed(conn, settings, folder, rows, src.others)
             p = _plan(src, rows, out_of_order=out_of_order, up=up)
+            p, cut = _up_to(p, to_tag)
             _check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
-            return MigrateReport(target.display, folder, p, dry_run=True)
+            return MigrateReport(target.display, folder, p, dry_run=True, **cut)
         try:
             with migration_lock(
                 conn, settings.migrations_schema, settings.migrations_table,
@@ -278,6 +287,7 @@ def migrate(
                 up = _table_upgrade(conn, settings, src, rows, upgrade_tracking)
                 p = _plan(src, rows, out_of_order=out_of_order, up=up)
                 _refuse_blocking(p)
+                p, cut = _up_to(p, to_tag)
                 run = _runnable(p, only)
                 _check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
                 direct = _direct_connection(conn, settings, target, run)  # before anything runs: may refuse
@@ -286,7 +296,9 @@ def migrate(
                     on_event("tracking-upgraded", rows=len(up.matches))
                 # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
                 tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
-                report = MigrateReport(target.display, folder, p, tracking_upgraded=len(up.matches) if up else None)
+                report = MigrateReport(
+                    target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
+                )
                 on_event("plan", count=len(run))
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
 
@@ -294,6 +306,7 @@ def migrate(
                     rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
                     p = _plan(src, rows, out_of_order=out_of_order, up=upgrade.needed(conn, settings, folder, rows, src.others))
                     _refuse_blocking(p)
+                    p, _ = _up_to(p, to_tag)  # a racer's re-plan stops at --to as well
                     return p, _runnable(p, only)
 
                 with direct or nullcontext():
@@ -303,6 +316,21 @@ def migrate(
                 return report
         finally:
             on_event("finished")
+
+
+def _up_to(p: Plan, to_tag: str | None) -> tuple[Plan, dict[str, Any]]:
+    """The plan cut after `to_tag` (--to): its pending list ends with that migration, and what it held back.
+    When `to_tag` is applied already, nothing is pending."""
+    if to_tag is None:
+        return p, {}
+    target = next(m for m in p.migrations if m.tag == to_tag)
+    if p.state_of(target) in ("applied", "replaced-applied"):
+        return replace(p, pending=()), {"to": to_tag, "to_already_applied": True, "held_back": [m.tag for m in p.pending]}
+    position = {id(m): i for i, m in enumerate(p.migrations)}
+    limit = position[id(target)]
+    keep = tuple(m for m in p.pending if position[id(m)] <= limit)
+    held = [m.tag for m in p.pending if position[id(m)] > limit]
+    return replace(p, pending=keep), {"to": to_tag, "held_back": held}
 
 
 def _refuse_blocking(p: Plan) -> None:

@@ -106,6 +106,10 @@ def _keepalives(url: str) -> dict[str, int]:
     except psycopg.Error:
         return {}  # connect reports the malformed URL
     return {k: v for k, v in KEEPALIVES.items() if k not in given}
+_SETTING_REFUSED = re.compile(
+    r'invalid value for parameter|unrecognized configuration parameter|invalid command-line argument for server'
+    r'|parameter "[^"]*" cannot be (changed|set)|invalid \w+ value: "|invalid integer value "|could not match \d+ port'
+)
 
 
 def _diagnose(message: str) -> tuple[str, str]:
@@ -142,8 +146,16 @@ def connect(
             **_keepalives(url),
         )
     except psycopg.OperationalError as exc:
-        what, fix = _diagnose(str(exc))
         cause = redact_text(str(exc).strip(), [url])
+        if _SETTING_REFUSED.search(str(exc)):  # libpq or the server refused a parameter: a setting to fix, not a network problem
+            raise ConfigError(
+                f"cannot connect to {redact_url(url)}: a connection parameter or setting was refused",
+                cause=cause,
+                state="nothing was run",
+                fix="fix the parameter named above in the URL's query (sslmode, options=-c name=value, ...) or in "
+                "PGOPTIONS / PGSSLMODE; `SHOW name` on any session lists a setting's valid values",
+            ) from None
+        what, fix = _diagnose(str(exc))
         # `from None`: the driver's message may echo the URL; the redacted text is in `cause`.
         raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {what}", cause=cause, fix=fix) from None
     except psycopg.ProgrammingError as exc:  # the URL/DSN itself does not parse

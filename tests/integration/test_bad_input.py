@@ -333,12 +333,15 @@ def test_a_failing_run_in_ci_prints_the_whole_error(tmp_path, db_url):
     assert all(error[k] for k in ("cause", "state", "fix"))
 
 
-def test_a_timeout_setting_the_server_refuses_is_a_configuration_error(tmp_path, db_url):
+def test_a_timeout_setting_the_server_would_refuse_is_a_configuration_error(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [GOOD])
     result = run_cli(migrate_args(db_url, folder), cwd=tmp_path, env={"MIGRAKIT_LOCK_TIMEOUT": "5 parsecs"})
     assert result.returncode == 2, result.stderr
-    assert 'error: the server refused a timeout setting: invalid value for parameter "lock_timeout": "5 parsecs"' in result.stderr
+    # refused when the settings load, before connecting (tests/integration/test_settings_match_server.py proves
+    # the check reads durations exactly as the server does)
+    assert "error: lock_timeout = '5 parsecs' (environment variable MIGRAKIT_LOCK_TIMEOUT) is not a duration PostgreSQL accepts" in result.stderr
+    assert "'parsecs' is not a unit PostgreSQL knows" in result.stderr
     assert "'500ms'" in result.stderr
     with psycopg.connect(db_url) as conn:
-        assert conn.execute("SELECT count(*) FROM drizzle.__drizzle_migrations").fetchone() == (0,)
+        assert conn.execute("SELECT to_regclass('drizzle.__drizzle_migrations')").fetchone() == (None,)
         assert conn.execute("SELECT to_regclass('good')").fetchone() == (None,)

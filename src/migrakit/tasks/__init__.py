@@ -16,13 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from invoke import Collection, task
+from invoke import Collection
 from invoke.exceptions import Exit
 
 from ..errors import ConfigError, MigrakitError
 from . import db as _db_module
 from . import env as _env_module
 from . import legacy as _legacy_module
+from ._run import task
 
 db = _db_module.ns
 env = _env_module.ns

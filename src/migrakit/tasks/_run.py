@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import sys
 from typing import Any, Callable
 
+import invoke
 from invoke.exceptions import Exit
 
 from ..config import Settings, load_settings
@@ -16,11 +19,65 @@ from ..errors import MigrakitError
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
+# One meaning per short flag across every task (docs/MIGRATION_GUIDE.md, "Short flags"). An option not listed here
+# has only its long form: Invoke's automatic first-letter flags gave `-s` and `-a` different meanings in different
+# tasks. Letters Invoke keeps for its own core flags (-c -d -D -e -f -F -h -l -p -r -R -T -V -w) are never used, so
+# `-d` stays --debug and `-h` stays --help after a task name too.
+SHORT_FLAGS: dict[str, str] = {
+    "database-url": "u",
+    "migrations-dir": "m",
+    "shadow-url": "s",
+    "dry-run": "n",
+    "json": "j",
+    "yes": "y",
+    "to": "t",
+    "base": "b",
+    "out-of-order": "o",
+}
+
+
+class MigrakitTask(invoke.Task):  # type: ignore[misc]
+    """A task whose short flags come from SHORT_FLAGS, and whose MigrakitError (also one raised before
+    `run_core`, e.g. by settings_from) becomes its exit code and message, never a traceback."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["auto_shortflags"] = False
+        super().__init__(*args, **kwargs)
+
+    def arg_opts(self, name: str, default: Any, taken_names: set[str]) -> dict[str, Any]:
+        opts = super().arg_opts(name, default, taken_names)
+        short = SHORT_FLAGS.get(opts["names"][0])
+        if short and short not in taken_names:
+            opts["names"] = [*opts["names"], short]
+        return opts
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().__call__(*args, **kwargs)
+        except MigrakitError as err:
+            secrets = [kwargs.get("database_url") or "", os.environ.get("DATABASE_URL", "")]
+            raise _exit(err, "json" if kwargs.get("json") else "plain", secrets) from err
+
+
+task = functools.partial(invoke.task, klass=MigrakitTask)
+
+
+def _exit(err: MigrakitError, fmt: str, secrets: list[str]) -> Exit:
+    from ..report import render_error
+    from ..server import redact_text
+
+    text = redact_text(render_error(err, fmt), [s for s in secrets if s])
+    if fmt == "json":
+        print(text)
+        return Exit(code=err.exit_code)
+    return Exit(text, code=err.exit_code)
+
+
 def settings_from(c: Any, **options: Any) -> Settings:
-    """Settings from pyproject/env, then the importer's Invoke config (`migrakit` key), then task options."""
+    """Settings from pyproject/env, then the importer's Invoke config (`migrakit` key), then task options;
+    checked once, here (config.load_settings), before the task reads a folder or connects."""
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
-    configured = {k: v for k, v in configured.items() if k != "app"}
-    return load_settings().with_overrides("Invoke config migrakit", **configured).with_overrides(**options)
+    return load_settings(invoke_config=configured, **options)
 
 
 def run_core(
@@ -35,18 +92,13 @@ def run_core(
 
     Everything printed goes through redact_text: the configured database URL's password (also where a
     driver message repeats it bare) and any URL-shaped password are replaced by ***."""
-    from ..report import render_error
     from ..server import redact_text
 
     secrets = [settings.database_url] if settings is not None and settings.database_url else []
     try:
         result = call()
     except MigrakitError as err:
-        text = redact_text(render_error(err, "json" if fmt == "json" else "plain"), secrets)
-        if fmt == "json":
-            print(text)
-            raise Exit(code=err.exit_code) from err
-        raise Exit(text, code=err.exit_code) from err
+        raise _exit(err, "json" if fmt == "json" else "plain", secrets) from err
     print(redact_text(render(result, fmt), secrets))
     sys.stdout.flush()
     if not ok(result):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import Collection, task
+from invoke import Collection
 
-from ._run import run_core, settings_from
+from ._run import run_core, settings_from, task
 
 _ALLOW_EMPTY = (
     "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record pending "
@@ -22,6 +22,8 @@ _COMMON = {
     help={
         **_COMMON,
         "dry_run": "Print the plan and every statement; change nothing.",
+        "to": "Apply pending migrations up to and including TAG (a tag or a unique prefix of one, e.g. 0003); "
+        "later ones stay pending. Exit 2 when TAG names no migration; nothing to do when it is applied.",
         "out_of_order": "Also apply pending migrations older than the newest applied one (Drizzle would skip them).",
         "single_transaction": "Run exactly as Drizzle's migrator does: one transaction for all pending migrations, "
         "each breakpoint chunk sent as one query; a file's own COMMIT ends that transaction and what follows runs "
@@ -37,6 +39,7 @@ def migrate(
     database_url: str | None = None,
     migrations_dir: str | None = None,
     dry_run: bool = False,
+    to: str | None = None,
     out_of_order: bool = False,
     single_transaction: bool = False,
     upgrade_tracking: bool = False,
@@ -45,6 +48,7 @@ def migrate(
 ) -> None:
     """Apply pending migrations, each statement alone, one transaction per migration.
 
+    With --to TAG, only up to and including that migration (as Flyway's -target, Alembic's upgrade <rev>).
     Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
     when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
     (exit 1); --allow-empty accepts both."""
@@ -63,6 +67,7 @@ def migrate(
             upgrade_tracking=upgrade_tracking,
             allow_empty=allow_empty,
             on_event=Progress(fmt),
+            to=to,
         ),
         fmt,
         settings=settings,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from invoke import Collection, task
+from invoke import Collection
 
-from ._run import run_core, settings_from
+from ._run import run_core, settings_from, task
 
 
 @task(
