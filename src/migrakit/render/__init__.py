@@ -1,0 +1,1 @@
+"""Reports and errors turned into text (rich, plain, JSON), in one place."""
