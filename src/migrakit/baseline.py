@@ -22,13 +22,11 @@ never ran there (`db.bootstrap`).
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from . import generate, runner, schema, server, shadow, tracking
 from .config import Settings
@@ -341,24 +339,8 @@ def _prefix_copy(folder: Folder, last_tag: str, dest: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ output
-def baseline_data(report: BaselineReport) -> dict[str, Any]:
-    return {
-        "ok": report.done,
-        "database": report.target,
-        "outcome": report.outcome,
-        "tag": report.tag,
-        "files": report.files,
-        "statements": report.statements,
-        "destructive": report.destructive,
-        "tracked": report.outcome in (WRITTEN, ADOPTED, LEGACY_RECORDED),
-        "legacy": report.legacy,
-        "notes": report.notes,
-    }
-
-
 def render_baseline(report: BaselineReport, fmt: str = "plain") -> str:
-    if fmt == "json":
-        return json.dumps(baseline_data(report), indent=2)
+    """Text; JSON is render/json.py's `baseline`."""
     lines = [f"database: {report.target}"]
     if report.outcome in (EMPTY, IN_SYNC):
         return "\n".join(lines + report.notes)

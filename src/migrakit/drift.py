@@ -8,9 +8,7 @@ target is changed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from typing import Any
 
 from . import runner, schema, server, shadow
 from .config import Settings
@@ -83,28 +81,8 @@ def check(settings: Settings) -> CheckReport:
 
 
 # ------------------------------------------------------------------------------------------ output
-def check_data(report: CheckReport) -> dict[str, Any]:
-    return {
-        "ok": not report.drifted,
-        "drift": not report.diff.equal,
-        "database": report.target,
-        "shadow_server": report.shadow,
-        "differences": [d.as_dict() for d in report.diff.differences],
-        "reconcile_sql": list(report.diff.statements),
-        "pending": [m.tag for m in report.plan.pending],
-        "problems": [
-            {"kind": p.kind, "message": p.message, "migration": p.migration, "file": p.file, "fix": p.fix, "blocking": p.blocking}
-            for p in report.problems
-        ],
-        "legacy_files": report.legacy_files,
-        "legacy_unrecorded": report.legacy_unrecorded,
-        "notes": report.notes,
-    }
-
-
 def render_check(report: CheckReport, fmt: str = "plain") -> str:
-    if fmt == "json":
-        return json.dumps(check_data(report), indent=2)
+    """Text; JSON is render/json.py's `drift_check`."""
     counted = f"{len(report.plan.migrations)} migration(s)" + (
         f" and {len(report.legacy_files)} legacy file(s)" if report.legacy_files else ""
     )

@@ -170,12 +170,5 @@ def _lines(report: EnvReport) -> list[str]:
 
 
 def render_env(report: EnvReport, fmt: str = "plain") -> str:
-    if fmt == "json":
-        import json
-
-        return json.dumps(
-            {"ok": not report.failed, "checks": [{"name": c.name, "ok": c.ok, "found": c.found, "fix": c.fix} for c in report.checks],
-             "notes": report.notes},
-            indent=2,
-        )  # fmt: skip
+    """Text; JSON is render/json.py's `env_check`."""
     return "\n".join(_lines(report))

@@ -453,6 +453,33 @@ class AppliedElsewhere(LockTimeout):
         self.migration_obj = migration
 
 
+class _Started:
+    """Emits 'start' for a pipelined migration only once its first command's result has arrived (it really
+    ran), in order; a migration queued after a failure never gets one."""
+
+    def __init__(self, on_event: Event, count: Callable[[Migration], int]) -> None:
+        self.on_event, self.count = on_event, count
+        self.waiting: list[tuple[Migration, psycopg.Cursor[Any]]] = []
+
+    def watch(self, m: Migration, first: psycopg.Cursor[Any]) -> None:
+        self.waiting.append((m, first))
+        self.poll()
+
+    def poll(self) -> None:
+        while self.waiting and self.waiting[0][1].pgresult is not None:
+            m, _ = self.waiting.pop(0)
+            self.on_event("start", migration=m, statements=self.count(m))
+
+    def until(self, failed: Migration) -> None:
+        """After a failure: 'start' for the migrations up to the failed one (it ran, up to its failing command)."""
+        if any(m is failed for m, _ in self.waiting):
+            while self.waiting:
+                m, _ = self.waiting.pop(0)
+                self.on_event("start", migration=m, statements=self.count(m))
+                if m is failed:
+                    break
+
+
 def _rolled_back(m: Migration) -> str:
     return f"nothing from {m.tag} was applied (its transaction was rolled back); tracking table unchanged"
 
@@ -563,27 +590,36 @@ class Executor:
         size = 0
         settings, values = self._local_settings()
 
+        started = _Started(self.on_event, self._count)
+
         def queue(
-            m: Migration, query: Any, params: Any = None, st: Statement | None = None, no: int | None = None, guard: str = ""
+            m: Migration, query: Any, params: Any = None, st: Statement | None = None, no: int | None = None,
+            guard: str = "", cur: psycopg.Cursor[Any] | None = None,
         ) -> int:
-            cur = self.conn.cursor()
+            cur = cur or self.conn.cursor()
             sent.append(_Sent(m, cur, st, no, guard))
             cur.execute(query, params, prepare=False if st is not None else None)
+            started.poll()
             return len(query) if isinstance(query, str) else 0
 
         def committed(migrations: Sequence[Migration]) -> None:
+            started.poll()
             for done in migrations:
                 self.applied.append(done.tag)
                 self.on_event("done", migration=done)
 
+        if len(batch) > 1:
+            self.on_event("queued", migrations=list(batch))
         try:
             with self.conn.pipeline() as pipe:
                 for m in batch:
-                    self.on_event("start", migration=m, statements=len(m.statements))
                     queue(m, "BEGIN", no=0)
                     queue(m, settings, values, no=0)
                     for guard, query, params in self._guards(m):
-                        queue(m, query, params, no=0, guard=guard)
+                        cur = self.conn.cursor()
+                        if guard == "tracked":  # its result arrives only when the migration really runs
+                            started.watch(m, cur)
+                        queue(m, query, params, no=0, guard=guard, cur=cur)
                     for i, st in enumerate(m.statements):
                         size += queue(m, st.text, None, st, i + 1)
                         if len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
@@ -600,6 +636,8 @@ class Executor:
             failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1]) if sent else None
             fm = failed.migration if failed else batch[0]
             committed(ends[: ends.index(fm)] if fm in ends else ends)
+            if not (failed is not None and failed.guard):
+                started.until(fm)  # 'start' for those that ran, the failed one too
             sent.clear()
             idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             if not idle and not _connection_lost(self.conn, exc):
@@ -647,6 +685,7 @@ class Executor:
         pipelined, so a block holding one is sent query by query."""
         pipelined = self.opts.pipeline and all(m.mode == STANDARD for m in migrations)
         sent: list[_Sent] = []
+        started = _Started(self.on_event, self._count)
         try:
             with self.conn.pipeline() if pipelined else nullcontext():
                 with self.conn.transaction():
@@ -656,19 +695,26 @@ class Executor:
                             cur = self.conn.cursor()
                             sent.append(_Sent(m, cur, None, 0, guard))
                             cur.execute(query, params)
-                        self.on_event("start", migration=m, statements=self._count(m))
+                        if not pipelined:  # sent and answered one by one: it runs now
+                            self.on_event("start", migration=m, statements=self._count(m))
                         if m.mode == STANDARD:
                             for i, st in enumerate(m.statements):
                                 cur = self.conn.cursor()
                                 sent.append(_Sent(m, cur, st, i + 1))
+                                if pipelined and i == 0:
+                                    started.watch(m, cur)
                                 cur.execute(st.text, binary=not pipelined)  # binary forces the extended protocol
+                                started.poll()
                         else:
                             cur = _WholeFileCursor(self.conn)
                             sent.append(_Sent(m, cur, None, None))
                             cur.execute(m.text.encode("utf-8"))  # one message; simple protocol allows many statements
                         cur = self.conn.cursor()
                         sent.append(_Sent(m, cur, None, None))
+                        if pipelined and m.mode == STANDARD and not m.statements:  # nothing but its tracking row
+                            started.watch(m, cur)
                         cur.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
+            started.poll()
             for m in migrations:
                 self.on_event("done", migration=m)
         except psycopg.Error as exc:
@@ -677,6 +723,9 @@ class Executor:
                 raise setting from None
             if pipelined:
                 failed = next((s for s in sent if s.cursor.pgresult is None), sent[-1]) if sent else None
+                started.poll()
+                if failed is not None and not failed.guard:
+                    started.until(failed.migration)  # those that ran before the failure, and the failed one
             else:
                 failed = sent[-1] if sent else None
             if failed is not None and failed.guard and not _connection_lost(self.conn, exc):
@@ -937,4 +986,6 @@ class Executor:
 
     @staticmethod
     def _count(m: Migration) -> int:
-        return len(m.statements) if m.mode == STANDARD else 1
+        """The statement count progress shows: the same count a failure names ("statement 3 of 7"), also for a
+        Mode 2 file sent as one message."""
+        return len(m.statements)

@@ -195,8 +195,7 @@ def with_drizzle_kit(settings: Settings, name: str | None, config: Path) -> Gene
 
 
 def render_generated(result: Generated, fmt: str = "plain") -> str:
-    if fmt == "json":
-        return json.dumps(result.__dict__, indent=2)
+    """Text; JSON is render/json.py's `generated`."""
     if result.tag is None:
         return result.note
     lines = [f"wrote migration {result.tag}"] + [f"  {f}" for f in result.files]

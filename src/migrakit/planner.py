@@ -24,6 +24,9 @@ UNKNOWN_ROW = "unknown-row"  # a row that matches no migration file
 REPLACED_PARTIAL = "replaced-partial"  # a consolidation whose replaced migrations ran only in part
 TRACKING_UPGRADE = "tracking-upgrade"  # Drizzle 0.x's table with a Drizzle 1.0 folder: upgrade it first
 DRIZZLE_WOULD_RERUN = "drizzle-would-rerun"  # v1: applied by hash, but no row carries its folder name
+DUPLICATE_ROWS = "duplicate-rows"  # more rows carry a migration's hash than files do (it ran, or was recorded, twice)
+
+DEFAULT_TABLE = '"drizzle"."__drizzle_migrations"'
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Plan:
     drizzle_pending: tuple[str, ...] = ()  # tags Drizzle's own migrator would apply now
     recorded_without_running: tuple[Migration, ...] = field(default=())  # consolidations proven by hash
     tracking_upgrade: TrackingUpgrade | None = None  # what `inv db.upgrade-tracking --yes` would do
+    duplicate_rows: tuple[tuple[str, TrackingRow], ...] = ()  # (tag of the migration it duplicates, the extra row)
 
     @property
     def blocking(self) -> tuple[Problem, ...]:
@@ -104,19 +108,28 @@ def plan(
     out_of_order: bool = False,
     upgrade: TrackingUpgrade | None = None,
     known_hashes: frozenset[str] | set[str] = frozenset(),
+    table: str = DEFAULT_TABLE,
 ) -> Plan:
     """Applied, pending and problems for `migrations` (in authoritative order) against tracking `rows`.
 
     `upgrade`: a v1 folder on a table that needs `inv db.upgrade-tracking` (see upgrade.py); rows are then
     judged as they will read after it, as Drizzle 1.0 judges them after its own upgrade.
     `known_hashes`: rows that other files explain (legacy files run by db.bootstrap); neither unknown nor stale.
-    Rows of migrations a consolidation replaced (by its manifest's hashes) are explained the same way."""
+    Rows of migrations a consolidation replaced (by its manifest's hashes) are explained the same way.
+    `table`: the tracking table's quoted name, for the SQL in a duplicate row's fix.
+
+    A row left over after matching whose hash is that of a migration matched to another row is a duplicate
+    (two racing deploys through a transaction pooler wrote it, or a hand-made INSERT): reported as such, with
+    the exact DELETE that keeps the oldest row, and never as "matches no migration file"."""
     if upgrade is not None and upgrade.add_columns and upgrade.possible:
         rows = upgrade.rows_after()
     matched = _match_rows(migrations, rows)
     used_ids = {r.id for r in matched.values()}
     explained = set(known_hashes) | {r.hash for m in migrations for r in m.replaces}
     leftover = [r for r in rows if r.id not in used_ids and r.hash not in explained]
+    matched_tags = {row.hash: migrations[pos].tag for pos, row in sorted(matched.items())}
+    duplicates = [(matched_tags[r.hash], r) for r in leftover if r.hash in matched_tags]
+    leftover = [r for r in leftover if r.hash not in matched_tags]
     leftover_by_when: dict[int | None, TrackingRow] = {r.created_at: r for r in leftover}
     leftover_by_name: dict[str | None, TrackingRow] = {r.name: r for r in leftover if r.name}
     newest = _drizzle_newest(rows) if rows else None
@@ -184,6 +197,8 @@ def plan(
             )
         )
 
+    problems += _duplicate_problems(duplicates, matched, migrations, table)
+
     drizzle_pending = _drizzle_pending([m for m in migrations if m.mode == STANDARD], rows, layout, upgrade)
     problems += _v1_problems(applied, drizzle_pending, upgrade) if layout == "v1" else []
 
@@ -196,7 +211,44 @@ def plan(
         drizzle_pending=drizzle_pending,
         recorded_without_running=tuple(recorded),
         tracking_upgrade=upgrade,
+        duplicate_rows=tuple(duplicates),
     )
+
+
+def _duplicate_problems(
+    duplicates: Sequence[tuple[str, TrackingRow]],
+    matched: dict[int, TrackingRow],
+    migrations: Sequence[Migration],
+    table: str,
+) -> list[Problem]:
+    """One problem per migration with extra rows: which rows, the row that stays (the oldest id, the one the
+    plan matched), and the exact DELETE. Not blocking: neither migrakit (one row per file) nor Drizzle (newest
+    created_at, or names) runs anything differently because of them; `db.status` exits 3 on them."""
+    extra: dict[str, list[TrackingRow]] = {}
+    for tag, r in duplicates:
+        extra.setdefault(tag, []).append(r)
+    by_tag = {migrations[pos].tag: (migrations[pos], row) for pos, row in matched.items()}
+    problems = []
+    for tag, rows in extra.items():
+        m, matched_row = by_tag[tag]
+        kept, *rows = sorted([matched_row, *rows], key=lambda r: r.id)
+        ids = ", ".join(str(r.id) for r in rows)
+        problems.append(
+            Problem(
+                DUPLICATE_ROWS,
+                f"{tag} has {len(rows) + 1} tracking rows (ids {kept.id}, {ids}; hash {m.hash[:12]}): row id "
+                f"{kept.id} records it, the rest are duplicates. It was probably applied {len(rows) + 1} times "
+                "(racing deploys, e.g. through a transaction pooler), so data it writes may have been written "
+                "more than once: check that data",
+                migration=tag,
+                file=m.path,
+                fix=f"check {m.path}'s data changes (INSERT/UPDATE) for doubled rows and repair them, then delete "
+                f"the extra tracking rows, keeping the oldest (id {kept.id}): DELETE FROM {table} WHERE id IN ({ids}) "
+                f"AND hash = '{m.hash}';",
+                blocking=False,
+            )
+        )
+    return problems
 
 
 def _replaced_state(m: Migration, rows: Sequence[TrackingRow]) -> tuple[list[str], list[str]]:

@@ -1,18 +1,19 @@
-"""Render reports and errors as rich tables, plain text or JSON. The only module that formats output.
+"""Render reports and errors as rich tables or plain text; JSON is render/json.py's (one contract, docs/json.md).
 
-`fmt` is "rich" (a TTY without NO_COLOR), "plain" (CI, pipes, NO_COLOR) or "json". rich is imported only
-when a table is actually drawn.
+`fmt` is "rich" (a terminal), "plain" (CI, pipes) or "json". NO_COLOR changes colour only: a terminal still
+gets rich's tables and progress bar, without colour (rich reads NO_COLOR itself). rich is imported only when
+a table is actually drawn. Long lists are folded and repeated notes grouped (render/text.py).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import sys
-from typing import Any, Sequence, TextIO
+from typing import Any, Iterable, Sequence, TextIO
 
 from .errors import MigrakitError
-from .planner import Plan
+from .planner import DUPLICATE_ROWS
+from .render import json as as_json
+from .render.text import fold, group_notes
 from .runner import MigrateReport, StatusReport
 
 
@@ -20,15 +21,16 @@ def choose_format(json_output: bool = False, stream: TextIO | None = None) -> st
     if json_output:
         return "json"
     stream = stream or sys.stdout
-    if os.environ.get("NO_COLOR") or not stream.isatty():
-        return "plain"
-    return "rich"
+    return "rich" if stream.isatty() else "plain"  # NO_COLOR: same layout, no colour (rich honours it)
+
+
+def _subjects(migrations: Iterable[Any]) -> list[tuple[str, str]]:
+    return [(m.path, m.tag) for m in migrations]
 
 
 # ----------------------------------------------------------------------------------------- errors
 def render_error(err: MigrakitError, fmt: str = "plain") -> str:
-    if fmt == "json":
-        return json.dumps({"ok": False, "error": err.as_dict()}, indent=2)
+    """The error as text (JSON errors: render/json.py's error_document)."""
     where = err.file or ""
     if err.file and err.line:
         where += f":{err.line}:{err.col}"
@@ -48,64 +50,18 @@ def render_error(err: MigrakitError, fmt: str = "plain") -> str:
 
 
 # ----------------------------------------------------------------------------------------- status
-def _rows(plan: Plan) -> list[dict[str, Any]]:
-    drizzle = set(plan.drizzle_pending)
-    out = []
-    for m in plan.migrations:
-        state = plan.state_of(m)
-        out.append(
-            {
-                "tag": m.tag,
-                "when": m.when,
-                "state": state,
-                "hash": m.hash,
-                "file": m.path,
-                "mode": m.mode,
-                "drizzle_would_apply": m.tag in drizzle,
-            }
-        )
-    return out
-
-
-def status_data(report: StatusReport) -> dict[str, Any]:
-    plan = report.plan
-    return {
-        "ok": not plan.blocking,
-        "database": report.target,
-        "connection": {
-            "pooler": report.connection.present,
-            "transaction_pooling": report.connection.transaction,
-            "name": report.connection.name,
-            "evidence": report.connection.evidence,
-            "meaning": report.connection.describe(),
-        },
-        "migrations_dir": str(report.folder.path),
-        "layout": report.folder.layout,
-        "tracking_table": report.table,
-        "tracking_table_exists": report.table_exists,
-        "migrations": _rows(plan),
-        "applied": len(plan.applied),
-        "pending": [m.tag for m in plan.pending],
-        "unknown_rows": [
-            {"id": r.id, "hash": r.hash, "created_at": r.created_at, "name": r.name} for r in plan.unknown_rows
-        ],
-        "files_not_in_journal": list(report.folder.orphans),
-        "problems": [
-            {"kind": p.kind, "message": p.message, "migration": p.migration, "fix": p.fix, "blocking": p.blocking}
-            for p in plan.problems
-        ],
-        "warnings": list(report.folder.warnings),
-        "tracking_upgrade": tracking_upgrade_data(plan.tracking_upgrade),
-        "recorded_without_running": [_recorded_data(m) for m in plan.recorded_without_running],
-        "legacy": _legacy_data(report.legacy),
-    }
+def _problem_lines(problems: Iterable[dict[str, Any]]) -> list[str]:
+    """`problem:` (blocks db.migrate, or makes db.status exit 3) or `warning:`, each with its fix."""
+    lines = []
+    for p in problems:
+        label = "problem" if p["blocking"] or p["kind"] == DUPLICATE_ROWS else "warning"
+        lines.append(f"{label}: {p['message']}" + (f"\n  fix: {p['fix']}" if p["fix"] else ""))
+    return lines
 
 
 def render_status(report: StatusReport, fmt: str = "plain") -> str:
-    data = status_data(report)
+    data = as_json.status(report)
     plan = report.plan
-    if fmt == "json":
-        return json.dumps(data, indent=2)
     head = [
         f"database:   {data['database']}",
         *([f"connection: {report.connection.describe()}"] if report.connection.present else []),
@@ -121,11 +77,14 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
         ],
         fmt,
     )
-    tail = [f"{data['applied']} applied, {len(data['pending'])} pending"]
-    tail += [f"file not in the journal (ignored, as Drizzle does): {o}" for o in data["files_not_in_journal"]]
-    tail += [f"{'problem' if p['blocking'] else 'warning'}: {p['message']}\n  fix: {p['fix']}" for p in data["problems"]]
-    tail += [f"note: {w}" for w in data["warnings"] if "not in the journal" not in w]
-    tail += [f"note: {r['reason']}" for r in data["recorded_without_running"]]
+    tail = [f"{data['applied_count']} applied, {data['pending_count']} pending"]
+    orphans = data["files_not_in_journal"]
+    if orphans:
+        tail.append(f"{len(orphans)} file(s) not in the journal (ignored, as Drizzle does): {fold(orphans)}")
+    tail += _problem_lines(data["problems"])
+    notes = [w for w in data["warnings"] if "not in the journal" not in w]
+    notes += [_recorded_note(m) for m in plan.recorded_without_running]
+    tail += [f"note: {n}" for n in group_notes(notes, _subjects(plan.migrations))]
     tail += _legacy_lines(data["legacy"])
     if plan.tracking_upgrade is not None and plan.tracking_upgrade.changes:
         tail += ["tracking table upgrade (`inv db.upgrade-tracking --yes`) would:", *_upgrade_lines(plan.tracking_upgrade, fmt)]
@@ -133,22 +92,6 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
 
 
 # -------------------------------------------------------------------------- Drizzle 1.0 upgrades
-def tracking_upgrade_data(up: Any) -> dict[str, Any] | None:
-    """An upgrade.TrackingUpgrade as data (None stays None)."""
-    if up is None:
-        return None
-    return {
-        "add_columns": up.add_columns,
-        "possible": up.possible,
-        "rows": [
-            {"id": m.row.id, "hash": m.row.hash, "created_at": m.row.created_at, "name": m.name, "matched_by": m.how,
-             "hash_differs": m.hash_differs}
-            for m in up.matches
-        ],
-        "unmatched": [{"id": r.id, "hash": r.hash, "created_at": r.created_at} for r in up.unmatched],
-    }
-
-
 def _upgrade_lines(up: Any, fmt: str) -> list[str]:
     lines = ["  add columns name (text) and applied_at (timestamptz DEFAULT now()) if missing"] if up.add_columns else []
     if up.matches:
@@ -169,12 +112,6 @@ def _upgrade_lines(up: Any, fmt: str) -> list[str]:
 def render_upgrade_tracking(report: Any, fmt: str = "plain") -> str:
     """An upgrade.UpgradeTrackingReport."""
     up = report.upgrade
-    if fmt == "json":
-        return json.dumps(
-            {"ok": report.done, "database": report.target, "tracking_table": report.table, "applied": report.applied,
-             "note": report.note or None, "upgrade": tracking_upgrade_data(up)},
-            indent=2,
-        )
     lines = [f"database: {report.target}", f"tracking: {report.table}"]
     if up is None or not up.changes:
         return "\n".join([*lines, f"nothing to do: {report.note or 'the table is up to date'}"])
@@ -186,21 +123,6 @@ def render_upgrade_tracking(report: Any, fmt: str = "plain") -> str:
 
 def render_upgrade_layout(up: Any, fmt: str = "plain") -> str:
     """A layout.LayoutUpgrade."""
-    data = {
-        "ok": up.done,
-        "migrations_dir": str(up.path),
-        "layout": up.layout,
-        "applied": up.applied,
-        "folders": [
-            {"tag": mv.tag, "when": mv.when, "folder": mv.target, "hash": mv.hash, "snapshot": mv.snapshot is not None}
-            for mv in up.moves
-        ],
-        "left_in_place": list(up.left_in_place),
-        "removed": list(up.removed),
-        "notes": list(up.notes),
-    }
-    if fmt == "json":
-        return json.dumps(data, indent=2)
     if not up.moves:
         return f"nothing to do: {up.path} is already in Drizzle 1.0's layout" if up.layout == "v1" else f"nothing to convert in {up.path}"
     lines = [f"migrations: {up.path}", "converted to Drizzle 1.0's layout:" if up.applied else "converting to Drizzle 1.0's layout would:"]
@@ -223,72 +145,42 @@ def render_upgrade_layout(up: Any, fmt: str = "plain") -> str:
 
 
 # ---------------------------------------------------------------------------------------- migrate
-def migrate_data(report: MigrateReport) -> dict[str, Any]:
-    plan = report.plan
-    pending = [
-        {
-            "tag": m.tag,
-            "when": m.when,
-            "hash": m.hash,
-            "file": m.path,
-            "statements": [{"line": s.line, "col": s.col, "sql": s.text} for s in m.statements]
-            if report.dry_run
-            else len(m.statements),
-        }
-        for m in plan.pending
-    ]
-    return {
-        "ok": True,
-        "database": report.target,
-        "dry_run": report.dry_run,
-        "pending": pending,
-        "applied": report.applied,
-        "already_applied": len(plan.applied),
-        "tracking_upgraded": report.tracking_upgraded,
-        "recorded_without_running": report.recorded
-        if not report.dry_run
-        else [m.tag for m in plan.recorded_without_running],
-        "problems": [{"kind": p.kind, "message": p.message, "fix": p.fix, "blocking": p.blocking} for p in plan.problems],
-        "warnings": list(report.folder.warnings),
-        "to": report.to,
-        "held_back": list(report.held_back),
-    }
-
-
 def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
-    data = migrate_data(report)
-    if fmt == "json":
-        return json.dumps(data, indent=2)
+    data = as_json.migrate(report)
     lines = [f"database: {data['database']}"]
-    if data["tracking_upgraded"] is not None:
-        lines.append(f"upgraded the tracking table to Drizzle 1.0's columns ({data['tracking_upgraded']} row(s) named)")
+    if data["tracking_upgraded"]:
+        lines.append(f"upgraded the tracking table to Drizzle 1.0's columns ({data['tracking_upgraded_count']} row(s) named)")
     if report.to_already_applied:
         lines.append(f"nothing to do: {report.to} (--to) is already applied")
     if report.dry_run:
         if not data["pending"] and not report.to_already_applied:
             lines.append("dry run: nothing to apply")
-        for m in data["pending"]:
-            lines.append(f"-- {m['tag']} ({m['file']}, {len(m['statements'])} statement(s)) would apply:")
-            for i, s in enumerate(m["statements"], 1):
-                lines.append(f"-- [{i}] line {s['line']}")
+        for m in data["pending_migrations"]:
+            lines.append(f"-- {m['tag']} ({m['file']}, {m['statement_count']} statement(s)) would apply:")
+            for s in m["statements"]:
+                lines.append(f"-- [{s['number']}] line {s['line']}")
                 lines.append(s["sql"].rstrip() + ";")
         lines.append("dry run: nothing was changed")
     elif data["applied"]:
-        lines.append(f"applied {len(data['applied'])} migration(s): {', '.join(data['applied'])}")
+        lines.append(f"applied {data['applied_count']} migration(s): {fold(data['applied'])}")
     elif not report.to_already_applied:
-        lines.append(f"nothing to apply ({data['already_applied']} already applied)")
+        lines.append(f"nothing to apply ({data['already_applied_count']} already applied)")
     if report.held_back:
         verb = "would stay" if report.dry_run else "stay"
         lines.append(f"stopped at {report.to} (--to): {len(report.held_back)} later migration(s) {verb} pending: "
-                     + ", ".join(report.held_back))  # fmt: skip
+                     + fold(list(report.held_back)))  # fmt: skip
     if data["recorded_without_running"]:
         lines.append(
             ("would record" if report.dry_run else "recorded")
-            + f" without running (every migration it replaces already ran here): {', '.join(data['recorded_without_running'])}"
+            + f" without running (every migration it replaces already ran here): {fold(data['recorded_without_running'])}"
         )
-    done = data["tracking_upgraded"] is not None
-    lines += [f"warning: {p['message']}" for p in data["problems"] if not p["blocking"] and not (done and p["kind"] == "tracking-upgrade")]
-    lines += [f"warning: {w}" for w in data["warnings"]]
+    for p in data["problems"]:
+        if p["blocking"]:
+            continue
+        lines.append(f"warning: {p['message']}")
+        if p["kind"] == DUPLICATE_ROWS:  # migrate goes on (nothing runs differently); the fix needs a human
+            lines.append(f"  fix: {p['fix']}")
+    lines += [f"warning: {w}" for w in group_notes(data["warnings"], _subjects(report.plan.migrations))]
     return "\n".join(lines)
 
 
@@ -373,6 +265,9 @@ class Progress:
                 f"{info['migration'].tag}: the file itself {how} the run's single transaction; what follows runs as "
                 "under Drizzle (each query its own transaction, or the file's own BEGIN ... COMMIT)"
             )
+        elif event == "queued" and self._bar is None:
+            batch = [m.tag for m in info["migrations"]]
+            self._say(f"sending {len(batch)} migration(s) in one pipelined batch: {fold(batch)}; each is shown below once it has run")
         elif event == "start":
             text = f"{info['migration'].tag} ({info['statements']} statement(s))"
             if self._bar is not None:
@@ -387,28 +282,12 @@ class Progress:
 
 
 # ---------------------------------------------------------------------- Mode 2, bootstrap, branches
-def _recorded_data(m: Any) -> dict[str, Any]:
+def _recorded_note(m: Any) -> str:
     tags = [r.tag for r in m.replaces]
-    return {
-        "tag": m.tag,
-        "replaces": tags,
-        "reason": f"{m.tag} (Mode 2) will be recorded without running: every migration it replaces already ran "
-        f"on this database, proven by hash ({tags[0]} .. {tags[-1]}, {len(tags)} in all); `inv db.migrate` writes its row",
-    }
-
-
-def _legacy_data(plan: Plan | None) -> dict[str, Any] | None:
-    if plan is None:
-        return None
-    return {
-        "files": [{"tag": m.tag, "created_at": m.when, "state": plan.state_of(m), "hash": m.hash, "file": m.path} for m in plan.migrations],
-        "pending": [m.tag for m in plan.pending],
-        "problems": [
-            {"kind": p.kind, "message": p.message, "migration": p.migration, "fix": p.fix, "blocking": p.blocking}
-            for p in plan.problems
-            if p.kind != "unknown-row"
-        ],
-    }
+    return (
+        f"{m.tag} (Mode 2) will be recorded without running: every migration it replaces already ran "
+        f"on this database, proven by hash ({tags[0]} .. {tags[-1]}, {len(tags)} in all); `inv db.migrate` writes its row"
+    )
 
 
 def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
@@ -417,7 +296,7 @@ def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
     ran = sum(1 for f in data["files"] if f["state"] == "applied")
     lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['files'])} file(s) ran here"]
     if data["pending"]:
-        lines.append(f"  not run yet: {', '.join(data['pending'])} (`inv db.bootstrap`)")
+        lines.append(f"  not run yet: {fold(data['pending'])} (`inv db.bootstrap`)")
     lines += [f"  problem: {p['message']}\n    fix: {p['fix']}" for p in data["problems"]]
     return lines
 
@@ -425,16 +304,7 @@ def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
 def render_bootstrap(report: Any, fmt: str = "plain") -> str:
     """A runner.BootstrapReport."""
     plan = report.plan
-    data = {
-        "ok": True,
-        "database": report.target,
-        "legacy_dir": report.legacy_dir,
-        "dry_run": report.dry_run,
-        "applied": report.applied,
-        **(_legacy_data(plan) or {}),
-    }
-    if fmt == "json":
-        return json.dumps(data, indent=2)
+    data = as_json.bootstrap(report)
     lines = [f"database: {report.target}", f"legacy:   {report.legacy_dir}"]
     lines.append(
         _table(
@@ -444,10 +314,10 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
         )
     )
     if report.dry_run:
-        lines.append(f"dry run: would run {', '.join(data['pending'])}" if data["pending"] else "dry run: nothing to run")
+        lines.append(f"dry run: would run {fold(data['pending'])}" if data["pending"] else "dry run: nothing to run")
         lines.append("dry run: nothing was changed")
     elif report.applied:
-        lines.append(f"ran {len(report.applied)} legacy file(s), each in one transaction: {', '.join(report.applied)}")
+        lines.append(f"ran {len(report.applied)} legacy file(s), each in one transaction: {fold(report.applied)}")
     else:
         lines.append(f"nothing to run: all {len(plan.applied)} legacy file(s) already ran here")
     return "\n".join(lines)
@@ -456,24 +326,7 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
 def render_consolidation(report: Any, fmt: str = "plain") -> str:
     """A consolidate.ConsolidationReport: the plan, and what was written."""
     plan = report.plan
-    data = {
-        "ok": report.written,
-        "written": report.written,
-        "consolidation": plan.stem,
-        "when": plan.when,
-        "selection": plan.selection,
-        "replaces": [{"tag": m.tag, "when": m.when, "hash": m.hash} for m in plan.replaced],
-        "files": {
-            "write": [report.shown(plan.sql_path), report.shown(plan.manifest_path)],
-            "update": [report.shown(plan.journal_path)],
-            "delete": [report.shown(p) for p in plan.delete],
-            "snapshot_kept_as": [report.shown(p) for p in plan.snapshot_move] if plan.snapshot_move else None,
-        },
-        "proof": report.proof,
-        "notes": list(plan.notes),
-    }
-    if fmt == "json":
-        return json.dumps(data, indent=2)
+    data = as_json.consolidation(report)
     lines = [
         f"consolidation {plan.stem} (Mode 2, when {plan.when}) of {len(plan.replaced)} migration(s): {plan.selection}",
         _table(["tag", "when", "hash"], [[m.tag, str(m.when), m.hash[:12]] for m in plan.replaced], fmt),
@@ -496,19 +349,6 @@ def render_consolidation(report: Any, fmt: str = "plain") -> str:
 def render_branch_count(report: Any, fmt: str = "plain") -> str:
     """A branch.BranchCount."""
     b = report.branch
-    data = {
-        "ok": report.ok,
-        "head": b.head,
-        "base": b.base,
-        "base_from": b.base_source,
-        "merge_base": b.merge_base,
-        "migrations_dir": b.migrations_dir,
-        "count": len(b.tags),
-        "max": report.max,
-        "tags": list(b.tags),
-    }
-    if fmt == "json":
-        return json.dumps(data, indent=2)
     lines = [f"{b.head}: {len(b.tags)} new Mode 1 migration(s) in {b.migrations_dir}/ since it left {b.base} "
              f"(merge base {b.merge_base[:7]}; base from {b.base_source})"]
     lines += [f"  {t}" for t in b.tags]

@@ -484,25 +484,8 @@ def render_record(plan: RetirePlan, *, new_file: bool) -> str:
     return "\n".join(lines)
 
 
-def retire_data(plan: RetirePlan) -> dict[str, Any]:
-    return {
-        "ok": plan.done,
-        "outcome": plan.outcome,
-        "database": plan.target,
-        "legacy_files": [{"file": m.path, "hash": m.hash, "tracking_row": plan.recorded.get(m.hash, (None,))[0]} for m in plan.legacy],
-        "scripts": plan.scripts,
-        "table": plan.table,
-        "fold": plan.fold,
-        "build_edits": [e.__dict__ for e in plan.build_edits],
-        "still_mentioned_in": plan.mentions,
-        "checks": [{"name": c.name, "ok": c.ok, "found": c.found, "fix": c.fix} for c in plan.checks],
-        "record": plan.record,
-    }
-
-
 def render_retire(plan: RetirePlan, fmt: str = "plain") -> str:
-    if fmt == "json":
-        return json.dumps(retire_data(plan), indent=2)
+    """Text; JSON is render/json.py's `retire`."""
     lines = [f"database: {plan.target}"]
     if plan.outcome == NOTHING:
         lines.append("nothing left to retire: no legacy files, no legacy scripts, no legacy tracking table")

@@ -22,7 +22,7 @@ from .db import pooler
 from .errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
 from .executor import AppliedElsewhere, Event, Executor, Options, migration_lock
 from .migration import CONSOLIDATED, STANDARD, Migration
-from .planner import Plan, TrackingRow, order_sequence, plan
+from .planner import DEFAULT_TABLE, Plan, TrackingRow, order_sequence, plan
 from .sources import MIGRATIONS_EXPECTED, V1, Folder, check_folders, display_path, folder_fix, load_folder, require_folder
 
 
@@ -35,6 +35,13 @@ class StatusReport:
     table_exists: bool
     legacy: Plan | None = None  # the legacy folder's files (db.bootstrap), when one is configured
     connection: pooler.Pooler = pooler.DIRECT  # a pooler between migrakit and the server, if one was seen
+
+    @property
+    def ok(self) -> bool:
+        """False (exit 3) on a blocking problem or on duplicated tracking rows: a migration that ran twice
+        needs a human even though nothing blocks the next deploy."""
+        plans = [self.plan, *([self.legacy] if self.legacy is not None else [])]
+        return not self.plan.blocking and not any(p.duplicate_rows for p in plans)
 
 
 @dataclass
@@ -67,6 +74,7 @@ class Sources:
     folder: Folder
     migrations: tuple[Migration, ...]
     legacy: tuple[Migration, ...] = ()
+    table: str = DEFAULT_TABLE  # the tracking table, quoted (for the SQL in a problem's fix)
 
     @property
     def others(self) -> tuple[Migration, ...]:
@@ -89,7 +97,8 @@ def load_sources(settings: Settings, *, require_migrations: bool = True) -> Sour
     folder = load_folder(settings.migrations_dir, settings.root)
     consolidated = load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in folder.migrations])
     legacy = load_legacy(settings.legacy_dir, settings.root, required=False)
-    return Sources(folder, order_sequence(folder.migrations, consolidated), legacy)
+    table = ".".join('"' + part.replace('"', '""') + '"' for part in (settings.migrations_schema, settings.migrations_table))
+    return Sources(folder, order_sequence(folder.migrations, consolidated), legacy, table)
 
 
 def refuse_empty_folder(settings: Settings, src: Sources, rows: list[TrackingRow], allow_empty: bool) -> None:
@@ -117,11 +126,12 @@ def refuse_empty_folder(settings: Settings, src: Sources, rows: list[TrackingRow
 def _plan(src: Sources, rows: list[TrackingRow], *, out_of_order: bool = False, up: Any = None) -> Plan:
     """Mode 1 and Mode 2 as one sequence; rows of legacy files (db.bootstrap's) are explained, not unknown."""
     legacy = frozenset(m.hash for m in src.legacy)
-    return plan(src.migrations, rows, layout=src.folder.layout, out_of_order=out_of_order, upgrade=up, known_hashes=legacy)
+    return plan(src.migrations, rows, layout=src.folder.layout, out_of_order=out_of_order, upgrade=up, known_hashes=legacy,
+                table=src.table)
 
 
 def _legacy_plan(legacy: tuple[Migration, ...], src: Sources, rows: list[TrackingRow]) -> Plan:
-    return plan(legacy, rows, layout="legacy", known_hashes=src.sequence_hashes)
+    return plan(legacy, rows, layout="legacy", known_hashes=src.sequence_hashes, table=src.table)
 
 
 def executor_options(settings: Settings, *, v1: bool, single_transaction: bool = False) -> Options:

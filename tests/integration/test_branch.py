@@ -106,7 +106,7 @@ def test_count_task_exits_non_zero_above_max_with_the_advice_to_consolidate(repo
     assert over.returncode == 1
     assert all(t in over.stdout for t, _ in FEATURE) and "db.consolidate" in over.stdout
     ok = cli(repo.working_tree_dir, "db.count-branch-migrations", "--json")
-    assert ok.returncode == 0 and json.loads(ok.stdout)["count"] == 3
+    assert ok.returncode == 0 and json.loads(ok.stdout)["added_count"] == 3
 
 
 def tree_bytes(root):

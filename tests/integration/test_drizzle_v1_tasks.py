@@ -65,7 +65,7 @@ def test_journal_project_moves_to_drizzle1_layout_and_table(tmp_path, db_url):
     shown = migrakit(tmp_path, db_url, "db.upgrade-tracking", "--json")
     assert shown.returncode == 5
     data = json.loads(shown.stdout)
-    assert data["applied"] is False
+    assert data["changed"] is False and data["schema_version"] == 1
     assert [(r["id"], r["name"], r["matched_by"]) for r in data["upgrade"]["rows"]] == [
         (1, "20231114221320_users", "created_at"),
         (2, "20231114221321_posts", "created_at"),

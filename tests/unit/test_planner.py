@@ -1,5 +1,5 @@
 from migrakit.migration import Migration, drizzle_hash
-from migrakit.planner import EDITED, SKIPPED_BY_DRIZZLE, UNKNOWN_ROW, TrackingRow, drizzle_would_apply, plan
+from migrakit.planner import DUPLICATE_ROWS, EDITED, SKIPPED_BY_DRIZZLE, UNKNOWN_ROW, TrackingRow, drizzle_would_apply, plan
 
 
 def mig(tag: str, when: int, text: str | None = None) -> Migration:
@@ -69,3 +69,54 @@ def test_drizzle_null_created_at_sorts_first_and_means_apply_everything():
 def test_v1_layout_decides_like_drizzle_by_name():
     a = Migration("20240101000000_a", 1704067200000, "p", "x", drizzle_hash(b"x"), name="20240101000000_a")
     assert drizzle_would_apply([a], [TrackingRow(1, "other", 1, "20240101000000_a")], layout="v1") == ()
+
+
+def test_duplicated_rows_are_reported_as_duplicates_of_their_migration_not_as_unknown():
+    a, b = mig("a", 1), mig("b", 2)
+    rows = [row(1, a), row(2, a), row(3, b), row(4, a), row(5, b)]  # racing deploys wrote a 3x, b 2x
+    p = plan([a, b], rows, table='"drizzle"."__drizzle_migrations"')
+    assert [m.tag for m, _ in p.applied] == ["a", "b"]
+    assert [(m.tag, r.id) for m, r in p.applied] == [("a", 1), ("b", 3)]  # the oldest row records each
+    assert p.pending == ()
+    assert p.unknown_rows == ()
+    assert UNKNOWN_ROW not in [q.kind for q in p.problems]
+    assert [(tag, r.id) for tag, r in p.duplicate_rows] == [("a", 2), ("a", 4), ("b", 5)]
+    dups = [q for q in p.problems if q.kind == DUPLICATE_ROWS]
+    assert [q.migration for q in dups] == ["a", "b"]
+    assert not any(q.blocking for q in dups)  # neither migrakit nor Drizzle runs anything differently
+    assert "3 tracking rows" in dups[0].message and "written more than once" in dups[0].message
+    assert dups[0].fix.endswith(
+        f"DELETE FROM \"drizzle\".\"__drizzle_migrations\" WHERE id IN (2, 4) AND hash = '{a.hash}';"
+    )
+    assert "keeping the oldest (id 1)" in dups[0].fix
+    assert "check migrations/a.sql's data" in dups[0].fix
+    assert p.drizzle_pending == ()
+
+
+def test_duplicate_fix_keeps_the_oldest_row_even_when_a_newer_one_matched_created_at():
+    a = mig("a", 10)
+    p = plan([a], [row(1, a, created_at=9), row(2, a)])  # row 2 has created_at == when, row 1 is older
+    (q,) = [q for q in p.problems if q.kind == DUPLICATE_ROWS]
+    assert "keeping the oldest (id 1)" in q.fix and "WHERE id IN (2)" in q.fix
+
+
+def test_identical_files_with_one_row_each_are_not_duplicates():
+    text = "-- Custom SQL migration file, put your code below! --"
+    a, b = mig("a", 1, text), mig("b", 2, text)
+    p = plan([a, b], [row(1, a), row(2, b)])
+    assert p.duplicate_rows == () and p.problems == ()
+    p3 = plan([a, b], [row(1, a), row(2, b), row(3, b)])
+    assert [r.id for _, r in p3.duplicate_rows] == [3]
+
+
+def test_a_duplicate_of_a_row_without_file_stays_unknown():
+    a, gone = mig("a", 1), mig("gone", 2)
+    p = plan([a], [row(1, a), row(2, gone), row(3, gone)])
+    assert p.duplicate_rows == ()
+    assert [r.id for r in p.unknown_rows] == [2, 3]
+
+
+def test_duplicate_table_name_is_quoted_as_given():
+    a = mig("a", 1)
+    p = plan([a], [row(1, a), row(2, a)], table='"my ""schema"""."t"')
+    assert 'DELETE FROM "my ""schema"""."t" WHERE id IN (2)' in p.problems[0].fix

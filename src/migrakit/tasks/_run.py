@@ -56,21 +56,24 @@ class MigrakitTask(invoke.Task):  # type: ignore[misc]
             return super().__call__(*args, **kwargs)
         except MigrakitError as err:
             secrets = [kwargs.get("database_url") or "", os.environ.get("DATABASE_URL", "")]
-            raise _exit(err, "json" if kwargs.get("json") else "plain", secrets) from err
+            fmt = "json" if kwargs.get("json") else "plain"
+            raise _exit(err, fmt, secrets, f"{self.body.__module__.rsplit('.', 1)[-1]}.{self.name.replace('_', '-')}") from err
 
 
 task = functools.partial(invoke.task, klass=MigrakitTask)
 
 
-def _exit(err: MigrakitError, fmt: str, secrets: list[str]) -> Exit:
+def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
+    """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code."""
+    from ..render import json as as_json
     from ..report import render_error
     from ..server import redact_text
 
-    text = redact_text(render_error(err, fmt), [s for s in secrets if s])
+    secrets = [s for s in secrets if s]
     if fmt == "json":
-        print(text)
+        print(redact_text(as_json.dumps(as_json.error_document(task, err, database_url=database_url)), secrets))
         return Exit(code=err.exit_code)
-    return Exit(text, code=err.exit_code)
+    return Exit(redact_text(render_error(err), secrets), code=err.exit_code)
 
 
 def settings_from(c: Any, **options: Any) -> Settings:
@@ -80,6 +83,13 @@ def settings_from(c: Any, **options: Any) -> Settings:
     return load_settings(invoke_config=configured, **options)
 
 
+def _task_name(frame_depth: int = 2) -> str:
+    """`db.migrate`, `legacy.retire`, ...: the collection (module) and task (function) that called run_core."""
+    frame = sys._getframe(frame_depth)
+    module = frame.f_globals.get("__name__", "").rsplit(".", 1)[-1]
+    return f"{module}.{frame.f_code.co_name.replace('_', '-')}"
+
+
 def run_core(
     render: Callable[[Any, str], str],
     call: Callable[[], Any],
@@ -87,20 +97,30 @@ def run_core(
     ok: Callable[[Any], bool] = lambda _: True,
     fail_code: int = 1,
     settings: Settings | None = None,
+    task: str | None = None,
 ) -> Any:
-    """Run `call`, print `render(result, fmt)`; turn MigrakitError into Exit with its code and its fix.
+    """Run `call`, print `render(result, fmt)` (JSON: render/json.py's document for `task`, the calling
+    task's name by default); turn MigrakitError into Exit with its code and its fix.
 
     Everything printed goes through redact_text: the configured database URL's password (also where a
     driver message repeats it bare) and any URL-shaped password are replaced by ***."""
+    from ..render import json as as_json
     from ..server import redact_text
 
-    secrets = [settings.database_url] if settings is not None and settings.database_url else []
+    task = task or _task_name()
+    url = settings.database_url if settings is not None else None
+    secrets = [url] if url else []
     try:
         result = call()
     except MigrakitError as err:
-        raise _exit(err, "json" if fmt == "json" else "plain", secrets) from err
-    print(redact_text(render(result, fmt), secrets))
+        raise _exit(err, fmt, secrets, task, url) from err
+    code = 0 if ok(result) else fail_code
+    if fmt == "json":
+        text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
+    else:
+        text = render(result, fmt)
+    print(redact_text(text, secrets))
     sys.stdout.flush()
-    if not ok(result):
-        raise Exit(code=fail_code)
+    if code:
+        raise Exit(code=code)
     return result

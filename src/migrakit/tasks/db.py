@@ -79,13 +79,16 @@ def migrate(
 def status(
     c: Any, database_url: str | None = None, migrations_dir: str | None = None, allow_empty: bool = False, json: bool = False
 ) -> None:
-    """Show each migration's state (applied, pending, edited) and every disagreement with Drizzle. Changes nothing."""
+    """Show each migration's state (applied, pending, edited) and every disagreement with Drizzle. Changes nothing.
+
+    Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
+    """
     from .. import runner
     from ..report import choose_format, render_status
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, ok=lambda r: not r.plan.blocking, fail_code=3, settings=settings)
+    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, ok=lambda r: r.ok, fail_code=3, settings=settings)
 
 
 @task(

@@ -1,0 +1,60 @@
+"""Plain-text helpers shared by every renderer: long lists folded, repeated notes grouped. Pure."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable, Sequence
+
+FOLD_ABOVE = 10  # a list longer than this is folded ...
+FOLD_HEAD = 3  # ... to its first 3 items,
+FOLD_TAIL = 2  # "… N more …" and its last 2
+GROUP_AT = 3  # notes that differ only in their migration are grouped from this many on
+
+
+def fold(items: Sequence[str], *, above: int = FOLD_ABOVE, head: int = FOLD_HEAD, tail: int = FOLD_TAIL) -> str:
+    """`a, b, c` for short lists; `a, b, c, … 181 more …, y, z` for long ones (the total stays in the caller's
+    count: "applied 186 migration(s): …"). JSON output never folds."""
+    items = list(items)
+    if len(items) <= above:
+        return ", ".join(items)
+    hidden = len(items) - head - tail
+    return ", ".join([*items[:head], f"… {hidden} more …", *items[-tail:]])
+
+
+def group_notes(notes: Iterable[str], subjects: Iterable[tuple[str, str]], *, at: int = GROUP_AT) -> list[str]:
+    """Notes that say the same thing about different migrations become one line:
+    `12 migrations: its file holds no SQL … (0000_a, 0001_b, 0002_c, … 7 more …, 0010_k, 0011_l)`.
+
+    `subjects` are (file, tag) pairs; a note is about the first subject whose file (else tag, as a whole
+    word) it names. Notes about no subject, and groups smaller than `at`, stay as they are, in order."""
+    subjects = [(f, t) for f, t in subjects if t]
+    by_file = {f: t for f, t in subjects if f}
+    tags_by_word = {t for _, t in subjects}
+    keyed: list[tuple[str, str | None, str]] = []  # (template or note, tag, note)
+    for note in notes:
+        tag = None
+        template = note
+        found = next((w for w in re.findall(r"[^\s`'\"(),;:]+", note) if w in by_file), None)
+        if found is not None:
+            tag = by_file[found]
+            template = note.replace(found, "\0F")
+        if tag is None:  # a tag named as a whole word (tags hold letters, digits, _ and -)
+            tag = next((w for w in re.findall(r"[\w-]+", note) if w in tags_by_word), None)
+        if tag is not None:
+            template = re.sub(r"(?<![\w.-])" + re.escape(tag) + r"(?![\w-])", "\0T", template)
+        keyed.append((template, tag, note))
+    counts: dict[str, list[str]] = {}
+    for template, tag, _ in keyed:
+        if tag is not None:
+            counts.setdefault(template, []).append(tag)
+    out: list[str] = []
+    done: set[str] = set()
+    for template, tag, note in keyed:
+        tags = counts.get(template, [])
+        if tag is None or len(tags) < at:
+            out.append(note)
+        elif template not in done:
+            done.add(template)
+            generic = template.replace("\0F", "its file").replace("\0T", "it")
+            out.append(f"{len(tags)} migrations: {generic} ({fold(tags)})")
+    return out
