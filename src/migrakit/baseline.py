@@ -30,6 +30,8 @@ from pathlib import Path
 
 from . import generate, runner, schema, server, shadow, tracking
 from .config import Settings
+from .core import attribution
+from .db import provenance
 from .drift import ignored_tables
 from .errors import DriftError, MigrakitError, MigrationFailed
 from .executor import Executor, migration_lock
@@ -83,10 +85,22 @@ def body(statements: list[str]) -> str:
 def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
     """Write, prove and (with `yes`) track a baseline; or adopt an existing baseline file on this database.
 
+    Everything from reading the tracking table to inserting the rows happens under the migration lock (a
+    deploy that migrates meanwhile is waited for, up to lock_wait_timeout, never half-seen), so the schema
+    that was proven is the schema the rows describe.
+
     Legacy files (`legacy_dir`) without a row are part of the proof (the shadow runs them as db.bootstrap would),
     so they are recorded with the baseline: on a database where the old runner really ran them, their rows are
-    written only because the schema proves it."""
-    status = runner.status(settings, require_migrations=False)  # a first baseline starts the folder
+    written only because the schema proves it. When only some ran, it refuses and names the db.bootstrap
+    command that records those (proven file by file) and runs the others."""
+    target = server.resolve_target(settings)
+    with server.connect(target.url, autocommit=True) as conn:
+        with migration_lock(conn, settings.migrations_schema, settings.migrations_table, timeout=settings.lock_wait_timeout):
+            return _baseline(settings, conn, target, yes=yes)
+
+
+def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool) -> BaselineReport:
+    status = runner.status(settings, require_migrations=False)  # read under the lock; a first baseline starts the folder
     plan, folder = status.plan, status.folder
     blocking = [*plan.blocking, *(status.legacy.blocking if status.legacy else ())]
     if blocking:
@@ -100,14 +114,13 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
             details=[f"{q.kind}: {q.message}" for q in blocking[1:]],
         )
     legacy = list(status.legacy.pending) if status.legacy else []
-    target = server.resolve_target(settings)
     ignore = ignored_tables(settings)
     if not schema.has_objects(target.url, ignore_tables=ignore):
         return BaselineReport(target.display, EMPTY, notes=["the database is empty: no baseline needed; `inv db.migrate` builds it"])
     if plan.pending:
         first = plan.pending[0]
         if is_baseline(first):
-            return _adopt(settings, plan, folder, first, target, ignore, legacy, yes=yes)
+            return _adopt(settings, conn, plan, folder, first, target, ignore, legacy, yes=yes)
         raise MigrakitError(
             f"{len(plan.pending)} migration(s) are not applied to this database, starting with {first.tag}",
             file=first.path,
@@ -125,22 +138,38 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
             target.display, IN_SYNC, notes=["the migrations already produce this database's schema: no baseline needed"]
         )
     if not statements:
-        return _record_legacy(settings, folder, target, legacy, yes=yes)
+        return _record_legacy(settings, conn, folder, target, legacy, yes=yes)
     if legacy and any(is_destructive(s) for s in statements):
-        raise DriftError(
-            f"the database lacks what the legacy files create, and {len(legacy)} of them have no tracking row: "
-            "they never ran here",
-            file=legacy[0].path,
-            state="nothing was written or tracked",
-            fix="run `inv db.bootstrap` (it runs and records them), then `inv db.check`; a legacy runner's own table "
-            "saying they ran is not proof",
-            details=[m.path for m in legacy],
-        )
-    return _write(settings, folder, target, ignore, statements, legacy, yes=yes)
+        _refuse_partial_legacy(settings, target, ignore, legacy)
+    return _write(settings, conn, folder, target, ignore, statements, legacy, yes=yes)
+
+
+def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tuple[str, ...], legacy: list[Migration]) -> None:
+    """The database lacks something the legacy files create: prove file by file which of them ran here and
+    raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
+    with shadow.shadow(settings) as url:
+        prov = provenance.build(settings, url)
+    proofs = provenance.legacy_proofs(prov, legacy, provenance.live_snapshot(target.url, ignore, target.display))
+    forward = provenance.next_step(proofs)
+    blockers = provenance.blockers(proofs)
+    absent = [p.migration.tag for p in proofs if p.verdict == attribution.ABSENT]
+    raise DriftError(
+        f"the database lacks what {len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a "
+        f"tracking row create: {', '.join([*absent, *(p.migration.tag for p in blockers)])} never ran here (or only in part)",
+        file=(blockers or [p for p in proofs if p.verdict == attribution.ABSENT] or proofs)[0].migration.path,
+        state="nothing was written or tracked",
+        fix=(
+            f"`{forward}` records the legacy files proven to have run here and runs the others; then `inv db.check`, "
+            "and `inv db.baseline` again only if the database has more than the migrations and legacy files produce"
+            if forward
+            else "; ".join(provenance.blocker_fix(p) for p in blockers)
+        ),
+        details=[*provenance.summary(proofs), *(line for p in blockers for line in p.differing_lines())],
+    )
 
 
 def _record_legacy(
-    settings: Settings, folder: Folder, target: server.Target, legacy: list[Migration], *, yes: bool
+    settings: Settings, conn: Any, folder: Folder, target: server.Target, legacy: list[Migration], *, yes: bool
 ) -> BaselineReport:
     """The schema is exactly "migrations + legacy files" (the shadow ran them): record the legacy files' rows."""
     report = BaselineReport(target.display, LEGACY_PLANNED, legacy=[m.path for m in legacy])
@@ -149,13 +178,14 @@ def _record_legacy(
         "have no tracking row (another runner ran them): the schema proves they ran"
     )
     if yes:
-        _track(settings, legacy, v1=folder.layout == V1)
+        _track(conn, settings, legacy, v1=folder.layout == V1)
         report.outcome = LEGACY_RECORDED
     return report
 
 
 def _write(
     settings: Settings,
+    conn: Any,
     folder: Folder,
     target: server.Target,
     ignore: tuple[str, ...],
@@ -179,7 +209,7 @@ def _write(
         report.files = [display_path(settings.migrations_dir / r, settings.root) for r in relative]
         if not yes:
             return report
-        _install(settings, copy, relative, written.tag, legacy)
+        _install(conn, settings, copy, relative, written.tag, legacy)
     report.outcome = WRITTEN
     return report
 
@@ -227,7 +257,7 @@ def _statement(migrations_dir: Path, tag: str | None, err: MigrationFailed) -> l
     return m.statements[err.statement_no - 1].text.strip().splitlines()[:8]
 
 
-def _install(settings: Settings, copy: Path, relative: list[Path], tag: str | None, legacy: list[Migration]) -> None:
+def _install(conn: Any, settings: Settings, copy: Path, relative: list[Path], tag: str | None, legacy: list[Migration]) -> None:
     """Copy the proven files into the real folder, then insert the tracking row; undo the files if that fails."""
     real = settings.migrations_dir
     journal = real / JOURNAL_PATH
@@ -247,7 +277,7 @@ def _install(settings: Settings, copy: Path, relative: list[Path], tag: str | No
                 shutil.copyfile(copy / rel, dest)
         folder = load_folder(real, settings.root)
         migration = next(m for m in folder.migrations if m.tag == tag)
-        _track(settings, [*legacy, migration], v1=folder.layout == V1)
+        _track(conn, settings, [*legacy, migration], v1=folder.layout == V1)
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)
@@ -266,27 +296,26 @@ def _merge_journal(journal: Path, proven: Path, tag: str | None) -> None:
     journal.write_text(render_journal(current.with_entry(entry.tag, entry.when, entry.breakpoints)), encoding="utf-8")
 
 
-def _track(settings: Settings, migrations: list[Migration], *, v1: bool) -> None:
-    """Insert the rows of `migrations` (proven, not run) in one transaction under the migration lock, unless
-    another run tracked one of them meanwhile."""
+def _track(conn: Any, settings: Settings, migrations: list[Migration], *, v1: bool) -> None:
+    """Insert the rows of `migrations` (proven, not run) in one transaction, on `conn`, which holds the
+    migration lock since before the proof; unless one of them is tracked already (re-checked here)."""
     schema_name, table = settings.migrations_schema, settings.migrations_table
-    with server.connect(server.resolve_target(settings).url, autocommit=True) as conn:
-        with migration_lock(conn, schema_name, table, timeout=settings.lock_wait_timeout):
-            hashes = {r.hash for r in tracking.read_rows(conn, schema_name, table)}
-            already = [m.tag for m in migrations if m.hash in hashes]
-            if already:
-                raise MigrakitError(
-                    f"{', '.join(already)} got tracked on this database meanwhile",
-                    migration=already[0],
-                    state="nothing was tracked by this run",
-                    fix="another migrator ran at the same time: check `inv db.status`, then run `inv db.baseline` again",
-                )
-            tracking.ensure_table(conn, schema_name, table, v1=v1)
-            Executor(conn, runner.executor_options(settings, v1=v1)).record(migrations)
+    hashes = {r.hash for r in tracking.read_rows(conn, schema_name, table)}
+    already = [m.tag for m in migrations if m.hash in hashes]
+    if already:
+        raise MigrakitError(
+            f"{', '.join(already)} got tracked on this database meanwhile",
+            migration=already[0],
+            state="nothing was tracked by this run",
+            fix="another migrator ran at the same time: check `inv db.status`, then run `inv db.baseline` again",
+        )
+    tracking.ensure_table(conn, schema_name, table, v1=v1)
+    Executor(conn, runner.executor_options(settings, v1=v1)).record(migrations)
 
 
 def _adopt(
     settings: Settings,
+    conn: Any,
     plan: Plan,
     folder: Folder,
     baseline_m: Migration,
@@ -306,7 +335,7 @@ def _adopt(
         _prove(before, copy, target, ignore, f"baseline {baseline_m.tag} on this database", baseline_m.tag)
     report.notes.append(f"{baseline_m.tag} and every migration before it give exactly this database's schema")
     if yes:
-        _track(settings, [*legacy, baseline_m], v1=folder.layout == V1)
+        _track(conn, settings, [*legacy, baseline_m], v1=folder.layout == V1)
         report.outcome = ADOPTED
     return report
 

@@ -4,6 +4,11 @@ All migrations go to a shadow database (see `shadow`), whose schema is compared 
 (bookkeeping schemas and the legacy tracking table left out). The tracking table is checked too: the
 planner's problems (edited files, rows no file explains, migrations Drizzle would skip). Nothing on the
 target is changed.
+
+When the schemas differ, or legacy files have no tracking row, a second shadow is built one file at a
+time (db/provenance.py) to name, for each differing object, the migration or legacy file that creates it,
+and to prove which legacy files already ran here: the fix is then the one `db.bootstrap --adopt ... --only
+...` command that records those and runs the rest.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from dataclasses import dataclass, field
 
 from . import runner, schema, server, shadow
 from .config import Settings
+from .db import provenance
 from .planner import Plan, Problem
 
 
@@ -25,6 +31,9 @@ class CheckReport:
     legacy_unrecorded: list[str] = field(default_factory=list)  # legacy files whose hash no tracking row carries
     legacy_problems: tuple[Problem, ...] = ()  # e.g. a legacy file edited after db.bootstrap ran it
     notes: list[str] = field(default_factory=list)
+    made_by: dict[str, str] = field(default_factory=dict)  # difference's object -> "file (what it does to it)"
+    legacy_proofs: list[provenance.LegacyProof] = field(default_factory=list)  # per legacy file without a row
+    next_step: str | None = None  # the db.bootstrap command that adopts the proven files and runs the rest
 
     @property
     def problems(self) -> tuple[Problem, ...]:
@@ -62,22 +71,44 @@ def check(settings: Settings) -> CheckReport:
     )
     if note:
         report.notes.append(note)
+    if not diff.equal or unrecorded:
+        _explain(settings, target, report, status.legacy.pending if status.legacy else (), plan)
     if plan.pending and not diff.equal:
         report.notes.append(
             f"{len(plan.pending)} migration(s) are pending here ({', '.join(m.tag for m in plan.pending[:5])}"
             f"{', ...' if len(plan.pending) > 5 else ''}): the differences they account for go away after `inv db.migrate`"
         )
-    if report.legacy_unrecorded:
-        report.notes.append(
-            f"{len(report.legacy_unrecorded)} legacy file(s) have no row in the tracking table (a legacy runner's own "
-            "table is not proof): "
-            + (
-                "the schema shows they ran; `inv db.baseline --yes` records them"
-                if diff.equal
-                else "`inv db.bootstrap` runs and records those that never ran here"
+    if report.legacy_proofs:
+        report.notes += provenance.summary(report.legacy_proofs)
+        for proof in provenance.blockers(report.legacy_proofs):
+            report.notes += [f"{proof.migration.tag}: {line}" for line in proof.differing_lines()]
+            report.notes.append(provenance.blocker_fix(proof))
+        if report.next_step:
+            report.notes.append(
+                f"{len(report.legacy_unrecorded)} legacy file(s) have no row in the tracking table (a legacy runner's "
+                f"own table is not proof); `{report.next_step}` records those proven to have run and runs the others"
             )
-        )
     return report
+
+
+def _explain(settings: Settings, target: server.Target, report: CheckReport, pending_legacy: tuple, plan: Plan) -> None:
+    """Name the file behind each difference, and prove which legacy files without a row ran here."""
+    with shadow.shadow(settings) as url:
+        prov = provenance.build(settings, url)
+    live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
+    pending = {m.tag for m in plan.pending} | {m.tag for m in pending_legacy}
+    for d in report.diff.differences:
+        found = prov.made_by(d.key) if d.key else None
+        if found is None:
+            report.made_by[d.object] = "no migration or legacy file creates it" if d.kind == schema.EXTRA else "(unknown)"
+            continue
+        m, verb = found
+        what = {"created": "creates it", "changed": "last changes it", "dropped": "drops it"}[verb]
+        kind = "legacy file" if m.mode == "legacy" else "migration"
+        where = "not run here yet" if m.tag in pending else "tracked as run here"
+        report.made_by[d.object] = f"{m.path} ({what}; {kind}, {where})"
+    report.legacy_proofs = provenance.legacy_proofs(prov, list(pending_legacy), live)
+    report.next_step = provenance.next_step(report.legacy_proofs)
 
 
 # ------------------------------------------------------------------------------------------ output
@@ -96,7 +127,11 @@ def render_check(report: CheckReport, fmt: str = "plain") -> str:
     else:
         lines.append(f"schema:   DRIFT: {len(diff.differences) or len(diff.statements)} difference(s)")
         for d in diff.differences:
-            lines += ["  " + line for line in schema.render_difference(d)]
+            rendered = schema.render_difference(d)
+            lines += ["  " + rendered[0]]
+            if d.object in report.made_by:
+                lines.append(f"    made by: {report.made_by[d.object]}")
+            lines += ["  " + line for line in rendered[1:]]
         lines.append("to make the database match the migrations, this would run (review it; migrakit never runs it):")
         lines += ["  " + s.replace("\n", "\n  ") for s in diff.statements]
     for p in report.problems:
@@ -104,7 +139,9 @@ def render_check(report: CheckReport, fmt: str = "plain") -> str:
         if p.fix:
             lines.append(f"  fix: {p.fix}")
     lines += [f"note: {n}" for n in report.notes]
-    if report.drifted:
+    if report.next_step:
+        lines.append(f"fix: `{report.next_step}`, then `inv db.check` again")
+    elif report.drifted:
         lines.append(
             "fix: put the change into a migration (`inv db.generate`), or undo the manual change on the database; "
             "objects the database has and no migration produces can be adopted with `inv db.baseline`"

@@ -9,6 +9,7 @@ MigrakitError                 exit 1   base: message, file, migration, statement
  +-- MigrationFailed          exit 1   the server rejected a statement (sqlstate, position mapped to file)
  +-- ConfirmationRequired     exit 5   a destructive action without --yes (the plan was printed)
  +-- DatabaseUnavailable      exit 6   cannot connect (unreachable, wrong password, missing permission)
+ +-- InspectionFailed         exit 1   a schema could not be read (its catalog changed meanwhile) or compared
 
 Nothing here imports I/O; nothing here prints.
 """
@@ -103,6 +104,10 @@ class ConfirmationRequired(MigrakitError):
 class DatabaseUnavailable(MigrakitError):
     exit_code = 6
     kind = "database-unavailable"
+
+
+class InspectionFailed(MigrakitError):
+    kind = "inspection-failed"
 
 
 EXIT_CODES = {

@@ -296,7 +296,10 @@ def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
     ran = sum(1 for f in data["files"] if f["state"] == "applied")
     lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['files'])} file(s) ran here"]
     if data["pending"]:
-        lines.append(f"  not run yet: {fold(data['pending'])} (`inv db.bootstrap`)")
+        lines.append(
+            f"  no tracking row yet: {fold(data['pending'])} (`inv db.check` proves which ran here, to record with "
+            "`inv db.bootstrap --adopt`, and which never did, to run with `inv db.bootstrap`)"
+        )
     lines += [f"  problem: {p['message']}\n    fix: {p['fix']}" for p in data["problems"]]
     return lines
 
@@ -306,20 +309,35 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
     plan = report.plan
     data = as_json.bootstrap(report)
     lines = [f"database: {report.target}", f"legacy:   {report.legacy_dir}"]
-    lines.append(
-        _table(
-            ["file", "created_at", "state", "hash"],
-            [[f["tag"], str(f["created_at"]), "ran now" if f["tag"] in report.applied else f["state"], f["hash"][:12]] for f in data["files"]],
-            fmt,
-        )
-    )
+
+    def state(f: dict[str, Any]) -> str:
+        if f["tag"] in report.applied:
+            return "ran now"
+        if f["tag"] in report.recorded:
+            return "recorded now (proven, not run)"
+        return str(f["state"])
+
+    lines.append(_table(["file", "created_at", "state", "hash"], [[f["tag"], str(f["created_at"]), state(f), f["hash"][:12]] for f in data["files"]], fmt))
+    lines += [f"note: {t} already has a tracking row here: nothing to do for it" for t in report.already]
     if report.dry_run:
-        lines.append(f"dry run: would run {fold(data['pending'])}" if data["pending"] else "dry run: nothing to run")
+        if report.adopt:
+            lines.append(f"dry run: would prove on a shadow database, then record without running: {fold(report.adopt)}")
+        lines.append(f"dry run: would run {fold(report.to_run)}" if report.to_run else "dry run: nothing to run")
         lines.append("dry run: nothing was changed")
-    elif report.applied:
-        lines.append(f"ran {len(report.applied)} legacy file(s), each in one transaction: {fold(report.applied)}")
     else:
-        lines.append(f"nothing to run: all {len(plan.applied)} legacy file(s) already ran here")
+        for proof in report.proofs:
+            lines.append(f"proven: {proof.migration.tag}: all {len(proof.objects)} object(s) it creates or changes are here, as it leaves them")
+        if report.recorded:
+            lines.append(f"recorded {len(report.recorded)} legacy file(s) as run, without running them: {fold(report.recorded)}")
+        if report.applied:
+            lines.append(f"ran {len(report.applied)} legacy file(s), each in one transaction: {fold(report.applied)}")
+        if not report.applied and not report.recorded:
+            lines.append(f"nothing to run: all {len(plan.applied)} legacy file(s) already ran here" if not report.left else "nothing was run")
+    if report.left:
+        lines.append(f"still pending (not named by --only/--adopt): {fold(report.left)}")
+        lines.append("next: `inv db.check` tells which of them ran here (adopt) and which never did (run)")
+    elif not report.dry_run and (report.applied or report.recorded):
+        lines.append("next: `inv db.check` (the schema should now be exactly what the migrations and legacy files produce)")
     return "\n".join(lines)
 
 

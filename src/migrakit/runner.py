@@ -65,6 +65,12 @@ class BootstrapReport:
     plan: Plan
     applied: list[str] = field(default_factory=list)
     dry_run: bool = False
+    to_run: list[str] = field(default_factory=list)  # pending files this run executes
+    adopt: list[str] = field(default_factory=list)  # pending files this run records without running (proven)
+    recorded: list[str] = field(default_factory=list)  # ... and those it recorded
+    already: list[str] = field(default_factory=list)  # files named by --only/--adopt that already have a row
+    left: list[str] = field(default_factory=list)  # pending files this run leaves pending
+    proofs: list[Any] = field(default_factory=list)  # db.provenance.LegacyProof of each adopted file
 
 
 @dataclass(frozen=True)
@@ -479,10 +485,24 @@ def migrate_consolidated(
     )
 
 
-def bootstrap(settings: Settings, *, dry_run: bool = False, on_event: Event = lambda *a, **k: None) -> BootstrapReport:
+def bootstrap(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    only: tuple[str, ...] | list[str] = (),
+    adopt: tuple[str, ...] | list[str] = (),
+    on_event: Event = lambda *a, **k: None,
+) -> BootstrapReport:
     """Run the legacy folder's files that no tracking row carries yet, in order, each as one transaction
-    (Mode 2), tracked with created_at = its position (see bootstrap.py). Never reads a legacy runner's table
-    or looks at which tables exist."""
+    (Mode 2), tracked with created_at = its position (see bootstrap.py). Never reads a legacy runner's table.
+
+    `only`: run only these files (selectors: tag, number, `024-026`). `adopt`: record these files without
+    running them, each only when a shadow database proves its effect present in the live schema
+    (db/provenance.py); a file only partly present, absent, or without schema effect is refused (DriftError
+    naming the objects). With either option, the files not named stay pending. Files run and recorded in
+    file order, each in its own transaction, all under the migration lock (the proof too)."""
+    from .core.attribution import SelectionError, parse_selection, split_selectors
+
     if settings.legacy_dir is not None:
         key = "legacy_dir"
         require_folder(
@@ -494,13 +514,33 @@ def bootstrap(settings: Settings, *, dry_run: bool = False, on_event: Event = la
     # a legacy-only project (no drizzle-kit folder yet) may lack the default migrations folder; a configured one must exist
     src = load_sources(settings, require_migrations=not settings.is_default("migrations_dir"))
     shown = display_path(settings.legacy_dir, settings.root) if settings.legacy_dir else ""
+    tags = [m.tag for m in legacy]
+    try:
+        run_sel = parse_selection(split_selectors(list(only)), tags) if only else None
+        adopt_sel = parse_selection(split_selectors(list(adopt)), tags) if adopt else []
+    except SelectionError as err:
+        raise ConfigError(
+            f"no legacy file matches {err.selector!r}",
+            file=shown,
+            state="nothing was run",
+            fix="name files by number (023), range (024-026), tag or file name; the legacy files are: " + ", ".join(tags),
+        ) from None
+    both = sorted(set(run_sel or ()) & set(adopt_sel))
+    if both:
+        raise ConfigError(
+            f"{', '.join(both)} is named by both --only (run it) and --adopt (record it without running)",
+            state="nothing was run",
+            fix="name each file in one of the two options",
+        )
+    if run_sel is None:
+        run_sel = [] if adopt_sel else tags
     with _session(settings) as (target, conn):
         on_event("target", display=target.display)
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         p = _legacy_plan(legacy, src, rows)
         _check_statements(p)
         if dry_run:
-            return BootstrapReport(target.display, shown, p, dry_run=True)
+            return _bootstrap_report(target.display, shown, p, run_sel, adopt_sel, dry_run=True)
         try:
             with migration_lock(
                 conn, settings.migrations_schema, settings.migrations_table,
@@ -510,23 +550,81 @@ def bootstrap(settings: Settings, *, dry_run: bool = False, on_event: Event = la
                 p = _legacy_plan(legacy, src, rows)
                 _refuse_blocking(p)
                 v1 = src.folder.layout == V1
+                report = _bootstrap_report(target.display, shown, p, run_sel, adopt_sel)
+                to_adopt = [m for m in p.pending if m.tag in report.adopt]
+                if to_adopt:  # proven under the lock: nobody migrates between the proof and the rows
+                    report.proofs = _prove_adoption(settings, target, p.pending, to_adopt)
                 tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
-                report = BootstrapReport(target.display, shown, p)
-                on_event("plan", count=len(p.pending))
+                on_event("plan", count=len(report.to_run))
+                executor = Executor(conn, executor_options(settings, v1=v1), on_event)
                 try:
-                    def replan() -> tuple[Plan, list[Migration]]:
-                        rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
-                        p = _legacy_plan(legacy, src, rows)
-                        _refuse_blocking(p)
-                        return p, list(p.pending)
-
-                    report.applied, _, report.plan = _execute(
-                        conn, p, list(p.pending), executor_options(settings, v1=v1), on_event, replan=replan,
-                        wait=settings.lock_wait_timeout,
-                    )
+                    for m in p.pending:  # file order: each file recorded or run in its own transaction
+                        if m.tag in report.adopt:
+                            report.recorded += executor.record([m])
+                        elif m.tag in report.to_run:
+                            executor.apply([m])
+                            report.applied.append(m.tag)
                 except MigrakitError as err:
                     err.fix = err.fix and err.fix.replace("inv db.migrate", "inv db.bootstrap")
+                    done = [*report.applied, *report.recorded]
+                    if done:
+                        err.state = f"{err.state}; done before it in this run: {', '.join(done)}"
+                    if _already_exists(err):
+                        err.fix = (
+                            f"the objects {err.migration} creates already exist here (another runner, or a person, ran "
+                            "it): run `inv db.check`; it names the file that creates each object, proves which legacy "
+                            "files already ran, and prints the command that records those and runs the rest"
+                        )
                     raise
                 return report
         finally:
             on_event("finished")
+
+
+def _already_exists(err: MigrakitError) -> bool:
+    return bool(err.cause) and any(f"({code} " in (err.cause or "") for code in ("42P07", "42710", "42723", "42P06"))
+
+
+def _bootstrap_report(
+    target: str, shown: str, p: Plan, run_sel: list[str], adopt_sel: list[str], *, dry_run: bool = False
+) -> BootstrapReport:
+    pending = {m.tag for m in p.pending}
+    report = BootstrapReport(target, shown, p, dry_run=dry_run)
+    report.to_run = [t for t in run_sel if t in pending]
+    report.adopt = [t for t in adopt_sel if t in pending]
+    report.already = [t for t in [*run_sel, *adopt_sel] if t not in pending] if (run_sel or adopt_sel) else []
+    report.left = [m.tag for m in p.pending if m.tag not in report.to_run and m.tag not in report.adopt]
+    return report
+
+
+def _prove_adoption(settings: Settings, target: server.Target, pending: tuple[Migration, ...], adopt: list[Migration]) -> list[Any]:
+    """Prove each file of `adopt` present in the live schema (db/provenance.py), or raise DriftError naming,
+    per refused file, the objects that differ and the fix."""
+    from . import shadow
+    from .db import provenance
+    from .drift import ignored_tables
+
+    with shadow.shadow(settings) as url:
+        prov = provenance.build(settings, url)
+    live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
+    proofs = provenance.legacy_proofs(prov, list(pending), live)
+    refused = [pr for pr in proofs if pr.migration in adopt and pr.verdict != "present"]
+    if refused:
+        first = refused[0]
+        forward = provenance.next_step(proofs)
+        fixes = [provenance.blocker_fix(pr) for pr in refused if pr.verdict != "absent"]
+        if any(pr.verdict == "absent" for pr in refused):
+            fixes.append(
+                f"{', '.join(pr.migration.tag for pr in refused if pr.verdict == 'absent')} never ran here: run "
+                "instead of adopting" + (f" (`{forward}`)" if forward else "")
+            )
+        raise DriftError(
+            f"cannot adopt {', '.join(pr.migration.tag for pr in refused)}: its effect is not present in this "
+            f"database ({first.verdict})",
+            file=first.migration.path,
+            migration=first.migration.tag,
+            state="nothing was run or recorded",
+            fix="; ".join(fixes),
+            details=[*provenance.summary(proofs), *(line for pr in refused for line in pr.differing_lines())],
+        )
+    return [pr for pr in proofs if pr.migration in adopt]

@@ -8,15 +8,25 @@ Two views of one comparison:
 - `diff_statements(a, b)`: the ordered SQL (results' dependency-aware order) that turns a into b.
 - `compare(expected, actual)`: each differing object, what the migrations produce (`expected`), what the
   database has (`actual`), and the SQL that makes the database match; plus the ordered script.
+
+Every inspection (`inspect`) reads the catalog in one REPEATABLE READ, READ ONLY transaction, so all of
+results' queries see one snapshot. A concurrent DDL can still make a catalog function fail ("cache lookup
+failed", "could not open relation"); an inspection that fails is retried (INSPECT_ATTEMPTS, a short pause
+between) and then reported as InspectionFailed with the state and the fix, never as a traceback (results
+raises KeyError when the catalog changes between two of its queries).
 """
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
+import psycopg
+
 from . import server
+from .errors import InspectionFailed, MigrakitError
 
 BOOKKEEPING_SCHEMAS = ("drizzle", "migrakit")
 
@@ -51,6 +61,7 @@ class Difference:
     expected: str | None  # definition the migrations produce (None: they produce no such object)
     actual: str | None  # definition in the database (None: the database has no such object)
     sql: tuple[str, ...] = ()
+    key: tuple[str, ...] = ()  # the object's key in `snapshot` (("tables", k), ("columns", table, column) ...)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -115,6 +126,48 @@ def _drop_tables(inspected: Any, ignored: set[tuple[str, str]]) -> None:
         setattr(inspected, prop, {k: v for k, v in getattr(inspected, prop).items() if not attached(v)})
 
 
+INSPECT_ATTEMPTS = 3
+_INSPECT_PAUSE = 0.3  # seconds, times the attempt number
+# What results or the server raise when the catalog changes while it is read (or results meets an object it
+# cannot model): translated, never shown as a traceback.
+_INSPECTION_ERRORS = (psycopg.Error, LookupError, AttributeError, TypeError, ValueError, AssertionError)
+
+
+def inspect(
+    url: str, exclude: Iterable[str] = BOOKKEEPING_SCHEMAS, ignore_tables: Iterable[str] = (), *, what: str | None = None
+) -> Any:
+    """results' inspection of the database at `url` in one REPEATABLE READ, READ ONLY transaction; retried up
+    to INSPECT_ATTEMPTS times, then InspectionFailed naming `what` (default: the redacted URL)."""
+    exclude, ignore = tuple(exclude), tuple(ignore_tables)
+    failure: BaseException | None = None
+    for attempt in range(1, INSPECT_ATTEMPTS + 1):
+        try:
+            with server.connect(url) as conn:
+                conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+                conn.read_only = True
+                inspected = _inspector(conn, exclude, ignore)
+                conn.rollback()
+                return inspected
+        except MigrakitError:
+            raise
+        except _INSPECTION_ERRORS as exc:
+            failure = exc
+            if isinstance(exc, psycopg.OperationalError):
+                break  # the connection itself failed: retrying the same server at once rarely helps
+            if attempt < INSPECT_ATTEMPTS:
+                time.sleep(_INSPECT_PAUSE * attempt)
+    assert failure is not None
+    cause = server.redact_text(f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}", [url])
+    raise InspectionFailed(
+        f"could not read the schema of {what or server.redact_url(url)} ({INSPECT_ATTEMPTS} attempts): its catalog "
+        "changed while it was read, or the server refused a catalog query",
+        cause=cause,
+        state="nothing was written or tracked",
+        fix="another session is changing the schema (a deploy, a migrator, a manual DDL): wait until it has "
+        "finished (`inv db.status` shows pending migrations), then run this again",
+    ) from None
+
+
 def _ordered_statements(diff: Any) -> list[str]:
     diff.set_safety(False)
     diff.add_all_changes_ordered()
@@ -127,15 +180,13 @@ def diff_statements(
 ) -> list[str]:
     """The SQL statements that would turn the schema at `from_url` into the schema at `to_url` ([] when equal)."""
     SchemaMigration, _, _ = _results()
-    exclude, ignore = tuple(exclude), tuple(ignore_tables)
-    with server.connect(from_url) as a, server.connect(to_url) as b:
-        return _ordered_statements(SchemaMigration(_inspector(a, exclude, ignore), _inspector(b, exclude, ignore)))
+    a, b = inspect(from_url, exclude, ignore_tables), inspect(to_url, exclude, ignore_tables)
+    return _guarded(lambda: _ordered_statements(SchemaMigration(a, b)))
 
 
 def has_objects(url: str, exclude: Iterable[str] = BOOKKEEPING_SCHEMAS, ignore_tables: Iterable[str] = ()) -> bool:
     """True when the database holds any schema object outside the bookkeeping schemas and `ignore_tables`."""
-    with server.connect(url) as conn:
-        inspected = _inspector(conn, tuple(exclude), ignore_tables)
+    inspected = inspect(url, exclude, ignore_tables)
     defaults = {("schemas", "public"), ("extensions", "plpgsql")}  # what CREATE DATABASE gives
     return any((cat, key) not in defaults for cat in CATEGORIES for key in getattr(inspected, cat, {}))
 
@@ -148,13 +199,65 @@ def compare(
 ) -> SchemaDiff:
     """Compare the schema the migrations produce (`expected_url`, a shadow database) with a live one."""
     SchemaMigration, differences, _ = _results()
-    exclude = tuple(exclude)
-    ignore = tuple(ignore_tables)
-    with server.connect(expected_url) as e, server.connect(actual_url) as a:
-        expected, actual = _inspector(e, exclude, ignore), _inspector(a, exclude, ignore)
-        found = list(_differences(expected, actual, differences))
-        statements = _ordered_statements(SchemaMigration(actual, expected))
+    expected, actual = inspect(expected_url, exclude, ignore_tables), inspect(actual_url, exclude, ignore_tables)
+    found = _guarded(lambda: list(_differences(expected, actual, differences)))
+    statements = _guarded(lambda: _ordered_statements(SchemaMigration(actual, expected)))
     return SchemaDiff(tuple(found), tuple(statements))
+
+
+def _guarded(call: Any) -> Any:
+    """Run a results computation over inspected objects; an exception in results becomes InspectionFailed."""
+    try:
+        return call()
+    except (LookupError, AttributeError, TypeError, ValueError, AssertionError) as exc:
+        raise InspectionFailed(
+            "results could not compare the two schemas",
+            cause=f"{type(exc).__name__}: {exc}",
+            state="nothing was written or tracked",
+            fix="an object results cannot model is involved (the cause names it): report it with the object's "
+            "definition; meanwhile compare that object by hand",
+        ) from None
+
+
+# ------------------------------------------------------------------------------------------ snapshots
+def snapshot(inspected: Any) -> dict[tuple[str, ...], Any]:
+    """Every object of an inspection under its key, for object-by-object comparison (core.attribution):
+    (category, key) for each object of CATEGORIES, a table as ("tables", key) holding its table-level
+    properties and one ("columns", table key, column name) per column."""
+    out: dict[tuple[str, ...], Any] = {}
+    for cat in CATEGORIES:
+        for key, obj in (getattr(inspected, cat, {}) or {}).items():
+            if cat == "tables":
+                out[(cat, key)] = _table_properties(obj)
+                for name, col in obj.columns.items():
+                    out[("columns", key, name)] = col
+            else:
+                out[(cat, key)] = obj
+    return out
+
+
+def _table_properties(table: Any) -> tuple[Any, ...]:
+    names = ("relationtype", "parent_table", "partition_def", "rowsecurity", "forcerowsecurity", "persistence", "options", "comment")
+    return tuple(getattr(table, n, None) for n in names)
+
+
+def key_label(key: tuple[str, ...]) -> str:
+    """A snapshot key as `compare` names objects: `table "public"."t"`, `column "public"."t"."c"`."""
+    if key[0] == "columns":
+        return f'column {key[1]}."{key[2]}"'
+    return f"{_LABELS.get(key[0], key[0])} {key[1]}"
+
+
+def describe(value: Any) -> str:
+    """An object of a snapshot as one line of text (its definition where results has one)."""
+    if value is None or type(value).__name__ == "_Absent":
+        return "(nothing)"
+    if isinstance(value, tuple):
+        return "the table (its own properties: comment, RLS, persistence, options)"
+    if hasattr(value, "creation_clause"):
+        return str(value.creation_clause)
+    text = _definition(value)
+    return " ".join(text.split()) if text else type(value).__name__
 
 
 # ------------------------------------------------------------------------------------------ differences
@@ -199,9 +302,11 @@ def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Diffe
             sql = [_text(obj, "create_statement") or ""]
             if cat == "tables":
                 sql = _table_create(obj, whole_tables[(obj.schema, obj.name)])
-            yield Difference(f"{label} {key}", cat, MISSING, _definition(obj), None, tuple(s for s in sql if s))
+            yield Difference(f"{label} {key}", cat, MISSING, _definition(obj), None, tuple(s for s in sql if s), (cat, key))
         for key, obj in removed.items():
-            yield Difference(f"{label} {key}", cat, EXTRA, None, _definition(obj), tuple(s for s in [_text(obj, "drop_statement")] if s))
+            yield Difference(
+                f"{label} {key}", cat, EXTRA, None, _definition(obj), tuple(s for s in [_text(obj, "drop_statement")] if s), (cat, key)
+            )
         for key, obj in modified.items():
             old = before_obj = getattr(actual, cat)[key]
             if cat == "tables":
@@ -216,7 +321,7 @@ def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Diffe
             expected_text, actual_text = _definition(obj), _definition(old)
             if expected_text == actual_text:  # same text: say which property differs
                 expected_text, actual_text = _properties(obj, old)
-            yield Difference(f"{label} {key}", cat, CHANGED, expected_text, actual_text, tuple(s for s in sql if s))
+            yield Difference(f"{label} {key}", cat, CHANGED, expected_text, actual_text, tuple(s for s in sql if s), (cat, key))
 
 
 def _table_create(table: Any, attached: list[Any]) -> list[str]:
@@ -247,12 +352,12 @@ def _table_changes(key: str, table: Any, old: Any, differences: Any) -> Iterator
     for col_name, col in c_added.items():
         yield Difference(
             f"column {name}.{col.quoted_name}", "columns", MISSING, col.creation_clause, None,
-            (table.alter_table_statement(col.add_column_clause),),
+            (table.alter_table_statement(col.add_column_clause),), ("columns", key, col_name),
         )  # fmt: skip
     for col_name, col in c_removed.items():
         yield Difference(
             f"column {name}.{col.quoted_name}", "columns", EXTRA, None, col.creation_clause,
-            (table.alter_table_statement(col.drop_column_clause),),
+            (table.alter_table_statement(col.drop_column_clause),), ("columns", key, col_name),
         )  # fmt: skip
     for col_name, col in c_modified.items():
         was = old.columns[col_name]
@@ -260,12 +365,12 @@ def _table_changes(key: str, table: Any, old: Any, differences: Any) -> Iterator
         comment = col.comment_alter_statement(was, name)
         yield Difference(
             f"column {name}.{col.quoted_name}", "columns", CHANGED,
-            _column_text(col), _column_text(was), tuple(s for s in [*sql, comment] if s),
+            _column_text(col), _column_text(was), tuple(s for s in [*sql, comment] if s), ("columns", key, col_name),
         )  # fmt: skip
     if not (c_added or c_removed or c_modified):  # the table itself: comment, RLS, storage options ...
         expected_text, actual_text = _properties(table, old)
         yield Difference(
-            f"table {key}", "tables", CHANGED, expected_text, actual_text, tuple(s for s in table.alter_statements(old) if s)
+            f"table {key}", "tables", CHANGED, expected_text, actual_text, tuple(s for s in table.alter_statements(old) if s), ("tables", key)
         )
 
 

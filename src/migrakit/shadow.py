@@ -45,10 +45,17 @@ def build(settings: Settings, url: str, *, migrations_dir: Path | None = None) -
     """Apply all migrations to the (empty) database at `url`: `db.migrate`, then `db.bootstrap` when there are
     legacy files (a fresh database gets them in that order too)."""
     target = settings.with_overrides(database_url=url, migrations_dir=str(migrations_dir) if migrations_dir else None)
-    try:
+    with failures_on_shadow():
         runner.migrate(target, allow_empty=True, require_migrations=False)  # replays history (empty migrations included)
         if legacy_migrations(settings):
             runner.bootstrap(target)
+
+
+@contextmanager
+def failures_on_shadow() -> Iterator[None]:
+    """A MigrakitError raised while building a shadow says so in its state, and its fix names --shadow-url."""
+    try:
+        yield
     except MigrakitError as err:
         err.state = "on a shadow database (dropped again); the target database was not touched"
         err.fix = (

@@ -2,7 +2,9 @@
 
 import hashlib
 import json
+import re
 import shutil
+import subprocess
 
 import psycopg
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from migrakit import runner
 from migrakit.config import load_settings
 from migrakit.errors import DriftError, MigrationFailed
+from tests.fixtures.cli import run_cli
 from tests.fixtures.pg import dump_schema, reference_schema
 
 pytestmark = pytest.mark.corpus
@@ -142,3 +145,115 @@ def test_bootstrap_never_trusts_a_legacy_tracking_table_or_existing_tables(case,
         conn.execute("INSERT INTO schema_migrations SELECT unnest(%s::text[])", ([t.split("_")[0] for t in LEGACY],))
     assert [m.tag for m in runner.bootstrap(settings, dry_run=True).plan.pending] == LEGACY
     assert runner.bootstrap(settings).applied == LEGACY
+
+
+# ------------------------------------------------------------------------------------------ the partly-run folder
+def _project(case, tmp_path, shadow_url):
+    """A project whose legacy folder an old runner half ran, configured as a user would in pyproject.toml."""
+    shutil.copytree(case / "migrations", tmp_path / "migrations")
+    shutil.copytree(case / "legacy", tmp_path / "legacy")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.migrakit]\n"
+        'legacy_dir = "legacy"\n'
+        'legacy_table = "schema_migrations"\n'
+        f'shadow_url = "{shadow_url}"\n'
+    )
+    return tmp_path
+
+
+def _psql_file(pg_bin, db_url, path):
+    """What a person does by hand: psql, one transaction per file, stop on the first error."""
+    subprocess.run([str(pg_bin / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-1", "-f", str(path), db_url], check=True, capture_output=True)
+
+
+def _printed_command(output, prefix="db.bootstrap"):
+    """The `inv db.bootstrap ...` command a message prints as its fix, as migrakit CLI arguments."""
+    found = re.findall(r"`inv (" + re.escape(prefix) + r"[^`\n]*)`", output)
+    assert found, output
+    return found[-1].split()
+
+
+def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(case, tmp_path, db_url, pg_server_url, pg_bin):
+    project = _project(case, tmp_path, pg_server_url)
+    env = {"DATABASE_URL": db_url}
+    assert run_cli(["db.migrate"], cwd=project, env=env).returncode == 0
+    for tag in ["022_drop_old_audit", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]:
+        _psql_file(pg_bin, db_url, project / "legacy" / f"{tag}.sql")  # 023 never ran
+    with psycopg.connect(db_url) as conn:  # ... and the old runner's table says all five did
+        conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY)")
+        conn.execute("INSERT INTO schema_migrations VALUES ('022'), ('023'), ('024'), ('025'), ('026')")
+    forward = ["db.bootstrap", "--adopt", "022,024,025,026", "--only", "023"]
+
+    # db.baseline: refuses, and names the one command that records 022, 024-026 and runs 023
+    out = run_cli(["db.baseline"], cwd=project, env=env)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert _printed_command(out.stderr) == forward
+    assert "023_settings_jsonb" in out.stderr and "never ran here" in out.stderr
+
+    # db.bootstrap (no options): fails on 022, whose objects exist; its fix leads to db.check, not back to baseline
+    out = run_cli(["db.bootstrap"], cwd=project, env=env)
+    assert out.returncode == 1 and "022_drop_old_audit" in out.stderr and "already exists" in out.stderr
+    assert "inv db.check" in out.stderr and "baseline" not in out.stderr
+    assert rows(db_url)[3:] == []
+
+    # db.check: names 023 as the file that creates account_settings, and prints the same command
+    out = run_cli(["db.check"], cwd=project, env=env)
+    assert out.returncode == 3, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    at = lines.index('  table "public"."account_settings": missing from the database')
+    assert lines[at + 1].startswith("    made by: legacy/023_settings_jsonb.sql (creates it; legacy file, not run here yet)")
+    assert _printed_command(out.stdout) == forward
+
+    # adopting a file that never ran is refused, naming the objects it lacks; nothing is recorded
+    out = run_cli(["db.bootstrap", "--adopt", "023"], cwd=project, env=env)
+    assert out.returncode == 3 and 'table "public"."account_settings": 023_settings_jsonb creates it' in out.stderr
+    assert rows(db_url)[3:] == []
+
+    # follow the printed fix
+    out = run_cli(_printed_command(run_cli(["db.check"], cwd=project, env=env).stdout), cwd=project, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "recorded 4 legacy file(s) as run, without running them: 022_drop_old_audit, 024_audit_trigger, " in out.stdout
+    assert "ran 1 legacy file(s), each in one transaction: 023_settings_jsonb" in out.stdout
+
+    # done: every file tracked at its position, check and status clean, baseline has nothing to do
+    expected = [(hashlib.sha256((case / "legacy" / f"{t}.sql").read_bytes()).hexdigest(), i) for i, t in enumerate(LEGACY, 1)]
+    assert [(h, c) for _, h, c in rows(db_url)[3:]] == expected
+    for args, code in ((["db.check"], 0), (["db.status"], 0), (["db.bootstrap"], 0)):
+        out = run_cli(args, cwd=project, env=env)
+        assert out.returncode == code, (args, out.stdout + out.stderr)
+    assert "no drift" in run_cli(["db.check"], cwd=project, env=env).stdout
+    out = run_cli(["db.baseline"], cwd=project, env=env)
+    assert out.returncode == 0 and "no baseline needed" in out.stdout
+    with psycopg.connect(db_url) as conn:  # 023 really ran: its JSONB default document is there
+        account = conn.execute("INSERT INTO accounts (email) VALUES ('ada@example.com') RETURNING id").fetchone()[0]
+        conn.execute("INSERT INTO account_settings (account_id) VALUES (%s)", (account,))
+        assert conn.execute("SELECT settings -> 'digest' ->> 'hour' FROM account_settings").fetchone() == ("9",)
+        conn.rollback()
+
+
+def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_differs(case, tmp_path, db_url, pg_server_url, pg_bin):
+    project = _project(case, tmp_path, pg_server_url)
+    env = {"DATABASE_URL": db_url}
+    assert run_cli(["db.migrate"], cwd=project, env=env).returncode == 0
+    _psql_file(pg_bin, db_url, project / "legacy" / "022_drop_old_audit.sql")
+    with psycopg.connect(db_url) as conn:  # someone dropped one of 022's indexes by hand
+        conn.execute("DROP INDEX audit_events_payload_gin_idx")
+    out = run_cli(["db.bootstrap", "--adopt", "022"], cwd=project, env=env)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "cannot adopt 022_drop_old_audit" in out.stderr and "(partial)" in out.stderr
+    assert 'index "public"."audit_events_payload_gin_idx": 022_drop_old_audit creates it' in out.stderr
+    assert "only partly present" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert rows(db_url)[3:] == []
+
+    out = run_cli(["db.check"], cwd=project, env=env)  # check names the same object, and no command that would adopt it
+    assert out.returncode == 3 and "inv db.bootstrap --adopt" not in out.stdout
+    assert "022_drop_old_audit: index \"public\".\"audit_events_payload_gin_idx\"" in out.stdout
+
+    with psycopg.connect(db_url) as conn:  # put it back: now 022 is proven and adopted; the rest run
+        conn.execute("CREATE INDEX audit_events_payload_gin_idx ON audit_events USING gin (payload jsonb_path_ops)")
+    out = run_cli(_printed_command(run_cli(["db.check"], cwd=project, env=env).stdout), cwd=project, env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [c for _, _, c in rows(db_url)[3:]] == [1, 2, 3, 4, 5]
+    assert run_cli(["db.check"], cwd=project, env=env).returncode == 0

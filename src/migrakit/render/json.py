@@ -219,6 +219,10 @@ def bootstrap(r: Any) -> Data:
         "already_applied_count": len(data.get("applied", [])),
         "applied": list(r.applied),
         "applied_count": len(r.applied),
+        "recorded": list(r.recorded),
+        "to_run": list(r.to_run),
+        "to_adopt": list(r.adopt),
+        "left_pending": list(r.left),
         "pending_count": len(data.get("pending", [])),
     }
 
@@ -264,6 +268,14 @@ def drift_check(r: Any) -> Data:
         "problems": [problem(p) for p in r.problems],
         "legacy_files": list(r.legacy_files),
         "legacy_unrecorded": list(r.legacy_unrecorded),
+        "made_by": r.made_by,
+        "legacy_files_ran_here": [p.migration.tag for p in r.legacy_proofs if p.verdict == "present"],
+        "legacy_files_never_ran": [p.migration.tag for p in r.legacy_proofs if p.verdict == "absent"],
+        "legacy_files_undecided": [
+            {"tag": p.migration.tag, "verdict": p.verdict, "differences": p.differing_lines()}
+            for p in r.legacy_proofs if p.verdict not in ("present", "absent")
+        ],
+        "next_step": r.next_step,
         "notes": list(r.notes),
     }
 

@@ -199,8 +199,11 @@ def check(
     """Check for drift: compare the database's schema with what all migrations produce. Changes nothing.
 
     Applies every migration (and the legacy files, while a legacy folder is configured) to a shadow database
-    and compares schemas; lists each differing object with what the migrations produce, what the database has
-    and the SQL that would reconcile it, plus the tracking table's problems. Exit 0 when equal, 3 on drift.
+    and compares schemas; lists each differing object with the migration or legacy file that creates it, what
+    the migrations produce, what the database has and the SQL that would reconcile it, plus the tracking
+    table's problems. Legacy files without a row are proven file by file (ran here or not), and the
+    `db.bootstrap --adopt ... --only ...` command that records and runs them is printed. Exit 0 when equal,
+    3 on drift.
     """
     from ..drift import check as core, render_check
     from ..errors import DriftError
@@ -234,7 +237,8 @@ def baseline(
     Generates the statements that turn "all migrations" into the live schema as the next migration
     (NNNN_baseline.sql), applies everything to a shadow database and compares it with the live one. Only when
     they are equal, and only with --yes, the file is written and tracked as applied. Where a baseline file
-    already exists but is not tracked on this database, proves it here and (--yes) tracks it.
+    already exists but is not tracked on this database, proves it here and (--yes) tracks it. All of it
+    under the migration lock (a running deploy is waited for, up to lock_wait_timeout).
     """
     from ..baseline import baseline as core, render_baseline
     from ..errors import ConfirmationRequired
@@ -286,18 +290,26 @@ def migrate_consolidated(
 
 
 @task(
+    iterable=["only", "adopt"],
     help={
         **_COMMON,
         "legacy_dir": "Folder of legacy .sql files (default: [tool.migrakit] legacy_dir).",
-        "dry_run": "Show which legacy files would run; change nothing.",
+        "shadow_url": _SHADOW,
+        "only": "Run only these legacy files: number (023), range (024-026), tag or file name; repeatable or comma list.",
+        "adopt": "Record these legacy files as run without running them, each only if a shadow database proves "
+        "everything it creates present and equal here; repeatable or comma list.",
+        "dry_run": "Show which legacy files would run or be adopted; change nothing.",
         "json": "Print the result as JSON.",
-    }
+    },
 )
 def bootstrap(
     c: Any,
     database_url: str | None = None,
     migrations_dir: str | None = None,
     legacy_dir: str | None = None,
+    shadow_url: str | None = None,
+    only: list[str] | None = None,
+    adopt: list[str] | None = None,
     dry_run: bool = False,
     json: bool = False,
 ) -> None:
@@ -306,13 +318,18 @@ def bootstrap(
     Each file is tracked in Drizzle's table by its hash, with created_at = its position (1, 2, ...), so a
     second run does nothing and a file edited after it ran is drift (exit 3). A legacy runner's own table and
     the tables that exist are never taken as proof that a file ran.
+    --only runs just the files named. --adopt records files that already ran here (by hand, by an old runner)
+    without running them, each only when the schema proves it (applied step by step to a shadow database,
+    everything the file creates, changes or drops must be so here); otherwise exit 3 naming the objects.
+    `inv db.check` prints the --adopt/--only command for a partly-run legacy folder.
     """
     from .. import runner
     from ..report import Progress, choose_format, render_bootstrap
 
     fmt = choose_format(json)
-    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, legacy_dir=legacy_dir)
-    run_core(render_bootstrap, lambda: runner.bootstrap(settings, dry_run=dry_run, on_event=Progress(fmt)), fmt, settings=settings)
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, legacy_dir=legacy_dir, shadow_url=shadow_url)
+    call = lambda: runner.bootstrap(settings, dry_run=dry_run, only=only or (), adopt=adopt or (), on_event=Progress(fmt))  # noqa: E731
+    run_core(render_bootstrap, call, fmt, settings=settings)
 
 
 @task(
