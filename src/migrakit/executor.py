@@ -435,6 +435,19 @@ _SYNC_BYTES = 8 << 20  # ... or this many characters of SQL
 _APPLY_LOCK = "SELECT 1 / pg_try_advisory_xact_lock(%s)::int"
 
 
+# What each guard raises when it trips; any other error at a guard (no tracking table, no permission, a lost
+# connection) is reported as the error it is.
+_GUARD_SQLSTATES = {
+    "busy": pgerrors.DivisionByZero.sqlstate,
+    "tracked": pgerrors.InvalidTextRepresentation.sqlstate,
+}
+
+
+def _tripped(guard: str, exc: psycopg.Error) -> bool:
+    """The failing command was this guard (told by which queued command failed) and it failed as designed."""
+    return bool(guard) and exc.sqlstate == _GUARD_SQLSTATES[guard]
+
+
 class AppliedElsewhere(LockTimeout):
     """A migration transaction found, inside itself, that another migrator applied `migration` (its row is
     tracked) or is applying migrations right now (`busy`). The transaction was rolled back; the runner
@@ -642,7 +655,7 @@ class Executor:
             idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
             if not idle and not _connection_lost(self.conn, exc):
                 self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
-            if failed is not None and failed.guard and not _connection_lost(self.conn, exc):
+            if failed is not None and _tripped(failed.guard, exc):
                 raise AppliedElsewhere(fm, busy=failed.guard == "busy") from None
             setting = _timeout_setting_error(exc)
             if setting is not None:
@@ -728,7 +741,7 @@ class Executor:
                     started.until(failed.migration)  # those that ran before the failure, and the failed one
             else:
                 failed = sent[-1] if sent else None
-            if failed is not None and failed.guard and not _connection_lost(self.conn, exc):
+            if failed is not None and _tripped(failed.guard, exc):
                 raise AppliedElsewhere(failed.migration, busy=failed.guard == "busy") from None
             raise _block_failure(self.conn, exc, failed, migrations[0], state) from exc
 
@@ -757,7 +770,7 @@ class Executor:
             try:
                 self.conn.execute(query, params)
             except psycopg.Error as exc:
-                if _connection_lost(self.conn, exc):
+                if not _tripped(guard, exc):
                     raise
                 raise AppliedElsewhere(m, busy=guard == "busy") from None
         return (m, "")

@@ -410,8 +410,13 @@ def _direct_connection(conn: Any, settings: Settings, target: server.Target, run
             "migrations there",
         )
     direct = server.connect(settings.direct_url, autocommit=True)
-    same = direct.execute("SELECT current_database()").fetchone() == conn.execute("SELECT current_database()").fetchone()
-    if not same or pooler.detect(direct, settings.direct_url).transaction:
+    try:
+        same = direct.execute("SELECT current_database()").fetchone() == conn.execute("SELECT current_database()").fetchone()
+        pooled = same and pooler.detect(direct, settings.direct_url).transaction
+    except BaseException:
+        direct.close()
+        raise
+    if not same or pooled:
         shown = server.redact_url(settings.direct_url)
         direct.close()
         raise ConfigError(
