@@ -72,7 +72,8 @@ class Settings:
     lock_retries: int = 3
     pipeline: bool = True
     app: Mapping[str, str] = field(default_factory=dict)
-    # key -> where its value came from ("pyproject.toml [tool.migrakit]", "MIGRAKIT_X", "--x"); absent: the default
+    # key -> where its value came from ("pyproject.toml [tool.migrakit] x", "environment variable MIGRAKIT_X",
+    # "option --x", "Invoke config migrakit.x"); absent: the default
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     def with_overrides(self, _origin: str = "option", **options: Any) -> "Settings":
@@ -85,13 +86,13 @@ class Settings:
         for key in ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema"):
             if key in given:
                 given[key] = _path(self.root, str(given[key]))
-        label = lambda k: f"--{k.replace('_', '-')}" if _origin == "option" else f"{_origin} ({k})"  # noqa: E731
+        label = lambda k: f"option --{k.replace('_', '-')}" if _origin == "option" else f"{_origin} ({k})"  # noqa: E731
         origins = {**self.origins, **{k: label(k) for k in given}}
         return replace(self, **given, origins=origins)
 
     def origin(self, key: str) -> str:
-        """Where `key`'s value came from, for an error's fix: "--migrations-dir", "MIGRAKIT_MIGRATIONS_DIR",
-        "pyproject.toml [tool.migrakit]" or "the default"."""
+        """Where `key`'s value came from, for an error's fix: "option --migrations-dir", "environment variable
+        MIGRAKIT_MIGRATIONS_DIR", "pyproject.toml [tool.migrakit] migrations_dir" or "the default"."""
         return self.origins.get(key, "the default")
 
     def is_default(self, key: str) -> bool:

@@ -23,7 +23,7 @@ from .errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, Drif
 from .executor import AppliedElsewhere, Event, Executor, Options, migration_lock
 from .migration import CONSOLIDATED, STANDARD, Migration
 from .planner import DEFAULT_TABLE, Plan, TrackingRow, order_sequence, plan
-from .sources import MIGRATIONS_EXPECTED, V1, Folder, check_folders, display_path, folder_fix, load_folder, require_folder
+from .sources import MIGRATIONS_EXPECTED, V1, Folder, check_folders, display_path, folder_fix, load_folder, require_folder, said
 
 
 @dataclass
@@ -121,7 +121,7 @@ def refuse_empty_folder(settings: Settings, src: Sources, rows: list[TrackingRow
     origin = settings.origin(key)
     raise ConfigError(
         f"{key} {shown}/ holds no migration, but the tracking table {_table_name(settings)} has {len(tracked)} row(s)",
-        cause=f"{key} = {shown!r} ({'the default' if origin == 'the default' else 'set by ' + origin}); "
+        cause=f"{key} = {shown!r} ({'the default' if origin == 'the default' else 'set by ' + said(origin)}); "
         f"expected {MIGRATIONS_EXPECTED}",
         state="nothing was run",
         fix=folder_fix(settings, key, "the folder these migrations came from")

@@ -109,7 +109,7 @@ def require_folder(path: Path, root: Path | None, *, key: str, origin: str, expe
     if path.is_dir():
         return
     shown = display_path(path, root)
-    where = "the default" if origin == "the default" else f"set by {origin}"
+    where = "the default" if origin == "the default" else f"set by {said(origin)}"
     raise ConfigError(
         f"{key} {shown}/ " + ("is a file, not a folder" if path.exists() else "does not exist"),
         cause=f"{key} = {shown!r} ({where}); expected {expected}",
@@ -144,15 +144,20 @@ def check_folders(settings: Settings, *, migrations: bool = True, consolidated: 
         )
 
 
+def said(origin: str) -> str:
+    """A setting's origin as a sentence names it: `--migrations-dir`, `MIGRAKIT_MIGRATIONS_DIR`, `pyproject.toml ...`."""
+    return origin.removeprefix("option ").removeprefix("environment variable ")
+
+
 def folder_fix(settings: Settings, key: str, what: str) -> str:
     origin = settings.origin(key)
     option = f"--{key.replace('_', '-')}"
     if origin == "the default":
         return f"point {key} at {what}: set {key} in [tool.migrakit] of pyproject.toml, or pass {option}"
-    if origin.startswith("--"):
-        return f"correct {origin} to {what}"
-    if origin.startswith("MIGRAKIT_"):
-        return f"correct (or unset) the environment variable {origin}: it should name {what}"
+    if origin.startswith("option --"):
+        return f"correct {said(origin)} to {what}"
+    if origin.startswith("environment variable MIGRAKIT_"):
+        return f"correct (or unset) the environment variable {said(origin)}: it should name {what}"
     return f"correct {key} in {origin}: it should name {what}"
 
 
