@@ -5,7 +5,7 @@ from pathlib import Path
 
 import migrakit
 
-PURE = ["journal", "statements", "migration", "planner", "errors"]
+PURE = ["journal", "statements", "migration", "planner", "errors", "core/redact"]
 FORBIDDEN = {"psycopg", "rich", "invoke", "subprocess", "git", "pgserver", "os", "pathlib", "socket"}
 
 

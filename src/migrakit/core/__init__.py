@@ -1,0 +1,1 @@
+"""Pure logic: text and data in, data out; no driver, no files, no terminal."""
