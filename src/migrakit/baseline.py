@@ -88,7 +88,7 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
     Legacy files (`legacy_dir`) without a row are part of the proof (the shadow runs them as db.bootstrap would),
     so they are recorded with the baseline: on a database where the old runner really ran them, their rows are
     written only because the schema proves it."""
-    status = runner.status(settings, require_migrations=False)  # a first baseline starts the folder
+    status = runner.status(settings, allow_empty=None, require_migrations=False)  # a first baseline starts the folder
     plan, folder = status.plan, status.folder
     blocking = [*plan.blocking, *(status.legacy.blocking if status.legacy else ())]
     if blocking:

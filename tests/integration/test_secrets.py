@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import uuid
 from pathlib import Path
 from urllib.parse import quote
@@ -75,6 +76,8 @@ FORMS: list[list[str]] = [
     ["db.consolidate", "--from", "0000_good", "--to", "0000_good", "--yes"],
     ["env.check"],
     ["env.check", "--json"],
+    ["legacy.retire", "--legacy-dir", "legacy"],
+    ["legacy.retire", "--legacy-dir", "legacy", "--json"],
 ]
 
 
@@ -87,6 +90,9 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "legacy" / "001_a.sql").write_text("CREATE TABLE legacy_a (id int);\n")
     (tmp_path / "schema.sql").write_text("CREATE TABLE good (id int);\n")
     (tmp_path / "pyproject.toml").write_text('[tool.migrakit]\nschema = "schema.sql"\n')
+    git = ["git", "-c", "user.email=t@example.com", "-c", "user.name=t"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "project"]):  # legacy.retire works in a repository
+        subprocess.run([*git, *cmd], cwd=tmp_path, check=True, capture_output=True, timeout=60)
     return tmp_path
 
 
