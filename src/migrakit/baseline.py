@@ -100,7 +100,7 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
 
 
 def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool) -> BaselineReport:
-    status = runner.status(settings, require_migrations=False)  # read under the lock; a first baseline starts the folder
+    status = runner.status(settings, allow_empty=None, require_migrations=False)  # read under the lock; a first baseline starts the folder
     plan, folder = status.plan, status.folder
     blocking = [*plan.blocking, *(status.legacy.blocking if status.legacy else ())]
     if blocking:

@@ -51,7 +51,7 @@ def ignored_tables(settings: Settings) -> tuple[str, ...]:
 
 def check(settings: Settings) -> CheckReport:
     """Build the migrations' schema on a shadow database and compare it with the target's."""
-    status = runner.status(settings)
+    status = runner.status(settings, allow_empty=None)
     target = server.resolve_target(settings)
     plan = status.plan
     legacy = list(status.legacy.migrations) if status.legacy else []

@@ -21,7 +21,7 @@ from . import runner, schema, server
 from .config import Settings
 from .errors import ConfigError, ConfirmationRequired, MigrakitError
 from .journal import JOURNAL_PATH, Journal, parse_journal, render_journal
-from .sources import JOURNAL, V1, load_folder
+from .sources import JOURNAL, V1, display_path, load_folder
 from .statements import BREAKPOINT, is_destructive
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
@@ -79,8 +79,27 @@ def _copy_snapshot(previous: Path | None, target: Path, v1: bool) -> str | None:
 
 
 def write_migration(settings: Settings, name: str, body: str) -> Generated:
-    """Append one migration with `body` to the Mode 1 folder, journal (or v1 folder) and snapshot included."""
+    """Append one migration with `body` to the Mode 1 folder, journal (or v1 folder) and snapshot included.
+    A missing folder is created, as drizzle-kit creates its `out`, and the result says so (a mistyped
+    --migrations-dir then shows at once, before anything is applied)."""
     _check_name(name)
+    existed = settings.migrations_dir.is_dir()
+    result = _write_migration(settings, name, body)
+    if not existed:
+        key = "migrations_dir"
+        result.note = _join(
+            f"created the migrations folder {display_path(settings.migrations_dir, settings.root)}/ "
+            f"({key} from {settings.origin(key)}): if that is a typo, delete it and fix {key}",
+            result.note,
+        )
+    return result
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(n for n in notes if n)
+
+
+def _write_migration(settings: Settings, name: str, body: str) -> Generated:
     folder = load_folder(settings.migrations_dir, settings.root)
     now_ms = int(time.time() * 1000)
     out = settings.migrations_dir
@@ -117,7 +136,7 @@ def write_migration(settings: Settings, name: str, body: str) -> Generated:
 def custom(settings: Settings, name: str) -> Generated:
     """An empty migration, exactly as `drizzle-kit generate --custom --name NAME` writes it."""
     result = write_migration(settings, name, CUSTOM_HEADER)
-    result.note = "empty custom migration: put your SQL below the header"
+    result.note = _join(result.note, "empty custom migration: put your SQL below the header")
     return result
 
 

@@ -107,9 +107,12 @@ def load_sources(settings: Settings, *, require_migrations: bool = True) -> Sour
     return Sources(folder, order_sequence(folder.migrations, consolidated), legacy, table)
 
 
-def refuse_empty_folder(settings: Settings, src: Sources, rows: list[TrackingRow], allow_empty: bool) -> None:
+def refuse_empty_folder(
+    settings: Settings, src: Sources, rows: list[TrackingRow], allow_empty: bool | None
+) -> None:
     """No Mode 1 or Mode 2 migration on disk while the tracking table has rows of migrations (not only legacy
-    files'): most likely the wrong folder, so exit 2 unless `--allow-empty` says the empty folder is meant."""
+    files'): most likely the wrong folder, so exit 2 unless `--allow-empty` says the empty folder is meant.
+    `allow_empty=None`: the task has no --allow-empty (db.check, db.baseline): refuse without offering it."""
     if allow_empty or src.migrations:
         return
     legacy = {m.hash for m in src.legacy}
@@ -125,7 +128,7 @@ def refuse_empty_folder(settings: Settings, src: Sources, rows: list[TrackingRow
         f"expected {MIGRATIONS_EXPECTED}",
         state="nothing was run",
         fix=folder_fix(settings, key, "the folder these migrations came from")
-        + "; if the folder is meant to be empty, pass --allow-empty",
+        + ("; if the folder is meant to be empty, pass --allow-empty" if allow_empty is not None else ""),
     )
 
 
@@ -234,7 +237,7 @@ def _table_upgrade(
 
 
 def status(
-    settings: Settings, *, out_of_order: bool = False, allow_empty: bool = False, require_migrations: bool = True
+    settings: Settings, *, out_of_order: bool = False, allow_empty: bool | None = False, require_migrations: bool = True
 ) -> StatusReport:
     """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
     `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one)."""

@@ -8,90 +8,141 @@ extra) whose data lives in `.migrakit/`. The embedded server is started once and
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator
-from urllib.parse import quote, unquote
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
+from .core import redact
 from .errors import ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
     from .config import Settings
 
-MASK = "***"
+EMBEDDED_DATABASE = "migrakit"
+MASK = redact.MASK
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
 
 # ------------------------------------------------------------------------------------------ redaction
-_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
-_QUERY_PASSWORD = re.compile(r"([?&]password=)([^&#\s]*)", re.IGNORECASE)
-_KV_PASSWORD = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'&]+)", re.IGNORECASE)
-_ANY_URL_PASSWORD = re.compile(r"(postgres(?:ql)?://[^\s:/@'\"]*:)([^\s'\"]+)(@)", re.IGNORECASE)
+# The rules live in core/redact.py (pure); this layer adds libpq's own parse of each URL and the secrets the
+# process holds (PGPASSWORD, the URLs in the environment and on the command line).
+_URL_OPTIONS = ("--database-url", "--shadow-url")
+_URL_ENV = ("DATABASE_URL", "MIGRAKIT_SHADOW_URL")
 
 
-def _userinfo_password_span(url: str) -> tuple[int, int] | None:
-    """(start, end) of the password in `scheme://user:password@host...`, or None.
-
-    The userinfo ends at the last `@` before the query (a password may hold an unencoded `@`)."""
-    m = _SCHEME.match(url)
-    if not m:
+def libpq_password(url: str) -> str | None:
+    """The password libpq reads from `url` (URL or key=value DSN), or None when it has none or cannot parse it."""
+    try:
+        return conninfo_to_dict(url).get("password") or None
+    except Exception:  # ProgrammingError for a malformed string; never let redaction fail
         return None
-    start, query = m.end(), url.find("?", m.end())
-    at = url.rfind("@", start, query if query >= 0 else len(url))
-    if at < 0:
-        at = url.rfind("@", start)
-    colon = url.find(":", start, at) if at >= 0 else -1
-    return (colon + 1, at) if colon >= 0 else None
 
 
-def _passwords(url: str) -> set[str]:
-    """Every non-empty password in `url` (URL or key=value DSN), as written and percent-decoded."""
+def parses(url: str) -> bool:
+    try:
+        conninfo_to_dict(url)
+        return True
+    except Exception:
+        return False
+
+
+def process_urls(argv: Iterable[str] | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+    """Connection strings this process was given: `--database-url` / `--shadow-url` values on the command line
+    and DATABASE_URL / MIGRAKIT_SHADOW_URL in the environment (what Invoke's --debug may echo)."""
+    argv = list(sys.argv if argv is None else argv)
+    env = os.environ if env is None else env
+    found = [env.get(name, "") for name in _URL_ENV]
+    for i, arg in enumerate(argv):
+        for option in _URL_OPTIONS:
+            if arg == option and i + 1 < len(argv):
+                found.append(argv[i + 1])
+            elif arg.startswith(option + "="):
+                found.append(arg[len(option) + 1 :])
+    return [u for u in found if u]
+
+
+def secrets_of(urls: Iterable[str], env: Mapping[str, str] | None = None) -> set[str]:
+    """Every secret to mask for `urls`: their passwords (libpq's reading and every piece, see core.redact), plus
+    PGPASSWORD."""
+    env = os.environ if env is None else env
     found: set[str] = set()
-    span = _userinfo_password_span(url)
-    if span:
-        found.add(url[span[0] : span[1]])
-    pattern = _QUERY_PASSWORD if _SCHEME.match(url) else _KV_PASSWORD
-    for m in pattern.finditer(url):
-        value = m.group(2)
-        if value.startswith("'") and value.endswith("'") and len(value) >= 2:
-            found.add(value)
-            value = re.sub(r"\\(.)", r"\1", value[1:-1])
-        found.add(value)
-    found |= {unquote(p) for p in found}
-    return {p for p in found if p}
+    for url in urls:
+        if url:
+            found |= redact.passwords(url, [p for p in [libpq_password(url)] if p])
+    if env.get("PGPASSWORD"):
+        found |= redact.passwords(f"password='{env['PGPASSWORD']}'", [env["PGPASSWORD"]])
+    return found
 
 
 def redact_url(url: str) -> str:
-    """`url` with its password (userinfo, `?password=`, or `password=` in a key=value DSN) as `***`."""
+    """`url` with its passwords masked; scheme, host and database only when libpq cannot parse it or its
+    scheme is not PostgreSQL's (the string itself is never echoed then)."""
     try:
-        if _SCHEME.match(url):
-            span = _userinfo_password_span(url)
-            if span and span[1] > span[0]:
-                url = url[: span[0]] + MASK + url[span[1] :]
-            return _QUERY_PASSWORD.sub(lambda m: m.group(1) + MASK, url)
-        return _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, url)
+        if redact.scheme(url) in redact.POSTGRES_SCHEMES or redact.is_dsn(url):
+            return redact.redact_url(url) if parses(url) else redact.summarize(url)
+        return redact.summarize(url)
     except Exception:  # never let redaction be the thing that fails
         return "<url hidden>"
 
 
-def redact_text(text: str, urls: Iterable[str] = ()) -> str:
-    """`text` with each of `urls` redacted, their passwords masked wherever they appear, and any
-    `postgres(ql)://user:password@` or `password=...` scrubbed."""
-    urls = [u for u in urls if u]
-    secrets: set[str] = set()
-    for url in sorted(urls, key=len, reverse=True):
-        secrets |= _passwords(url)
-        text = text.replace(url, redact_url(url))
-    text = _ANY_URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    text = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+def redact_text(text: str, urls: Iterable[str] = (), *, short_in_quotes: bool = True) -> str:
+    """`text` with `urls` (and the process's own URLs) redacted and every password piece masked; see
+    core.redact.redact_text. `short_in_quotes=False` for JSON, whose keys are quoted too."""
+    urls = [u for u in (*urls, *process_urls()) if u]
+    shown: dict[str, str] = {}
+    for url in urls:
+        safe = redact_url(url)
+        shown[url] = safe
+        # as Python's repr (Invoke's debug log) and JSON write it: backslashes doubled, quotes escaped
+        for escape in (lambda t: t.replace("\\", "\\\\"), lambda t: t.replace("\\", "\\\\").replace("'", "\\'"),
+                       lambda t: t.replace("\\", "\\\\").replace('"', '\\"')):
+            shown.setdefault(escape(url), escape(safe))
+    for url in sorted(shown, key=len, reverse=True):
+        text = text.replace(url, shown[url])
+    return redact.redact_text(text, (), secrets_of(urls), short_in_quotes=short_in_quotes)
+
+
+def check_url(url: str, what: str = "database URL") -> None:
+    """ConfigError (exit 2) before any connection for a URL libpq would misread: another database's scheme, a
+    string libpq cannot parse, or an unencoded `@` or `/` in the password. Never echoes the string."""
+    shown = redact_url(url)
+    s = redact.scheme(url)
+    if s is not None and s not in redact.POSTGRES_SCHEMES:
+        raise ConfigError(
+            f"the {what} is a {s}:// URL ({shown}), not a PostgreSQL one",
+            state="nothing was run (the database was not contacted)",
+            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (or postgres://); migrakit only migrates PostgreSQL",
+        )
+    try:
+        conninfo_to_dict(url)
+    except Exception as exc:
+        raise ConfigError(
+            f"malformed {what} {shown}",
+            cause=_QUOTED_VALUE.sub('"…"', str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__),
+            state="nothing was run (the database was not contacted)",
+            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (percent-encode special characters in the "
+            "password: @ as %40, / as %2F, % as %25) or a key=value string (host=... dbname=... password='...')",
+        ) from None
+    if redact.misread_userinfo(url):
+        raise ConfigError(
+            f"the password in the {what} {shown} holds an unencoded @ or /",
+            cause="libpq ends the password at the first @ or / and reads the rest as the host, port or database",
+            state="nothing was run (the database was not contacted)",
+            fix="percent-encode the password's special characters: @ as %40, / as %2F, % as %25 "
+            "(python -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' PASSWORD)",
+        )
+
+
+_QUOTED_VALUE = re.compile(r"\"[^\"]*\"|'[^']*'")
 
 
 # ------------------------------------------------------------------------------------------ connecting
@@ -136,6 +187,7 @@ def connect(
 ) -> psycopg.Connection:
     """Open a connection (no server-side prepared statements). Failures raise DatabaseUnavailable
     (ConfigError for a malformed URL) whose text never contains the password."""
+    check_url(url)
     try:
         return psycopg.connect(
             url,
@@ -161,8 +213,8 @@ def connect(
     except psycopg.ProgrammingError as exc:  # the URL/DSN itself does not parse
         raise ConfigError(
             f"malformed database URL {redact_url(url)}",
-            cause=redact_text(str(exc).strip(), [url]),
-            fix="use postgresql://user:password@host:port/database (percent-encode special characters)",
+            cause=_QUOTED_VALUE.sub('"…"', str(exc).strip()),  # libpq quotes the piece it could not read
+            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (percent-encode special characters)",
         ) from None
 
 

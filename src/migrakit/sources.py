@@ -136,7 +136,10 @@ def check_folders(settings: Settings, *, migrations: bool = True, consolidated: 
         )
     key = "consolidated_dir"
     default = settings.root / "migrations-consolidated"
-    if consolidated and not settings.is_default(key) and settings.consolidated_dir != default:
+    # configured by the user: pyproject, MIGRAKIT_CONSOLIDATED_DIR or Invoke config (no task has a
+    # --consolidated-dir; an override from code, e.g. a shadow run's empty folder, may name a missing one)
+    configured = settings.origin(key) not in ("the default", "--consolidated-dir")
+    if consolidated and configured and settings.consolidated_dir != default:
         require_folder(
             settings.consolidated_dir, settings.root, key=key, origin=settings.origin(key),
             expected="Mode 2 files (<YYYYMMDDHHMMSS>_<name>.sql with its .toml manifest) written by `inv db.consolidate`",

@@ -146,3 +146,23 @@ def test_an_applied_empty_migration_does_not_block_later_runs(tmp_path, db_url):
     result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)  # the console script, end to end
     assert result.returncode == 0, result.stderr
     assert "0002_next" in result.stdout
+
+
+def test_check_and_baseline_refuse_an_empty_folder_with_rows_without_offering_a_flag_they_lack(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, [GOOD])
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
+    empty = tmp_path / "other"
+    empty.mkdir()
+    for task in (["db.check"], ["db.baseline"]):
+        result = run_in_process([*task, "--migrations-dir", str(empty), "--database-url", db_url], cwd=tmp_path)
+        assert result.returncode == 2, (task, result.stdout + result.stderr)
+        assert "holds no migration" in result.stderr and "--allow-empty" not in result.stderr
+
+
+def test_generate_says_when_it_creates_the_migrations_folder(tmp_path):
+    result = run_in_process(["db.generate", "--custom", "first", "--migrations-dir", "db/migrations"], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "created the migrations folder db/migrations/ (migrations_dir from --migrations-dir)" in result.stdout
+    assert (tmp_path / "db" / "migrations" / "0000_first.sql").is_file()
+    again = run_in_process(["db.generate", "--custom", "second", "--migrations-dir", "db/migrations"], cwd=tmp_path)
+    assert again.returncode == 0 and "created the migrations folder" not in again.stdout

@@ -127,7 +127,6 @@ def test_migrate_consolidated_runs_only_mode2_and_refuses_to_pass_an_earlier_mod
     assert tables(db_url) == set()
 
     first = make_drizzle_folder(tmp_path / "first", ORIGINALS[:1])  # Mode 1 deployed by another tool first
-    (tmp_path / "none").mkdir()  # a configured consolidated_dir must exist (issue 13): an empty one
     runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(first), consolidated_dir="none"))
     report = runner.migrate_consolidated(settings)
     assert report.applied == ["20231114223322_orders"]  # 0003 (Mode 1, later) is left for db.migrate

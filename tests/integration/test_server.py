@@ -57,7 +57,9 @@ def all_error_text(err: Exception) -> str:
         ("host=h password='with space\\'s' dbname=app", "host=h password=*** dbname=app"),
         ("postgresql://postgres:@/migrakit?host=/tmp/sock", "postgresql://postgres:@/migrakit?host=/tmp/sock"),
         ("postgresql://app@h/db", "postgresql://app@h/db"),
-        ("not a url at all", "not a url at all"),
+        ("not a url at all", "<unparseable database URL>"),  # never echoed (issue 13)
+        ("postgres//app:secret@localhost/app", "<unparseable database URL: host localhost, database app>"),
+        ("mysql://app:secret@db/app", "mysql://db/app"),
     ],
 )
 def test_redact_url_masks_every_password_form(url, expected):

