@@ -138,7 +138,7 @@ def check_folders(settings: Settings, *, migrations: bool = True, consolidated: 
     default = settings.root / "migrations-consolidated"
     # configured by the user: pyproject, MIGRAKIT_CONSOLIDATED_DIR or Invoke config (no task has a
     # --consolidated-dir; an override from code, e.g. a shadow run's empty folder, may name a missing one)
-    configured = settings.origin(key) not in ("the default", "--consolidated-dir")
+    configured = settings.origin(key) not in ("the default", "option --consolidated-dir")
     if consolidated and configured and settings.consolidated_dir != default:
         require_folder(
             settings.consolidated_dir, settings.root, key=key, origin=settings.origin(key),
