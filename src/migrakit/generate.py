@@ -21,7 +21,7 @@ from . import runner, schema, server
 from .config import Settings
 from .errors import ConfigError, ConfirmationRequired, MigrakitError
 from .journal import JOURNAL_PATH, Journal, parse_journal, render_journal
-from .sources import JOURNAL, V1, display_path, load_folder
+from .sources import JOURNAL, V1, display_path, load_folder, said
 from .statements import BREAKPOINT, is_destructive
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
@@ -89,7 +89,7 @@ def write_migration(settings: Settings, name: str, body: str) -> Generated:
         key = "migrations_dir"
         result.note = _join(
             f"created the migrations folder {display_path(settings.migrations_dir, settings.root)}/ "
-            f"({key} from {settings.origin(key)}): if that is a typo, delete it and fix {key}",
+            f"({key} from {said(settings.origin(key))}): if that is a typo, delete it and fix {key}",
             result.note,
         )
     return result
