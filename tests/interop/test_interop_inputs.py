@@ -9,6 +9,7 @@ import pytest
 
 from migrakit import runner, server
 from migrakit.config import load_settings
+from migrakit.errors import MigrakitError
 from tests.fixtures.folders import make_drizzle_folder
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 
@@ -35,8 +36,9 @@ def drizzle_hashes(folder):
     return json.loads(out.stdout)
 
 
-def migrakit_migrate(tmp_path, url, folder):
-    return runner.migrate(load_settings(tmp_path, env={}, database_url=url, migrations_dir=str(folder))).applied
+def migrakit_migrate(tmp_path, url, folder, allow_empty=False):
+    settings = load_settings(tmp_path, env={}, database_url=url, migrations_dir=str(folder))
+    return runner.migrate(settings, allow_empty=allow_empty).applied
 
 
 def test_hashes_equal_drizzles_for_bom_crlf_empty_and_non_ascii_files(tmp_path):
@@ -50,7 +52,10 @@ def test_drizzle_and_migrakit_write_the_same_rows_for_crlf_empty_files_and_empty
     folder = make_drizzle_folder(tmp_path, ACCEPTED)
     assert drizzle_migrate(folder, db_url) == {"ok": True}
     with server.shadow_database(pg_server_url, "mk_interop") as ours:
-        assert migrakit_migrate(tmp_path, ours, folder) == [tag for tag, _ in ACCEPTED]
+        with pytest.raises(MigrakitError, match="holds no SQL statement"):  # refused unless asked (issue 13)
+            migrakit_migrate(tmp_path, ours, folder)
+        # --allow-empty: recorded exactly as Drizzle records them
+        assert migrakit_migrate(tmp_path, ours, folder, allow_empty=True) == [tag for tag, _ in ACCEPTED]
         assert tracking_rows(ours) == tracking_rows(db_url)
         assert drizzle_migrate(folder, ours) == {"ok": True}  # Drizzle finds nothing left to do after migrakit
         assert tracking_rows(ours) == tracking_rows(db_url)
