@@ -356,7 +356,10 @@ def _check_env_names(env: Mapping[str, str]) -> None:
         elif name == "MIGRAKIT_APP":
             fix = "set the app commands in pyproject.toml: [tool.migrakit.app] dev = \"...\", build = \"...\""
         else:
-            guess = _did_you_mean(name, settings_env | NON_SETTING_ENV)
+            # compare what follows MIGRAKIT_: the shared prefix would make any two names look alike
+            known = {n.removeprefix("MIGRAKIT_"): n for n in settings_env | NON_SETTING_ENV}
+            close = _did_you_mean(name.removeprefix("MIGRAKIT_"), known)
+            guess = known[close] if close else None
             fix = (f"did you mean {guess}? rename it" if guess else "unset it") + (
                 f"; the settings are {', '.join(sorted(settings_env))}"
             )
