@@ -59,16 +59,20 @@ def _no_event(*_: Any, **__: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- lock
-def prepare_session(conn: psycopg.Connection[Any]) -> None:
+def prepare_session(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
     """Make the server notice promptly when this migrator dies (SIGKILL, lost network): without it, a
     backend running a long statement for a dead client keeps its transaction and the migration lock until
     the statement ends. `client_connection_check_interval` exists from PostgreSQL 14; TCP keepalives bound
-    the wait on a silent network everywhere."""
+    the wait on a silent network everywhere. In the same round trip, reads what db/writable.py needs to tell
+    whether the session can write (returned)."""
+    from .db.writable import WRITABLE_COLUMNS
+
     check = ", set_config('client_connection_check_interval', '1s', false)" if conn.info.server_version >= 140000 else ""
-    conn.execute(
+    row = conn.execute(
         "SELECT set_config('tcp_keepalives_idle', '30', false), set_config('tcp_keepalives_interval', '10', false), "
-        "set_config('tcp_keepalives_count', '3', false)" + check
-    )
+        "set_config('tcp_keepalives_count', '3', false)" + check + ", " + WRITABLE_COLUMNS
+    ).fetchone()
+    return tuple(row[-4:]) if row else ()
 
 
 def lock_key(schema: str, table: str) -> int:
@@ -82,8 +86,11 @@ def acquire_lock(
 ) -> None:
     """Poll pg_try_advisory_lock (never block inside the server: a blocked migrator can deadlock with
     another's CREATE INDEX CONCURRENTLY). Raise LockTimeout after `timeout` seconds. The session is
-    prepared first (`prepare_session`), so the lock dies with the migrator."""
-    prepare_session(conn)
+    prepared first (`prepare_session`), so the lock dies with the migrator; a session that cannot write is
+    refused there (db/writable.py, exit 6), before the lock is taken."""
+    from .db.writable import check_writable
+
+    check_writable(conn, prepare_session(conn))
     deadline = time.monotonic() + timeout
     announced = False
     while True:
@@ -125,12 +132,12 @@ def migration_lock(
     way out unless the connection is gone (then the server already released it, and the block's own error
     must not be hidden by a failing unlock).
 
-    Every task that writes to the target takes this lock, so the target is checked writable here, first
-    (db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
-    ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
-    from .db.writable import check_writable, read_only_error
+    Every task that writes to the target takes this lock, so the target is checked writable when it is taken
+    (acquire_lock; db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only,
+    in the round trip that prepares the session); a ReadOnlySqlTransaction inside the block (a failover
+    mid-run) is reported the same way."""
+    from .db.writable import read_only_error
 
-    check_writable(conn)
     key = lock_key(schema, table)
     acquire_lock(conn, key, timeout=timeout, on_event=on_event)
     try:
