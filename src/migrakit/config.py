@@ -279,11 +279,10 @@ def _written_keys(url: str) -> list[tuple[str, str]]:
 def _check_url(name: str, url: str, origin: str, env: Mapping[str, str]) -> None:
     """The connection parameters of `url` (the one named `name`, from `origin`), and the libpq environment
     variables that apply to it: unknown keywords, values libpq would refuse, settings in `options` the server
-    would refuse. A URL that does not parse at all is left to the connection, which says so without echoing it."""
+    would refuse. A URL that does not parse at all is left to the connection, which says so without echoing it.
+    Messages name the parameter and where the URL came from, never the URL itself (it may hold a password)."""
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
-
-    from .server import redact_url
 
     shown = origin if origin.startswith(("environment", "option", "Invoke")) else f"{name} ({origin})"
     try:
@@ -296,7 +295,6 @@ def _check_url(name: str, url: str, origin: str, env: Mapping[str, str]) -> None
                 raise ConfigError(
                     f"{name} ({shown}) has a connection parameter libpq does not know: {key!r}"
                     + (f"; did you mean {guess!r}?" if guess else ""),
-                    cause=f"in {redact_url(url)}",
                     state=_STATE,
                     fix=(f"rename {key} to {guess}" if guess else f"remove {key}")
                     + " (the parameters are listed in PostgreSQL's libpq documentation, 'Parameter Key Words')",
@@ -370,7 +368,10 @@ def _check_env_names(env: Mapping[str, str]) -> None:
         elif name == "MIGRAKIT_APP":
             fix = "set the app commands in pyproject.toml: [tool.migrakit.app] dev = \"...\", build = \"...\""
         else:
-            guess = _did_you_mean(name, settings_env | NON_SETTING_ENV)
+            # compare what follows MIGRAKIT_: the shared prefix would make any two names look alike
+            known = {n.removeprefix("MIGRAKIT_"): n for n in settings_env | NON_SETTING_ENV}
+            close = _did_you_mean(name.removeprefix("MIGRAKIT_"), known)
+            guess = known[close] if close else None
             fix = (f"did you mean {guess}? rename it" if guess else "unset it") + (
                 f"; the settings are {', '.join(sorted(settings_env))}"
             )

@@ -173,7 +173,7 @@ def _diagnose(message: str) -> tuple[str, str]:
         return "authentication failed", "check the user and password in DATABASE_URL, or unset it to use the embedded database"
     if "permission denied for database" in low:
         return "permission denied", "GRANT CONNECT on the database to the role; " + _FIX_URL
-    if "timeout" in low:
+    if "timeout expired" in low or "timed out" in low:  # not "lock_timeout" in a refused setting's message
         return "the server did not answer in time", "check that the server is running and reachable; " + _FIX_URL
     return "the server is unreachable", "check that the server is running and reachable; " + _FIX_URL
 

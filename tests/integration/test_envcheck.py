@@ -64,7 +64,9 @@ def test_a_malformed_url_is_a_configuration_error(tmp_path):
     root = project(tmp_path)
     result = migrakit(root, "postgresql://app@localhost/db?no_such_option=1", "env.check")
     assert result.returncode == 2, result.stderr
-    assert "FAIL database reachable: malformed database URL" in result.stderr
+    # refused when the settings load, before any check runs (config.py), naming the parameter
+    assert "database_url (environment variable DATABASE_URL) has a connection parameter libpq does not know: 'no_such_option'" in result.stderr
+    assert "remove no_such_option" in result.stderr
 
 
 def test_an_unreadable_tracking_table_names_the_grant(tmp_path, db_url):

@@ -18,11 +18,15 @@ DURATIONS = [
 
 
 def server_ms(conn, setting, value):
-    """Milliseconds the server stores for `setting = value`, or None when it refuses the value."""
+    """Milliseconds the server stores for `setting = value`, or None when it refuses the value. Set and read in
+    one statement in autocommit (the setting is local to that statement's implicit transaction): a
+    statement_timeout of 1ms must not cancel the read, and the new value applies from the next statement only."""
     try:
-        with conn.transaction():
-            conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
-            return int(conn.execute("SELECT setting FROM pg_settings WHERE name = %s", (setting,)).fetchone()[0])
+        row = conn.execute(
+            "SELECT (SELECT set_config(%s, %s, true)) AS applied, (SELECT setting FROM pg_settings WHERE name = %s)",
+            (setting, value, setting),
+        ).fetchone()
+        return int(row[1])
     except (psycopg.errors.InvalidParameterValue, psycopg.errors.DataException, psycopg.errors.ProgramLimitExceeded):
         return None
 
@@ -36,7 +40,7 @@ def ours(value, setting):
 
 @pytest.mark.parametrize("setting", ["lock_timeout", "statement_timeout"])
 def test_durations_are_read_as_the_server_reads_them(db_url, setting):
-    with psycopg.connect(db_url) as conn:
+    with psycopg.connect(db_url, autocommit=True) as conn:
         both = {v: (ours(v, setting), server_ms(conn, setting, v)) for v in DURATIONS}
     disagree = {v: pair for v, pair in both.items() if pair[0] != pair[1]}
     assert disagree == {}, "value: (migrakit, server) ms"

@@ -1,4 +1,5 @@
-"""Is the target writable? One round trip before a migrating task takes the migration lock.
+"""Is the target writable? Asked when a migrating task takes the migration lock (executor.migration_lock), in
+one round trip on the migrating connection, before the lock's own connection is opened.
 
 A standby (`pg_is_in_recovery()`), a read replica endpoint (the same, behind a reader host name) or a session
 whose transactions are read-only (`default_transaction_read_only = on` set on the role, the database, the
@@ -9,7 +10,7 @@ server or the connection's `options`) would otherwise fail at the first CREATE w
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Sequence
 
 import psycopg
 
@@ -43,19 +44,25 @@ def _where(conn: psycopg.Connection[Any]) -> str:
     return f'database "{info.dbname}" on {host} as {info.user}'
 
 
-def read_only_error(conn: psycopg.Connection[Any], cause: str | None = None) -> DatabaseUnavailable | None:
-    """DatabaseUnavailable (exit 6) naming why this session cannot write, or None when it can. `cause`: the
-    server error that revealed it (then a session too broken to ask still gives a read-only error)."""
-    try:
-        row = conn.execute(
-            "SELECT pg_is_in_recovery(), current_setting('transaction_read_only'), "
-            "current_setting('default_transaction_read_only'), "
-            "(SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only')"
-        ).fetchone()
-    except psycopg.Error:
-        if cause is None:
-            raise
-        row = None
+WRITABLE_COLUMNS = (
+    "pg_is_in_recovery(), current_setting('transaction_read_only'), current_setting('default_transaction_read_only'), "
+    "(SELECT source FROM pg_settings WHERE name = 'default_transaction_read_only')"
+)
+
+
+def read_only_error(
+    conn: psycopg.Connection[Any], cause: str | None = None, row: Sequence[Any] | None = None
+) -> DatabaseUnavailable | None:
+    """DatabaseUnavailable (exit 6) naming why this session cannot write, or None when it can. `row`: the
+    WRITABLE_COLUMNS already read (else they are read now). `cause`: the server error that revealed it (then a
+    session too broken to ask still gives a read-only error)."""
+    if not row:
+        try:
+            row = conn.execute(f"SELECT {WRITABLE_COLUMNS}").fetchone()
+        except psycopg.Error:
+            if cause is None:
+                raise
+            row = None
     if row is None:
         if cause is None:
             return None
@@ -90,8 +97,8 @@ def read_only_error(conn: psycopg.Connection[Any], cause: str | None = None) -> 
     return None
 
 
-def check_writable(conn: psycopg.Connection[Any]) -> None:
+def check_writable(conn: psycopg.Connection[Any], row: Sequence[Any] | None = None) -> None:
     """Raise DatabaseUnavailable (exit 6) when a migrating task could not write to `conn`'s database."""
-    err = read_only_error(conn)
+    err = read_only_error(conn, row=row)
     if err is not None:
         raise err

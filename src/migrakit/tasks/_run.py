@@ -69,10 +69,35 @@ class MigrakitTask(invoke.Task):  # type: ignore[misc]
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)
-        except MigrakitError as err:
+        except (MigrakitError, OSError) as exc:
+            err = exc if isinstance(exc, MigrakitError) else _file_error(exc)
+            if err is None:
+                raise
             secrets = [kwargs.get("database_url") or "", os.environ.get("DATABASE_URL", "")]
             fmt = "json" if kwargs.get("json") else "plain"
-            raise _exit(err, fmt, secrets, f"{self.body.__module__.rsplit('.', 1)[-1]}.{self.name.replace('_', '-')}") from err
+            raise _exit(err, fmt, secrets, f"{self.body.__module__.rsplit('.', 1)[-1]}.{self.name.replace('_', '-')}") from exc
+
+
+def _file_error(exc: OSError) -> MigrakitError | None:
+    """A file the task had to read or write that the file system refused (a directory where a file belongs, a
+    dangling link, no permission, a full disk): the user's environment, not a bug, so an error with the path.
+    An OSError without a file name keeps its traceback."""
+    if not exc.filename:
+        return None
+    from pathlib import Path
+
+    path = Path(os.fsdecode(exc.filename))
+    try:
+        shown = str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        shown = str(path)
+    return MigrakitError(
+        f"cannot use {shown}: {exc.strerror or type(exc).__name__}",
+        file=shown,
+        cause=f"{type(exc).__name__} (errno {exc.errno})",
+        state="the task stopped at this file; what it printed above is what it did",
+        fix=f"make {shown} a readable (and, for tasks that write it, writable) file, or restore it from git",
+    )
 
 
 task = functools.partial(invoke.task, klass=MigrakitTask)

@@ -19,7 +19,8 @@ from ._run import run_core, settings_from, task
 def check(c: Any, database_url: str | None = None, migrations_dir: str | None = None, json: bool = False) -> None:
     """Check the environment: database URL, reachable, server version, tracking table, folders; each failure with its fix.
 
-    Every check runs even after a failure. Exit 2 for a malformed URL, 6 when the database cannot be reached or the
+    Every check runs even after a failure. Exit 2 for a malformed URL or any setting refused when the settings load
+    (before the checks run), 6 when the database cannot be reached or the
     tracking table cannot be read, 1 when a migration folder cannot be read or split.
     """
     from ..envcheck import check_environment, render_env

@@ -1,0 +1,275 @@
+"""Every task against every broken input (issue 13, item 4): the documented exit code, never a `Traceback`, never
+a password. Tasks come from the collection `migrakit --list` shows (checked equal); each runs in this process
+through the console script's entry point (tests/fixtures/cli.py `run_in_process`) in a fresh project and database.
+
+BROKEN below is the list; its size is asserted so that shrinking it is a visible change. (Single-task cases with
+their full messages stay in test_bad_input.py; this file is about breadth.)"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from migrakit.tasks import ns
+from tests.fixtures.cli import run_in_process
+from tests.fixtures.folders import make_drizzle_folder
+
+SECRET = "Br0ken-In9ut-S3cret"
+CONFIG, DB_UNAVAILABLE = 2, 6
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 6}  # README "Exit codes"
+ARGS = {"db.generate": ["--custom", "x"], "db.consolidate": ["--from", "0000_a", "--to", "0000_a"]}
+WRITERS = {"db.migrate", "db.migrate-consolidated", "db.bootstrap", "dev", "build"}  # write without --yes
+# Tasks that connect to DATABASE_URL with these arguments (the others only read or write files).
+CONNECTING = WRITERS | {"db.status", "db.check", "db.baseline", "env.check", "legacy.retire"}
+
+
+def task_names() -> list[str]:
+    return sorted(ns.task_names)
+
+
+@dataclass
+class Project:
+    root: Path
+    db_url: str
+    env: dict[str, str]
+    admin_url: str
+    extra_toml: str = ""
+    cleanup: list[Callable[[], None]] = field(default_factory=list)
+
+    def write_pyproject(self) -> None:
+        py = sys.executable
+        (self.root / "pyproject.toml").write_text(
+            f'[project]\nname = "p"\n\n[tool.migrakit]\nlegacy_dir = "legacy"\nshadow_url = "{self.admin_url}"\n'
+            f'{self.extra_toml}\n[tool.migrakit.app]\ndev = "{py} -c pass"\nbuild = "{py} -c pass"\n',
+            encoding="utf-8",
+        )
+
+
+def with_query(url: str, query: str) -> str:
+    return url + ("&" if "?" in url else "?") + query
+
+
+def with_user(url: str, user: str, password: str | None = None) -> str:
+    parts = urlsplit(url)
+    auth = f"{user}:{password}" if password else user
+    return urlunsplit(parts._replace(netloc=f"{auth}@{parts.netloc.rsplit('@', 1)[-1]}"))
+
+
+# ------------------------------------------------------------------------------------- the broken inputs
+def toml(lines: str) -> Callable[[Project], None]:
+    def apply(p: Project) -> None:
+        p.extra_toml += lines + "\n"
+
+    return apply
+
+
+def env(**values: str) -> Callable[[Project], None]:
+    def apply(p: Project) -> None:
+        p.env.update({k: v.replace("{db}", p.db_url) for k, v in values.items()})
+
+    return apply
+
+
+def raw_pyproject(data: bytes) -> Callable[[Project], None]:
+    def apply(p: Project) -> None:
+        p.cleanup.append(lambda: (p.root / "pyproject.toml").write_bytes(data))
+
+    return apply
+
+
+def db_query(query: str, password: bool = True) -> Callable[[Project], None]:
+    def apply(p: Project) -> None:
+        url = with_user(p.db_url, "postgres", SECRET) if password else p.db_url
+        p.env["DATABASE_URL"] = with_query(url, query)
+
+    return apply
+
+
+# id -> (how to break the project, expected code for every task, or a function task -> code; text every
+#        run's output must contain when it fails with that code)
+Expect = int | Callable[[str], int | set[int]]
+BROKEN: dict[str, tuple[Callable[[Project], None], Expect, str]] = {
+    # [tool.migrakit] in pyproject.toml
+    "toml-unknown-key": (toml('migration_dir = "migrations"'), CONFIG, "did you mean 'migrations_dir'?"),
+    "toml-int-as-string": (toml('lock_retries = "three"'), CONFIG, "is not an integer"),
+    "toml-bool-as-int": (toml("lock_retries = true"), CONFIG, "is not an integer"),
+    "toml-duration-words": (toml('lock_timeout = "5 seconds"'), CONFIG, "is not a duration PostgreSQL accepts"),
+    "toml-duration-number": (toml("statement_timeout = 5"), CONFIG, "is not a string"),
+    "toml-negative-wait": (toml("lock_wait_timeout = -5"), CONFIG, "is negative"),
+    "toml-bool-word": (toml('pipeline = "maybe"'), CONFIG, "is not a boolean"),
+    "toml-table-quote": (toml("migrations_table = 'x\"y'"), CONFIG, "cannot name the tracking table"),
+    "toml-schema-empty": (toml('migrations_schema = ""'), CONFIG, "cannot name the tracking table"),
+    "toml-table-too-long": (toml(f'migrations_table = "{"t" * 64}"'), CONFIG, "64 bytes long"),
+    "toml-url-env-name": (toml('database_url_env = "MY DB"'), CONFIG, "is not an environment variable name"),
+    "toml-direct-sslmode": (toml('direct_url = "postgresql://h/d?sslmode=verify"'), CONFIG, "sslmode='verify'"),
+    "env-direct-keyword": (env(MIGRAKIT_DIRECT_URL="postgresql://h/d?sslmod=require"), CONFIG, "did you mean 'sslmode'?"),
+    "toml-syntax": (raw_pyproject(b"[tool.migrakit\nmigrations_dir = 1\n"), CONFIG, "fix the TOML syntax"),
+    "toml-not-utf8": (raw_pyproject(b'[tool.migrakit]\nbase_branch = "\xff"\n'), CONFIG, "cannot read pyproject.toml"),
+    "toml-not-a-table": (raw_pyproject(b"[tool]\nmigrakit = 3\n"), CONFIG, "is not a table"),
+    "toml-app-not-strings": (raw_pyproject(b"[tool.migrakit.app]\ndev = 5\n"), CONFIG, "is not a table of strings"),
+    # MIGRAKIT_* variables
+    "env-unknown": (env(MIGRAKIT_LOCK_TIMOUT="5s"), CONFIG, "did you mean MIGRAKIT_LOCK_TIMEOUT?"),
+    "env-database-url": (env(MIGRAKIT_DATABASE_URL="{db}"), CONFIG, "set DATABASE_URL"),
+    "env-int": (env(MIGRAKIT_LOCK_RETRIES="three"), CONFIG, "is not an integer"),
+    "env-negative-int": (env(MIGRAKIT_LOCK_RETRIES="-1"), CONFIG, "is negative"),
+    "env-float": (env(MIGRAKIT_LOCK_WAIT_TIMEOUT="inf"), CONFIG, "is not a number"),
+    "env-bool": (env(MIGRAKIT_PIPELINE="perhaps"), CONFIG, "is not a boolean"),
+    "env-duration-unit": (env(MIGRAKIT_LOCK_TIMEOUT="5 parsecs"), CONFIG, "'parsecs' is not a unit"),
+    "env-duration-range": (env(MIGRAKIT_STATEMENT_TIMEOUT="-1"), CONFIG, "outside the valid range"),
+    "env-duration-overflow": (env(MIGRAKIT_LOCK_TIMEOUT="25d"), CONFIG, "exceeds the integer range"),
+    "env-table-quote": (env(MIGRAKIT_MIGRATIONS_TABLE='x"y'), CONFIG, "double quote"),
+    "env-schema-nul": (env(MIGRAKIT_MIGRATIONS_SCHEMA="a\x01b" * 22), CONFIG, "bytes long"),
+    "env-shadow-options": (env(MIGRAKIT_SHADOW_URL="postgresql://h/d?options=-c%20lock_timeout"), CONFIG, "has no value"),
+    # the database URL and libpq's variables
+    "url-sslmode": (db_query("sslmode=requir"), CONFIG, "did you mean 'require'?"),
+    "url-sslmode-case": (db_query("sslmode=REQUIRE"), CONFIG, "lower case"),
+    "url-keyword": (db_query("sslmod=require"), CONFIG, "did you mean 'sslmode'?"),
+    "url-session-attrs": (db_query("target_session_attrs=writer"), CONFIG, "target_session_attrs='writer'"),
+    "url-options-space": (db_query("options=-c%20lock_timeout%3D5%20seconds"), CONFIG, "5s, not 5 seconds"),
+    "url-options-duration": (db_query("options=-c%20statement_timeout%3D1x"), CONFIG, "is not a duration"),
+    "url-options-typo": (db_query("options=-c%20lock_timout%3D5s"), CONFIG, "did you mean 'lock_timeout'?"),
+    "url-options-bool": (db_query("options=-c%20default_transaction_read_only%3Dperhaps"), CONFIG, "is not a boolean"),
+    "dsn-sslmode": (env(DATABASE_URL=f"host=h password={SECRET} sslmode=x"), CONFIG, "sslmode='x'"),
+    "dsn-keyword": (env(DATABASE_URL=f"host=h password={SECRET} sslmod=x"), CONFIG, "'sslmod'"),
+    "pgsslmode": (env(PGSSLMODE="on"), CONFIG, "environment variable PGSSLMODE"),
+    "pgoptions": (env(PGOPTIONS="-c lock_timeout=5 parsecs"), CONFIG, "environment variable PGOPTIONS"),
+    # settings only the server can judge, a server that is not there, a target that cannot be written
+    "server-refuses-setting": (
+        db_query("options=-c%20mk_no_such_setting%3D1"),
+        lambda t: CONFIG if t in CONNECTING else DOCUMENTED,
+        "unrecognized configuration parameter",
+    ),
+    "unreachable": (
+        env(DATABASE_URL=f"postgresql://app:{SECRET}@127.0.0.1:1/app"),
+        lambda t: DB_UNAVAILABLE if t in CONNECTING else DOCUMENTED,
+        "the server is unreachable",
+    ),
+    "read-only-role": (
+        lambda p: _read_only_role(p),
+        lambda t: DB_UNAVAILABLE if t in WRITERS else (0 if t in ("db.status", "env.check") else DOCUMENTED),
+        "the target is read-only",
+    ),
+    # files: a migration that cannot be read is exit 1 for every task (each reads the folder)
+    "sql-is-a-directory": (lambda p: _replace_sql(p, "dir"), 1, "0000_a.sql"),
+    "sql-dangling-link": (lambda p: _replace_sql(p, "link"), 1, "0000_a.sql"),
+    "sql-not-utf8": (lambda p: _replace_sql(p, "latin1"), 1, "not valid UTF-8"),
+    # folders (missing or of the wrong kind): item 1 of issue 13 (another branch) makes these exit 2; until then
+    # any documented code without a traceback
+    "missing-migrations-dir": (env(MIGRAKIT_MIGRATIONS_DIR="nope"), lambda t: DOCUMENTED, ""),
+    "journal-is-a-directory": (lambda p: _journal_dir(p), lambda t: DOCUMENTED, ""),
+    "missing-legacy-dir": (env(MIGRAKIT_LEGACY_DIR="nope"), lambda t: CONFIG if t == "db.bootstrap" else DOCUMENTED, ""),
+    "consolidated-dir-is-a-file": (lambda p: (p.root / "migrations-consolidated").write_text("x"), lambda t: DOCUMENTED, ""),
+}
+
+
+def _replace_sql(p: Project, how: str) -> None:
+    sql = p.root / "migrations" / "0000_a.sql"
+    sql.unlink()
+    if how == "dir":
+        sql.mkdir()
+    elif how == "link":
+        sql.symlink_to(p.root / "gone.sql")
+    else:
+        sql.write_bytes("-- caf\xe9\nCREATE TABLE a (id int);".encode("latin-1"))
+
+
+def _journal_dir(p: Project) -> None:
+    journal = p.root / "migrations" / "meta" / "_journal.json"
+    journal.unlink()
+    journal.mkdir()
+
+
+def _read_only_role(p: Project) -> None:
+    role = f"mk_bro_{uuid.uuid4().hex[:8]}"
+    dbname = urlsplit(p.db_url).path.lstrip("/")
+    with psycopg.connect(p.admin_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f'GRANT CREATE ON DATABASE "{dbname}" TO {role}')
+        conn.execute(f"ALTER ROLE {role} SET default_transaction_read_only = on")
+    p.env["DATABASE_URL"] = with_user(p.db_url, role)
+
+    def drop() -> None:
+        with psycopg.connect(p.db_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+        with psycopg.connect(p.admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP ROLE {role}")
+
+    p.cleanup.append(drop)
+
+
+# --------------------------------------------------------------------------------------------- the runs
+@pytest.fixture
+def project(tmp_path, db_url, pg_server_url):
+    """A project every task can run in: one migration, a legacy folder, the app commands, a git repository."""
+    root = tmp_path / "project"
+    make_drizzle_folder(root, [("0000_a", "CREATE TABLE a (id int);")])
+    (root / "legacy").mkdir()
+    (root / "legacy" / "001_x.sql").write_text("CREATE TABLE x (id int);\n")
+    p = Project(root, db_url, {"DATABASE_URL": db_url}, pg_server_url)
+    p.write_pyproject()
+    subprocess.run(
+        "git init -q -b main && git add -A && git -c user.email=t@t -c user.name=t commit -qm init",
+        shell=True, cwd=root, check=True, capture_output=True,
+    )  # fmt: skip
+    yield p
+    for undo in p.cleanup[::-1]:
+        if undo.__name__ == "drop":
+            undo()
+
+
+def run_every_task(p: Project) -> dict[str, subprocess.CompletedProcess[str]]:
+    return {t: run_in_process([t, *ARGS.get(t, [])], cwd=p.root, env=p.env) for t in task_names()}
+
+
+def test_the_task_list_is_the_cli_list(tmp_path):
+    listed = run_in_process(["--list"], cwd=tmp_path)
+    assert listed.returncode == 0
+    names = set(re.findall(r"^  ([a-z][\w.-]*)(?:\s{2,}|$)", listed.stdout, re.M))  # not the wrapped help lines
+    assert names == set(task_names()) and len(names) >= 15
+
+
+def test_the_broken_input_list_keeps_its_size():
+    assert len(BROKEN) >= 50
+
+
+def test_every_task_runs_on_the_unbroken_project(project):
+    results = run_every_task(project)
+    for task, r in results.items():
+        out = r.stdout + r.stderr
+        assert "Traceback" not in out and r.returncode in DOCUMENTED, (task, out[-2000:])
+    assert {t: results[t].returncode for t in ("db.status", "db.migrate", "env.check", "db.consolidate")} == {
+        "db.status": 0, "db.migrate": 0, "env.check": 0, "db.consolidate": 5,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_every_task_answers_a_broken_input_with_its_exit_code(project, case):
+    breaks, expect, needle = BROKEN[case]
+    breaks(project)
+    project.write_pyproject()
+    for undo in project.cleanup:
+        if undo.__name__ == "<lambda>":
+            undo()  # raw pyproject bytes replace the written file
+    wrong = {}
+    for task, r in run_every_task(project).items():
+        out = r.stdout + r.stderr
+        assert "Traceback" not in out, (task, out[-3000:])
+        assert SECRET not in out, (task, out)
+        wanted = expect if isinstance(expect, int) else expect(task)
+        codes = wanted if isinstance(wanted, set) else {wanted}
+        if r.returncode not in codes:
+            wrong[task] = (r.returncode, out[-600:])
+        elif r.returncode != 0 and needle and codes != DOCUMENTED and needle not in out:
+            wrong[task] = (r.returncode, f"{needle!r} not in: {out[-600:]}")
+        if r.returncode in (1, 2, 4, 6):  # an error (3 lists the drift, 5 prints the plan that needs --yes)
+            assert "fix" in out, (task, out)
+    assert wrong == {}
