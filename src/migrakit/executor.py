@@ -536,8 +536,9 @@ class Executor:
         try:
             with self.conn.pipeline() as pipe:
                 for m in batch:
-                    started.watch(m, self.conn.cursor())
-                    queue(m, "BEGIN", no=0, cur=started.waiting[-1][1])
+                    begin = self.conn.cursor()
+                    started.watch(m, begin)  # 'start' once BEGIN's result is back
+                    queue(m, "BEGIN", no=0, cur=begin)
                     queue(m, _SET_LOCAL_TIMEOUTS, timeouts, no=0)
                     for i, st in enumerate(m.statements):
                         size += queue(m, st.text, None, st, i + 1)
