@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from . import runner, schema, server, shadow
 from .config import Settings
 from .db import provenance
-from .planner import Plan, Problem
+from .planner import DUPLICATE_ROWS, Plan, Problem
 
 
 @dataclass
@@ -135,7 +135,7 @@ def render_check(report: CheckReport, fmt: str = "plain") -> str:
         lines.append("to make the database match the migrations, this would run (review it; migrakit never runs it):")
         lines += ["  " + s.replace("\n", "\n  ") for s in diff.statements]
     for p in report.problems:
-        lines.append(f"{'problem' if p.blocking else 'warning'}: {p.message}")
+        lines.append(f"{'problem' if p.blocking or p.kind == DUPLICATE_ROWS else 'warning'}: {p.message}")
         if p.fix:
             lines.append(f"  fix: {p.fix}")
     lines += [f"note: {n}" for n in report.notes]

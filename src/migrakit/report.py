@@ -155,7 +155,7 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
     if report.dry_run:
         if not data["pending"] and not report.to_already_applied:
             lines.append("dry run: nothing to apply")
-        for m in data["pending_migrations"]:
+        for m in data["planned"]:
             lines.append(f"-- {m['tag']} ({m['file']}, {m['statement_count']} statement(s)) would apply:")
             for s in m["statements"]:
                 lines.append(f"-- [{s['number']}] line {s['line']}")
@@ -293,8 +293,8 @@ def _recorded_note(m: Any) -> str:
 def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
     if data is None:
         return []
-    ran = sum(1 for f in data["files"] if f["state"] == "applied")
-    lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['files'])} file(s) ran here"]
+    ran = sum(1 for f in data["migrations"] if f["state"] == "applied")
+    lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['migrations'])} file(s) ran here"]
     if data["pending"]:
         lines.append(
             f"  no tracking row yet: {fold(data['pending'])} (`inv db.check` proves which ran here, to record with "
@@ -317,7 +317,13 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
             return "recorded now (proven, not run)"
         return str(f["state"])
 
-    lines.append(_table(["file", "created_at", "state", "hash"], [[f["tag"], str(f["created_at"]), state(f), f["hash"][:12]] for f in data["files"]], fmt))
+    lines.append(
+        _table(
+            ["file", "created_at", "state", "hash"],
+            [[f["tag"], str(f["when"]), state(f), f["hash"][:12]] for f in data["migrations"]],
+            fmt,
+        )
+    )
     lines += [f"note: {t} already has a tracking row here: nothing to do for it" for t in report.already]
     if report.dry_run:
         if report.adopt:
@@ -348,12 +354,12 @@ def render_consolidation(report: Any, fmt: str = "plain") -> str:
     lines = [
         f"consolidation {plan.stem} (Mode 2, when {plan.when}) of {len(plan.replaced)} migration(s): {plan.selection}",
         _table(["tag", "when", "hash"], [[m.tag, str(m.when), m.hash[:12]] for m in plan.replaced], fmt),
-        ("wrote" if report.written else "would write") + f": {data['files']['write'][0]}, {data['files']['write'][1]}",
-        ("updated" if report.written else "would update") + f": {data['files']['update'][0]} (the entries above removed)",
+        ("wrote" if report.written else "would write") + f": {data['file_changes']['write'][0]}, {data['file_changes']['write'][1]}",
+        ("updated" if report.written else "would update") + f": {data['file_changes']['update'][0]} (the entries above removed)",
         ("deleted" if report.written else "would delete") + f": the {len(plan.replaced)} .sql file(s) above"
         + (f" and {len(snaps)} snapshot(s) ({snaps[0]} .. {snaps[-1]})" if (snaps := [p.name for p in plan.delete if p.suffix == ".json"]) else ""),
     ]
-    lines += [f"note: {n}" for n in plan.notes]
+    lines += [f"note: {n}" for n in group_notes(plan.notes, _subjects(plan.replaced))]
     if report.proof:
         lines.append(f"proof: {report.proof}")
     lines.append(

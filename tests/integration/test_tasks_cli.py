@@ -89,8 +89,8 @@ def test_json_outputs_parse_and_carry_the_same_facts_as_the_tables(tmp_path, db_
     data = json.loads(dry.stdout)
     assert data["dry_run"] is True
     assert data["pending"] == ["0000_items", "0001_more"]
-    assert [m["tag"] for m in data["pending_migrations"]] == ["0000_items", "0001_more"]
-    assert data["pending_migrations"][0]["statements"][0]["sql"] == "CREATE TABLE items (id int)"
+    assert [m["tag"] for m in data["planned"]] == ["0000_items", "0001_more"]
+    assert data["planned"][0]["statements"][0]["sql"] == "CREATE TABLE items (id int)"
     assert inv(project, db_url, "db.migrate").returncode == 0
     status_json = json.loads(inv(project, db_url, "db.status", "--json").stdout)
     table = inv(project, db_url, "db.status").stdout

@@ -41,6 +41,23 @@ def migration(m: Any, state: str | None = None, **extra: Any) -> Data:
     return {"tag": m.tag, "when": m.when, "hash": m.hash, "file": m.path, "mode": m.mode, "state": state, **extra}
 
 
+def statement(number: int, sql: str, line: int | None = None, col: int | None = None) -> Data:
+    """A statement: {number, line, col, sql} (line and col null for generated SQL)."""
+    return {"number": number, "line": line, "col": col, "sql": sql}
+
+
+def difference(d: Any) -> Data:
+    """A schema.Difference (db.check)."""
+    return {
+        "object": d.object,
+        "category": d.category,
+        "kind": d.kind,
+        "migrations_produce": d.expected,
+        "database_has": d.actual,
+        "reconcile_sql": list(d.sql),
+    }
+
+
 def tags(ms: Iterable[Any]) -> list[str]:
     return [m if isinstance(m, str) else m.tag for m in ms]
 
@@ -134,7 +151,7 @@ def status(r: Any) -> Data:
         "pending": tags(plan.pending),
         "pending_count": len(plan.pending),
         "recorded_without_running": tags(plan.recorded_without_running),
-        "replaces": {m.tag: [x.tag for x in m.replaces] for m in plan.recorded_without_running},
+        "consolidations": [{"tag": m.tag, "replaces": [x.tag for x in m.replaces]} for m in plan.recorded_without_running],
         "unknown_rows": [row(x) for x in plan.unknown_rows],
         "duplicate_rows": [{"migration": tag, **row(x)} for tag, x in plan.duplicate_rows],
         "files_not_in_journal": list(r.folder.orphans),
@@ -146,12 +163,12 @@ def status(r: Any) -> Data:
 
 
 def legacy(plan: Any, legacy_dir: str | None = None) -> Data | None:
-    """The legacy folder's plan (db.status, db.bootstrap): {files, applied, pending, problems}."""
+    """The legacy folder's plan (db.status, db.bootstrap): {legacy_dir, migrations, applied, pending, problems}."""
     if plan is None:
         return None
     return {
         "legacy_dir": legacy_dir,
-        "files": [migration(m, plan.state_of(m)) for m in plan.migrations],
+        "migrations": [migration(m, plan.state_of(m)) for m in plan.migrations],
         "applied": [m.tag for m, _ in plan.applied],
         "pending": tags(plan.pending),
         "problems": [problem(p) for p in plan.problems if p.kind != "unknown-row"],
@@ -181,10 +198,11 @@ def migrate(r: Any) -> Data:
         stmts = m.statements
         extra: Data = {"statement_count": len(stmts)}
         if r.dry_run:
-            extra["statements"] = [{"number": i, "line": s.line, "col": s.col, "sql": s.text} for i, s in enumerate(stmts, 1)]
+            extra["statements"] = [statement(i, s.text, s.line, s.col) for i, s in enumerate(stmts, 1)]
         return migration(m, plan.state_of(m), **extra)
 
     done = r.tracking_upgraded is not None
+    ran = set(r.applied)
     return {
         "database": r.target,
         "dry_run": r.dry_run,
@@ -193,9 +211,9 @@ def migrate(r: Any) -> Data:
         "applied_count": len(r.applied),
         "already_applied": [m.tag for m, _ in plan.applied],
         "already_applied_count": len(plan.applied),
-        "pending": tags(plan.pending),
-        "pending_count": len(plan.pending),
-        "pending_migrations": [planned(m) for m in plan.pending],
+        "pending": [m.tag for m in plan.pending if m.tag not in ran],  # still pending after this run
+        "pending_count": len(plan.pending) - len(ran),
+        "planned": [planned(m) for m in plan.pending],  # what was pending when this run started
         "recorded_without_running": list(recorded),
         "tracking_upgraded": done,
         "tracking_upgraded_count": r.tracking_upgraded or 0,
@@ -260,7 +278,7 @@ def drift_check(r: Any) -> Data:
         "database": r.target,
         "drift": not r.diff.equal,
         "shadow_server": r.shadow,
-        "differences": [d.as_dict() for d in r.diff.differences],
+        "differences": [difference(d) for d in r.diff.differences],
         "difference_count": len(r.diff.differences),
         "reconcile_sql": list(r.diff.statements),
         "pending": tags(r.plan.pending),
@@ -289,11 +307,11 @@ def baseline(r: Any) -> Data:
         "changed": tracked,
         "tag": r.tag,
         "files": list(r.files),
-        "statements": list(r.statements),
+        "statements": [statement(i, sql) for i, sql in enumerate(r.statements, 1)],
         "statement_count": len(r.statements),
         "destructive": list(r.destructive),
         "tracked": tracked,
-        "legacy": list(r.legacy),
+        "legacy_files": list(r.legacy),
         "notes": list(r.notes),
     }
 
@@ -310,7 +328,7 @@ def consolidation(r: Any) -> Data:
         "replaces": tags(plan.replaced),
         "replaces_count": len(plan.replaced),
         "replaced_migrations": [migration(m) for m in plan.replaced],
-        "files": {
+        "file_changes": {
             "write": [r.shown(plan.sql_path), r.shown(plan.manifest_path)],
             "update": [r.shown(plan.journal_path)],
             "delete": [r.shown(p) for p in plan.delete],
@@ -342,7 +360,7 @@ def generated(g: Any) -> Data:
         "changed": g.tag is not None,
         "tag": g.tag,
         "files": list(g.files),
-        "statements": list(g.statements),
+        "statements": [statement(i, sql) for i, sql in enumerate(g.statements, 1)],
         "statement_count": len(g.statements),
         "destructive": list(g.destructive),
         "notes": [g.note] if g.note else [],
@@ -355,7 +373,7 @@ def retire(p: Any) -> Data:
         "database": p.target,
         "outcome": p.outcome,
         "changed": p.outcome == "retired",
-        "legacy_files": [{"file": m.path, "hash": m.hash, "tracking_row": p.recorded.get(m.hash, (None,))[0]} for m in p.legacy],
+        "legacy_records": [{"file": m.path, "hash": m.hash, "tracking_row": p.recorded.get(m.hash, (None,))[0]} for m in p.legacy],
         "scripts": list(p.scripts),
         "table": p.table,
         "fold": p.fold,
