@@ -155,9 +155,14 @@ def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tu
     forward = provenance.next_step(proofs)
     blockers = provenance.blockers(proofs)
     absent = [p.migration.tag for p in proofs if p.verdict == attribution.ABSENT]
+    message = (
+        f"the database lacks what the legacy files create, and {len(legacy)} of them have no tracking row: they never ran here"
+        if len(absent) == len(legacy)
+        else f"the database lacks what {len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a "
+        f"tracking row create: {', '.join([*absent, *(p.migration.tag for p in blockers)])} never ran here (or only in part)"
+    )
     raise DriftError(
-        f"the database lacks what {len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a "
-        f"tracking row create: {', '.join([*absent, *(p.migration.tag for p in blockers)])} never ran here (or only in part)",
+        message,
         file=(blockers or [p for p in proofs if p.verdict == attribution.ABSENT] or proofs)[0].migration.path,
         state="nothing was written or tracked",
         fix=(

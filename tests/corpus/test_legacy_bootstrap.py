@@ -11,7 +11,7 @@ import pytest
 
 from migrakit import runner
 from migrakit.config import load_settings
-from migrakit.errors import DriftError, MigrationFailed
+from migrakit.errors import ConfigError, DriftError, MigrationFailed
 from tests.fixtures.cli import run_cli
 from tests.fixtures.pg import dump_schema, server_is_reference
 
@@ -257,3 +257,31 @@ def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_di
     assert out.returncode == 0, out.stdout + out.stderr
     assert [c for _, _, c in rows(db_url)[3:]] == [1, 2, 3, 4, 5]
     assert run_cli(["db.check"], cwd=project, env=env).returncode == 0
+
+
+def test_bootstrap_only_runs_just_the_files_named_and_leaves_the_rest_pending(case, tmp_path, db_url):
+    settings = settings_for(case, tmp_path, db_url)
+    runner.migrate(settings)
+    report = runner.bootstrap(settings, only=["022", "023_settings_jsonb.sql"])
+    assert report.applied == LEGACY[:2] and report.left == LEGACY[2:]
+    assert [c for _, _, c in rows(db_url)][3:] == [1, 2]
+    again = runner.bootstrap(settings, only=["023"])  # already ran: nothing to do, said so
+    assert again.applied == [] and again.already == ["023_settings_jsonb"]
+    assert runner.bootstrap(settings, only=["025-026"]).applied == LEGACY[3:]
+    assert runner.bootstrap(settings).applied == ["024_audit_trigger"]  # a later file ran first: allowed for legacy files
+    assert runner.status(settings).legacy.pending == ()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"only": ["099"]}, "no legacy file matches '099'"),
+        ({"adopt": ["settings"]}, "no legacy file matches 'settings'"),
+        ({"only": ["023"], "adopt": ["022-023"]}, "023_settings_jsonb is named by both --only"),
+    ],
+)
+def test_bootstrap_selectors_that_name_no_file_or_one_file_twice_are_config_errors(case, tmp_path, db_url, options, message):
+    settings = settings_for(case, tmp_path, db_url)
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        runner.bootstrap(settings, **options)
+    assert info.value.exit_code == 2
