@@ -158,8 +158,8 @@ def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tu
     message = (
         f"the database lacks what the legacy files create, and {len(legacy)} of them have no tracking row: they never ran here"
         if len(absent) == len(legacy)
-        else f"the database lacks what {len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a "
-        f"tracking row create: {', '.join([*absent, *(p.migration.tag for p in blockers)])} never ran here (or only in part)"
+        else f"{len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a tracking row did not run here: "
+        + ", ".join([*absent, *(f"{p.migration.tag} ({p.verdict})" for p in blockers)])
     )
     raise DriftError(
         message,

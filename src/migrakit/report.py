@@ -424,14 +424,14 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
 
     lines.append(_table(["file", "created_at", "state", "hash"], [[f["tag"], str(f["created_at"]), state(f), f["hash"][:12]] for f in data["files"]], fmt))
     lines += [f"note: {t} already has a tracking row here: nothing to do for it" for t in report.already]
+    for proof in report.proofs:
+        lines.append(f"proven: {proof.migration.tag}: all {len(proof.objects)} object(s) it creates or changes are here, as it leaves them")
     if report.dry_run:
         if report.adopt:
-            lines.append(f"dry run: would prove on a shadow database, then record without running: {', '.join(report.adopt)}")
+            lines.append(f"dry run: proven on a shadow database, would record without running: {', '.join(report.adopt)}")
         lines.append(f"dry run: would run {', '.join(report.to_run)}" if report.to_run else "dry run: nothing to run")
         lines.append("dry run: nothing was changed")
-    else:
-        for proof in report.proofs:
-            lines.append(f"proven: {proof.migration.tag}: all {len(proof.objects)} object(s) it creates or changes are here, as it leaves them")
+    if not report.dry_run:
         if report.recorded:
             lines.append(f"recorded {len(report.recorded)} legacy file(s) as run, without running them: {', '.join(report.recorded)}")
         if report.applied:

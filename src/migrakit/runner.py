@@ -339,8 +339,11 @@ def bootstrap(
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         p = _legacy_plan(legacy, src, rows)
         _check_statements(p)
-        if dry_run:
-            return _bootstrap_report(target.display, shown, p, run_sel, adopt_sel, dry_run=True)
+        if dry_run:  # the proof is read-only: a dry run proves too
+            report = _bootstrap_report(target.display, shown, p, run_sel, adopt_sel, dry_run=True)
+            if report.adopt:
+                report.proofs = _prove_adoption(settings, target, p.pending, [m for m in p.pending if m.tag in report.adopt])
+            return report
         try:
             with migration_lock(
                 conn, settings.migrations_schema, settings.migrations_table,
