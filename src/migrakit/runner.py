@@ -409,6 +409,7 @@ def _prove_adoption(settings: Settings, target: server.Target, pending: tuple[Mi
 
     with shadow.shadow(settings) as url:
         prov = provenance.build(settings, url)
+        note = shadow.version_note(target.url, url)
     live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
     proofs = provenance.legacy_proofs(prov, list(pending), live)
     refused = [pr for pr in proofs if pr.migration in adopt and pr.verdict != "present"]
@@ -428,6 +429,6 @@ def _prove_adoption(settings: Settings, target: server.Target, pending: tuple[Mi
             migration=first.migration.tag,
             state="nothing was run or recorded",
             fix="; ".join(fixes),
-            details=[*provenance.summary(proofs), *(line for pr in refused for line in pr.differing_lines())],
+            details=[*provenance.summary(proofs), *(line for pr in refused for line in pr.differing_lines()), *([note] if note else [])],
         )
     return [pr for pr in proofs if pr.migration in adopt]
