@@ -386,7 +386,7 @@ def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
     if data is None:
         return []
     ran = sum(1 for f in data["files"] if f["state"] == "applied")
-    lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['files'])} file(s) ran here"]
+    lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['files'])} file(s) tracked as run here"]
     if data["pending"]:
         lines.append(
             f"  no tracking row yet: {', '.join(data['pending'])} (`inv db.check` proves which ran here, to record with "
