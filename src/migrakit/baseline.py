@@ -150,7 +150,7 @@ def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tu
     """The database lacks something the legacy files create: prove file by file which of them ran here and
     raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url)
+        prov = provenance.build(settings, url, each_migration=False)
     proofs = provenance.legacy_proofs(prov, legacy, provenance.live_snapshot(target.url, ignore, target.display))
     forward = provenance.next_step(proofs)
     blockers = provenance.blockers(proofs)

@@ -11,6 +11,7 @@ import pytest
 
 from migrakit import runner
 from migrakit.config import load_settings
+from migrakit.report import render_bootstrap
 from migrakit.errors import ConfigError, DriftError, MigrationFailed
 from tests.fixtures.cli import run_cli
 from tests.fixtures.pg import dump_schema, server_is_reference
@@ -80,6 +81,7 @@ def test_second_bootstrap_is_a_no_op(case, tmp_path, db_url):
     before = rows(db_url)
     again = runner.bootstrap(settings)
     assert again.applied == [] and len(again.plan.applied) == 5
+    assert again.already == [] and "nothing to run: all 5 legacy file(s) already ran here" in render_bootstrap(again)
     assert rows(db_url) == before
     status = runner.status(settings)
     assert status.plan.problems == ()  # the bootstrap rows are explained by the legacy folder, not unknown
@@ -173,6 +175,7 @@ def _printed_command(output, prefix="db.bootstrap"):
     return found[-1].split()
 
 
+@pytest.mark.slow
 def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(case, tmp_path, db_url, pg_server_url, pg_bin):
     project = _project(case, tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
@@ -232,6 +235,7 @@ def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(ca
         conn.rollback()
 
 
+@pytest.mark.slow
 def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_differs(case, tmp_path, db_url, pg_server_url, pg_bin):
     project = _project(case, tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}

@@ -12,6 +12,8 @@ from migrakit.journal import parse_journal
 from tests.fixtures.cli import SLEEP, backend_running, migrate_args, run_cli, sleeping, start_cli, wait_for
 from tests.fixtures.folders import make_drizzle_folder
 
+pytestmark = pytest.mark.slow
+
 
 def _project(tmp_path, shadow_url):
     (tmp_path / "pyproject.toml").write_text(f'[tool.migrakit]\nshadow_url = "{shadow_url}"\n')
