@@ -148,14 +148,19 @@ def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tu
     """The database lacks something the legacy files create: prove file by file which of them ran here and
     raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url)
+        prov = provenance.build(settings, url, each_migration=False)
     proofs = provenance.legacy_proofs(prov, legacy, provenance.live_snapshot(target.url, ignore, target.display))
     forward = provenance.next_step(proofs)
     blockers = provenance.blockers(proofs)
     absent = [p.migration.tag for p in proofs if p.verdict == attribution.ABSENT]
+    message = (
+        f"the database lacks what the legacy files create, and {len(legacy)} of them have no tracking row: they never ran here"
+        if len(absent) == len(legacy)
+        else f"{len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a tracking row did not run here: "
+        + ", ".join([*absent, *(f"{p.migration.tag} ({p.verdict})" for p in blockers)])
+    )
     raise DriftError(
-        f"the database lacks what {len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a "
-        f"tracking row create: {', '.join([*absent, *(p.migration.tag for p in blockers)])} never ran here (or only in part)",
+        message,
         file=(blockers or [p for p in proofs if p.verdict == attribution.ABSENT] or proofs)[0].migration.path,
         state="nothing was written or tracked",
         fix=(

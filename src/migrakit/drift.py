@@ -94,7 +94,7 @@ def check(settings: Settings) -> CheckReport:
 def _explain(settings: Settings, target: server.Target, report: CheckReport, pending_legacy: tuple, plan: Plan) -> None:
     """Name the file behind each difference, and prove which legacy files without a row ran here."""
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url)
+        prov = provenance.build(settings, url, each_migration=not report.diff.equal)
     live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
     pending = {m.tag for m in plan.pending} | {m.tag for m in pending_legacy}
     for d in report.diff.differences:

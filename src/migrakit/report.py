@@ -294,7 +294,7 @@ def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
     if data is None:
         return []
     ran = sum(1 for f in data["migrations"] if f["state"] == "applied")
-    lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['migrations'])} file(s) ran here"]
+    lines = [f"legacy folder (db.bootstrap): {ran} of {len(data['migrations'])} file(s) tracked as run here"]
     if data["pending"]:
         lines.append(
             f"  no tracking row yet: {fold(data['pending'])} (`inv db.check` proves which ran here, to record with "
@@ -325,14 +325,14 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
         )
     )
     lines += [f"note: {t} already has a tracking row here: nothing to do for it" for t in report.already]
+    for proof in report.proofs:
+        lines.append(f"proven: {proof.migration.tag}: all {len(proof.objects)} object(s) it creates or changes are here, as it leaves them")
     if report.dry_run:
         if report.adopt:
-            lines.append(f"dry run: would prove on a shadow database, then record without running: {fold(report.adopt)}")
+            lines.append(f"dry run: proven on a shadow database, would record without running: {fold(report.adopt)}")
         lines.append(f"dry run: would run {fold(report.to_run)}" if report.to_run else "dry run: nothing to run")
         lines.append("dry run: nothing was changed")
-    else:
-        for proof in report.proofs:
-            lines.append(f"proven: {proof.migration.tag}: all {len(proof.objects)} object(s) it creates or changes are here, as it leaves them")
+    if not report.dry_run:
         if report.recorded:
             lines.append(f"recorded {len(report.recorded)} legacy file(s) as run, without running them: {fold(report.recorded)}")
         if report.applied:

@@ -540,6 +540,7 @@ def bootstrap(
             state="nothing was run",
             fix="name each file in one of the two options",
         )
+    named = bool(only or adopt)
     if run_sel is None:
         run_sel = [] if adopt_sel else tags
     with _session(settings) as (target, conn):
@@ -547,8 +548,11 @@ def bootstrap(
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         p = _legacy_plan(legacy, src, rows)
         _check_statements(p)
-        if dry_run:
-            return _bootstrap_report(target.display, shown, p, run_sel, adopt_sel, dry_run=True)
+        if dry_run:  # the proof is read-only: a dry run proves too
+            report = _bootstrap_report(target.display, shown, p, run_sel, adopt_sel, named=named, dry_run=True)
+            if report.adopt:
+                report.proofs = _prove_adoption(settings, target, p.pending, [m for m in p.pending if m.tag in report.adopt])
+            return report
         try:
             with migration_lock(
                 conn, settings.migrations_schema, settings.migrations_table,
@@ -558,7 +562,7 @@ def bootstrap(
                 p = _legacy_plan(legacy, src, rows)
                 _refuse_blocking(p)
                 v1 = src.folder.layout == V1
-                report = _bootstrap_report(target.display, shown, p, run_sel, adopt_sel)
+                report = _bootstrap_report(target.display, shown, p, run_sel, adopt_sel, named=named)
                 to_adopt = [m for m in p.pending if m.tag in report.adopt]
                 if to_adopt:  # proven under the lock: nobody migrates between the proof and the rows
                     report.proofs = _prove_adoption(settings, target, p.pending, to_adopt)
@@ -590,17 +594,18 @@ def bootstrap(
 
 
 def _already_exists(err: MigrakitError) -> bool:
-    return bool(err.cause) and any(f"({code} " in (err.cause or "") for code in ("42P07", "42710", "42723", "42P06"))
+    """The server refused a CREATE because the object exists (duplicate table, object, function, schema)."""
+    return getattr(err, "sqlstate", None) in ("42P07", "42710", "42723", "42P06")
 
 
 def _bootstrap_report(
-    target: str, shown: str, p: Plan, run_sel: list[str], adopt_sel: list[str], *, dry_run: bool = False
+    target: str, shown: str, p: Plan, run_sel: list[str], adopt_sel: list[str], *, named: bool, dry_run: bool = False
 ) -> BootstrapReport:
     pending = {m.tag for m in p.pending}
     report = BootstrapReport(target, shown, p, dry_run=dry_run)
     report.to_run = [t for t in run_sel if t in pending]
     report.adopt = [t for t in adopt_sel if t in pending]
-    report.already = [t for t in [*run_sel, *adopt_sel] if t not in pending] if (run_sel or adopt_sel) else []
+    report.already = [t for t in [*run_sel, *adopt_sel] if t not in pending] if named else []
     report.left = [m.tag for m in p.pending if m.tag not in report.to_run and m.tag not in report.adopt]
     return report
 
@@ -613,7 +618,8 @@ def _prove_adoption(settings: Settings, target: server.Target, pending: tuple[Mi
     from .drift import ignored_tables
 
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url)
+        prov = provenance.build(settings, url, each_migration=False)
+        note = shadow.version_note(target.url, url)
     live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
     proofs = provenance.legacy_proofs(prov, list(pending), live)
     refused = [pr for pr in proofs if pr.migration in adopt and pr.verdict != "present"]
@@ -633,6 +639,6 @@ def _prove_adoption(settings: Settings, target: server.Target, pending: tuple[Mi
             migration=first.migration.tag,
             state="nothing was run or recorded",
             fix="; ".join(fixes),
-            details=[*provenance.summary(proofs), *(line for pr in refused for line in pr.differing_lines())],
+            details=[*provenance.summary(proofs), *(line for pr in refused for line in pr.differing_lines()), *([note] if note else [])],
         )
     return [pr for pr in proofs if pr.migration in adopt]

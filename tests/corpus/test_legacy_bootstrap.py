@@ -11,7 +11,8 @@ import pytest
 
 from migrakit import runner
 from migrakit.config import load_settings
-from migrakit.errors import DriftError, MigrationFailed
+from migrakit.report import render_bootstrap
+from migrakit.errors import ConfigError, DriftError, MigrationFailed
 from tests.fixtures.cli import run_cli
 from tests.fixtures.pg import dump_schema, reference_schema
 
@@ -80,6 +81,7 @@ def test_second_bootstrap_is_a_no_op(case, tmp_path, db_url):
     before = rows(db_url)
     again = runner.bootstrap(settings)
     assert again.applied == [] and len(again.plan.applied) == 5
+    assert again.already == [] and "nothing to run: all 5 legacy file(s) already ran here" in render_bootstrap(again)
     assert rows(db_url) == before
     status = runner.status(settings)
     assert status.plan.problems == ()  # the bootstrap rows are explained by the legacy folder, not unknown
@@ -173,6 +175,7 @@ def _printed_command(output, prefix="db.bootstrap"):
     return found[-1].split()
 
 
+@pytest.mark.slow
 def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(case, tmp_path, db_url, pg_server_url, pg_bin):
     project = _project(case, tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
@@ -232,6 +235,7 @@ def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(ca
         conn.rollback()
 
 
+@pytest.mark.slow
 def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_differs(case, tmp_path, db_url, pg_server_url, pg_bin):
     project = _project(case, tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
@@ -257,3 +261,31 @@ def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_di
     assert out.returncode == 0, out.stdout + out.stderr
     assert [c for _, _, c in rows(db_url)[3:]] == [1, 2, 3, 4, 5]
     assert run_cli(["db.check"], cwd=project, env=env).returncode == 0
+
+
+def test_bootstrap_only_runs_just_the_files_named_and_leaves_the_rest_pending(case, tmp_path, db_url):
+    settings = settings_for(case, tmp_path, db_url)
+    runner.migrate(settings)
+    report = runner.bootstrap(settings, only=["022", "023_settings_jsonb.sql"])
+    assert report.applied == LEGACY[:2] and report.left == LEGACY[2:]
+    assert [c for _, _, c in rows(db_url)][3:] == [1, 2]
+    again = runner.bootstrap(settings, only=["023"])  # already ran: nothing to do, said so
+    assert again.applied == [] and again.already == ["023_settings_jsonb"]
+    assert runner.bootstrap(settings, only=["025-026"]).applied == LEGACY[3:]
+    assert runner.bootstrap(settings).applied == ["024_audit_trigger"]  # a later file ran first: allowed for legacy files
+    assert runner.status(settings).legacy.pending == ()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"only": ["099"]}, "no legacy file matches '099'"),
+        ({"adopt": ["settings"]}, "no legacy file matches 'settings'"),
+        ({"only": ["023"], "adopt": ["022-023"]}, "023_settings_jsonb is named by both --only"),
+    ],
+)
+def test_bootstrap_selectors_that_name_no_file_or_one_file_twice_are_config_errors(case, tmp_path, db_url, options, message):
+    settings = settings_for(case, tmp_path, db_url)
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        runner.bootstrap(settings, **options)
+    assert info.value.exit_code == 2

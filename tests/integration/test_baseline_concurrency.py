@@ -6,10 +6,13 @@ traceback."""
 import threading
 
 import psycopg
+import pytest
 
 from migrakit.journal import parse_journal
 from tests.fixtures.cli import SLEEP, backend_running, migrate_args, run_cli, sleeping, start_cli, wait_for
 from tests.fixtures.folders import make_drizzle_folder
+
+pytestmark = pytest.mark.slow
 
 
 def _project(tmp_path, shadow_url):
@@ -111,3 +114,20 @@ def test_baseline_while_a_session_without_the_lock_churns_ddl_never_prints_a_tra
         assert out.returncode in (0, 1, 3, 5), text
         if out.returncode == 1:
             assert "could not read the schema" in text and "fix:" in text, text
+
+
+def test_a_schema_read_the_server_keeps_refusing_is_an_error_with_state_and_fix(db_url):
+    from migrakit import schema
+    from migrakit.errors import InspectionFailed
+
+    sep = "&" if "?" in db_url else "?"
+    refusing = f"{db_url}{sep}options=-c%20statement_timeout%3D1"  # every catalog query is cancelled after 1 ms
+    with psycopg.connect(db_url) as conn:
+        conn.execute("CREATE TABLE t (id int PRIMARY KEY, v text)")
+    with pytest.raises(InspectionFailed) as info:
+        schema.inspect(refusing)
+    err = info.value
+    assert err.cause.startswith("QueryCanceled") and err.exit_code == 1
+    assert err.state == "nothing was written or tracked" and "run this again" in err.fix
+    assert "could not read the schema" in err.message and "3 attempts" in err.message
+    assert ("tables", '"public"."t"') in schema.snapshot(schema.inspect(db_url))  # the same read, allowed time, works

@@ -111,3 +111,25 @@ def test_an_unmigrated_database_shows_what_is_pending(tmp_path, db_url, pg_serve
     assert report.drifted
     assert {d.object for d in report.diff.differences} >= {'table "public"."accounts"', 'table "public"."projects"'}
     assert any("2 migration(s) are pending" in n for n in report.notes)
+
+
+def test_each_difference_names_the_migration_that_creates_it(tmp_path, db_url, pg_server_url):
+    settings = project(tmp_path, db_url, pg_server_url)
+    runner.migrate(settings)
+    with psycopg.connect(db_url) as conn:  # changes made by hand
+        conn.execute('DROP INDEX "projects_account_idx"')
+        conn.execute('ALTER TABLE "accounts" DROP COLUMN "email"')
+        conn.execute('CREATE TABLE "notes_by_hand" ("id" int)')
+    report = drift.check(settings)
+    assert report.drifted
+    assert report.made_by == {
+        'index "public"."projects_account_idx"': "migrations/0001_projects.sql (creates it; migration, tracked as run here)",
+        'column "public"."accounts"."email"': "migrations/0000_accounts.sql (creates it; migration, tracked as run here)",
+        'table "public"."notes_by_hand"': "no migration or legacy file creates it",
+    }
+    text = drift.render_check(report)
+    lines = text.splitlines()
+    at = lines.index('  index "public"."projects_account_idx": missing from the database')
+    assert lines[at + 1] == "    made by: migrations/0001_projects.sql (creates it; migration, tracked as run here)"
+    assert report.next_step is None  # no legacy folder: the generic fix
+    assert "fix: put the change into a migration" in text

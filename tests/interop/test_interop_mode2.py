@@ -25,6 +25,26 @@ def test_after_bootstrap_drizzle_applies_nothing(corpus_dir, db_url, tmp_path):
     assert tracking_rows(db_url) == before
 
 
+def test_after_adopting_hand_run_legacy_files_drizzle_applies_nothing(corpus_dir, db_url, pg_server_url, tmp_path):
+    import psycopg
+
+    case = corpus_dir / "legacy-two-systems"
+    settings = load_settings(
+        tmp_path, env={}, database_url=db_url, migrations_dir=str(case / "migrations"), legacy_dir=str(case / "legacy"),
+        shadow_url=pg_server_url,
+    )  # fmt: skip
+    runner.migrate(settings)
+    with psycopg.connect(db_url, autocommit=True) as conn:  # 022, 024-026 run by hand, one transaction each
+        for name in ["022_drop_old_audit", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]:
+            with conn.transaction():
+                conn.execute((case / "legacy" / f"{name}.sql").read_bytes())
+    report = runner.bootstrap(settings, adopt=["022,024-026"], only=["023"])
+    assert report.applied == ["023_settings_jsonb"] and len(report.recorded) == 4
+    before = tracking_rows(db_url)
+    assert drizzle_migrate(case / "migrations", db_url, major=0) == {"ok": True}
+    assert tracking_rows(db_url) == before
+
+
 def test_a_journal_migration_added_after_bootstrap_is_applied_by_drizzle(corpus_dir, db_url, tmp_path):
     case = corpus_dir / "legacy-two-systems"
     folder = tmp_path / "migrations"

@@ -2,8 +2,9 @@
 
 The shadow database is built one file at a time (every Mode 1 and Mode 2 migration in run order, then
 each legacy file), and its schema is inspected after each file (core.attribution explains why this is
-exact where a parse of the statements is not). Costs one inspection per file (about 0.2-0.5 s each), so
-`db.check` does it only when there is something to explain: a difference, or legacy files without a row.
+exact where a parse of the statements is not). Costs one inspection per file (about 0.2-0.6 s each), so
+`db.check` does it only when there is something to explain: a difference (then per migration too), or legacy
+files without a row (then the migrations are one step: only the legacy files are asked about).
 
 `legacy_proofs` is the proof `db.bootstrap --adopt` and `db.baseline` rely on: a legacy file may be
 recorded without running only when everything it creates, changes or drops is so in the live schema.
@@ -26,17 +27,18 @@ Key = tuple[Any, ...]
 
 @dataclass(frozen=True)
 class Provenance:
-    files: tuple[Migration, ...]  # in the order they were applied to the shadow
-    snapshots: tuple[dict[Key, Any], ...]  # len(files) + 1: before the first file, after each
+    steps: tuple[tuple[Migration, ...], ...]  # the files applied in each step, in order (one file per step,
+    # except all migrations in one step when only the legacy files are asked about)
+    snapshots: tuple[dict[Key, Any], ...]  # len(steps) + 1: before the first step, after each
     effects: tuple[dict[Key, str], ...]
 
     def made_by(self, key: Sequence[Any]) -> tuple[Migration, str] | None:
         """The file that gave the object its final state (created / changed it) or dropped it, and the verb."""
         found = attribution.made_by(self.effects, tuple(key))
-        return (self.files[found.step], found.verb) if found else None
+        return (self.steps[found.step][-1], found.verb) if found else None
 
     def step_of(self, m: Migration) -> int:
-        return next(i for i, f in enumerate(self.files) if f.hash == m.hash and f.tag == m.tag)
+        return next(i for i, step in enumerate(self.steps) if any(f.hash == m.hash and f.tag == m.tag for f in step))
 
 
 @dataclass(frozen=True)
@@ -64,23 +66,25 @@ def _short(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def build(settings: Settings, url: str) -> Provenance:
-    """Apply every migration, then every legacy file, to the empty database at `url`, one file at a time,
-    inspecting the schema before the first and after each."""
+def build(settings: Settings, url: str, *, each_migration: bool = True) -> Provenance:
+    """Apply every migration, then every legacy file, to the empty database at `url`, inspecting the schema
+    before the first step and after each. `each_migration=False`: the migrations are one step (enough to prove
+    legacy files, and one inspection instead of one per migration); legacy files are always one step each."""
     shadow_settings = settings.with_overrides(database_url=url)
     src = runner.load_sources(shadow_settings)
     v1 = src.folder.layout == V1
-    files: list[Migration] = []
+    migrations = [(m,) for m in src.migrations] if each_migration else ([tuple(src.migrations)] if src.migrations else [])
+    steps: list[tuple[Migration, ...]] = []
     with shadow.failures_on_shadow():
         snaps = [schema.snapshot(schema.inspect(url, what="the shadow database"))]
         with server.connect(url, autocommit=True) as conn:
             tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
             executor = Executor(conn, runner.executor_options(settings, v1=v1))
-            for m in [*src.migrations, *src.legacy]:
-                executor.apply([m])
-                files.append(m)
+            for step in [*migrations, *((m,) for m in src.legacy)]:
+                executor.apply(list(step))
+                steps.append(step)
                 snaps.append(schema.snapshot(schema.inspect(url, what="the shadow database")))
-    return Provenance(tuple(files), tuple(snaps), tuple(attribution.effects(snaps)))
+    return Provenance(tuple(steps), tuple(snaps), tuple(attribution.effects(snaps)))
 
 
 def live_snapshot(url: str, ignore_tables: Sequence[str], what: str) -> dict[Key, Any]:
