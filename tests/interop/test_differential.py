@@ -5,7 +5,8 @@ COMMIT, sometimes a failing statement), in both layouts (journal, Drizzle 1.0 fo
 
 Each folder runs on twin fresh databases; compared: exit (zero or not), tracking rows, normalized schema dump,
 row count of every table.
-- `--single-transaction` must equal Drizzle on every folder, succeeding or failing;
+- `--single-transaction` must equal Drizzle on every folder, succeeding or failing, and again on the next run
+  after a failure (each on what its failure left: the next deploy);
 - the default mode (one transaction per migration) must equal Drizzle wherever Drizzle succeeds.
 
 MIGRAKIT_DIFF_SEED fixes the seed (default: a new one each run, printed in every failure message);
@@ -174,20 +175,22 @@ def test_migrakit_equals_drizzle_on_generated_folders(pg_server_url, pg_template
     shapes = {"drizzle ok": 0, "drizzle failed": 0, "committed before failing": 0}
     with fresh_databases(pg_server_url, pg_template) as fresh:
         # Drizzle's runs GROUP at a time in one node process (node's start-up is the cost), each on a database of
-        # its own; then migrakit's. Databases are emptied and reused (DROP DATABASE waits for a checkpoint).
+        # its own, and migrakit's on twins. Databases are emptied and reused (DROP DATABASE waits for a checkpoint).
         theirs_urls = [fresh() for _ in folders[:GROUP]]
-        ours_url, default_url = fresh(), fresh()
+        ours_urls = [fresh() for _ in folders[:GROUP]]
+        default_url = fresh()
         for start in range(0, len(folders), GROUP):
             group = folders[start : start + GROUP]
-            for url in theirs_urls[: len(group)]:
+            for url in theirs_urls[: len(group)] + ours_urls[: len(group)]:
                 reset_database(url)
             results = drizzle_migrate_many([(f, url, major) for (f, major), url in zip(group, theirs_urls)])
-            for i, ((folder, major), url, result) in enumerate(zip(group, theirs_urls, results), start):
-                theirs = outcome(url, result["ok"], result, pg_bin)
+            failed: list[int] = []
+            for k, ((folder, major), result) in enumerate(zip(group, results)):
+                i = start + k
+                theirs = outcome(theirs_urls[k], result["ok"], result, pg_bin)
                 shapes["drizzle ok" if theirs.ok else "drizzle failed"] += 1
                 shapes["committed before failing"] += bool(not theirs.ok and (theirs.rows or theirs.counts))
-                reset_database(ours_url)
-                ours = outcome(ours_url, *migrakit_run(folder, ours_url, tmp_path, single_transaction=True), pg_bin)
+                ours = outcome(ours_urls[k], *migrakit_run(folder, ours_urls[k], tmp_path, single_transaction=True), pg_bin)
                 if not ours.same_as(theirs):
                     problems.append(f"folder {i} (layout {major}), --single-transaction:\n{ours.diff(theirs)}\n{show(folder)}")
                 if theirs.ok:
@@ -196,9 +199,21 @@ def test_migrakit_equals_drizzle_on_generated_folders(pg_server_url, pg_template
                     default = outcome(default_url, ok, err, pg_bin, drop_own=True)
                     if not default.same_as(theirs):
                         problems.append(f"folder {i} (layout {major}), default mode:\n{default.diff(theirs)}\n{show(folder)}")
+                else:
+                    failed.append(k)
+            # the next deploy after a failure: each runs the same folder again on what its failure left
+            again = drizzle_migrate_many([(group[k][0], theirs_urls[k], group[k][1]) for k in failed])
+            shapes["second runs compared"] = shapes.get("second runs compared", 0) + len(failed)
+            for k, result in zip(failed, again):
+                folder, major = group[k]
+                theirs = outcome(theirs_urls[k], result["ok"], result, pg_bin)
+                ours = outcome(ours_urls[k], *migrakit_run(folder, ours_urls[k], tmp_path, single_transaction=True), pg_bin)
+                if not ours.same_as(theirs):
+                    problems.append(f"folder {start + k} (layout {major}), second --single-transaction run after the "
+                                    f"failure:\n{ours.diff(theirs)}\n{show(folder)}")  # fmt: skip
     elapsed = time.monotonic() - started
     reproduce = f"seed {SEED} ({COUNT} folders; reproduce with MIGRAKIT_DIFF_SEED={SEED})"
     assert not problems, f"{reproduce}: {len(problems)} difference(s)\n\n" + "\n\n".join(problems[:5])
     # the generator must keep producing every outcome, or the comparison proves less than it claims
-    assert all(shapes.values()) or COUNT < 20, f"{reproduce}: outcomes too uniform: {shapes}"
+    assert all(shapes.values()) or COUNT < 20, f"{reproduce}: outcomes too uniform: {shapes}"  # noqa: E501
     print(f"\n{reproduce}: equal on every folder; {shapes}; {elapsed:.1f}s")
