@@ -215,5 +215,5 @@ def test_migrakit_equals_drizzle_on_generated_folders(pg_server_url, pg_template
     reproduce = f"seed {SEED} ({COUNT} folders; reproduce with MIGRAKIT_DIFF_SEED={SEED})"
     assert not problems, f"{reproduce}: {len(problems)} difference(s)\n\n" + "\n\n".join(problems[:5])
     # the generator must keep producing every outcome, or the comparison proves less than it claims
-    assert all(shapes.values()) or COUNT < 20, f"{reproduce}: outcomes too uniform: {shapes}"  # noqa: E501
+    assert all(shapes.values()) or COUNT < 20, f"{reproduce}: outcomes too uniform: {shapes}"
     print(f"\n{reproduce}: equal on every folder; {shapes}; {elapsed:.1f}s")
