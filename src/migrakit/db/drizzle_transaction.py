@@ -295,7 +295,15 @@ class DrizzleRun:
                 cleanup = _concurrent_index_fix(self.conn, st) if not self.conn.broken else None
             except psycopg.Error:
                 cleanup = None
-            if cleanup:
+            if cleanup and "INVALID" in cleanup[0]:  # unlike the default mode, a -s run (as Drizzle's) never drops it
+                dropped = re.search(r"`DROP INDEX CONCURRENTLY [^`]*`", cleanup[1])
+                err.state = f"{err.state}; {cleanup[0]}"
+                err.fix = (
+                    f"fix the cause above, then drop the INVALID index ({dropped.group() if dropped else 'DROP INDEX CONCURRENTLY'}) "
+                    "before running again: a --single-transaction run, like Drizzle's, does not drop it, so the statement "
+                    "would fail on it (or, with IF NOT EXISTS, leave it INVALID)"
+                )
+            elif cleanup:
                 err.state, err.fix = f"{err.state}; {cleanup[0]}", cleanup[1]
         again = self._partial_fix()
         if again:
