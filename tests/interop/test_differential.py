@@ -115,9 +115,11 @@ class Generator:
         self.schema.indexes += 1
         return f'CREATE INDEX CONCURRENTLY "cidx{self.schema.indexes}" ON "{t}" ("n");'
 
-    def migration(self, fail: bool) -> str:
-        """One migration file in one of the shapes real folders have."""
-        shape = self.rng.choice(["drizzle-kit", "drizzle-kit", "no-breakpoints", "own-transaction", "commit-then-concurrently", "lone-concurrently"])
+    SHAPES = ("drizzle-kit", "drizzle-kit", "no-breakpoints", "own-transaction", "commit-then-concurrently", "lone-concurrently")
+
+    def migration(self, fail: bool, shape: str | None = None) -> str:
+        """One migration file in one of the shapes real folders have (`shape`, else drawn)."""
+        shape = shape or self.rng.choice(self.SHAPES)
         stmts = [self.statement() for _ in range(self.rng.randrange(1, 5))]
         if shape == "lone-concurrently" and self.schema.tables:
             stmts = [self.concurrently()]
@@ -140,7 +142,11 @@ def generate(seed: int, index: int, root: Path) -> tuple[Path, int]:
     gen = Generator(rng)
     count = rng.randrange(1, 6)
     failing_at = rng.randrange(count) if rng.random() < 0.3 else None
-    bodies = [gen.migration(fail=i == failing_at) for i in range(count)]
+    first_shape = None
+    if index % 5 == 0:  # every fifth folder: a migration commits by itself, a later one fails (the hard case)
+        count, failing_at = max(count, 2), max(count, 2) - 1
+        first_shape = rng.choice(["own-transaction", "commit-then-concurrently"])
+    bodies = [gen.migration(fail=i == failing_at, shape=first_shape if i == 0 else None) for i in range(count)]
     folder = root / f"f{index:03d}"
     if rng.random() < 0.25:  # Drizzle 1.0 layout
         for i, body in enumerate(bodies):
