@@ -131,3 +131,18 @@ def test_migrate_consolidated_runs_only_mode2_and_refuses_to_pass_an_earlier_mod
     report = runner.migrate_consolidated(settings)
     assert report.applied == ["20231114223322_orders"]  # 0003 (Mode 1, later) is left for db.migrate
     assert [m.tag for m in runner.status(settings).plan.pending] == ["0003_orders_note"]
+
+
+def test_mode2_file_in_a_single_transaction_run_is_one_query_in_it(tmp_path, db_url):
+    """--single-transaction sends a consolidated file whole, as one query inside the run's one transaction: a
+    later failure rolls it back with everything else."""
+    consolidate_tail(tmp_path, original_hashes(tmp_path))
+    add_migration(tmp_path / "migrations", "0003_bad", "CREATE TABLE later (id int);\n--> statement-breakpoint\nSELECT 1/0;", when=W + 3000)
+    with pytest.raises(MigrationFailed) as info:
+        runner.migrate(settings_for(tmp_path, db_url), single_transaction=True)
+    assert (info.value.migration, info.value.statement_no) == ("0003_bad", 2)
+    assert tables(db_url) == set() and rows(db_url) == []
+    (tmp_path / "migrations" / "0003_bad.sql").write_text("CREATE TABLE later (id int);")
+    report = runner.migrate(settings_for(tmp_path, db_url), single_transaction=True)
+    assert report.applied == ["0000_base", "20231114223322_orders", "0003_bad"]
+    assert tables(db_url) == {"base", "orders", "later"} and [r[1] for r in rows(db_url)] == [W, W + 2000, W + 3000]

@@ -124,6 +124,16 @@ SMALL = {
         ("0000_a", "CREATE TABLE a (id int);"),
         ("0001_bom", "\ufeffCREATE TABLE bom (id int);"),
     ],
+    # a UNIQUE index built concurrently after a COMMIT fails on duplicates and leaves an INVALID index behind
+    "unique-concurrently-fails-after-commit": [
+        ("0000_t", "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1), (1);"),
+        ("0001_uq", "COMMIT;" + BP + "CREATE UNIQUE INDEX CONCURRENTLY t_uq ON t (id);"),
+    ],
+    # the connection dies after a file's COMMIT (the migration kills its own backend)
+    "connection-killed-after-commit": [
+        ("0000_a", "CREATE TABLE a (id int);\nCOMMIT;"),
+        ("0001_kill", "CREATE TABLE b (id int);" + BP + "SELECT pg_terminate_backend(pg_backend_pid());"),
+    ],
     # empty chunks and a comment-only chunk are sent too (empty queries)
     "empty-chunks": [
         ("0000_a", "CREATE TABLE a (id int);" + BP + BP + "-- nothing\n" + BP),
@@ -147,6 +157,8 @@ EXPECTED = {
     "file-rollback": (True, 2, {"public.c": 0}),
     "byte-order-mark": (False, 0, {}),
     "empty-chunks": (True, 1, {"public.a": 0}),
+    "connection-killed-after-commit": (False, 1, {"public.a": 0, "public.b": 0}),
+    "unique-concurrently-fails-after-commit": (False, 1, {"public.t": 2}),
 }
 
 
@@ -207,6 +219,25 @@ def test_a_failing_statement_inside_a_multi_statement_chunk_is_located(pg_server
     assert (err.statement_no, err.statement_count, err.line, err.col) == (4, 4, 4, 16)  # the server's position
     assert "0000_a statement(s) 1-2 of 4" in err.state and "tracked by this run: none" in err.state
     assert list(ours.counts) == ['public.a']  # b was in the implicit transaction the error undid
+
+
+def test_a_lost_connection_says_what_stayed_committed(pg_server_url, pg_template, pg_bin, tmp_path):
+    folder = make_drizzle_folder(tmp_path, SMALL["connection-killed-after-commit"])
+    ours, theirs = both(folder, pg_server_url, pg_template, pg_bin, tmp_path)
+    assert ours.same_as(theirs), ours.diff(theirs)
+    err = ours.error
+    assert err.exit_code == 6 and err.migration == "0001_kill" and "statement 2 of 2" in err.message
+    assert err.state.startswith("stayed committed: 0000_a; 0001_kill statement(s) 1 of 2; tracked by this run: 0000_a")
+
+
+def test_an_invalid_index_left_behind_is_named_with_its_drop(pg_server_url, pg_template, pg_bin, tmp_path):
+    folder = make_drizzle_folder(tmp_path, SMALL["unique-concurrently-fails-after-commit"])
+    ours, theirs = both(folder, pg_server_url, pg_template, pg_bin, tmp_path)
+    assert ours.same_as(theirs), ours.diff(theirs)
+    err = ours.error
+    assert err.sqlstate == "23505" and (err.migration, err.statement_no) == ("0001_uq", 2)
+    assert 'left the INVALID index "public"."t_uq" behind' in err.state
+    assert 'DROP INDEX CONCURRENTLY "public"."t_uq";' in err.fix and "does not drop it" in err.fix
 
 
 def test_concurrently_inside_the_transaction_explains_the_fix(pg_server_url, pg_template, pg_bin, tmp_path):

@@ -80,6 +80,18 @@ def migrakit_run(folder: Path, url: str, root: Path, *, single_transaction: bool
     return True, None
 
 
+def reset_database(url: str) -> None:
+    """Empty a database for the next folder: every schema but the system's dropped, `public` created again.
+    Much cheaper than a new database (DROP DATABASE waits for a checkpoint); twins reset alike stay twins."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        names = conn.execute(
+            "SELECT quote_ident(nspname) FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+        ).fetchall()
+        if names:
+            conn.execute("DROP SCHEMA " + ", ".join(n for (n,) in names) + " CASCADE")
+        conn.execute("CREATE SCHEMA public")
+
+
 @contextmanager
 def fresh_databases(pg_server_url: str, template: str) -> Iterator[Callable[[], str]]:
     """A factory of fresh empty databases (cloned from `template`), all dropped on the way out."""

@@ -155,8 +155,8 @@ class DrizzleRun:
         if not self.migrations:  # Drizzle would send begin and commit: nothing that changes anything
             return
         try:
-            self._query(None, "BEGIN")  # Drizzle's `begin`
-            self._query(None, _TIMEOUTS, (self.opts.lock_timeout, True, self.opts.statement_timeout, True))
+            self._query(0, "BEGIN")  # Drizzle's `begin`
+            self._query(0, _TIMEOUTS, (self.opts.lock_timeout, True, self.opts.statement_timeout, True))
             for mi, m in enumerate(self.migrations):
                 chunks = _chunks(m)
                 by_chunk = _statements_by_chunk(m, len(chunks))
@@ -166,13 +166,13 @@ class DrizzleRun:
                     self._chunk(mi, ci, offset, text, by_chunk[ci] if by_chunk is not None else None)
                 self._row(mi)
             if self.conn.info.transaction_status != IDLE:
-                self._query(None, "COMMIT")  # Drizzle's `commit` (outside a transaction it would only warn)
+                self._query(len(self.migrations) - 1, "COMMIT")  # Drizzle's `commit` (outside a transaction: a warning)
                 self._settled(True)
         finally:
             self._reset_session_timeouts()
 
-    def _query(self, mi: int | None, query: Any, params: Any = None) -> None:
-        """BEGIN, the timeouts, COMMIT: commands of migrakit's own, around the migrations."""
+    def _query(self, mi: int, query: Any, params: Any = None) -> None:
+        """BEGIN, the timeouts, COMMIT: the commands around the migrations; `mi` the migration errors name."""
         try:
             self.conn.execute(query, params, prepare=False)
         except psycopg.Error as exc:
@@ -180,8 +180,8 @@ class DrizzleRun:
             if setting is not None:
                 self._rollback(exc)
                 raise setting from None
-            m = self.migrations[mi if mi is not None else -1] if self.migrations else None
-            raise self._error(exc, m, None, None, "its final COMMIT" if query == "COMMIT" else "before its first statement") from exc
+            where = "the run's final COMMIT" if query == "COMMIT" else "the run's BEGIN, before its first statement"
+            raise self._error(exc, self.migrations[mi], None, None, where) from exc
 
     def _chunk(self, mi: int, ci: int, offset: int, text: str, stmts: list[tuple[int, Statement]] | None) -> None:
         cur = _ChunkCursor(self.conn)
@@ -259,19 +259,13 @@ class DrizzleRun:
     def _error(
         self,
         exc: psycopg.Error,
-        m: Migration | None,
+        m: Migration,
         failing: tuple[int, Statement] | None,
         chunk: tuple[int, int, str] | None,
         where: str | None,
     ) -> MigrakitError:
         lost = _connection_lost(self.conn, exc)
         self._rollback(exc)
-        if m is None:  # BEGIN of an empty run: nothing to name but the server's words
-            return MigrakitError(
-                f"--single-transaction could not start: {exc.diag.message_primary or exc}",
-                state="nothing was run",
-                fix="check the connection and the role's rights, then run again",
-            )
         state = self.state()
         no, st = failing if failing else (None, None)
         count = self._statement_count(m)
@@ -301,7 +295,15 @@ class DrizzleRun:
                 cleanup = _concurrent_index_fix(self.conn, st) if not self.conn.broken else None
             except psycopg.Error:
                 cleanup = None
-            if cleanup:
+            if cleanup and "INVALID" in cleanup[0]:  # unlike the default mode, a -s run (as Drizzle's) never drops it
+                dropped = re.search(r"`DROP INDEX CONCURRENTLY [^`]*`", cleanup[1])
+                err.state = f"{err.state}; {cleanup[0]}"
+                err.fix = (
+                    f"fix the cause above, then drop the INVALID index ({dropped.group() if dropped else 'DROP INDEX CONCURRENTLY'}) "
+                    "before running again: a --single-transaction run, like Drizzle's, does not drop it, so the statement "
+                    "would fail on it (or, with IF NOT EXISTS, leave it INVALID)"
+                )
+            elif cleanup:
                 err.state, err.fix = f"{err.state}; {cleanup[0]}", cleanup[1]
         again = self._partial_fix()
         if again:

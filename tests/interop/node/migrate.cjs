@@ -76,6 +76,10 @@ async function runOne({ Pool, drizzle, migrate }, folder, connectionString, migr
   if (migrationsTable !== undefined && migrationsTable !== null && migrationsTable !== '') config.migrationsTable = migrationsTable;
   const pool = new Pool({ connectionString, max: 1 });
   pool.on('error', (e) => process.stderr.write(`migrate.cjs: idle pool client error: ${e && e.message}\n`));
+  // A checked-out client whose connection dies (a migration that ends its own backend) emits 'error'; unhandled,
+  // that crashes node, as it would crash a bare deploy script: non-zero either way. Handled here, the query's
+  // own rejection reaches migrate()'s caller instead and the batch goes on; the database is left the same.
+  pool.on('connect', (client) => client.on('error', (e) => process.stderr.write(`migrate.cjs: client error: ${e && e.message}\n`)));
   let result;
   try {
     const db = drizzle({ client: pool }); // object form is accepted by 0.45.x and 1.0.0-rc.x
