@@ -554,7 +554,8 @@ class Executor:
         if self.opts.single_transaction:  # Drizzle's migrator, query for query: see db/drizzle_transaction.py
             from .db import drizzle_transaction
 
-            return drizzle_transaction.apply(self, migrations, self._with_lock_retries)
+            with self._own_session():  # a file's own COMMIT ends Drizzle's transaction: one session for the run
+                return drizzle_transaction.apply(self, migrations, self._with_lock_retries)
         self._check_progress(migrations)
         i = 0
         while i < len(migrations):
@@ -783,12 +784,19 @@ class Executor:
         Its settings cannot be SET LOCAL (there is no transaction around it): they are set for the session and
         RESET at the end, so it needs a session of its own; behind a transaction pooler the runner hands the
         executor a direct connection (`direct`, from direct_url) and it runs there."""
-        if self.direct is None or self.direct is self.conn:
+        with self._own_session():
             self._outside_transaction_on_conn(m)
+
+    @contextmanager
+    def _own_session(self) -> Iterator[None]:
+        """Run the block on the direct connection when the runner gave one (behind a transaction pooler, for
+        SQL that needs one server session: session settings, a file's own transaction control)."""
+        if self.direct is None or self.direct is self.conn:
+            yield
             return
         pooled, self.conn = self.conn, self.direct
         try:
-            self._outside_transaction_on_conn(m)
+            yield
         finally:
             self.conn = pooled
 
