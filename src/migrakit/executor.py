@@ -34,6 +34,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from . import progress, server, tracking
+from .db import failpoint, pipeline
 from .errors import ConfigError, DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
 from .migration import STANDARD, Migration
 from .statements import NO_TRANSACTION, PLAIN, LineIndex, Statement, keyword_head
@@ -377,6 +378,16 @@ class _Sent:
 _SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
 _SYNC_BYTES = 8 << 20  # ... or this many characters of SQL
 _SET_LOCAL_TIMEOUTS = "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)"
+# A statement longer than this (characters; bytes for ASCII) is never pipelined: its migration runs alone,
+# statement by statement, in its own transaction (consecutive normal migrations keep batching). Below the
+# smallest size seen to deadlock psycopg's pipeline without `pipeline.drain` (2 MB over a unix socket), and the
+# round trips it costs are nothing next to sending a megabyte.
+PIPELINE_STATEMENT_LIMIT = 1 << 20
+
+
+def _fits_pipeline(m: Migration) -> bool:
+    """A Mode 1 migration whose every statement is at most PIPELINE_STATEMENT_LIMIT long."""
+    return m.mode == STANDARD and all(s.end - s.start <= PIPELINE_STATEMENT_LIMIT for s in m.statements)
 
 
 def _rolled_back(m: Migration) -> str:
@@ -422,6 +433,7 @@ class Executor:
         self.on_event = on_event
         self._insert = tracking.insert_sql(options.schema, options.table, v1=options.v1)
         self.applied: list[str] = []  # tags applied and tracked so far, also after a failure
+        self._fp = failpoint.from_env()  # a testing aid (MIGRAKIT_FAILPOINT); None unless set
 
     def apply(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply `migrations` in order; raise on the first failure (earlier ones stay applied)."""
@@ -457,7 +469,7 @@ class Executor:
         return self.applied
 
     def _batchable(self, m: Migration) -> bool:
-        return self.opts.pipeline and m.mode == STANDARD and not m.runs_outside_transaction
+        return self.opts.pipeline and _fits_pipeline(m) and not m.runs_outside_transaction
 
     def _apply_batch(self, batch: Sequence[Migration]) -> None:
         """Apply `batch` pipelined; after a lock timeout in migration k (those before it committed), retry
@@ -505,12 +517,15 @@ class Executor:
                     queue(m, _SET_LOCAL_TIMEOUTS, timeouts, no=0)
                     for i, st in enumerate(m.statements):
                         size += queue(m, st.text, None, st, i + 1)
-                        if len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
-                            pipe.sync()  # raises the first error, if any
+                        due = self._fp is not None and self._fp.step()
+                        if due or len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
+                            pipeline.sync(self.conn, pipe)  # raises the first error, if any
                             committed(ends)
                             sent.clear()
                             ends.clear()
                             size = 0
+                        if due:
+                            self._fp.fire(self.conn)  # type: ignore[union-attr]
                     queue(m, self._insert, tracking.insert_params(m, v1=self.opts.v1))
                     queue(m, "COMMIT")
                     ends.append(m)
@@ -561,10 +576,10 @@ class Executor:
         Pipelined, the whole block is sent at once and costs about one round trip; each Mode 1 statement is
         still its own extended-protocol query. A Mode 2 file (several statements in one message) cannot be
         pipelined, so a block holding one is sent query by query."""
-        pipelined = self.opts.pipeline and all(m.mode == STANDARD for m in migrations)
+        pipelined = self.opts.pipeline and all(_fits_pipeline(m) for m in migrations)
         sent: list[_Sent] = []
         try:
-            with self.conn.pipeline() if pipelined else nullcontext():
+            with self.conn.pipeline() if pipelined else nullcontext() as pipe:
                 with self.conn.transaction():
                     self._set_timeouts(local=True)
                     for m in migrations:
@@ -573,14 +588,23 @@ class Executor:
                             for i, st in enumerate(m.statements):
                                 cur = self.conn.cursor()
                                 sent.append(_Sent(m, cur, st, i + 1))
-                                cur.execute(st.text, binary=not pipelined)  # binary forces the extended protocol
+                                # binary forces the extended protocol; bytes spare a copy of a giant statement
+                                cur.execute(st.text.encode(self.conn.info.encoding) if not pipelined else st.text, binary=not pipelined)
+                                if self._fp is not None and self._fp.step():
+                                    if pipe is not None:
+                                        pipeline.sync(self.conn, pipe)
+                                    self._fp.fire(self.conn)
                         else:
                             cur = _WholeFileCursor(self.conn)
                             sent.append(_Sent(m, cur, None, None))
                             cur.execute(m.text.encode("utf-8"))  # one message; simple protocol allows many statements
+                            if self._fp is not None and self._fp.step():  # a Mode 2 file counts as one statement
+                                self._fp.fire(self.conn)
                         cur = self.conn.cursor()
                         sent.append(_Sent(m, cur, None, None))
                         cur.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
+                    if pipe is not None:
+                        pipeline.drain(self.conn)  # the commit syncs: send everything first (see db/pipeline.py)
             for m in migrations:
                 self.on_event("done", migration=m)
         except psycopg.Error as exc:
@@ -672,6 +696,8 @@ class Executor:
                 self.conn.execute("ROLLBACK")  # a statement migrakit did not know must run alone
                 wrap = False
                 self.conn.execute(st.text, binary=True)
+            if self._fp is not None and self._fp.step():
+                self._fp.fire(self.conn)  # completed, not yet recorded: the hardest place to stop
             progress.record(self.conn, self._tracking_name, m, i + 1)
             if wrap:
                 self.conn.execute("COMMIT")
