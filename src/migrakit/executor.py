@@ -306,6 +306,9 @@ def _concurrent_index_fix(conn: psycopg.Connection[Any], stmt: Statement) -> tup
     )
 
 
+_WATCH_JOIN_SECONDS = 5.0  # the blocker watch is best effort: never wait longer than this for its thread
+
+
 class _BlockerWatch:
     """While a migration retries after lock_timeout, a second connection polls `pg_blocking_pids` of the
     migrator's backend from a thread and keeps the last sessions seen blocking it. Costs nothing unless a
@@ -349,7 +352,9 @@ class _BlockerWatch:
     def __exit__(self, *_: Any) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout=_WATCH_JOIN_SECONDS)
+            if self._thread.is_alive():  # stuck in a query on a dead network: a daemon, left behind with its connection
+                return
         if self._conn is not None:
             self._conn.close()
 

@@ -111,6 +111,13 @@ def _diagnose(message: str) -> tuple[str, str]:
     return "the server is unreachable", "check that the server is running and reachable; " + _FIX_URL
 
 
+# Client-side TCP keepalives (libpq parameters; ignored on unix sockets): while migrakit waits for a result, a
+# server or network that went silent is noticed after about idle + interval * count = 60 s, and the wait ends
+# with a lost-connection error (exit 6). A live server answers the probes, so a long statement is not cut short.
+# Parameters the URL sets itself win.
+KEEPALIVES = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
+
+
 def connect(
     url: str,
     *,
@@ -118,15 +125,18 @@ def connect(
     application_name: str = "migrakit",
     connect_timeout: int = 10,
 ) -> psycopg.Connection:
-    """Open a connection (no server-side prepared statements). Failures raise DatabaseUnavailable
-    (ConfigError for a malformed URL) whose text never contains the password."""
+    """Open a connection (no server-side prepared statements), with `connect_timeout` and TCP keepalives
+    (`KEEPALIVES`). Failures raise DatabaseUnavailable (ConfigError for a malformed URL) whose text never
+    contains the password."""
     try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
         return psycopg.connect(
             url,
             autocommit=autocommit,
             application_name=application_name,
             connect_timeout=connect_timeout,
             prepare_threshold=None,
+            **{k: v for k, v in KEEPALIVES.items() if k not in given},
         )
     except psycopg.OperationalError as exc:
         what, fix = _diagnose(str(exc))
