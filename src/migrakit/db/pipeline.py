@@ -27,10 +27,13 @@ def drain(conn: psycopg.Connection[Any]) -> None:
     a statement already sent (bounded by statement_timeout) or the network is gone (bounded by the TCP
     keepalives and retransmission limits set in `server.connect`)."""
     pgconn = conn.pgconn
-    while pgconn.flush() == 1:
-        readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [], POLL_SECONDS)
-        if readable:
-            pgconn.consume_input()  # the server may be blocked writing results: read them (they stay queued for psycopg)
+    try:
+        while pgconn.flush() == 1:
+            readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [], POLL_SECONDS)
+            if readable:
+                pgconn.consume_input()  # the server may be blocked writing results: read them (they stay queued for psycopg)
+    except (psycopg.OperationalError, OSError) as exc:  # a lost connection, whatever libpq's status says yet
+        raise psycopg.errors.ConnectionFailure(f"sending the pipeline failed: {exc}") from exc
 
 
 def sync(conn: psycopg.Connection[Any], pipe: psycopg.Pipeline) -> None:
