@@ -133,7 +133,9 @@ def help_times(workdir: Path, runs: int) -> list[float]:
 
 def peak_rss(cmd: Sequence[str], cwd: Path) -> tuple[float, int]:
     """(seconds, peak resident set in bytes) of one child process (see maxrss.py)."""
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("maxrss.py")), *cmd], cwd=cwd, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("maxrss.py")), *cmd], cwd=cwd, capture_output=True, text=True, timeout=1800
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:2])} exited {proc.returncode}: {proc.stderr[-2000:]}")
     seconds, peak = proc.stdout.split()

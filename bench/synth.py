@@ -175,6 +175,26 @@ def write_big_file(folder: Path, megabytes: float, seed: int = 1) -> Path:
     return folder
 
 
+def write_giant_statement(folder: Path, megabytes: float, seed: int = 1) -> tuple[Path, int]:
+    """Two migrations: a table, then ONE `INSERT ... VALUES` of about `megabytes` MB (a data migration as
+    drizzle-kit users write them). Returns (folder, length of that statement in bytes)."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = int(megabytes * 1_000_000)
+    head = 'INSERT INTO "seed" ("id", "name", "payload") VALUES\n'
+    rows, size, row = [], len(head), 0
+    while size < target:
+        row += 1
+        payload = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz ", k=90))
+        rows.append(f"({row}, '{rng.choice(_WORDS)} {row}', '{payload}')")
+        size += len(rows[-1]) + 2
+    statement = head + ",\n".join(rows) + ";"
+    (folder / "0000_table.sql").write_text('CREATE TABLE "seed" ("id" integer PRIMARY KEY, "name" text NOT NULL, "payload" text);', encoding="utf-8")
+    (folder / "0001_giant_insert.sql").write_text(statement, encoding="utf-8")
+    write_journal(folder, ["0000_table", "0001_giant_insert"])
+    return folder, len(statement.encode("utf-8"))
+
+
 def concatenate(folder: Path, out: Path) -> Path:
     """Every migration of `folder`, in journal order, in one file (breakpoint markers are SQL comments)."""
     journal = json.loads((folder / "meta" / "_journal.json").read_text(encoding="utf-8"))

@@ -35,6 +35,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from . import progress, server, tracking
+from .db import failpoint, pipeline
 from .errors import ConfigError, DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
 from .migration import STANDARD, Migration
 from .statements import NO_TRANSACTION, PLAIN, LineIndex, Statement, keyword_head
@@ -358,6 +359,9 @@ def _concurrent_index_fix(conn: psycopg.Connection[Any], stmt: Statement) -> tup
     )
 
 
+_WATCH_JOIN_SECONDS = 5.0  # the blocker watch is best effort: never wait longer than this for its thread
+
+
 class _BlockerWatch:
     """While a migration retries after lock_timeout, a second connection polls `pg_blocking_pids` of the
     migrator's backend from a thread and keeps the last sessions seen blocking it. Costs nothing unless a
@@ -401,7 +405,9 @@ class _BlockerWatch:
     def __exit__(self, *_: Any) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join()
+            self._thread.join(timeout=_WATCH_JOIN_SECONDS)
+            if self._thread.is_alive():  # stuck in a query on a dead network: a daemon, left behind with its connection
+                return
         if self._conn is not None:
             self._conn.close()
 
@@ -493,6 +499,18 @@ class _Started:
                     break
 
 
+# A statement longer than this (characters; bytes for ASCII) is never pipelined: its migration runs alone,
+# statement by statement, in its own transaction (consecutive normal migrations keep batching). Below the
+# smallest size seen to deadlock psycopg's pipeline without `pipeline.drain` (2 MB over a unix socket), and the
+# round trips it costs are nothing next to sending a megabyte.
+PIPELINE_STATEMENT_LIMIT = 1 << 20
+
+
+def _fits_pipeline(m: Migration) -> bool:
+    """A Mode 1 migration whose every statement is at most PIPELINE_STATEMENT_LIMIT long."""
+    return m.mode == STANDARD and all(s.end - s.start <= PIPELINE_STATEMENT_LIMIT for s in m.statements)
+
+
 def _rolled_back(m: Migration) -> str:
     return f"nothing from {m.tag} was applied (its transaction was rolled back); tracking table unchanged"
 
@@ -548,6 +566,7 @@ class Executor:
         self._apply_key = apply_key(options.schema, options.table)
         self.direct = direct  # for migrations that run outside a transaction, behind a transaction pooler
         self.applied: list[str] = []  # tags applied and tracked so far, also after a failure
+        self._fp = failpoint.from_env()  # a testing aid (MIGRAKIT_FAILPOINT); None unless set
 
     def apply(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply `migrations` in order; raise on the first failure (earlier ones stay applied)."""
@@ -575,7 +594,7 @@ class Executor:
         return self.applied
 
     def _batchable(self, m: Migration) -> bool:
-        return self.opts.pipeline and m.mode == STANDARD and not m.runs_outside_transaction
+        return self.opts.pipeline and _fits_pipeline(m) and not m.runs_outside_transaction
 
     def _apply_batch(self, batch: Sequence[Migration]) -> None:
         """Apply `batch` pipelined; after a lock timeout in migration k (those before it committed), retry
@@ -636,12 +655,15 @@ class Executor:
                         queue(m, query, params, no=0, guard=guard, cur=cur)
                     for i, st in enumerate(m.statements):
                         size += queue(m, st.text, None, st, i + 1)
-                        if len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
-                            pipe.sync()  # raises the first error, if any
+                        due = self._fp is not None and self._fp.step()
+                        if due or len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
+                            pipeline.sync(self.conn, pipe)  # raises the first error, if any
                             committed(ends)
                             sent.clear()
                             ends.clear()
                             size = 0
+                        if due:
+                            self._fp.fire(self.conn)  # type: ignore[union-attr]
                     queue(m, self._insert, tracking.insert_params(m, v1=self.opts.v1))
                     queue(m, "COMMIT")
                     ends.append(m)
@@ -697,11 +719,11 @@ class Executor:
         Pipelined, the whole block is sent at once and costs about one round trip; each Mode 1 statement is
         still its own extended-protocol query. A Mode 2 file (several statements in one message) cannot be
         pipelined, so a block holding one is sent query by query."""
-        pipelined = self.opts.pipeline and all(m.mode == STANDARD for m in migrations)
+        pipelined = self.opts.pipeline and all(_fits_pipeline(m) for m in migrations)
         sent: list[_Sent] = []
         started = _Started(self.on_event, self._count)
         try:
-            with self.conn.pipeline() if pipelined else nullcontext():
+            with self.conn.pipeline() if pipelined else nullcontext() as pipe:
                 with self.conn.transaction():
                     self.conn.execute(*self._local_settings())
                     for m in migrations:
@@ -717,17 +739,26 @@ class Executor:
                                 sent.append(_Sent(m, cur, st, i + 1))
                                 if pipelined and i == 0:
                                     started.watch(m, cur)
-                                cur.execute(st.text, binary=not pipelined)  # binary forces the extended protocol
+                                # binary forces the extended protocol; bytes spare a copy of a giant statement
+                                cur.execute(st.text.encode(self.conn.info.encoding) if not pipelined else st.text, binary=not pipelined)
                                 started.poll()
+                                if self._fp is not None and self._fp.step():
+                                    if pipe is not None:
+                                        pipeline.sync(self.conn, pipe)
+                                    self._fp.fire(self.conn)
                         else:
                             cur = _WholeFileCursor(self.conn)
                             sent.append(_Sent(m, cur, None, None))
                             cur.execute(m.text.encode("utf-8"))  # one message; simple protocol allows many statements
+                            if self._fp is not None and self._fp.step():  # a Mode 2 file counts as one statement
+                                self._fp.fire(self.conn)
                         cur = self.conn.cursor()
                         sent.append(_Sent(m, cur, None, None))
                         if pipelined and m.mode == STANDARD and not m.statements:  # nothing but its tracking row
                             started.watch(m, cur)
                         cur.execute(self._insert, tracking.insert_params(m, v1=self.opts.v1))
+                    if pipe is not None:
+                        pipeline.drain(self.conn)  # the commit syncs: send everything first (see db/pipeline.py)
             started.poll()
             for m in migrations:
                 self.on_event("done", migration=m)
@@ -876,6 +907,8 @@ class Executor:
                 self.conn.execute("ROLLBACK")  # a statement migrakit did not know must run alone
                 wrap = False
                 self.conn.execute(st.text, binary=True)
+            if self._fp is not None and self._fp.step():
+                self._fp.fire(self.conn)  # completed, not yet recorded: the hardest place to stop
             progress.record(self.conn, self._tracking_name, m, i + 1)
             if wrap:
                 self.conn.execute("COMMIT")

@@ -148,10 +148,10 @@ _QUOTED_VALUE = re.compile(r"\"[^\"]*\"|'[^']*'")
 # ------------------------------------------------------------------------------------------ connecting
 # libpq's TCP keepalives (client side: no server setting, so nothing stays on a pooled server connection): a
 # migrator on a silent network notices within about a minute. Options the URL sets itself win.
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+KEEPALIVES = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
 
 
-def _keepalives(url: str) -> dict[str, int]:
+def _keepalives(url: str) -> dict[str, str]:
     try:
         given = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:
@@ -178,6 +178,10 @@ def _diagnose(message: str) -> tuple[str, str]:
     return "the server is unreachable", "check that the server is running and reachable; " + _FIX_URL
 
 
+# Client-side TCP keepalives (libpq parameters; ignored on unix sockets): while migrakit waits for a result, a
+# server or network that went silent is noticed after about idle + interval * count = 60 s, and the wait ends
+# with a lost-connection error (exit 6). A live server answers the probes, so a long statement is not cut short.
+# Parameters the URL sets itself win.
 def connect(
     url: str,
     *,
@@ -185,8 +189,9 @@ def connect(
     application_name: str = "migrakit",
     connect_timeout: int = 10,
 ) -> psycopg.Connection:
-    """Open a connection (no server-side prepared statements). Failures raise DatabaseUnavailable
-    (ConfigError for a malformed URL) whose text never contains the password."""
+    """Open a connection (no server-side prepared statements), with `connect_timeout` and TCP keepalives
+    (`KEEPALIVES`). Failures raise DatabaseUnavailable (ConfigError for a malformed URL) whose text never
+    contains the password."""
     check_url(url)
     try:
         return psycopg.connect(

@@ -1,0 +1,51 @@
+"""Bounds on waits that have no other test (docs/reliability.md "Bounds on every wait"): TCP keepalives on
+every connection (a silent server or network ends the wait), and a drizzle-kit that never finishes is
+stopped with an error naming it."""
+
+import os
+import stat
+
+import pytest
+
+from migrakit import generate, server
+from migrakit.config import load_settings
+from migrakit.errors import MigrakitError
+from tests.fixtures.folders import make_drizzle_folder
+
+
+def test_connections_carry_tcp_keepalives(db_url):
+    with server.connect(db_url) as conn:
+        params = psycopg_params(conn)
+    assert {k: params.get(k) for k in server.KEEPALIVES} == server.KEEPALIVES
+
+
+def test_keepalive_parameters_in_the_url_win(db_url):
+    url = db_url + ("&" if "?" in db_url else "?") + "keepalives_idle=7"
+    with server.connect(url) as conn:
+        params = psycopg_params(conn)
+    assert params["keepalives_idle"] == "7" and params["keepalives_count"] == "3"
+
+
+def psycopg_params(conn):
+    from psycopg.conninfo import conninfo_to_dict
+
+    return {k: str(v) for k, v in conninfo_to_dict(conn.info.dsn).items()}
+
+
+def test_a_drizzle_kit_that_never_finishes_is_stopped(tmp_path, monkeypatch):
+    """A stand-in `npx` that waits forever (as drizzle-kit waiting on a prompt nobody sees would)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "npx"
+    fake.write_text("#!/bin/sh\necho 'Is the column renamed? (waiting)' >&2\nexec sleep 600\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(generate, "DRIZZLE_KIT_TIMEOUT", 1)
+    folder = make_drizzle_folder(tmp_path, [("0000_init", "CREATE TABLE t (id int);")])
+    (tmp_path / "drizzle.config.ts").write_text("export default {}\n")
+    settings = load_settings(tmp_path, env={}, database_url="postgresql://unused@127.0.0.1:1/x", migrations_dir=str(folder))
+    with pytest.raises(MigrakitError) as info:
+        generate.with_drizzle_kit(settings, None, tmp_path / "drizzle.config.ts")
+    assert "did not finish within 1 s" in info.value.message
+    assert "Is the column renamed?" in (info.value.cause or "")
+    assert "npx drizzle-kit generate" in (info.value.fix or "")
