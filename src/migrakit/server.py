@@ -157,6 +157,8 @@ def _keepalives(url: str) -> dict[str, str]:
     except psycopg.Error:
         return {}  # connect reports the malformed URL
     return {k: v for k, v in KEEPALIVES.items() if k not in given}
+
+
 _SETTING_REFUSED = re.compile(
     r'invalid value for parameter|unrecognized configuration parameter|invalid command-line argument for server'
     r'|parameter "[^"]*" cannot be (changed|set)|invalid \w+ value: "|invalid integer value "|could not match \d+ port'
