@@ -289,7 +289,7 @@ def stop_embedded(pgdata: Path) -> Path | None:
         process = psutil.Process(int(lines[0]))
     except (OSError, ValueError, IndexError, psutil.NoSuchProcess):
         return None
-    if process.name() == "postgres":
+    if process.name() == "postgres" and Path(process.cwd()).resolve() == pgdata.resolve():  # its data dir, not a reused pid
         process.send_signal(signal.SIGINT)  # fast shutdown
         process.wait(30)
     return Path(lines[4]) if len(lines) > 4 and lines[4] else None
@@ -454,10 +454,13 @@ def test_stop_never_signals_a_postgres_of_another_data_directory(project_dir, pg
     pgdata.mkdir(parents=True)
     (pgdata / "PG_VERSION").write_text("18\n")
     (pgdata / "postmaster.pid").write_text(f"{other}\n{pgdata}\n1700000000\n5432\n{pgdata}\n\n0 0\nready\n")
-    status = server_json(project_dir, "db.server-status")
-    assert status["running"] is False and status["stale_pidfile"] is True
-    result = run_cli(["db.server-stop"], cwd=project_dir)
-    assert result.returncode == 0 and "nothing to stop" in result.stdout
+    try:
+        status = server_json(project_dir, "db.server-status")
+        assert status["running"] is False and status["stale_pidfile"] is True
+        result = run_cli(["db.server-stop"], cwd=project_dir)
+        assert result.returncode == 0 and "nothing to stop" in result.stdout
+    finally:
+        (pgdata / "postmaster.pid").unlink()  # never leave the session server's pid to a teardown
     with server.connect(pg_server.url) as conn:  # the session's server was not signalled
         assert conn.execute("SELECT 1").fetchone() == (1,)
     assert psutil.Process(other).name() == "postgres"
