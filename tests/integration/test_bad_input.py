@@ -212,7 +212,7 @@ PASSWORD_GROUP = "mk_password_required"  # scripts/test-server.sh asks members o
 @pytest.fixture
 def password_role_url(pg_server, db_url):
     """(role, URL of db_url's database for it) for a role that must give its password (scram-sha-256). On the
-    session's own pgserver (trust for everyone) a rule for it goes into pg_hba.conf for the test; on an external
+    session's own embedded server (trust for everyone) a rule for it goes into pg_hba.conf for the test; on an external
     server it joins PASSWORD_GROUP (scripts/test-server.sh requires a password from its members)."""
     role, correct = f"mk_pw_{uuid.uuid4().hex[:8]}", f"pw-{uuid.uuid4().hex[:10]}"
     hba = pg_server.pgdata / "pg_hba.conf" if pg_server.pgdata is not None else None

@@ -291,7 +291,7 @@ def stop_embedded(pgdata: Path) -> Path | None:
         process = psutil.Process(int(lines[0]))
     except (OSError, ValueError, IndexError, psutil.NoSuchProcess):
         return None
-    if process.name() == "postgres":
+    if process.name() == "postgres" and Path(process.cwd()).resolve() == pgdata.resolve():  # its data dir, not a reused pid
         process.send_signal(signal.SIGINT)  # fast shutdown
         process.wait(30)
     return Path(lines[4]) if len(lines) > 4 and lines[4] else None
@@ -445,3 +445,24 @@ def test_server_status_calls_a_pid_file_naming_another_process_stale(project_dir
     result = run_cli(["db.server-stop"], cwd=project_dir)
     assert result.returncode == 0 and "nothing to stop" in result.stdout
     assert psutil.pid_exists(os.getpid())  # this process was not signalled
+
+
+def test_stop_never_signals_a_postgres_of_another_data_directory(project_dir, pg_server):
+    """postmaster.pid naming a pid now held by ANOTHER postgres (pid reuse): not ours, so not running, not stopped."""
+    if pg_server.pgdata is None:
+        pytest.skip("MIGRAKIT_TEST_DATABASE_URL is set: no local postmaster to borrow a pid from")
+    other = int((pg_server.pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+    pgdata = project_dir / ".migrakit" / "pgdata"
+    pgdata.mkdir(parents=True)
+    (pgdata / "PG_VERSION").write_text("18\n")
+    (pgdata / "postmaster.pid").write_text(f"{other}\n{pgdata}\n1700000000\n5432\n{pgdata}\n\n0 0\nready\n")
+    try:
+        status = server_json(project_dir, "db.server-status")
+        assert status["running"] is False and status["stale_pidfile"] is True
+        result = run_cli(["db.server-stop"], cwd=project_dir)
+        assert result.returncode == 0 and "nothing to stop" in result.stdout
+    finally:
+        (pgdata / "postmaster.pid").unlink()  # never leave the session server's pid to a teardown
+    with server.connect(pg_server.url) as conn:  # the session's server was not signalled
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert psutil.Process(other).name() == "postgres"

@@ -157,15 +157,16 @@ def _postmaster(pgdata: Path) -> tuple[list[str], psutil.Process | None]:
     try:
         if process.name() != "postgres":
             return lines, None
-        cmdline = process.cmdline()
+        cwd = process.cwd()  # the postmaster changes into its data directory at start
     except psutil.NoSuchProcess:
         return lines, None
     except psutil.AccessDenied:  # another user's process: trust the name
         return lines, process
-    resolved = str(pgdata.resolve())
-    if cmdline and not any(resolved == arg or arg.endswith(resolved) for arg in cmdline):
-        return lines, None  # another postgres took over this pid
-    return lines, process
+    try:
+        same = Path(cwd).resolve() == pgdata.resolve()
+    except OSError:
+        same = False
+    return lines, (process if same else None)  # not same: another postgres took over this pid
 
 
 def _url_from(lines: list[str]) -> str | None:
@@ -190,11 +191,14 @@ def status(folder: Path, *, database_url_set: bool = False) -> ServerStatus:
     server_version = started = note = None
     if process:
         started = datetime.fromtimestamp(process.create_time(), timezone.utc).isoformat(timespec="seconds")
+    if url:  # never connect without it: an empty URL would mean libpq's defaults, another server
         try:
-            with connect(url or "", connect_timeout=5) as conn:  # type: ignore[arg-type]
+            with connect(url, connect_timeout=5) as conn:
                 server_version = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
         except MigrakitError as err:
             note = f"the server process runs but did not answer: {err.message}"
+    elif process:
+        note = f"postmaster.pid in {pgdata} names no socket or port"
     return ServerStatus(
         data_dir=pgdata,
         initialized=(pgdata / "PG_VERSION").is_file(),
