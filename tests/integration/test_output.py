@@ -127,7 +127,7 @@ def test_long_lists_are_folded_and_repeated_notes_grouped(tmp_path, db_url):
     migrations = [(f"{i:04d}_m{i}", f"CREATE TABLE m{i} (id int);") for i in range(30)]
     migrations += [(f"{i:04d}_empty{i}", "-- nothing yet\n") for i in range(30, 42)]
     folder = make_drizzle_folder(tmp_path, migrations)
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    result = run_cli(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)  # empty files: refused unless asked
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "applied 42 migration(s): 0000_m0, 0001_m1, 0002_m2, … 37 more …, 0040_empty40, 0041_empty41" in out

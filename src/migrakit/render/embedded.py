@@ -1,10 +1,9 @@
-"""`db.server-status` and `db.server-stop` as text (plain) or JSON."""
+"""`db.server-status` and `db.server-stop` as text (their JSON: render/json.py, like every task)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from ..db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
 from ..server import redact_url
@@ -18,27 +17,7 @@ def _shown(path: Path) -> str:
 
 
 def render_server_status(status: ServerStatus, fmt: str) -> str:
-    url = redact_url(status.url) if status.url else None
-    if fmt == "json":
-        return json.dumps(
-            {
-                "ok": True,
-                "running": status.running,
-                "pid": status.pid,
-                "data_dir": str(status.data_dir),
-                "initialized": status.initialized,
-                "data_version": status.data_version,
-                "database_url": url,
-                "server_version": status.server_version,
-                "started_at": status.started_at,
-                "package": PACKAGE,
-                "package_version": status.package_version,
-                "stale_pidfile": status.stale_pidfile,
-                "database_url_set": status.database_url_set,
-                "note": status.note,
-            },
-            indent=2,
-        )
+    url = redact_url(status.url) if status.url else None  # JSON: render/json.py server_status
     data = _shown(status.data_dir)
     if status.initialized:
         data += f" (created by PostgreSQL {status.data_version})"
@@ -64,15 +43,6 @@ def render_server_status(status: ServerStatus, fmt: str) -> str:
 
 
 def render_server_stop(result: StopResult, fmt: str) -> str:
-    if fmt == "json":
-        payload: dict[str, Any] = {
-            "ok": True,
-            "stopped": result.was_running,
-            "pid": result.pid,
-            "data_dir": str(result.data_dir),
-            "seconds": result.seconds,
-        }
-        return json.dumps(payload, indent=2)
     if not result.was_running:
         return f"the embedded PostgreSQL is not running (data in {_shown(result.data_dir)}): nothing to stop"
     return (

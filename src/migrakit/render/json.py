@@ -390,6 +390,33 @@ def env_check(r: Any) -> Data:
     return {"database": database, "checks": [check(c) for c in r.checks], "notes": list(r.notes)}
 
 
+def server_status(st: Any) -> Data:
+    """db.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
+    from ..db.embedded import PACKAGE
+    from ..server import redact_url
+
+    return {
+        "database_url": redact_url(st.url) if st.url else None,
+        "running": st.running,
+        "pid": st.pid,
+        "data_dir": str(st.data_dir),
+        "initialized": st.initialized,
+        "data_version": st.data_version,
+        "server_version": st.server_version,
+        "started_at": st.started_at,
+        "package": PACKAGE,
+        "package_version": st.package_version,
+        "stale_pidfile": st.stale_pidfile,
+        "database_url_set": st.database_url_set,
+        "notes": [st.note] if st.note else [],
+    }
+
+
+def server_stop(r: Any) -> Data:
+    """db.embedded.StopResult (db.server-stop)."""
+    return {"changed": r.was_running, "stopped": r.was_running, "pid": r.pid, "data_dir": str(r.data_dir), "seconds": r.seconds}
+
+
 _SERIALIZERS: dict[str, Callable[[Any], Data]] = {
     "StatusReport": status,
     "MigrateReport": migrate,
@@ -403,6 +430,8 @@ _SERIALIZERS: dict[str, Callable[[Any], Data]] = {
     "Generated": generated,
     "RetirePlan": retire,
     "EnvReport": env_check,
+    "ServerStatus": server_status,
+    "StopResult": server_stop,
 }
 
 
