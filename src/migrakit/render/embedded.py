@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
