@@ -45,6 +45,8 @@ def settings_seen(url: str, connections: int) -> set[tuple[str, ...]]:
         return {tuple(c.execute(f"SHOW {name}").fetchone()[0] for name in SETTINGS) for c in clients}
     finally:
         for c in clients:
+            if not c.broken:
+                c.rollback()  # end the transaction first: the pooler keeps its server connection instead of closing it
             c.close()
 
 
