@@ -100,7 +100,7 @@ def _plain(w: World) -> None:
 
 def _migrated(w: World) -> None:
     _plain(w)
-    w.ok("db.migrate")
+    w.ok("db.migrate", "--allow-empty")  # 0004_placeholder holds no SQL yet
 
 
 def _failing(w: World) -> None:
@@ -183,8 +183,9 @@ def _pyproject(w: World, migrakit: str = "") -> None:
 
 CASES: dict[str, tuple[Callable[[World], None], list[str]]] = {
     "status_fresh": (_plain, ["db.status"]),
-    "migrate_dry_run": (_plain, ["db.migrate", "--dry-run"]),
-    "migrate": (_plain, ["db.migrate"]),
+    "migrate_dry_run": (_plain, ["db.migrate", "--dry-run", "--allow-empty"]),
+    "migrate": (_plain, ["db.migrate", "--allow-empty"]),
+    "migrate_empty_refused": (_plain, ["db.migrate"]),
     "migrate_nothing_to_do": (_migrated, ["db.migrate"]),
     "migrate_failure": (_failing, ["db.migrate"]),
     "status_applied": (_migrated, ["db.status"]),
