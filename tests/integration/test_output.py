@@ -9,6 +9,7 @@ import pty
 import re
 import select
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -187,3 +188,20 @@ def test_no_color_changes_colour_only_not_the_layout(tmp_path, db_url):
     assert _ANY_SGR.sub("", coloured) == _ANY_SGR.sub("", plain_colour)
     piped = run_cli(args, cwd=tmp_path, env={"NO_COLOR": "1"}).stdout
     assert "│" not in piped and "0001_seed" in piped  # not a terminal: the plain layout
+
+
+# ------------------------------------------------------------------------------------- a closed pipe
+def test_a_reader_that_closes_the_pipe_early_gets_no_traceback(tmp_path, db_url):
+    """`inv db.status | head -1`: the task's output meets a closed pipe; no traceback reaches the terminal."""
+    folder = make_drizzle_folder(tmp_path, [(f"{i:04d}_m{i}", f"CREATE TABLE m{i} (id int);") for i in range(2000)])
+    (tmp_path / "tasks.py").write_text("from migrakit.tasks import ns  # noqa: F401\n")  # a project that uses inv
+    inv = Path(sys.executable).with_name("inv")
+    proc = subprocess.Popen(
+        [str(inv), "db.status", "--migrations-dir", str(folder), "--database-url", db_url],
+        cwd=tmp_path, env=cli_env(None), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stdout.readline().startswith("database:")
+    proc.stdout.close()  # what `head -1` does after its line
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert proc.returncode == 0, err

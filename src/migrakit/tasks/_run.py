@@ -103,6 +103,16 @@ def _file_error(exc: OSError) -> MigrakitError | None:
 task = functools.partial(invoke.task, klass=MigrakitTask)
 
 
+def _write(text: str) -> None:
+    """Print a task's output. A reader that closed the pipe early (`inv db.status | head`) is not an error
+    worth a traceback: the rest goes to /dev/null and the task ends with its own exit code."""
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
@@ -114,7 +124,7 @@ def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", data
     redact_error(err, secrets)
     if fmt == "json":
         document = as_json.error_document(task, err, database_url=database_url)
-        print(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
+        _write(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
     return Exit(redact_text(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
 
@@ -183,7 +193,7 @@ def run_core(
         text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
     else:
         text = render(result, fmt)
-    print(redact_text(text, urls, short_in_quotes=fmt != "json"))
+    _write(redact_text(text, urls, short_in_quotes=fmt != "json"))
     sys.stdout.flush()
     if code:
         raise Exit(code=code)
