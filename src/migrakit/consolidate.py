@@ -191,7 +191,7 @@ def plan_consolidation(
         move = (meta / latest, meta / keep_as)
         notes.append(
             f"the latest snapshot {latest} is kept as {keep_as}"
-            + (f" (replacing that file)" if keep_as in snapshots else "")
+            + (" (replacing that file)" if keep_as in snapshots else "")
             + ": drizzle-kit generate diffs against it, and its next snapshot sorts after it"
         )
     notes.append(

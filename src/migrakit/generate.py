@@ -20,7 +20,7 @@ from pathlib import Path
 from . import runner, schema, server
 from .config import Settings
 from .errors import ConfigError, ConfirmationRequired, MigrakitError
-from .journal import JOURNAL_PATH, Journal, parse_journal, render_journal
+from .journal import JOURNAL_PATH, Journal, render_journal
 from .sources import JOURNAL, V1, display_path, load_folder, said
 from .statements import BREAKPOINT, is_destructive
 

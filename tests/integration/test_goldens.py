@@ -14,7 +14,6 @@ import json
 import os
 import re
 import subprocess
-import textwrap
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field

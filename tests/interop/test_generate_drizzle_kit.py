@@ -4,7 +4,6 @@ check and apply what it wrote."""
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest

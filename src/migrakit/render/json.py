@@ -11,7 +11,7 @@ Nothing here prints; `tasks/_run.py` prints what `document` and `error_document`
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from ..errors import MigrakitError
 
