@@ -3,6 +3,7 @@ on the role, the database or the connection), before anything is created; read-o
 A setting the server refuses at connect is exit 2 (a setting to fix), not "unreachable"."""
 
 import shutil
+import socket
 import subprocess
 import tempfile
 import uuid
@@ -112,6 +113,12 @@ def _debian_bin() -> Path | None:
     return found[-1].parent if found else None
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def standby():
     """(primary URL, standby URL): a Debian PostgreSQL primary (scripts/test-server.sh) and a hot standby of it
@@ -136,11 +143,14 @@ def standby():
             shutil.chown(standby_dir, "postgres")
         subprocess.run([*owner, str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
                         "-D", str(standby_dir / "data"), "-R", "-X", "stream"], check=True, capture_output=True, timeout=120)  # fmt: skip
-        standby_port = port + 1 if port < 65535 else port - 1
+        standby_port = _free_port()  # not port + 1: another server of the run may hold it
         with open(standby_dir / "data" / "postgresql.conf", "a") as conf:
             conf.write(f"\nport = {standby_port}\nunix_socket_directories = '{standby_dir}'\nhot_standby = on\n")
-        subprocess.run([*owner, str(bin_dir / "pg_ctl"), "-D", str(standby_dir / "data"), "-l", str(standby_dir / "log"),
-                        "-w", "-t", "60", "start"], check=True, capture_output=True, timeout=120)  # fmt: skip
+        started = subprocess.run([*owner, str(bin_dir / "pg_ctl"), "-D", str(standby_dir / "data"), "-l", str(standby_dir / "log"),
+                                  "-w", "-t", "60", "start"], capture_output=True, text=True, timeout=120)  # fmt: skip
+        if started.returncode != 0:
+            log = (standby_dir / "log").read_text(errors="replace") if (standby_dir / "log").exists() else ""
+            pytest.fail(f"the standby did not start: {started.stderr.strip()[-400:]}\n{log[-1500:]}")
         yield primary_url, f"postgresql://postgres@127.0.0.1:{standby_port}/postgres"
     finally:
         if (standby_dir / "data" / "postmaster.pid").exists():
