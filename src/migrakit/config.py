@@ -76,9 +76,9 @@ class Settings:
     # "option --x", "Invoke config migrakit.x"); absent: the default
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
-    def with_overrides(self, _origin: str = "option", **options: Any) -> "Settings":
-        """Apply task options; `None` means "not given" and keeps the current value. `_origin` names where they
-        came from in error messages: "option" (the task's --x), or a description such as "Invoke config"."""
+    def with_overrides(self, **options: Any) -> "Settings":
+        """Apply options given by code or a task (`None` means "not given" and keeps the current value); error
+        messages name them as `option --x`, as load_settings does."""
         given = {k: v for k, v in options.items() if v is not None}
         unknown = set(given) - {f.name for f in fields(self)}
         if unknown:
@@ -86,8 +86,7 @@ class Settings:
         for key in ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema"):
             if key in given:
                 given[key] = _path(self.root, str(given[key]))
-        label = lambda k: f"option --{k.replace('_', '-')}" if _origin == "option" else f"{_origin} ({k})"  # noqa: E731
-        origins = {**self.origins, **{k: label(k) for k in given}}
+        origins = {**self.origins, **{k: f"option --{k.replace('_', '-')}" for k in given}}
         return replace(self, **given, origins=origins)
 
     def origin(self, key: str) -> str:

@@ -469,7 +469,6 @@ class AppliedElsewhere(LockTimeout):
             fix="run `inv db.status` to see what is applied, then run again",
         )
         self.busy = busy
-        self.migration_obj = migration
 
 
 class _Started:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from invoke import Collection
-from invoke.exceptions import Exit
 
 from ..errors import ConfigError, MigrakitError
 from . import db as _db_module
@@ -35,9 +34,9 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _fail(err: MigrakitError) -> NoReturn:
-    from ..report import render_error
+    from ._run import _exit
 
-    raise Exit(render_error(err, "plain"), code=err.exit_code)
+    raise _exit(err, "plain", [])  # the one place errors become exit codes
 
 
 def _app_command(c: Any, which: str) -> str:
