@@ -14,10 +14,11 @@ from typing import Callable
 import pglast.parser  # noqa: F401  (imported now, so that no timed run pays for it)
 import psycopg
 
-from migrakit import runner, server, tracking
-from migrakit.config import load_settings
-from migrakit.executor import Executor, Options
-from migrakit.migration import CONSOLIDATED, Migration, drizzle_hash
+from migrakit.workflows import runner
+from migrakit.db import server, tracking
+from migrakit.sources.config import load_settings
+from migrakit.db.executor import Executor, Options
+from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
 from tests.interop import drizzle
 
 from .pg import BIN

@@ -6,9 +6,10 @@ import shutil
 import psycopg
 import pytest
 
-from migrakit import runner, schema, server
-from migrakit.config import load_settings
-from migrakit.consolidate import consolidate
+from migrakit.workflows import runner
+from migrakit.db import schema_diff as schema, server
+from migrakit.sources.config import load_settings
+from migrakit.workflows.consolidate import consolidate
 from migrakit.errors import DriftError
 from tests.fixtures.pg import dump_schema
 

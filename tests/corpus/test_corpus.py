@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from migrakit import runner
-from migrakit.config import load_settings
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
 from migrakit.errors import MigrationFailed
 from tests.fixtures.pg import dump_schema, reference_schema
 

@@ -9,9 +9,9 @@ import subprocess
 import psycopg
 import pytest
 
-from migrakit import runner
-from migrakit.config import load_settings
-from migrakit.report import render_bootstrap
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
+from migrakit.render.report import render_bootstrap
 from migrakit.errors import ConfigError, DriftError, MigrationFailed
 from tests.fixtures.cli import run_cli
 from tests.fixtures.pg import dump_schema, reference_schema

@@ -10,12 +10,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit import baseline, drift, runner, schema, server
-from migrakit.config import load_settings
+from migrakit.workflows import baseline, check as drift, runner
+from migrakit.db import schema_diff as schema, server
+from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError, MigrakitError
-from migrakit.journal import parse_journal
-from migrakit.migration import drizzle_hash
-from migrakit.statements import BREAKPOINT
+from migrakit.core.journal import parse_journal
+from migrakit.core.migration import drizzle_hash
+from migrakit.core.statements import BREAKPOINT
 from tests.fixtures.folders import add_migration
 
 BIN = Path(sys.executable).parent

@@ -9,9 +9,9 @@ from pathlib import Path
 import git
 import pytest
 
-from migrakit import runner
-from migrakit.branch import count_branch_migrations
-from migrakit.config import load_settings
+from migrakit.workflows import runner
+from migrakit.sources.git import count_branch_migrations
+from migrakit.sources.config import load_settings
 from migrakit.errors import ConfigError
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 

@@ -2,9 +2,9 @@
 
 import psycopg
 
-from migrakit import runner
-from migrakit.config import load_settings
-from migrakit.executor import lock_key
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
+from migrakit.db.executor import lock_key
 from tests.fixtures.cli import SLEEP, migrate_args, run_cli, sleeping, start_cli
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import tables, tracked

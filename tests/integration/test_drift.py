@@ -8,8 +8,9 @@ from pathlib import Path
 
 import psycopg
 
-from migrakit import drift, runner, schema, server
-from migrakit.config import load_settings
+from migrakit.workflows import check as drift, runner
+from migrakit.db import schema_diff as schema, server
+from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError
 from tests.fixtures.folders import make_drizzle_folder
 

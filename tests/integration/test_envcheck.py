@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit import envcheck, runner
-from migrakit.config import load_settings
+from migrakit.workflows import env_check as envcheck, runner
+from migrakit.sources.config import load_settings
 from migrakit.errors import DatabaseUnavailable
 from tests.fixtures.folders import make_drizzle_folder
 

@@ -11,8 +11,8 @@ import os
 import psycopg
 import pytest
 
-from migrakit import runner
-from migrakit.config import load_settings
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
 from migrakit.errors import MigrationFailed
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 

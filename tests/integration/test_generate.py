@@ -4,11 +4,12 @@ import json
 
 import pytest
 
-from migrakit import generate, runner, schema, server
-from migrakit.config import load_settings
+from migrakit.workflows import generate, runner
+from migrakit.db import schema_diff as schema, server
+from migrakit.sources.config import load_settings
 from migrakit.errors import ConfirmationRequired
-from migrakit.journal import parse_journal
-from migrakit.sources import load_folder
+from migrakit.core.journal import parse_journal
+from migrakit.sources.folders import load_folder
 from tests.fixtures.folders import make_drizzle_folder
 
 SCHEMA_V1 = """

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 import psycopg
 import pytest
 
-from migrakit import server
+from migrakit.db import server
 from tests.fixtures.cli import MIGRAKIT, TIMEOUT, cli_env
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -15,10 +15,11 @@ import git
 import psycopg
 import pytest
 
-from migrakit import baseline, drift, retire, runner, schema, server
-from migrakit.config import load_settings
+from migrakit.workflows import baseline, check as drift, retire, runner
+from migrakit.db import schema_diff as schema, server
+from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
-from migrakit.migration import drizzle_hash
+from migrakit.core.migration import drizzle_hash
 
 BIN = Path(sys.executable).parent
 LEGACY = ["022_drop_old_audit", "023_settings_jsonb", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]

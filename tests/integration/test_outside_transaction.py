@@ -3,8 +3,9 @@
 import psycopg
 import pytest
 
-from migrakit import progress, runner
-from migrakit.config import load_settings
+from migrakit.db import progress
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query, tables, tracked

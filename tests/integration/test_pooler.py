@@ -10,10 +10,11 @@ import uuid
 import psycopg
 import pytest
 
-from migrakit import runner, server
-from migrakit.config import load_settings
+from migrakit.workflows import runner
+from migrakit.db import server
+from migrakit.sources.config import load_settings
 from migrakit.db import pooler
-from migrakit.executor import apply_key
+from migrakit.db.executor import apply_key
 from tests.fixtures.cli import migrate_args, run_cli, start_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tables, tracked

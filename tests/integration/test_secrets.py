@@ -19,7 +19,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from migrakit import server
+from migrakit.db import server
 from migrakit.core import redact
 from tests.fixtures.cli import run_cli, run_in_process
 from tests.fixtures.folders import make_drizzle_folder

@@ -19,8 +19,8 @@ import psutil
 import psycopg
 import pytest
 
-from migrakit import server
-from migrakit.config import Settings
+from migrakit.db import server
+from migrakit.core.settings import Settings
 from migrakit.errors import ConfigError, DatabaseUnavailable
 from tests.fixtures.cli import run_cli
 
@@ -266,7 +266,7 @@ RESOLVE = """
 import json, sys
 from pathlib import Path
 from migrakit import server
-from migrakit.config import Settings
+from migrakit.sources.config import Settings
 root, emb = Path(sys.argv[1]), Path(sys.argv[2])
 t = server.resolve_target(Settings(root=root, migrations_dir=root / "m", consolidated_dir=root / "c", embedded_dir=emb))
 with server.connect(t.url) as conn:

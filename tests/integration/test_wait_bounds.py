@@ -7,8 +7,9 @@ import stat
 
 import pytest
 
-from migrakit import generate, server
-from migrakit.config import load_settings
+from migrakit.workflows import generate
+from migrakit.db import server
+from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
 from tests.fixtures.folders import make_drizzle_folder
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from migrakit import generate, runner
-from migrakit.config import load_settings
+from migrakit.workflows import generate, runner
+from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
-from migrakit.sources import load_folder
+from migrakit.sources.folders import load_folder
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from migrakit import runner
-from migrakit.config import load_settings
-from migrakit.consolidate import consolidate
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
+from migrakit.workflows.consolidate import consolidate
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.interop.drizzle import drizzle_migrate, tracking_rows
 
@@ -60,7 +60,7 @@ def test_a_journal_migration_added_after_bootstrap_is_applied_by_drizzle(corpus_
 
 
 def test_drizzle_agrees_after_a_consolidation_on_old_and_fresh_databases(db_url, pg_server_url, tmp_path):
-    from migrakit import server
+    from migrakit.db import server
 
     folder = make_drizzle_folder(tmp_path, [(f"{i:04d}_m{i}", f"CREATE TABLE t{i} (id int);") for i in range(5)])
     settings = load_settings(tmp_path, env={}, database_url=db_url)

@@ -9,12 +9,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit import runner
-from migrakit.config import load_settings
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
 from migrakit.errors import ConfirmationRequired
-from migrakit.layout import upgrade_layout
-from migrakit.sources import load_folder, locale_key
-from migrakit.upgrade import plan_tracking_upgrade, upgrade_tracking
+from migrakit.workflows.upgrade_layout import upgrade_layout
+from migrakit.sources.folders import load_folder
+from migrakit.core.naming import locale_key
+from migrakit.workflows.upgrade_tracking import upgrade_tracking
+from migrakit.core.tracking_upgrade import plan_tracking_upgrade
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop
@@ -166,7 +168,7 @@ def test_drizzle0_database_converted_folder_then_migrakit_then_drizzle1(corpus_d
 
 def test_migrakits_upgrade_equals_drizzle1s_own(corpus_dir, db_url, pg_server_url, tmp_path):
     """The same Drizzle 0.x database upgraded by Drizzle 1.0 itself gives the same rows."""
-    from migrakit import server
+    from migrakit.db import server
 
     folder, _ = drizzle0_database_and_converted_folder(corpus_dir, db_url, tmp_path / "a")
     assert upgrade_tracking(settings_for(tmp_path, db_url, folder), yes=True).applied

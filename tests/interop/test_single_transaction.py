@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit import runner
-from migrakit.config import load_settings
+from migrakit.workflows import runner
+from migrakit.sources.config import load_settings
 from tests.fixtures.cli import migrate_args, run_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked

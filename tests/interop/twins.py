@@ -11,8 +11,9 @@ from typing import Any, Callable, Iterator
 
 import psycopg
 
-from migrakit import runner, server
-from migrakit.config import load_settings
+from migrakit.workflows import runner
+from migrakit.db import server
+from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
 from tests.fixtures.pg import dump_schema
 from tests.interop.drizzle import tracking_rows

@@ -1,6 +1,6 @@
 import pytest
 
-from migrakit.config import load_settings
+from migrakit.sources.config import load_settings
 from migrakit.errors import ConfigError
 
 

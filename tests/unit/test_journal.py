@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from migrakit.errors import JournalError
-from migrakit.journal import journal_warnings, parse_journal, render_journal
+from migrakit.core.journal import journal_warnings, parse_journal, render_journal
 
 
 def corpus_journals(corpus: Path) -> list[Path]:

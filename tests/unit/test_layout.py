@@ -6,10 +6,11 @@ import shutil
 
 import pytest
 
-from migrakit.config import load_settings
+from migrakit.sources.config import load_settings
 from migrakit.errors import JournalError
-from migrakit.layout import upgrade_layout, v1_folder_name
-from migrakit.sources import JOURNAL, V1, load_folder
+from migrakit.workflows.upgrade_layout import upgrade_layout
+from migrakit.core.naming import v1_folder_name
+from migrakit.sources.folders import JOURNAL, V1, load_folder
 from tests.fixtures.folders import make_drizzle_folder
 
 

@@ -3,8 +3,8 @@
 import pytest
 
 from migrakit.errors import DriftError
-from migrakit.migration import Migration
-from migrakit.progress import Completed, forget_sql, resume_point, statement_hash
+from migrakit.core.migration import Migration
+from migrakit.db.progress import Completed, forget_sql, resume_point, statement_hash
 
 TEXT = "CREATE TABLE a (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY a_idx ON a (id);\nCREATE TABLE b (id int);\n"
 

@@ -1,8 +1,9 @@
 """render/text.py (folding, grouping) and render/json.py (the envelope and error shapes), without a database."""
 
 from migrakit.errors import DriftError, MigrationFailed
-from migrakit.migration import Migration, drizzle_hash
-from migrakit.planner import TrackingRow, plan
+from migrakit.core.migration import Migration, drizzle_hash
+from migrakit.core.planner import plan
+from migrakit.core.migration import TrackingRow
 from migrakit.render import json as as_json
 from migrakit.render.text import fold, group_notes
 

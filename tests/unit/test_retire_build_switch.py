@@ -2,8 +2,8 @@
 
 import pytest
 
-from migrakit.migration import Migration
-from migrakit.retire import fold_text, switch_command
+from migrakit.core.migration import Migration
+from migrakit.workflows.retire import fold_text, switch_command
 
 SCRIPTS = ["scripts/unified-migrate.sh", "scripts/unified-migrate.ts"]
 

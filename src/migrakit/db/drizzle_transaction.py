@@ -56,19 +56,11 @@ from typing import Any, Callable, Sequence
 import psycopg
 from psycopg import errors as pgerrors
 
-from .. import tracking
+from . import tracking
 from ..errors import LockTimeout, MigrakitError
-from ..executor import (
-    Event,
-    Options,
-    _concurrent_index_fix,
-    _connection_lost,
-    _failure,
-    _lost,
-    _timeout_setting_error,
-)
-from ..migration import STANDARD, Migration
-from ..statements import LineIndex, Statement, keyword_head, split_breakpoints
+from .executor import Event, Options, _concurrent_index_fix, _connection_lost, _failure, _lost, _timeout_setting_error
+from ..core.migration import STANDARD, Migration
+from ..core.statements import LineIndex, Statement, keyword_head, split_breakpoints
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
 _OK = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK)

@@ -60,7 +60,7 @@ def _import_package():
 def ensure_running(folder: Path) -> str:
     """The URL of the `migrakit` database on the embedded server of `folder` (started if needed, left running;
     the database is created if missing)."""
-    from ..server import connect, with_database
+    from .server import connect, with_database
 
     pgdata = folder / "pgdata"
     package = _import_package()
@@ -183,7 +183,7 @@ def _url_from(lines: list[str]) -> str | None:
 
 def status(folder: Path, *, database_url_set: bool = False) -> ServerStatus:
     """Whether the embedded server of `folder` runs, and where; never starts it."""
-    from ..server import connect
+    from .server import connect
 
     pgdata = folder / "pgdata"
     lines, process = _postmaster(pgdata)

@@ -62,7 +62,7 @@ def from_env(environ: Mapping[str, str] = os.environ) -> Failpoint | None:
 def _terminate(conn: psycopg.Connection[Any]) -> None:
     """End `conn`'s backend from a second connection and wait until it has exited (its open transaction is
     rolled back), so what the next run finds does not depend on timing."""
-    from ..server import connect  # late: server imports nothing from db/, but keep this module light
+    from .server import connect  # late: server imports nothing from db/, but keep this module light
 
     info = conn.info
     conninfo = psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn

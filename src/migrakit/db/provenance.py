@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from .. import runner, schema, server, shadow, tracking
-from ..config import Settings
+from ..workflows import runner
+from . import schema_diff as schema, server, shadow, tracking
+from ..core.settings import Settings
 from ..core import attribution
-from ..executor import Executor
-from ..migration import Migration
-from ..sources import V1
+from .executor import Executor
+from ..core.migration import Migration
+from ..sources.folders import V1
 
 Key = tuple[Any, ...]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
-from ..server import redact_url
+from ..db.server import redact_url
 
 
 def _shown(path: Path) -> str:

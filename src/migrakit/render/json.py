@@ -88,7 +88,7 @@ def error(err: MigrakitError) -> Data:
 
 def url_of(display: str | None, database_url: str | None) -> str | None:
     """The redacted URL: the configured one, else the embedded server's (the display text before its mark)."""
-    from ..server import redact_url
+    from ..db.server import redact_url
 
     if database_url:
         return redact_url(database_url)
@@ -119,7 +119,7 @@ def document(task: str, result: Any, *, exit_code: int, database_url: str | None
 
 
 def error_document(task: str, err: MigrakitError, *, database_url: str | None = None) -> Data:
-    from ..server import redact_url
+    from ..db.server import redact_url
 
     display = redact_url(database_url) if database_url else None
     return {**_envelope(task, exit_code=err.exit_code, display=display, database_url=database_url), "error": error(err)}
@@ -393,7 +393,7 @@ def env_check(r: Any) -> Data:
 def server_status(st: Any) -> Data:
     """db.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
     from ..db.embedded import PACKAGE
-    from ..server import redact_url
+    from ..db.server import redact_url
 
     return {
         "database_url": redact_url(st.url) if st.url else None,

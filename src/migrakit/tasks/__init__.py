@@ -43,7 +43,7 @@ def _app_command(c: Any, which: str) -> str:
     """The `[tool.migrakit.app]` command for `which`, with {python} filled in, checked before anything runs: it is
     configured, it parses as a shell command, and its program exists (on PATH, or as a path from the current
     directory). Otherwise exit 2 with the fix; nothing has touched the database yet."""
-    from ..config import find_root, load_settings
+    from ..sources.config import find_root, load_settings
 
     try:
         app = dict(load_settings().app)

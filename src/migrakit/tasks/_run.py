@@ -11,14 +11,15 @@ from typing import Any, Callable
 import invoke
 from invoke.exceptions import Exit
 
-from ..config import Settings, load_settings
+from ..sources.config import load_settings
+from ..core.settings import Settings
 from ..errors import MigrakitError
 
 class _RedactInvokeLog(logging.Filter):
     """`inv -d` / `migrakit -d` log every parsed argument, `--database-url` included: mask passwords first."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from ..server import redact_text
+        from ..db.server import redact_text
 
         try:
             record.msg, record.args = redact_text(record.getMessage()), ()
@@ -117,8 +118,8 @@ def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", data
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
     from ..render import json as as_json
-    from ..report import render_error
-    from ..server import redact_text
+    from ..render.report import render_error
+    from ..db.server import redact_text
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
@@ -179,7 +180,7 @@ def run_core(
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
     from ..render import json as as_json
-    from ..server import redact_text
+    from ..db.server import redact_text
 
     task = task or _task_name()
     url = settings.database_url if settings is not None else None
@@ -202,7 +203,7 @@ def run_core(
 
 def redact_error(err: MigrakitError, urls: list[str]) -> None:
     """Mask passwords in each text field of `err` (in place), before any renderer quotes them."""
-    from ..server import redact_text
+    from ..db.server import redact_text
 
     for name in ("message", "file", "cause", "state", "fix"):
         value = getattr(err, name)

@@ -52,8 +52,8 @@ def migrate(
     Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
     when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
     (exit 1); --allow-empty accepts both."""
-    from .. import runner
-    from ..report import Progress, choose_format, render_migrate
+    from ..workflows import runner
+    from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -83,8 +83,8 @@ def status(
 
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
     """
-    from .. import runner
-    from ..report import choose_format, render_status
+    from ..workflows import runner
+    from ..render.report import choose_format, render_status
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -116,8 +116,8 @@ def generate(
     file to another, and write the difference as the next migration (one statement per breakpoint).
     With a drizzle.config.* in the project: run `npx drizzle-kit generate`, then check the new files.
     """
-    from .. import generate as gen
-    from ..report import choose_format
+    from ..workflows import generate as gen
+    from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     config = gen.find_drizzle_config(settings.root)
@@ -147,8 +147,8 @@ def upgrade_tracking(
     matches no folder, 5 when --yes is needed.
     """
     from ..errors import ConfirmationRequired
-    from ..report import choose_format, render_upgrade_tracking
-    from ..upgrade import upgrade_tracking as core
+    from ..render.report import choose_format, render_upgrade_tracking
+    from ..workflows.upgrade_tracking import upgrade_tracking as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     run_core(
@@ -175,8 +175,8 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
     snapshot as snapshot.json; meta/ is removed. Prints the plan; --yes converts.
     """
     from ..errors import ConfirmationRequired
-    from ..layout import upgrade_layout as core
-    from ..report import choose_format, render_upgrade_layout
+    from ..workflows.upgrade_layout import upgrade_layout as core
+    from ..render.report import choose_format, render_upgrade_layout
 
     settings = settings_from(c, migrations_dir=migrations_dir)
     run_core(
@@ -205,9 +205,9 @@ def check(
     `db.bootstrap --adopt ... --only ...` command that records and runs them is printed. Exit 0 when equal,
     3 on drift.
     """
-    from ..drift import check as core, render_check
+    from ..workflows.check import check as core, render_check
     from ..errors import DriftError
-    from ..report import choose_format
+    from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     run_core(
@@ -240,9 +240,9 @@ def baseline(
     already exists but is not tracked on this database, proves it here and (--yes) tracks it. All of it
     under the migration lock (a running deploy is waited for, up to lock_wait_timeout).
     """
-    from ..baseline import baseline as core, render_baseline
+    from ..workflows.baseline import baseline as core, render_baseline
     from ..errors import ConfirmationRequired
-    from ..report import choose_format
+    from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     run_core(
@@ -274,8 +274,8 @@ def migrate_consolidated(
     For teams that deploy Mode 2 files apart from Mode 1 (`db.migrate` runs both). Refuses while a pending
     Mode 1 migration comes before a pending consolidation.
     """
-    from .. import runner
-    from ..report import Progress, choose_format, render_migrate
+    from ..workflows import runner
+    from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -323,8 +323,8 @@ def bootstrap(
     everything the file creates, changes or drops must be so here); otherwise exit 3 naming the objects.
     `inv db.check` prints the --adopt/--only command for a partly-run legacy folder.
     """
-    from .. import runner
-    from ..report import Progress, choose_format, render_bootstrap
+    from ..workflows import runner
+    from ..render.report import Progress, choose_format, render_bootstrap
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, legacy_dir=legacy_dir, shadow_url=shadow_url)
@@ -349,8 +349,8 @@ def count_branch_migrations(
     (CI), where the base comes from --base, MIGRAKIT_BASE_BRANCH or GITHUB_BASE_REF (tried as given, then as
     origin/<name>).
     """
-    from ..branch import count_branch_migrations as core
-    from ..report import choose_format, render_branch_count
+    from ..sources.git import count_branch_migrations as core
+    from ..render.report import choose_format, render_branch_count
 
     settings = settings_from(c, migrations_dir=migrations_dir)
     run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), ok=lambda r: r.ok, settings=settings)
@@ -384,9 +384,9 @@ def consolidate(
     file to another, refuses unless their schemas are equal, then writes the file and its manifest, removes
     the originals from the journal and the folder and keeps drizzle-kit's latest snapshot.
     """
-    from ..consolidate import consolidate as core
+    from ..workflows.consolidate import consolidate as core
     from ..errors import ConfirmationRequired
-    from ..report import choose_format, render_consolidation
+    from ..render.report import choose_format, render_consolidation
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     run_core(

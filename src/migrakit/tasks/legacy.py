@@ -37,8 +37,8 @@ def retire(
     docs/legacy-migration-retirement.md written. The change is staged, not committed. Exit 5 without --yes.
     """
     from ..errors import ConfirmationRequired
-    from ..report import choose_format
-    from ..retire import render_retire, retire as core
+    from ..render.report import choose_format
+    from ..workflows.retire import render_retire, retire as core
 
     settings = settings_from(
         c, database_url=database_url, legacy_dir=legacy_dir, legacy_table=legacy_table, shadow_url=shadow_url

@@ -34,15 +34,18 @@ from typing import Any, Sequence
 import psycopg
 from psycopg import sql
 
-from . import __version__, drift, schema, server, shadow, tracking
-from .bootstrap import load_legacy
-from .config import Settings
-from .consolidated import render_manifest
-from .envcheck import Check, check_lines
-from .errors import ConfigError, DriftError, MigrakitError
-from .executor import migration_lock
-from .migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
-from .sources import V1, load_folder
+from .. import __version__
+from . import check as drift
+from ..db import schema_diff as schema, server, shadow, tracking
+from ..sources.legacy import load_legacy
+from ..core.settings import Settings
+from ..sources.consolidated import render_manifest
+from .env_check import Check, check_lines
+from ..errors import ConfigError, DriftError, MigrakitError
+from ..core.naming import utc_stamp
+from ..db.executor import migration_lock
+from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from ..sources.folders import V1, load_folder
 
 RECORD = Path("docs") / "legacy-migration-retirement.md"
 REPLACEMENT = "migrakit db.migrate"
@@ -178,7 +181,7 @@ def gather(settings: Settings) -> RetirePlan:
         )
     if plan.legacy:
         plan.fold_when = _fold_when(settings, rows)
-        stamp = datetime.fromtimestamp(plan.fold_when / 1000, tz=timezone.utc).strftime("%Y%m%d%H%M%S")
+        stamp = utc_stamp(plan.fold_when)
         plan.fold = _relative(settings.consolidated_dir, settings.root) + f"/{stamp}_{FOLD_NAME}.sql"
     plan.build_edits = _build_edits(settings, plan.scripts)
     plan.mentions = _mentions(settings, plan)

@@ -35,10 +35,10 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from . import progress, server, tracking
-from .db import failpoint, pipeline
-from .errors import ConfigError, DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
-from .migration import STANDARD, Migration
-from .statements import NO_TRANSACTION, PLAIN, LineIndex, Statement, keyword_head
+from . import failpoint, pipeline
+from ..errors import ConfigError, DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
+from ..core.migration import STANDARD, Migration
+from ..core.statements import NO_TRANSACTION, PLAIN, LineIndex, Statement, keyword_head
 
 Event = Callable[..., None]
 
@@ -159,7 +159,7 @@ def migration_lock(
     Every task that writes to the target takes this lock, so the target is checked writable here, first
     (db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
     ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
-    from .db.writable import check_writable, read_only_error
+    from .writable import check_writable, read_only_error
 
     check_writable(conn)
     key = lock_key(schema, table)
@@ -570,7 +570,7 @@ class Executor:
     def apply(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply `migrations` in order; raise on the first failure (earlier ones stay applied)."""
         if self.opts.single_transaction:  # Drizzle's migrator, query for query: see db/drizzle_transaction.py
-            from .db import drizzle_transaction
+            from . import drizzle_transaction
 
             with self._own_session():  # a file's own COMMIT ends Drizzle's transaction: one session for the run
                 return drizzle_transaction.apply(self, migrations, self._with_lock_retries)

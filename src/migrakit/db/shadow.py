@@ -15,11 +15,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
-from . import runner, server
-from .bootstrap import load_legacy
-from .config import Settings
-from .errors import MigrakitError
-from .migration import Migration
+from ..workflows import runner
+from . import server
+from ..sources.legacy import load_legacy
+from ..core.settings import Settings
+from ..errors import MigrakitError
+from ..core.migration import Migration
 
 
 def shadow_server(settings: Settings) -> str:

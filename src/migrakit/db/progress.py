@@ -24,8 +24,8 @@ from typing import Any, Sequence
 import psycopg
 from psycopg import sql
 
-from .errors import DatabaseUnavailable, DriftError
-from .migration import Migration
+from ..errors import DatabaseUnavailable, DriftError
+from ..core.migration import Migration
 
 SCHEMA = "migrakit"
 TABLE = "statement_progress"

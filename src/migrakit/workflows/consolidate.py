@@ -19,19 +19,19 @@ Rules (also in docs/MIGRATION_GUIDE.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from . import schema, server, tracking
-from .config import Settings
-from .consolidated import load_consolidated, render_manifest
-from .errors import ConfigError, JournalError, MigrakitError
-from .executor import Executor
-from .journal import JOURNAL_PATH, Journal, render_journal
-from .migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
-from .planner import order_sequence
-from .sources import JOURNAL, Folder, check_folders, display_path, load_folder
+from ..db import schema_diff as schema, server, tracking
+from ..core.settings import Settings
+from ..sources.consolidated import load_consolidated, render_manifest
+from ..errors import ConfigError, JournalError, MigrakitError
+from ..core.naming import utc_stamp
+from ..db.executor import Executor
+from ..core.journal import JOURNAL_PATH, Journal, render_journal
+from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from ..core.planner import order_sequence
+from ..sources.folders import JOURNAL, Folder, check_folders, display_path, load_folder
 
 DEFAULT_NAME = "consolidated"
 
@@ -86,7 +86,7 @@ class ConsolidationReport:
 # ------------------------------------------------------------------------------------------------ pure
 def stamp(when: int) -> str:
     """`when` (epoch ms) as UTC YYYYMMDDHHMMSS."""
-    return datetime.fromtimestamp(when / 1000, tz=timezone.utc).strftime("%Y%m%d%H%M%S")
+    return utc_stamp(when)
 
 
 def _statement_sql(text: str) -> str:
@@ -281,7 +281,7 @@ def consolidate(
         tags = select_range(folder, from_tag, to_tag)
         selection = f"--from {tags[0]} --to {tags[-1]}" if tags else "--from/--to"
     else:
-        from .branch import branch_migrations
+        from ..sources.git import branch_migrations
 
         found = branch_migrations(settings, base=base, env=env)
         tags = found.tags

@@ -17,15 +17,15 @@ their old format: drizzle-kit 1.0's `drizzle-kit up`, run afterwards, upgrades t
 
 from __future__ import annotations
 
-import datetime
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Settings
-from .errors import JournalError, MigrakitError
-from .journal import JOURNAL_PATH
-from .sources import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder, locale_key
+from ..core.settings import Settings
+from ..errors import JournalError, MigrakitError
+from ..core.journal import JOURNAL_PATH
+from ..core.naming import locale_key, v1_folder_name
+from ..sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder
 
 
 @dataclass(frozen=True)
@@ -51,13 +51,6 @@ class LayoutUpgrade:
     @property
     def done(self) -> bool:
         return self.applied or not self.moves
-
-
-def v1_folder_name(when: int, tag: str) -> str:
-    """drizzle-kit up's folder name for a journal entry: `<YYYYMMDDHHMMSS>_<tag minus its prefix>`."""
-    stamp = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(milliseconds=when)
-    _, _, rest = tag.partition("_")
-    return f"{stamp:%Y%m%d%H%M%S}_{rest}"
 
 
 def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:

@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .errors import ConfigError
-from .migration import LEGACY, Migration
-from .sources import display_path, read_sql
+from ..errors import ConfigError
+from ..core.migration import LEGACY, Migration
+from .folders import display_path, read_sql
 
 _LEADING_NUMBER = re.compile(r"^(\d+)")
 

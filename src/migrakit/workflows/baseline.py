@@ -29,18 +29,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import generate, runner, schema, server, shadow, tracking
-from .config import Settings
-from .core import attribution
-from .db import provenance
-from .drift import ignored_tables
-from .errors import DriftError, MigrakitError, MigrationFailed
-from .executor import Executor, migration_lock
-from .journal import JOURNAL_PATH, parse_journal, render_journal
-from .migration import CONSOLIDATED, Migration
-from .planner import Plan
-from .sources import V1, Folder, display_path, load_folder
-from .statements import BREAKPOINT, is_destructive
+from . import generate, runner
+from ..db import schema_diff as schema, server, shadow, tracking
+from ..core.settings import Settings
+from ..core import attribution
+from ..db import provenance
+from .check import ignored_tables
+from ..errors import DriftError, MigrakitError, MigrationFailed
+from ..db.executor import Executor, migration_lock
+from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
+from ..core.migration import CONSOLIDATED, Migration
+from ..core.planner import Plan
+from ..sources.folders import V1, Folder, display_path, load_folder
+from ..core.statements import BREAKPOINT, is_destructive
 
 NAME = "baseline"
 _IS_BASELINE = re.compile(r"_baseline$")

@@ -22,11 +22,11 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from .core import redact
-from .errors import ConfigError, DatabaseUnavailable
+from ..core import redact
+from ..errors import ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..core.settings import Settings
 
 EMBEDDED_DATABASE = "migrakit"
 MASK = redact.MASK
@@ -299,7 +299,7 @@ def resolve_target(settings: Settings) -> Target:
         shown = folder.resolve().relative_to(Path(settings.root).resolve())
     except ValueError:
         shown = folder
-    from .db.embedded import ensure_running  # lazy: db.embedded imports this module
+    from .embedded import ensure_running  # lazy: db.embedded imports this module
 
     url = ensure_running(folder)
     return Target(url, True, f"{redact_url(url)} (embedded, data in {shown}/)")

@@ -17,8 +17,8 @@ from typing import Any, List
 from invoke import Program
 from invoke.exceptions import Exit
 
-from . import __version__
-from .tasks import ns
+from .. import __version__
+from . import ns
 
 # long name -> short name (or None) of each Invoke core flag migrakit does not take
 DROPPED = {

@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .errors import MigrakitError
+from ..errors import MigrakitError
 from .statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
 
 STANDARD = "standard"  # Mode 1: drizzle-kit folder, one statement per query
@@ -87,3 +87,11 @@ class Migration:
                 state="nothing was run",
                 fix="move that statement into a migration of its own (`inv db.generate --custom NAME`)",
             )
+
+
+@dataclass(frozen=True)
+class TrackingRow:
+    id: int
+    hash: str
+    created_at: int | None
+    name: str | None = None

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import runner, schema, server, shadow
-from .config import Settings
-from .db import provenance
-from .planner import DUPLICATE_ROWS, Plan, Problem
+from . import runner
+from ..db import schema_diff as schema, server, shadow
+from ..core.settings import Settings
+from ..db import provenance
+from ..core.planner import DUPLICATE_ROWS, Plan, Problem
 
 
 @dataclass

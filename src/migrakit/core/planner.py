@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
-from .migration import STANDARD, Migration
+from .migration import STANDARD, Migration, TrackingRow
 
-if TYPE_CHECKING:
-    from .upgrade import TrackingUpgrade
+from .tracking_upgrade import TrackingUpgrade
 
 # Problem kinds
 EDITED = "edited"  # a row ran this migration, but the file changed since (hash differs)
@@ -27,14 +26,6 @@ DRIZZLE_WOULD_RERUN = "drizzle-would-rerun"  # v1: applied by hash, but no row c
 DUPLICATE_ROWS = "duplicate-rows"  # more rows carry a migration's hash than files do (it ran, or was recorded, twice)
 
 DEFAULT_TABLE = '"drizzle"."__drizzle_migrations"'
-
-
-@dataclass(frozen=True)
-class TrackingRow:
-    id: int
-    hash: str
-    created_at: int | None
-    name: str | None = None
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from typing import Any, Iterable, Iterator
 import psycopg
 
 from . import server
-from .errors import InspectionFailed, MigrakitError
+from ..errors import InspectionFailed, MigrakitError
 
 BOOKKEEPING_SCHEMAS = ("drizzle", "migrakit")
 

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import Settings
-from .errors import ConfigError
-from .journal import JOURNAL_PATH
-from .sources import check_folders, load_folder
+from ..core.settings import Settings
+from ..errors import ConfigError
+from ..core.journal import JOURNAL_PATH
+from .folders import check_folders, load_folder
 
 DEFAULT_MAX = 20
 

@@ -27,9 +27,9 @@ from typing import Any, Sequence
 
 import tomli_w
 
-from .errors import JournalError
-from .migration import CONSOLIDATED, Migration, Replaced
-from .sources import display_path, read_sql
+from ..errors import JournalError
+from ..core.migration import CONSOLIDATED, Migration, Replaced
+from .folders import display_path, read_sql
 
 FORMAT = 1
 MANIFEST_HEADER = (

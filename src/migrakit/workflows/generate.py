@@ -14,15 +14,16 @@ import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
-from . import runner, schema, server
-from .config import Settings
-from .errors import ConfigError, ConfirmationRequired, MigrakitError
-from .journal import JOURNAL_PATH, Journal, render_journal
-from .sources import JOURNAL, V1, display_path, load_folder, said
-from .statements import BREAKPOINT, is_destructive
+from . import runner
+from ..db import schema_diff as schema, server
+from ..core.settings import Settings
+from ..errors import ConfigError, ConfirmationRequired, MigrakitError
+from ..core.naming import utc_stamp
+from ..core.journal import JOURNAL_PATH, Journal, render_journal
+from ..sources.folders import JOURNAL, V1, display_path, load_folder, said
+from ..core.statements import BREAKPOINT, is_destructive
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
 # ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).
@@ -58,7 +59,7 @@ def _next_when(journal: Journal | None, now_ms: int) -> int:
 def _next_tag(journal: Journal, name: str, when: int) -> str:
     last = journal.entries[-1].tag if journal.entries else ""
     if re.match(r"^\d{14}_", last):
-        return datetime.fromtimestamp(when / 1000, tz=timezone.utc).strftime("%Y%m%d%H%M%S") + f"_{name}"
+        return utc_stamp(when) + f"_{name}"
     idx = journal.entries[-1].idx + 1 if journal.entries else 0
     return f"{idx:04d}_{name}"
 
@@ -106,7 +107,7 @@ def _write_migration(settings: Settings, name: str, body: str) -> Generated:
     out = settings.migrations_dir
     if folder.layout == V1:
         when = max(now_ms, max((m.when for m in folder.migrations), default=0) + 1000)
-        tag = datetime.fromtimestamp(when / 1000, tz=timezone.utc).strftime("%Y%m%d%H%M%S") + f"_{name}"
+        tag = utc_stamp(when) + f"_{name}"
         (out / tag).mkdir(parents=True)
         (out / tag / "migration.sql").write_text(body, encoding="utf-8")
         previous = out / folder.migrations[-1].tag / "snapshot.json" if folder.migrations else None

@@ -8,9 +8,9 @@ from typing import Any, Sequence
 import psycopg
 from psycopg import sql
 
-from .errors import DatabaseUnavailable
-from .migration import Migration
-from .planner import TrackingRow
+from ..errors import DatabaseUnavailable
+from ..core.migration import Migration
+from ..core.migration import TrackingRow
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
 _COLUMNS_0X = sql.SQL("id SERIAL PRIMARY KEY,\n\thash text NOT NULL,\n\tcreated_at bigint")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 from typing import Any, Iterable, Sequence, TextIO
 
-from .errors import MigrakitError
-from .planner import DUPLICATE_ROWS
-from .render import json as as_json
-from .render.text import fold, group_notes
-from .runner import MigrateReport, StatusReport
+from ..errors import MigrakitError
+from ..core.planner import DUPLICATE_ROWS
+from . import json as as_json
+from .text import fold, group_notes
+from ..workflows.runner import MigrateReport, StatusReport
 
 
 def choose_format(json_output: bool = False, stream: TextIO | None = None) -> str:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import JournalError
+from ..errors import JournalError
 
 JOURNAL_PATH = "meta/_journal.json"
 DIALECTS = ("postgresql", "pg")

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import runner, server, tracking
-from .db import pooler
-from .config import Settings
-from .errors import ConfigError, DatabaseUnavailable, MigrakitError
-from .migration import STANDARD
+from . import runner
+from ..db import server, tracking
+from ..db import pooler
+from ..core.settings import Settings
+from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
+from ..core.migration import STANDARD
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
 

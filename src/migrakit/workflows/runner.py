@@ -13,17 +13,19 @@ from typing import Any, Iterator
 
 import psycopg
 
-from . import server, tracking, upgrade
-from .bootstrap import load_legacy
-from .config import Settings
-from .consolidated import load_consolidated
-from .core.target import resolve_tag
-from .db import pooler
-from .errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
-from .executor import AppliedElsewhere, Event, Executor, Options, migration_lock
-from .migration import CONSOLIDATED, STANDARD, Migration
-from .planner import DEFAULT_TABLE, Plan, TrackingRow, order_sequence, plan
-from .sources import MIGRATIONS_EXPECTED, V1, Folder, check_folders, display_path, folder_fix, load_folder, require_folder, said
+from ..db import server, tracking
+from . import upgrade_tracking as upgrade
+from ..sources.legacy import load_legacy
+from ..core.settings import Settings
+from ..sources.consolidated import load_consolidated
+from ..core.target import resolve_tag
+from ..db import pooler
+from ..errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
+from ..db.executor import AppliedElsewhere, Event, Executor, Options, migration_lock
+from ..core.migration import CONSOLIDATED, STANDARD, Migration
+from ..core.planner import DEFAULT_TABLE, Plan, order_sequence, plan
+from ..core.migration import TrackingRow
+from ..sources.folders import MIGRATIONS_EXPECTED, V1, Folder, check_folders, display_path, folder_fix, load_folder, require_folder, said
 
 
 @dataclass
@@ -509,7 +511,7 @@ def bootstrap(
     (db/provenance.py); a file only partly present, absent, or without schema effect is refused (DriftError
     naming the objects). With either option, the files not named stay pending. Files run and recorded in
     file order, each in its own transaction, all under the migration lock (the proof too)."""
-    from .core.attribution import SelectionError, parse_selection, split_selectors
+    from ..core.attribution import SelectionError, parse_selection, split_selectors
 
     if settings.legacy_dir is not None:
         key = "legacy_dir"
@@ -613,9 +615,9 @@ def _bootstrap_report(
 def _prove_adoption(settings: Settings, target: server.Target, pending: tuple[Migration, ...], adopt: list[Migration]) -> list[Any]:
     """Prove each file of `adopt` present in the live schema (db/provenance.py), or raise DriftError naming,
     per refused file, the objects that differ and the fix."""
-    from . import shadow
-    from .db import provenance
-    from .drift import ignored_tables
+    from ..db import shadow
+    from ..db import provenance
+    from .check import ignored_tables
 
     with shadow.shadow(settings) as url:
         prov = provenance.build(settings, url, each_migration=False)

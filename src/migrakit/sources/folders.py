@@ -7,26 +7,25 @@ Layouts:
 
 from __future__ import annotations
 
-import datetime
 import functools
 import os
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, JournalError
-from .journal import JOURNAL_PATH, Journal, journal_warnings, parse_journal
-from .migration import STANDARD, Migration, drizzle_hash
-from .statements import BREAKPOINT, keyword_head
+from ..errors import ConfigError, JournalError
+from ..core.journal import JOURNAL_PATH, Journal, journal_warnings, parse_journal
+from ..core.migration import STANDARD, Migration, drizzle_hash
+from ..core.statements import BREAKPOINT, keyword_head
+from ..core.naming import locale_key, v1_when
 
 JOURNAL = "journal"
 V1 = "v1"
 EMPTY = "empty"
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..core.settings import Settings
 
 _V1_FOLDER = re.compile(r"^(\d{14})_")
 
@@ -229,47 +228,6 @@ def content_warnings(migrations: list[Migration]) -> list[str]:
     return notes
 
 
-def v1_when(folder_name: str) -> int:
-    """Drizzle 1.0's created_at: `Date.UTC` of the folder's 14-digit prefix, in milliseconds.
-
-    As `Date.UTC` does: a year 0-99 means 1900-1999, and out-of-range fields carry over (month 13 is January
-    of the next year, day 0 the last day of the previous month)."""
-    stamp = folder_name[:14]
-    year, month, day, hour, minute, second = (int(stamp[i:j]) for i, j in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14)))
-    year += 1900 if 0 <= year <= 99 else 0
-    year, month0 = year + (month - 1) // 12, (month - 1) % 12
-    days = datetime.date(year, month0 + 1, 1).toordinal() - _EPOCH_ORDINAL + day - 1
-    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000
-
-
-_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
-
-# ICU's root collation of printable ASCII, the order of Node's `String.prototype.localeCompare` (Drizzle 1.0
-# sorts folders with it): punctuation, then digits, then letters with lower case first. Checked against node
-# in tests/interop/test_interop_v1.py.
-_ICU_ASCII = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpPqQrRsStTuUvVwWxXyYzZ"
-_ICU_PRIMARY = {c: i for i, c in enumerate(_ICU_ASCII)}
-_ICU_PRIMARY.update({c: _ICU_PRIMARY[c.lower()] for c in _ICU_ASCII if c.isupper()})
-
-
-def locale_key(name: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """A sort key ordering strings as `a.localeCompare(b)` does in Node (ICU root, three levels: base
-    letters, then accents, then case). Exact for ASCII; beyond ASCII an approximation (Node's order also
-    depends on the process locale there)."""
-    primary: list[int] = []
-    secondary: list[int] = []
-    tertiary: list[int] = []
-    for ch in unicodedata.normalize("NFD", name):
-        if unicodedata.combining(ch):
-            if secondary:
-                secondary[-1] = secondary[-1] * 1024 + ord(ch) % 1024
-            continue
-        if ord(ch) < 32:
-            continue  # control characters are ignorable in ICU
-        primary.append(_ICU_PRIMARY.get(ch, 1000 + ord(ch)))
-        secondary.append(0)
-        tertiary.append(1 if ch.isupper() else 0)
-    return tuple(primary), tuple(secondary), tuple(tertiary)
 
 
 def _load_v1_folder(path: Path, root: Path | None) -> Folder:

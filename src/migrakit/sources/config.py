@@ -16,12 +16,12 @@ import math
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from .core import pgvalues
-from .errors import ConfigError
+from ..core import pgvalues
+from ..core.settings import PATH_KEYS, Settings, under_root
+from ..errors import ConfigError
 
 # key -> (type, default). Types: str, int, float, bool, list (of str), dict (of str).
 _KEYS: dict[str, tuple[type, Any]] = {
@@ -47,57 +47,6 @@ _KEYS: dict[str, tuple[type, Any]] = {
 }
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Everything a task needs to know about the project. Immutable; derive with `with_overrides`."""
-
-    root: Path
-    migrations_dir: Path
-    consolidated_dir: Path
-    migrations_schema: str = "drizzle"
-    migrations_table: str = "__drizzle_migrations"
-    database_url_env: str = "DATABASE_URL"
-    database_url: str | None = None
-    embedded_dir: Path = Path(".migrakit")
-    base_branch: str = "main"
-    legacy_dir: Path | None = None
-    legacy_scripts: tuple[str, ...] = ()
-    legacy_table: str = ""
-    shadow_url: str | None = None  # admin URL of the server for shadow databases; None: the embedded one
-    direct_url: str | None = None  # a direct/session URL for steps that cannot run through a transaction pooler
-    schema: Path | None = None
-    lock_wait_timeout: float = 60.0
-    lock_timeout: str = "5s"
-    statement_timeout: str = "0"
-    lock_retries: int = 3
-    pipeline: bool = True
-    app: Mapping[str, str] = field(default_factory=dict)
-    # key -> where its value came from ("pyproject.toml [tool.migrakit] x", "environment variable MIGRAKIT_X",
-    # "option --x", "Invoke config migrakit.x"); absent: the default
-    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
-
-    def with_overrides(self, **options: Any) -> "Settings":
-        """Apply options given by code or a task (`None` means "not given" and keeps the current value); error
-        messages name them as `option --x`, as load_settings does."""
-        given = {k: v for k, v in options.items() if v is not None}
-        unknown = set(given) - {f.name for f in fields(self)}
-        if unknown:
-            raise ConfigError(f"unknown option {sorted(unknown)[0]!r}", fix="check the task's --help")
-        for key in ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema"):
-            if key in given:
-                given[key] = _path(self.root, str(given[key]))
-        origins = {**self.origins, **{k: f"option --{k.replace('_', '-')}" for k in given}}
-        return replace(self, **given, origins=origins)
-
-    def origin(self, key: str) -> str:
-        """Where `key`'s value came from, for an error's fix: "option --migrations-dir", "environment variable
-        MIGRAKIT_MIGRATIONS_DIR", "pyproject.toml [tool.migrakit] migrations_dir" or "the default"."""
-        return self.origins.get(key, "the default")
-
-    def is_default(self, key: str) -> bool:
-        return key not in self.origins
-
-
 def find_root(start: Path | None = None) -> Path:
     """The nearest folder at or above `start` holding pyproject.toml; `start` itself when none does."""
     start = (start or Path.cwd()).resolve()
@@ -105,11 +54,6 @@ def find_root(start: Path | None = None) -> Path:
         if (folder / "pyproject.toml").is_file():
             return folder
     return start
-
-
-def _path(root: Path, value: str) -> Path:
-    p = Path(value)
-    return p if p.is_absolute() else root / p
 
 
 # MIGRAKIT_* variables that are not settings but are read elsewhere (tests, corpus tools, failure injection).
@@ -142,7 +86,6 @@ def _bad(key: str, value: Any, origin: str, problem: str, fix: str, cause: str |
     return ConfigError(f"{key} = {_show(value)} ({origin}) {problem}", cause=cause, state=_STATE, fix=fix, file=file)
 
 
-_PATH_KEYS = ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema")
 _INT = re.compile(r"\s*[+-]?\d+\s*")
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list of strings", dict: "a table of strings"}
@@ -183,7 +126,7 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
             return number
     elif isinstance(value, str):
         return value
-    elif isinstance(value, os.PathLike) and key in _PATH_KEYS:
+    elif isinstance(value, os.PathLike) and key in PATH_KEYS:
         return os.fspath(value)
     examples = {
         bool: "true or false (in the environment: 1/0, true/false, yes/no, on/off)",
@@ -466,20 +409,20 @@ def load_settings(
 
     return Settings(
         root=root,
-        migrations_dir=_path(root, values["migrations_dir"]),
-        consolidated_dir=_path(root, values["consolidated_dir"]),
+        migrations_dir=under_root(root, values["migrations_dir"]),
+        consolidated_dir=under_root(root, values["consolidated_dir"]),
         migrations_schema=values["migrations_schema"],
         migrations_table=values["migrations_table"],
         database_url_env=values["database_url_env"],
         database_url=database_url,
-        embedded_dir=_path(root, values["embedded_dir"]),
+        embedded_dir=under_root(root, values["embedded_dir"]),
         base_branch=values["base_branch"],
-        legacy_dir=_path(root, values["legacy_dir"]) if values["legacy_dir"] else None,
+        legacy_dir=under_root(root, values["legacy_dir"]) if values["legacy_dir"] else None,
         legacy_scripts=tuple(values["legacy_scripts"]),
         legacy_table=values["legacy_table"],
         shadow_url=values["shadow_url"] or None,
         direct_url=values["direct_url"] or None,
-        schema=_path(root, values["schema"]) if values["schema"] else None,
+        schema=under_root(root, values["schema"]) if values["schema"] else None,
         lock_wait_timeout=values["lock_wait_timeout"],
         lock_timeout=values["lock_timeout"],
         statement_timeout=values["statement_timeout"],

@@ -1,0 +1,66 @@
+"""Drizzle's naming, ordering and time rules: folder names, created_at, Node's localeCompare order. Pure."""
+
+from __future__ import annotations
+
+import datetime
+import unicodedata
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+def utc_stamp(when: int) -> str:
+    """`when` (epoch milliseconds, as in the journal and created_at) as drizzle-kit's 14-digit UTC prefix
+    `YYYYMMDDHHMMSS` (milliseconds dropped)."""
+    return f"{_EPOCH + datetime.timedelta(milliseconds=when):%Y%m%d%H%M%S}"
+
+
+def v1_when(folder_name: str) -> int:
+    """Drizzle 1.0's created_at: `Date.UTC` of the folder's 14-digit prefix, in milliseconds.
+
+    As `Date.UTC` does: a year 0-99 means 1900-1999, and out-of-range fields carry over (month 13 is January
+    of the next year, day 0 the last day of the previous month)."""
+    stamp = folder_name[:14]
+    year, month, day, hour, minute, second = (int(stamp[i:j]) for i, j in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14)))
+    year += 1900 if 0 <= year <= 99 else 0
+    year, month0 = year + (month - 1) // 12, (month - 1) % 12
+    days = datetime.date(year, month0 + 1, 1).toordinal() - _EPOCH_ORDINAL + day - 1
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1000
+
+
+_EPOCH_ORDINAL = datetime.date(1970, 1, 1).toordinal()
+
+
+# ICU's root collation of printable ASCII, the order of Node's `String.prototype.localeCompare` (Drizzle 1.0
+# sorts folders with it): punctuation, then digits, then letters with lower case first. Checked against node
+# in tests/interop/test_interop_v1.py.
+_ICU_ASCII = " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpPqQrRsStTuUvVwWxXyYzZ"
+
+
+_ICU_PRIMARY = {c: i for i, c in enumerate(_ICU_ASCII)}
+_ICU_PRIMARY.update({c: _ICU_PRIMARY[c.lower()] for c in _ICU_ASCII if c.isupper()})
+
+
+def locale_key(name: str) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+    """A sort key ordering strings as `a.localeCompare(b)` does in Node (ICU root, three levels: base
+    letters, then accents, then case). Exact for ASCII; beyond ASCII an approximation (Node's order also
+    depends on the process locale there)."""
+    primary: list[int] = []
+    secondary: list[int] = []
+    tertiary: list[int] = []
+    for ch in unicodedata.normalize("NFD", name):
+        if unicodedata.combining(ch):
+            if secondary:
+                secondary[-1] = secondary[-1] * 1024 + ord(ch) % 1024
+            continue
+        if ord(ch) < 32:
+            continue  # control characters are ignorable in ICU
+        primary.append(_ICU_PRIMARY.get(ch, 1000 + ord(ch)))
+        secondary.append(0)
+        tertiary.append(1 if ch.isupper() else 0)
+    return tuple(primary), tuple(secondary), tuple(tertiary)
+
+
+def v1_folder_name(when: int, tag: str) -> str:
+    """drizzle-kit up's folder name for a journal entry: `<YYYYMMDDHHMMSS>_<tag minus its prefix>`."""
+    _, _, rest = tag.partition("_")
+    return f"{utc_stamp(when)}_{rest}"

@@ -1,0 +1,70 @@
+"""The project's settings as one immutable value (loading and checking them: sources/config.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any, Mapping
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PATH_KEYS = ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema")
+
+
+def under_root(root: Path, value: str) -> Path:
+    """`value` as a path, relative to the project root unless absolute (no file system access)."""
+    return root / value if not PurePath(value).is_absolute() else type(root)(value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a task needs to know about the project. Immutable; derive with `with_overrides`."""
+
+    root: Path
+    migrations_dir: Path
+    consolidated_dir: Path
+    migrations_schema: str = "drizzle"
+    migrations_table: str = "__drizzle_migrations"
+    database_url_env: str = "DATABASE_URL"
+    database_url: str | None = None
+    embedded_dir: Path = PurePath(".migrakit")  # type: ignore[assignment]  # load_settings always sets a Path
+    base_branch: str = "main"
+    legacy_dir: Path | None = None
+    legacy_scripts: tuple[str, ...] = ()
+    legacy_table: str = ""
+    shadow_url: str | None = None  # admin URL of the server for shadow databases; None: the embedded one
+    direct_url: str | None = None  # a direct/session URL for steps that cannot run through a transaction pooler
+    schema: Path | None = None
+    lock_wait_timeout: float = 60.0
+    lock_timeout: str = "5s"
+    statement_timeout: str = "0"
+    lock_retries: int = 3
+    pipeline: bool = True
+    app: Mapping[str, str] = field(default_factory=dict)
+    # key -> where its value came from ("pyproject.toml [tool.migrakit] x", "environment variable MIGRAKIT_X",
+    # "option --x", "Invoke config migrakit.x"); absent: the default
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def with_overrides(self, **options: Any) -> "Settings":
+        """Apply options given by code or a task (`None` means "not given" and keeps the current value); error
+        messages name them as `option --x`, as load_settings does."""
+        given = {k: v for k, v in options.items() if v is not None}
+        unknown = set(given) - {f.name for f in fields(self)}
+        if unknown:
+            raise ConfigError(f"unknown option {sorted(unknown)[0]!r}", fix="check the task's --help")
+        for key in PATH_KEYS:
+            if key in given:
+                given[key] = under_root(self.root, str(given[key]))
+        origins = {**self.origins, **{k: f"option --{k.replace('_', '-')}" for k in given}}
+        return replace(self, **given, origins=origins)
+
+    def origin(self, key: str) -> str:
+        """Where `key`'s value came from, for an error's fix: "option --migrations-dir", "environment variable
+        MIGRAKIT_MIGRATIONS_DIR", "pyproject.toml [tool.migrakit] migrations_dir" or "the default"."""
+        return self.origins.get(key, "the default")
+
+    def is_default(self, key: str) -> bool:
+        return key not in self.origins
