@@ -4,8 +4,8 @@ Contract (the executor never decides *what* to run; `runner` hands it the pendin
 - Mode 1 (standard): every statement is sent alone over the extended query protocol (a prepared
   statement, as serverless HTTP drivers do), so a statement the server would reject as "multiple
   commands" never reaches it. One over 8 MiB travels as COPY data and the server runs it (see
-  `db/large_statement.py`: libpq would hold it three times). By default one transaction per migration holds its statements and its
-  tracking row; with `pipeline` consecutive such migrations are queued back to back as plain BEGIN ..
+  `db/large_statement.py`: libpq would hold it three times). By default one transaction per migration
+  holds its statements and its tracking row; with `pipeline` consecutive such migrations are queued back to back as plain BEGIN ..
   COMMIT commands and the whole run costs about one round trip (see `Executor._pipelined`).
 - A migration holding its own BEGIN/COMMIT runs as written, outside a wrapping transaction; one whose
   only statement cannot run in a transaction (CREATE INDEX CONCURRENTLY ...) runs alone in autocommit.
