@@ -3,8 +3,9 @@
 Contract (the executor never decides *what* to run; `runner` hands it the pending list):
 - Mode 1 (standard): every statement is sent alone over the extended query protocol (a prepared
   statement, as serverless HTTP drivers do), so a statement the server would reject as "multiple
-  commands" never reaches it. By default one transaction per migration holds its statements and its
-  tracking row; with `pipeline` consecutive such migrations are queued back to back as plain BEGIN ..
+  commands" never reaches it. One over 8 MiB travels as COPY data and the server runs it (see
+  `db/large_statement.py`: libpq would hold it three times). By default one transaction per migration
+  holds its statements and its tracking row; with `pipeline` consecutive such migrations are queued back to back as plain BEGIN ..
   COMMIT commands and the whole run costs about one round trip (see `Executor._pipelined`).
 - A migration holding its own BEGIN/COMMIT runs as written, outside a wrapping transaction; one whose
   only statement cannot run in a transaction (CREATE INDEX CONCURRENTLY ...) runs alone in autocommit.
@@ -35,7 +36,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from . import progress, server, tracking
-from . import failpoint, pipeline
+from . import failpoint, large_statement, pipeline
 from ..errors import ConfigError, DatabaseUnavailable, LockTimeout, MigrakitError, MigrationFailed
 from ..core.migration import STANDARD, Migration
 from ..core.statements import NO_TRANSACTION, PLAIN, LineIndex, Statement, keyword_head
@@ -233,7 +234,7 @@ def _failure(
             line, col = stmt.line, stmt.col
     elif stmt is not None:
         line, col = stmt.line, stmt.col
-        pos = diag.statement_position
+        pos = diag.statement_position or large_statement.error_position(exc, stmt)
         if pos:
             line, col = LineIndex(migration.text).position(stmt.start + int(pos) - 1)
     elif diag.statement_position:  # Mode 2: the position is into the whole file
@@ -738,8 +739,10 @@ class Executor:
                                 sent.append(_Sent(m, cur, st, i + 1))
                                 if pipelined and i == 0:
                                     started.watch(m, cur)
-                                # binary forces the extended protocol; bytes spare a copy of a giant statement
-                                cur.execute(st.text.encode(self.conn.info.encoding) if not pipelined else st.text, binary=not pipelined)
+                                if not pipelined and large_statement.wanted(st) and large_statement.streamable(self.conn):
+                                    large_statement.execute(self.conn, st)  # as data, never 3 copies in libpq
+                                else:  # binary forces the extended protocol; bytes spare a copy of a giant statement
+                                    cur.execute(st.text.encode(self.conn.info.encoding) if not pipelined else st.text, binary=not pipelined)
                                 started.poll()
                                 if self._fp is not None and self._fp.step():
                                     if pipe is not None:
