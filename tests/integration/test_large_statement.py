@@ -10,7 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from migrakit import executor
+from migrakit.db import executor
 from migrakit.db import large_statement
 from tests.fixtures.cli import migrate_args, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
