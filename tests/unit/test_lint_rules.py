@@ -57,3 +57,12 @@ def test_unparsable_text_gives_no_static_finding():
 def test_every_rule_has_a_fix_and_a_severity():
     for rule in lint_rules.RULES.values():
         assert rule.severity in lint_rules.SEVERITIES and rule.fix and rule.why and rule.title
+
+
+def test_the_guide_lists_every_rule_with_its_fix():
+    from pathlib import Path
+
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "MIGRATION_GUIDE.md").read_text()
+    section = guide.split("## Safe migrations", 1)[1].split("\n## ", 1)[0]
+    for rule in lint_rules.RULES.values():
+        assert f"| `{rule.id}` | {rule.severity} |" in section and rule.fix in section
