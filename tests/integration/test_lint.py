@@ -144,3 +144,17 @@ def test_migrate_with_lint_refuses_on_an_error_and_applies_nothing(tmp_path, db_
     ok = run_in_process(["db.migrate", "--lint", "-m", str(folder), "-u", db_url], cwd=tmp_path, env=env)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "applied 1 migration(s)" in ok.stdout
+
+
+def test_consolidate_lints_the_file_it_wrote(tmp_path, db_url, pg_server_url):
+    _, folder = seeded(tmp_path, db_url, pg_server_url, {"sql": "ALTER TABLE users ADD COLUMN nickname text;"})
+    add_migration(folder, "0003_index", "CREATE INDEX users_nickname_idx ON users (nickname);")
+    args = ["db.consolidate", "--from", "0002_case", "--to", "0003_index", "--name", "feature", "--yes", "-m", str(folder), "-u", db_url]
+    proc = run_in_process(args, cwd=tmp_path, env={"MIGRAKIT_SHADOW_URL": pg_server_url})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lint_lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("lint: ")]
+    (written,) = (tmp_path / "migrations-consolidated").glob("*_feature.sql")
+    text = written.read_text()
+    line = text[: text.index("CREATE INDEX users_nickname_idx")].count("\n") + 1
+    assert len(lint_lines) == 1 and "[index-not-concurrent] error" in lint_lines[0]
+    assert f"{written.name}:{line} " in lint_lines[0]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 ERROR = "error"
@@ -219,7 +220,8 @@ def _names(items: Iterable[Any]) -> list[str]:
 _SERIAL = {"serial", "serial4", "serial8", "bigserial", "smallserial", "serial2"}
 
 
-def actions(text: str) -> list[Action] | None:
+@lru_cache(maxsize=1024)
+def actions(text: str) -> tuple[Action, ...] | None:
     """What the statement does, or None when pglast cannot parse it (the measurement still applies)."""
     from pglast import ast, enums, parse_sql
     from pglast.parser import ParseError
@@ -277,7 +279,7 @@ def actions(text: str) -> list[Action] | None:
             found.append(Action("enum_rename_value" if s.oldVal else "enum_add_value", name))
         elif isinstance(s, ast.VariableSetStmt) and (s.name or "").lower() == "lock_timeout":
             found.append(Action("set_lock_timeout"))
-    return found
+    return tuple(found)
 
 
 def _add_column(rel: str | None, col: Any, CT: Any) -> Action:

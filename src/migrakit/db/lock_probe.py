@@ -20,7 +20,6 @@ Everything here runs on the shadow; the target is only read (`target_sizes`, in 
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,17 +32,18 @@ from .. import server
 from ..migration import STANDARD, Migration
 from ..statements import NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL
 
-# One round trip: user relations (oid, file, name, kind), this transaction's scan counters, this backend's locks.
+# One round trip: user relations (oid, file, name, kind, this transaction's scans of it, the table of an index),
+# then this backend's granted relation locks (kind 'lock', the mode in the name column).
 _SNAPSHOT = """
-SELECT json_build_object(
-  'rels', (SELECT coalesce(json_agg(json_build_array(c.oid, c.relfilenode, n.nspname || '.' || c.relname, c.relkind)), '[]')
-           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-           WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
-             AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'),
-  'scans', (SELECT coalesce(json_agg(json_build_array(relid, coalesce(seq_scan, 0) + coalesce(idx_scan, 0))), '[]')
-            FROM pg_stat_xact_user_tables),
-  'locks', (SELECT coalesce(json_agg(json_build_array(relation, mode)), '[]') FROM pg_locks
-            WHERE pid = pg_backend_pid() AND locktype = 'relation' AND granted))
+SELECT c.oid::int8, c.relfilenode::int8, n.nspname || '.' || c.relname, c.relkind::text,
+       pg_stat_get_xact_numscans(c.oid), i.indrelid::int8
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace LEFT JOIN pg_index i ON i.indexrelid = c.oid
+WHERE c.relkind IN ('r', 'p', 'm', 'i', 'S', 'v', 'f')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+  AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'
+UNION ALL
+SELECT l.relation::int8, NULL, l.mode, 'lock', NULL, NULL FROM pg_locks l
+WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND l.granted AND l.relation IS NOT NULL
 """
 _WATCH = "SELECT relation, mode, granted, locktype FROM pg_locks WHERE pid = %s"
 STATEMENT_TIMEOUT = "5min"  # a bound for one statement on the shadow
@@ -80,13 +80,18 @@ class _Snap:
 
 
 def _snapshot(conn: psycopg.Connection[Any]) -> _Snap:
-    (doc,) = conn.execute(_SNAPSHOT).fetchone()  # type: ignore[misc]
-    data = doc if isinstance(doc, dict) else json.loads(doc)
-    return _Snap(
-        {int(o): (int(f), n, k) for o, f, n, k in data["rels"]},
-        {int(r): int(n) for r, n in data["scans"]},
-        {(int(r), m) for r, m in data["locks"] if r is not None},
-    )
+    rels: dict[int, tuple[int, str, str]] = {}
+    scans: dict[int, int] = {}
+    locks: set[tuple[int, str]] = set()
+    for oid, node, name, kind, numscans, table in conn.execute(_SNAPSHOT).fetchall():
+        if kind == "lock":
+            locks.add((oid, name))
+            continue
+        rels[oid] = (node, name, kind)
+        if numscans:  # an index's scans count for its table (as pg_stat_xact_user_tables.idx_scan does)
+            key = table if table is not None else oid
+            scans[key] = scans.get(key, 0) + numscans
+    return _Snap(rels, scans, locks)
 
 
 def _name(oid: int, *snaps: _Snap) -> str | None:

@@ -335,6 +335,7 @@ def consolidation(r: Any) -> Data:
             "snapshot_kept_as": [r.shown(p) for p in plan.snapshot_move] if plan.snapshot_move else [],
         },
         "proof": r.proof,
+        "lint": list(r.lint),
         "notes": list(plan.notes),
     }
 
@@ -432,7 +433,7 @@ def lint(r: Any) -> Data:
     return {
         "database": r.target,
         "shadow_server": r.shadow,
-        "server_version": r.server_version,
+        "shadow_server_version": r.server_version,
         "fail_on": r.fail_on,
         "finding_count": len(r.findings),
         "failing_count": len(r.failing),
@@ -440,7 +441,7 @@ def lint(r: Any) -> Data:
             {
                 "tag": m.tag,
                 "file": m.path,
-                "error": m.error,
+                "failure": m.error,
                 "statements": [
                     {
                         "index": s.index,
@@ -453,7 +454,7 @@ def lint(r: Any) -> Data:
                         "duration_ms": s.duration_ms,
                         "in_transaction": s.in_transaction,
                         "ran": s.ran,
-                        "error": s.error,
+                        "failure": s.error,
                         "findings": [finding(f) for f in s.findings],
                         "suppressed": [finding(f) for f in s.suppressed],
                     }

@@ -388,16 +388,30 @@ def consolidate(
 
     Prints the plan. With --yes: applies the originals to one fresh shadow database and the consolidated
     file to another, refuses unless their schemas are equal, then writes the file and its manifest, removes
-    the originals from the journal and the folder and keeps drizzle-kit's latest snapshot.
+    the originals from the journal and the folder and keeps drizzle-kit's latest snapshot; then lints the
+    written file (db.lint --migration) and lists its findings.
     """
     from ..consolidate import consolidate as core
     from ..errors import ConfirmationRequired
     from ..report import choose_format, render_consolidation
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+
+    def call() -> Any:
+        report = core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes)
+        if report.written:  # lint the file as it will run (one transaction), on a shadow holding what precedes it
+            from ..errors import MigrakitError
+            from ..workflows.lint import finding_lines, lint
+
+            try:
+                report.lint = finding_lines(lint(settings, migration=report.plan.stem))
+            except MigrakitError as err:
+                report.lint = [f"not linted: {err.message} (run `inv db.lint --migration {report.plan.stem}`)"]
+        return report
+
     run_core(
         render_consolidation,
-        lambda: core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes),
+        call,
         choose_format(json),
         ok=lambda r: r.written,
         fail_code=ConfirmationRequired.exit_code,

@@ -197,3 +197,11 @@ def refuse_errors(report: LintReport) -> None:
         "(`inv db.lint` shows every finding)",
         details=[f"{mm.path}:{ss.line} [{ff.rule}] {ff.message}" for mm, ss, ff in errors],
     )
+
+
+def finding_lines(report: LintReport) -> list[str]:
+    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
+    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
+             for m in report.migrations for s in m.statements for f in s.findings]
+    count = sum(len(m.statements) for m in report.migrations)
+    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]
