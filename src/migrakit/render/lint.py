@@ -59,11 +59,15 @@ def render_lint(report: Any, fmt: str = "plain") -> str:
         rows = []
         for st in m.statements:
             locks = lock_lines(report, st) or ["-"]
-            rules = ", ".join(f"{f.severity}:{f.rule}" for f in st.findings) or "-"
             ms = f"{st.duration_ms:.1f}" if st.duration_ms is not None else "-"
-            rows.append([f"{m.path}:{st.line}", head(st.sql, 40), locks[0], _effects(st) or "-", ms, rules])
+            if fmt == "rich":  # one row per statement; a cell wraps
+                rules = "\n".join(f"{f.severity}: {f.rule}" for f in st.findings) or "-"
+                rows.append([str(st.line), head(st.sql, 48), "\n".join(locks), _effects(st) or "-", ms, rules])
+                continue
+            rules = ", ".join(f"{f.severity}:{f.rule}" for f in st.findings) or "-"
+            rows.append([str(st.line), head(st.sql, 40), locks[0], _effects(st) or "-", ms, rules])
             rows += [["", "", more, "", "", ""] for more in locks[1:]]
-        lines.append(_table(["file:line", "statement", "locks (target size)", "rewrite/scan", "ms", "findings"], rows, fmt))
+        lines.append(_table(["line", "statement", "locks (target size)", "rewrite/scan", "ms", "findings"], rows, fmt))
         for st in m.statements:
             for f in st.findings:
                 lines.append(f"{f.severity}: {m.path}:{st.line} [{f.rule}] {f.message}")

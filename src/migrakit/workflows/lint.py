@@ -82,19 +82,20 @@ def _lock_timeout_disabled(settings: Settings) -> bool:
         return False
 
 
-def _choose(settings: Settings, every: bool, tag: str | None) -> tuple[list[Migration], list[Migration], str | None]:
-    """(migrations the shadow gets first, migrations to lint, the target URL or None when not read)."""
+def _choose(settings: Settings, every: bool, tag: str | None) -> tuple[list[Migration], list[Migration], bool]:
+    """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
     status = runner.status(settings, allow_empty=None)
     plan = status.plan
     order = list(plan.migrations)
+    legacy = bool(status.legacy and status.legacy.applied)
     if tag is not None:
         wanted = resolve_tag([m.tag for m in order], tag)
         i = next(k for k, m in enumerate(order) if m.tag == wanted)
-        return order[:i], [order[i]], None
+        return order[:i], [order[i]], legacy
     if every:
-        return [], order, None
+        return [], order, False
     applied = {id(m) for m, _ in plan.applied}
-    return [m for m in order if id(m) in applied], list(plan.pending), None
+    return [m for m in order if id(m) in applied], list(plan.pending), legacy
 
 
 def lint(settings: Settings, *, every: bool = False, migration: str | None = None, fail_on: str = "error") -> LintReport:
@@ -102,14 +103,16 @@ def lint(settings: Settings, *, every: bool = False, migration: str | None = Non
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
                           fix=f"use one of {', '.join(FAIL_ON)}")
-    base, chosen, _ = _choose(settings, every, migration)
+    base, chosen, legacy_ran = _choose(settings, every, migration)
     target = server.resolve_target(settings)
     sizes = lock_probe.target_sizes(target.url)
     notes: list[str] = []
     with shadow.shadow(settings) as url:
-        if base:
-            with shadow.failures_on_shadow():
+        with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
+            if base:
                 runner.migrate(settings.with_overrides(database_url=url), to=base[-1].tag, allow_empty=True)
+            if legacy_ran:
+                runner.bootstrap(settings.with_overrides(database_url=url))
         with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
             version = conn.info.server_version
             probes = [lock_probe.probe_migration(conn, m, url) for m in chosen]
