@@ -306,14 +306,14 @@ class Suppression:
 
 
 def suppressions(source: str, keyword_offset: int) -> list[Suppression]:
-    """The `-- migrakit:allow RULE reason` lines in the run of comment lines right above the statement's first
-    keyword (offset into `source`)."""
+    """The `-- migrakit:allow RULE reason` lines in the run of comment lines right above the line of the
+    statement's first keyword (`keyword_offset` into `source`). Nothing when the keyword does not start its
+    line (the statement shares a line with another)."""
     lines = source[:keyword_offset].split("\n")
-    first_line = len(lines)  # 1-based line of the keyword
+    if lines[-1].strip():
+        return []
     found: list[Suppression] = []
-    i = len(lines) - 2  # the line above the keyword's
-    if lines[-1].strip():  # something precedes the keyword on its own line (e.g. `...;--> statement-breakpoint`)
-        i = len(lines) - 1 if lines[-1].lstrip().startswith("--") and not lines[-1].rstrip().endswith("breakpoint") else -1
+    i = len(lines) - 2  # the line above the keyword's (0-based)
     while i >= 0 and lines[i].lstrip().startswith("--") and "statement-breakpoint" not in lines[i]:
         m = ALLOW.match(lines[i])
         if m:
@@ -321,7 +321,6 @@ def suppressions(source: str, keyword_offset: int) -> list[Suppression]:
             if rest:
                 found.append(Suppression(rest[0], rest[1].strip() if len(rest) > 1 else "", i + 1))
         i -= 1
-    del first_line
     return found
 
 

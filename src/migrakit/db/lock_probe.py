@@ -273,14 +273,11 @@ def _watch_outside(conn: psycopg.Connection[Any], text: str, url: str, p: Statem
     _created(before, after, p, known)
 
 
-def server_version(conn: psycopg.Connection[Any]) -> int:
-    return conn.info.server_version
-
-
-def target_sizes(url: str) -> dict[str, tuple[float, int]]:
-    """schema.relation -> (row estimate, total bytes) for every user table and index of the target, read in a
-    READ ONLY transaction (nothing on the target is written)."""
+def target_sizes(url: str) -> tuple[dict[str, tuple[float, int]], int]:
+    """(schema.relation -> (row estimate, total bytes) for every user table and index of the target, the
+    target's server_version), read in a READ ONLY transaction (nothing on the target is written)."""
     with server.connect(url) as conn:
+        version = conn.info.server_version
         conn.execute("BEGIN READ ONLY")
         rows = conn.execute(
             "SELECT n.nspname || '.' || c.relname, c.reltuples::float8, pg_total_relation_size(c.oid) "
@@ -289,4 +286,4 @@ def target_sizes(url: str) -> dict[str, tuple[float, int]]:
             "AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
         ).fetchall()
         conn.execute("ROLLBACK")
-    return {name: (float(tuples), int(size)) for name, tuples, size in rows}
+    return {name: (float(tuples), int(size)) for name, tuples, size in rows}, version

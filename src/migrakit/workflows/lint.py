@@ -9,7 +9,7 @@ Nothing on the target is changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .. import runner, server, shadow
 from ..config import Settings
@@ -105,21 +105,24 @@ def lint(settings: Settings, *, every: bool = False, migration: str | None = Non
                           fix=f"use one of {', '.join(FAIL_ON)}")
     base, chosen, legacy_ran = _choose(settings, every, migration)
     target = server.resolve_target(settings)
-    sizes = lock_probe.target_sizes(target.url)
+    sizes, target_version = lock_probe.target_sizes(target.url)
     notes: list[str] = []
     with shadow.shadow(settings) as url:
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
+            on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
             if base:
-                runner.migrate(settings.with_overrides(database_url=url), to=base[-1].tag, allow_empty=True)
+                runner.migrate(on_shadow, to=base[-1].tag, allow_empty=True)
             if legacy_ran:
-                runner.bootstrap(settings.with_overrides(database_url=url))
+                runner.bootstrap(on_shadow)
         with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
             version = conn.info.server_version
             probes = [lock_probe.probe_migration(conn, m, url) for m in chosen]
         note = shadow.version_note(target.url, url)
     if note:
         notes.append(note)
-    migrations = [_judge(m, p, sizes, version, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes)]
+    # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
+    older = min(version, target_version)
+    migrations = [_judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes)]
     return LintReport(
         target=target.display,
         shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
