@@ -18,9 +18,9 @@ from ..core.lint_rules import Finding
 from ..core.pgvalues import parse_duration
 from ..core.target import resolve_tag
 from ..db import lock_probe
-from ..errors import ConfigError, LintFindings
+from ..errors import ConfigError, LintFindings, MigrakitError
 from ..migration import Migration
-from ..statements import _skip_noise
+from ..statements import keyword_head
 
 FAIL_ON = ("error", "warning", "info")
 
@@ -78,7 +78,7 @@ class LintReport:
 def _lock_timeout_disabled(settings: Settings) -> bool:
     try:
         return parse_duration(settings.lock_timeout) == 0
-    except Exception:  # noqa: BLE001 - checked at load; an unreadable value is not "disabled"
+    except MigrakitError:  # checked at load already; an unreadable value is not "disabled"
         return False
 
 
@@ -140,13 +140,11 @@ def _judge(m: Migration, probe: lock_probe.MigrationProbe, sizes: dict[str, tupl
     out: list[LintStatement] = []
     timeout_set = False
     for st, p in zip(m.statements, probe.statements):
-        head = _skip_noise(st.source, st.start, st.end)
+        head = st.end - len(keyword_head(st.text))  # the statement's first keyword, past its leading comments
         line = st.source.count("\n", 0, head) + 1
         created = set(p.new)
         # relations the target does not have yet (made by an earlier pending migration) hold no rows there
-        known_rows = dict(rows)
-        for name, *_ in p.locks:
-            known_rows.setdefault(name, 0.0 if name not in sizes else rows[name])
+        known_rows = {**{name: 0.0 for name, _ in p.locks}, **rows}
         obs = lint_rules.Observed(
             locks=tuple(p.locks), rewrites=tuple(p.rewrites), scans=tuple(p.scans), new=frozenset(created),
             error=p.error, in_transaction=p.in_transaction, server_version=version, rows=known_rows,
