@@ -10,6 +10,7 @@ MigrakitError                 exit 1   base: message, file, migration, statement
  +-- ConfirmationRequired     exit 5   a destructive action without --yes (the plan was printed)
  +-- DatabaseUnavailable      exit 6   cannot connect (unreachable, wrong password, missing permission)
  +-- InspectionFailed         exit 1   a schema could not be read (its catalog changed meanwhile) or compared
+ +-- LintFindings             exit 7   db.lint (or db.migrate --lint) found what --fail-on refuses
 
 Nothing here imports I/O; nothing here prints.
 """
@@ -110,6 +111,13 @@ class InspectionFailed(MigrakitError):
     kind = "inspection-failed"
 
 
+class LintFindings(MigrakitError):
+    """`db.lint` found findings at or above `--fail-on` (`db.migrate --lint`: an error-level finding)."""
+
+    exit_code = 7
+    kind = "lint-findings"
+
+
 EXIT_CODES = {
     "ok": 0,
     "error": 1,
@@ -118,4 +126,5 @@ EXIT_CODES = {
     "lock-timeout": LockTimeout.exit_code,
     "confirmation-required": ConfirmationRequired.exit_code,
     "database-unavailable": DatabaseUnavailable.exit_code,
+    "lint-findings": LintFindings.exit_code,
 }

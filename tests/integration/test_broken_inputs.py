@@ -25,7 +25,7 @@ from tests.fixtures.folders import make_drizzle_folder
 
 SECRET = "Br0ken-In9ut-S3cret"
 CONFIG, DB_UNAVAILABLE = 2, 6
-DOCUMENTED = {0, 1, 2, 3, 4, 5, 6}  # README "Exit codes"
+DOCUMENTED = {0, 1, 2, 3, 4, 5, 6, 7}  # README "Exit codes"
 # db.generate's custom migration is empty until someone writes it; db.migrate runs after it (sorted) and would
 # refuse it without --allow-empty.
 ARGS = {
@@ -35,7 +35,7 @@ ARGS = {
 }
 WRITERS = {"db.migrate", "db.migrate-consolidated", "db.bootstrap", "dev", "build"}  # write without --yes
 # Tasks that connect to DATABASE_URL with these arguments (the others only read or write files).
-CONNECTING = WRITERS | {"db.status", "db.check", "db.baseline", "env.check", "legacy.retire"}
+CONNECTING = WRITERS | {"db.status", "db.check", "db.lint", "db.baseline", "env.check", "legacy.retire"}
 
 
 def task_names() -> list[str]:

@@ -362,6 +362,7 @@ def render_consolidation(report: Any, fmt: str = "plain") -> str:
     lines += [f"note: {n}" for n in group_notes(plan.notes, _subjects(plan.replaced))]
     if report.proof:
         lines.append(f"proof: {report.proof}")
+    lines += [f"lint: {line}" for line in report.lint]
     lines.append(
         "done: commit the files; `inv db.migrate` records the consolidation on databases that ran the originals"
         if report.written

@@ -31,6 +31,7 @@ _COMMON = {
         "upgrade_tracking": "Drizzle 1.0 folder on Drizzle 0.x's tracking table: upgrade the table first "
         "(see db.upgrade-tracking); without it migrate refuses (exit 5).",
         "allow_empty": _ALLOW_EMPTY,
+        "lint": "Run db.lint on the pending migrations first and refuse (exit 7, nothing applied) on an error-level finding.",
         "json": "Print the result as JSON.",
     }
 )
@@ -44,6 +45,7 @@ def migrate(
     single_transaction: bool = False,
     upgrade_tracking: bool = False,
     allow_empty: bool = False,
+    lint: bool = False,
     json: bool = False,
 ) -> None:
     """Apply pending migrations, each statement alone, one transaction per migration.
@@ -51,15 +53,20 @@ def migrate(
     With --to TAG, only up to and including that migration (as Flyway's -target, Alembic's upgrade <rev>).
     Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
     when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
-    (exit 1); --allow-empty accepts both."""
+    (exit 1); --allow-empty accepts both. With --lint, db.lint runs first and an error-level finding refuses
+    the run (exit 7)."""
     from ..workflows import runner
     from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(
-        render_migrate,
-        lambda: runner.migrate(
+
+    def call() -> Any:
+        if lint:
+            from ..workflows.lint import lint as lint_first, refuse_errors
+
+            refuse_errors(lint_first(settings))
+        return runner.migrate(
             settings,
             dry_run=dry_run,
             out_of_order=out_of_order,
@@ -68,10 +75,9 @@ def migrate(
             allow_empty=allow_empty,
             on_event=Progress(fmt),
             to=to,
-        ),
-        fmt,
-        settings=settings,
-    )
+        )
+
+    run_core(render_migrate, call, fmt, settings=settings)
 
 
 @task(help={**_COMMON, "allow_empty": "Accept an empty migrations folder while the tracking table has rows (else exit 2).",
@@ -382,16 +388,30 @@ def consolidate(
 
     Prints the plan. With --yes: applies the originals to one fresh shadow database and the consolidated
     file to another, refuses unless their schemas are equal, then writes the file and its manifest, removes
-    the originals from the journal and the folder and keeps drizzle-kit's latest snapshot.
+    the originals from the journal and the folder and keeps drizzle-kit's latest snapshot; then lints the
+    written file (db.lint --migration) and lists its findings.
     """
     from ..workflows.consolidate import consolidate as core
     from ..errors import ConfirmationRequired
     from ..render.report import choose_format, render_consolidation
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+
+    def call() -> Any:
+        report = core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes)
+        if report.written:  # lint the file as it will run (one transaction), on a shadow holding what precedes it
+            from ..errors import MigrakitError
+            from ..workflows.lint import finding_lines, lint
+
+            try:
+                report.lint = finding_lines(lint(settings, migration=report.plan.stem))
+            except MigrakitError as err:
+                report.lint = [f"not linted: {err.message} (run `inv db.lint --migration {report.plan.stem}`)"]
+        return report
+
     run_core(
         render_consolidation,
-        lambda: core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes),
+        call,
         choose_format(json),
         ok=lambda r: r.written,
         fail_code=ConfirmationRequired.exit_code,
@@ -399,10 +419,57 @@ def consolidate(
     )
 
 
+@task(
+    help={
+        **_COMMON,
+        "shadow_url": _SHADOW,
+        "all": "Lint every migration in the folder, not only the pending ones (the shadow starts empty).",
+        "migration": "Lint only migration TAG (a tag or a unique prefix), on a shadow holding the migrations before it.",
+        "fail_on": "Lowest severity that fails the run (exit 7): error (default), warning or info.",
+        "github": "Also print GitHub Actions annotations (::error file=...,line=...::...), one per finding.",
+        "json": "Print the result as JSON.",
+    }
+)
+def lint(
+    c: Any,
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    shadow_url: str | None = None,
+    all: bool = False,
+    migration: str | None = None,
+    fail_on: str = "error",
+    github: bool = False,
+    json: bool = False,
+) -> None:
+    """Lint pending migrations: what each statement locks, rewrites and breaks, measured on a shadow database.
+
+    Each statement runs on a shadow database holding the target's schema, grouped in transactions as
+    db.migrate runs it; the locks its backend holds (pg_locks), the tables it rewrote or scanned and its duration
+    are recorded, the target's row estimates and sizes are read (read only), and the rules (see the migration
+    guide, "Safe migrations") name the risk and the safe rewrite. `-- migrakit:allow RULE-ID reason` on the line
+    above a statement allows it. Exit 0 when no finding reaches --fail-on, else 7. The target is never changed."""
+    from ..errors import LintFindings
+    from ..render.lint import github_annotations, render_lint
+    from ..render.report import choose_format
+    from ..workflows.lint import lint as core
+
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
+    fmt = choose_format(json)
+
+    def render(report: Any, fmt: str) -> str:
+        return render_lint(report, fmt) + ("\n" + github_annotations(report) if github and report.findings else "")
+
+    run_core(
+        render, lambda: core(settings, every=all, migration=migration, fail_on=fail_on), fmt,
+        ok=lambda r: r.ok, fail_code=LintFindings.exit_code, settings=settings,
+    )  # fmt: skip
+
+
 ns = Collection(
     "db", generate, migrate, status, upgrade_tracking, upgrade_layout, check, baseline,
     migrate_consolidated, bootstrap, count_branch_migrations, consolidate,
 )
+ns.add_task(lint)
 
 
 # ------------------------------------------------------------------------------------------ the embedded server

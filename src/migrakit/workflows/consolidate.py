@@ -18,7 +18,7 @@ Rules (also in docs/MIGRATION_GUIDE.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -78,6 +78,7 @@ class ConsolidationReport:
     written: bool = False
     proof: str | None = None
     root: Path | None = None
+    lint: list[str] = field(default_factory=list)  # db.lint's findings on the written file (tasks/db.py)
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)

@@ -1,0 +1,103 @@
+"""`db.lint` as text: a table per migration (rich on a terminal, plain otherwise), then each finding with its
+fix. JSON is render/json.py's `lint`. Also GitHub Actions annotations (`--github`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..core.lint_rules import SEVERITIES
+
+HEAD_CHARS = 60
+
+
+def head(sql: str, width: int = HEAD_CHARS) -> str:
+    one = " ".join(sql.split())
+    return one if len(one) <= width else one[: width - 3] + "..."
+
+
+def lock_lines(report: Any, st: Any) -> list[str]:
+    from ..workflows.lint import size_text
+
+    out = []
+    for rel, mode in st.locks:
+        size = size_text(report.sizes, rel)
+        extra = [size] if size else []
+        if rel in st.new:
+            extra.append("new in this migration")
+        out.append(f"{mode} on {rel}" + (f" ({'; '.join(extra)})" if extra else ""))
+    if not out:  # nothing new: show the strong locks the transaction already holds (they last until COMMIT)
+        from ..core.lint_rules import WRITE_BLOCKING
+
+        out = [f"{mode} on {rel} (held since an earlier statement)" for rel, mode in st.held
+               if mode in WRITE_BLOCKING and rel not in st.new]
+    return out
+
+
+def _effects(st: Any) -> str:
+    parts = []
+    if st.rewrites:
+        parts.append("rewrite: " + ", ".join(st.rewrites))
+    if st.scans and not st.rewrites:
+        parts.append("scan: " + ", ".join(st.scans))
+    if not st.ran:
+        parts.append("not run (an earlier statement failed)")
+    return "; ".join(parts)
+
+
+def render_lint(report: Any, fmt: str = "plain") -> str:
+    from .report import _table
+
+    lines = [
+        f"database: {report.target} (read only: row estimates and sizes)",
+        f"shadow:   {report.shadow}, PostgreSQL {report.server_version // 10000}",
+    ]
+    if not report.migrations:
+        lines.append("nothing to lint: no pending migration (use --all or --migration TAG)")
+    for m in report.migrations:
+        lines.append("")
+        lines.append(f"{m.tag} ({m.path})")
+        rows = []
+        for st in m.statements:
+            locks = lock_lines(report, st) or ["-"]
+            ms = f"{st.duration_ms:.1f}" if st.duration_ms is not None else "-"
+            if fmt == "rich":  # one row per statement; a cell wraps
+                rules = "\n".join(f"{f.severity}: {f.rule}" for f in st.findings) or "-"
+                rows.append([str(st.line), head(st.sql, 48), "\n".join(locks), _effects(st) or "-", ms, rules])
+                continue
+            rules = ", ".join(f"{f.severity}:{f.rule}" for f in st.findings) or "-"
+            rows.append([str(st.line), head(st.sql, 40), locks[0], _effects(st) or "-", ms, rules])
+            rows += [["", "", more, "", "", ""] for more in locks[1:]]
+        lines.append(_table(["line", "statement", "locks (target size)", "rewrite/scan", "ms", "findings"], rows, fmt))
+        for st in m.statements:
+            for f in st.findings:
+                lines.append(f"{f.severity}: {m.path}:{st.line} [{f.rule}] {f.message}")
+                lines.append(f"  fix: {f.fix}")
+            for f in st.suppressed:
+                lines.append(f"allowed: {m.path}:{st.line} [{f.rule}] (migrakit:allow in the file)")
+    counts = {s: sum(1 for f in report.findings if f.severity == s) for s in reversed(SEVERITIES)}
+    lines.append("")
+    lines.append(
+        f"{sum(len(m.statements) for m in report.migrations)} statement(s) in {len(report.migrations)} migration(s): "
+        + ", ".join(f"{n} {s}(s)" for s, n in counts.items())
+        + (f"; fails at --fail-on {report.fail_on}" if not report.ok else "")
+    )
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines)
+
+
+def _escape(text: str) -> str:
+    """GitHub's workflow-command escaping for a message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_annotations(report: Any) -> str:
+    """One `::error file=…,line=…::…` (or ::warning / ::notice) line per finding."""
+    level = {"error": "error", "warning": "warning", "info": "notice"}
+    out = []
+    for m in report.migrations:
+        for st in m.statements:
+            for f in st.findings:
+                title = _escape(f"migrakit {f.rule}").replace(",", "%2C").replace(":", "%3A")
+                out.append(f"::{level[f.severity]} file={m.path},line={st.line},title={title}::"
+                           + _escape(f"{f.message}. Fix: {f.fix}"))
+    return "\n".join(out)

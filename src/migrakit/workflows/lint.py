@@ -1,0 +1,212 @@
+"""`db.lint`: what each pending statement will lock, rewrite and break, measured on a shadow database. [I/O]
+
+Recipe: plan (what is applied, what is pending) → a shadow database with the target's schema (the applied
+migrations run there, as `db.check` builds its shadow) → each statement to lint run there as `db.migrate`
+would run it (db/lock_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
+the rules (core/lint_rules.py) on each statement's parse tree and measurement → the file's suppressions.
+Nothing on the target is changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from . import runner
+from ..db import server, shadow
+from ..core.settings import Settings
+from ..core import lint_rules
+from ..core.lint_rules import Finding
+from ..core.pgvalues import parse_duration
+from ..core.target import resolve_tag
+from ..db import lock_probe
+from ..errors import ConfigError, LintFindings, MigrakitError
+from ..core.migration import Migration
+from ..core.statements import keyword_head
+
+FAIL_ON = ("error", "warning", "info")
+
+
+@dataclass
+class LintStatement:
+    index: int
+    line: int
+    sql: str
+    locks: list[tuple[str, str]] = field(default_factory=list)
+    held: list[tuple[str, str]] = field(default_factory=list)  # all the transaction holds after the statement
+    rewrites: list[str] = field(default_factory=list)
+    scans: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)  # relations created earlier in this migration (or by this statement)
+    duration_ms: float | None = None
+    in_transaction: bool = True
+    ran: bool = True
+    error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class LintMigration:
+    tag: str
+    path: str
+    statements: list[LintStatement]
+    error: str | None = None
+
+
+@dataclass
+class LintReport:
+    target: str
+    shadow: str
+    server_version: int
+    migrations: list[LintMigration]
+    sizes: dict[str, tuple[float, int]]  # the target's schema.relation -> (row estimate, bytes)
+    fail_on: str = "error"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for m in self.migrations for s in m.statements for f in s.findings]
+
+    @property
+    def failing(self) -> list[Finding]:
+        floor = lint_rules.severity_rank(self.fail_on)
+        return [f for f in self.findings if lint_rules.severity_rank(f.severity) >= floor]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
+
+
+def _lock_timeout_disabled(settings: Settings) -> bool:
+    try:
+        return parse_duration(settings.lock_timeout) == 0
+    except MigrakitError:  # checked at load already; an unreadable value is not "disabled"
+        return False
+
+
+def _choose(settings: Settings, every: bool, tag: str | None) -> tuple[list[Migration], list[Migration], bool]:
+    """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
+    status = runner.status(settings, allow_empty=None)
+    plan = status.plan
+    order = list(plan.migrations)
+    legacy = bool(status.legacy and status.legacy.applied)
+    if tag is not None:
+        wanted = resolve_tag([m.tag for m in order], tag)
+        i = next(k for k, m in enumerate(order) if m.tag == wanted)
+        return order[:i], [order[i]], legacy
+    if every:
+        return [], order, False
+    applied = {id(m) for m, _ in plan.applied}
+    return [m for m in order if id(m) in applied], list(plan.pending), legacy
+
+
+def lint(settings: Settings, *, every: bool = False, migration: str | None = None, fail_on: str = "error") -> LintReport:
+    """Lint the pending migrations (every migration with `every`, one with `migration`)."""
+    if fail_on not in FAIL_ON:
+        raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
+                          fix=f"use one of {', '.join(FAIL_ON)}")
+    base, chosen, legacy_ran = _choose(settings, every, migration)
+    target = server.resolve_target(settings)
+    sizes, target_version = lock_probe.target_sizes(target.url)
+    notes: list[str] = []
+    with shadow.shadow(settings) as url:
+        with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
+            on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
+            if base:
+                runner.migrate(on_shadow, to=base[-1].tag, allow_empty=True)
+            if legacy_ran:
+                runner.bootstrap(on_shadow)
+        with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
+            version = conn.info.server_version
+            probes = [lock_probe.probe_migration(conn, m, url) for m in chosen]
+        note = shadow.version_note(target.url, url)
+    if note:
+        notes.append(note)
+    # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
+    older = min(version, target_version)
+    migrations = [_judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes)]
+    return LintReport(
+        target=target.display,
+        shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
+        server_version=version,
+        migrations=migrations,
+        sizes=sizes,
+        fail_on=fail_on,
+        notes=notes,
+    )
+
+
+def _judge(m: Migration, probe: lock_probe.MigrationProbe, sizes: dict[str, tuple[float, int]], version: int,
+           timeout_off: bool) -> LintMigration:
+    rows = {name: tuples for name, (tuples, _) in sizes.items()}
+    out: list[LintStatement] = []
+    timeout_set = False
+    for st, p in zip(m.statements, probe.statements):
+        head = st.end - len(keyword_head(st.text))  # the statement's first keyword, past its leading comments
+        line = st.source.count("\n", 0, head) + 1
+        created = set(p.new)
+        # relations the target does not have yet (made by an earlier pending migration) hold no rows there
+        known_rows = {**{name: 0.0 for name, _ in p.locks}, **rows}
+        obs = lint_rules.Observed(
+            locks=tuple(p.locks), rewrites=tuple(p.rewrites), scans=tuple(p.scans), new=frozenset(created),
+            error=p.error, in_transaction=p.in_transaction, server_version=version, rows=known_rows,
+            lock_timeout_disabled=timeout_off and not timeout_set, measured=p.ran and p.error is None,
+        )
+        text = st.text
+        findings = lint_rules.check(text, obs)
+        kept, suppressed = lint_rules.apply_suppressions(findings, lint_rules.suppressions(st.source, head))
+        timeout_set = timeout_set or lint_rules.sets_lock_timeout(text)
+        out.append(LintStatement(
+            index=p.index, line=line, sql=st.source[head:st.end].strip(), locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
+            scans=list(p.scans), new=sorted(created), duration_ms=p.duration_ms if p.ran else None,
+            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=kept, suppressed=suppressed,
+        ))
+    return LintMigration(m.tag, m.path, out, probe.error)
+
+
+def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
+    """'2.1 GB, ~14 M rows' for a relation of the target; '' when the target does not have it."""
+    if rel not in sizes:
+        return ""
+    tuples, size = sizes[rel]
+    b = float(size)
+    unit = "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if b < 1024 or unit == "TB":
+            break
+        b /= 1024
+    if tuples < 0:
+        rows = "never analyzed"
+    elif tuples >= 1e6:
+        rows = f"~{tuples / 1e6:.1f} M rows"
+    elif tuples >= 1e3:
+        rows = f"~{tuples / 1e3:.1f} k rows"
+    else:
+        rows = f"~{int(tuples)} rows"
+    return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
+
+
+def refuse_errors(report: LintReport) -> None:
+    """`db.migrate --lint`: raise LintFindings (exit 7) when a finding is an error; nothing has run yet."""
+    errors = [(m, s, f) for m in report.migrations for s in m.statements for f in s.findings if f.severity == "error"]
+    if not errors:
+        return
+    m, s, f = errors[0]
+    raise LintFindings(
+        f"db.lint found {len(errors)} error-level finding(s) in the pending migrations; first: [{f.rule}] {f.message}",
+        file=m.path,
+        migration=m.tag,
+        statement_no=s.index,
+        line=s.line,
+        state="nothing was run: the target database is unchanged (the statements ran only on a shadow database)",
+        fix=f"{f.fix}; or allow it with `-- migrakit:allow {f.rule} <reason>` above the statement "
+        "(`inv db.lint` shows every finding)",
+        details=[f"{mm.path}:{ss.line} [{ff.rule}] {ff.message}" for mm, ss, ff in errors],
+    )
+
+
+def finding_lines(report: LintReport) -> list[str]:
+    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
+    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
+             for m in report.migrations for s in m.statements for f in s.findings]
+    count = sum(len(m.statements) for m in report.migrations)
+    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]
