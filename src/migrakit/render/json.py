@@ -417,7 +417,45 @@ def server_stop(r: Any) -> Data:
     return {"changed": r.was_running, "stopped": r.was_running, "pid": r.pid, "data_dir": str(r.data_dir), "seconds": r.seconds}
 
 
+def fleet(r: Any) -> Data:
+    """workflows.fleet.FleetReport (db.migrate / db.status with --targets or --targets-query): one entry per
+    target in the targets' order, its URL redacted."""
+    from ..server import redact_url
+
+    def target(t: Any) -> Data:
+        entry: Data = {
+            "name": t.target.name,
+            "database_url": redact_url(t.target.url),
+            "schema": t.target.schema,
+            "status": t.status,
+            "applied": list(t.applied),
+            "applied_count": len(t.applied),
+        }
+        if r.command == "status":
+            entry["pending"] = list(t.pending)
+            entry["pending_count"] = len(t.pending)
+            entry["problems"] = [problem(p) for p in t.report.plan.problems] if t.report is not None else []
+        entry["seconds"] = round(t.seconds, 3)
+        entry["error"] = error(t.error) if t.error is not None else None
+        return entry
+
+    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *(("pending", "drift") if r.command == "status" else ()))}
+    return {
+        "changed": any(t.applied for t in r.results),
+        "targets_from": r.source,
+        "target_count": len(r.results),
+        "counts": counts,
+        "concurrency": r.concurrency,
+        "fail_fast": r.fail_fast,
+        "canary": r.canary,
+        "stopped_because": r.stopped,
+        "seconds": round(r.seconds, 3),
+        "targets": [target(t) for t in r.results],
+    }
+
+
 _SERIALIZERS: dict[str, Callable[[Any], Data]] = {
+    "FleetReport": fleet,
     "StatusReport": status,
     "MigrateReport": migrate,
     "BootstrapReport": bootstrap,

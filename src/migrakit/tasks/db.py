@@ -12,6 +12,13 @@ _ALLOW_EMPTY = (
     "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record pending "
     "migrations that hold no SQL as applied, as Drizzle does (else exit 1 before anything runs)."
 )
+_FLEET = {
+    "targets": "Run on every database of this TOML file ([[targets]] with name, url and optionally schema) instead "
+    "of DATABASE_URL (see the guide's \"Many databases\").",
+    "targets_query": "Run on the targets this SQL returns (columns name, url, optionally schema), run read-only "
+    "on DATABASE_URL.",
+    "concurrency": "With --targets: how many targets run at once (default 8; each holds two connections).",
+}
 _COMMON = {
     "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
     "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
@@ -32,6 +39,9 @@ _COMMON = {
         "(see db.upgrade-tracking); without it migrate refuses (exit 5).",
         "allow_empty": _ALLOW_EMPTY,
         "json": "Print the result as JSON.",
+        **_FLEET,
+        "fail_fast": "With --targets: after the first failed target, start no other (running ones finish).",
+        "canary": "With --targets: migrate the first N targets first; if any fails, start no other.",
     }
 )
 def migrate(
@@ -45,18 +55,32 @@ def migrate(
     upgrade_tracking: bool = False,
     allow_empty: bool = False,
     json: bool = False,
+    targets: str | None = None,
+    targets_query: str | None = None,
+    concurrency: int = 8,
+    fail_fast: bool = False,
+    canary: int = 0,
 ) -> None:
     """Apply pending migrations, each statement alone, one transaction per migration.
 
     With --to TAG, only up to and including that migration (as Flyway's -target, Alembic's upgrade <rev>).
     Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
     when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
-    (exit 1); --allow-empty accepts both."""
+    (exit 1); --allow-empty accepts both.
+
+    With --targets FILE (or --targets-query SQL): the same on many databases at once, each with its own lock,
+    transactions and tracking; a failing target stops at its failing migration and the others go on. Exit
+    code: the first failed target's."""
     from .. import runner
     from ..report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    if targets or targets_query:
+        options = dict(dry_run=dry_run, to=to, out_of_order=out_of_order, single_transaction=single_transaction,
+                       upgrade_tracking=upgrade_tracking, allow_empty=allow_empty)  # fmt: skip
+        return _fleet(settings, fmt, "migrate", targets, targets_query, concurrency, options=options, fail_fast=fail_fast, canary=canary)
+    _single_only(concurrency=concurrency != 8, fail_fast=fail_fast, canary=bool(canary))
     run_core(
         render_migrate,
         lambda: runner.migrate(
@@ -75,19 +99,24 @@ def migrate(
 
 
 @task(help={**_COMMON, "allow_empty": "Accept an empty migrations folder while the tracking table has rows (else exit 2).",
-            "json": "Print the status as JSON."})
+            "json": "Print the status as JSON.", **_FLEET})
 def status(
-    c: Any, database_url: str | None = None, migrations_dir: str | None = None, allow_empty: bool = False, json: bool = False
+    c: Any, database_url: str | None = None, migrations_dir: str | None = None, allow_empty: bool = False, json: bool = False,
+    targets: str | None = None, targets_query: str | None = None, concurrency: int = 8,
 ) -> None:
     """Show each migration's state (applied, pending, edited) and every disagreement with Drizzle. Changes nothing.
 
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
+    With --targets FILE (or --targets-query SQL): each target's state (up to date, pending, drift, failed).
     """
     from .. import runner
     from ..report import choose_format, render_status
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    if targets or targets_query:
+        return _fleet(settings, fmt, "status", targets, targets_query, concurrency, options={"allow_empty": allow_empty})
+    _single_only(concurrency=concurrency != 8)
     run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, ok=lambda r: r.ok, fail_code=3, settings=settings)
 
 
@@ -397,6 +426,39 @@ def consolidate(
         fail_code=ConfirmationRequired.exit_code,
         settings=settings,
     )
+
+
+def _fleet(
+    settings: Any, fmt: str, command: str, targets: str | None, query: str | None, concurrency: int,
+    *, options: dict[str, Any], fail_fast: bool = False, canary: int = 0,
+) -> None:
+    """db.migrate / db.status on every target (workflows/fleet.py); exit code: the first failed target's."""
+    from ..render.fleet import FleetView, render_fleet
+    from ..workflows import fleet
+
+    def call() -> Any:
+        found, source = fleet.load_targets(settings, targets, query)
+        view = FleetView(fmt)
+        if command == "migrate":
+            return fleet.migrate(settings, found, source=source, concurrency=concurrency, fail_fast=fail_fast,
+                                 canary=canary, on_event=view, **options)  # fmt: skip
+        return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
+
+    run_core(render_fleet, call, fmt, ok=lambda r: r.ok, fail_code=lambda r: r.exit_code, settings=settings,
+             task=f"db.{command}")  # fmt: skip
+
+
+def _single_only(**given: bool) -> None:
+    """Fleet options without --targets are a mistake (the user meant a fleet run): exit 2."""
+    named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
+    if named:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"{', '.join(named)} only applies to a fleet run",
+            state="nothing was run",
+            fix="add --targets FILE (or --targets-query SQL), or drop " + ", ".join(named),
+        )
 
 
 ns = Collection(

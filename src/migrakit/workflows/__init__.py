@@ -1,0 +1,1 @@
+"""One recipe per command over the layers below; no workflow calls another workflow."""
