@@ -233,3 +233,28 @@ def test_targets_query_and_refused_options(tmp_path, tenants, db_url):
         write_targets(tmp_path / "fleet.toml", tenants[:2])
         out = fleet(tmp_path, *args)
         assert out.returncode == 2 and words in out.stderr, (args, out.stderr)
+
+
+def test_the_live_view_draws_from_the_pool_threads_and_ends(tmp_path, tenants):
+    """The rich view is drawn by its own refresh thread while the pool's threads report: it must end (no
+    deadlock between its lock and rich's refresh thread) and show the final counts and the slowest target."""
+    import io
+    import threading
+
+    from migrakit.config import load_settings
+    from migrakit.core.targets import Target
+    from migrakit.render.fleet import FleetView
+    from migrakit.workflows import fleet as workflow
+
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    stream = io.StringIO()
+    settings = load_settings(tmp_path, env={}, migrations_dir=str(tmp_path / "migrations"))
+    targets = [Target(name, url) for name, url in tenants[:6]]
+    out: dict = {}
+    run = lambda: out.setdefault("report", workflow.migrate(settings, targets, source="t", concurrency=3, on_event=FleetView("rich", stream)))  # noqa: E731
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the fleet run with the live view did not end"
+    assert [r.status for r in out["report"].results] == ["applied"] * 6
+    assert "6/6 done" in stream.getvalue() and "slowest" in stream.getvalue()

@@ -33,17 +33,26 @@ class FleetView:
         self._live: Any = None
 
     def __call__(self, event: str, **info: Any) -> None:
+        """Record the event under the lock; start and stop the live view outside it (its refresh thread takes
+        the lock to draw, and stopping waits for that thread)."""
         if self.fmt == "json":
+            return
+        if event == "fleet":
+            self._total = len(info["targets"])
+            if self.fmt == "rich":
+                self._start_live()
+            else:
+                self._say(f"{self._total} target(s), {info['concurrency']} at a time")
+            return
+        if event == "fleet-finished":
+            live, self._live = self._live, None
+            if live is not None:
+                live.refresh()
+                live.stop()
             return
         with self._lock:
             name = info.get("target")
-            if event == "fleet":
-                self._total = len(info["targets"])
-                if self.fmt == "rich":
-                    self._start_live()
-                else:
-                    self._say(f"{self._total} target(s), {info['concurrency']} at a time")
-            elif event == "target-start":
+            if event == "target-start":
                 self._running[name] = (time.monotonic(), "connecting")
             elif event == "start" and name in self._running:
                 self._running[name] = (self._running[name][0], f"{info['migration'].tag}")
@@ -55,10 +64,6 @@ class FleetView:
                 self._done[name] = r
                 if self._live is None:
                     self._say(_line(r) + f"  [{len(self._done)}/{self._total}]")
-            elif event == "fleet-finished" and self._live is not None:
-                self._live.update(self._panel(), refresh=True)
-                self._live.stop()
-                self._live = None
 
     def _say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

@@ -164,9 +164,11 @@ def migrate(
             fix="run `inv db.status --targets FILE` to see what each target has pending",
         )
     check_options(targets, concurrency, canary, single_transaction=bool(options.get("single_transaction")))
+    src = runner.load_sources(settings)  # once: every target runs the same files (a bad folder is exit 2 here)
 
     def one(t: Target, events: FleetEvent) -> TargetResult:
-        report = runner.migrate(target_settings(settings, t), on_event=events, **options)
+        mine = target_settings(settings, t)
+        report = runner.migrate(mine, on_event=events, sources=_for(src, mine), **options)
         return TargetResult(t, APPLIED if report.applied else UP_TO_DATE, applied=list(report.applied), report=report)
 
     return _run("migrate", targets, one, source, concurrency, fail_fast, canary, on_event)
@@ -183,13 +185,21 @@ def status(
 ) -> FleetReport:
     """`runner.status` on every target: up-to-date, pending (with the tags), drift (exit 3) or failed."""
     check_options(targets, concurrency, 0)
+    src = runner.load_sources(settings)
 
     def one(t: Target, events: FleetEvent) -> TargetResult:
-        report = runner.status(target_settings(settings, t), allow_empty=allow_empty)
+        mine = target_settings(settings, t)
+        report = runner.status(mine, allow_empty=allow_empty, sources=_for(src, mine))
         state = DRIFT if not report.ok else PENDING if report.plan.pending else UP_TO_DATE
         return TargetResult(t, state, pending=[m.tag for m in report.plan.pending], report=report)
 
     return _run("status", targets, one, source, concurrency, False, 0, on_event)
+
+
+def _for(src: runner.Sources, settings: Settings) -> runner.Sources:
+    """The folders read once, with this target's tracking table (named in the problems' fix SQL)."""
+    table = ".".join('"' + part.replace('"', '""') + '"' for part in (settings.migrations_schema, settings.migrations_table))
+    return src if table == src.table else replace(src, table=table)
 
 
 def _run(
