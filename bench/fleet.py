@@ -56,7 +56,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/fleet.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--tenants", type=_ints, default=[60], help="comma-separated fleet sizes (default 60)")
     p.add_argument("--migrations", type=int, default=20, help="migrations per tenant (default 20)")
-    p.add_argument("--statements", type=int, default=3, help="statements per migration (default 3)")
+    p.add_argument("--statements", type=int, default=3, help="statements per migration (default 3; --folder synth)")
+    p.add_argument("--folder", choices=("synth", "trivial"), default="synth",
+                   help="synth: bench/synth.py's DDL mix (tables, indexes, foreign keys, functions, triggers); "
+                   "trivial: one `SELECT n` per migration, so the server does almost nothing and the fleet's own "
+                   "cost shows (default synth)")
     p.add_argument("--concurrency", type=_ints, default=[8], help="comma-separated --concurrency values (default 8)")
     p.add_argument("--sequential-max", type=int, default=100_000,
                    help="measure one-after-another only for fleets up to this size (default: always)")
@@ -108,7 +112,10 @@ def _round_trip(url: str) -> float:
 
 
 def measure(pg: Postgres, work: Path, args: argparse.Namespace, tenants: int, rtts: list[float]) -> list[Row]:
-    folder = synth.write_folder(work / f"folder_{tenants}", args.migrations, args.statements, seed=args.seed)
+    if args.folder == "trivial":
+        folder = synth.write_trivial_folder(work / f"folder_{tenants}", args.migrations)
+    else:
+        folder = synth.write_folder(work / f"folder_{tenants}", args.migrations, args.statements, seed=args.seed)
     rows: list[Row] = []
     runs = [(f"fleet --concurrency {c}", c) for c in args.concurrency]
     if tenants <= args.sequential_max:
@@ -143,7 +150,9 @@ def render(rows: list[Row], args: argparse.Namespace, command: str, info: dict[s
         f"`{command}`",
         "",
         *(f"- {k}: {v}" for k, v in info.items()),
-        f"- each tenant: {args.migrations} migrations × {args.statements} statements, through the latency proxy (+{args.rtt_ms:g} ms round trip; {rtt})",
+        f"- each tenant: {args.migrations} migrations × "
+        + (f"{args.statements} statements (bench/synth.py's DDL mix)" if args.folder == "synth" else "1 statement (`SELECT n`)")
+        + f", through the latency proxy (+{args.rtt_ms:g} ms round trip; {rtt})",
         "- migrakit runs as a child process; times are wall clock of the whole command, peak memory its own RSS",
         "",
         "| tenants | run | time | per target | round trips per target | peak memory | every row tracked |",

@@ -258,3 +258,20 @@ def test_the_live_view_draws_from_the_pool_threads_and_ends(tmp_path, tenants):
     assert not thread.is_alive(), "the fleet run with the live view did not end"
     assert [r.status for r in out["report"].results] == ["applied"] * 6
     assert "6/6 done" in stream.getvalue() and "slowest" in stream.getvalue()
+
+
+def test_check_targets_finds_the_tenant_with_drift(tmp_path, tenants, pg_server_url):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    targets = tenants[:4]
+    write_targets(tmp_path / "fleet.toml", targets)
+    assert fleet(tmp_path, "--targets", "fleet.toml").returncode == 0
+    with psycopg.connect(targets[2][1], autocommit=True) as conn:
+        conn.execute("CREATE TABLE hotfix (id int)")  # a manual change on one tenant
+    args = ["db.check", "--migrations-dir", str(tmp_path / "migrations"), "--shadow-url", pg_server_url, "--targets", "fleet.toml"]
+    result = run_in_process([*args, "--json"], cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert [t["status"] for t in doc["targets"]] == ["no-drift", "no-drift", "drift", "no-drift"]
+    assert [d["object"] for d in doc["targets"][2]["differences"]] == ['table "public"."hotfix"']
+    text = run_in_process(args, cwd=tmp_path)
+    assert text.returncode == 3 and f"target {targets[2][0]} (" in text.stdout and 'table "public"."hotfix"' in text.stdout

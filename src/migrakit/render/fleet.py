@@ -17,7 +17,7 @@ from ..planner import DUPLICATE_ROWS
 from ..render.text import fold
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED", "skipped": "skipped (not started)",
-                "pending": "pending", "drift": "DRIFT"}  # fmt: skip
+                "pending": "pending", "drift": "DRIFT", "no-drift": "no drift"}  # fmt: skip
 
 
 class FleetView:
@@ -127,7 +127,7 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     """The summary: counts, one row per target, then why targets were skipped, then each failure with its fix."""
     from ..report import _table, render_error
 
-    counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "drift", "failed", "skipped")}
+    counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "failed", "skipped")}
     said = ", ".join(f"{n} {_STATUS_WORD[s] if s != 'skipped' else 'skipped'}" for s, n in counts.items() if n)
     lines = [f"{len(report.results)} target(s) from {report.source} in {report.seconds:.2f} s, "
              f"{report.concurrency} at a time: {said}"]  # fmt: skip
@@ -135,12 +135,22 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     for r in report.results:
         rows.append([r.target.name, _STATUS_WORD.get(r.status, r.status), _what(r), f"{r.seconds:.2f} s" if r.status != "skipped" else ""])
     header = ["target", "status", "migrations" if report.command == "migrate" else "pending", "time"]
+    if report.command == "check":
+        rows = [[*row[:2], str(len(r.report.diff.differences)) if r.report is not None else "", row[3]]
+                for row, r in zip(rows, report.results)]  # fmt: skip
+        header[2] = "differences"
     lines += ["", _table(header, rows, fmt)]
     if report.stopped:
         lines += ["", f"stopped: {report.stopped}"]
     failed = report.of("failed")
     drift = report.of("drift")
-    for r in drift:
+    for r in drift if report.command == "check" else ():
+        diffs = r.report.diff.differences
+        lines += ["", f"target {r.target.name} ({r.target.display}) has drift: {len(diffs)} difference(s)"]
+        lines += [f"  {d.object}: {d.kind}" for d in diffs[:10]] + ([f"  … {len(diffs) - 10} more"] if len(diffs) > 10 else [])
+        lines += [f"  {p.message}" for p in r.report.problems if p.blocking]
+        lines.append("  fix: `inv db.check --database-url <its url>` shows each difference, the file behind it and the SQL")
+    for r in drift if report.command == "status" else ():
         lines += ["", f"target {r.target.name} ({r.target.display}) has drift:"]
         shown = [p for p in r.report.plan.problems if p.blocking or p.kind == DUPLICATE_ROWS]
         lines += [f"  {p.message}" + (f"\n    fix: {p.fix}" if p.fix else "") for p in shown]

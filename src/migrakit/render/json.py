@@ -435,11 +435,17 @@ def fleet(r: Any) -> Data:
             entry["pending"] = list(t.pending)
             entry["pending_count"] = len(t.pending)
             entry["problems"] = [problem(p) for p in t.report.plan.problems] if t.report is not None else []
+        if r.command == "check":
+            entry["pending"] = list(t.pending)
+            entry["differences"] = [difference(d) for d in t.report.diff.differences] if t.report is not None else []
+            entry["difference_count"] = len(entry["differences"])
+            entry["problems"] = [problem(p) for p in t.report.problems] if t.report is not None else []
         entry["seconds"] = round(t.seconds, 3)
         entry["error"] = error(t.error) if t.error is not None else None
         return entry
 
-    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *(("pending", "drift") if r.command == "status" else ()))}
+    extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift")}.get(r.command, ())
+    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *extra)}
     return {
         "changed": any(t.applied for t in r.results),
         "targets_from": r.source,

@@ -221,9 +221,10 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
 _SHADOW = "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] shadow_url, else the embedded server)."
 
 
-@task(help={**_COMMON, "shadow_url": _SHADOW, "json": "Print the result as JSON."})
+@task(help={**_COMMON, "shadow_url": _SHADOW, "json": "Print the result as JSON.", **_FLEET})
 def check(
-    c: Any, database_url: str | None = None, migrations_dir: str | None = None, shadow_url: str | None = None, json: bool = False
+    c: Any, database_url: str | None = None, migrations_dir: str | None = None, shadow_url: str | None = None, json: bool = False,
+    targets: str | None = None, targets_query: str | None = None, concurrency: int = 8,
 ) -> None:
     """Check for drift: compare the database's schema with what all migrations produce. Changes nothing.
 
@@ -232,13 +233,17 @@ def check(
     the migrations produce, what the database has and the SQL that would reconcile it, plus the tracking
     table's problems. Legacy files without a row are proven file by file (ran here or not), and the
     `db.bootstrap --adopt ... --only ...` command that records and runs them is printed. Exit 0 when equal,
-    3 on drift.
+    3 on drift. With --targets FILE (or --targets-query SQL): every database of the fleet, each on its own
+    shadow database.
     """
     from ..drift import check as core, render_check
     from ..errors import DriftError
     from ..report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
+    if targets or targets_query:
+        return _fleet(settings, choose_format(json), "check", targets, targets_query, concurrency, options={})
+    _single_only(concurrency=concurrency != 8)
     run_core(
         render_check, lambda: core(settings), choose_format(json),
         ok=lambda r: not r.drifted, fail_code=DriftError.exit_code, settings=settings,
@@ -432,7 +437,8 @@ def _fleet(
     settings: Any, fmt: str, command: str, targets: str | None, query: str | None, concurrency: int,
     *, options: dict[str, Any], fail_fast: bool = False, canary: int = 0,
 ) -> None:
-    """db.migrate / db.status on every target (workflows/fleet.py); exit code: the first failed target's."""
+    """db.migrate / db.status / db.check on every target (workflows/fleet.py); exit code: the first failed
+    target's, else 3 when a target has drift (status, check)."""
     from ..render.fleet import FleetView, render_fleet
     from ..workflows import fleet
 
@@ -442,6 +448,8 @@ def _fleet(
         if command == "migrate":
             return fleet.migrate(settings, found, source=source, concurrency=concurrency, fail_fast=fail_fast,
                                  canary=canary, on_event=view, **options)  # fmt: skip
+        if command == "check":
+            return fleet.check(settings, found, source=source, concurrency=concurrency, on_event=view)
         return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
 
     run_core(render_fleet, call, fmt, ok=lambda r: r.ok, fail_code=lambda r: r.exit_code, settings=settings,

@@ -38,7 +38,8 @@ FleetEvent = Callable[..., None]
 
 # statuses of a target in a fleet run
 APPLIED, UP_TO_DATE, FAILED, SKIPPED = "applied", "up-to-date", "failed", "skipped"
-PENDING, DRIFT = "pending", "drift"  # db.status --targets
+PENDING, DRIFT = "pending", "drift"  # db.status --targets (and db.check: drift)
+NO_DRIFT = "no-drift"  # db.check --targets
 
 
 @dataclass
@@ -54,7 +55,7 @@ class TargetResult:
 
 @dataclass
 class FleetReport:
-    command: str  # "migrate" or "status"
+    command: str  # "migrate", "status" or "check"
     source: str  # the targets file, or "--targets-query"
     results: list[TargetResult]
     concurrency: int
@@ -194,6 +195,38 @@ def status(
         return TargetResult(t, state, pending=[m.tag for m in report.plan.pending], report=report)
 
     return _run("status", targets, one, source, concurrency, False, 0, on_event)
+
+
+def check(
+    settings: Settings,
+    targets: list[Target],
+    *,
+    source: str,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_event: FleetEvent = lambda *a, **k: None,
+) -> FleetReport:
+    """`db.check` (drift.check: the migrations built on a shadow database, compared with the target) on every
+    target: no-drift, drift (exit 3) or failed. Whole databases only: a schema target is refused (the shadow
+    is built without the tenant's search_path, so the comparison would be wrong)."""
+    from .. import drift, shadow
+
+    check_options(targets, concurrency, 0)
+    schemas = [t.name for t in targets if t.schema]
+    if schemas:
+        raise ConfigError(
+            f"db.check --targets compares whole databases; {', '.join(schemas[:3])} name a schema",
+            state="nothing was run",
+            fix="check schema targets with `inv db.status --targets FILE` (tracking table against the folder), or "
+            "list whole databases in the targets file",
+        )
+    runner.load_sources(settings)  # a bad folder is exit 2 before any target is touched
+    shared = replace(settings, shadow_url=shadow.shadow_server(settings))  # the embedded server started once, not per thread
+
+    def one(t: Target, events: FleetEvent) -> TargetResult:
+        report = drift.check(target_settings(shared, t))
+        return TargetResult(t, DRIFT if report.drifted else NO_DRIFT, pending=[m.tag for m in report.plan.pending], report=report)
+
+    return _run("check", targets, one, source, concurrency, False, 0, on_event)
 
 
 def _for(src: runner.Sources, settings: Settings) -> runner.Sources:
