@@ -275,3 +275,25 @@ def test_check_targets_finds_the_tenant_with_drift(tmp_path, tenants, pg_server_
     assert [d["object"] for d in doc["targets"][2]["differences"]] == ['table "public"."hotfix"']
     text = run_in_process(args, cwd=tmp_path)
     assert text.returncode == 3 and f"target {targets[2][0]} (" in text.stdout and 'table "public"."hotfix"' in text.stdout
+
+
+def test_ctrl_c_starts_no_other_target_and_lets_the_running_ones_finish(tmp_path, tenants):
+    import signal
+
+    from tests.fixtures.cli import backend_running, start_cli, wait_for
+
+    make_drizzle_folder(tmp_path, [("0000_slow", "SELECT pg_sleep(2);"), ("0001_t", "CREATE TABLE t (id int);")])
+    targets = tenants[:6]
+    write_targets(tmp_path / "fleet.toml", targets)
+    proc = start_cli(["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--concurrency", "2"], cwd=tmp_path)
+    try:
+        wait_for(lambda: backend_running(targets[0][1], "pg_sleep"), "the first target's migration to run", timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out + err
+    assert "Traceback" not in err and "stopped: interrupted (Ctrl-C)" in out
+    assert [tracked(url) for _, url in targets[:2]] == [2, 2]  # the running ones finished their run
+    assert all(tracked(url) == 0 for _, url in targets[2:]) and out.count("skipped (not started)") == 4

@@ -58,6 +58,9 @@ class FleetView:
                 self._running[name] = (self._running[name][0], f"{info['migration'].tag}")
             elif event == "lock-wait" and name in self._running:
                 self._running[name] = (self._running[name][0], "waiting for the migration lock")
+            elif event == "interrupted" and self._live is None:
+                self._say(f"interrupted: starting no other target; waiting for the {len(info['running'])} running "
+                          "to finish their run (each within its own bounds)")  # fmt: skip
             elif event == "target-done":
                 self._running.pop(name, None)
                 r = info["result"]

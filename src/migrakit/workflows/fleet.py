@@ -78,6 +78,8 @@ class FleetReport:
         failed = self.of(FAILED)
         if failed:
             return failed[0].error.exit_code if failed[0].error is not None else 1
+        if self.of(SKIPPED):  # interrupted: never green while targets were left out
+            return 1
         return 3 if self.of(DRIFT) else 0
 
 
@@ -254,8 +256,10 @@ def _run(
         for number, wave in enumerate(waves):
             if stopped:
                 break
-            failed = _wave(pool, wave, one, concurrency, fail_fast, results, on_event)
-            if failed and fail_fast:
+            failed, interrupted = _wave(pool, wave, one, concurrency, fail_fast, results, on_event)
+            if interrupted:
+                stopped = "interrupted (Ctrl-C): no other target was started; those running finished their run"
+            elif failed and fail_fast:
                 stopped = f"--fail-fast: {failed[0]} failed, so no other target was started"
             elif failed and canary and number == 0 and len(waves) > 1:
                 stopped = f"--canary {canary}: {', '.join(failed)} failed among the first {canary} target(s), so no other target was started"
@@ -277,19 +281,26 @@ def _wave(
     fail_fast: bool,
     results: dict[str, TargetResult],
     on_event: FleetEvent,
-) -> list[str]:
+) -> tuple[list[str], bool]:
     """Run `wave`, at most `concurrency` targets at a time; with fail_fast, start none after a failure (those
-    running finish). Returns the names of the targets that failed."""
+    running finish). Ctrl-C starts no other target and lets the running ones finish their run (a thread cannot
+    be stopped mid-transaction; each target's waits are bounded). Returns (the targets that failed, interrupted)."""
     queue = list(wave)
     running: dict[Future[TargetResult], Target] = {}
     failed: list[str] = []
+    interrupted = False
     while queue or running:
-        while queue and len(running) < concurrency and not (fail_fast and failed):
+        while queue and len(running) < concurrency and not (fail_fast and failed) and not interrupted:
             t = queue.pop(0)
             running[pool.submit(_guarded, one, t, on_event)] = t
         if not running:
             break
-        done, _ = wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)  # each target's own waits are bounded
+        try:
+            done, _ = wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)  # each target's own waits are bounded
+        except KeyboardInterrupt:
+            if not interrupted:
+                on_event("interrupted", running=[t.name for t in running.values()])
+            interrupted, done = True, set()
         on_event("tick")
         for future in done:
             t = running.pop(future)
@@ -297,7 +308,7 @@ def _wave(
             results[t.name] = result
             if result.status == FAILED:
                 failed.append(t.name)
-    return failed
+    return failed, interrupted
 
 
 def _guarded(one: Callable[[Target, FleetEvent], TargetResult], t: Target, on_event: FleetEvent) -> TargetResult:
