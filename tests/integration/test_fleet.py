@@ -297,3 +297,17 @@ def test_ctrl_c_starts_no_other_target_and_lets_the_running_ones_finish(tmp_path
     assert "Traceback" not in err and "stopped: interrupted (Ctrl-C)" in out
     assert [tracked(url) for _, url in targets[:2]] == [2, 2]  # the running ones finished their run
     assert all(tracked(url) == 0 for _, url in targets[2:]) and out.count("skipped (not started)") == 4
+
+
+def test_schema_targets_run_outside_transaction_migrations_in_their_schema(tmp_path, db_url):
+    """CREATE INDEX CONCURRENTLY runs without a wrapping transaction: its search_path is set for the session and
+    reset afterwards, so each tenant's index lands in its own schema and nothing lingers on the connection."""
+    make_drizzle_folder(tmp_path, [*MIGRATIONS, ("0003_concurrently", "CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);")])
+    names = ["acme", "globex", "initech"]
+    write_targets(tmp_path / "fleet.toml", [(n, db_url) for n in names], schema=True)
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--concurrency", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with psycopg.connect(db_url) as conn:
+        indexes = conn.execute("SELECT schemaname, indexname FROM pg_indexes WHERE indexname = 'accounts_id' ORDER BY 1").fetchall()
+    assert indexes == [(n, "accounts_id") for n in names]
+    assert all(tracked(db_url, n) == 4 for n in names)
