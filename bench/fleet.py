@@ -14,6 +14,8 @@ Writes a Markdown report (bench/results/fleet.md).
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -46,6 +48,7 @@ class Row:
     peak: int
     trips: float  # round trips per target
     ok: bool
+    note: str = ""  # why the run failed
 
 
 def _ints(text: str) -> list[int]:
@@ -95,10 +98,21 @@ def _tracked(pg: Postgres, names: list[str]) -> list[int]:
 
 
 def _run(pg: Postgres, proxy: LatencyProxy, work: Path, folder: Path, names: list[str], concurrency: int) -> tuple[float, int, float]:
-    targets = _targets_file(work / f"targets_{len(names)}_{concurrency}_{time.monotonic_ns()}.toml", pg, names, proxy.port)
-    cmd = [migrakit_exe(), "db.migrate", "--migrations-dir", str(folder), "--targets", str(targets), "--concurrency", str(concurrency)]
+    """(seconds, peak RSS, round trips per target) of one fleet run; its --json document goes to a file (through
+    `sh -c 'exec ...'`, so the measured process is migrakit itself), and a failed target is reported from it."""
+    stem = f"{len(names)}_{concurrency}_{time.monotonic_ns()}"
+    targets = _targets_file(work / f"targets_{stem}.toml", pg, names, proxy.port)
+    out = work / f"out_{stem}.json"
+    cmd = [migrakit_exe(), "db.migrate", "--migrations-dir", str(folder), "--targets", str(targets),
+           "--concurrency", str(concurrency), "--json"]  # fmt: skip
     before = proxy.turns
-    seconds, peak = peak_rss(cmd, work)
+    try:
+        seconds, peak = peak_rss(["sh", "-c", f'exec "$0" "$@" > {shlex.quote(str(out))}', *cmd], work)
+    except RuntimeError:
+        doc = json.loads(out.read_text(encoding="utf-8") or "{}")
+        failed = [t for t in doc.get("targets", []) if t["status"] == "failed"]
+        shown = "; ".join(f"{t['name']}: {t['error']['message']} ({t['error']['cause']})" for t in failed[:3])
+        raise RuntimeError(f"{len(failed)} target(s) failed: {shown or doc.get('error')}") from None
     return seconds, peak, (proxy.turns - before) / len(names)
 
 
@@ -121,14 +135,20 @@ def measure(pg: Postgres, work: Path, args: argparse.Namespace, tenants: int, rt
     if tenants <= args.sequential_max:
         runs.append(("one after another (--concurrency 1)", 1))
     biggest = max(c for _, c in runs)
-    with LatencyProxy(pg.port, delay=args.rtt_ms / 2000, max_connections=2 * biggest + 8) as proxy:
+    # 2 connections per running target, plus room for closing ones the proxy still counts (a loaded machine lags)
+    with LatencyProxy(pg.port, delay=args.rtt_ms / 2000, max_connections=4 * biggest + 16) as proxy:
         rtts.append(_round_trip(pg.url_of("postgres", proxy.port)))
         for label, concurrency in runs:
             log(f"{tenants} tenants: creating databases")
             names = _databases(pg, tenants)
             try:
                 log(f"{tenants} tenants: {label}")
-                seconds, peak, trips = _run(pg, proxy, work, folder, names, concurrency)
+                try:
+                    seconds, peak, trips = _run(pg, proxy, work, folder, names, concurrency)
+                except RuntimeError as exc:
+                    log(f"  FAILED: {exc}")
+                    rows.append(Row(tenants, label, concurrency, 0.0, 0, 0.0, False, str(exc)))
+                    continue
                 ok = _tracked(pg, names) == [args.migrations] * tenants
                 rows.append(Row(tenants, label, concurrency, seconds, peak, trips, ok))
                 log(f"  {seconds:.2f} s, peak {peak / 2**20:.0f} MiB, {trips:.1f} round trips per target, {'ok' if ok else 'WRONG'}")
@@ -164,10 +184,11 @@ def render(rows: list[Row], args: argparse.Namespace, command: str, info: dict[s
             f"{r.peak / 2**20:.0f} MiB | {'yes' if r.ok else '**NO**'} |"
         )
     lines.append("")
+    lines += [f"- {r.tenants} tenants, {r.label}: FAILED: {r.note}" for r in rows if r.note]
     for tenants in sorted({r.tenants for r in rows}):
         seq = next((r for r in rows if r.tenants == tenants and r.concurrency == 1), None)
         for r in rows:
-            if r.tenants == tenants and seq and r.concurrency > 1 and not r.label.startswith("rerun"):
+            if r.tenants == tenants and seq and seq.ok and r.ok and r.concurrency > 1 and not r.label.startswith("rerun"):
                 lines.append(f"- {tenants} tenants: {r.label} is {seq.seconds / r.seconds:.1f}× faster than one after another")
     return "\n".join(lines) + "\n"
 
@@ -180,10 +201,10 @@ def main(argv: list[str] | None = None) -> int:
         with Postgres() as pg:
             with psycopg.connect(pg.url, autocommit=True) as conn:  # room for 2 connections per running target
                 max_conn = conn.execute("SHOW max_connections").fetchone()[0]  # type: ignore[index]
-            if int(max_conn) < 2 * max(args.concurrency) + 10:
+            if int(max_conn) < 4 * max(args.concurrency) + 20:
                 log(f"max_connections = {max_conn}: raising it")
                 with psycopg.connect(pg.url, autocommit=True) as conn:
-                    conn.execute(f"ALTER SYSTEM SET max_connections = {2 * max(args.concurrency) + 20}")
+                    conn.execute(f"ALTER SYSTEM SET max_connections = {4 * max(args.concurrency) + 40}")
                 pg._run("pg_ctl", "-D", str(pg.pgdata), "-w", "-o", f"-h 127.0.0.1 -p {pg.port} -k {pg.base}", "-l", str(pg.base / "log"), "restart")
             rtts: list[float] = []
             for tenants in args.tenants:
