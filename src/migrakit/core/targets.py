@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from ..errors import ConfigError
 from . import pgvalues, redact
@@ -107,16 +107,6 @@ def check(targets: list[Target], source: str) -> list[Target]:
             )
         places[key] = t.name
     return targets
-
-
-def select(targets: list[Target], names: Iterable[str]) -> list[Target]:
-    """Only the targets named (in the file's order); ConfigError naming an unknown one."""
-    wanted = list(names)
-    known = {t.name for t in targets}
-    for n in wanted:
-        if n not in known:
-            raise ConfigError(f"no target is named {n!r}", state=_STATE, fix="the targets are: " + ", ".join(sorted(known)))
-    return [t for t in targets if t.name in wanted]
 
 
 def _entry(entry: dict[str, Any], number: int, source: str) -> Target:
