@@ -55,6 +55,7 @@ class Options:
     statement_timeout: str = "0"
     lock_retries: int = 3
     retry_pause: float = 0.5
+    search_path: str | None = None  # schema-per-tenant (fleet targets with a schema): set with the timeouts
 
 
 def _no_event(*_: Any, **__: Any) -> None:
@@ -788,6 +789,9 @@ class Executor:
         if self.conn.info.server_version >= 140000:
             query += ", set_config('client_connection_check_interval', '1s', %s)"
             params += (local,)
+        if self.opts.search_path is not None:  # quoted: the schema name as written, case and all
+            query += ", set_config('search_path', %s, %s)"
+            params += ('"' + self.opts.search_path.replace('"', '""') + '"', local)
         return query, params
 
     def _guards(self, m: Migration) -> list[tuple[str, Any, tuple[Any, ...]]]:
@@ -860,6 +864,7 @@ class Executor:
         finally:
             if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
                 check = "; RESET client_connection_check_interval" if self.conn.info.server_version >= 140000 else ""
+                check += "; RESET search_path" if self.opts.search_path is not None else ""
                 self.conn.execute("RESET lock_timeout; RESET statement_timeout" + check)
         self.on_event("done", migration=m)
 

@@ -50,19 +50,31 @@ def _table() -> sql.Composed:
 
 
 def ensure_table(conn: psycopg.Connection[Any]) -> None:
-    """Create migrakit's schema and progress table if missing (autocommit connection, outside a transaction)."""
+    """Create migrakit's schema and progress table if missing (autocommit connection, outside a transaction).
+    One table for every tracking table of the database, so migrators of different tracking tables (a fleet's
+    schema-per-tenant targets) may create it at the same moment: IF NOT EXISTS is not atomic, and the loser's
+    catalog row collides; it looks again (as tracking.ensure_table does)."""
     if exists(conn):
         return
     try:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
-        conn.execute(
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} (\n\ttracking_table text NOT NULL,\n\tmigration text NOT NULL,\n\t"
-                "statement_no integer NOT NULL,\n\tstatement_hash text NOT NULL,\n\tmigration_hash text NOT NULL,\n\t"
-                "completed_at timestamp with time zone DEFAULT now(),\n\t"
-                "PRIMARY KEY (tracking_table, migration, statement_no)\n)"
-            ).format(_table())
-        )
+        for attempt in range(3):
+            try:
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+                conn.execute(
+                    sql.SQL(
+                        "CREATE TABLE IF NOT EXISTS {} (\n\ttracking_table text NOT NULL,\n\tmigration text NOT NULL,\n\t"
+                        "statement_no integer NOT NULL,\n\tstatement_hash text NOT NULL,\n\tmigration_hash text NOT NULL,\n\t"
+                        "completed_at timestamp with time zone DEFAULT now(),\n\t"
+                        "PRIMARY KEY (tracking_table, migration, statement_no)\n)"
+                    ).format(_table())
+                )
+                return
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema, psycopg.errors.DuplicateTable,
+                    psycopg.errors.DuplicateObject):  # fmt: skip
+                if exists(conn):  # the other migrator's table: ours to use
+                    return
+                if attempt == 2:
+                    raise
     except psycopg.errors.InsufficientPrivilege as exc:
         raise DatabaseUnavailable(
             f"the database role may not create {SCHEMA}.{TABLE}, where migrakit records the progress of migrations "

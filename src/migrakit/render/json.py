@@ -467,7 +467,51 @@ def lint(r: Any) -> Data:
     }
 
 
+def fleet(r: Any) -> Data:
+    """workflows.fleet.FleetReport (db.migrate / db.status with --targets or --targets-query): one entry per
+    target in the targets' order, its URL redacted."""
+    from ..db.server import redact_url
+
+    def target(t: Any) -> Data:
+        entry: Data = {
+            "name": t.target.name,
+            "database_url": redact_url(t.target.url),
+            "schema": t.target.schema,
+            "status": t.status,
+            "applied": list(t.applied),
+            "applied_count": len(t.applied),
+        }
+        if r.command == "status":
+            entry["pending"] = list(t.pending)
+            entry["pending_count"] = len(t.pending)
+            entry["problems"] = [problem(p) for p in t.report.plan.problems] if t.report is not None else []
+        if r.command == "check":
+            entry["pending"] = list(t.pending)
+            entry["differences"] = [difference(d) for d in t.report.diff.differences] if t.report is not None else []
+            entry["difference_count"] = len(entry["differences"])
+            entry["problems"] = [problem(p) for p in t.report.problems] if t.report is not None else []
+        entry["seconds"] = round(t.seconds, 3)
+        entry["error"] = error(t.error) if t.error is not None else None
+        return entry
+
+    extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift")}.get(r.command, ())
+    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *extra)}
+    return {
+        "changed": any(t.applied for t in r.results),
+        "targets_from": r.source,
+        "target_count": len(r.results),
+        "counts": counts,
+        "concurrency": r.concurrency,
+        "fail_fast": r.fail_fast,
+        "canary": r.canary,
+        "stopped_because": r.stopped,
+        "seconds": round(r.seconds, 3),
+        "targets": [target(t) for t in r.results],
+    }
+
+
 _SERIALIZERS: dict[str, Callable[[Any], Data]] = {
+    "FleetReport": fleet,
     "StatusReport": status,
     "MigrateReport": migrate,
     "BootstrapReport": bootstrap,

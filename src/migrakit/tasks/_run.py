@@ -168,7 +168,7 @@ def run_core(
     call: Callable[[], Any],
     fmt: str,
     ok: Callable[[Any], bool] = lambda _: True,
-    fail_code: int = 1,
+    fail_code: int | Callable[[Any], int] = 1,
     settings: Settings | None = None,
     task: str | None = None,
 ) -> Any:
@@ -189,7 +189,7 @@ def run_core(
         result = call()
     except MigrakitError as err:
         raise _exit(err, fmt, urls, task, url) from err
-    code = 0 if ok(result) else fail_code
+    code = 0 if ok(result) else fail_code(result) if callable(fail_code) else fail_code  # a fleet: its first failure's
     if fmt == "json":
         text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
     else:

@@ -12,6 +12,13 @@ _ALLOW_EMPTY = (
     "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record pending "
     "migrations that hold no SQL as applied, as Drizzle does (else exit 1 before anything runs)."
 )
+_FLEET = {
+    "targets": "Run on every database of this TOML file ([[targets]] with name, url and optionally schema) instead "
+    "of DATABASE_URL (see the guide's \"Many databases\").",
+    "targets_query": "Run on the targets this SQL returns (columns name, url, optionally schema), run read-only "
+    "on DATABASE_URL.",
+    "concurrency": "With --targets: how many targets run at once (default 8; each holds two connections).",
+}
 _COMMON = {
     "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
     "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
@@ -33,6 +40,9 @@ _COMMON = {
         "allow_empty": _ALLOW_EMPTY,
         "lint": "Run db.lint on the pending migrations first and refuse (exit 7, nothing applied) on an error-level finding.",
         "json": "Print the result as JSON.",
+        **_FLEET,
+        "fail_fast": "With --targets: after the first failed target, start no other (running ones finish).",
+        "canary": "With --targets: migrate the first N targets first; if any fails, start no other.",
     }
 )
 def migrate(
@@ -47,6 +57,11 @@ def migrate(
     allow_empty: bool = False,
     lint: bool = False,
     json: bool = False,
+    targets: str | None = None,
+    targets_query: str | None = None,
+    concurrency: int = 8,
+    fail_fast: bool = False,
+    canary: int = 0,
 ) -> None:
     """Apply pending migrations, each statement alone, one transaction per migration.
 
@@ -54,12 +69,21 @@ def migrate(
     Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
     when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
     (exit 1); --allow-empty accepts both. With --lint, db.lint runs first and an error-level finding refuses
-    the run (exit 7)."""
+    the run (exit 7).
+
+    With --targets FILE (or --targets-query SQL): the same on many databases at once, each with its own lock,
+    transactions and tracking; a failing target stops at its failing migration and the others go on. Exit
+    code: the first failed target's."""
     from ..workflows import runner
     from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    if targets or targets_query:
+        options = dict(dry_run=dry_run, to=to, out_of_order=out_of_order, single_transaction=single_transaction,
+                       upgrade_tracking=upgrade_tracking, allow_empty=allow_empty)  # fmt: skip
+        return _fleet(settings, fmt, "migrate", targets, targets_query, concurrency, options=options, fail_fast=fail_fast, canary=canary)
+    _single_only(concurrency=concurrency != 8, fail_fast=fail_fast, canary=bool(canary))
 
     def call() -> Any:
         if lint:
@@ -81,19 +105,24 @@ def migrate(
 
 
 @task(help={**_COMMON, "allow_empty": "Accept an empty migrations folder while the tracking table has rows (else exit 2).",
-            "json": "Print the status as JSON."})
+            "json": "Print the status as JSON.", **_FLEET})
 def status(
-    c: Any, database_url: str | None = None, migrations_dir: str | None = None, allow_empty: bool = False, json: bool = False
+    c: Any, database_url: str | None = None, migrations_dir: str | None = None, allow_empty: bool = False, json: bool = False,
+    targets: str | None = None, targets_query: str | None = None, concurrency: int = 8,
 ) -> None:
     """Show each migration's state (applied, pending, edited) and every disagreement with Drizzle. Changes nothing.
 
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
+    With --targets FILE (or --targets-query SQL): each target's state (up to date, pending, drift, failed).
     """
     from ..workflows import runner
     from ..render.report import choose_format, render_status
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    if targets or targets_query:
+        return _fleet(settings, fmt, "status", targets, targets_query, concurrency, options={"allow_empty": allow_empty})
+    _single_only(concurrency=concurrency != 8)
     run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, ok=lambda r: r.ok, fail_code=3, settings=settings)
 
 
@@ -198,9 +227,10 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
 _SHADOW = "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] shadow_url, else the embedded server)."
 
 
-@task(help={**_COMMON, "shadow_url": _SHADOW, "json": "Print the result as JSON."})
+@task(help={**_COMMON, "shadow_url": _SHADOW, "json": "Print the result as JSON.", **_FLEET})
 def check(
-    c: Any, database_url: str | None = None, migrations_dir: str | None = None, shadow_url: str | None = None, json: bool = False
+    c: Any, database_url: str | None = None, migrations_dir: str | None = None, shadow_url: str | None = None, json: bool = False,
+    targets: str | None = None, targets_query: str | None = None, concurrency: int = 8,
 ) -> None:
     """Check for drift: compare the database's schema with what all migrations produce. Changes nothing.
 
@@ -209,13 +239,17 @@ def check(
     the migrations produce, what the database has and the SQL that would reconcile it, plus the tracking
     table's problems. Legacy files without a row are proven file by file (ran here or not), and the
     `db.bootstrap --adopt ... --only ...` command that records and runs them is printed. Exit 0 when equal,
-    3 on drift.
+    3 on drift. With --targets FILE (or --targets-query SQL): every database of the fleet, each on its own
+    shadow database.
     """
     from ..workflows.check import check as core, render_check
     from ..errors import DriftError
     from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
+    if targets or targets_query:
+        return _fleet(settings, choose_format(json), "check", targets, targets_query, concurrency, options={})
+    _single_only(concurrency=concurrency != 8)
     run_core(
         render_check, lambda: core(settings), choose_format(json),
         ok=lambda r: not r.drifted, fail_code=DriftError.exit_code, settings=settings,
@@ -463,6 +497,42 @@ def lint(
         render, lambda: core(settings, every=all, migration=migration, fail_on=fail_on), fmt,
         ok=lambda r: r.ok, fail_code=LintFindings.exit_code, settings=settings,
     )  # fmt: skip
+
+
+def _fleet(
+    settings: Any, fmt: str, command: str, targets: str | None, query: str | None, concurrency: int,
+    *, options: dict[str, Any], fail_fast: bool = False, canary: int = 0,
+) -> None:
+    """db.migrate / db.status / db.check on every target (workflows/fleet.py); exit code: the first failed
+    target's, else 3 when a target has drift (status, check)."""
+    from ..render.fleet import FleetView, render_fleet
+    from ..workflows import fleet
+
+    def call() -> Any:
+        found, source = fleet.load_targets(settings, targets, query)
+        view = FleetView(fmt)
+        if command == "migrate":
+            return fleet.migrate(settings, found, source=source, concurrency=concurrency, fail_fast=fail_fast,
+                                 canary=canary, on_event=view, **options)  # fmt: skip
+        if command == "check":
+            return fleet.check(settings, found, source=source, concurrency=concurrency, on_event=view)
+        return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
+
+    run_core(render_fleet, call, fmt, ok=lambda r: r.ok, fail_code=lambda r: r.exit_code, settings=settings,
+             task=f"db.{command}")  # fmt: skip
+
+
+def _single_only(**given: bool) -> None:
+    """Fleet options without --targets are a mistake (the user meant a fleet run): exit 2."""
+    named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
+    if named:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"{', '.join(named)} only applies to a fleet run",
+            state="nothing was run",
+            fix="add --targets FILE (or --targets-query SQL), or drop " + ", ".join(named),
+        )
 
 
 ns = Collection(

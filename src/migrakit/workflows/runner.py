@@ -155,6 +155,7 @@ def executor_options(settings: Settings, *, v1: bool, single_transaction: bool =
         lock_timeout=settings.lock_timeout,
         statement_timeout=settings.statement_timeout,
         lock_retries=settings.lock_retries,
+        search_path=settings.search_path,
     )
 
 
@@ -239,11 +240,13 @@ def _table_upgrade(
 
 
 def status(
-    settings: Settings, *, out_of_order: bool = False, allow_empty: bool | None = False, require_migrations: bool = True
+    settings: Settings, *, out_of_order: bool = False, allow_empty: bool | None = False, require_migrations: bool = True,
+    sources: Sources | None = None,
 ) -> StatusReport:
     """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
-    `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one)."""
-    src = load_sources(settings, require_migrations=require_migrations)
+    `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one).
+    `sources`: the folders already read (a fleet reads them once for all its targets)."""
+    src = sources if sources is not None else load_sources(settings, require_migrations=require_migrations)
     folder = src.folder
     with _session(settings) as (target, conn):
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
@@ -275,6 +278,7 @@ def migrate(
     only: tuple[str, ...] | None = None,
     require_migrations: bool = True,
     to: str | None = None,
+    sources: Sources | None = None,
 ) -> MigrateReport:
     """Apply pending Mode 1 and Mode 2 migrations as one sequence, one migrator at a time (advisory lock),
     re-planning under the lock.
@@ -284,7 +288,8 @@ def migrate(
     hold no statement (recorded as applied, as Drizzle records them), are accepted instead of refused. `to`: apply
     only up to and including that migration (a tag or a unique prefix; ConfigError when it names none); when it is
     already applied, nothing runs."""
-    src = load_sources(settings, require_migrations=require_migrations)  # `only`: run only pending migrations of these modes (db.migrate-consolidated)
+    # `only`: run only pending migrations of these modes (db.migrate-consolidated); `sources`: read once by a fleet
+    src = sources if sources is not None else load_sources(settings, require_migrations=require_migrations)
     folder = src.folder
     to_tag = resolve_tag([m.tag for m in src.migrations], to) if to is not None else None
     with _session(settings) as (target, conn):
@@ -470,6 +475,7 @@ def _execute(
             p, run = replan()
         except MigrakitError as err:
             err.state = _run_state(err.state, applied + executor.applied, recorded, options)
+            err.applied_in_run = [] if options.single_transaction else applied + executor.applied  # type: ignore[attr-defined]
             raise
 
 

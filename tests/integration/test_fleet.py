@@ -1,0 +1,313 @@
+"""`db.migrate --targets` / `db.status --targets`: the single-database run on a few dozen real databases at once.
+A broken tenant fails at its failing migration while the others finish; --fail-fast and --canary stop starting
+targets; a rerun after the fix touches only that tenant; schema-per-tenant on one database; the JSON shape."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from migrakit.db import server
+from tests.fixtures.cli import run_in_process
+from tests.fixtures.folders import make_drizzle_folder
+
+TENANTS = 24
+MIGRATIONS = [
+    ("0000_accounts", "CREATE TABLE accounts (id int PRIMARY KEY);"),
+    ("0001_orders", "CREATE TABLE orders (id int PRIMARY KEY, account int REFERENCES accounts);"),
+    ("0002_orders_total", "ALTER TABLE orders ADD COLUMN total numeric;\n--> statement-breakpoint\nCREATE INDEX orders_account ON orders (account);"),
+]
+PASSWORD = "fleet-Secret-77"  # in every target URL: never printed (the test server ignores it or trusts)
+
+
+@pytest.fixture
+def tenants(pg_server_url, pg_template):
+    """TENANTS fresh databases: [(name, url)], dropped after the test."""
+    made = []
+    try:
+        for i in range(TENANTS):
+            name = f"fleet_{uuid.uuid4().hex[:6]}_{i:02d}"
+            url = server.create_database(pg_server_url, name, template=pg_template)
+            made.append((f"t{i:03d}", url))
+        yield made
+    finally:
+        for _, url in made:
+            server.drop_database(pg_server_url, psycopg.conninfo.conninfo_to_dict(url)["dbname"])
+
+
+def with_password(url: str) -> str:
+    params = psycopg.conninfo.conninfo_to_dict(url)
+    return f"postgresql://{params.get('user') or 'postgres'}:{PASSWORD}@{params['host']}:{params['port']}/{params['dbname']}"
+
+
+def write_targets(path: Path, targets, *, schema: bool = False) -> Path:
+    lines = []
+    for name, url in targets:
+        lines += ["[[targets]]", f'name = "{name}"', f'url = "{url}"'] + ([f'schema = "{name}"'] if schema else []) + [""]
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def fleet(tmp_path: Path, *args: str):
+    return run_in_process(["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), *args], cwd=tmp_path)
+
+
+def tracked(url: str, schema: str = "drizzle") -> int:
+    with psycopg.connect(url) as conn:
+        if conn.execute("SELECT to_regclass(%s)", (f'"{schema}".__drizzle_migrations',)).fetchone() == (None,):
+            return 0
+        return conn.execute(f'SELECT count(*) FROM "{schema}".__drizzle_migrations').fetchone()[0]
+
+
+def break_tenant(url: str) -> None:
+    """A conflicting table: 0001_orders fails there with 42P07."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE orders (legacy text)")
+
+
+def no_password(*texts: str) -> None:
+    for text in texts:
+        assert PASSWORD not in text
+
+
+def test_a_broken_tenant_fails_at_its_migration_while_the_others_finish_then_a_rerun_fixes_only_it(tmp_path, tenants):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    targets = [(name, with_password(url)) for name, url in tenants]
+    write_targets(tmp_path / "fleet.toml", targets)
+    broken_name, broken_url = tenants[7]
+    break_tenant(broken_url)
+
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--concurrency", "6")
+    assert result.returncode == 1, result.stdout + result.stderr  # MigrationFailed's exit code
+    no_password(result.stdout, result.stderr)
+    assert f"{TENANTS} target(s) from fleet.toml" in result.stdout and f"{TENANTS - 1} applied, 1 FAILED" in result.stdout
+    # the failed target and its fix come last
+    tail = result.stdout.split("1 target(s) failed; each error below, with its fix:", 1)[1]
+    assert f"target {broken_name} (postgresql://" in tail and "***@" in tail
+    assert "migration 0001_orders failed at statement 1 of 1" in tail and "42P07" in tail and "fix:" in tail
+    assert "applied and tracked before it in this run: 0000_accounts" in tail
+    for name, url in tenants:
+        assert tracked(url) == (1 if name == broken_name else 3), name
+
+    # a second run before the fix: the same failure, the others untouched (up to date)
+    again = fleet(tmp_path, "--targets", "fleet.toml", "--json")
+    assert again.returncode == 1
+    doc = json.loads(again.stdout)
+    assert doc["counts"] == {"applied": 0, "up-to-date": TENANTS - 1, "failed": 1, "skipped": 0}
+
+    with psycopg.connect(broken_url, autocommit=True) as conn:  # the fix: the legacy table goes
+        conn.execute("DROP TABLE orders")
+    before = {name: _ids(url) for name, url in tenants}
+    fixed = fleet(tmp_path, "--targets", "fleet.toml", "--json")
+    assert fixed.returncode == 0, fixed.stdout
+    doc = json.loads(fixed.stdout)
+    by_name = {t["name"]: t for t in doc["targets"]}
+    assert by_name[broken_name]["status"] == "applied"
+    assert by_name[broken_name]["applied"] == ["0001_orders", "0002_orders_total"]
+    assert [t["name"] for t in doc["targets"] if t["status"] != "up-to-date"] == [broken_name]
+    for name, url in tenants:  # the others' tracking rows are exactly those of before
+        assert _ids(url) == (before[name] if name != broken_name else before[name] + [2, 3]), name
+
+
+def _ids(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM drizzle.__drizzle_migrations ORDER BY id")]
+
+
+def test_fail_fast_starts_no_target_after_a_failure(tmp_path, tenants):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    targets = tenants[:8]
+    write_targets(tmp_path / "fleet.toml", targets)
+    break_tenant(targets[2][1])
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--concurrency", "1", "--fail-fast", "--json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert [t["status"] for t in doc["targets"]] == ["applied", "applied", "failed"] + ["skipped"] * 5
+    assert doc["stopped_because"].startswith(f"--fail-fast: {targets[2][0]} failed")
+    assert doc["targets"][2]["error"]["migration"] == "0001_orders" and doc["targets"][2]["applied"] == ["0000_accounts"]
+    assert [tracked(url) for _, url in targets] == [3, 3, 1, 0, 0, 0, 0, 0]
+
+
+def test_a_failing_canary_stops_everything_and_a_passing_one_lets_the_rest_go(tmp_path, tenants):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    write_targets(tmp_path / "fleet.toml", tenants)
+    break_tenant(tenants[1][1])
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--canary", "3")
+    assert result.returncode == 1
+    assert f"stopped: --canary 3: {tenants[1][0]} failed among the first 3 target(s)" in result.stdout
+    assert [tracked(url) for _, url in tenants[:3]] == [3, 1, 3]  # the canaries ran to the end
+    assert all(tracked(url) == 0 for _, url in tenants[3:])  # nobody else started
+    assert result.stdout.count("skipped (not started)") == TENANTS - 3
+
+    with psycopg.connect(tenants[1][1], autocommit=True) as conn:
+        conn.execute("DROP TABLE orders")
+    break_tenant(tenants[10][1])  # outside the canary: only that one fails, the rest go on
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--canary", "3", "--json")
+    assert result.returncode == 1
+    doc = json.loads(result.stdout)
+    assert doc["stopped_because"] is None and doc["counts"]["failed"] == 1 and doc["counts"]["skipped"] == 0
+    assert [t["name"] for t in doc["targets"] if t["status"] == "failed"] == [tenants[10][0]]
+    assert all(tracked(url) == 3 for name, url in tenants if name != tenants[10][0])
+
+
+def test_schema_per_tenant_on_one_database(tmp_path, db_url):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    names = [f"tenant_{i}" for i in range(12)]
+    write_targets(tmp_path / "fleet.toml", [(n, db_url) for n in names], schema=True)
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--concurrency", "4")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with psycopg.connect(db_url) as conn:
+        tables = conn.execute(
+            "SELECT schemaname, tablename FROM pg_tables WHERE schemaname LIKE 'tenant_%' ORDER BY 1, 2"
+        ).fetchall()
+        public = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname IN ('public', 'drizzle')").fetchall()
+        search_path = conn.execute("SHOW search_path").fetchone()[0]
+    assert tables == [(n, t) for n in sorted(names) for t in ("__drizzle_migrations", "accounts", "orders")]
+    assert public == [] and search_path == '"$user", public'  # nothing outside the tenants' schemas; no lasting setting
+    assert all(tracked(db_url, n) == 3 for n in names)
+
+    status = run_in_process(["db.status", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--json"], cwd=tmp_path)
+    assert status.returncode == 0, status.stdout
+    doc = json.loads(status.stdout)
+    assert {t["status"] for t in doc["targets"]} == {"up-to-date"} and doc["target_count"] == 12
+
+
+def test_the_json_document_and_status_pending(tmp_path, tenants):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    targets = [(name, with_password(url)) for name, url in tenants[:4]]
+    write_targets(tmp_path / "fleet.toml", targets)
+    break_tenant(tenants[3][1])
+    status = run_in_process(["db.status", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--json"], cwd=tmp_path)
+    assert status.returncode == 0
+    assert [t["pending"] for t in json.loads(status.stdout)["targets"]] == [[m for m, _ in MIGRATIONS]] * 4
+
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--json")
+    no_password(result.stdout, result.stderr)
+    doc = json.loads(result.stdout)
+    assert (doc["task"], doc["ok"], doc["exit_code"], doc["changed"]) == ("db.migrate", False, 1, True)
+    first, broken = doc["targets"][0], doc["targets"][3]
+    assert set(first) == {"name", "database_url", "schema", "status", "applied", "applied_count", "seconds", "error"}
+    assert (first["name"], first["status"], first["applied"], first["error"]) == ("t000", "applied", [m for m, _ in MIGRATIONS], None)
+    assert first["database_url"].startswith("postgresql://") and ":***@" in first["database_url"]
+    assert broken["status"] == "failed" and broken["applied"] == ["0000_accounts"]
+    assert broken["error"]["kind"] == "migration-failed" and broken["error"]["migration"] == "0001_orders"
+    assert broken["error"]["fix"] and broken["error"]["state"].startswith("nothing from 0001_orders was applied")
+
+
+def test_targets_run_at_once_not_one_after_another(tmp_path, tenants):
+    """6 targets each sleeping 1 s inside a migration, 6 at a time: well under the 6 s of one after another."""
+    make_drizzle_folder(tmp_path, [("0000_slow", "SELECT pg_sleep(1);")])
+    write_targets(tmp_path / "fleet.toml", tenants[:6])
+    start = time.monotonic()
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--concurrency", "6")
+    assert result.returncode == 0, result.stdout
+    assert time.monotonic() - start < 5.0
+
+
+def test_targets_query_and_refused_options(tmp_path, tenants, db_url):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE tenants (slug text, dsn text, active bool)")
+        for i, (name, url) in enumerate(tenants[:5]):
+            conn.execute("INSERT INTO tenants VALUES (%s, %s, %s)", (name, url, i != 4))
+    query = "SELECT slug AS name, dsn AS url FROM tenants WHERE active ORDER BY slug"
+    result = fleet(tmp_path, "--database-url", db_url, "--targets-query", query, "--json")
+    assert result.returncode == 0, result.stdout
+    doc = json.loads(result.stdout)
+    assert doc["targets_from"] == "--targets-query" and [t["name"] for t in doc["targets"]] == [n for n, _ in tenants[:4]]
+    assert tracked(tenants[4][1]) == 0
+
+    bad = fleet(tmp_path, "--database-url", db_url, "--targets-query", "SELECT slug, dsn FROM tenants")
+    assert bad.returncode == 2 and "missing name, url" in bad.stderr and "Traceback" not in bad.stderr
+    for args, words in (
+        (["--targets", "fleet.toml", "--dry-run"], "--dry-run does not combine with --targets"),
+        (["--targets", "nope.toml"], "the targets file nope.toml does not exist"),
+        (["--fail-fast"], "--fail-fast only applies to a fleet run"),
+        (["--targets", "fleet.toml", "--concurrency", "0"], "--concurrency 0 is out of range"),
+    ):
+        write_targets(tmp_path / "fleet.toml", tenants[:2])
+        out = fleet(tmp_path, *args)
+        assert out.returncode == 2 and words in out.stderr, (args, out.stderr)
+
+
+def test_the_live_view_draws_from_the_pool_threads_and_ends(tmp_path, tenants):
+    """The rich view is drawn by its own refresh thread while the pool's threads report: it must end (no
+    deadlock between its lock and rich's refresh thread) and show the final counts and the slowest target."""
+    import io
+    import threading
+
+    from migrakit.sources.config import load_settings
+    from migrakit.core.targets import Target
+    from migrakit.render.fleet import FleetView
+    from migrakit.workflows import fleet as workflow
+
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    stream = io.StringIO()
+    settings = load_settings(tmp_path, env={}, migrations_dir=str(tmp_path / "migrations"))
+    targets = [Target(name, url) for name, url in tenants[:6]]
+    out: dict = {}
+    run = lambda: out.setdefault("report", workflow.migrate(settings, targets, source="t", concurrency=3, on_event=FleetView("rich", stream)))  # noqa: E731
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive(), "the fleet run with the live view did not end"
+    assert [r.status for r in out["report"].results] == ["applied"] * 6
+    assert "6/6 done" in stream.getvalue() and "slowest" in stream.getvalue()
+
+
+def test_check_targets_finds_the_tenant_with_drift(tmp_path, tenants, pg_server_url):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    targets = tenants[:4]
+    write_targets(tmp_path / "fleet.toml", targets)
+    assert fleet(tmp_path, "--targets", "fleet.toml").returncode == 0
+    with psycopg.connect(targets[2][1], autocommit=True) as conn:
+        conn.execute("CREATE TABLE hotfix (id int)")  # a manual change on one tenant
+    args = ["db.check", "--migrations-dir", str(tmp_path / "migrations"), "--shadow-url", pg_server_url, "--targets", "fleet.toml"]
+    result = run_in_process([*args, "--json"], cwd=tmp_path)
+    assert result.returncode == 3, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert [t["status"] for t in doc["targets"]] == ["no-drift", "no-drift", "drift", "no-drift"]
+    assert [d["object"] for d in doc["targets"][2]["differences"]] == ['table "public"."hotfix"']
+    text = run_in_process(args, cwd=tmp_path)
+    assert text.returncode == 3 and f"target {targets[2][0]} (" in text.stdout and 'table "public"."hotfix"' in text.stdout
+
+
+def test_ctrl_c_starts_no_other_target_and_lets_the_running_ones_finish(tmp_path, tenants):
+    import signal
+
+    from tests.fixtures.cli import backend_running, start_cli, wait_for
+
+    make_drizzle_folder(tmp_path, [("0000_slow", "SELECT pg_sleep(2);"), ("0001_t", "CREATE TABLE t (id int);")])
+    targets = tenants[:6]
+    write_targets(tmp_path / "fleet.toml", targets)
+    proc = start_cli(["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--concurrency", "2"], cwd=tmp_path)
+    try:
+        wait_for(lambda: backend_running(targets[0][1], "pg_sleep"), "the first target's migration to run", timeout=60)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, out + err
+    assert "Traceback" not in err and "stopped: interrupted (Ctrl-C)" in out
+    assert [tracked(url) for _, url in targets[:2]] == [2, 2]  # the running ones finished their run
+    assert all(tracked(url) == 0 for _, url in targets[2:]) and out.count("skipped (not started)") == 4
+
+
+def test_schema_targets_run_outside_transaction_migrations_in_their_schema(tmp_path, db_url):
+    """CREATE INDEX CONCURRENTLY runs without a wrapping transaction: its search_path is set for the session and
+    reset afterwards, so each tenant's index lands in its own schema and nothing lingers on the connection."""
+    make_drizzle_folder(tmp_path, [*MIGRATIONS, ("0003_concurrently", "CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);")])
+    names = ["acme", "globex", "initech"]
+    write_targets(tmp_path / "fleet.toml", [(n, db_url) for n in names], schema=True)
+    result = fleet(tmp_path, "--targets", "fleet.toml", "--concurrency", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    with psycopg.connect(db_url) as conn:
+        indexes = conn.execute("SELECT schemaname, indexname FROM pg_indexes WHERE indexname = 'accounts_id' ORDER BY 1").fetchall()
+    assert indexes == [(n, "accounts_id") for n in names]
+    assert all(tracked(db_url, n) == 4 for n in names)
