@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import psycopg
+from urllib.parse import quote
 import pytest
 
 from migrakit.db import server
@@ -42,7 +43,11 @@ def tenants(pg_server_url, pg_template):
 
 def with_password(url: str) -> str:
     params = psycopg.conninfo.conninfo_to_dict(url)
-    return f"postgresql://{params.get('user') or 'postgres'}:{PASSWORD}@{params['host']}:{params['port']}/{params['dbname']}"
+    user, host, port = params.get("user") or "postgres", params.get("host") or "", params.get("port")
+    if host.startswith("/") or not host:  # a unix socket (the embedded server): host and port as parameters
+        query = "&".join(f"{k}={quote(v, safe='/')}" for k, v in (("host", host), ("port", port)) if v)
+        return f"postgresql://{user}:{PASSWORD}@/{params['dbname']}" + (f"?{query}" if query else "")
+    return f"postgresql://{user}:{PASSWORD}@{host}:{port or 5432}/{params['dbname']}"
 
 
 def write_targets(path: Path, targets, *, schema: bool = False) -> Path:
