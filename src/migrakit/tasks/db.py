@@ -88,7 +88,7 @@ def status(
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, ok=lambda r: r.ok, fail_code=3, settings=settings)
+    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, settings=settings)
 
 
 @task(
@@ -117,6 +117,7 @@ def generate(
     With a drizzle.config.* in the project: run `npx drizzle-kit generate`, then check the new files.
     """
     from ..workflows import generate as gen
+    from ..render.generate import render_generated
     from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -127,7 +128,7 @@ def generate(
         call = lambda: gen.with_drizzle_kit(settings, name, config)  # noqa: E731
     else:
         call = lambda: gen.from_schema_file(settings, name or "schema_change", allow_destructive=allow_destructive)  # noqa: E731
-    run_core(gen.render_generated, call, choose_format(json), settings=settings)
+    run_core(render_generated, call, choose_format(json), settings=settings)
 
 
 @task(
@@ -146,19 +147,12 @@ def upgrade_tracking(
     --yes adds the columns and writes the names in one transaction. Nothing is re-run. Exit 3 when a row
     matches no folder, 5 when --yes is needed.
     """
-    from ..errors import ConfirmationRequired
-    from ..render.report import choose_format, render_upgrade_tracking
+    from ..render.report import choose_format
+    from ..render.upgrade import render_upgrade_tracking
     from ..workflows.upgrade_tracking import upgrade_tracking as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(
-        render_upgrade_tracking,
-        lambda: core(settings, yes=yes),
-        choose_format(json),
-        ok=lambda r: r.done,
-        fail_code=ConfirmationRequired.exit_code,
-        settings=settings,
-    )
+    run_core(render_upgrade_tracking, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 @task(
@@ -174,19 +168,12 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
     Each `<tag>.sql` becomes `<YYYYMMDDHHMMSS>_<name>/migration.sql` (bytes unchanged, so hashes stay) with its
     snapshot as snapshot.json; meta/ is removed. Prints the plan; --yes converts.
     """
-    from ..errors import ConfirmationRequired
     from ..workflows.upgrade_layout import upgrade_layout as core
-    from ..render.report import choose_format, render_upgrade_layout
+    from ..render.report import choose_format
+    from ..render.upgrade import render_upgrade_layout
 
     settings = settings_from(c, migrations_dir=migrations_dir)
-    run_core(
-        render_upgrade_layout,
-        lambda: core(settings, yes=yes),
-        choose_format(json),
-        ok=lambda r: r.done,
-        fail_code=ConfirmationRequired.exit_code,
-        settings=settings,
-    )
+    run_core(render_upgrade_layout, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 _SHADOW = "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] shadow_url, else the embedded server)."
@@ -205,15 +192,12 @@ def check(
     `db.bootstrap --adopt ... --only ...` command that records and runs them is printed. Exit 0 when equal,
     3 on drift.
     """
-    from ..workflows.check import check as core, render_check
-    from ..errors import DriftError
+    from ..workflows.check import check as core
+    from ..render.check import render_check
     from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
-    run_core(
-        render_check, lambda: core(settings), choose_format(json),
-        ok=lambda r: not r.drifted, fail_code=DriftError.exit_code, settings=settings,
-    )  # fmt: skip
+    run_core(render_check, lambda: core(settings), choose_format(json), settings=settings)
 
 
 @task(
@@ -240,15 +224,12 @@ def baseline(
     already exists but is not tracked on this database, proves it here and (--yes) tracks it. All of it
     under the migration lock (a running deploy is waited for, up to lock_wait_timeout).
     """
-    from ..workflows.baseline import baseline as core, render_baseline
-    from ..errors import ConfirmationRequired
+    from ..workflows.baseline import baseline as core
+    from ..render.baseline import render_baseline
     from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
-    run_core(
-        render_baseline, lambda: core(settings, yes=yes), choose_format(json),
-        ok=lambda r: r.done, fail_code=ConfirmationRequired.exit_code, settings=settings,
-    )  # fmt: skip
+    run_core(render_baseline, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 @task(
@@ -350,10 +331,11 @@ def count_branch_migrations(
     origin/<name>).
     """
     from ..sources.git import count_branch_migrations as core
-    from ..render.report import choose_format, render_branch_count
+    from ..render.consolidate import render_branch_count
+    from ..render.report import choose_format
 
     settings = settings_from(c, migrations_dir=migrations_dir)
-    run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), ok=lambda r: r.ok, settings=settings)
+    run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), settings=settings)
 
 
 @task(
@@ -385,16 +367,14 @@ def consolidate(
     the originals from the journal and the folder and keeps drizzle-kit's latest snapshot.
     """
     from ..workflows.consolidate import consolidate as core
-    from ..errors import ConfirmationRequired
-    from ..render.report import choose_format, render_consolidation
+    from ..render.consolidate import render_consolidation
+    from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     run_core(
         render_consolidation,
         lambda: core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes),
         choose_format(json),
-        ok=lambda r: r.written,
-        fail_code=ConfirmationRequired.exit_code,
         settings=settings,
     )
 
