@@ -236,6 +236,8 @@ CASES: dict[str, tuple[Callable[[World], None], list[str]]] = {
     "env_check_unreachable": (_missing_database, ["env.check"]),
     "server_status": (_plain, ["db.server-status"]),
     "server_stop": (_plain, ["db.server-stop"]),
+    "consolidate_done": (_branch, ["db.consolidate", "--name", "feature", "--yes"]),
+    "baseline_written": (_adoptable, ["db.baseline", "--yes"]),
 }
 
 
@@ -310,7 +312,7 @@ def check_golden(path: Path, got: str) -> None:
 # Cases whose task changes the database or the files: text and JSON each get a fresh world. The others
 # (reports and plans) run both forms on one world.
 MUTATES = {"migrate", "migrate_failure", "migrate_consolidated", "bootstrap", "generate_custom", "migrate_to",
-           "bootstrap_failure", "upgrade_layout_done", "upgrade_tracking_done"}  # fmt: skip
+           "bootstrap_failure", "upgrade_layout_done", "upgrade_tracking_done", "consolidate_done", "baseline_written"}  # fmt: skip
 
 
 @pytest.mark.slow
