@@ -1,6 +1,6 @@
-"""The migrakit error family: structured errors that carry data; `report` turns them into text.
+"""The migrakit error family: structured errors that carry data; render/errors.py turns them into text.
 
-MigrakitError                 exit 1   base: message, file, migration, statement_no, line, col, fix, state
+MigrakitError                 exit 1   base: message, file, migration, statement_no, line, col, fix (a Fix), state
  +-- ConfigError              exit 2   bad pyproject key, no database reachable
  +-- JournalError             exit 1   unreadable journal, entry without file, duplicate tag
  +-- SplitError               exit 1   unterminated quote / dollar quote / comment, psql meta-command
@@ -12,12 +12,46 @@ MigrakitError                 exit 1   base: message, file, migration, statement
  +-- InspectionFailed         exit 1   a schema could not be read (its catalog changed meanwhile) or compared
  +-- LintFindings             exit 7   db.lint (or db.migrate --lint) found what --fail-on refuses
 
+A task's exit code comes from exactly two places: the error it raised (`exit_code` below) or, when it returned,
+its report's `exit_code` property (e.g. a plan printed without --yes: ConfirmationRequired.exit_code).
+tasks/_run.py is the one place that turns either into the process's exit status.
+
 Nothing here imports I/O; nothing here prints.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Any
+
+_COMMAND = re.compile(r"\binv (?:db|legacy|env)\.[a-z-]+")
+
+
+class Fix(str):
+    """What the user should do next: the prose (the string itself, exactly as printed) and, as data, the first
+    migrakit task it tells them to run (`command`, e.g. "inv db.migrate"; None when it names none).
+
+    A str, so every reader of `err.fix` (renderers, JSON, `"x" in err.fix`) sees the text it always saw. A
+    caller that knows the right task for its context says so with `for_command` (a legacy file that failed
+    under db.bootstrap is rerun with `inv db.bootstrap`), instead of editing the prose."""
+
+    command: str | None
+
+    def __new__(cls, text: str, command: str | None = None) -> "Fix":
+        self = super().__new__(cls, text)
+        found = _COMMAND.search(text)
+        self.command = command if command is not None else (found.group() if found else None)
+        return self
+
+    def for_command(self, command: str, *, instead_of: str = "inv db.migrate") -> "Fix":
+        """The same suggestion telling the user to run `command` wherever it says `instead_of` (by default the
+        run command the fixes of failed statements name)."""
+        text = re.sub(re.escape(instead_of) + r"(?![\w-])", command, self)
+        return self if text == self else Fix(text)
+
+    def __reduce__(self) -> Any:  # pickles (multiprocessing, pytest-xdist) as the text and its command
+        return (Fix, (str(self), self.command))
 
 
 @dataclass(eq=False)
@@ -33,7 +67,7 @@ class MigrakitError(Exception):
     col: int | None = None
     cause: str | None = None
     state: str | None = None
-    fix: str | None = None
+    fix: Fix | str | None = None  # stored as a Fix (see __setattr__)
     details: list[str] = field(default_factory=list)
 
     exit_code = 1
@@ -41,6 +75,11 @@ class MigrakitError(Exception):
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "fix" and isinstance(value, str) and not isinstance(value, Fix):
+            value = Fix(value)  # every fix is a Fix, however it was set (constructor or a later assignment)
+        super().__setattr__(name, value)
 
     def __str__(self) -> str:  # one line, for logs and pytest output
         where = f" [{self.file}" + (f":{self.line}:{self.col}" if self.line else "") + "]" if self.file else ""

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from migrakit.workflows import baseline, check as drift, runner
+from migrakit.render.baseline import render_baseline
 from migrakit.db import schema_diff as schema, server
 from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError, MigrakitError
@@ -132,7 +133,7 @@ def test_an_empty_database_needs_no_baseline(tmp_path, db_url, pg_server_url):
     settings = new_project(tmp_path, db_url, pg_server_url)
     report = baseline.baseline(settings, yes=True)
     assert report.outcome == baseline.EMPTY
-    assert "no baseline needed" in baseline.render_baseline(report)
+    assert "no baseline needed" in render_baseline(report)
     assert not settings.migrations_dir.exists()
 
 

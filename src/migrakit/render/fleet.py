@@ -128,7 +128,8 @@ def _what(r: Any) -> str:
 
 def render_fleet(report: Any, fmt: str = "plain") -> str:
     """The summary: counts, one row per target, then why targets were skipped, then each failure with its fix."""
-    from .report import _table, render_error
+    from .errors import render_error
+    from .text import table as _table
 
     counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "failed", "skipped")}
     said = ", ".join(f"{n} {_STATUS_WORD[s] if s != 'skipped' else 'skipped'}" for s, n in counts.items() if n)

@@ -45,7 +45,7 @@ def _effects(st: Any) -> str:
 
 
 def render_lint(report: Any, fmt: str = "plain") -> str:
-    from .report import _table
+    from .text import table as _table
 
     lines = [
         f"database: {report.target} (read only: row estimates and sizes)",

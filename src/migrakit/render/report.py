@@ -1,4 +1,6 @@
-"""Render reports and errors as rich tables or plain text; JSON is render/json.py's (one contract, docs/json.md).
+"""db.status, db.migrate(-consolidated) and db.bootstrap as rich tables or plain text, and the progress of a run
+(`Progress`); JSON is render/json.py's (one contract, docs/json.md). Every other task's text is in its own module
+of render/ (errors: render/errors.py).
 
 `fmt` is "rich" (a terminal), "plain" (CI, pipes) or "json". NO_COLOR changes colour only: a terminal still
 gets rich's tables and progress bar, without colour (rich reads NO_COLOR itself). rich is imported only when
@@ -8,13 +10,13 @@ a table is actually drawn. Long lists are folded and repeated notes grouped (ren
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable, Sequence, TextIO
+from typing import Any, Iterable, TextIO
 
-from ..errors import MigrakitError
 from ..core.planner import DUPLICATE_ROWS
 from . import json as as_json
-from .text import fold, group_notes
-from ..workflows.runner import MigrateReport, StatusReport
+from .text import fold, group_notes, subjects, table
+from .upgrade import upgrade_lines
+from ..workflows.runner import BootstrapReport, MigrateReport, StatusReport
 
 
 def choose_format(json_output: bool = False, stream: TextIO | None = None) -> str:
@@ -22,31 +24,6 @@ def choose_format(json_output: bool = False, stream: TextIO | None = None) -> st
         return "json"
     stream = stream or sys.stdout
     return "rich" if stream.isatty() else "plain"  # NO_COLOR: same layout, no colour (rich honours it)
-
-
-def _subjects(migrations: Iterable[Any]) -> list[tuple[str, str]]:
-    return [(m.path, m.tag) for m in migrations]
-
-
-# ----------------------------------------------------------------------------------------- errors
-def render_error(err: MigrakitError, fmt: str = "plain") -> str:
-    """The error as text (JSON errors: render/json.py's error_document)."""
-    where = err.file or ""
-    if err.file and err.line:
-        where += f":{err.line}:{err.col}"
-    lines = [f"error: {err.message}"]
-    for label, value in (
-        ("file", where),
-        ("migration", err.migration if err.migration and err.migration not in err.message else None),
-        ("cause", err.cause),
-        ("state", err.state),
-    ):
-        if value:
-            lines.append(f"  {label + ':':<7}{' ' if len(label) < 7 else ' '}{value}")
-    lines.extend(f"  {d}" for d in err.details)
-    if err.fix:
-        lines.append(f"  fix:    {err.fix}")
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------------------- status
@@ -68,7 +45,7 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
         f"migrations: {data['migrations_dir']} ({data['layout']} layout)",
         f"tracking:   {data['tracking_table']}" + ("" if data["tracking_table_exists"] else " (not created yet)"),
     ]
-    table = _table(
+    rows = table(
         ["tag", "when", "state", "hash", "drizzle"],
         [
             [r["tag"], str(r["when"]), r["state"], r["hash"][:12],
@@ -84,64 +61,11 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
     tail += _problem_lines(data["problems"])
     notes = [w for w in data["warnings"] if "not in the journal" not in w]
     notes += [_recorded_note(m) for m in plan.recorded_without_running]
-    tail += [f"note: {n}" for n in group_notes(notes, _subjects(plan.migrations))]
+    tail += [f"note: {n}" for n in group_notes(notes, subjects(plan.migrations))]
     tail += _legacy_lines(data["legacy"])
     if plan.tracking_upgrade is not None and plan.tracking_upgrade.changes:
-        tail += ["tracking table upgrade (`inv db.upgrade-tracking --yes`) would:", *_upgrade_lines(plan.tracking_upgrade, fmt)]
-    return "\n".join([*head, table, *tail])
-
-
-# -------------------------------------------------------------------------- Drizzle 1.0 upgrades
-def _upgrade_lines(up: Any, fmt: str) -> list[str]:
-    lines = ["  add columns name (text) and applied_at (timestamptz DEFAULT now()) if missing"] if up.add_columns else []
-    if up.matches:
-        lines.append(f"  name {len(up.matches)} row(s)" + (" (applied_at NULL: the time is unknown):" if up.add_columns else ":"))
-        table = _table(
-            ["id", "created_at", "name", "matched by"],
-            [
-                [str(m.row.id), str(m.row.created_at), m.name, m.how + (" (file edited since: hash differs)" if m.hash_differs else "")]
-                for m in up.matches
-            ],
-            fmt,
-        )
-        lines += ["    " + line for line in table.splitlines()]
-    lines += [f"  row id {r.id} (hash {r.hash[:12]}, created_at {r.created_at}) matches no folder" for r in up.unmatched]
-    return lines
-
-
-def render_upgrade_tracking(report: Any, fmt: str = "plain") -> str:
-    """An upgrade.UpgradeTrackingReport."""
-    up = report.upgrade
-    lines = [f"database: {report.target}", f"tracking: {report.table}"]
-    if up is None or not up.changes:
-        return "\n".join([*lines, f"nothing to do: {report.note or 'the table is up to date'}"])
-    lines.append("upgraded the tracking table:" if report.applied else "upgrading the tracking table would:")
-    lines += _upgrade_lines(up, fmt)
-    lines.append("nothing was re-run" if report.applied else "nothing was changed: run again with --yes to apply")
-    return "\n".join(lines)
-
-
-def render_upgrade_layout(up: Any, fmt: str = "plain") -> str:
-    """A layout.LayoutUpgrade."""
-    if not up.moves:
-        return f"nothing to do: {up.path} is already in Drizzle 1.0's layout" if up.layout == "v1" else f"nothing to convert in {up.path}"
-    lines = [f"migrations: {up.path}", "converted to Drizzle 1.0's layout:" if up.applied else "converting to Drizzle 1.0's layout would:"]
-    table = _table(
-        ["journal tag", "new folder", "snapshot"],
-        [[mv.tag, mv.target + "/", "snapshot.json" if mv.snapshot else "(none)"] for mv in up.moves],
-        fmt,
-    )
-    lines += ["  " + line for line in table.splitlines()]
-    lines.append(f"  {'deleted' if up.applied else 'delete'} the old .sql files and meta/ ({len(up.removed)} file(s))")
-    lines += [f"  left in place (not in the journal, ignored by Drizzle): {o}" for o in up.left_in_place]
-    lines += [f"note: {n}" for n in up.notes]
-    lines.append(
-        "file bytes unchanged, so hashes stay; next: `inv db.migrate --upgrade-tracking` on each database "
-        "(or `inv db.upgrade-tracking --yes`)"
-        if up.applied
-        else "nothing was changed: run again with --yes to convert"
-    )
-    return "\n".join(lines)
+        tail += ["tracking table upgrade (`inv db.upgrade-tracking --yes`) would:", *upgrade_lines(plan.tracking_upgrade, fmt)]
+    return "\n".join([*head, rows, *tail])
 
 
 # ---------------------------------------------------------------------------------------- migrate
@@ -180,26 +104,8 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
         lines.append(f"warning: {p['message']}")
         if p["kind"] == DUPLICATE_ROWS:  # migrate goes on (nothing runs differently); the fix needs a human
             lines.append(f"  fix: {p['fix']}")
-    lines += [f"warning: {w}" for w in group_notes(data["warnings"], _subjects(report.plan.migrations))]
+    lines += [f"warning: {w}" for w in group_notes(data["warnings"], subjects(report.plan.migrations))]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------------------ table
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], fmt: str) -> str:
-    if fmt == "rich":
-        from rich.console import Console
-        from rich.table import Table
-
-        t = Table(*headers)
-        for r in rows:
-            t.add_row(*r)
-        console = Console(record=True, width=max(100, Console().width))
-        with console.capture() as cap:
-            console.print(t)
-        return cap.get().rstrip("\n")
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    fmt_row = "  ".join(f"{{:<{w}}}" for w in widths)
-    return "\n".join(fmt_row.format(*r).rstrip() for r in [list(headers), *rows])
 
 
 class Progress:
@@ -304,8 +210,8 @@ def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
     return lines
 
 
-def render_bootstrap(report: Any, fmt: str = "plain") -> str:
-    """A runner.BootstrapReport."""
+def render_bootstrap(report: BootstrapReport, fmt: str = "plain") -> str:
+    """db.bootstrap; JSON is render/json.py's `bootstrap`."""
     plan = report.plan
     data = as_json.bootstrap(report)
     lines = [f"database: {report.target}", f"legacy:   {report.legacy_dir}"]
@@ -318,7 +224,7 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
         return str(f["state"])
 
     lines.append(
-        _table(
+        table(
             ["file", "created_at", "state", "hash"],
             [[f["tag"], str(f["when"]), state(f), f["hash"][:12]] for f in data["migrations"]],
             fmt,
@@ -344,42 +250,4 @@ def render_bootstrap(report: Any, fmt: str = "plain") -> str:
         lines.append("next: `inv db.check` tells which of them ran here (adopt) and which never did (run)")
     elif not report.dry_run and (report.applied or report.recorded):
         lines.append("next: `inv db.check` (the schema should now be exactly what the migrations and legacy files produce)")
-    return "\n".join(lines)
-
-
-def render_consolidation(report: Any, fmt: str = "plain") -> str:
-    """A consolidate.ConsolidationReport: the plan, and what was written."""
-    plan = report.plan
-    data = as_json.consolidation(report)
-    lines = [
-        f"consolidation {plan.stem} (Mode 2, when {plan.when}) of {len(plan.replaced)} migration(s): {plan.selection}",
-        _table(["tag", "when", "hash"], [[m.tag, str(m.when), m.hash[:12]] for m in plan.replaced], fmt),
-        ("wrote" if report.written else "would write") + f": {data['file_changes']['write'][0]}, {data['file_changes']['write'][1]}",
-        ("updated" if report.written else "would update") + f": {data['file_changes']['update'][0]} (the entries above removed)",
-        ("deleted" if report.written else "would delete") + f": the {len(plan.replaced)} .sql file(s) above"
-        + (f" and {len(snaps)} snapshot(s) ({snaps[0]} .. {snaps[-1]})" if (snaps := [p.name for p in plan.delete if p.suffix == ".json"]) else ""),
-    ]
-    lines += [f"note: {n}" for n in group_notes(plan.notes, _subjects(plan.replaced))]
-    if report.proof:
-        lines.append(f"proof: {report.proof}")
-    lines += [f"lint: {line}" for line in report.lint]
-    lines.append(
-        "done: commit the files; `inv db.migrate` records the consolidation on databases that ran the originals"
-        if report.written
-        else "nothing was changed: run again with --yes to prove equivalence on two shadow databases and write the files"
-    )
-    return "\n".join(lines)
-
-
-def render_branch_count(report: Any, fmt: str = "plain") -> str:
-    """A branch.BranchCount."""
-    b = report.branch
-    lines = [f"{b.head}: {len(b.tags)} new Mode 1 migration(s) in {b.migrations_dir}/ since it left {b.base} "
-             f"(merge base {b.merge_base[:7]}; base from {b.base_source})"]
-    lines += [f"  {t}" for t in b.tags]
-    if not report.ok:
-        lines.append(
-            f"error: more than --max {report.max}: consolidate them into one Mode 2 file before merging: "
-            "`inv db.consolidate` shows the plan, `inv db.consolidate --yes` proves and writes it"
-        )
     return "\n".join(lines)

@@ -1,9 +1,10 @@
-"""Plain-text helpers shared by every renderer: long lists folded, repeated notes grouped. Pure."""
+"""Plain-text helpers shared by every renderer: tables, long lists folded, repeated notes grouped. Pure (rich is
+imported only when a table is drawn for a terminal)."""
 
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 FOLD_ABOVE = 10  # a list longer than this is folded ...
 FOLD_HEAD = 3  # ... to its first 3 items,
@@ -58,3 +59,26 @@ def group_notes(notes: Iterable[str], subjects: Iterable[tuple[str, str]], *, at
             generic = template.replace("\0F", "its file").replace("\0T", "it")
             out.append(f"{len(tags)} migrations: {generic} ({fold(tags)})")
     return out
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], fmt: str) -> str:
+    """Rows under their headers: a rich table on a terminal (fmt "rich"), aligned plain columns otherwise."""
+    if fmt == "rich":
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(*headers)
+        for r in rows:
+            t.add_row(*r)
+        console = Console(record=True, width=max(100, Console().width))
+        with console.capture() as cap:
+            console.print(t)
+        return cap.get().rstrip("\n")
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    fmt_row = "  ".join(f"{{:<{w}}}" for w in widths)
+    return "\n".join(fmt_row.format(*r).rstrip() for r in [list(headers), *rows])
+
+
+def subjects(migrations: Iterable[Any]) -> list[tuple[str, str]]:
+    """(file, tag) of each migration: what `group_notes` groups notes by."""
+    return [(m.path, m.tag) for m in migrations]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..core.settings import Settings
-from ..errors import ConfigError
+from ..errors import ConfigError, MigrakitError
 from ..core.journal import JOURNAL_PATH
 from .folders import check_folders, load_folder
 
@@ -45,6 +45,11 @@ class BranchCount:
     @property
     def ok(self) -> bool:
         return len(self.branch.tags) <= self.max
+
+    @property
+    def exit_code(self) -> int:
+        """1 above --max: the branch must consolidate before merging."""
+        return 0 if self.ok else MigrakitError.exit_code
 
 
 def base_branch(option: str | None, settings: Settings, env: Mapping[str, str]) -> tuple[str, str]:

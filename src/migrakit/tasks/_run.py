@@ -1,4 +1,5 @@
-"""The one place where core results become output and MigrakitError becomes an exit code."""
+"""The one place where a task's result becomes output and its exit status: a MigrakitError's `exit_code`, or the
+returned report's `exit_code` property (e.g. 5 for a plan printed without --yes). Tasks never pick a code."""
 
 from __future__ import annotations
 
@@ -118,7 +119,7 @@ def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", data
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
     from ..render import json as as_json
-    from ..render.report import render_error
+    from ..render.errors import render_error
     from ..db.server import redact_text
 
     secrets = [s for s in secrets if s]
@@ -167,13 +168,12 @@ def run_core(
     render: Callable[[Any, str], str],
     call: Callable[[], Any],
     fmt: str,
-    ok: Callable[[Any], bool] = lambda _: True,
-    fail_code: int | Callable[[Any], int] = 1,
     settings: Settings | None = None,
     task: str | None = None,
 ) -> Any:
     """Run `call`, print `render(result, fmt)` (JSON: render/json.py's document for `task`, the calling
-    task's name by default); turn MigrakitError into Exit with its code and its fix.
+    task's name by default) and exit with the report's `exit_code`; turn MigrakitError into Exit with its
+    code and its fix.
 
     Nothing printed holds a password: an error's fields are redacted one by one before rendering (libpq quotes
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
@@ -189,7 +189,7 @@ def run_core(
         result = call()
     except MigrakitError as err:
         raise _exit(err, fmt, urls, task, url) from err
-    code = 0 if ok(result) else fail_code(result) if callable(fail_code) else fail_code  # a fleet: its first failure's
+    code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
     if fmt == "json":
         text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
     else:

@@ -123,7 +123,7 @@ def status(
     if targets or targets_query:
         return _fleet(settings, fmt, "status", targets, targets_query, concurrency, options={"allow_empty": allow_empty})
     _single_only(concurrency=concurrency != 8)
-    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, ok=lambda r: r.ok, fail_code=3, settings=settings)
+    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, settings=settings)
 
 
 @task(
@@ -152,6 +152,7 @@ def generate(
     With a drizzle.config.* in the project: run `npx drizzle-kit generate`, then check the new files.
     """
     from ..workflows import generate as gen
+    from ..render.generate import render_generated
     from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -162,7 +163,7 @@ def generate(
         call = lambda: gen.with_drizzle_kit(settings, name, config)  # noqa: E731
     else:
         call = lambda: gen.from_schema_file(settings, name or "schema_change", allow_destructive=allow_destructive)  # noqa: E731
-    run_core(gen.render_generated, call, choose_format(json), settings=settings)
+    run_core(render_generated, call, choose_format(json), settings=settings)
 
 
 @task(
@@ -181,19 +182,12 @@ def upgrade_tracking(
     --yes adds the columns and writes the names in one transaction. Nothing is re-run. Exit 3 when a row
     matches no folder, 5 when --yes is needed.
     """
-    from ..errors import ConfirmationRequired
-    from ..render.report import choose_format, render_upgrade_tracking
+    from ..render.report import choose_format
+    from ..render.upgrade import render_upgrade_tracking
     from ..workflows.upgrade_tracking import upgrade_tracking as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(
-        render_upgrade_tracking,
-        lambda: core(settings, yes=yes),
-        choose_format(json),
-        ok=lambda r: r.done,
-        fail_code=ConfirmationRequired.exit_code,
-        settings=settings,
-    )
+    run_core(render_upgrade_tracking, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 @task(
@@ -209,19 +203,12 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
     Each `<tag>.sql` becomes `<YYYYMMDDHHMMSS>_<name>/migration.sql` (bytes unchanged, so hashes stay) with its
     snapshot as snapshot.json; meta/ is removed. Prints the plan; --yes converts.
     """
-    from ..errors import ConfirmationRequired
     from ..workflows.upgrade_layout import upgrade_layout as core
-    from ..render.report import choose_format, render_upgrade_layout
+    from ..render.report import choose_format
+    from ..render.upgrade import render_upgrade_layout
 
     settings = settings_from(c, migrations_dir=migrations_dir)
-    run_core(
-        render_upgrade_layout,
-        lambda: core(settings, yes=yes),
-        choose_format(json),
-        ok=lambda r: r.done,
-        fail_code=ConfirmationRequired.exit_code,
-        settings=settings,
-    )
+    run_core(render_upgrade_layout, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 _SHADOW = "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] shadow_url, else the embedded server)."
@@ -242,18 +229,15 @@ def check(
     3 on drift. With --targets FILE (or --targets-query SQL): every database of the fleet, each on its own
     shadow database.
     """
-    from ..workflows.check import check as core, render_check
-    from ..errors import DriftError
+    from ..workflows.check import check as core
+    from ..render.check import render_check
     from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     if targets or targets_query:
         return _fleet(settings, choose_format(json), "check", targets, targets_query, concurrency, options={})
     _single_only(concurrency=concurrency != 8)
-    run_core(
-        render_check, lambda: core(settings), choose_format(json),
-        ok=lambda r: not r.drifted, fail_code=DriftError.exit_code, settings=settings,
-    )  # fmt: skip
+    run_core(render_check, lambda: core(settings), choose_format(json), settings=settings)
 
 
 @task(
@@ -280,15 +264,12 @@ def baseline(
     already exists but is not tracked on this database, proves it here and (--yes) tracks it. All of it
     under the migration lock (a running deploy is waited for, up to lock_wait_timeout).
     """
-    from ..workflows.baseline import baseline as core, render_baseline
-    from ..errors import ConfirmationRequired
+    from ..workflows.baseline import baseline as core
+    from ..render.baseline import render_baseline
     from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
-    run_core(
-        render_baseline, lambda: core(settings, yes=yes), choose_format(json),
-        ok=lambda r: r.done, fail_code=ConfirmationRequired.exit_code, settings=settings,
-    )  # fmt: skip
+    run_core(render_baseline, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 @task(
@@ -390,10 +371,11 @@ def count_branch_migrations(
     origin/<name>).
     """
     from ..sources.git import count_branch_migrations as core
-    from ..render.report import choose_format, render_branch_count
+    from ..render.consolidate import render_branch_count
+    from ..render.report import choose_format
 
     settings = settings_from(c, migrations_dir=migrations_dir)
-    run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), ok=lambda r: r.ok, settings=settings)
+    run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), settings=settings)
 
 
 @task(
@@ -426,8 +408,8 @@ def consolidate(
     written file (db.lint --migration) and lists its findings.
     """
     from ..workflows.consolidate import consolidate as core
-    from ..errors import ConfirmationRequired
-    from ..render.report import choose_format, render_consolidation
+    from ..render.consolidate import render_consolidation
+    from ..render.report import choose_format
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
 
@@ -447,8 +429,6 @@ def consolidate(
         render_consolidation,
         call,
         choose_format(json),
-        ok=lambda r: r.written,
-        fail_code=ConfirmationRequired.exit_code,
         settings=settings,
     )
 
@@ -482,7 +462,6 @@ def lint(
     are recorded, the target's row estimates and sizes are read (read only), and the rules (see the migration
     guide, "Safe migrations") name the risk and the safe rewrite. `-- migrakit:allow RULE-ID reason` on the line
     above a statement allows it. Exit 0 when no finding reaches --fail-on, else 7. The target is never changed."""
-    from ..errors import LintFindings
     from ..render.lint import github_annotations, render_lint
     from ..render.report import choose_format
     from ..workflows.lint import lint as core
@@ -495,7 +474,7 @@ def lint(
 
     run_core(
         render, lambda: core(settings, every=all, migration=migration, fail_on=fail_on), fmt,
-        ok=lambda r: r.ok, fail_code=LintFindings.exit_code, settings=settings,
+        settings=settings,
     )  # fmt: skip
 
 
@@ -518,7 +497,7 @@ def _fleet(
             return fleet.check(settings, found, source=source, concurrency=concurrency, on_event=view)
         return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
 
-    run_core(render_fleet, call, fmt, ok=lambda r: r.ok, fail_code=lambda r: r.exit_code, settings=settings,
+    run_core(render_fleet, call, fmt, settings=settings,
              task=f"db.{command}")  # fmt: skip
 
 

@@ -23,7 +23,8 @@ def check(c: Any, database_url: str | None = None, migrations_dir: str | None = 
     (before the checks run), 6 when the database cannot be reached or the
     tracking table cannot be read, 1 when a migration folder cannot be read or split.
     """
-    from ..workflows.env_check import check_environment, render_env
+    from ..render.env import render_env
+    from ..workflows.env_check import check_environment
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     run_core(render_env, lambda: check_environment(settings), "json" if json else "plain", settings=settings)

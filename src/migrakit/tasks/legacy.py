@@ -36,17 +36,14 @@ def retire(
     build command switched to `migrakit db.migrate`, the legacy table dropped and
     docs/legacy-migration-retirement.md written. The change is staged, not committed. Exit 5 without --yes.
     """
-    from ..errors import ConfirmationRequired
     from ..render.report import choose_format
-    from ..workflows.retire import render_retire, retire as core
+    from ..render.retire import render_retire
+    from ..workflows.retire import retire as core
 
     settings = settings_from(
         c, database_url=database_url, legacy_dir=legacy_dir, legacy_table=legacy_table, shadow_url=shadow_url
     )
-    run_core(
-        render_retire, lambda: core(settings, yes=yes), choose_format(json),
-        ok=lambda r: r.done, fail_code=ConfirmationRequired.exit_code, settings=settings,
-    )  # fmt: skip
+    run_core(render_retire, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 ns = Collection("legacy", retire)

@@ -36,6 +36,7 @@ from ..core import attribution
 from ..db import provenance
 from .check import ignored_tables
 from ..errors import DriftError, MigrakitError, MigrationFailed
+from ..errors import ConfirmationRequired
 from ..db.executor import Executor, migration_lock
 from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration
@@ -72,6 +73,10 @@ class BaselineReport:
     def done(self) -> bool:
         """False when the plan was only printed (it needs --yes)."""
         return self.outcome not in (PLANNED, ADOPT_PLANNED, LEGACY_PLANNED)
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 def is_baseline(m: Migration) -> bool:
@@ -372,33 +377,3 @@ def _prefix_copy(folder: Folder, last_tag: str, dest: Path) -> None:
     assert folder.journal is not None
     journal = folder.journal.without(set(tags) - keep)
     (dest / JOURNAL_PATH).write_text(render_journal(journal), encoding="utf-8")
-
-
-# ------------------------------------------------------------------------------------------ output
-def render_baseline(report: BaselineReport, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `baseline`."""
-    lines = [f"database: {report.target}"]
-    if report.outcome in (EMPTY, IN_SYNC):
-        return "\n".join(lines + report.notes)
-    if report.outcome in (PLANNED, WRITTEN):
-        lines.append(f"baseline {report.tag}: {len(report.statements)} statement(s) generated from the live schema")
-        lines += [f"  {s.splitlines()[0]}" + (" ..." if "\n" in s else "") for s in report.statements]
-        lines.append("proof: applied after every migration to a shadow database, it gives exactly this database's schema")
-        lines += [f"warning: drops what the migrations create and this database lacks: {s.splitlines()[0]}" for s in report.destructive]
-    lines += [f"note: {n}" for n in report.notes]
-    if report.outcome == PLANNED:
-        lines.append(f"would write: {', '.join(report.files)}; and insert its tracking row here")
-        lines.append("nothing was written: run again with --yes to write the baseline and track it on this database")
-    elif report.outcome == WRITTEN:
-        lines.append(f"wrote: {', '.join(report.files)}")
-        lines.append(f"tracked {report.tag} here without running it (proven above); commit the files")
-    elif report.outcome == ADOPT_PLANNED:
-        lines.append(f"nothing was tracked: run again with --yes to record {report.tag} as applied on this database")
-    elif report.outcome == ADOPTED:
-        lines.append(f"tracked {report.tag} here without running it (proven above)")
-    elif report.outcome == LEGACY_PLANNED:
-        lines.append("nothing was tracked: run again with --yes to record the legacy files as run on this database")
-    if report.legacy:
-        verb = "recorded" if report.outcome in (WRITTEN, ADOPTED, LEGACY_RECORDED) else "would record"
-        lines.append(f"legacy files ({verb} as run, proven by the same schema comparison): {', '.join(report.legacy)}")
-    return "\n".join(lines)

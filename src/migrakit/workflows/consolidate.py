@@ -26,6 +26,7 @@ from ..db import schema_diff as schema, server, tracking
 from ..core.settings import Settings
 from ..sources.consolidated import load_consolidated, render_manifest
 from ..errors import ConfigError, JournalError, MigrakitError
+from ..errors import ConfirmationRequired
 from ..core.naming import utc_stamp
 from ..db.executor import Executor
 from ..core.journal import JOURNAL_PATH, Journal, render_journal
@@ -82,6 +83,11 @@ class ConsolidationReport:
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)
+
+    @property
+    def exit_code(self) -> int:
+        """5 while only the plan was printed (it needs --yes)."""
+        return 0 if self.written else ConfirmationRequired.exit_code
 
 
 # ------------------------------------------------------------------------------------------------ pure

@@ -42,6 +42,11 @@ class EnvReport:
     def failed(self) -> list[Check]:
         return [c for c in self.checks if not c.ok]
 
+    @property
+    def exit_code(self) -> int:
+        """0: a failed check raises the first failure's error (its code) instead of returning."""
+        return 0
+
 
 def _attempt(report: EnvReport, name: str, run: Callable[[], str]) -> bool:
     """Run one check; a MigrakitError becomes a failed Check carrying its fix."""
@@ -168,8 +173,3 @@ def check_lines(checks: list[Check]) -> list[str]:
 
 def _lines(report: EnvReport) -> list[str]:
     return check_lines(report.checks) + [f"note: {n}" for n in report.notes]
-
-
-def render_env(report: EnvReport, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `env_check`."""
-    return "\n".join(_lines(report))

@@ -41,6 +41,11 @@ class Generated:
     destructive: list[str] = field(default_factory=list)
     note: str = ""
 
+    @property
+    def exit_code(self) -> int:
+        """0: a run that returns did what it was asked (every failure raises a MigrakitError with its own code)."""
+        return 0
+
 
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
@@ -230,17 +235,3 @@ def with_drizzle_kit(settings: Settings, name: str | None, config: Path) -> Gene
 def _partial_output(exc: subprocess.TimeoutExpired) -> str:
     out = exc.stderr or exc.stdout or ""
     return (out.decode("utf-8", "replace") if isinstance(out, bytes) else out).strip()[-2000:]
-
-
-def render_generated(result: Generated, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `generated`."""
-    if result.tag is None:
-        return result.note
-    lines = [f"wrote migration {result.tag}"] + [f"  {f}" for f in result.files]
-    if result.destructive:
-        lines.append("destructive statements (allowed by --allow-destructive):")
-        lines += [f"  {s}" for s in result.destructive]
-    if result.note:
-        lines.append(result.note)
-    lines.append("next: review the SQL, then `inv db.migrate`")
-    return "\n".join(lines)

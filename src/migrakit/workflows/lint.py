@@ -75,6 +75,11 @@ class LintReport:
     def ok(self) -> bool:
         return not self.failing
 
+    @property
+    def exit_code(self) -> int:
+        """0, or 7 (LintFindings) when a finding reaches --fail-on."""
+        return 0 if self.ok else LintFindings.exit_code
+
 
 def _lock_timeout_disabled(settings: Settings) -> bool:
     try:

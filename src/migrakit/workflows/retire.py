@@ -42,6 +42,7 @@ from ..core.settings import Settings
 from ..sources.consolidated import render_manifest
 from .env_check import Check, check_lines
 from ..errors import ConfigError, DriftError, MigrakitError
+from ..errors import ConfirmationRequired
 from ..core.naming import utc_stamp
 from ..db.executor import migration_lock
 from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
@@ -86,6 +87,10 @@ class RetirePlan:
     @property
     def done(self) -> bool:
         return self.outcome != PLANNED
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 # ------------------------------------------------------------------------------------------ gathering
@@ -484,35 +489,4 @@ def render_record(plan: RetirePlan, *, new_file: bool) -> str:
         lines += [f"- `{e.file}` {e.where}: `{e.before}` -> `{e.after}`" for e in plan.build_edits]
         lines.append("")
     lines += ["**Checks:**", ""] + [f"- {c.name}: {c.found}" for c in plan.checks] + [""]
-    return "\n".join(lines)
-
-
-def render_retire(plan: RetirePlan, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `retire`."""
-    lines = [f"database: {plan.target}"]
-    if plan.outcome == NOTHING:
-        lines.append("nothing left to retire: no legacy files, no legacy scripts, no legacy tracking table")
-        return "\n".join(lines)
-    verb = "removed" if plan.outcome == RETIRED else "will remove"
-    if plan.legacy:
-        lines.append(f"{'folded' if plan.outcome == RETIRED else 'will fold'} {len(plan.legacy)} legacy file(s) into {plan.fold} "
-                     "(Mode 2; databases that ran them only record it)")  # fmt: skip
-    for m in plan.legacy:
-        lines.append(f"  {verb} (git rm) {m.path}  sha256 {m.hash[:16]}")
-    for s in plan.scripts:
-        lines.append(f"  {verb} (git rm) {s}")
-    if plan.table:
-        lines.append(f"{'dropped' if plan.outcome == RETIRED else 'will drop'} table {plan.table} ({plan.table_rows} row(s))")
-    for e in plan.build_edits:
-        lines.append(f"{'switched' if plan.outcome == RETIRED else 'will switch'} {e.file} {e.where}: {e.before!r} -> {e.after!r}")
-    if not plan.build_edits:
-        lines.append("build command: no package.json script or [tool.migrakit.app] command calls a legacy script")
-    lines += [f"still names a legacy script (edit it before committing): {m}" for m in plan.mentions]
-    lines.append("checks:")
-    lines += [f"  {line}" for line in check_lines(plan.checks)]
-    if plan.outcome == RETIRED:
-        lines.append(f"wrote {plan.record}; the change is staged, not committed: review `git diff --cached`, then")
-        lines.append("  git commit -m 'Retire the legacy migration system'")
-    else:
-        lines.append(f"nothing was changed: run again with --yes to retire (and write {plan.record})")
     return "\n".join(lines)

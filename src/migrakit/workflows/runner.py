@@ -21,6 +21,7 @@ from ..sources.consolidated import load_consolidated
 from ..core.target import resolve_tag
 from ..db import pooler
 from ..errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
+from ..errors import Fix
 from ..db.executor import AppliedElsewhere, Event, Executor, Options, migration_lock
 from ..core.migration import CONSOLIDATED, STANDARD, Migration
 from ..core.planner import DEFAULT_TABLE, Plan, order_sequence, plan
@@ -45,6 +46,10 @@ class StatusReport:
         plans = [self.plan, *([self.legacy] if self.legacy is not None else [])]
         return not self.plan.blocking and not any(p.duplicate_rows for p in plans)
 
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.ok else DriftError.exit_code
+
 
 @dataclass
 class MigrateReport:
@@ -58,6 +63,11 @@ class MigrateReport:
     to: str | None = None  # --to: the last migration this run may apply (resolved tag)
     to_already_applied: bool = False  # --to named a migration that is already applied: nothing to do
     held_back: list[str] = field(default_factory=list)  # pending migrations after --to, left pending
+
+    @property
+    def exit_code(self) -> int:
+        """0: a run that returns did what it was asked (every failure raises a MigrakitError with its own code)."""
+        return 0
 
 
 @dataclass
@@ -73,6 +83,11 @@ class BootstrapReport:
     already: list[str] = field(default_factory=list)  # files named by --only/--adopt that already have a row
     left: list[str] = field(default_factory=list)  # pending files this run leaves pending
     proofs: list[Any] = field(default_factory=list)  # db.provenance.LegacyProof of each adopted file
+
+    @property
+    def exit_code(self) -> int:
+        """0: a run that returns did what it was asked (every failure raises a MigrakitError with its own code)."""
+        return 0
 
 
 @dataclass(frozen=True)
@@ -585,7 +600,8 @@ def bootstrap(
                             executor.apply([m])
                             report.applied.append(m.tag)
                 except MigrakitError as err:
-                    err.fix = err.fix and err.fix.replace("inv db.migrate", "inv db.bootstrap")
+                    if isinstance(err.fix, Fix):  # the run to repeat is this one
+                        err.fix = err.fix.for_command("inv db.bootstrap")
                     done = [*report.applied, *report.recorded]
                     if done:
                         err.state = f"{err.state}; done before it in this run: {', '.join(done)}"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..core.settings import Settings
 from ..errors import JournalError, MigrakitError
+from ..errors import ConfirmationRequired
 from ..core.journal import JOURNAL_PATH
 from ..core.naming import locale_key, v1_folder_name
 from ..sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder
@@ -51,6 +52,10 @@ class LayoutUpgrade:
     @property
     def done(self) -> bool:
         return self.applied or not self.moves
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:

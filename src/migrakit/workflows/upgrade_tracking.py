@@ -26,6 +26,7 @@ from typing import Any, Sequence
 from ..db import server, tracking
 from ..core.settings import Settings
 from ..errors import DriftError, MigrakitError
+from ..errors import ConfirmationRequired
 from ..db.executor import migration_lock
 from ..core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
 from ..core.migration import Migration
@@ -90,6 +91,10 @@ class UpgradeTrackingReport:
     def done(self) -> bool:
         """True when nothing is left to do: applied now, or nothing needed."""
         return self.applied or self.upgrade is None or not self.upgrade.changes
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackingReport:
