@@ -16,7 +16,9 @@ from migrakit.workflows.baseline import BaselineReport
 from migrakit.workflows.check import CheckReport
 from migrakit.workflows.consolidate import ConsolidationReport
 from migrakit.workflows.env_check import EnvReport
+from migrakit.workflows.fleet import FleetReport
 from migrakit.workflows.generate import Generated
+from migrakit.workflows.lint import LintReport
 from migrakit.workflows.retire import RetirePlan
 from migrakit.workflows.runner import BootstrapReport, MigrateReport, StatusReport
 from migrakit.workflows.upgrade_layout import LayoutUpgrade
@@ -61,7 +63,7 @@ def test_a_fix_survives_pickling_with_its_command() -> None:
 
 REPORTS = [
     StatusReport, MigrateReport, BootstrapReport, UpgradeTrackingReport, LayoutUpgrade, CheckReport, BaselineReport,
-    ConsolidationReport, BranchCount, Generated, RetirePlan, EnvReport, ServerStatus, StopResult,
+    ConsolidationReport, BranchCount, Generated, RetirePlan, EnvReport, ServerStatus, StopResult, LintReport, FleetReport,
 ]  # fmt: skip
 
 
