@@ -14,7 +14,7 @@ from ..errors import MigrakitError
 from ..core.planner import DUPLICATE_ROWS
 from . import json as as_json
 from .text import fold, group_notes
-from ..workflows.runner import MigrateReport, StatusReport
+from ..core.reports import MigrateReport, StatusReport
 
 
 def choose_format(json_output: bool = False, stream: TextIO | None = None) -> str:

@@ -52,7 +52,7 @@ def migrate(
     Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
     when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
     (exit 1); --allow-empty accepts both."""
-    from ..workflows import runner
+    from ..workflows import migrate as runner
     from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
@@ -83,7 +83,7 @@ def status(
 
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
     """
-    from ..workflows import runner
+    from ..workflows import status as runner
     from ..render.report import choose_format, render_status
 
     fmt = choose_format(json)
@@ -274,7 +274,7 @@ def migrate_consolidated(
     For teams that deploy Mode 2 files apart from Mode 1 (`db.migrate` runs both). Refuses while a pending
     Mode 1 migration comes before a pending consolidation.
     """
-    from ..workflows import runner
+    from ..workflows import migrate as runner
     from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
@@ -323,7 +323,7 @@ def bootstrap(
     everything the file creates, changes or drops must be so here); otherwise exit 3 naming the objects.
     `inv db.check` prints the --adopt/--only command for a partly-run legacy folder.
     """
-    from ..workflows import runner
+    from ..workflows import bootstrap as runner
     from ..render.report import Progress, choose_format, render_bootstrap
 
     fmt = choose_format(json)

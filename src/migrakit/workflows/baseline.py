@@ -29,18 +29,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import generate, runner
 from ..db import schema_diff as schema, server, shadow, tracking
 from ..core.settings import Settings
 from ..core import attribution
 from ..db import provenance
-from .check import ignored_tables
+from ..db.session import executor_options
+from ..db.shadow import ignored_tables
+from ..db.status import read_status
 from ..errors import DriftError, MigrakitError, MigrationFailed
 from ..db.executor import Executor, migration_lock
 from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan
 from ..sources.folders import V1, Folder, display_path, load_folder
+from ..sources.writer import write_migration
 from ..core.statements import BREAKPOINT, is_destructive
 
 NAME = "baseline"
@@ -102,7 +104,7 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
 
 
 def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool) -> BaselineReport:
-    status = runner.status(settings, allow_empty=None, require_migrations=False)  # read under the lock; a first baseline starts the folder
+    status = read_status(settings, allow_empty=None, require_migrations=False)  # read under the lock; a first baseline starts the folder
     plan, folder = status.plan, status.folder
     blocking = [*plan.blocking, *(status.legacy.blocking if status.legacy else ())]
     if blocking:
@@ -209,7 +211,7 @@ def _write(
         if folder.path.is_dir():
             shutil.copytree(folder.path, copy)
         copy_settings = settings.with_overrides(migrations_dir=str(copy))
-        written = generate.write_migration(copy_settings, NAME, text)
+        written = write_migration(copy_settings, NAME, text)
         report.tag = written.tag
         _prove(settings, copy, target, ignore, f"baseline {written.tag}", written.tag)
         relative = [Path(f).relative_to(copy) for f in written.files]
@@ -317,7 +319,7 @@ def _track(conn: Any, settings: Settings, migrations: list[Migration], *, v1: bo
             fix="another migrator ran at the same time: check `inv db.status`, then run `inv db.baseline` again",
         )
     tracking.ensure_table(conn, schema_name, table, v1=v1)
-    Executor(conn, runner.executor_options(settings, v1=v1)).record(migrations)
+    Executor(conn, executor_options(settings, v1=v1)).record(migrations)
 
 
 def _adopt(

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import runner
 from ..db import schema_diff as schema, server, shadow
+from ..db.shadow import ignored_tables
+from ..db.status import read_status
 from ..core.settings import Settings
 from ..db import provenance
 from ..core.planner import DUPLICATE_ROWS, Plan, Problem
@@ -45,14 +46,9 @@ class CheckReport:
         return not self.diff.equal or any(p.blocking for p in self.problems)
 
 
-def ignored_tables(settings: Settings) -> tuple[str, ...]:
-    """Tables that are bookkeeping, not schema: the legacy runner's tracking table."""
-    return (settings.legacy_table,) if settings.legacy_table else ()
-
-
 def check(settings: Settings) -> CheckReport:
     """Build the migrations' schema on a shadow database and compare it with the target's."""
-    status = runner.status(settings, allow_empty=None)
+    status = read_status(settings, allow_empty=None)
     target = server.resolve_target(settings)
     plan = status.plan
     legacy = list(status.legacy.migrations) if status.legacy else []

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..core.settings import Settings
 from ..errors import JournalError, MigrakitError
 from ..core.journal import JOURNAL_PATH
-from ..core.naming import locale_key, v1_folder_name
+from ..core.naming import locale_key, snapshot_name, v1_folder_name
 from ..sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder
 
 
@@ -82,7 +82,7 @@ def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:
                 fix="remove or move that folder (a half-finished conversion?), then run again",
             )
         seen[target] = entry.tag
-        snapshot = meta / f"{entry.tag.split('_')[0]}_snapshot.json"
+        snapshot = meta / snapshot_name(entry.tag)
         if not snapshot.is_file():
             notes.append(
                 f"{entry.tag}: no {display_path(snapshot)}; {target}/ gets migration.sql only "
