@@ -11,6 +11,11 @@ from .migration import Migration
 if TYPE_CHECKING:
     from pathlib import Path
 
+# layouts
+JOURNAL = "journal"  # drizzle-kit 0.x: `<tag>.sql` + `meta/_journal.json`
+V1 = "v1"  # drizzle-kit 1.0: `<YYYYMMDDHHMMSS>_<name>/migration.sql`
+EMPTY = "empty"
+
 
 @dataclass(frozen=True)
 class Folder:

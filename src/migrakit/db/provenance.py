@@ -20,9 +20,9 @@ from ..core.settings import Settings
 from ..core import attribution
 from .executor import Executor
 from .session import executor_options
+from ..core.folder import V1
 from ..core.migration import Migration
-from ..sources.folders import V1
-from ..sources.load import load_sources
+from ..core.project import Sources
 
 Key = tuple[Any, ...]
 
@@ -68,12 +68,11 @@ def _short(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def build(settings: Settings, url: str, *, each_migration: bool = True) -> Provenance:
+def build(settings: Settings, url: str, src: Sources, *, each_migration: bool = True) -> Provenance:
     """Apply every migration, then every legacy file, to the empty database at `url`, inspecting the schema
     before the first step and after each. `each_migration=False`: the migrations are one step (enough to prove
-    legacy files, and one inspection instead of one per migration); legacy files are always one step each."""
-    shadow_settings = settings.with_overrides(database_url=url)
-    src = load_sources(shadow_settings)
+    legacy files, and one inspection instead of one per migration); legacy files are always one step each.
+    `src`: the project's files (sources/load.py)."""
     v1 = src.folder.layout == V1
     migrations = [(m,) for m in src.migrations] if each_migration else ([tuple(src.migrations)] if src.migrations else [])
     steps: list[tuple[Migration, ...]] = []

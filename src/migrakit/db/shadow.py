@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Iterator
 
 from . import server, tracking
 from .apply_plan import execute
 from .executor import Executor
 from .session import executor_options, open_target
+from ..core.folder import V1
+from ..core.project import Sources
 from ..core.run_plan import check_statements, legacy_failure, refuse_blocking
 from ..core.settings import Settings
 from ..errors import MigrakitError
-from ..sources.folders import V1
-from ..sources.load import load_sources
 
 
 def shadow_server(settings: Settings) -> str:
@@ -46,19 +45,17 @@ def ignored_tables(settings: Settings) -> tuple[str, ...]:
     return (settings.legacy_table,) if settings.legacy_table else ()
 
 
-def build(settings: Settings, url: str, *, migrations_dir: Path | None = None) -> None:
-    """Apply all migrations to the (empty) database at `url` as `db.migrate` would, then the legacy files as
-    `db.bootstrap` would (a fresh database gets them in that order too)."""
-    target = settings.with_overrides(database_url=url, migrations_dir=str(migrations_dir) if migrations_dir else None)
+def build(settings: Settings, url: str, src: Sources) -> None:
+    """Apply all migrations of `src` (sources/load.py) to the (empty) database at `url` as `db.migrate` would,
+    then the legacy files as `db.bootstrap` would (a fresh database gets them in that order too)."""
     with failures_on_shadow():
-        replay(target)
+        replay(settings.with_overrides(database_url=url), src)
 
 
-def replay(settings: Settings, *, legacy: bool = True) -> None:
-    """Apply every migration (empty ones included: history is replayed), then, with `legacy`, each legacy file in
-    its own transaction, to the database of `settings` (a fresh one): the files read once, the executor called
+def replay(settings: Settings, src: Sources, *, legacy: bool = True) -> None:
+    """Apply every migration of `src` (empty ones included: history is replayed), then, with `legacy`, each
+    legacy file in its own transaction, to the database of `settings` (a fresh one): the executor called
     directly, no migration lock (nobody else knows the database)."""
-    src = load_sources(settings, require_migrations=False)
     v1 = src.folder.layout == V1
     options = executor_options(settings, v1=v1)
     schema, table = settings.migrations_schema, settings.migrations_table

@@ -8,17 +8,16 @@ from typing import Any
 from . import pooler, tracking
 from .session import open_target
 from .table_upgrade import needed
+from ..core.project import Sources, refuse_empty_folder, table_name
 from ..core.reports import StatusReport
 from ..core.settings import Settings
-from ..sources.load import load_sources, refuse_empty_folder, table_name
 
 
 def read_status(
-    settings: Settings, *, out_of_order: bool = False, allow_empty: bool | None = False, require_migrations: bool = True
+    settings: Settings, src: Sources, *, out_of_order: bool = False, allow_empty: bool | None = False
 ) -> StatusReport:
-    """The files (sources/load.py) planned against the target's tracking rows.
-    `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one)."""
-    src = load_sources(settings, require_migrations=require_migrations)
+    """The files (`src`, read by sources/load.py) planned against the target's tracking rows; an empty folder
+    while the table has rows is refused unless `allow_empty` (None: the task has no --allow-empty)."""
     with open_target(settings) as (target, conn):
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         refuse_empty_folder(settings, src, rows, allow_empty)

@@ -9,13 +9,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from . import tracking
-from ..core.folder import Folder
+from ..core.folder import V1, Folder
 from ..core.migration import Migration, TrackingRow
+from ..core.project import table_name
 from ..core.settings import Settings
 from ..core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
 from ..errors import ConfirmationRequired, DriftError
-from ..sources.folders import V1
-from ..sources.load import table_name
 
 
 def needed(

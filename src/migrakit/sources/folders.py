@@ -18,11 +18,8 @@ from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
 from ..core.migration import STANDARD, Migration, drizzle_hash
 from ..core.statements import BREAKPOINT, keyword_head
 from ..core.naming import locale_key, v1_when
-from ..core.folder import Folder as Folder
+from ..core.folder import EMPTY as EMPTY, JOURNAL as JOURNAL, V1 as V1, Folder as Folder
 
-JOURNAL = "journal"
-V1 = "v1"
-EMPTY = "empty"
 
 if TYPE_CHECKING:
     from ..core.settings import Settings

@@ -42,6 +42,7 @@ from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan
 from ..sources.folders import V1, Folder, display_path, load_folder
+from ..sources.load import load_sources
 from ..sources.writer import write_migration
 from ..core.statements import BREAKPOINT, is_destructive
 
@@ -104,7 +105,8 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
 
 
 def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool) -> BaselineReport:
-    status = read_status(settings, allow_empty=None, require_migrations=False)  # read under the lock; a first baseline starts the folder
+    src = load_sources(settings, require_migrations=False)  # a first baseline starts the folder
+    status = read_status(settings, src, allow_empty=None)  # read under the lock
     plan, folder = status.plan, status.folder
     blocking = [*plan.blocking, *(status.legacy.blocking if status.legacy else ())]
     if blocking:
@@ -135,7 +137,7 @@ def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool
             details=[m.tag for m in plan.pending[1:6]],
         )
     with shadow.shadow(settings) as url:
-        shadow.build(settings, url)
+        shadow.build(settings, url, src)
         statements = schema.diff_statements(url, target.url, ignore_tables=ignore)
     if not statements and not legacy:
         return BaselineReport(
@@ -152,7 +154,7 @@ def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tu
     """The database lacks something the legacy files create: prove file by file which of them ran here and
     raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url, each_migration=False)
+        prov = provenance.build(settings, url, load_sources(settings), each_migration=False)
     proofs = provenance.legacy_proofs(prov, legacy, provenance.live_snapshot(target.url, ignore, target.display))
     forward = provenance.next_step(proofs)
     blockers = provenance.blockers(proofs)
@@ -229,7 +231,8 @@ def _prove(
     """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target."""
     with shadow.shadow(settings) as url:
         try:
-            shadow.build(settings, url, migrations_dir=migrations_dir)
+            files = load_sources(settings.with_overrides(migrations_dir=str(migrations_dir)), require_migrations=False)
+            shadow.build(settings, url, files)
         except MigrationFailed as err:
             if err.migration != tag:
                 raise

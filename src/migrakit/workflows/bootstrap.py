@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.attribution import SelectionError, parse_selection, split_selectors
 from ..core.migration import Migration
+from ..core.project import Sources
 from ..core.reports import BootstrapReport
 from ..core.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
 from ..core.settings import Settings
@@ -54,7 +55,7 @@ def bootstrap(
         if dry_run:  # the proof is read-only: a dry run proves too
             report = bootstrap_report(target.display, shown, p, run_sel, adopt_sel, named=named, dry_run=True)
             if report.adopt:
-                report.proofs = _prove_adoption(settings, target, p.pending, [m for m in p.pending if m.tag in report.adopt])
+                report.proofs = _prove_adoption(settings, src, target, p.pending, [m for m in p.pending if m.tag in report.adopt])
             return report
         try:
             with migration_lock(
@@ -68,7 +69,7 @@ def bootstrap(
                 report = bootstrap_report(target.display, shown, p, run_sel, adopt_sel, named=named)
                 to_adopt = [m for m in p.pending if m.tag in report.adopt]
                 if to_adopt:  # proven under the lock: nobody migrates between the proof and the rows
-                    report.proofs = _prove_adoption(settings, target, p.pending, to_adopt)
+                    report.proofs = _prove_adoption(settings, src, target, p.pending, to_adopt)
                 tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
                 on_event("plan", count=len(report.to_run))
                 executor = Executor(conn, executor_options(settings, v1=v1), on_event)
@@ -112,11 +113,13 @@ def _selection(
     return run_sel, adopt_sel
 
 
-def _prove_adoption(settings: Settings, target: server.Target, pending: tuple[Migration, ...], adopt: list[Migration]) -> list[Any]:
+def _prove_adoption(
+    settings: Settings, src: Sources, target: server.Target, pending: tuple[Migration, ...], adopt: list[Migration]
+) -> list[Any]:
     """Prove each file of `adopt` present in the live schema (db/provenance.py), or raise DriftError naming,
     per refused file, the objects that differ and the fix."""
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url, each_migration=False)
+        prov = provenance.build(settings, url, src, each_migration=False)
         note = shadow.version_note(target.url, url)
     live = provenance.live_snapshot(target.url, shadow.ignored_tables(settings), target.display)
     proofs = provenance.legacy_proofs(prov, list(pending), live)

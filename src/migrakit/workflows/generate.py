@@ -14,6 +14,7 @@ from ..db import schema_diff as schema, server, shadow
 from ..core.settings import Settings
 from ..errors import ConfigError, ConfirmationRequired, MigrakitError
 from ..sources.folders import load_folder
+from ..sources.load import load_sources
 from ..core.statements import BREAKPOINT, is_destructive
 from ..core.reports import Generated as Generated
 from ..sources.writer import join_notes, write_migration
@@ -45,7 +46,8 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
     base = server.resolve_target(settings).url
     with server.shadow_database(base) as from_migrations, server.shadow_database(base) as from_schema:
         # the migrations as db.migrate runs them (the first generated migration starts the folder)
-        shadow.replay(settings.with_overrides(database_url=from_migrations), legacy=False)
+        on_shadow = settings.with_overrides(database_url=from_migrations)
+        shadow.replay(on_shadow, load_sources(on_shadow, require_migrations=False), legacy=False)
         text = settings.schema.read_text(encoding="utf-8")
         with server.connect(from_schema, autocommit=True) as conn:
             try:

@@ -11,6 +11,7 @@ from contextlib import nullcontext
 
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan
+from ..core.project import refuse_empty_folder
 from ..core.reports import MigrateReport
 from ..core.run_plan import check_statements, refuse_blocking, runnable, up_to
 from ..core.settings import Settings
@@ -20,7 +21,7 @@ from ..db.apply_plan import direct_connection, execute
 from ..db.executor import Event, migration_lock
 from ..db.session import executor_options, open_target
 from ..sources.folders import V1
-from ..sources.load import load_sources, refuse_empty_folder
+from ..sources.load import load_sources
 
 
 def migrate(
@@ -84,7 +85,8 @@ def migrate(
 
                 def replan() -> tuple[Plan, list[Migration]]:
                     rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
-                    p = src.plan(rows, out_of_order=out_of_order, up=table_upgrade.needed(conn, settings, folder, rows, src.others))
+                    up = table_upgrade.needed(conn, settings, folder, rows, src.others)
+                    p = src.plan(rows, out_of_order=out_of_order, up=up)
                     refuse_blocking(p)
                     p, _ = up_to(p, to_tag)  # a racer's re-plan stops at --to as well
                     return p, runnable(p, only)

@@ -39,11 +39,12 @@ from ..db import schema_diff as schema, server, shadow, tracking
 from ..db.legacy_table import legacy_table, record_and_drop
 from ..db.status import read_status
 from ..errors import ConfigError, DriftError, MigrakitError
-from ..sources.build_commands import REPLACEMENT as REPLACEMENT, BuildEdit, apply_build_edit, build_edits, legacy_scripts, mentions
-from ..sources.build_commands import switch_command as switch_command
+from ..sources.build_commands import REPLACEMENT as REPLACEMENT, BuildEdit, apply_build_edit, build_edits
+from ..sources.build_commands import legacy_scripts, mentions, switch_command as switch_command
 from ..sources.consolidated import render_manifest
 from ..sources.folders import V1, load_folder
 from ..sources.legacy import load_legacy
+from ..sources.load import load_sources
 from .env_check import check_lines
 
 RECORD = Path("docs") / "legacy-migration-retirement.md"
@@ -138,7 +139,7 @@ def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
             "(a legacy runner's own table, or the tables that exist, prove nothing)",
         )
     )
-    status = read_status(settings, allow_empty=None)  # db.check's tracking problems
+    status = read_status(settings, load_sources(settings), allow_empty=None)  # db.check's tracking problems
     problems = status.plan.problems + (status.legacy.problems if status.legacy else ())
     if plan.legacy:  # the fold is named now: the shadow below proves it
         plan.fold_when = _fold_when(settings, rows)
@@ -254,7 +255,7 @@ def _shadows(settings: Settings, target: server.Target, plan: RetirePlan, fold: 
         if fold_diff is not None and fold_diff.equal:
             return _Shadows(fold_diff, fold_diff)
     with shadow.shadow(settings) as url:
-        shadow.build(settings, url)
+        shadow.build(settings, url, load_sources(settings, require_migrations=False))
         diff = schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
     return _Shadows(diff, fold_diff, fold_error)
 
@@ -270,7 +271,7 @@ def _fold_diff(settings: Settings, target: server.Target, plan: RetirePlan, fold
         after = settings.with_overrides(consolidated_dir=str(consolidated))
         after = after.with_overrides(legacy_dir=str(Path(tmp) / "no-legacy"))
         with shadow.shadow(settings) as url:
-            shadow.build(after, url)
+            shadow.build(after, url, load_sources(after, require_migrations=False))
             return schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
 
 

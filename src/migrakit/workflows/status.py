@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..core.reports import StatusReport
 from ..core.settings import Settings
 from ..db.status import read_status
+from ..sources.load import load_sources
 
 
 def status(
@@ -12,4 +13,5 @@ def status(
 ) -> StatusReport:
     """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
     `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one)."""
-    return read_status(settings, out_of_order=out_of_order, allow_empty=allow_empty, require_migrations=require_migrations)
+    src = load_sources(settings, require_migrations=require_migrations)
+    return read_status(settings, src, out_of_order=out_of_order, allow_empty=allow_empty)
