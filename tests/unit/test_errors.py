@@ -20,7 +20,7 @@ from migrakit.workflows.fleet import FleetReport
 from migrakit.workflows.generate import Generated
 from migrakit.workflows.lint import LintReport
 from migrakit.workflows.retire import RetirePlan
-from migrakit.workflows.runner import BootstrapReport, MigrateReport, StatusReport
+from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
 from migrakit.workflows.upgrade_layout import LayoutUpgrade
 from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
 

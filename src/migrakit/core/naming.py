@@ -64,3 +64,9 @@ def v1_folder_name(when: int, tag: str) -> str:
     """drizzle-kit up's folder name for a journal entry: `<YYYYMMDDHHMMSS>_<tag minus its prefix>`."""
     _, _, rest = tag.partition("_")
     return f"{utc_stamp(when)}_{rest}"
+
+
+def snapshot_name(tag: str) -> str:
+    """drizzle-kit's snapshot file for a journal tag: `<prefix>_snapshot.json` (`0007`, `20250508083758`): the
+    tag's part before its first `_`."""
+    return f"{tag.split('_', 1)[0]}_snapshot.json"

@@ -13,37 +13,15 @@ transaction? Reads only; sets nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from ..core.connection import DIRECT as DIRECT, Pooler as Pooler
+
 # Well-known transaction poolers, named from the URL alone.
 SUPABASE_POOLER_PORT = "6543"
-
-
-@dataclass(frozen=True)
-class Pooler:
-    present: bool  # something between the client and PostgreSQL multiplexes connections
-    transaction: bool  # server connections are handed out per transaction (session state does not survive)
-    name: str  # what it probably is, for messages ("" when direct)
-    evidence: str  # what was seen, for messages
-
-    def describe(self) -> str:
-        """One line for env.check and db.status."""
-        if not self.present:
-            return "direct to PostgreSQL (no pooler seen)"
-        if self.transaction:
-            return (
-                f"through a transaction pooler ({self.name}): each transaction may run on another server "
-                "connection; migrations are guarded per transaction; CONCURRENTLY steps and files with their own "
-                "BEGIN/COMMIT need direct_url (MIGRAKIT_DIRECT_URL)"
-            )
-        return f"through a session pooler ({self.name}): each client keeps its server connection; everything works"
-
-
-DIRECT = Pooler(False, False, "", "")
 
 
 def _name(url: str) -> str:

@@ -15,13 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..workflows import runner
 from . import schema_diff as schema, server, shadow, tracking
 from ..core.settings import Settings
 from ..core import attribution
 from .executor import Executor
+from .session import executor_options
+from ..core.folder import V1
 from ..core.migration import Migration
-from ..sources.folders import V1
+from ..core.project import Sources
 
 Key = tuple[Any, ...]
 
@@ -67,12 +68,11 @@ def _short(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def build(settings: Settings, url: str, *, each_migration: bool = True) -> Provenance:
+def build(settings: Settings, url: str, src: Sources, *, each_migration: bool = True) -> Provenance:
     """Apply every migration, then every legacy file, to the empty database at `url`, inspecting the schema
     before the first step and after each. `each_migration=False`: the migrations are one step (enough to prove
-    legacy files, and one inspection instead of one per migration); legacy files are always one step each."""
-    shadow_settings = settings.with_overrides(database_url=url)
-    src = runner.load_sources(shadow_settings)
+    legacy files, and one inspection instead of one per migration); legacy files are always one step each.
+    `src`: the project's files (sources/load.py)."""
     v1 = src.folder.layout == V1
     migrations = [(m,) for m in src.migrations] if each_migration else ([tuple(src.migrations)] if src.migrations else [])
     steps: list[tuple[Migration, ...]] = []
@@ -80,7 +80,7 @@ def build(settings: Settings, url: str, *, each_migration: bool = True) -> Prove
         snaps = [schema.snapshot(schema.inspect(url, what="the shadow database"))]
         with server.connect(url, autocommit=True) as conn:
             tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
-            executor = Executor(conn, runner.executor_options(settings, v1=v1))
+            executor = Executor(conn, executor_options(settings, v1=v1))
             for step in [*migrations, *((m,) for m in src.legacy)]:
                 executor.apply(list(step))
                 steps.append(step)

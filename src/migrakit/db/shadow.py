@@ -4,23 +4,26 @@ A shadow lives on the embedded server by default, or on the server of `--shadow-
 (an admin URL: migrakit creates and drops databases there, e.g. the target's own server, to match its
 version and extensions). It is dropped afterwards, also when building it fails.
 
-"All migrations" is what a fresh database gets: `db.migrate` (every Mode 1 and Mode 2 migration), then,
-while a legacy folder is configured, `db.bootstrap` (each legacy file in order, one transaction each).
+"All migrations" is what a fresh database gets: what `db.migrate` runs (every Mode 1 and Mode 2 migration),
+then, while a legacy folder is configured, what `db.bootstrap` runs (each legacy file in order, one
+transaction each), applied here with the executor directly (db must not call a workflow).
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 from typing import Iterator
 
-from ..workflows import runner
-from . import server
-from ..sources.legacy import load_legacy
+from . import server, tracking
+from .apply_plan import execute
+from .executor import Executor
+from .session import executor_options, open_target
+from ..core.folder import V1
+from ..core.project import Sources
+from ..core.run_plan import check_statements, legacy_failure, refuse_blocking
 from ..core.settings import Settings
 from ..errors import MigrakitError
-from ..core.migration import Migration
 
 
 def shadow_server(settings: Settings) -> str:
@@ -37,19 +40,45 @@ def shadow(settings: Settings) -> Iterator[str]:
         yield url
 
 
-def legacy_migrations(settings: Settings) -> list[Migration]:
-    """The legacy folder's files as `db.bootstrap` runs them (none when no legacy folder is configured)."""
-    return list(load_legacy(settings.legacy_dir, settings.root, required=False))
+def ignored_tables(settings: Settings) -> tuple[str, ...]:
+    """Tables that are bookkeeping, not schema: the legacy runner's tracking table (left out of comparisons)."""
+    return (settings.legacy_table,) if settings.legacy_table else ()
 
 
-def build(settings: Settings, url: str, *, migrations_dir: Path | None = None) -> None:
-    """Apply all migrations to the (empty) database at `url`: `db.migrate`, then `db.bootstrap` when there are
-    legacy files (a fresh database gets them in that order too)."""
-    target = settings.with_overrides(database_url=url, migrations_dir=str(migrations_dir) if migrations_dir else None)
+def build(settings: Settings, url: str, src: Sources) -> None:
+    """Apply all migrations of `src` (sources/load.py) to the (empty) database at `url` as `db.migrate` would,
+    then the legacy files as `db.bootstrap` would (a fresh database gets them in that order too)."""
     with failures_on_shadow():
-        runner.migrate(target, allow_empty=True, require_migrations=False)  # replays history (empty migrations included)
-        if legacy_migrations(settings):
-            runner.bootstrap(target)
+        replay(settings.with_overrides(database_url=url), src)
+
+
+def replay(settings: Settings, src: Sources, *, legacy: bool = True) -> None:
+    """Apply every migration of `src` (empty ones included: history is replayed), then, with `legacy`, each
+    legacy file in its own transaction, to the database of `settings` (a fresh one): the executor called
+    directly, no migration lock (nobody else knows the database)."""
+    v1 = src.folder.layout == V1
+    options = executor_options(settings, v1=v1)
+    schema, table = settings.migrations_schema, settings.migrations_table
+    with open_target(settings) as (_, conn):
+        p = src.plan(tracking.read_rows(conn, schema, table))
+        refuse_blocking(p)
+        check_statements(p, allow_empty=True)
+        tracking.ensure_table(conn, schema, table, v1=v1)
+        execute(conn, p, list(p.pending), options)
+        if not (legacy and src.legacy):
+            return
+        legacy_plan = src.legacy_plan(tracking.read_rows(conn, schema, table))
+        check_statements(legacy_plan)
+        refuse_blocking(legacy_plan)
+        executor = Executor(conn, options)
+        done: list[str] = []
+        try:
+            for m in legacy_plan.pending:  # file order, each file in its own transaction
+                executor.apply([m])
+                done.append(m.tag)
+        except MigrakitError as err:
+            legacy_failure(err, done)
+            raise
 
 
 @contextmanager

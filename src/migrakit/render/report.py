@@ -16,7 +16,7 @@ from ..core.planner import DUPLICATE_ROWS
 from . import json as as_json
 from .text import fold, group_notes, subjects, table
 from .upgrade import upgrade_lines
-from ..workflows.runner import BootstrapReport, MigrateReport, StatusReport
+from ..core.reports import BootstrapReport, MigrateReport, StatusReport
 
 
 def choose_format(json_output: bool = False, stream: TextIO | None = None) -> str:

@@ -10,36 +10,21 @@ from __future__ import annotations
 import functools
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, JournalError
-from ..core.journal import JOURNAL_PATH, Journal, journal_warnings, parse_journal
+from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
 from ..core.migration import STANDARD, Migration, drizzle_hash
 from ..core.statements import BREAKPOINT, keyword_head
 from ..core.naming import locale_key, v1_when
+from ..core.folder import EMPTY as EMPTY, JOURNAL as JOURNAL, V1 as V1, Folder as Folder
 
-JOURNAL = "journal"
-V1 = "v1"
-EMPTY = "empty"
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
 
 _V1_FOLDER = re.compile(r"^(\d{14})_")
-
-
-@dataclass(frozen=True)
-class Folder:
-    """A Mode 1 folder as read from disk."""
-
-    path: Path
-    layout: str
-    migrations: tuple[Migration, ...]
-    journal: Journal | None = None
-    orphans: tuple[str, ...] = ()  # .sql files no journal entry names (Drizzle ignores them)
-    warnings: tuple[str, ...] = field(default=())
 
 
 def display_path(path: Path, root: Path | None = None) -> str:

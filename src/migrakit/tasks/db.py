@@ -74,7 +74,7 @@ def migrate(
     With --targets FILE (or --targets-query SQL): the same on many databases at once, each with its own lock,
     transactions and tracking; a failing target stops at its failing migration and the others go on. Exit
     code: the first failed target's."""
-    from ..workflows import runner
+    from ..workflows import migrate as runner
     from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
@@ -115,7 +115,7 @@ def status(
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
     With --targets FILE (or --targets-query SQL): each target's state (up to date, pending, drift, failed).
     """
-    from ..workflows import runner
+    from ..workflows import status as runner
     from ..render.report import choose_format, render_status
 
     fmt = choose_format(json)
@@ -295,7 +295,7 @@ def migrate_consolidated(
     For teams that deploy Mode 2 files apart from Mode 1 (`db.migrate` runs both). Refuses while a pending
     Mode 1 migration comes before a pending consolidation.
     """
-    from ..workflows import runner
+    from ..workflows import migrate as runner
     from ..render.report import Progress, choose_format, render_migrate
 
     fmt = choose_format(json)
@@ -344,7 +344,7 @@ def bootstrap(
     everything the file creates, changes or drops must be so here); otherwise exit 3 naming the objects.
     `inv db.check` prints the --adopt/--only command for a partly-run legacy folder.
     """
-    from ..workflows import runner
+    from ..workflows import bootstrap as runner
     from ..render.report import Progress, choose_format, render_bootstrap
 
     fmt = choose_format(json)

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import generate, runner
 from ..db import schema_diff as schema, server, shadow, tracking
 from ..core.settings import Settings
 from ..core import attribution
 from ..db import provenance
-from .check import ignored_tables
+from ..db.session import executor_options
+from ..db.shadow import ignored_tables
+from ..db.status import read_status
 from ..errors import DriftError, MigrakitError, MigrationFailed
 from ..errors import ConfirmationRequired
 from ..db.executor import Executor, migration_lock
@@ -42,6 +43,8 @@ from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan
 from ..sources.folders import V1, Folder, display_path, load_folder
+from ..sources.load import load_sources
+from ..sources.writer import write_migration
 from ..core.statements import BREAKPOINT, is_destructive
 
 NAME = "baseline"
@@ -107,7 +110,8 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
 
 
 def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool) -> BaselineReport:
-    status = runner.status(settings, allow_empty=None, require_migrations=False)  # read under the lock; a first baseline starts the folder
+    src = load_sources(settings, require_migrations=False)  # a first baseline starts the folder
+    status = read_status(settings, src, allow_empty=None)  # read under the lock
     plan, folder = status.plan, status.folder
     blocking = [*plan.blocking, *(status.legacy.blocking if status.legacy else ())]
     if blocking:
@@ -138,7 +142,7 @@ def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool
             details=[m.tag for m in plan.pending[1:6]],
         )
     with shadow.shadow(settings) as url:
-        shadow.build(settings, url)
+        shadow.build(settings, url, src)
         statements = schema.diff_statements(url, target.url, ignore_tables=ignore)
     if not statements and not legacy:
         return BaselineReport(
@@ -155,7 +159,7 @@ def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tu
     """The database lacks something the legacy files create: prove file by file which of them ran here and
     raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url, each_migration=False)
+        prov = provenance.build(settings, url, load_sources(settings), each_migration=False)
     proofs = provenance.legacy_proofs(prov, legacy, provenance.live_snapshot(target.url, ignore, target.display))
     forward = provenance.next_step(proofs)
     blockers = provenance.blockers(proofs)
@@ -214,7 +218,7 @@ def _write(
         if folder.path.is_dir():
             shutil.copytree(folder.path, copy)
         copy_settings = settings.with_overrides(migrations_dir=str(copy))
-        written = generate.write_migration(copy_settings, NAME, text)
+        written = write_migration(copy_settings, NAME, text)
         report.tag = written.tag
         _prove(settings, copy, target, ignore, f"baseline {written.tag}", written.tag)
         relative = [Path(f).relative_to(copy) for f in written.files]
@@ -232,7 +236,8 @@ def _prove(
     """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target."""
     with shadow.shadow(settings) as url:
         try:
-            shadow.build(settings, url, migrations_dir=migrations_dir)
+            files = load_sources(settings.with_overrides(migrations_dir=str(migrations_dir)), require_migrations=False)
+            shadow.build(settings, url, files)
         except MigrationFailed as err:
             if err.migration != tag:
                 raise
@@ -322,7 +327,7 @@ def _track(conn: Any, settings: Settings, migrations: list[Migration], *, v1: bo
             fix="another migrator ran at the same time: check `inv db.status`, then run `inv db.baseline` again",
         )
     tracking.ensure_table(conn, schema_name, table, v1=v1)
-    Executor(conn, runner.executor_options(settings, v1=v1)).record(migrations)
+    Executor(conn, executor_options(settings, v1=v1)).record(migrations)
 
 
 def _adopt(

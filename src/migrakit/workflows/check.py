@@ -15,12 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import runner
 from ..db import schema_diff as schema, server, shadow
+from ..db.shadow import ignored_tables
+from ..db.status import read_status
+from ..sources.load import load_sources
 from ..core.settings import Settings
 from ..db import provenance
-from ..errors import DriftError
 from ..core.planner import Plan, Problem
+from ..core.project import Sources
+from ..errors import DriftError
 
 
 @dataclass
@@ -50,20 +53,16 @@ class CheckReport:
         return DriftError.exit_code if self.drifted else 0
 
 
-def ignored_tables(settings: Settings) -> tuple[str, ...]:
-    """Tables that are bookkeeping, not schema: the legacy runner's tracking table."""
-    return (settings.legacy_table,) if settings.legacy_table else ()
-
-
 def check(settings: Settings) -> CheckReport:
     """Build the migrations' schema on a shadow database and compare it with the target's."""
-    status = runner.status(settings, allow_empty=None)
+    src = load_sources(settings)
+    status = read_status(settings, src, allow_empty=None)
     target = server.resolve_target(settings)
     plan = status.plan
     legacy = list(status.legacy.migrations) if status.legacy else []
     unrecorded = {m.tag for m in status.legacy.pending} if status.legacy else set()
     with shadow.shadow(settings) as url:
-        shadow.build(settings, url)
+        shadow.build(settings, url, src)
         diff = schema.compare(url, target.url, ignore_tables=ignored_tables(settings))
         note = shadow.version_note(target.url, url)
     report = CheckReport(
@@ -78,7 +77,7 @@ def check(settings: Settings) -> CheckReport:
     if note:
         report.notes.append(note)
     if not diff.equal or unrecorded:
-        _explain(settings, target, report, status.legacy.pending if status.legacy else (), plan)
+        _explain(settings, src, target, report, status.legacy.pending if status.legacy else (), plan)
     if plan.pending and not diff.equal:
         report.notes.append(
             f"{len(plan.pending)} migration(s) are pending here ({', '.join(m.tag for m in plan.pending[:5])}"
@@ -97,10 +96,12 @@ def check(settings: Settings) -> CheckReport:
     return report
 
 
-def _explain(settings: Settings, target: server.Target, report: CheckReport, pending_legacy: tuple, plan: Plan) -> None:
+def _explain(
+    settings: Settings, src: Sources, target: server.Target, report: CheckReport, pending_legacy: tuple, plan: Plan
+) -> None:
     """Name the file behind each difference, and prove which legacy files without a row ran here."""
     with shadow.shadow(settings) as url:
-        prov = provenance.build(settings, url, each_migration=not report.diff.equal)
+        prov = provenance.build(settings, url, src, each_migration=not report.diff.equal)
     live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
     pending = {m.tag for m in plan.pending} | {m.tag for m in pending_legacy}
     for d in report.diff.differences:

@@ -26,9 +26,10 @@ from ..db import schema_diff as schema, server, tracking
 from ..core.settings import Settings
 from ..sources.consolidated import load_consolidated, render_manifest
 from ..errors import ConfigError, JournalError, MigrakitError
+from ..core.naming import snapshot_name as snapshot_name, utc_stamp
 from ..errors import ConfirmationRequired
-from ..core.naming import utc_stamp
 from ..db.executor import Executor
+from ..db.session import executor_options
 from ..core.journal import JOURNAL_PATH, Journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from ..core.planner import order_sequence
@@ -114,11 +115,6 @@ def consolidated_text(stem: str, replaced: Sequence[Migration]) -> str:
         out.extend(_statement_sql(s.text) for s in m.statements)
         out.append("")
     return "\n".join(out)
-
-
-def snapshot_name(tag: str) -> str:
-    """drizzle-kit's snapshot file for a journal tag: `<prefix>_snapshot.json` (`0007`, `20250508083758`)."""
-    return f"{tag.split('_', 1)[0]}_snapshot.json"
 
 
 def select_range(folder: Folder, from_tag: str | None, to_tag: str | None) -> tuple[str, ...]:
@@ -225,8 +221,6 @@ def plan_consolidation(
 # ------------------------------------------------------------------------------------------------ I/O
 def _apply(settings: Settings, url: str, migrations: Sequence[Migration]) -> None:
     """Run `migrations` on the empty database at `url`, tracked as db.migrate tracks them."""
-    from .runner import executor_options
-
     with server.connect(url, autocommit=True) as conn:
         tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table)
         Executor(conn, executor_options(settings, v1=False)).apply(migrations)

@@ -12,25 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import runner
 from ..db import server, tracking
 from ..db import pooler
 from ..core.settings import Settings
 from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
 from ..core.migration import STANDARD
+from ..core.reports import Check
+from ..sources.load import load_sources
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
-
-
-@dataclass(frozen=True)
-class Check:
-    """One named check (env.check, legacy.retire's preconditions): what was found, and the fix when it failed."""
-
-    name: str
-    ok: bool
-    found: str
-    fix: str | None = None
-    error: MigrakitError | None = None
 
 
 @dataclass
@@ -147,7 +137,7 @@ def _tracking(conn: Any, settings: Settings) -> str:
 
 
 def _folders(settings: Settings, report: EnvReport) -> str:
-    src = runner.load_sources(settings)  # raises JournalError naming the file and the fix
+    src = load_sources(settings)  # raises JournalError naming the file and the fix
     for m in src.migrations:
         if m.mode == STANDARD:
             m.check_runnable()  # splits: SplitError with file, line and column

@@ -1,13 +1,15 @@
 """Fleet: the single-database migrate (or status) run on many targets at once, with a bounded thread pool.
 
-Each target runs exactly `runner.migrate` / `runner.status` with its own Settings (its URL; with a `schema`, the
+Each target runs exactly `workflows/migrate.migrate` / `workflows/status.status` with its own Settings (its URL; with a `schema`, the
 tracking table in that schema and `search_path` set to it in each migration transaction): its own connections,
 migration lock, transactions and tracking rows, as a single run on that database would. Nothing is shared
 between targets but the folder on disk, read once per target.
 
 Why threads, not psycopg's async connections: the single-database path is synchronous and a target's time is
 almost all waiting on its server, which a thread does with the GIL released; `bench/fleet.py` measures the
-pool against one-after-another. Reusing the exact path keeps "exactly once" proven once, not twice.
+pool against one-after-another. Reusing the exact path keeps "exactly once" proven once, not twice. This is
+the one workflow that calls others, by design: it is the single-database recipe (migrate, status, check), per
+target; nothing calls it back.
 
 Failure semantics (see docs/MIGRATION_GUIDE.md, "Many databases"):
 - a failing target stops at its failing migration, as a single run does; the others go on;
@@ -25,7 +27,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from . import runner
+from . import check as check_workflow
+from . import migrate as migrate_workflow
+from . import status as status_workflow
+from ..core.project import Sources
+from ..sources.load import load_sources
 from ..db import server
 from ..core.settings import Settings
 from ..core.targets import Target, from_rows, parse_file
@@ -160,7 +166,7 @@ def migrate(
     on_event: FleetEvent = lambda *a, **k: None,
     **options: Any,
 ) -> FleetReport:
-    """`runner.migrate(**options)` on every target (see the module's docstring for the failure semantics)."""
+    """`migrate_workflow.migrate(**options)` on every target (see the module's docstring for the failure semantics)."""
     if options.get("dry_run"):
         raise ConfigError(
             "--dry-run does not combine with --targets",
@@ -168,11 +174,11 @@ def migrate(
             fix="run `inv db.status --targets FILE` to see what each target has pending",
         )
     check_options(targets, concurrency, canary, single_transaction=bool(options.get("single_transaction")))
-    src = runner.load_sources(settings)  # once: every target runs the same files (a bad folder is exit 2 here)
+    src = load_sources(settings)  # once: every target runs the same files (a bad folder is exit 2 here)
 
     def one(t: Target, events: FleetEvent) -> TargetResult:
         mine = target_settings(settings, t)
-        report = runner.migrate(mine, on_event=events, sources=_for(src, mine), **options)
+        report = migrate_workflow.migrate(mine, on_event=events, sources=_for(src, mine), **options)
         return TargetResult(t, APPLIED if report.applied else UP_TO_DATE, applied=list(report.applied), report=report)
 
     return _run("migrate", targets, one, source, concurrency, fail_fast, canary, on_event)
@@ -187,13 +193,13 @@ def status(
     on_event: FleetEvent = lambda *a, **k: None,
     allow_empty: bool = False,
 ) -> FleetReport:
-    """`runner.status` on every target: up-to-date, pending (with the tags), drift (exit 3) or failed."""
+    """`workflows/status.status` on every target: up-to-date, pending (with the tags), drift (exit 3) or failed."""
     check_options(targets, concurrency, 0)
-    src = runner.load_sources(settings)
+    src = load_sources(settings)
 
     def one(t: Target, events: FleetEvent) -> TargetResult:
         mine = target_settings(settings, t)
-        report = runner.status(mine, allow_empty=allow_empty, sources=_for(src, mine))
+        report = status_workflow.status(mine, allow_empty=allow_empty, sources=_for(src, mine))
         state = DRIFT if not report.ok else PENDING if report.plan.pending else UP_TO_DATE
         return TargetResult(t, state, pending=[m.tag for m in report.plan.pending], report=report)
 
@@ -208,10 +214,9 @@ def check(
     concurrency: int = DEFAULT_CONCURRENCY,
     on_event: FleetEvent = lambda *a, **k: None,
 ) -> FleetReport:
-    """`db.check` (drift.check: the migrations built on a shadow database, compared with the target) on every
+    """`db.check` (workflows/check.check: the migrations built on a shadow database, compared with the target) on every
     target: no-drift, drift (exit 3) or failed. Whole databases only: a schema target is refused (the shadow
     is built without the tenant's search_path, so the comparison would be wrong)."""
-    from . import check as drift
     from ..db import shadow
 
     check_options(targets, concurrency, 0)
@@ -223,17 +228,17 @@ def check(
             fix="check schema targets with `inv db.status --targets FILE` (tracking table against the folder), or "
             "list whole databases in the targets file",
         )
-    runner.load_sources(settings)  # a bad folder is exit 2 before any target is touched
+    load_sources(settings)  # a bad folder is exit 2 before any target is touched
     shared = replace(settings, shadow_url=shadow.shadow_server(settings))  # the embedded server started once, not per thread
 
     def one(t: Target, events: FleetEvent) -> TargetResult:
-        report = drift.check(target_settings(shared, t))
+        report = check_workflow.check(target_settings(shared, t))
         return TargetResult(t, DRIFT if report.drifted else NO_DRIFT, pending=[m.tag for m in report.plan.pending], report=report)
 
     return _run("check", targets, one, source, concurrency, False, 0, on_event)
 
 
-def _for(src: runner.Sources, settings: Settings) -> runner.Sources:
+def _for(src: Sources, settings: Settings) -> Sources:
     """The folders read once, with this target's tracking table (named in the problems' fix SQL)."""
     table = ".".join('"' + part.replace('"', '""') + '"' for part in (settings.migrations_schema, settings.migrations_table))
     return src if table == src.table else replace(src, table=table)

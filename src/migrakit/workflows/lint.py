@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from . import runner
 from ..db import server, shadow
 from ..core.settings import Settings
 from ..core import lint_rules
@@ -19,6 +18,9 @@ from ..core.lint_rules import Finding
 from ..core.pgvalues import parse_duration
 from ..core.target import resolve_tag
 from ..db import lock_probe
+from ..db.status import read_status
+from ..sources.load import load_sources
+from ..core.project import Sources
 from ..errors import ConfigError, LintFindings, MigrakitError
 from ..core.migration import Migration
 from ..core.statements import keyword_head
@@ -88,9 +90,9 @@ def _lock_timeout_disabled(settings: Settings) -> bool:
         return False
 
 
-def _choose(settings: Settings, every: bool, tag: str | None) -> tuple[list[Migration], list[Migration], bool]:
+def _choose(settings: Settings, src: Sources, every: bool, tag: str | None) -> tuple[list[Migration], list[Migration], bool]:
     """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
-    status = runner.status(settings, allow_empty=None)
+    status = read_status(settings, src, allow_empty=None)
     plan = status.plan
     order = list(plan.migrations)
     legacy = bool(status.legacy and status.legacy.applied)
@@ -109,17 +111,16 @@ def lint(settings: Settings, *, every: bool = False, migration: str | None = Non
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
                           fix=f"use one of {', '.join(FAIL_ON)}")
-    base, chosen, legacy_ran = _choose(settings, every, migration)
+    src = load_sources(settings)
+    base, chosen, legacy_ran = _choose(settings, src, every, migration)
     target = server.resolve_target(settings)
     sizes, target_version = lock_probe.target_sizes(target.url)
     notes: list[str] = []
     with shadow.shadow(settings) as url:
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
             on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
-            if base:
-                runner.migrate(on_shadow, to=base[-1].tag, allow_empty=True)
-            if legacy_ran:
-                runner.bootstrap(on_shadow)
+            if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
+                shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
         with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
             version = conn.info.server_version
             probes = [lock_probe.probe_migration(conn, m, url) for m in chosen]

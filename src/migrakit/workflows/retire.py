@@ -15,55 +15,46 @@ The plan (printed always; acted on only with `yes`):
 - **table**: the legacy tracking table is dropped, in the same transaction that records the fold's row.
 
 Preconditions, each checked against the target: every legacy file's hash is in the tracking table,
-`db.check` finds no drift, the git working tree is clean.
+`db.check` finds no drift, the git working tree is clean. One shadow database serves both the drift check and
+the fold's proof (the fold is the legacy files' SQL byte for byte, in their order, after the same migrations);
+db.check's own shadow (each legacy file in its own transaction) is built only when that one differs.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import shutil
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
-import psycopg
-from psycopg import sql
-
 from .. import __version__
-from . import check as drift
-from ..db import schema_diff as schema, server, shadow, tracking
-from ..sources.legacy import load_legacy
-from ..core.settings import Settings
-from ..sources.consolidated import render_manifest
-from .env_check import Check, check_lines
-from ..errors import ConfigError, DriftError, MigrakitError
 from ..errors import ConfirmationRequired
-from ..core.naming import utc_stamp
-from ..db.executor import migration_lock
 from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from ..core.naming import utc_stamp
+from ..core.reports import Check
+from ..core.settings import Settings
+from ..db import schema_diff as schema, server, shadow, tracking
+from ..db.legacy_table import legacy_table, record_and_drop
+from ..db.status import read_status
+from ..errors import ConfigError, DriftError, MigrakitError
+from ..sources.build_commands import REPLACEMENT as REPLACEMENT, BuildEdit, apply_build_edit, build_edits
+from ..sources.build_commands import legacy_scripts, mentions, switch_command as switch_command
+from ..sources.consolidated import render_manifest
 from ..sources.folders import V1, load_folder
+from ..sources.legacy import load_legacy
+from ..sources.load import load_sources
+from .env_check import check_lines
 
 RECORD = Path("docs") / "legacy-migration-retirement.md"
-REPLACEMENT = "migrakit db.migrate"
 FOLD_NAME = "retired_legacy"
 
 # outcomes
 NOTHING = "nothing-to-retire"
 PLANNED = "planned"
 RETIRED = "retired"
-
-
-@dataclass(frozen=True)
-class BuildEdit:
-    file: str  # relative to the project root
-    where: str  # e.g. `scripts.build`
-    before: str
-    after: str
 
 
 @dataclass
@@ -111,38 +102,34 @@ def _relative(path: Path, root: Path) -> str:
     return path.resolve().relative_to(root.resolve()).as_posix()
 
 
-def _scripts(settings: Settings) -> list[Path]:
-    found: set[Path] = set()
-    for pattern in settings.legacy_scripts:
-        found.update(p for p in settings.root.glob(pattern) if p.is_file())
-    return sorted(found)
+@dataclass
+class _Shadows:
+    """What the shadow databases showed: the schema difference `db.check` would find, and the fold's proof."""
 
-
-def _legacy_table(conn: Any, settings: Settings) -> tuple[str | None, int | None]:
-    if not settings.legacy_table:
-        return None, None
-    schema_name, table = schema.split_table_name(settings.legacy_table)
-    if not tracking.table_exists(conn, schema_name, table):
-        return None, None
-    count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(tracking.table(schema_name, table))).fetchone()
-    return f'"{schema_name}"."{table}"', int(count[0]) if count else 0
+    diff: schema.SchemaDiff
+    fold_diff: schema.SchemaDiff | None = None  # all migrations plus the fold, without the legacy folder
+    fold_error: MigrakitError | None = None  # the fold failed on its shadow (raised once the preconditions hold)
 
 
 def gather(settings: Settings) -> RetirePlan:
     """What is left to retire and whether the preconditions hold. Changes nothing."""
+    return _gather(settings)[0]
+
+
+def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
     target = server.resolve_target(settings)
     plan = RetirePlan(target.display)
     plan.legacy = list(load_legacy(settings.legacy_dir, settings.root, required=False))
-    scripts = _scripts(settings)
+    scripts = legacy_scripts(settings)
     plan.scripts = [_relative(p, settings.root) for p in scripts]
     plan.script_hashes = {_relative(p, settings.root): drizzle_hash(p.read_bytes()) for p in scripts}
     with server.connect(target.url, autocommit=True) as conn:
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
-        plan.table, plan.table_rows = _legacy_table(conn, settings)
+        plan.table, plan.table_rows = legacy_table(conn, settings)
     plan.recorded = {r.hash: (r.id, r.created_at) for r in rows}
     if not (plan.legacy or plan.scripts or plan.table):
         plan.outcome = NOTHING
-        return plan
+        return plan, None
 
     repo = _repo(settings)
     plan.head = repo.head.commit.hexsha if repo.head.is_valid() else None
@@ -157,15 +144,22 @@ def gather(settings: Settings) -> RetirePlan:
             "(a legacy runner's own table, or the tables that exist, prove nothing)",
         )
     )
-    report = drift.check(settings)
+    status = read_status(settings, load_sources(settings), allow_empty=None)  # db.check's tracking problems
+    problems = status.plan.problems + (status.legacy.problems if status.legacy else ())
+    if plan.legacy:  # the fold is named now: the shadow below proves it
+        plan.fold_when = _fold_when(settings, rows)
+        stamp = utc_stamp(plan.fold_when)
+        plan.fold = _relative(settings.consolidated_dir, settings.root) + f"/{stamp}_{FOLD_NAME}.sql"
+    shadows = _shadows(settings, target, plan, _fold_files(plan))
+    drifted = not shadows.diff.equal or any(p.blocking for p in problems)
     plan.checks.append(
         Check(
             "no drift (db.check)",
-            not report.drifted,
+            not drifted,
             "the database schema is what the migrations and legacy files produce"
-            if not report.drifted
-            else f"{len(report.diff.differences)} schema difference(s), {sum(p.blocking for p in report.problems)} tracking problem(s)",
-            None if not report.drifted else "run `inv db.check` to see each difference; usually `inv db.bootstrap` "
+            if not drifted
+            else f"{len(shadows.diff.differences)} schema difference(s), {sum(p.blocking for p in problems)} tracking problem(s)",
+            None if not drifted else "run `inv db.check` to see each difference; usually `inv db.bootstrap` "
             "(legacy files that never ran), or put a manual change into a migration",
         )
     )
@@ -184,13 +178,9 @@ def gather(settings: Settings) -> RetirePlan:
             Check("legacy files in git", False, f"not tracked by git: {', '.join(untracked)}",
                   "commit them first: the retirement removes files with `git rm`, so git keeps them")  # fmt: skip
         )
-    if plan.legacy:
-        plan.fold_when = _fold_when(settings, rows)
-        stamp = utc_stamp(plan.fold_when)
-        plan.fold = _relative(settings.consolidated_dir, settings.root) + f"/{stamp}_{FOLD_NAME}.sql"
-    plan.build_edits = _build_edits(settings, plan.scripts)
-    plan.mentions = _mentions(settings, plan)
-    return plan
+    plan.build_edits = build_edits(settings, plan.scripts)
+    plan.mentions = mentions(settings.root, plan.scripts, set(plan.scripts) | {e.file for e in plan.build_edits})
+    return plan, shadows
 
 
 def _dirty(repo: Any) -> list[str]:
@@ -209,75 +199,6 @@ def _fold_when(settings: Settings, rows: Sequence[Any]) -> int:
     return max(int(time.time() * 1000), newest + 1)
 
 
-# ------------------------------------------------------------------------------------------ build command
-_SEPARATORS = re.compile(r"(\s*(?:&&|\|\||;)\s*)")
-
-
-def switch_command(command: str, scripts: Sequence[str]) -> str:
-    """`command` with each `&&`/`||`/`;` segment that runs a legacy script replaced by `migrakit db.migrate`."""
-    names = {s for s in scripts} | {Path(s).name for s in scripts}
-    parts = _SEPARATORS.split(command)
-    for i in range(0, len(parts), 2):
-        segment = parts[i]
-        if any(re.search(rf"(?:^|[\s/\"'=]){re.escape(n)}(?:$|[\s\"'])", segment) for n in names):
-            lead = segment[: len(segment) - len(segment.lstrip())]
-            tail = segment[len(segment.rstrip()):]
-            parts[i] = f"{lead}{REPLACEMENT}{tail}"
-    return "".join(parts)
-
-
-def _build_edits(settings: Settings, scripts: Sequence[str]) -> list[BuildEdit]:
-    if not scripts:
-        return []
-    edits: list[BuildEdit] = []
-    package = settings.root / "package.json"
-    if package.is_file():
-        try:
-            data = json.loads(package.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            data = {}
-        for name, command in (data.get("scripts") or {}).items():
-            if isinstance(command, str) and (new := switch_command(command, scripts)) != command:
-                edits.append(BuildEdit("package.json", f"scripts.{name}", command, new))
-    pyproject = settings.root / "pyproject.toml"
-    if pyproject.is_file():
-        app = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("migrakit", {}).get("app", {})
-        for name, command in app.items():
-            if isinstance(command, str) and (new := switch_command(command, scripts)) != command:
-                edits.append(BuildEdit("pyproject.toml", f"[tool.migrakit.app] {name}", command, new))
-    return edits
-
-
-def _apply_build_edit(root: Path, edit: BuildEdit) -> bool:
-    """Replace the command's text in place (the rest of the file byte for byte); False when it is not found
-    verbatim (escaped in the file): then it is left for the user, and listed."""
-    path = root / edit.file
-    text = path.read_text(encoding="utf-8")
-    quoted_before, quoted_after = json.dumps(edit.before, ensure_ascii=False), json.dumps(edit.after, ensure_ascii=False)
-    if quoted_before in text:
-        path.write_text(text.replace(quoted_before, quoted_after, 1), encoding="utf-8")
-        return True
-    return False
-
-
-def _mentions(settings: Settings, plan: RetirePlan) -> list[str]:
-    """Tracked files (other than the ones removed or switched) that still name a legacy script."""
-    import git
-
-    names = sorted({Path(s).name for s in plan.scripts})
-    if not names:
-        return []
-    skip = set(plan.scripts) | {e.file for e in plan.build_edits}
-    out: list[str] = []
-    for name in names:
-        try:
-            hits = git.Git(str(settings.root)).grep("-n", "-F", "-I", "-e", name, "--", ".").splitlines()
-        except git.GitCommandError:  # git grep exits 1 when nothing matches
-            continue
-        out += [h.split(":", 2)[0] + ":" + h.split(":", 2)[1] for h in hits if h.split(":", 1)[0] not in skip]
-    return sorted(set(out))
-
-
 # ------------------------------------------------------------------------------------------ acting
 def fold_text(legacy: Sequence[Migration]) -> str:
     """The legacy files in run order, each under a header naming it and its hash, bytes unchanged."""
@@ -293,8 +214,8 @@ def fold_text(legacy: Sequence[Migration]) -> str:
 
 def retire(settings: Settings, *, yes: bool = False) -> RetirePlan:
     """Print the plan; with `yes`, and only when every precondition holds, retire the legacy system."""
-    plan = gather(settings)
-    if plan.outcome == NOTHING:
+    plan, shadows = _gather(settings)
+    if plan.outcome == NOTHING or shadows is None:
         return plan
     failed = [c for c in plan.checks if not c.ok]
     if failed:
@@ -305,8 +226,8 @@ def retire(settings: Settings, *, yes: bool = False) -> RetirePlan:
             fix=failed[0].fix,
             details=check_lines(plan.checks),
         )
-    fold_file = _fold_files(settings, plan)
-    _prove_fold(settings, plan, fold_file)
+    fold_file = _fold_files(plan)
+    _prove_fold(plan, shadows)
     if not yes:
         return plan
     _act(settings, plan, fold_file)
@@ -314,7 +235,7 @@ def retire(settings: Settings, *, yes: bool = False) -> RetirePlan:
     return plan
 
 
-def _fold_files(settings: Settings, plan: RetirePlan) -> tuple[str, str] | None:
+def _fold_files(plan: RetirePlan) -> tuple[str, str] | None:
     """(sql text, manifest text) of the fold, or None when there are no legacy files."""
     if not plan.legacy or plan.fold is None or plan.fold_when is None:
         return None
@@ -324,11 +245,28 @@ def _fold_files(settings: Settings, plan: RetirePlan) -> tuple[str, str] | None:
     return text, manifest
 
 
-def _prove_fold(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> None:
-    """All migrations plus the fold, without the legacy folder, on a shadow database == the target's schema."""
-    if fold is None:
-        return
-    target = server.resolve_target(settings)
+def _shadows(settings: Settings, target: server.Target, plan: RetirePlan, fold: tuple[str, str] | None) -> _Shadows:
+    """One shadow database where it suffices: all migrations plus the fold, without the legacy folder. The fold
+    is the legacy files' SQL byte for byte, in the order db.bootstrap runs them, after the same migrations, so
+    when that shadow equals the target, so would db.check's (migrations, then each legacy file). Only when it
+    differs (or the fold fails) is db.check's own shadow built, to tell drift from a fold that cannot stand in
+    for the legacy files."""
+    fold_diff, fold_error = None, None
+    if fold is not None:
+        try:
+            fold_diff = _fold_diff(settings, target, plan, fold)
+        except MigrakitError as err:
+            fold_error = err
+        if fold_diff is not None and fold_diff.equal:
+            return _Shadows(fold_diff, fold_diff)
+    with shadow.shadow(settings) as url:
+        shadow.build(settings, url, load_sources(settings, require_migrations=False))
+        diff = schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
+    return _Shadows(diff, fold_diff, fold_error)
+
+
+def _fold_diff(settings: Settings, target: server.Target, plan: RetirePlan, fold: tuple[str, str]) -> schema.SchemaDiff:
+    """All migrations plus the fold, without the legacy folder, on a shadow database, compared with the target."""
     with tempfile.TemporaryDirectory(prefix="migrakit-retire-") as tmp:
         consolidated = Path(tmp) / "consolidated"
         if settings.consolidated_dir.is_dir():
@@ -338,8 +276,17 @@ def _prove_fold(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | No
         after = settings.with_overrides(consolidated_dir=str(consolidated))
         after = after.with_overrides(legacy_dir=str(Path(tmp) / "no-legacy"))
         with shadow.shadow(settings) as url:
-            shadow.build(after, url)
-            diff = schema.compare(url, target.url, ignore_tables=drift.ignored_tables(settings))
+            shadow.build(after, url, load_sources(after, require_migrations=False))
+            return schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
+
+
+def _prove_fold(plan: RetirePlan, shadows: _Shadows) -> None:
+    """All migrations plus the fold, without the legacy folder, on a shadow database == the target's schema."""
+    if shadows.fold_error is not None:
+        raise shadows.fold_error
+    diff = shadows.fold_diff
+    if diff is None:
+        return
     plan.checks.append(
         Check("fold reproduces the schema", diff.equal,
               "all migrations plus the fold, without the legacy folder, give exactly this database's schema"
@@ -379,7 +326,7 @@ def _act(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> 
         if fold is not None:
             added += _write_fold(settings.consolidated_dir, plan, fold)
         for edit in plan.build_edits:
-            if _apply_build_edit(root, edit):
+            if apply_build_edit(root, edit):
                 edited.append(edit.file)
             else:
                 plan.mentions.append(f"{edit.file} ({edit.where}: edit by hand, the command is escaped in the file)")
@@ -404,6 +351,16 @@ def _act(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> 
         raise
 
 
+def _retire_in_database(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> None:
+    """One transaction: the fold's tracking row (its replaced files are proven run by hash) and DROP TABLE."""
+    row = None
+    if fold is not None and plan.fold is not None and plan.fold_when is not None:
+        digest = drizzle_hash(fold[0].encode("utf-8"))
+        row = Migration(tag=Path(plan.fold).stem, when=plan.fold_when, path=plan.fold, text=fold[0], hash=digest, mode=CONSOLIDATED)
+    v1 = load_folder(settings.migrations_dir, settings.root).layout == V1
+    record_and_drop(settings, row, drop=bool(plan.table), v1=v1)
+
+
 def _undo(repo: Any, root: Path, added: list[Path], edited: list[str], removed: list[str]) -> None:
     """Put the files back as HEAD has them (the tree was clean before): unstage, restore, delete new files."""
     paths = [str(p) for p in added if p.exists()] + [str(root / p) for p in edited + removed]
@@ -414,39 +371,6 @@ def _undo(repo: Any, root: Path, added: list[Path], edited: list[str], removed: 
         repo.git.checkout("HEAD", "--", *restore)
     for p in added:
         p.unlink(missing_ok=True)
-
-
-def _retire_in_database(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> None:
-    """One transaction: the fold's tracking row (its replaced files are proven run by hash) and DROP TABLE."""
-    try:
-        _record_and_drop(settings, plan, fold, server.resolve_target(settings).url)
-    except psycopg.Error as exc:
-        raise MigrakitError(
-            "cannot retire the legacy system: the database step failed",
-            cause=f"{exc.diag.message_primary or str(exc).splitlines()[0]} ({exc.diag.sqlstate})",
-            state="nothing was changed: the database transaction was rolled back and every file was put back",
-            fix="resolve the cause (e.g. drop what still depends on the legacy table), then run `inv legacy.retire` again",
-            details=[f"detail: {exc.diag.message_detail}"] if exc.diag.message_detail else [],
-        ) from exc
-
-
-def _record_and_drop(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None, url: str) -> None:
-    schema_name, table = settings.migrations_schema, settings.migrations_table
-    v1 = load_folder(settings.migrations_dir, settings.root).layout == V1
-    with server.connect(url, autocommit=True) as conn:
-        # one migrator at a time: a deploy must not race the retirement
-        with migration_lock(conn, schema_name, table, timeout=settings.lock_wait_timeout):
-            if fold is not None:
-                tracking.ensure_table(conn, schema_name, table, v1=v1)
-            with conn.transaction():
-                if fold is not None and plan.fold is not None and plan.fold_when is not None:
-                    stem = Path(plan.fold).stem
-                    digest = drizzle_hash(fold[0].encode("utf-8"))
-                    row = Migration(tag=stem, when=plan.fold_when, path=plan.fold, text=fold[0], hash=digest, mode=CONSOLIDATED)
-                    conn.execute(tracking.insert_sql(schema_name, table, v1=v1), tracking.insert_params(row, v1=v1))
-                if plan.table:
-                    s, t = schema.split_table_name(settings.legacy_table)
-                    conn.execute(sql.SQL("DROP TABLE {}").format(tracking.table(s, t)))
 
 
 # ------------------------------------------------------------------------------------------ output

@@ -25,7 +25,7 @@ from ..core.settings import Settings
 from ..errors import JournalError, MigrakitError
 from ..errors import ConfirmationRequired
 from ..core.journal import JOURNAL_PATH
-from ..core.naming import locale_key, v1_folder_name
+from ..core.naming import locale_key, snapshot_name, v1_folder_name
 from ..sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder
 
 
@@ -87,7 +87,7 @@ def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:
                 fix="remove or move that folder (a half-finished conversion?), then run again",
             )
         seen[target] = entry.tag
-        snapshot = meta / f"{entry.tag.split('_')[0]}_snapshot.json"
+        snapshot = meta / snapshot_name(entry.tag)
         if not snapshot.is_file():
             notes.append(
                 f"{entry.tag}: no {display_path(snapshot)}; {target}/ gets migration.sql only "

@@ -1,0 +1,29 @@
+"""A Mode 1 folder as data: its path, layout and migrations. Pure (sources/folders.py reads it from disk)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .journal import Journal
+from .migration import Migration
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+# layouts
+JOURNAL = "journal"  # drizzle-kit 0.x: `<tag>.sql` + `meta/_journal.json`
+V1 = "v1"  # drizzle-kit 1.0: `<YYYYMMDDHHMMSS>_<name>/migration.sql`
+EMPTY = "empty"
+
+
+@dataclass(frozen=True)
+class Folder:
+    """A Mode 1 folder as read from disk."""
+
+    path: Path  # Path for its readers (sources/, workflows/); nothing here touches it
+    layout: str
+    migrations: tuple[Migration, ...]
+    journal: Journal | None = None
+    orphans: tuple[str, ...] = ()  # .sql files no journal entry names (Drizzle ignores them)
+    warnings: tuple[str, ...] = field(default=())

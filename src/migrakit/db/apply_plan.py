@@ -1,0 +1,102 @@
+"""Applying a plan's pending migrations: the direct connection some need behind a transaction pooler, and
+the run that records proven consolidations, applies the rest and re-plans when another migrator got there
+first. [I/O] The executor runs each migration; this decides which connection and when to re-plan."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from . import pooler, server
+from ..core.migration import Migration
+from ..core.planner import Plan
+from ..core.run_plan import run_state
+from ..core.settings import Settings
+from ..errors import ConfigError, MigrakitError
+from .executor import AppliedElsewhere, Event, Executor, Options
+
+REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)
+
+
+def direct_connection(conn: Any, settings: Settings, target: server.Target, run: list[Migration]) -> Any:
+    """A direct connection (direct_url) for the migrations that must run outside a transaction, when `conn` goes
+    through a transaction pooler; None when none is needed. Refuses (ConfigError, exit 2) when one is needed and
+    direct_url is not set, before anything runs. Detection costs nothing when no such migration is pending."""
+    outside = [m for m in run if m.runs_outside_transaction]
+    if not outside:
+        return None
+    found = pooler.detect(conn, target.url)
+    if not found.transaction:
+        return None
+    m = outside[0]
+    if not settings.direct_url:
+        raise ConfigError(
+            f"{m.tag} must run outside a transaction, and {target.display} goes through a transaction pooler "
+            f"({found.name}): its session settings and statements could land on other server connections",
+            file=m.path,
+            migration=m.tag,
+            cause=found.evidence,
+            state="nothing was run",
+            fix="set direct_url (MIGRAKIT_DIRECT_URL) to a direct or session-pooled URL of the same database "
+            "(Supabase: port 5432 instead of 6543; Neon: the host without -pooler); migrakit runs only such "
+            "migrations there",
+        )
+    direct = server.connect(settings.direct_url, autocommit=True)
+    try:
+        same = direct.execute("SELECT current_database()").fetchone() == conn.execute("SELECT current_database()").fetchone()
+        pooled = same and pooler.detect(direct, settings.direct_url).transaction
+    except BaseException:
+        direct.close()
+        raise
+    if not same or pooled:
+        shown = server.redact_url(settings.direct_url)
+        direct.close()
+        raise ConfigError(
+            f"direct_url {shown} " + ("names another database" if not same else "goes through a transaction pooler too"),
+            migration=m.tag,
+            state="nothing was run",
+            fix="set direct_url (MIGRAKIT_DIRECT_URL) to a direct or session-pooled URL of the same database as DATABASE_URL",
+        )
+    return direct
+
+
+def execute(
+    conn: Any,
+    p: Plan,
+    run: list[Migration],
+    options: Options,
+    on_event: Event = lambda *a, **k: None,
+    *,
+    replan: Callable[[], tuple[Plan, list[Migration]]] | None = None,
+    direct: Any = None,
+    wait: float = 60.0,
+) -> tuple[list[str], list[str], Plan]:
+    """Record the consolidations proven by hash (no SQL of theirs runs), then apply `run`. (applied, recorded,
+    the last plan). When a migration transaction finds its migration applied by another migrator (or another
+    migrator's transaction open), `replan` re-reads the tracking table and the run goes on with what is left,
+    for at most `wait` seconds."""
+    applied: list[str] = []
+    recorded: list[str] = []
+    deadline = time.monotonic() + wait
+    while True:
+        if not run and not p.recorded_without_running:
+            return applied, recorded, p
+        executor = Executor(conn, options, on_event, direct=direct)
+        try:
+            recorded += executor.record(p.recorded_without_running)
+            executor.apply(run)
+            return applied + executor.applied, recorded, p
+        except AppliedElsewhere as err:
+            applied += executor.applied
+            if replan is None or time.monotonic() > deadline:
+                err.state = run_state(err.state, applied, recorded, single_transaction=options.single_transaction)
+                raise
+            on_event("applied-elsewhere", migration=err.migration, busy=err.busy)
+            if err.busy:
+                time.sleep(REPLAN_PAUSE)
+            p, run = replan()
+        except MigrakitError as err:
+            err.state = run_state(err.state, applied + executor.applied, recorded, single_transaction=options.single_transaction)
+            # what this run applied and kept (a fleet reports it per target); --single-transaction keeps nothing
+            err.applied_in_run = [] if options.single_transaction else applied + executor.applied
+            raise

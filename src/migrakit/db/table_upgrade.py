@@ -1,0 +1,77 @@
+"""Does this database's tracking table need Drizzle 1.0's upgrade, and doing it. [I/O]
+
+The matching is pure (core/tracking_upgrade.py); here the table is read (`needed`), the refusal a deploy
+gets when it was not asked for (`require_asked`), and the one transaction that does it (`apply`).
+db.migrate --upgrade-tracking, db.upgrade-tracking and db.status use these."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from . import tracking
+from ..core.folder import V1, Folder
+from ..core.migration import Migration, TrackingRow
+from ..core.project import table_name
+from ..core.settings import Settings
+from ..core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
+from ..errors import ConfirmationRequired, DriftError
+
+
+def needed(
+    conn: Any, settings: Settings, folder: Folder, rows: Sequence[TrackingRow], others: Sequence[Migration] = ()
+) -> TrackingUpgrade | None:
+    """The upgrade this database needs for `folder`, or None: only a Drizzle 1.0 folder needs one, when the
+    table lacks `name` (Drizzle 0.x's table) or holds rows without a name. `others`: migrakit's other files
+    (consolidated, legacy), whose rows are named too."""
+    schema, table = settings.migrations_schema, settings.migrations_table
+    if folder.layout != V1 or not tracking.table_exists(conn, schema, table):
+        return None
+    table_v1 = tracking.has_name_column(conn, schema, table)
+    if table_v1 and all(r.name is not None for r in rows):
+        return None
+    return plan_tracking_upgrade(rows, folder.migrations, table_v1=table_v1, own_files=own_file_names(others))
+
+
+def unmatched_error(up: TrackingUpgrade, settings: Settings, folder: Folder) -> DriftError:
+    return DriftError(
+        f"{len(up.unmatched)} tracking row(s) match no migration folder in {folder.path.name}/, so the tracking "
+        "table cannot be upgraded (Drizzle 1.0's migrator refuses the same way)",
+        file=str(folder.path),
+        state="nothing was changed",
+        fix="restore the missing migration folders (e.g. from git; a journal folder converts with "
+        "`inv db.upgrade-layout --yes`), or check --migrations-dir and the database",
+        details=[f"row id {r.id}: hash {r.hash[:12]}, created_at {r.created_at}" for r in up.unmatched],
+    )
+
+
+def require_asked(
+    conn: Any, settings: Settings, folder: Folder, others: Sequence[Migration], rows: list[TrackingRow], asked: bool
+) -> TrackingUpgrade | None:
+    """A v1 folder on Drizzle 0.x's table needs the table upgraded: refuse (exit 5) unless --upgrade-tracking
+    asked for it; a deploy never alters the table unasked. Returns the upgrade to do."""
+    up = needed(conn, settings, folder, rows, others)
+    if up is None or not up.add_columns:
+        return None
+    if not up.possible:
+        raise unmatched_error(up, settings, folder)
+    if not asked:
+        raise ConfirmationRequired(
+            f"the tracking table {table_name(settings)} has Drizzle 0.x's columns, but {folder.path.name}/ uses "
+            f"Drizzle 1.0's folder layout: it needs `name` and `applied_at` ({len(up.matches)} row(s) to name)",
+            file=str(folder.path),
+            state="nothing was run",
+            fix="upgrade the table: `inv db.upgrade-tracking` shows the plan, `--yes` applies it; "
+            "or run `inv db.migrate --upgrade-tracking` to upgrade it and migrate in one go",
+        )
+    return up
+
+
+def apply(conn: Any, settings: Settings, up: TrackingUpgrade) -> None:
+    """Add the columns (0.x table) and write the names, in one transaction."""
+    tracking.upgrade_to_v1(
+        conn,
+        settings.migrations_schema,
+        settings.migrations_table,
+        [(m.row.id, m.name) for m in up.matches],
+        clear_applied_at=up.add_columns,
+    )

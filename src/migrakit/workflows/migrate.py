@@ -1,0 +1,117 @@
+"""`db.migrate` and `db.migrate-consolidated`: apply the pending migrations, one migrator at a time.
+
+The recipe: read the files (sources/load.py), open the target (db/session.py), take the migration lock,
+read the tracking rows and plan (core/planner.py), cut and check the plan (core/run_plan.py), upgrade the
+tracking table when asked (db/table_upgrade.py), then apply (db/apply_plan.py). Returns a MigrateReport;
+nothing here prints."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from ..core.migration import CONSOLIDATED, Migration
+from ..core.planner import Plan
+from ..core.project import Sources, refuse_empty_folder
+from ..core.reports import MigrateReport
+from ..core.run_plan import check_statements, refuse_blocking, runnable, up_to
+from ..core.settings import Settings
+from ..core.target import resolve_tag
+from ..db import table_upgrade, tracking
+from ..db.apply_plan import direct_connection, execute
+from ..db.executor import Event, migration_lock
+from ..db.session import executor_options, open_target
+from ..sources.folders import V1
+from ..sources.load import load_sources
+
+
+def migrate(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    out_of_order: bool = False,
+    single_transaction: bool = False,
+    upgrade_tracking: bool = False,
+    allow_empty: bool = False,
+    on_event: Event = lambda *a, **k: None,
+    only: tuple[str, ...] | None = None,
+    require_migrations: bool = True,
+    to: str | None = None,
+    sources: Sources | None = None,
+) -> MigrateReport:
+    """Apply pending Mode 1 and Mode 2 migrations as one sequence, one migrator at a time (advisory lock),
+    re-planning under the lock.
+
+    `upgrade_tracking`: a Drizzle 1.0 folder on Drizzle 0.x's tracking table upgrades the table first (else
+    ConfirmationRequired). `allow_empty`: an empty folder while the tracking table has rows, and migrations that
+    hold no statement (recorded as applied, as Drizzle records them), are accepted instead of refused. `to`: apply
+    only up to and including that migration (a tag or a unique prefix; ConfigError when it names none); when it is
+    already applied, nothing runs. `only`: run only pending migrations of these modes (db.migrate-consolidated).
+    `sources`: the files already read (a fleet reads them once for all its targets)."""
+    src = sources if sources is not None else load_sources(settings, require_migrations=require_migrations)
+    folder = src.folder
+    to_tag = resolve_tag([m.tag for m in src.migrations], to) if to is not None else None
+    with open_target(settings) as (target, conn):
+        on_event("target", display=target.display)
+        if dry_run:
+            rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+            refuse_empty_folder(settings, src, rows, allow_empty)
+            up = table_upgrade.needed(conn, settings, folder, rows, src.others)
+            p, cut = up_to(src.plan(rows, out_of_order=out_of_order, up=up), to_tag)
+            check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
+            return MigrateReport(target.display, folder, p, dry_run=True, **cut)
+        try:
+            with migration_lock(
+                conn, settings.migrations_schema, settings.migrations_table,
+                timeout=settings.lock_wait_timeout, on_event=on_event,
+            ):
+                v1 = folder.layout == V1
+                rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                refuse_empty_folder(settings, src, rows, allow_empty)
+                up = table_upgrade.require_asked(conn, settings, folder, src.others, rows, upgrade_tracking)
+                p = src.plan(rows, out_of_order=out_of_order, up=up)
+                refuse_blocking(p)
+                p, cut = up_to(p, to_tag)
+                run = runnable(p, only)
+                check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
+                direct = direct_connection(conn, settings, target, run)  # before anything runs: may refuse
+                if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
+                    table_upgrade.apply(conn, settings, up)
+                    on_event("tracking-upgraded", rows=len(up.matches))
+                # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
+                tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
+                report = MigrateReport(
+                    target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
+                )
+                on_event("plan", count=len(run))
+                options = executor_options(settings, v1=v1, single_transaction=single_transaction)
+
+                def replan() -> tuple[Plan, list[Migration]]:
+                    rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                    up = table_upgrade.needed(conn, settings, folder, rows, src.others)
+                    p = src.plan(rows, out_of_order=out_of_order, up=up)
+                    refuse_blocking(p)
+                    p, _ = up_to(p, to_tag)  # a racer's re-plan stops at --to as well
+                    return p, runnable(p, only)
+
+                with direct or nullcontext():
+                    report.applied, report.recorded, report.plan = execute(
+                        conn, p, run, options, on_event, replan=replan, direct=direct, wait=settings.lock_wait_timeout
+                    )
+                return report
+        finally:
+            on_event("finished")
+
+
+def migrate_consolidated(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    out_of_order: bool = False,
+    allow_empty: bool = False,
+    on_event: Event = lambda *a, **k: None,
+) -> MigrateReport:
+    """Apply only pending Mode 2 (consolidated) migrations, for teams that deploy them apart from Mode 1: the
+    same recipe as `migrate`, restricted to one mode."""
+    return migrate(
+        settings, dry_run=dry_run, out_of_order=out_of_order, allow_empty=allow_empty, on_event=on_event, only=(CONSOLIDATED,)
+    )

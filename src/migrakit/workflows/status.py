@@ -1,0 +1,20 @@
+"""`db.status`: what is applied, pending, edited or unknown. Changes nothing (not even the tracking table)."""
+
+from __future__ import annotations
+
+from ..core.project import Sources
+from ..core.reports import StatusReport
+from ..core.settings import Settings
+from ..db.status import read_status
+from ..sources.load import load_sources
+
+
+def status(
+    settings: Settings, *, out_of_order: bool = False, allow_empty: bool | None = False, require_migrations: bool = True,
+    sources: Sources | None = None,
+) -> StatusReport:
+    """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
+    `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one).
+    `sources`: the files already read (a fleet reads them once for all its targets)."""
+    src = sources if sources is not None else load_sources(settings, require_migrations=require_migrations)
+    return read_status(settings, src, out_of_order=out_of_order, allow_empty=allow_empty)
