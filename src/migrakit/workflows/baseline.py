@@ -36,7 +36,8 @@ from ..core import attribution
 from ..db import provenance
 from .check import ignored_tables
 from ..errors import DriftError, MigrakitError, MigrationFailed
-from ..db.executor import Executor, migration_lock
+from ..db.executor import Executor
+from ..db.lock import migration_lock
 from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan

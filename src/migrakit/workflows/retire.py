@@ -43,7 +43,7 @@ from ..sources.consolidated import render_manifest
 from .env_check import Check, check_lines
 from ..errors import ConfigError, DriftError, MigrakitError
 from ..core.naming import utc_stamp
-from ..db.executor import migration_lock
+from ..db.lock import migration_lock
 from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from ..sources.folders import V1, load_folder
 

@@ -21,7 +21,12 @@ from ..sources.consolidated import load_consolidated
 from ..core.target import resolve_tag
 from ..db import pooler
 from ..errors import ConfigError, ConfirmationRequired, DatabaseUnavailable, DriftError, MigrakitError
-from ..db.executor import AppliedElsewhere, Event, Executor, Options, migration_lock
+from ..db.executor import Executor
+from ..db.guards import AppliedElsewhere
+from ..db.lock import migration_lock
+from ..db.run_base import Options
+from ..core import events
+from ..core.events import EventSink, no_event
 from ..core.migration import CONSOLIDATED, STANDARD, Migration
 from ..core.planner import DEFAULT_TABLE, Plan, order_sequence, plan
 from ..core.migration import TrackingRow
@@ -212,7 +217,7 @@ def _session(settings: Settings) -> Iterator[tuple[server.Target, Any]]:
 
 
 def _table_name(settings: Settings) -> str:
-    return f'"{settings.migrations_schema}"."{settings.migrations_table}"'
+    return tracking.shown(settings.migrations_schema, settings.migrations_table)
 
 
 def _table_upgrade(
@@ -248,19 +253,12 @@ def status(
     with _session(settings) as (target, conn):
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         refuse_empty_folder(settings, src, rows, allow_empty)
-        exists = bool(rows) or _table_exists(conn, settings)
+        exists = bool(rows) or tracking.table_exists(conn, settings.migrations_schema, settings.migrations_table)
         up = upgrade.needed(conn, settings, folder, rows, src.others)
         p = _plan(src, rows, out_of_order=out_of_order, up=up)
         legacy = _legacy_plan(src.legacy, src, rows) if src.legacy else None
         found = pooler.detect(conn, target.url)  # one query on a direct connection
         return StatusReport(target.display, folder, p, _table_name(settings), exists, legacy, found)
-
-
-def _table_exists(conn: Any, settings: Settings) -> bool:
-    row = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f'"{settings.migrations_schema}"."{settings.migrations_table}"',)
-    ).fetchone()
-    return bool(row and row[0])
 
 
 def migrate(
@@ -271,7 +269,7 @@ def migrate(
     single_transaction: bool = False,
     upgrade_tracking: bool = False,
     allow_empty: bool = False,
-    on_event: Event = lambda *a, **k: None,
+    on_event: EventSink = no_event,
     only: tuple[str, ...] | None = None,
     require_migrations: bool = True,
     to: str | None = None,
@@ -288,7 +286,7 @@ def migrate(
     folder = src.folder
     to_tag = resolve_tag([m.tag for m in src.migrations], to) if to is not None else None
     with _session(settings) as (target, conn):
-        on_event("target", display=target.display)
+        on_event(events.TargetChosen(target.display))
         if dry_run:
             rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
             refuse_empty_folder(settings, src, rows, allow_empty)
@@ -314,13 +312,13 @@ def migrate(
                 direct = _direct_connection(conn, settings, target, run)  # before anything runs: may refuse
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
                     upgrade.apply(conn, settings, up)
-                    on_event("tracking-upgraded", rows=len(up.matches))
+                    on_event(events.TrackingUpgraded(len(up.matches)))
                 # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
                 tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
                 )
-                on_event("plan", count=len(run))
+                on_event(events.Planned(len(run)))
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
 
                 def replan() -> tuple[Plan, list[Migration]]:
@@ -336,7 +334,7 @@ def migrate(
                     )
                 return report
         finally:
-            on_event("finished")
+            on_event(events.Finished())
 
 
 def _up_to(p: Plan, to_tag: str | None) -> tuple[Plan, dict[str, Any]]:
@@ -438,7 +436,7 @@ def _execute(
     p: Plan,
     run: list[Migration],
     options: Options,
-    on_event: Event,
+    on_event: EventSink,
     *,
     replan: Any = None,
     direct: Any = None,
@@ -464,7 +462,7 @@ def _execute(
             if replan is None or time.monotonic() > deadline:
                 err.state = _run_state(err.state, applied, recorded, options)
                 raise
-            on_event("applied-elsewhere", migration=err.migration, busy=err.busy)
+            on_event(events.AppliedElsewhereSeen(err.migration or "", err.busy))
             if err.busy:
                 time.sleep(_REPLAN_PAUSE)
             p, run = replan()
@@ -487,7 +485,7 @@ def migrate_consolidated(
     dry_run: bool = False,
     out_of_order: bool = False,
     allow_empty: bool = False,
-    on_event: Event = lambda *a, **k: None,
+    on_event: EventSink = no_event,
 ) -> MigrateReport:
     """Apply only pending Mode 2 (consolidated) migrations, for teams that deploy them apart from Mode 1."""
     return migrate(
@@ -501,7 +499,7 @@ def bootstrap(
     dry_run: bool = False,
     only: tuple[str, ...] | list[str] = (),
     adopt: tuple[str, ...] | list[str] = (),
-    on_event: Event = lambda *a, **k: None,
+    on_event: EventSink = no_event,
 ) -> BootstrapReport:
     """Run the legacy folder's files that no tracking row carries yet, in order, each as one transaction
     (Mode 2), tracked with created_at = its position (see bootstrap.py). Never reads a legacy runner's table.
@@ -546,7 +544,7 @@ def bootstrap(
     if run_sel is None:
         run_sel = [] if adopt_sel else tags
     with _session(settings) as (target, conn):
-        on_event("target", display=target.display)
+        on_event(events.TargetChosen(target.display))
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         p = _legacy_plan(legacy, src, rows)
         _check_statements(p)
@@ -569,7 +567,7 @@ def bootstrap(
                 if to_adopt:  # proven under the lock: nobody migrates between the proof and the rows
                     report.proofs = _prove_adoption(settings, target, p.pending, to_adopt)
                 tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
-                on_event("plan", count=len(report.to_run))
+                on_event(events.Planned(len(report.to_run)))
                 executor = Executor(conn, executor_options(settings, v1=v1), on_event)
                 try:
                     for m in p.pending:  # file order: each file recorded or run in its own transaction
@@ -592,7 +590,7 @@ def bootstrap(
                     raise
                 return report
         finally:
-            on_event("finished")
+            on_event(events.Finished())
 
 
 def _already_exists(err: MigrakitError) -> bool:

@@ -26,7 +26,7 @@ from typing import Any, Sequence
 from ..db import server, tracking
 from ..core.settings import Settings
 from ..errors import DriftError, MigrakitError
-from ..db.executor import migration_lock
+from ..db.lock import migration_lock
 from ..core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
 from ..core.migration import Migration
 from ..core.migration import TrackingRow
@@ -99,7 +99,7 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
     src = load_sources(settings)
     folder, others = src.folder, src.others
     schema, table = settings.migrations_schema, settings.migrations_table
-    shown_table = f'"{schema}"."{table}"'
+    shown_table = tracking.shown(schema, table)
     if folder.layout != V1:
         raise MigrakitError(
             f"{folder.path.name}/ is not in Drizzle 1.0's folder layout: the names to write come from its folders",
