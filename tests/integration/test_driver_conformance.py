@@ -4,7 +4,8 @@ Each strategy is built on its own connection and driven only through the contrac
 plus what a runner does around it (create the tracking table, plan with core/planner.py). The expectations are
 the same for all, except where a strategy documents otherwise: `--single-transaction` is Drizzle's migrator, one
 transaction for the run, so a failure leaves nothing of the run, and it has no guards (exactly-once rests on
-the lock there, as under Drizzle).
+the lock there, as under Drizzle); a migration that runs outside a wrapping transaction (its own BEGIN/COMMIT)
+commits its statements before its guards run, so exactly-once rests on the lock and the progress table there.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from migrakit.db.guards import AppliedElsewhere
 from migrakit.db.lock import apply_key
 from migrakit.db.mode2 import Mode2
 from migrakit.db.run_base import Options, Run
+from migrakit.db.run_outside import Outside
 from migrakit.db.run_pipelined import Pipelined
 from migrakit.db.run_plain import Plain
 from migrakit.errors import MigrationFailed
@@ -50,8 +52,10 @@ class Strategy:
     make: Callable[[psycopg.Connection, Options], Run]
     options: Options
     mode2: bool = False  # runs Mode 2 files (one multi-statement query each)
+    own_transaction: bool = False  # runs files holding their own BEGIN/COMMIT, outside a wrapping transaction
     whole_run: bool = False  # one transaction for the run (--single-transaction): a failure keeps nothing
     guarded: bool = True  # every migration transaction re-checks, under its own lock, that it is not applied
+    failed_state: str = "nothing from {tag} was applied (its transaction was rolled back); tracking table unchanged"
 
 
 STRATEGIES = {
@@ -61,6 +65,8 @@ STRATEGIES = {
         Strategy("mode1-plain", Plain, Options(pipeline=False)),
         Strategy("single-transaction", SingleTransaction, Options(single_transaction=True), whole_run=True, guarded=False),
         Strategy("mode2", Mode2, Options(), mode2=True),
+        Strategy("outside-transaction", Outside, Options(), own_transaction=True, guarded=False,
+                 failed_state="nothing from {tag} was applied; tracking table unchanged"),
         Strategy("executor-default", Executor, Options()),
     )
 }
@@ -83,6 +89,8 @@ def files(strategy: Strategy, tmp_path: Path, spec: list[tuple[str, str]]) -> tu
             path = make_consolidation(folder, tag, text, when, [(f"r{i}", when - 1, "0" * 64)])
             expected[tag] = (hashlib.sha256(path.read_bytes()).hexdigest(), when)
         return list(load_consolidated(folder, tmp_path)), expected
+    if strategy.own_transaction:
+        spec = [(tag, "BEGIN;\n" + body.replace(BP, "\n") + "\nCOMMIT;") for tag, body in spec]
     folder = make_drizzle_folder(tmp_path, spec)
     for i, (tag, _) in enumerate(spec):
         expected[tag] = (hashlib.sha256((folder / f"{tag}.sql").read_bytes()).hexdigest(), BASE_WHEN + i * 1000)
@@ -141,18 +149,19 @@ def test_a_failure_in_the_second_migration_leaves_the_documented_state(strategy,
     with conn, pytest.raises(MigrationFailed) as info:
         run(d, migrations)
     err = info.value
-    text = migrations[1].text
+    text, stmts = migrations[1].text, migrations[1].statements
     at = text.index("nope")
     line = text.count("\n", 0, at) + 1
     col = at - (text.rfind("\n", 0, at) + 1) + 1
-    assert (err.migration, err.statement_no, err.statement_count) == ("0001_b", 2, 2)
+    number = next(i for i, st in enumerate(stmts, 1) if "nope" in st.text)  # 2, or 3 after the file's own BEGIN
+    assert (err.migration, err.statement_no, err.statement_count) == ("0001_b", number, len(stmts))
     assert (err.file, err.line, err.col) == (migrations[1].path, line, col)
     assert err.sqlstate == "42P01" and "relation \"nope\" does not exist" in err.cause
     if strategy.whole_run:  # Drizzle's single transaction: the run is rolled back whole
         assert err.state.startswith("nothing from this run was applied: Drizzle's single transaction was rolled back")
         assert d.applied == [] and rows(db_url) == [] and tables(db_url) == {}
     else:  # one transaction per migration: the first stays, the failed one is rolled back, the third never ran
-        assert err.state == "nothing from 0001_b was applied (its transaction was rolled back); tracking table unchanged"
+        assert err.state == strategy.failed_state.format(tag="0001_b")
         assert d.applied == ["0000_a"] and rows(db_url) == [expected["0000_a"]] and tables(db_url) == {"a": 1}
 
 

@@ -78,6 +78,8 @@ def run(conn: psycopg.Connection[Any], query: bytes) -> Outcome:
                     pgconn.consume_input()
                 elif n < 0:
                     break
+        if status in (_COPY_IN, _COPY_OUT):
+            continue  # not the statement's end: its own result (COMMAND_OK or the error) follows
         if counting and status in _OK:
             tags.append((result.command_status or b"").decode("ascii", "replace"))
         else:
