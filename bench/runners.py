@@ -17,7 +17,8 @@ import psycopg
 from migrakit.workflows import runner
 from migrakit.db import server, tracking
 from migrakit.sources.config import load_settings
-from migrakit.db.executor import Executor, Options
+from migrakit.db.executor import Executor
+from migrakit.db.run_base import Options
 from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
 from tests.interop import drizzle
 

@@ -2,9 +2,10 @@
 
 import psycopg
 
+from migrakit.core.events import LockRetry
 from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
-from migrakit.db.executor import lock_key
+from migrakit.db.lock import lock_key
 from tests.fixtures.cli import SLEEP, migrate_args, run_cli, sleeping, start_cli
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import tables, tracked
@@ -118,9 +119,9 @@ def test_a_lock_timeout_retry_succeeds_once_the_long_transaction_ends(tmp_path, 
     blocker.execute("SELECT count(*) FROM t")
     retries = []
 
-    def on_event(event, **info):
-        if event == "lock-retry":
-            retries.append(info["attempt"])
+    def on_event(event):
+        if isinstance(event, LockRetry):
+            retries.append(event.attempt)
             blocker.rollback()  # the long transaction ends before the retry
 
     try:

@@ -3,7 +3,8 @@
 import psycopg
 import pytest
 
-from migrakit.db import executor
+from migrakit.core import events
+from migrakit.db import run_pipelined
 from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed, SplitError
@@ -78,7 +79,7 @@ def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migratio
     """Five Mode 1 migrations go out as one pipelined batch; the 3rd fails at its 2nd statement. Also with a
     Sync after every statement (as a large file gets), where transactions span Syncs."""
     if sync_every:
-        monkeypatch.setattr(executor, "_SYNC_STATEMENTS", sync_every)
+        monkeypatch.setattr(run_pipelined, "_SYNC_STATEMENTS", sync_every)
     bad = "CREATE TABLE c (id int);\n--> statement-breakpoint\nINSERT INTO c\n  SELECT nope FROM c;"
     good = bad.replace("nope", "id")
     migrations = [
@@ -89,10 +90,9 @@ def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migratio
         ("0004_e", "CREATE TABLE e (id int);"),
     ]
     folder = make_drizzle_folder(tmp_path, migrations)
-    events = []
+    seen = []
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder, pipeline=True), on_event=lambda kind, **kw: events.append(
-            (kind, kw["migration"].tag if "migration" in kw else None)))
+        runner.migrate(settings_for(tmp_path, db_url, folder, pipeline=True), on_event=lambda e: seen.append(e))
     err = info.value
     assert (err.migration, err.statement_no, err.statement_count) == ("0002_c", 2, 2)
     assert (err.line, err.col) == (4, 10)  # "nope", on the statement's second line
@@ -100,7 +100,7 @@ def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migratio
     assert "applied and tracked before it in this run: 0000_a, 0001_b" in (err.state or "")
     assert tables(db_url) == {"a", "b"}
     assert len(rows(db_url)) == 2
-    assert [t for kind, t in events if kind == "done"] == ["0000_a", "0001_b"]
+    assert [e.migration.tag for e in seen if isinstance(e, events.Done)] == ["0000_a", "0001_b"]
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM b").fetchone() == (1,)
         aborted = "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction (aborted)'"

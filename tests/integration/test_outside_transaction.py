@@ -3,6 +3,7 @@
 import psycopg
 import pytest
 
+from migrakit.core.events import DroppedInvalidIndex, IndexAlreadyBuilt, Resumed
 from migrakit.db import progress
 from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
@@ -37,7 +38,7 @@ def test_lone_concurrent_index_is_tracked_after_it_succeeded_and_leaves_no_progr
         tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);")]
     )
     events = []
-    report = runner.migrate(settings_for(tmp_path, db_url, folder), on_event=lambda e, **i: events.append(e))
+    report = runner.migrate(settings_for(tmp_path, db_url, folder), on_event=events.append)
     assert report.applied == ["0000_t", "0001_idx"]
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass") == [(True,)]
     assert len(tracked(db_url)) == 2
@@ -66,9 +67,9 @@ def test_a_failed_concurrent_index_is_reported_and_its_invalid_index_dropped_by_
     with psycopg.connect(db_url, autocommit=True) as conn:  # the data fix; the INVALID index is left as it is
         conn.execute("DELETE FROM t WHERE ctid <> (SELECT min(ctid) FROM t)")
     events = []
-    report = runner.migrate(settings, on_event=lambda e, **i: events.append((e, i.get("index"))))
+    report = runner.migrate(settings, on_event=events.append)
     assert report.applied == ["0001_unique"]
-    assert ("dropped-invalid-index", '"public"."T_email_key"') in events
+    assert [(e.migration.tag, e.index) for e in events if isinstance(e, DroppedInvalidIndex)] == [("0001_unique", '"public"."T_email_key"')]
     assert query(db_url, """SELECT indisvalid FROM pg_index WHERE indexrelid = '"T_email_key"'::regclass""") == [(True,)]
 
 
@@ -103,9 +104,9 @@ def test_a_self_managed_migration_that_failed_halfway_resumes_after_the_fix(tmp_
     # The fix touches only the statement that failed; statements 1-2 must not run again ("a" exists).
     (folder / "0000_halfway.sql").write_text(SELF_MANAGED.replace("INSERT INTO missing VALUES (1);", "CREATE TABLE c (id int);"))
     events = []
-    report = runner.migrate(settings, on_event=lambda e, **i: events.append((e, i.get("done"))))
+    report = runner.migrate(settings, on_event=events.append)
     assert report.applied == ["0000_halfway"]
-    assert ("resume", 2) in events
+    assert [e.done for e in events if isinstance(e, Resumed)] == [2]
     assert tables(db_url) == {"a", "b", "c"}
     assert tracked(db_url) == [runner.load_sources(settings).migrations[0].hash]  # the fixed file's hash
     assert progress_rows(db_url) == []
@@ -189,7 +190,7 @@ def test_an_index_built_by_a_run_that_died_before_recording_it_is_not_built_twic
         progress.record(conn, "drizzle.__drizzle_migrations", cic, 1, started=True)
         conn.execute("CREATE INDEX CONCURRENTLY t_idx ON t (id)")
     events = []
-    report = runner.migrate(settings, on_event=lambda e, **i: events.append((e, i.get("index"))))
+    report = runner.migrate(settings, on_event=events.append)
     assert report.applied == ["0001_idx"]
-    assert ("index-already-built", '"public"."t_idx"') in events
+    assert [e.index for e in events if isinstance(e, IndexAlreadyBuilt)] == ['"public"."t_idx"']
     assert len(tracked(db_url)) == 2 and progress_rows(db_url) == []

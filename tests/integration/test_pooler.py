@@ -10,11 +10,12 @@ import uuid
 import psycopg
 import pytest
 
+from migrakit.core.events import AppliedElsewhereSeen, Planned
 from migrakit.workflows import runner
 from migrakit.db import server
 from migrakit.sources.config import load_settings
 from migrakit.db import pooler
-from migrakit.db.executor import apply_key
+from migrakit.db.lock import apply_key
 from tests.fixtures.cli import migrate_args, run_cli, start_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tables, tracked
@@ -155,16 +156,16 @@ def test_a_migration_tracked_by_another_migrator_meanwhile_is_not_applied_again(
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder), pipeline=pipeline)
     events = []
 
-    def on_event(event, **info):
+    def on_event(event):
         events.append(event)
-        if event == "plan":  # planned; before its transaction starts, "another migrator" applies 0000_a
+        if isinstance(event, Planned):  # planned; before its transaction starts, "another migrator" applies 0000_a
             with psycopg.connect(db_url) as other:
                 other.execute("CREATE TABLE a (id int)")
                 other.execute("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) "
                               "SELECT %s, 1700000000000", (hash_of(folder, "0000_a"),))  # fmt: skip
 
     report = runner.migrate(settings, on_event=on_event)
-    assert "applied-elsewhere" in events
+    assert any(isinstance(e, AppliedElsewhereSeen) for e in events)
     assert report.applied == ["0001_b"]
     assert len(tracked(db_url)) == 2  # 0000_a once (the other migrator's row), 0001_b once
     assert tables(db_url) == {"a", "b"}
@@ -177,11 +178,11 @@ def test_a_migration_transaction_waits_for_another_migrators_open_one(tmp_path, 
     other = psycopg.connect(db_url)
     seen = []
 
-    def on_event(event, **info):
-        if event == "plan":  # another migrator's migration transaction is open (it holds the apply key)
+    def on_event(event):
+        if isinstance(event, Planned):  # another migrator's migration transaction is open (it holds the apply key)
             other.execute("SELECT pg_advisory_xact_lock(%s)", (apply_key("drizzle", "__drizzle_migrations"),))
-        if event == "applied-elsewhere":
-            seen.append(info["busy"])
+        if isinstance(event, AppliedElsewhereSeen):
+            seen.append(event.busy)
             other.rollback()  # ... and ends without applying anything
 
     try:

@@ -70,3 +70,8 @@ def snapshot_name(tag: str) -> str:
     """drizzle-kit's snapshot file for a journal tag: `<prefix>_snapshot.json` (`0007`, `20250508083758`): the
     tag's part before its first `_`."""
     return f"{tag.split('_', 1)[0]}_snapshot.json"
+
+
+def quoted_table(schema: str, name: str) -> str:
+    """A table as SQL and messages name it, each part double-quoted: `"drizzle"."__drizzle_migrations"`."""
+    return ".".join('"' + part.replace('"', '""') + '"' for part in (schema, name))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .naming import quoted_table
 from ..errors import ConfigError
 from .folder import Folder
 from .migration import STANDARD, Migration, TrackingRow
@@ -58,7 +59,7 @@ class Sources:
 
 def table_name(settings: Settings) -> str:
     """The tracking table as messages name it: `"drizzle"."__drizzle_migrations"`."""
-    return f'"{settings.migrations_schema}"."{settings.migrations_table}"'
+    return quoted_table(settings.migrations_schema, settings.migrations_table)
 
 
 def refuse_empty_folder(

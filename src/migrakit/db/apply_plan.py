@@ -13,7 +13,11 @@ from ..core.planner import Plan
 from ..core.run_plan import run_state
 from ..core.settings import Settings
 from ..errors import ConfigError, MigrakitError
-from .executor import AppliedElsewhere, Event, Executor, Options
+from .executor import Executor
+from .guards import AppliedElsewhere
+from ..core import events
+from ..core.events import EventSink, no_event
+from .run_base import Options
 
 REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)
 
@@ -65,7 +69,7 @@ def execute(
     p: Plan,
     run: list[Migration],
     options: Options,
-    on_event: Event = lambda *a, **k: None,
+    on_event: EventSink = no_event,
     *,
     replan: Callable[[], tuple[Plan, list[Migration]]] | None = None,
     direct: Any = None,
@@ -91,7 +95,7 @@ def execute(
             if replan is None or time.monotonic() > deadline:
                 err.state = run_state(err.state, applied, recorded, single_transaction=options.single_transaction)
                 raise
-            on_event("applied-elsewhere", migration=err.migration, busy=err.busy)
+            on_event(events.AppliedElsewhereSeen(err.migration or "", err.busy))
             if err.busy:
                 time.sleep(REPLAN_PAUSE)
             p, run = replan()

@@ -51,37 +51,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import psycopg
 from psycopg import errors as pgerrors
 
-from . import tracking
-from ..errors import LockTimeout, MigrakitError
-from .executor import Event, Options, _concurrent_index_fix, _connection_lost, _failure, _lost, _timeout_setting_error
+from . import simple_query, tracking
+from .run_base import Options, Run
+from .translate import concurrent_index_fix, connection_lost, failure, leftover_index, lost, settings_refused
+from ..core.events import Done, DrizzleTransactionEnded, EventSink, Started
 from ..core.migration import STANDARD, Migration
 from ..core.statements import LineIndex, Statement, keyword_head, split_breakpoints
+from ..errors import LockTimeout, MigrakitError
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
-_OK = (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK)
 _ROLLBACK_TO = re.compile(r"\AROLLBACK(?:\s+(?:WORK|TRANSACTION))?\s+TO\b", re.IGNORECASE)
 _TIMEOUTS = "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)"
-
-
-class _ChunkCursor(psycopg.Cursor[Any]):
-    """Keeps the command tag of each statement the server completed in a multi-statement query (the simple
-    protocol returns one result per statement, the failing one last)."""
-
-    tags: tuple[str, ...] = ()
-
-    def _check_results(self, results: list[Any]) -> None:
-        done = []
-        for r in results:
-            if r.status not in _OK:
-                break
-            done.append((r.command_status or b"").decode("ascii", "replace"))
-        self.tags = tuple(done)
-        super()._check_results(results)
 
 
 @dataclass
@@ -128,7 +113,7 @@ def _ranges(numbers: Sequence[int]) -> str:
 class DrizzleRun:
     """One `--single-transaction` run: `apply` sends Drizzle's queries; `state` and `tracked` say what stayed."""
 
-    def __init__(self, conn: psycopg.Connection[Any], opts: Options, on_event: Event) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], opts: Options, on_event: EventSink) -> None:
         self.conn = conn
         self.opts = opts
         self.on_event = on_event
@@ -153,7 +138,7 @@ class DrizzleRun:
                 chunks = _chunks(m)
                 by_chunk = _statements_by_chunk(m, len(chunks))
                 count = sum(len(c) for c in by_chunk) if by_chunk is not None else len(chunks)
-                self.on_event("start", migration=m, statements=count)
+                self.on_event(Started(m, count))
                 for ci, (offset, text) in enumerate(chunks):
                     self._chunk(mi, ci, offset, text, by_chunk[ci] if by_chunk is not None else None)
                 self._row(mi)
@@ -168,7 +153,7 @@ class DrizzleRun:
         try:
             self.conn.execute(query, params, prepare=False)
         except psycopg.Error as exc:
-            setting = _timeout_setting_error(exc)
+            setting = settings_refused(exc) if query is _TIMEOUTS else None
             if setting is not None:
                 self._rollback(exc)
                 raise setting from None
@@ -176,14 +161,15 @@ class DrizzleRun:
             raise self._error(exc, self.migrations[mi], None, None, where) from exc
 
     def _chunk(self, mi: int, ci: int, offset: int, text: str, stmts: list[tuple[int, Statement]] | None) -> None:
-        cur = _ChunkCursor(self.conn)
-        try:
-            cur.execute(text.encode("utf-8"), prepare=False)  # no parameters: the simple protocol, as node-postgres
-        except psycopg.Error as exc:
-            self._completed(mi, cur.tags, stmts)
-            failing = stmts[len(cur.tags)] if stmts is not None and len(cur.tags) < len(stmts) else None
-            raise self._error(exc, self.migrations[mi], failing, (ci, offset, text), None) from exc
-        self._completed(mi, cur.tags, stmts)
+        try:  # no parameters: the simple protocol, as node-postgres
+            outcome = simple_query.run(self.conn, text.encode("utf-8"))
+        except psycopg.Error as exc:  # the connection was lost: what the server completed is unknown
+            raise self._error(exc, self.migrations[mi], None, (ci, offset, text), None) from exc
+        self._completed(mi, outcome.tags, stmts)
+        if outcome.error is not None:
+            done = len(outcome.tags)
+            failing = stmts[done] if stmts is not None and done < len(stmts) else None
+            raise self._error(outcome.error, self.migrations[mi], failing, (ci, offset, text), None) from outcome.error
         self._after_query(mi)
 
     def _row(self, mi: int) -> None:
@@ -224,15 +210,15 @@ class DrizzleRun:
         for d in self.done[self._open :]:
             d.committed = committed
             if committed and d.row:
-                self.on_event("done", migration=self.migrations[d.migration])
+                self.on_event(Done(self.migrations[d.migration]))
         self._open = len(self.done)
         if mi is not None and self._ended_at is None:
             self._ended_at = mi
-            self.on_event("drizzle-transaction-ended", migration=self.migrations[mi], committed=committed)
+            self.on_event(DrizzleTransactionEnded(self.migrations[mi], committed))
 
     def _rollback(self, exc: psycopg.Error) -> None:
         """Drizzle's `rollback` after an error: undoes the transaction open now (none: only a warning)."""
-        if not _connection_lost(self.conn, exc) and self.conn.info.transaction_status != IDLE:
+        if not connection_lost(self.conn, exc) and self.conn.info.transaction_status != IDLE:
             try:
                 self.conn.execute("ROLLBACK")
             except psycopg.Error:  # the connection died now: the server rolls the transaction back itself
@@ -256,21 +242,21 @@ class DrizzleRun:
         chunk: tuple[int, int, str] | None,
         where: str | None,
     ) -> MigrakitError:
-        lost = _connection_lost(self.conn, exc)
+        was_lost = connection_lost(self.conn, exc)
         self._rollback(exc)
         state = self.state()
         no, st = failing if failing else (None, None)
         count = self._statement_count(m)
-        if lost:
+        if was_lost:
             place = where or (f"statement {no} of {count}" if no else f"chunk {chunk[0] + 1 if chunk else '?'}")
-            return _lost(
+            return lost(
                 exc,
                 m,
                 place,
                 f"{state}; the server rolled back the transaction that was open (unless the connection dropped "
                 "during COMMIT: `inv db.status` shows which rows exist)",
             )
-        err = _failure(exc, m, st, no, count, state)
+        err = failure(exc, m, st, no, count, state)
         if where and not no:
             err.message = f"migration {m.tag} failed at {where}"
         if chunk is not None:
@@ -284,14 +270,14 @@ class DrizzleRun:
             )
         if st is not None:
             try:
-                cleanup = _concurrent_index_fix(self.conn, st) if not self.conn.broken else None
+                leftover = leftover_index(self.conn, st) if not self.conn.broken else None
+                cleanup = concurrent_index_fix(self.conn, st) if leftover else None
             except psycopg.Error:
-                cleanup = None
-            if cleanup and "INVALID" in cleanup[0]:  # unlike the default mode, a -s run (as Drizzle's) never drops it
-                dropped = re.search(r"`DROP INDEX CONCURRENTLY [^`]*`", cleanup[1])
+                leftover = cleanup = None
+            if leftover and cleanup and not leftover[1]:  # INVALID: unlike the default mode, a -s run (as Drizzle's) never drops it
                 err.state = f"{err.state}; {cleanup[0]}"
                 err.fix = (
-                    f"fix the cause above, then drop the INVALID index ({dropped.group() if dropped else 'DROP INDEX CONCURRENTLY'}) "
+                    f"fix the cause above, then drop the INVALID index (`DROP INDEX CONCURRENTLY {leftover[0]};`) "
                     "before running again: a --single-transaction run, like Drizzle's, does not drop it, so the statement "
                     "would fail on it (or, with IF NOT EXISTS, leave it INVALID)"
                 )
@@ -389,18 +375,20 @@ class DrizzleRun:
         partial = [m.tag for m, _ in self._partial()]
         if partial:
             parts.append(f"not tracked although partly applied: {', '.join(partial)}")
-        lost = [self.migrations[i].tag for i in sorted({d.migration for d in self.done if d.committed is False})]
-        if lost:
-            parts.append(f"rolled back: what ran of {', '.join(lost)} after the last commit")
+        undone = [self.migrations[i].tag for i in sorted({d.migration for d in self.done if d.committed is False})]
+        if undone:
+            parts.append(f"rolled back: what ran of {', '.join(undone)} after the last commit")
         return "; ".join(parts) + " (what Drizzle's migrator leaves after the same failure)"
 
 
-def apply(executor: Any, migrations: Sequence[Migration], retries: Callable[..., None]) -> list[str]:
-    """Executor.apply's `--single-transaction` branch: run, retrying a lock_timeout only while nothing is
-    committed; the tags tracked (also after a failure) are appended to `executor.applied`."""
-    run = DrizzleRun(executor.conn, executor.opts, executor.on_event)
-    try:
-        retries(lambda: run.apply(migrations), run.state)
-    finally:
-        executor.applied.extend(run.tracked)
-    return list(executor.applied)
+class SingleTransaction(Run):
+    """The `--single-transaction` strategy: a DrizzleRun, retrying a lock_timeout only while nothing is
+    committed; the tags tracked (also after a failure) are appended to `applied`."""
+
+    def apply(self, migrations: Sequence[Migration]) -> list[str]:
+        run = DrizzleRun(self.conn, self.opts, self.on_event)
+        try:
+            self.retrying(lambda: run.apply(migrations), run.state)
+        finally:
+            self.applied.extend(run.tracked)
+        return list(self.applied)

@@ -8,7 +8,7 @@ import psycopg
 from psycopg import sql
 
 from . import schema_diff as schema, server, tracking
-from .executor import migration_lock
+from .lock import migration_lock
 from ..core.migration import Migration
 from ..core.settings import Settings
 from ..errors import MigrakitError

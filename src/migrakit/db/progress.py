@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import psycopg
 from psycopg import sql
 
+from . import tracking
 from ..errors import DatabaseUnavailable, DriftError
 from ..core.migration import Migration
 
@@ -86,9 +87,13 @@ def ensure_table(conn: psycopg.Connection[Any]) -> None:
         ) from None
 
 
+def tracking_key(schema: str, table: str) -> str:
+    """The `tracking_table` column's value for a Drizzle tracking table: `drizzle.__drizzle_migrations`."""
+    return f"{schema}.{table}"
+
+
 def exists(conn: psycopg.Connection[Any]) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{SCHEMA}"."{TABLE}"',)).fetchone()
-    return bool(row and row[0])
+    return tracking.table_exists(conn, SCHEMA, TABLE)
 
 
 def read(conn: psycopg.Connection[Any], tracking_table: str, migration: str) -> list[Completed]:

@@ -10,7 +10,7 @@ import psycopg
 from . import server
 from ..core.settings import Settings
 from ..errors import DatabaseUnavailable
-from .executor import Options
+from .run_base import Options
 
 
 @contextmanager

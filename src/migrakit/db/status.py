@@ -3,7 +3,6 @@ db.baseline and legacy.retire share. [I/O] Changes nothing (not even the trackin
 
 from __future__ import annotations
 
-from typing import Any
 
 from . import pooler, tracking
 from .session import open_target
@@ -21,16 +20,10 @@ def read_status(
     with open_target(settings) as (target, conn):
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         refuse_empty_folder(settings, src, rows, allow_empty)
-        exists = bool(rows) or _table_exists(conn, settings)
+        exists = bool(rows) or tracking.table_exists(conn, settings.migrations_schema, settings.migrations_table)
         up = needed(conn, settings, src.folder, rows, src.others)
         p = src.plan(rows, out_of_order=out_of_order, up=up)
         legacy = src.legacy_plan(rows) if src.legacy else None
         found = pooler.detect(conn, target.url)  # one query on a direct connection
         return StatusReport(target.display, src.folder, p, table_name(settings), exists, legacy, found)
 
-
-def _table_exists(conn: Any, settings: Settings) -> bool:
-    row = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (f'"{settings.migrations_schema}"."{settings.migrations_table}"',)
-    ).fetchone()
-    return bool(row and row[0])

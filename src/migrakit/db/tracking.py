@@ -8,6 +8,7 @@ from typing import Any, Sequence
 import psycopg
 from psycopg import sql
 
+from ..core.naming import quoted_table
 from ..errors import DatabaseUnavailable
 from ..core.migration import Migration
 from ..core.migration import TrackingRow
@@ -21,7 +22,24 @@ _COLUMNS_V1 = sql.SQL(
 
 
 def table(schema: str, name: str) -> sql.Composed:
+    """The table's name in SQL sent to the server."""
     return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(name))
+
+
+def shown(schema: str, name: str) -> str:
+    """The table's name as messages and reports show it: "drizzle"."__drizzle_migrations"."""
+    return quoted_table(schema, name)
+
+
+def table_exists(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
+    """Whether the table exists, read from the catalog: true also when this role may not read it (reading it
+    then fails with a permission error that says so, instead of "no table")."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s)",
+        (schema, name),
+    ).fetchone()
+    return bool(row and row[0])
 
 
 def ensure_table(conn: psycopg.Connection[Any], schema: str, name: str, *, v1: bool = False) -> None:
@@ -30,8 +48,7 @@ def ensure_table(conn: psycopg.Connection[Any], schema: str, name: str, *, v1: b
     An existing table is left alone without a CREATE: PostgreSQL checks the CREATE privilege before IF NOT
     EXISTS, so a migration role with only USAGE on the schema and SELECT, INSERT on the table still works."""
     for attempt in range(3):
-        found = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{name}"',)).fetchone()
-        if found and found[0]:
+        if table_exists(conn, schema, name):
             return
         try:
             with conn.pipeline():  # both in one round trip
@@ -50,13 +67,12 @@ def ensure_table(conn: psycopg.Connection[Any], schema: str, name: str, *, v1: b
 
 
 def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> DatabaseUnavailable:
-    shown = f'"{schema}"."{name}"'
     return DatabaseUnavailable(
-        f"the database role may not {action} the tracking table {shown}",
+        f"the database role may not {action} the tracking table {shown(schema, name)}",
         cause=f"{exc.diag.message_primary or exc} ({exc.sqlstate})",
         state="nothing was run; tracking table unchanged",
         fix=f'run migrations as the owner of the schema, or have it created once and GRANT USAGE ON SCHEMA "{schema}", '
-        f"SELECT, INSERT ON {shown} (and USAGE ON its id sequence) to the migration role",
+        f"SELECT, INSERT ON {shown(schema, name)} (and USAGE ON its id sequence) to the migration role",
     )
 
 
@@ -104,13 +120,6 @@ def insert_params(migration: Migration, *, v1: bool) -> tuple[Any, ...]:
     if v1:
         return (migration.hash, migration.when, migration.name or migration.tag)
     return (migration.hash, migration.when)
-
-
-def table_exists(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
-    row = conn.execute(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s", (schema, name)
-    ).fetchone()
-    return row is not None
 
 
 def upgrade_to_v1(

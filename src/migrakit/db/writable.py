@@ -1,4 +1,4 @@
-"""Is the target writable? Asked when a migrating task takes the migration lock (executor.migration_lock), in
+"""Is the target writable? Asked when a migrating task takes the migration lock (lock.migration_lock), in
 one round trip on the migrating connection, before the lock's own connection is opened.
 
 A standby (`pg_is_in_recovery()`), a read replica endpoint (the same, behind a reader host name) or a session

@@ -10,8 +10,9 @@ a table is actually drawn. Long lists are folded and repeated notes grouped (ren
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, TextIO, assert_never
 
+from ..core import events as ev
 from ..core.planner import DUPLICATE_ROWS
 from . import json as as_json
 from .text import fold, group_notes, subjects, table
@@ -124,67 +125,73 @@ class Progress:
         else:
             print(text, file=self.stream, flush=True)
 
-    def __call__(self, event: str, **info: Any) -> None:
+    def __call__(self, event: ev.Event) -> None:
         if self.fmt == "json":
             return
-        if event == "plan" and self.fmt == "rich" and info["count"]:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+        match event:
+            case ev.Planned(count=count) if self.fmt == "rich" and count:
+                from rich.console import Console
+                from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
 
-            self._bar = Bar(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                console=Console(file=self.stream), transient=False,
-            )
-            self._task = self._bar.add_task("migrating", total=info["count"])
-            self._bar.start()
-        elif event == "lock-wait":
-            holder = info.get("holder")
-            self._say("waiting for the migration lock" + (f" (held by pid {holder[0]})" if holder else "") + " ...")
-        elif event == "tracking-upgraded":
-            self._say(f"upgraded the tracking table to Drizzle 1.0's columns ({info['rows']} row(s) named)")
-        elif event == "recorded":
-            self._say(f"recorded {info['migration'].tag} without running it: every migration it replaces already ran here")
-        elif event == "lock-acquired":
-            self._say("got the migration lock; re-reading the tracking table")
-        elif event == "applied-elsewhere":
-            tag = getattr(info["migration"], "tag", info["migration"])
-            self._say(
-                f"{tag}: another migrator's migration transaction was open; rolled back, re-planning"
-                if info.get("busy")
-                else f"{tag}: another migrator applied it first; rolled back, re-reading the tracking table"
-            )
-        elif event == "lock-retry":
-            tag = getattr(info["migration"], "tag", info["migration"])
-            self._say(f"{tag}: lock_timeout hit, retry {info['attempt']} of {info.get('retries', '?')} (watching who blocks it)")
-        elif event == "dropped-invalid-index":
-            self._say(f"{info['migration'].tag}: dropped the INVALID index {info['index']} an earlier failed or interrupted run left")
-        elif event == "index-already-built":
-            self._say(f"{info['migration'].tag}: the index {info['index']} was built by an interrupted run; recorded as done")
-        elif event == "resume":
-            self._say(
-                f"{info['migration'].tag}: resuming at statement {info['done'] + 1} of {info['statements']} "
-                f"(statements 1-{info['done']} completed in an earlier run and are unchanged)"
-            )
-        elif event == "drizzle-transaction-ended":
-            how = "committed" if info["committed"] else "rolled back"
-            self._say(
-                f"{info['migration'].tag}: the file itself {how} the run's single transaction; what follows runs as "
-                "under Drizzle (each query its own transaction, or the file's own BEGIN ... COMMIT)"
-            )
-        elif event == "queued" and self._bar is None:
-            batch = [m.tag for m in info["migrations"]]
-            self._say(f"sending {len(batch)} migration(s) in one pipelined batch: {fold(batch)}; each is shown below once it has run")
-        elif event == "start":
-            text = f"{info['migration'].tag} ({info['statements']} statement(s))"
-            if self._bar is not None:
-                self._bar.update(self._task, description=text)
-            else:
-                self._say(f"applying {text} ...")
-        elif event == "done" and self._bar is not None:
-            self._bar.advance(self._task)
-        elif event == "finished" and self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+                self._bar = Bar(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(file=self.stream), transient=False,
+                )
+                self._task = self._bar.add_task("migrating", total=count)
+                self._bar.start()
+            case ev.LockWait(holder=holder):
+                self._say("waiting for the migration lock" + (f" (held by pid {holder[0]})" if holder else "") + " ...")
+            case ev.TrackingUpgraded(rows=rows):
+                self._say(f"upgraded the tracking table to Drizzle 1.0's columns ({rows} row(s) named)")
+            case ev.Recorded(migration=m):
+                self._say(f"recorded {m.tag} without running it: every migration it replaces already ran here")
+            case ev.LockAcquired():
+                self._say("got the migration lock; re-reading the tracking table")
+            case ev.AppliedElsewhereSeen(migration=tag, busy=busy):
+                self._say(
+                    f"{tag}: another migrator's migration transaction was open; rolled back, re-planning"
+                    if busy
+                    else f"{tag}: another migrator applied it first; rolled back, re-reading the tracking table"
+                )
+            case ev.LockRetry(migration=tag, attempt=attempt, retries=retries):
+                self._say(f"{tag}: lock_timeout hit, retry {attempt} of {retries} (watching who blocks it)")
+            case ev.DroppedInvalidIndex(migration=m, index=index):
+                self._say(f"{m.tag}: dropped the INVALID index {index} an earlier failed or interrupted run left")
+            case ev.IndexAlreadyBuilt(migration=m, index=index):
+                self._say(f"{m.tag}: the index {index} was built by an interrupted run; recorded as done")
+            case ev.Resumed(migration=m, done=done, statements=statements):
+                self._say(
+                    f"{m.tag}: resuming at statement {done + 1} of {statements} "
+                    f"(statements 1-{done} completed in an earlier run and are unchanged)"
+                )
+            case ev.DrizzleTransactionEnded(migration=m, committed=committed):
+                how = "committed" if committed else "rolled back"
+                self._say(
+                    f"{m.tag}: the file itself {how} the run's single transaction; what follows runs as "
+                    "under Drizzle (each query its own transaction, or the file's own BEGIN ... COMMIT)"
+                )
+            case ev.Queued(migrations=batch) if self._bar is None:
+                tags = [m.tag for m in batch]
+                self._say(f"sending {len(tags)} migration(s) in one pipelined batch: {fold(tags)}; each is shown below once it has run")
+            case ev.Started(migration=m, statements=statements):
+                text = f"{m.tag} ({statements} statement(s))"
+                if self._bar is not None:
+                    self._bar.update(self._task, description=text)
+                else:
+                    self._say(f"applying {text} ...")
+            case ev.Done() if self._bar is not None:
+                self._bar.advance(self._task)
+            case ev.Finished() if self._bar is not None:
+                self._bar.stop()
+                self._bar = None
+            case ev.Planned() | ev.Queued() | ev.Done() | ev.Finished():
+                pass  # plain output: no bar to start, advance or stop; a batch is announced only without a bar
+            case ev.TargetChosen():
+                pass  # deliberately silent: the report names the database once, at the end
+            case ev.StatementDone():
+                pass  # deliberately silent: a line per statement would drown the output; Started shows the count
+            case _:
+                assert_never(event)
 
 
 # ---------------------------------------------------------------------- Mode 2, bootstrap, branches

@@ -4,6 +4,7 @@ and its plans are in core/project.py."""
 
 from __future__ import annotations
 
+from ..core.naming import quoted_table
 from ..core.migration import Migration
 from ..core.planner import order_sequence
 from ..core.project import EmptyFolder, Sources
@@ -27,7 +28,7 @@ def load_sources(settings: Settings, *, require_migrations: bool = True, require
     consolidated = load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in folder.migrations])
     if legacy is None:
         legacy = load_legacy(settings.legacy_dir, settings.root, required=False)
-    table = ".".join('"' + part.replace('"', '""') + '"' for part in (settings.migrations_schema, settings.migrations_table))
+    table = quoted_table(settings.migrations_schema, settings.migrations_table)
     return Sources(folder, order_sequence(folder.migrations, consolidated), legacy, table, _empty_folder(settings))
 
 

@@ -38,7 +38,8 @@ from ..db.shadow import ignored_tables
 from ..db.status import read_status
 from ..errors import DriftError, MigrakitError, MigrationFailed
 from ..errors import ConfirmationRequired
-from ..db.executor import Executor, migration_lock
+from ..db.executor import Executor
+from ..db.lock import migration_lock
 from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan

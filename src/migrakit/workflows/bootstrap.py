@@ -16,7 +16,10 @@ from ..core.reports import BootstrapReport
 from ..core.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
 from ..core.settings import Settings
 from ..db import provenance, server, shadow, tracking
-from ..db.executor import Event, Executor, migration_lock
+from ..db.executor import Executor
+from ..core import events
+from ..core.events import EventSink, no_event
+from ..db.lock import migration_lock
 from ..db.session import executor_options, open_target
 from ..errors import ConfigError, DriftError, MigrakitError
 from ..sources.folders import V1, display_path
@@ -29,7 +32,7 @@ def bootstrap(
     dry_run: bool = False,
     only: tuple[str, ...] | list[str] = (),
     adopt: tuple[str, ...] | list[str] = (),
-    on_event: Event = lambda *a, **k: None,
+    on_event: EventSink = no_event,
 ) -> BootstrapReport:
     """Run the legacy folder's files that no tracking row carries yet, in order, each as one transaction
     (Mode 2), tracked with created_at = its position (see sources/legacy.py). Never reads a legacy runner's table.
@@ -48,7 +51,7 @@ def bootstrap(
     if run_sel is None:
         run_sel = [] if adopt_sel else tags
     with open_target(settings) as (target, conn):
-        on_event("target", display=target.display)
+        on_event(events.TargetChosen(target.display))
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         p = src.legacy_plan(rows)
         check_statements(p)
@@ -71,7 +74,7 @@ def bootstrap(
                 if to_adopt:  # proven under the lock: nobody migrates between the proof and the rows
                     report.proofs = _prove_adoption(settings, src, target, p.pending, to_adopt)
                 tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
-                on_event("plan", count=len(report.to_run))
+                on_event(events.Planned(len(report.to_run)))
                 executor = Executor(conn, executor_options(settings, v1=v1), on_event)
                 try:
                     for m in p.pending:  # file order: each file recorded or run in its own transaction
@@ -85,7 +88,7 @@ def bootstrap(
                     raise
                 return report
         finally:
-            on_event("finished")
+            on_event(events.Finished())
 
 
 def _selection(

@@ -118,7 +118,7 @@ def _pooler(conn: Any, settings: Settings, url: str, report: EnvReport) -> str:
 
 
 def _tracking(conn: Any, settings: Settings) -> str:
-    name = f'"{settings.migrations_schema}"."{settings.migrations_table}"'
+    name = tracking.shown(settings.migrations_schema, settings.migrations_table)
     import psycopg
 
     try:

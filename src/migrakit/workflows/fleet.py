@@ -30,6 +30,8 @@ from typing import Any, Callable, Iterable
 from . import check as check_workflow
 from . import migrate as migrate_workflow
 from . import status as status_workflow
+from ..core.events import Event, EventSink, LockWait, Started
+from ..core.naming import quoted_table
 from ..core.project import Sources
 from ..sources.load import load_sources
 from ..db import server
@@ -176,7 +178,7 @@ def migrate(
     check_options(targets, concurrency, canary, single_transaction=bool(options.get("single_transaction")))
     src = load_sources(settings)  # once: every target runs the same files (a bad folder is exit 2 here)
 
-    def one(t: Target, events: FleetEvent) -> TargetResult:
+    def one(t: Target, events: EventSink) -> TargetResult:
         mine = target_settings(settings, t)
         report = migrate_workflow.migrate(mine, on_event=events, sources=_for(src, mine), **options)
         return TargetResult(t, APPLIED if report.applied else UP_TO_DATE, applied=list(report.applied), report=report)
@@ -197,7 +199,7 @@ def status(
     check_options(targets, concurrency, 0)
     src = load_sources(settings)
 
-    def one(t: Target, events: FleetEvent) -> TargetResult:
+    def one(t: Target, events: EventSink) -> TargetResult:
         mine = target_settings(settings, t)
         report = status_workflow.status(mine, allow_empty=allow_empty, sources=_for(src, mine))
         state = DRIFT if not report.ok else PENDING if report.plan.pending else UP_TO_DATE
@@ -231,7 +233,7 @@ def check(
     load_sources(settings)  # a bad folder is exit 2 before any target is touched
     shared = replace(settings, shadow_url=shadow.shadow_server(settings))  # the embedded server started once, not per thread
 
-    def one(t: Target, events: FleetEvent) -> TargetResult:
+    def one(t: Target, events: EventSink) -> TargetResult:
         report = check_workflow.check(target_settings(shared, t))
         return TargetResult(t, DRIFT if report.drifted else NO_DRIFT, pending=[m.tag for m in report.plan.pending], report=report)
 
@@ -240,14 +242,14 @@ def check(
 
 def _for(src: Sources, settings: Settings) -> Sources:
     """The folders read once, with this target's tracking table (named in the problems' fix SQL)."""
-    table = ".".join('"' + part.replace('"', '""') + '"' for part in (settings.migrations_schema, settings.migrations_table))
+    table = quoted_table(settings.migrations_schema, settings.migrations_table)
     return src if table == src.table else replace(src, table=table)
 
 
 def _run(
     command: str,
     targets: list[Target],
-    one: Callable[[Target, FleetEvent], TargetResult],
+    one: Callable[[Target, EventSink], TargetResult],
     source: str,
     concurrency: int,
     fail_fast: bool,
@@ -283,7 +285,7 @@ def _run(
 def _wave(
     pool: ThreadPoolExecutor,
     wave: list[Target],
-    one: Callable[[Target, FleetEvent], TargetResult],
+    one: Callable[[Target, EventSink], TargetResult],
     concurrency: int,
     fail_fast: bool,
     results: dict[str, TargetResult],
@@ -318,7 +320,7 @@ def _wave(
     return failed, interrupted
 
 
-def _guarded(one: Callable[[Target, FleetEvent], TargetResult], t: Target, on_event: FleetEvent) -> TargetResult:
+def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_event: FleetEvent) -> TargetResult:
     """Run one target; any failure becomes its result (redacted), never the fleet's."""
     start = time.monotonic()
     lock = threading.Lock()
@@ -327,9 +329,16 @@ def _guarded(one: Callable[[Target, FleetEvent], TargetResult], t: Target, on_ev
         with lock:
             on_event(event, target=t.name, **info)
 
+    def run_events(event: Event) -> None:
+        """The target's own run events, as the fleet's view shows them: which migration runs, a lock wait."""
+        if isinstance(event, Started):
+            events("start", migration=event.migration)
+        elif isinstance(event, LockWait):
+            events("lock-wait")
+
     events("target-start")
     try:
-        result = one(t, events)
+        result = one(t, run_events)
     except MigrakitError as err:
         result = TargetResult(t, FAILED, error=err, applied=list(getattr(err, "applied_in_run", [])))
     except Exception as exc:  # noqa: BLE001 - one target's bug or driver error must not end the others

@@ -18,7 +18,9 @@ from ..core.settings import Settings
 from ..core.target import resolve_tag
 from ..db import table_upgrade, tracking
 from ..db.apply_plan import direct_connection, execute
-from ..db.executor import Event, migration_lock
+from ..core import events
+from ..core.events import EventSink, no_event
+from ..db.lock import migration_lock
 from ..db.session import executor_options, open_target
 from ..sources.folders import V1
 from ..sources.load import load_sources
@@ -32,7 +34,7 @@ def migrate(
     single_transaction: bool = False,
     upgrade_tracking: bool = False,
     allow_empty: bool = False,
-    on_event: Event = lambda *a, **k: None,
+    on_event: EventSink = no_event,
     only: tuple[str, ...] | None = None,
     require_migrations: bool = True,
     to: str | None = None,
@@ -51,7 +53,7 @@ def migrate(
     folder = src.folder
     to_tag = resolve_tag([m.tag for m in src.migrations], to) if to is not None else None
     with open_target(settings) as (target, conn):
-        on_event("target", display=target.display)
+        on_event(events.TargetChosen(target.display))
         if dry_run:
             rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
             refuse_empty_folder(settings, src, rows, allow_empty)
@@ -76,13 +78,13 @@ def migrate(
                 direct = direct_connection(conn, settings, target, run)  # before anything runs: may refuse
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
                     table_upgrade.apply(conn, settings, up)
-                    on_event("tracking-upgraded", rows=len(up.matches))
+                    on_event(events.TrackingUpgraded(len(up.matches)))
                 # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
                 tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
                 )
-                on_event("plan", count=len(run))
+                on_event(events.Planned(len(run)))
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
 
                 def replan() -> tuple[Plan, list[Migration]]:
@@ -99,7 +101,7 @@ def migrate(
                     )
                 return report
         finally:
-            on_event("finished")
+            on_event(events.Finished())
 
 
 def migrate_consolidated(
@@ -108,7 +110,7 @@ def migrate_consolidated(
     dry_run: bool = False,
     out_of_order: bool = False,
     allow_empty: bool = False,
-    on_event: Event = lambda *a, **k: None,
+    on_event: EventSink = no_event,
 ) -> MigrateReport:
     """Apply only pending Mode 2 (consolidated) migrations, for teams that deploy them apart from Mode 1: the
     same recipe as `migrate`, restricted to one mode."""

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..db import server, tracking
 from ..errors import ConfirmationRequired
-from ..db.executor import migration_lock
+from ..db.lock import migration_lock
 from ..db.table_upgrade import apply, needed, unmatched_error
 from ..core.settings import Settings
 from ..core.tracking_upgrade import TrackingUpgrade
@@ -57,7 +57,7 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
     src = load_sources(settings)
     folder, others = src.folder, src.others
     schema, table = settings.migrations_schema, settings.migrations_table
-    shown_table = f'"{schema}"."{table}"'
+    shown_table = tracking.shown(schema, table)
     if folder.layout != V1:
         raise MigrakitError(
             f"{folder.path.name}/ is not in Drizzle 1.0's folder layout: the names to write come from its folders",
