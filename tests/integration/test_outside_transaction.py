@@ -194,3 +194,28 @@ def test_an_index_built_by_a_run_that_died_before_recording_it_is_not_built_twic
     assert report.applied == ["0001_idx"]
     assert [e.index for e in events if isinstance(e, IndexAlreadyBuilt)] == ['"public"."t_idx"']
     assert len(tracked(db_url)) == 2 and progress_rows(db_url) == []
+
+
+def test_an_index_of_the_same_name_in_another_schema_is_never_taken_for_this_ones(db_url):
+    """Tenants in one database build `accounts_id` side by side: the leftover check looks only in the schema of
+    the statement's table (as its search_path resolves it), so one tenant never drops or skips on another's
+    index, valid or still building (INVALID)."""
+    from migrakit.core.statements import split_statements
+    from migrakit.db.translate import existing_index
+
+    stmt = split_statements("CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);")[0]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for schema in ("tenant_a", "tenant_b"):
+            conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; CREATE TABLE {schema}.accounts (id int)")
+        conn.execute("CREATE INDEX accounts_id ON tenant_a.accounts (id)")
+        conn.execute("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'tenant_a.accounts_id'::regclass")
+        try:
+            conn.execute("SET search_path = tenant_b")
+            assert existing_index(conn, stmt) is None
+            conn.execute("SET search_path = tenant_a")
+            assert existing_index(conn, stmt) == ("tenant_a", "accounts_id", False)
+            qualified = split_statements("CREATE INDEX CONCURRENTLY accounts_id ON tenant_a.accounts (id);")[0]
+            conn.execute("SET search_path = tenant_b")
+            assert existing_index(conn, qualified) == ("tenant_a", "accounts_id", False)
+        finally:
+            conn.execute("RESET search_path; DROP SCHEMA tenant_a CASCADE; DROP SCHEMA tenant_b CASCADE")

@@ -141,8 +141,10 @@ def lost(exc: psycopg.Error, m: Migration, where: str, state: str) -> DatabaseUn
     )
 
 
+_IDENT = r'(?:"(?:[^"]|"")+"|[^\s(."]+)'
 _CONCURRENT_INDEX = re.compile(
-    r'\ACREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[^\s(]+)\s+ON\b',
+    r'\ACREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[^\s(]+)\s+ON\b'
+    rf"(?:\s+ONLY\b)?\s*({_IDENT}(?:\s*\.\s*{_IDENT})?)?",
     re.IGNORECASE,
 )
 
@@ -157,15 +159,19 @@ def index_name(stmt: Statement) -> str | None:
 
 
 def existing_index(conn: psycopg.Connection[Any], stmt: Statement) -> tuple[str, str, bool] | None:
-    """(schema, name, valid) of the index a CREATE INDEX CONCURRENTLY statement builds, if it exists."""
+    """(schema, name, valid) of the index a CREATE INDEX CONCURRENTLY statement builds, if it exists: the index
+    of that name in its table's schema (the table resolved as the statement resolves it, by the session's
+    search_path), never one of the same name elsewhere (another tenant's schema may be building its own)."""
     name = index_name(stmt)
-    if name is None or conn.broken:
+    m = _CONCURRENT_INDEX.match(keyword_head(stmt.text))
+    table = m.group(2) if m else None
+    if name is None or table is None or conn.broken:
         return None
     row = conn.execute(
         "SELECT n.nspname, c.relname, i.indisvalid FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = %s "
-        "ORDER BY pg_catalog.pg_table_is_visible(c.oid) DESC, i.indisvalid LIMIT 1",
-        (name,),
+        "AND c.relnamespace = (SELECT t.relnamespace FROM pg_class t WHERE t.oid = to_regclass(%s))",
+        (name, re.sub(r"\s*\.\s*", ".", table) if not table.startswith('"') else table),
     ).fetchone()
     return (row[0], row[1], row[2]) if row else None
 
