@@ -265,7 +265,7 @@ def settings_at(root: Path, embedded_dir: Path | None = None, database_url: str 
 RESOLVE = """
 import json, sys
 from pathlib import Path
-from migrakit import server
+from migrakit.db import server
 from migrakit.sources.config import Settings
 root, emb = Path(sys.argv[1]), Path(sys.argv[2])
 t = server.resolve_target(Settings(root=root, migrations_dir=root / "m", consolidated_dir=root / "c", embedded_dir=emb))

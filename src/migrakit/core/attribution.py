@@ -21,10 +21,11 @@ Selectors (`--only 023`, `--adopt 022,024-026`): `parse_selection` matches them 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any
 
-Key = tuple[Hashable, ...]
+Key = tuple[str, ...]  # an object's key in a schema snapshot: (category, name, ...), as db/schema_diff.py makes it
 Snapshot = Mapping[Key, Any]
 
 CREATED, CHANGED, DROPPED = "created", "changed", "dropped"

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
 
-from .migration import STANDARD, Migration
+from .migration import STANDARD, Migration, TrackingRow
 from .naming import locale_key, v1_folder_name
-from .migration import TrackingRow
-
 
 BY_TIME = "created_at"
 
@@ -97,6 +95,7 @@ def plan_tracking_upgrade(
         by_hash[m.hash] = m  # later folders win, as Map.set does
     matches: list[RowMatch] = []
     unmatched: list[TrackingRow] = []
+    found: Migration | None
     for row in sorted(rows, key=lambda r: r.id):
         if table_v1 and row.name is not None:
             continue
@@ -116,5 +115,8 @@ def plan_tracking_upgrade(
         else:
             matches.append(RowMatch(row, found.name or found.tag, how, found.hash != row.hash))
     return TrackingUpgrade(
-        add_columns=not table_v1, matches=tuple(matches), unmatched=tuple(unmatched), rows=tuple(sorted(rows, key=lambda r: r.id))
+        add_columns=not table_v1,
+        matches=tuple(matches),
+        unmatched=tuple(unmatched),
+        rows=tuple(sorted(rows, key=lambda r: r.id)),
     )

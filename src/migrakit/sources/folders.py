@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, JournalError
 from ..core.journal import JOURNAL_PATH, Journal, journal_warnings, parse_journal
-from ..core.migration import STANDARD, Migration, drizzle_hash
+from ..core.migration import STANDARD, Layout, Migration, drizzle_hash
 from ..core.statements import BREAKPOINT, keyword_head
 from ..core.naming import locale_key, v1_when
 
-JOURNAL = "journal"
-V1 = "v1"
-EMPTY = "empty"
+JOURNAL, V1, EMPTY = Layout.JOURNAL, Layout.V1, Layout.EMPTY
 
 if TYPE_CHECKING:
     from ..core.settings import Settings
@@ -35,7 +33,7 @@ class Folder:
     """A Mode 1 folder as read from disk."""
 
     path: Path
-    layout: str
+    layout: Layout
     migrations: tuple[Migration, ...]
     journal: Journal | None = None
     orphans: tuple[str, ...] = ()  # .sql files no journal entry names (Drizzle ignores them)
@@ -76,7 +74,7 @@ def read_sql(path: Path, shown: str, migration: str) -> tuple[str, str]:
     return text, drizzle_hash(data)
 
 
-def detect_layout(path: Path) -> str:
+def detect_layout(path: Path) -> Layout:
     has_journal = (path / JOURNAL_PATH).is_file()
     with os.scandir(path) as entries:  # scandir: no stat per file (a journal folder holds thousands)
         has_v1 = any(

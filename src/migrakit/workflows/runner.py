@@ -142,7 +142,7 @@ def _plan(src: Sources, rows: list[TrackingRow], *, out_of_order: bool = False, 
 
 
 def _legacy_plan(legacy: tuple[Migration, ...], src: Sources, rows: list[TrackingRow]) -> Plan:
-    return plan(legacy, rows, layout="legacy", known_hashes=src.sequence_hashes, table=src.table)
+    return plan(legacy, rows, layout=None, known_hashes=src.sequence_hashes, table=src.table)
 
 
 def executor_options(settings: Settings, *, v1: bool, single_transaction: bool = False) -> Options:
