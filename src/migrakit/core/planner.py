@@ -10,26 +10,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 
 from .migration import STANDARD, Layout, Migration, TrackingRow
 from .tracking_upgrade import TrackingUpgrade
 
-# Problem kinds
-EDITED = "edited"  # a row ran this migration, but the file changed since (hash differs)
-SKIPPED_BY_DRIZZLE = "skipped-by-drizzle"  # pending, but `when` <= newest created_at: Drizzle never runs it
-UNKNOWN_ROW = "unknown-row"  # a row that matches no migration file
-REPLACED_PARTIAL = "replaced-partial"  # a consolidation whose replaced migrations ran only in part
-TRACKING_UPGRADE = "tracking-upgrade"  # Drizzle 0.x's table with a Drizzle 1.0 folder: upgrade it first
-DRIZZLE_WOULD_RERUN = "drizzle-would-rerun"  # v1: applied by hash, but no row carries its folder name
-DUPLICATE_ROWS = "duplicate-rows"  # more rows carry a migration's hash than files do (it ran, or was recorded, twice)
+
+class ProblemKind(StrEnum):
+    """Where the tracking table and the files disagree (the value is what status and --json show)."""
+
+    EDITED = "edited"  # a row ran this migration, but the file changed since (hash differs)
+    SKIPPED_BY_DRIZZLE = "skipped-by-drizzle"  # pending, but `when` <= newest created_at: Drizzle never runs it
+    UNKNOWN_ROW = "unknown-row"  # a row that matches no migration file
+    REPLACED_PARTIAL = "replaced-partial"  # a consolidation whose replaced migrations ran only in part
+    TRACKING_UPGRADE = "tracking-upgrade"  # Drizzle 0.x's table with a Drizzle 1.0 folder: upgrade it first
+    DRIZZLE_WOULD_RERUN = "drizzle-would-rerun"  # v1: applied by hash, but no row carries its folder name
+    DUPLICATE_ROWS = "duplicate-rows"  # more rows carry a migration's hash than files do (it ran or was written twice)
+
+
+EDITED, SKIPPED_BY_DRIZZLE, UNKNOWN_ROW = ProblemKind.EDITED, ProblemKind.SKIPPED_BY_DRIZZLE, ProblemKind.UNKNOWN_ROW
+REPLACED_PARTIAL, TRACKING_UPGRADE = ProblemKind.REPLACED_PARTIAL, ProblemKind.TRACKING_UPGRADE
+DRIZZLE_WOULD_RERUN, DUPLICATE_ROWS = ProblemKind.DRIZZLE_WOULD_RERUN, ProblemKind.DUPLICATE_ROWS
 
 DEFAULT_TABLE = '"drizzle"."__drizzle_migrations"'
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str
+    kind: ProblemKind
     message: str
     migration: str | None = None
     file: str | None = None

@@ -4,27 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 
 from .migration import STANDARD, Migration, TrackingRow
 from .naming import locale_key, v1_folder_name
 
-BY_TIME = "created_at"
+
+class MatchedBy(StrEnum):
+    """How a row was given its folder name (the value is what the upgrade's plan shows)."""
+
+    TIME = "created_at"  # the only folder of the row's second, as Drizzle 1.0 matches
+    TIME_AND_HASH = "created_at+hash"  # several folders of that second: the one with the row's hash
+    HASH = "hash"  # no folder of that second: the folder with the row's hash
+    OWN_FILE = "hash (migrakit file)"  # a consolidated or legacy file, or a migration a consolidation replaced
 
 
-BY_TIME_AND_HASH = "created_at+hash"
-
-
-BY_HASH = "hash"
-
-
-BY_OWN_FILE = "hash (migrakit file)"  # a consolidated or legacy file, or a migration a consolidation replaced
+BY_TIME, BY_TIME_AND_HASH = MatchedBy.TIME, MatchedBy.TIME_AND_HASH
+BY_HASH, BY_OWN_FILE = MatchedBy.HASH, MatchedBy.OWN_FILE
 
 
 @dataclass(frozen=True)
 class RowMatch:
     row: TrackingRow
     name: str  # the folder name written into `name`
-    how: str  # BY_TIME, BY_TIME_AND_HASH or BY_HASH
+    how: MatchedBy
     hash_differs: bool = False  # matched by time alone, but the folder's file has another hash now
 
 

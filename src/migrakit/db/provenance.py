@@ -23,7 +23,7 @@ from .executor import Executor
 from ..core.migration import Migration
 from ..sources.folders import V1
 
-Key = tuple[Any, ...]
+Key = attribution.Key
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Provenance:
     steps: tuple[tuple[Migration, ...], ...]  # the files applied in each step, in order (one file per step,
     # except all migrations in one step when only the legacy files are asked about)
     snapshots: tuple[dict[Key, Any], ...]  # len(steps) + 1: before the first step, after each
-    effects: tuple[dict[Key, str], ...]
+    effects: tuple[dict[Key, attribution.Verb], ...]
 
     def made_by(self, key: Sequence[Any]) -> tuple[Migration, str] | None:
         """The file that gave the object its final state (created / changed it) or dropped it, and the verb."""
