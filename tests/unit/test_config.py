@@ -161,3 +161,26 @@ def test_good_urls_and_settings_load(tmp_path):
     url = r"postgresql://u:p@h:5432/d?sslmode=verify-full&options=-c%20search_path%3Da%2C%5C%20b%20-c%20x.y%3D1&ssl=true"
     s = load_settings(tmp_path, env={"DATABASE_URL": url, "PGOPTIONS": "--lock-timeout=3s", "MIGRAKIT_PIPELINE": "off"})
     assert (s.lock_timeout, s.statement_timeout, s.lock_wait_timeout, s.pipeline) == ("1.5s", "2min", 0.0, False)
+
+
+def test_defaults_are_the_settings_fields_own(tmp_path):
+    """Defaults are written once (core/settings.py): every Settings field but root/database_url/origins is a key,
+    and loading nothing gives each field its default (paths: PATH_DEFAULTS under the root)."""
+    from dataclasses import MISSING, fields
+
+    from migrakit.core.settings import PATH_DEFAULTS, Settings
+
+    write(tmp_path, "[project]\nname='x'\n")
+    s = load_settings(tmp_path, env={})
+    checked = 0
+    for f in fields(Settings):
+        if f.name in ("root", "database_url", "origins"):
+            continue
+        if f.name in PATH_DEFAULTS:
+            expected = tmp_path / PATH_DEFAULTS[f.name]
+        else:
+            expected = f.default_factory() if f.default_factory is not MISSING else f.default
+        assert getattr(s, f.name) == expected, f.name
+        assert s.is_default(f.name)
+        checked += 1
+    assert checked == 19

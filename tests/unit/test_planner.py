@@ -121,3 +121,20 @@ def test_duplicate_table_name_is_quoted_as_given():
     a = mig("a", 1)
     p = plan([a], [row(1, a), row(2, a)], table='"my ""schema"""."t"')
     assert 'DELETE FROM "my ""schema"""."t" WHERE id IN (2)' in p.problems[0].fix
+
+
+def test_legacy_files_are_planned_without_drizzle_rules():
+    """db.bootstrap plans legacy files with layout=None (no Drizzle folder): pending in file order whatever the
+    tracking table's newest created_at, and nothing Drizzle would run."""
+    from dataclasses import replace
+
+    from migrakit.core.migration import Layout, Mode
+
+    first, late = (replace(mig(t, w), mode=Mode.LEGACY) for t, w in (("schema", 1), ("seed", 2)))
+    newer = mig("drizzle_0000", 5)
+    for layout in (None, Layout.JOURNAL):
+        p = plan([first, late], [row(1, newer)], layout=layout, known_hashes={newer.hash})
+        assert [m.tag for m in p.pending] == ["schema", "seed"] and p.drizzle_pending == ()
+        skipped = [q.migration for q in p.problems if q.kind == SKIPPED_BY_DRIZZLE]
+        assert skipped == ([] if layout is None else ["schema", "seed"])
+    assert Mode.LEGACY == "legacy" and f"{Layout.V1}" == "v1"  # StrEnum: JSON and text show the bare value

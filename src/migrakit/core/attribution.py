@@ -21,14 +21,35 @@ Selectors (`--only 023`, `--adopt 022,024-026`): `parse_selection` matches them 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Hashable, Mapping, Sequence
+from enum import StrEnum
+from typing import Any
 
-Key = tuple[Hashable, ...]
+Key = tuple[str, ...]  # an object's key in a schema snapshot: (category, name, ...), as db/schema_diff.py makes it
 Snapshot = Mapping[Key, Any]
 
-CREATED, CHANGED, DROPPED = "created", "changed", "dropped"
-PRESENT, ABSENT, PARTIAL, NO_EFFECT = "present", "absent", "partial", "no-schema-effect"
+
+
+class Verb(StrEnum):
+    """What a file did to an object."""
+
+    CREATED = "created"
+    CHANGED = "changed"
+    DROPPED = "dropped"
+
+
+class Verdict(StrEnum):
+    """Whether a file's effect is in the live schema."""
+
+    PRESENT = "present"
+    ABSENT = "absent"
+    PARTIAL = "partial"
+    NO_EFFECT = "no-schema-effect"
+
+
+CREATED, CHANGED, DROPPED = Verb.CREATED, Verb.CHANGED, Verb.DROPPED
+PRESENT, ABSENT, PARTIAL, NO_EFFECT = Verdict.PRESENT, Verdict.ABSENT, Verdict.PARTIAL, Verdict.NO_EFFECT
 
 
 class _Absent:
@@ -39,9 +60,9 @@ class _Absent:
 MISSING_OBJECT = _Absent()
 
 
-def effect(before: Snapshot, after: Snapshot) -> dict[Key, str]:
+def effect(before: Snapshot, after: Snapshot) -> dict[Key, Verb]:
     """The objects one file created, changed or dropped."""
-    out: dict[Key, str] = {}
+    out: dict[Key, Verb] = {}
     for key, value in after.items():
         if key not in before:
             out[key] = CREATED
@@ -52,7 +73,7 @@ def effect(before: Snapshot, after: Snapshot) -> dict[Key, str]:
     return out
 
 
-def effects(snapshots: Sequence[Snapshot]) -> list[dict[Key, str]]:
+def effects(snapshots: Sequence[Snapshot]) -> list[dict[Key, Verb]]:
     """effects[i] = the effect of file i (0-based): the difference between snapshots[i] and snapshots[i + 1]."""
     return [effect(snapshots[i], snapshots[i + 1]) for i in range(len(snapshots) - 1)]
 
@@ -60,10 +81,10 @@ def effects(snapshots: Sequence[Snapshot]) -> list[dict[Key, str]]:
 @dataclass(frozen=True)
 class Maker:
     step: int  # 0-based index of the file
-    verb: str  # CREATED / CHANGED / DROPPED
+    verb: Verb
 
 
-def made_by(all_effects: Sequence[Mapping[Key, str]], key: Key) -> Maker | None:
+def made_by(all_effects: Sequence[Mapping[Key, Verb]], key: Key) -> Maker | None:
     """The last file whose effect touched `key` (the one that gave the object its final state, or dropped it)."""
     for step in range(len(all_effects) - 1, -1, -1):
         verb = all_effects[step].get(key)
@@ -75,7 +96,7 @@ def made_by(all_effects: Sequence[Mapping[Key, str]], key: Key) -> Maker | None:
 @dataclass(frozen=True)
 class ObjectProof:
     key: Key
-    verb: str  # what the file did to it
+    verb: Verb  # what the file did to it
     ok: bool
     expected: Any  # the object as the file leaves it (MISSING_OBJECT when it drops it)
     actual: Any  # the object in the live database (MISSING_OBJECT when it has none)
@@ -84,7 +105,7 @@ class ObjectProof:
 @dataclass(frozen=True)
 class FileProof:
     step: int
-    verdict: str  # PRESENT / ABSENT / PARTIAL / NO_EFFECT
+    verdict: Verdict
     objects: tuple[ObjectProof, ...]
 
     @property

@@ -6,15 +6,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .journal import Journal
-from .migration import Migration
+from .migration import Layout, Migration
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-# layouts
-JOURNAL = "journal"  # drizzle-kit 0.x: `<tag>.sql` + `meta/_journal.json`
-V1 = "v1"  # drizzle-kit 1.0: `<YYYYMMDDHHMMSS>_<name>/migration.sql`
-EMPTY = "empty"
+JOURNAL, V1, EMPTY = Layout.JOURNAL, Layout.V1, Layout.EMPTY
 
 
 @dataclass(frozen=True)
@@ -22,7 +19,7 @@ class Folder:
     """A Mode 1 folder as read from disk."""
 
     path: Path  # Path for its readers (sources/, workflows/); nothing here touches it
-    layout: str
+    layout: Layout
     migrations: tuple[Migration, ...]
     journal: Journal | None = None
     orphans: tuple[str, ...] = ()  # .sql files no journal entry names (Drizzle ignores them)

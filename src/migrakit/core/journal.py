@@ -6,6 +6,7 @@ newline. `render_journal(parse_journal(text)) == text` holds for both. Pure: tex
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,14 +48,14 @@ class Journal:
     key_order: tuple[str, ...] = ("version", "dialect", "entries")
     extra: tuple[tuple[str, Any], ...] = field(default=())
 
-    def with_entry(self, tag: str, when: int, breakpoints: bool = True) -> "Journal":
+    def with_entry(self, tag: str, when: int, breakpoints: bool = True) -> Journal:
         """A journal with one more entry, numbered as drizzle-kit numbers it (last idx + 1)."""
         idx = self.entries[-1].idx + 1 if self.entries else 0
         version = self.entries[-1].version if self.entries else self.version
         entry = JournalEntry(idx=idx, when=when, tag=tag, version=version, breakpoints=breakpoints)
         return Journal(self.version, self.dialect, (*self.entries, entry), self.trailing, self.key_order, self.extra)
 
-    def without(self, tags: set[str]) -> "Journal":
+    def without(self, tags: set[str]) -> Journal:
         kept = tuple(e for e in self.entries if e.tag not in tags)
         return Journal(self.version, self.dialect, kept, self.trailing, self.key_order, self.extra)
 
@@ -137,7 +138,7 @@ def render_journal(journal: Journal) -> str:
 def journal_warnings(journal: Journal) -> list[str]:
     """Things Drizzle accepts but a reader should know: gaps in idx, `when` not increasing."""
     notes: list[str] = []
-    for prev, cur in zip(journal.entries, journal.entries[1:]):
+    for prev, cur in itertools.pairwise(journal.entries):
         if cur.idx != prev.idx + 1:
             notes.append(f"idx jumps from {prev.idx} to {cur.idx} at {cur.tag} (harmless: Drizzle ignores idx)")
         if cur.when <= prev.when:

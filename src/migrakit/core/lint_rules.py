@@ -260,7 +260,7 @@ def actions(text: str) -> tuple[Action, ...] | None:
                 elif st == AT.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
                     c = cmd.def_
                     kind = {CT.CONSTR_FOREIGN: "foreign key", CT.CONSTR_CHECK: "check", CT.CONSTR_UNIQUE: "unique",
-                            CT.CONSTR_PRIMARY: "primary key", CT.CONSTR_EXCLUSION: "exclude"}.get(c.contype)
+                            CT.CONSTR_PRIMARY: "primary key", CT.CONSTR_EXCLUSION: "exclude"}.get(c.contype) if c.contype is not None else None
                     if kind:
                         found.append(Action("add_constraint", rel, detail={
                             "type": kind, "not_valid": bool(c.skip_validation), "using_index": bool(c.indexname),

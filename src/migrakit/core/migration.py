@@ -4,14 +4,30 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
 
 from ..errors import MigrakitError
 from .statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
 
-STANDARD = "standard"  # Mode 1: drizzle-kit folder, one statement per query
-CONSOLIDATED = "consolidated"  # Mode 2: one multi-statement file in one transaction
-LEGACY = "legacy"  # a journal-less legacy file, run like Mode 2 by db.bootstrap
+
+class Mode(StrEnum):
+    """How a migration is run, by where it comes from. A str: its value is what JSON and text show."""
+
+    STANDARD = "standard"  # Mode 1: drizzle-kit folder, one statement per query
+    CONSOLIDATED = "consolidated"  # Mode 2: one multi-statement file in one transaction
+    LEGACY = "legacy"  # a journal-less legacy file, run like Mode 2 by db.bootstrap
+
+
+STANDARD, CONSOLIDATED, LEGACY = Mode.STANDARD, Mode.CONSOLIDATED, Mode.LEGACY
+
+
+class Layout(StrEnum):
+    """A Mode 1 folder's layout on disk (sources/folders.py tells which). A str, like Mode."""
+
+    JOURNAL = "journal"  # drizzle-kit 0.x: `<tag>.sql` + meta/_journal.json; journal order is authoritative
+    V1 = "v1"  # drizzle-kit 1.0: `<YYYYMMDDHHMMSS>_<name>/migration.sql`, sorted by folder name
+    EMPTY = "empty"  # no migration in it (or no folder at all)
 
 
 def drizzle_hash(data: bytes) -> str:
@@ -35,7 +51,7 @@ class Migration:
     path: str  # the file, as shown to users (relative to the project when possible)
     text: str
     hash: str
-    mode: str = STANDARD
+    mode: Mode = Mode.STANDARD
     name: str | None = None  # Drizzle 1.0's `name` column (the folder name); None for 0.x folders
     replaces: tuple[Replaced, ...] = field(default=())
 
@@ -66,7 +82,11 @@ class Migration:
             if bad is not None:
                 raise MigrakitError(
                     f"{self.tag} runs as one transaction (Mode 2), but statement {stmts.index(bad) + 1} "
-                    + ("ends or starts a transaction itself" if bad.kind == TRANSACTION_CONTROL else "cannot run inside a transaction"),
+                    + (
+                        "ends or starts a transaction itself"
+                        if bad.kind == TRANSACTION_CONTROL
+                        else "cannot run inside a transaction"
+                    ),
                     file=self.path,
                     migration=self.tag,
                     line=bad.line,
@@ -79,7 +99,8 @@ class Migration:
         if self.mode == STANDARD and self.no_transaction and not self.self_managed and len(stmts) > 1:
             first = next(s for s in stmts if s.kind == NO_TRANSACTION)
             raise MigrakitError(
-                f"migration {self.tag} mixes a statement that cannot run in a transaction with {len(stmts) - 1} other(s)",
+                f"migration {self.tag} mixes a statement that cannot run in a transaction "
+                f"with {len(stmts) - 1} other(s)",
                 file=self.path,
                 migration=self.tag,
                 line=first.line,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import unicodedata
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC)
 
 
 def utc_stamp(when: int) -> str:
@@ -20,7 +20,8 @@ def v1_when(folder_name: str) -> int:
     As `Date.UTC` does: a year 0-99 means 1900-1999, and out-of-range fields carry over (month 13 is January
     of the next year, day 0 the last day of the previous month)."""
     stamp = folder_name[:14]
-    year, month, day, hour, minute, second = (int(stamp[i:j]) for i, j in ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14)))
+    spans = ((0, 4), (4, 6), (6, 8), (8, 10), (10, 12), (12, 14))
+    year, month, day, hour, minute, second = (int(stamp[i:j]) for i, j in spans)
     year += 1900 if 0 <= year <= 99 else 0
     year, month0 = year + (month - 1) // 12, (month - 1) % 12
     days = datetime.date(year, month0 + 1, 1).toordinal() - _EPOCH_ORDINAL + day - 1

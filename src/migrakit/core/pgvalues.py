@@ -94,12 +94,14 @@ def _strtod(text: str) -> tuple[float, int, bool]:
             token = m.group(0)
             if pattern is _STRTOD_HEX:
                 body = token.lstrip("+-")
-                value = float.fromhex(("-" if token.startswith("-") else "") + body + ("" if "p" in body.lower() else "p0"))
+                sign = "-" if token.startswith("-") else ""
+                value = float.fromhex(sign + body + ("" if "p" in body.lower() else "p0"))
             elif pattern is _STRTOD_SPECIAL:
                 value = float(token.split("(")[0].lower().replace("infinity", "inf"))
             else:
                 value = float(token)
-            nonzero = any(c in "123456789abcdefABCDEF" for c in re.split(r"[eEpP]", token.lstrip("+-").removeprefix("0x").removeprefix("0X"))[0])
+            mantissa = re.split(r"[eEpP]", token.lstrip("+-").removeprefix("0x").removeprefix("0X"))[0]
+            nonzero = any(c in "123456789abcdefABCDEF" for c in mantissa)
             out_of_range = math.isinf(value) and pattern is not _STRTOD_SPECIAL
             out_of_range |= nonzero and abs(value) < _DBL_MIN and pattern is not _STRTOD_SPECIAL
             return value, m.end(), out_of_range
@@ -226,7 +228,8 @@ class OptionSetting:
     written: str  # the argument(s) as written, for messages
 
 
-# The server's switches that take a value (postgres.c process_postgres_switches: "B:bc:C:D:d:EeFf:h:ijk:lN:nOPp:r:S:sTt:v:W:-:").
+# The server's switches that take a value
+# (postgres.c process_postgres_switches: "B:bc:C:D:d:EeFf:h:ijk:lN:nOPp:r:S:sTt:v:W:-:").
 _SWITCHES_WITH_VALUE = "BcCDdfhkNprStvW"
 
 
@@ -247,14 +250,10 @@ def option_settings(options: str) -> tuple[list[OptionSetting], str | None]:
             written, i = f"{arg} {value or ''}".strip(), i + 2
         else:
             value, written, i = arg[2:], arg, i + 1
-        if letter == "c" and value is not None:
-            name, eq, setting = value.partition("=")
-        elif letter == "-":
-            name, eq, setting = value.partition("=")
-            name = name.replace("-", "_")
-        elif letter == "c":
-            name, eq, setting = "", "", ""
-        else:
+        if letter not in ("c", "-"):
             continue
+        name, eq, setting = (value or "").partition("=")  # `-c` or `--` last, without a value: no name, no value
+        if letter == "-":
+            name = name.replace("-", "_")
         found.append(OptionSetting(name.lower(), setting if eq else None, written))
     return found, None

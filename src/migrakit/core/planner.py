@@ -8,29 +8,37 @@ applies entries whose `when` is later. Drizzle 1.0 decides by `name`. Every disa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cached_property
-from typing import Sequence
 
-from .migration import STANDARD, Migration, TrackingRow
-
+from .migration import STANDARD, Layout, Migration, TrackingRow
 from .tracking_upgrade import TrackingUpgrade
 
-# Problem kinds
-EDITED = "edited"  # a row ran this migration, but the file changed since (hash differs)
-SKIPPED_BY_DRIZZLE = "skipped-by-drizzle"  # pending, but `when` <= newest created_at: Drizzle never runs it
-UNKNOWN_ROW = "unknown-row"  # a row that matches no migration file
-REPLACED_PARTIAL = "replaced-partial"  # a consolidation whose replaced migrations ran only in part
-TRACKING_UPGRADE = "tracking-upgrade"  # Drizzle 0.x's table with a Drizzle 1.0 folder: upgrade it first
-DRIZZLE_WOULD_RERUN = "drizzle-would-rerun"  # v1: applied by hash, but no row carries its folder name
-DUPLICATE_ROWS = "duplicate-rows"  # more rows carry a migration's hash than files do (it ran, or was recorded, twice)
+
+class ProblemKind(StrEnum):
+    """Where the tracking table and the files disagree (the value is what status and --json show)."""
+
+    EDITED = "edited"  # a row ran this migration, but the file changed since (hash differs)
+    SKIPPED_BY_DRIZZLE = "skipped-by-drizzle"  # pending, but `when` <= newest created_at: Drizzle never runs it
+    UNKNOWN_ROW = "unknown-row"  # a row that matches no migration file
+    REPLACED_PARTIAL = "replaced-partial"  # a consolidation whose replaced migrations ran only in part
+    TRACKING_UPGRADE = "tracking-upgrade"  # Drizzle 0.x's table with a Drizzle 1.0 folder: upgrade it first
+    DRIZZLE_WOULD_RERUN = "drizzle-would-rerun"  # v1: applied by hash, but no row carries its folder name
+    DUPLICATE_ROWS = "duplicate-rows"  # more rows carry a migration's hash than files do (it ran or was written twice)
+
+
+EDITED, SKIPPED_BY_DRIZZLE, UNKNOWN_ROW = ProblemKind.EDITED, ProblemKind.SKIPPED_BY_DRIZZLE, ProblemKind.UNKNOWN_ROW
+REPLACED_PARTIAL, TRACKING_UPGRADE = ProblemKind.REPLACED_PARTIAL, ProblemKind.TRACKING_UPGRADE
+DRIZZLE_WOULD_RERUN, DUPLICATE_ROWS = ProblemKind.DRIZZLE_WOULD_RERUN, ProblemKind.DUPLICATE_ROWS
 
 DEFAULT_TABLE = '"drizzle"."__drizzle_migrations"'
 
 
 @dataclass(frozen=True)
 class Problem:
-    kind: str
+    kind: ProblemKind
     message: str
     migration: str | None = None
     file: str | None = None
@@ -95,7 +103,7 @@ def plan(
     migrations: Sequence[Migration],
     rows: Sequence[TrackingRow],
     *,
-    layout: str = "journal",
+    layout: Layout | None = Layout.JOURNAL,
     out_of_order: bool = False,
     upgrade: TrackingUpgrade | None = None,
     known_hashes: frozenset[str] | set[str] = frozenset(),
@@ -103,6 +111,8 @@ def plan(
 ) -> Plan:
     """Applied, pending and problems for `migrations` (in authoritative order) against tracking `rows`.
 
+    `layout`: the Mode 1 folder's, which decides Drizzle's own rules; None for files that are no Drizzle folder
+    (legacy files run by db.bootstrap): Drizzle's migrator never runs them, so none of its rules apply.
     `upgrade`: a v1 folder on a table that needs `inv db.upgrade-tracking` (see upgrade.py); rows are then
     judged as they will read after it, as Drizzle 1.0 judges them after its own upgrade.
     `known_hashes`: rows that other files explain (legacy files run by db.bootstrap); neither unknown nor stale.
@@ -160,13 +170,17 @@ def plan(
             )
             continue
         pending.append(m)
-        if layout == "journal" and newest is not None and m.when <= newest and not out_of_order:
+        if layout == Layout.JOURNAL and newest is not None and m.when <= newest and not out_of_order:
             problems.append(
                 Problem(
                     SKIPPED_BY_DRIZZLE,
                     f"{m.tag} is pending but its `when` ({m.when}) is not after the newest applied created_at "
                     f"({newest}): "
-                    + ("Drizzle's migrator would skip it forever" if m.mode == STANDARD else "running it now runs it out of order"),
+                    + (
+                        "Drizzle's migrator would skip it forever"
+                        if m.mode == STANDARD
+                        else "running it now runs it out of order"
+                    ),
                     migration=m.tag,
                     file=m.path,
                     fix="usually a merge of branches: run `inv db.migrate --out-of-order` to apply it here, and "
@@ -191,7 +205,7 @@ def plan(
     problems += _duplicate_problems(duplicates, matched, migrations, table)
 
     drizzle_pending = _drizzle_pending([m for m in migrations if m.mode == STANDARD], rows, layout, upgrade)
-    problems += _v1_problems(applied, drizzle_pending, upgrade) if layout == "v1" else []
+    problems += _v1_problems(applied, drizzle_pending, upgrade) if layout == Layout.V1 else []
 
     return Plan(
         migrations=tuple(migrations),
@@ -289,10 +303,12 @@ def order_sequence(standard: Sequence[Migration], consolidated: Sequence[Migrati
 
 
 def _drizzle_pending(
-    migrations: Sequence[Migration], rows: Sequence[TrackingRow], layout: str, upgrade: TrackingUpgrade | None
+    migrations: Sequence[Migration], rows: Sequence[TrackingRow], layout: Layout | None, upgrade: TrackingUpgrade | None
 ) -> tuple[str, ...]:
     """Drizzle 1.0 upgrades a 0.x table before deciding (`rows` already read as upgraded), and applies
-    nothing when a row matches no folder."""
+    nothing when a row matches no folder. No folder (layout None): nothing Drizzle would run."""
+    if layout is None:
+        return ()
     if upgrade is not None and upgrade.add_columns and not upgrade.possible:
         return ()
     return drizzle_would_apply(migrations, rows, layout=layout)
@@ -311,7 +327,8 @@ def _v1_problems(
                 + (
                     f"the upgrade would add `name` and `applied_at` and name {named} row(s); nothing re-runs"
                     if upgrade.possible
-                    else f"{len(upgrade.unmatched)} row(s) match no folder, so neither migrakit nor Drizzle 1.0 can upgrade it"
+                    else f"{len(upgrade.unmatched)} row(s) match no folder, "
+                    "so neither migrakit nor Drizzle 1.0 can upgrade it"
                 ),
                 fix="`inv db.upgrade-tracking --yes` (or `inv db.migrate --upgrade-tracking`)"
                 if upgrade.possible
@@ -339,10 +356,12 @@ def _v1_problems(
     return problems
 
 
-def drizzle_would_apply(migrations: Sequence[Migration], rows: Sequence[TrackingRow], *, layout: str) -> tuple[str, ...]:
+def drizzle_would_apply(
+    migrations: Sequence[Migration], rows: Sequence[TrackingRow], *, layout: Layout
+) -> tuple[str, ...]:
     """Tags that Drizzle's own migrator would apply now (0.x: by newest created_at; 1.0: by name, NULL
     names ignored)."""
-    if layout == "v1":
+    if layout == Layout.V1:
         names = {r.name for r in rows if r.name is not None}
         return tuple(m.tag for m in migrations if not m.name or m.name not in names)
     if not rows:

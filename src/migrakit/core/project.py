@@ -54,7 +54,7 @@ class Sources:
 
     def legacy_plan(self, rows: Sequence[TrackingRow]) -> Plan:
         """The legacy files against the rows; rows the Mode 1 / Mode 2 sequence explains are not unknown."""
-        return plan(self.legacy, rows, layout="legacy", known_hashes=self.sequence_hashes, table=self.table)
+        return plan(self.legacy, rows, layout=None, known_hashes=self.sequence_hashes, table=self.table)
 
 
 def table_name(settings: Settings) -> str:

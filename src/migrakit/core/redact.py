@@ -20,7 +20,7 @@ from a mistyped password), as a whole token there. So password `x` never turns `
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 from urllib.parse import unquote
 
 MASK = "***"
@@ -33,7 +33,8 @@ _QUERY_PASSWORD = re.compile(  # `?password=`, `&password=`, and `password%3D` i
 )
 _KV_PASSWORD = re.compile(r"(\bpassword\s*(?:=|%3D)\s*)('(?:[^'\\]|\\.)*'?|[^\s'\"&,)]+)", re.IGNORECASE)
 _URL_TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*")
-_BARE_USERINFO = re.compile(r"(?<![\w.+%-])([A-Za-z0-9_.-]+:)(?!//)([^\s'\"]+)(@[A-Za-z0-9\[])")  # `app:pw@host`, no scheme
+# `app:pw@host`, no scheme
+_BARE_USERINFO = re.compile(r"(?<![\w.+%-])([A-Za-z0-9_.-]+:)(?!//)([^\s'\"]+)(@[A-Za-z0-9\[])")
 _QUOTED = re.compile(r"\"[^\"\n]*\"|'[^'\n]*'")
 _KV_SHAPE = re.compile(r"^\s*[A-Za-z_]+\s*=")
 _PIECES = re.compile(r"[@/:\s?#&,]+")  # where libpq (or a reader of its errors) splits a mistyped password
@@ -196,7 +197,9 @@ def _mask_url_token(m: re.Match[str]) -> str:
     return redact_url(token)
 
 
-def redact_text(text: str, urls: Iterable[str] = (), secrets: Iterable[str] = (), *, short_in_quotes: bool = True) -> str:
+def redact_text(
+    text: str, urls: Iterable[str] = (), secrets: Iterable[str] = (), *, short_in_quotes: bool = True
+) -> str:
     """`text` with each of `urls` shown redacted, any URL's or `password=` value masked by shape, and each of
     `secrets` (see `passwords`) masked: long ones everywhere, short ones as whole tokens inside quoted values
     (unless `short_in_quotes` is False: JSON, where every key is quoted) and URL-shaped tokens."""

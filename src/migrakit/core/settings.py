@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import PurePath
-from typing import TYPE_CHECKING, Any, Mapping
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 
@@ -12,6 +14,12 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 PATH_KEYS = ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema")
+# The defaults of the path settings that have one, relative to the project root (a Path needs the root, so they
+# cannot be field defaults). Every other default is the field's own below: together the one place defaults are
+# written; sources/config.py derives the keys, their types and defaults from them.
+PATH_DEFAULTS: Mapping[str, str] = MappingProxyType(
+    {"migrations_dir": "migrations", "consolidated_dir": "migrations-consolidated", "embedded_dir": ".migrakit"}
+)
 
 
 def under_root(root: Path, value: str) -> Path:
@@ -19,18 +27,19 @@ def under_root(root: Path, value: str) -> Path:
     return root / value if not PurePath(value).is_absolute() else type(root)(value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Settings:
-    """Everything a task needs to know about the project. Immutable; derive with `with_overrides`."""
+    """Everything a task needs to know about the project. Immutable; derive with `with_overrides`. Each field but
+    `root`, `database_url` and `origins` is a `[tool.migrakit]` key (and a MIGRAKIT_<KEY> variable) of that name."""
 
     root: Path
-    migrations_dir: Path
-    consolidated_dir: Path
+    migrations_dir: Path  # default: PATH_DEFAULTS
+    consolidated_dir: Path  # default: PATH_DEFAULTS
     migrations_schema: str = "drizzle"
     migrations_table: str = "__drizzle_migrations"
     database_url_env: str = "DATABASE_URL"
     database_url: str | None = None
-    embedded_dir: Path = PurePath(".migrakit")  # type: ignore[assignment]  # load_settings always sets a Path
+    embedded_dir: Path  # default: PATH_DEFAULTS
     base_branch: str = "main"
     legacy_dir: Path | None = None
     legacy_scripts: tuple[str, ...] = ()
@@ -49,7 +58,7 @@ class Settings:
     # "option --x", "Invoke config migrakit.x"); absent: the default
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
-    def with_overrides(self, **options: Any) -> "Settings":
+    def with_overrides(self, **options: Any) -> Settings:
         """Apply options given by code or a task (`None` means "not given" and keeps the current value); error
         messages name them as `option --x`, as load_settings does."""
         given = {k: v for k, v in options.items() if v is not None}

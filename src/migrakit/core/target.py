@@ -7,7 +7,7 @@ prefix that only it starts with (`0003`, `20240101`). Pure: tags in, tag out; Co
 from __future__ import annotations
 
 import difflib
-from typing import Sequence
+from collections.abc import Sequence
 
 from ..errors import ConfigError
 
@@ -28,7 +28,8 @@ def resolve_tag(tags: Sequence[str], wanted: str) -> str:
         )
     close = difflib.get_close_matches(wanted, list(tags), n=3, cutoff=0.6)
     raise ConfigError(
-        f"--to {wanted!r} names no migration in the folder" + (f"; did you mean {' or '.join(close)}?" if close else ""),
+        f"--to {wanted!r} names no migration in the folder"
+        + (f"; did you mean {' or '.join(close)}?" if close else ""),
         state="nothing was run",
         fix="give a tag `inv db.status` lists (the file name without .sql, or the Drizzle 1.0 folder name)"
         + (f"; the last one is {tags[-1]}" if tags else ""),

@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Mapping, Sequence
+from enum import StrEnum
 
-from .migration import STANDARD, Migration
+from .migration import STANDARD, Migration, TrackingRow
 from .naming import locale_key, v1_folder_name
-from .migration import TrackingRow
 
 
-BY_TIME = "created_at"
+class MatchedBy(StrEnum):
+    """How a row was given its folder name (the value is what the upgrade's plan shows)."""
+
+    TIME = "created_at"  # the only folder of the row's second, as Drizzle 1.0 matches
+    TIME_AND_HASH = "created_at+hash"  # several folders of that second: the one with the row's hash
+    HASH = "hash"  # no folder of that second: the folder with the row's hash
+    OWN_FILE = "hash (migrakit file)"  # a consolidated or legacy file, or a migration a consolidation replaced
 
 
-BY_TIME_AND_HASH = "created_at+hash"
-
-
-BY_HASH = "hash"
-
-
-BY_OWN_FILE = "hash (migrakit file)"  # a consolidated or legacy file, or a migration a consolidation replaced
+BY_TIME, BY_TIME_AND_HASH = MatchedBy.TIME, MatchedBy.TIME_AND_HASH
+BY_HASH, BY_OWN_FILE = MatchedBy.HASH, MatchedBy.OWN_FILE
 
 
 @dataclass(frozen=True)
 class RowMatch:
     row: TrackingRow
     name: str  # the folder name written into `name`
-    how: str  # BY_TIME, BY_TIME_AND_HASH or BY_HASH
+    how: MatchedBy
     hash_differs: bool = False  # matched by time alone, but the folder's file has another hash now
 
 
@@ -97,6 +98,7 @@ def plan_tracking_upgrade(
         by_hash[m.hash] = m  # later folders win, as Map.set does
     matches: list[RowMatch] = []
     unmatched: list[TrackingRow] = []
+    found: Migration | None
     for row in sorted(rows, key=lambda r: r.id):
         if table_v1 and row.name is not None:
             continue
@@ -116,5 +118,8 @@ def plan_tracking_upgrade(
         else:
             matches.append(RowMatch(row, found.name or found.tag, how, found.hash != row.hash))
     return TrackingUpgrade(
-        add_columns=not table_v1, matches=tuple(matches), unmatched=tuple(unmatched), rows=tuple(sorted(rows, key=lambda r: r.id))
+        add_columns=not table_v1,
+        matches=tuple(matches),
+        unmatched=tuple(unmatched),
+        rows=tuple(sorted(rows, key=lambda r: r.id)),
     )

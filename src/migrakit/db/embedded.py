@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from types import ModuleType
 
 import psutil
 import psycopg
@@ -43,7 +44,7 @@ def _data_major(pgdata: Path) -> str | None:
         return None
 
 
-def _import_package():
+def _import_package() -> ModuleType:
     with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset
         warnings.simplefilter("ignore")
         try:

@@ -24,7 +24,7 @@ from ..core.folder import V1
 from ..core.migration import Migration
 from ..core.project import Sources
 
-Key = tuple[Any, ...]
+Key = attribution.Key
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Provenance:
     steps: tuple[tuple[Migration, ...], ...]  # the files applied in each step, in order (one file per step,
     # except all migrations in one step when only the legacy files are asked about)
     snapshots: tuple[dict[Key, Any], ...]  # len(steps) + 1: before the first step, after each
-    effects: tuple[dict[Key, str], ...]
+    effects: tuple[dict[Key, attribution.Verb], ...]
 
     def made_by(self, key: Sequence[Any]) -> tuple[Migration, str] | None:
         """The file that gave the object its final state (created / changed it) or dropped it, and the verb."""

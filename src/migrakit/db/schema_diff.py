@@ -281,7 +281,8 @@ def _owner_table(obj: Any) -> tuple[str, str] | None:
 def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Difference]:
     """Per category: objects the database lacks, objects it has extra, and objects defined differently.
     Objects attached to a table that is itself missing or extra are folded into that table's entry."""
-    whole_tables: dict[tuple[str, str], list[Any]] = {}
+    # looked up by _owner_table(obj), None for an object of no table (never a key)
+    whole_tables: dict[tuple[str, str] | None, list[Any]] = {}
     t_added, t_removed, _, _ = differences(actual.tables, expected.tables)
     for key, t in {**t_added, **t_removed}.items():
         whole_tables[(t.schema, t.name)] = []
@@ -299,7 +300,7 @@ def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Diffe
     for cat, added, removed, modified in per_category:
         label = _LABELS[cat]
         for key, obj in added.items():
-            sql = [_text(obj, "create_statement") or ""]
+            sql: Iterable[str | None] = [_text(obj, "create_statement") or ""]
             if cat == "tables":
                 sql = _table_create(obj, whole_tables[(obj.schema, obj.name)])
             yield Difference(f"{label} {key}", cat, MISSING, _definition(obj), None, tuple(s for s in sql if s), (cat, key))

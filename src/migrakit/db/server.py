@@ -15,7 +15,7 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 from urllib.parse import quote
 
 import psycopg
@@ -42,7 +42,8 @@ _URL_ENV = ("DATABASE_URL", "MIGRAKIT_SHADOW_URL")
 def libpq_password(url: str) -> str | None:
     """The password libpq reads from `url` (URL or key=value DSN), or None when it has none or cannot parse it."""
     try:
-        return conninfo_to_dict(url).get("password") or None
+        password = conninfo_to_dict(url).get("password")
+        return str(password) if password else None
     except Exception:  # ProgrammingError for a malformed string; never let redaction fail
         return None
 
@@ -151,7 +152,7 @@ _QUOTED_VALUE = re.compile(r"\"[^\"]*\"|'[^']*'")
 KEEPALIVES = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
 
 
-def _keepalives(url: str) -> dict[str, str]:
+def _keepalives(url: str) -> dict[str, Any]:
     try:
         given = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:

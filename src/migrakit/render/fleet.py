@@ -51,7 +51,7 @@ class FleetView:
                 live.stop()
             return
         with self._lock:
-            name = info.get("target")
+            name = str(info.get("target"))
             if event == "target-start":
                 self._running[name] = (time.monotonic(), "connecting")
             elif event == "start" and name in self._running:

@@ -14,6 +14,7 @@ import json
 from typing import Any, Callable, Iterable
 
 from ..errors import MigrakitError
+from .lint import lint_json
 
 SCHEMA_VERSION = 1
 EMBEDDED_MARK = " (embedded, data in "  # server.resolve_target's display of the embedded server: "<url> (embedded, …)"
@@ -418,54 +419,6 @@ def server_stop(r: Any) -> Data:
     return {"changed": r.was_running, "stopped": r.was_running, "pid": r.pid, "data_dir": str(r.data_dir), "seconds": r.seconds}
 
 
-def finding(f: Any) -> Data:
-    return {"rule": f.rule, "severity": f.severity, "message": f.message, "fix": f.fix}
-
-
-def lint(r: Any) -> Data:
-    """workflows.lint.LintReport (db.lint): per migration, per statement (index from 1 within the migration)."""
-    def size(rel: str) -> Data | None:
-        if rel not in r.sizes:
-            return None
-        tuples, total = r.sizes[rel]
-        return {"rows_estimate": tuples, "bytes": total}
-
-    return {
-        "database": r.target,
-        "shadow_server": r.shadow,
-        "shadow_server_version": r.server_version,
-        "fail_on": r.fail_on,
-        "finding_count": len(r.findings),
-        "failing_count": len(r.failing),
-        "migrations": [
-            {
-                "tag": m.tag,
-                "file": m.path,
-                "failure": m.error,
-                "statements": [
-                    {
-                        "index": s.index,
-                        "line": s.line,
-                        "sql": s.sql,
-                        "locks": [{"relation": rel, "mode": mode, "new": rel in s.new, "target": size(rel)} for rel, mode in s.locks],
-                        "held": [{"relation": rel, "mode": mode} for rel, mode in s.held],
-                        "rewrites": list(s.rewrites),
-                        "scans": list(s.scans),
-                        "duration_ms": s.duration_ms,
-                        "in_transaction": s.in_transaction,
-                        "ran": s.ran,
-                        "failure": s.error,
-                        "findings": [finding(f) for f in s.findings],
-                        "suppressed": [finding(f) for f in s.suppressed],
-                    }
-                    for s in m.statements
-                ],
-            }
-            for m in r.migrations
-        ],
-        "notes": list(r.notes),
-    }
-
 
 def fleet(r: Any) -> Data:
     """workflows.fleet.FleetReport (db.migrate / db.status with --targets or --targets-query): one entry per
@@ -526,7 +479,7 @@ _SERIALIZERS: dict[str, Callable[[Any], Data]] = {
     "EnvReport": env_check,
     "ServerStatus": server_status,
     "StopResult": server_stop,
-    "LintReport": lint,
+    "LintReport": lint_json,
 }
 
 

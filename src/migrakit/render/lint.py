@@ -101,3 +101,52 @@ def github_annotations(report: Any) -> str:
                 out.append(f"::{level[f.severity]} file={m.path},line={st.line},title={title}::"
                            + _escape(f"{f.message}. Fix: {f.fix}"))
     return "\n".join(out)
+
+
+def finding(f: Any) -> dict[str, Any]:
+    return {"rule": f.rule, "severity": f.severity, "message": f.message, "fix": f.fix}
+
+
+def lint_json(r: Any) -> dict[str, Any]:
+    """workflows.lint.LintReport (db.lint): per migration, per statement (index from 1 within the migration)."""
+    def size(rel: str) -> dict[str, Any] | None:
+        if rel not in r.sizes:
+            return None
+        tuples, total = r.sizes[rel]
+        return {"rows_estimate": tuples, "bytes": total}
+
+    return {
+        "database": r.target,
+        "shadow_server": r.shadow,
+        "shadow_server_version": r.server_version,
+        "fail_on": r.fail_on,
+        "finding_count": len(r.findings),
+        "failing_count": len(r.failing),
+        "migrations": [
+            {
+                "tag": m.tag,
+                "file": m.path,
+                "failure": m.error,
+                "statements": [
+                    {
+                        "index": s.index,
+                        "line": s.line,
+                        "sql": s.sql,
+                        "locks": [{"relation": rel, "mode": mode, "new": rel in s.new, "target": size(rel)} for rel, mode in s.locks],
+                        "held": [{"relation": rel, "mode": mode} for rel, mode in s.held],
+                        "rewrites": list(s.rewrites),
+                        "scans": list(s.scans),
+                        "duration_ms": s.duration_ms,
+                        "in_transaction": s.in_transaction,
+                        "ran": s.ran,
+                        "failure": s.error,
+                        "findings": [finding(f) for f in s.findings],
+                        "suppressed": [finding(f) for f in s.suppressed],
+                    }
+                    for s in m.statements
+                ],
+            }
+            for m in r.migrations
+        ],
+        "notes": list(r.notes),
+    }

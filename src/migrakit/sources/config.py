@@ -16,35 +16,40 @@ import math
 import os
 import re
 import tomllib
+from collections.abc import Mapping
+from dataclasses import MISSING, Field, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..core import pgvalues
-from ..core.settings import PATH_KEYS, Settings, under_root
+from ..core.settings import PATH_DEFAULTS, PATH_KEYS, Settings, under_root
 from ..errors import ConfigError
 
-# key -> (type, default). Types: str, int, float, bool, list (of str), dict (of str).
+# The keys are Settings' fields but these (database_url comes from the variable `database_url_env` names).
+_NOT_KEYS = frozenset({"root", "database_url", "origins"})
+# A field's annotation -> the type its value has in pyproject.toml / the environment: str, int, float, bool, list
+# (of str), dict (of str). A new field with another annotation fails here, at import, until it is given one.
+_KINDS: dict[str, type] = {
+    "str": str, "str | None": str, "Path": str, "Path | None": str, "float": float, "int": int, "bool": bool,
+    "tuple[str, ...]": list, "Mapping[str, str]": dict,
+}  # fmt: skip
+
+
+def _file_default(f: Field[Any]) -> Any:
+    """A field's default as it would be written in pyproject.toml: a relative path, "" for None, a list."""
+    if f.name in PATH_DEFAULTS:
+        return PATH_DEFAULTS[f.name]
+    value = f.default_factory() if f.default_factory is not MISSING else f.default
+    if value is None:
+        return ""
+    return list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, Mapping) else value
+
+
+# key -> (type as written, default as written), from Settings (core/settings.py): defaults are written once, there.
 _KEYS: dict[str, tuple[type, Any]] = {
-    "migrations_dir": (str, "migrations"),
-    "consolidated_dir": (str, "migrations-consolidated"),
-    "migrations_schema": (str, "drizzle"),
-    "migrations_table": (str, "__drizzle_migrations"),
-    "database_url_env": (str, "DATABASE_URL"),
-    "embedded_dir": (str, ".migrakit"),
-    "base_branch": (str, "main"),
-    "legacy_dir": (str, ""),
-    "legacy_scripts": (list, []),
-    "legacy_table": (str, ""),
-    "shadow_url": (str, ""),
-    "direct_url": (str, ""),
-    "schema": (str, ""),
-    "lock_wait_timeout": (float, 60.0),
-    "lock_timeout": (str, "5s"),
-    "statement_timeout": (str, "0"),
-    "lock_retries": (int, 3),
-    "pipeline": (bool, True),
-    "app": (dict, {}),
+    f.name: (_KINDS[str(f.type)], _file_default(f)) for f in fields(Settings) if f.name not in _NOT_KEYS
 }
+_OPTIONAL = frozenset(f.name for f in fields(Settings) if str(f.type).endswith("| None"))  # "" means None
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -82,13 +87,18 @@ def _did_you_mean(word: str, choices: Any, cutoff: float = 0.6) -> str | None:
     return found[0] if found else None
 
 
-def _bad(key: str, value: Any, origin: str, problem: str, fix: str, cause: str | None = None, file: str | None = None) -> ConfigError:
+def _bad(
+    key: str, value: Any, origin: str, problem: str, fix: str, cause: str | None = None, file: str | None = None
+) -> ConfigError:
     return ConfigError(f"{key} = {_show(value)} ({origin}) {problem}", cause=cause, state=_STATE, fix=fix, file=file)
 
 
 _INT = re.compile(r"\s*[+-]?\d+\s*")
 _BOOLS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list of strings", dict: "a table of strings"}
+_TYPE_NAMES = {
+    str: "a string", int: "an integer", float: "a number", bool: "a boolean", list: "a list of strings",
+    dict: "a table of strings",
+}  # fmt: skip
 
 
 def _coerce(key: str, value: Any, origin: str) -> Any:
@@ -137,7 +147,9 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
         str: f'"{default}"' if default else 'a quoted string',
     }
     if kind is str and key in ("lock_timeout", "statement_timeout") and isinstance(value, (int, float)):
-        examples[str] = f'a quoted duration such as "5s" or "500ms" (a bare number is milliseconds for PostgreSQL: "{value}")'
+        examples[str] = (
+            f'a quoted duration such as "5s" or "500ms" (a bare number is milliseconds for PostgreSQL: "{value}")'
+        )
     raise _bad(key, value, origin, f"is not {_TYPE_NAMES[kind]}", f"set {key} to {examples[kind]}")
 
 
@@ -159,7 +171,8 @@ def _check_values(values: dict[str, Any], origins: dict[str, str]) -> None:
             ) from None
     if values["lock_wait_timeout"] < 0:
         raise _bad("lock_wait_timeout", values["lock_wait_timeout"], origins["lock_wait_timeout"], "is negative",
-                   fix="set lock_wait_timeout to the seconds to wait for another migrator (0: do not wait)")  # fmt: skip
+                   fix="set lock_wait_timeout to the seconds to wait for another migrator "
+                   "(0: do not wait)")  # fmt: skip
     if values["lock_retries"] < 0:
         raise _bad("lock_retries", values["lock_retries"], origins["lock_retries"], "is negative",
                    fix="set lock_retries to how many times to retry after lock_timeout (0: never)")  # fmt: skip
@@ -189,14 +202,17 @@ _PG_ENV = {"sslmode": "PGSSLMODE", "gssencmode": "PGGSSENCMODE", "channel_bindin
            "sslcertmode": "PGSSLCERTMODE", "sslnegotiation": "PGSSLNEGOTIATION", "options": "PGOPTIONS"}  # fmt: skip
 # Server settings someone may put in `options`, for "did you mean" (the server itself refuses unknown names).
 _COMMON_SETTINGS = (
-    *pgvalues.DURATION_SETTINGS, "search_path", "application_name", "default_transaction_read_only", "transaction_read_only",
-    "default_transaction_isolation", "work_mem", "maintenance_work_mem", "timezone", "datestyle", "client_encoding",
-    "role", "synchronous_commit", "jit", "client_min_messages", "row_security", "default_tablespace", "temp_buffers",
-    "check_function_bodies", "session_replication_role", "log_statement", "log_min_duration_statement",
-    "deadlock_timeout", "extra_float_digits", "intervalstyle", "plan_cache_mode", "max_parallel_workers_per_gather",
-    "default_toast_compression", "lc_messages", "standard_conforming_strings", "bytea_output",
+    *pgvalues.DURATION_SETTINGS, "search_path", "application_name", "default_transaction_read_only",
+    "transaction_read_only", "default_transaction_isolation", "work_mem", "maintenance_work_mem", "timezone",
+    "datestyle", "client_encoding", "role", "synchronous_commit", "jit", "client_min_messages", "row_security",
+    "default_tablespace", "temp_buffers", "check_function_bodies", "session_replication_role", "log_statement",
+    "log_min_duration_statement", "deadlock_timeout", "extra_float_digits", "intervalstyle", "plan_cache_mode",
+    "max_parallel_workers_per_gather", "default_toast_compression", "lc_messages", "standard_conforming_strings",
+    "bytea_output",
 )  # fmt: skip
-_BOOL_SETTINGS = ("default_transaction_read_only", "transaction_read_only", "jit", "row_security", "check_function_bodies")
+_BOOL_SETTINGS = (
+    "default_transaction_read_only", "transaction_read_only", "jit", "row_security", "check_function_bodies",
+)  # fmt: skip
 _GUC_NAME = re.compile(r"[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)*")
 
 
@@ -401,7 +417,8 @@ def load_settings(
         origins["database_url"] = f"environment variable {values['database_url_env']}"
 
     _check_values(values, origins)
-    for key, url in (("database_url", database_url), ("shadow_url", values["shadow_url"]), ("direct_url", values["direct_url"])):
+    urls = (("database_url", database_url), ("shadow_url", values["shadow_url"]), ("direct_url", values["direct_url"]))
+    for key, url in urls:
         if url:
             _check_url(key, url, origins[key], env)
     if not database_url:  # the embedded server: libpq still reads PGOPTIONS / PGSSLMODE from the environment
@@ -409,25 +426,18 @@ def load_settings(
 
     return Settings(
         root=root,
-        migrations_dir=under_root(root, values["migrations_dir"]),
-        consolidated_dir=under_root(root, values["consolidated_dir"]),
-        migrations_schema=values["migrations_schema"],
-        migrations_table=values["migrations_table"],
-        database_url_env=values["database_url_env"],
         database_url=database_url,
-        embedded_dir=under_root(root, values["embedded_dir"]),
-        base_branch=values["base_branch"],
-        legacy_dir=under_root(root, values["legacy_dir"]) if values["legacy_dir"] else None,
-        legacy_scripts=tuple(values["legacy_scripts"]),
-        legacy_table=values["legacy_table"],
-        shadow_url=values["shadow_url"] or None,
-        direct_url=values["direct_url"] or None,
-        schema=under_root(root, values["schema"]) if values["schema"] else None,
-        lock_wait_timeout=values["lock_wait_timeout"],
-        lock_timeout=values["lock_timeout"],
-        statement_timeout=values["statement_timeout"],
-        lock_retries=values["lock_retries"],
-        pipeline=values["pipeline"],
-        app=dict(values["app"]),
         origins={k: v for k, v in origins.items() if v != "default"},
+        **{key: _field_value(root, key, value) for key, value in values.items()},
     )
+
+
+def _field_value(root: Path, key: str, value: Any) -> Any:
+    """A checked value as written into the Settings field `key`: a path under the root, None for "" where the
+    field may be None, a tuple for a list."""
+    if key in _OPTIONAL and not value:
+        return None
+    if key in PATH_KEYS:
+        return under_root(root, value)
+    kind = _KEYS[key][0]
+    return tuple(value) if kind is list else dict(value) if kind is dict else value

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, JournalError
 from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
-from ..core.migration import STANDARD, Migration, drizzle_hash
+from ..core.migration import STANDARD, Layout, Migration, drizzle_hash
 from ..core.statements import BREAKPOINT, keyword_head
 from ..core.naming import locale_key, v1_when
 from ..core.folder import EMPTY as EMPTY, JOURNAL as JOURNAL, V1 as V1, Folder as Folder
@@ -61,7 +61,7 @@ def read_sql(path: Path, shown: str, migration: str) -> tuple[str, str]:
     return text, drizzle_hash(data)
 
 
-def detect_layout(path: Path) -> str:
+def detect_layout(path: Path) -> Layout:
     has_journal = (path / JOURNAL_PATH).is_file()
     with os.scandir(path) as entries:  # scandir: no stat per file (a journal folder holds thousands)
         has_v1 = any(

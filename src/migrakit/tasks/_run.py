@@ -53,7 +53,7 @@ SHORT_FLAGS: dict[str, str] = {
 }
 
 
-class MigrakitTask(invoke.Task):  # type: ignore[misc]
+class MigrakitTask(invoke.Task):
     """A task whose short flags come from SHORT_FLAGS, and whose MigrakitError (also one raised before
     `run_core`, e.g. by settings_from) becomes its exit code and message, never a traceback."""
 

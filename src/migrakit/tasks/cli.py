@@ -58,7 +58,7 @@ class MigrakitProgram(Program):
     def parse_core(self, argv: List[str] | str | None) -> None:
         args = sys.argv if argv is None else (argv.split() if isinstance(argv, str) else argv)
         _reject_dropped(list(args)[1:])
-        super().parse_core(argv)
+        super().parse_core(list(args))
 
     def update_config(self, merge: bool = True) -> None:
         """Invoke's, without the overrides of the dropped flags and without a runtime config file."""

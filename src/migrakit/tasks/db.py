@@ -6,19 +6,14 @@ from typing import Any
 
 from invoke import Collection
 
+from ._fleet import FLEET_HELP, run_fleet, single_only
 from ._run import run_core, settings_from, task
+from .embedded import server_status, server_stop
 
 _ALLOW_EMPTY = (
     "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record pending "
     "migrations that hold no SQL as applied, as Drizzle does (else exit 1 before anything runs)."
 )
-_FLEET = {
-    "targets": "Run on every database of this TOML file ([[targets]] with name, url and optionally schema) instead "
-    "of DATABASE_URL (see the guide's \"Many databases\").",
-    "targets_query": "Run on the targets this SQL returns (columns name, url, optionally schema), run read-only "
-    "on DATABASE_URL.",
-    "concurrency": "With --targets: how many targets run at once (default 8; each holds two connections).",
-}
 _COMMON = {
     "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
     "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
@@ -40,7 +35,7 @@ _COMMON = {
         "allow_empty": _ALLOW_EMPTY,
         "lint": "Run db.lint on the pending migrations first and refuse (exit 7, nothing applied) on an error-level finding.",
         "json": "Print the result as JSON.",
-        **_FLEET,
+        **FLEET_HELP,
         "fail_fast": "With --targets: after the first failed target, start no other (running ones finish).",
         "canary": "With --targets: migrate the first N targets first; if any fails, start no other.",
     }
@@ -82,8 +77,8 @@ def migrate(
     if targets or targets_query:
         options = dict(dry_run=dry_run, to=to, out_of_order=out_of_order, single_transaction=single_transaction,
                        upgrade_tracking=upgrade_tracking, allow_empty=allow_empty)  # fmt: skip
-        return _fleet(settings, fmt, "migrate", targets, targets_query, concurrency, options=options, fail_fast=fail_fast, canary=canary)
-    _single_only(concurrency=concurrency != 8, fail_fast=fail_fast, canary=bool(canary))
+        return run_fleet(settings, fmt, "migrate", targets, targets_query, concurrency, options=options, fail_fast=fail_fast, canary=canary)
+    single_only(concurrency=concurrency != 8, fail_fast=fail_fast, canary=bool(canary))
 
     def call() -> Any:
         if lint:
@@ -105,7 +100,7 @@ def migrate(
 
 
 @task(help={**_COMMON, "allow_empty": "Accept an empty migrations folder while the tracking table has rows (else exit 2).",
-            "json": "Print the status as JSON.", **_FLEET})
+            "json": "Print the status as JSON.", **FLEET_HELP})
 def status(
     c: Any, database_url: str | None = None, migrations_dir: str | None = None, allow_empty: bool = False, json: bool = False,
     targets: str | None = None, targets_query: str | None = None, concurrency: int = 8,
@@ -121,8 +116,8 @@ def status(
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     if targets or targets_query:
-        return _fleet(settings, fmt, "status", targets, targets_query, concurrency, options={"allow_empty": allow_empty})
-    _single_only(concurrency=concurrency != 8)
+        return run_fleet(settings, fmt, "status", targets, targets_query, concurrency, options={"allow_empty": allow_empty})
+    single_only(concurrency=concurrency != 8)
     run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, settings=settings)
 
 
@@ -214,7 +209,7 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
 _SHADOW = "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] shadow_url, else the embedded server)."
 
 
-@task(help={**_COMMON, "shadow_url": _SHADOW, "json": "Print the result as JSON.", **_FLEET})
+@task(help={**_COMMON, "shadow_url": _SHADOW, "json": "Print the result as JSON.", **FLEET_HELP})
 def check(
     c: Any, database_url: str | None = None, migrations_dir: str | None = None, shadow_url: str | None = None, json: bool = False,
     targets: str | None = None, targets_query: str | None = None, concurrency: int = 8,
@@ -235,8 +230,8 @@ def check(
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     if targets or targets_query:
-        return _fleet(settings, choose_format(json), "check", targets, targets_query, concurrency, options={})
-    _single_only(concurrency=concurrency != 8)
+        return run_fleet(settings, choose_format(json), "check", targets, targets_query, concurrency, options={})
+    single_only(concurrency=concurrency != 8)
     run_core(render_check, lambda: core(settings), choose_format(json), settings=settings)
 
 
@@ -478,70 +473,10 @@ def lint(
     )  # fmt: skip
 
 
-def _fleet(
-    settings: Any, fmt: str, command: str, targets: str | None, query: str | None, concurrency: int,
-    *, options: dict[str, Any], fail_fast: bool = False, canary: int = 0,
-) -> None:
-    """db.migrate / db.status / db.check on every target (workflows/fleet.py); exit code: the first failed
-    target's, else 3 when a target has drift (status, check)."""
-    from ..render.fleet import FleetView, render_fleet
-    from ..workflows import fleet
-
-    def call() -> Any:
-        found, source = fleet.load_targets(settings, targets, query)
-        view = FleetView(fmt)
-        if command == "migrate":
-            return fleet.migrate(settings, found, source=source, concurrency=concurrency, fail_fast=fail_fast,
-                                 canary=canary, on_event=view, **options)  # fmt: skip
-        if command == "check":
-            return fleet.check(settings, found, source=source, concurrency=concurrency, on_event=view)
-        return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
-
-    run_core(render_fleet, call, fmt, settings=settings,
-             task=f"db.{command}")  # fmt: skip
-
-
-def _single_only(**given: bool) -> None:
-    """Fleet options without --targets are a mistake (the user meant a fleet run): exit 2."""
-    named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
-    if named:
-        from ..errors import ConfigError
-
-        raise ConfigError(
-            f"{', '.join(named)} only applies to a fleet run",
-            state="nothing was run",
-            fix="add --targets FILE (or --targets-query SQL), or drop " + ", ".join(named),
-        )
-
-
 ns = Collection(
     "db", generate, migrate, status, upgrade_tracking, upgrade_layout, check, baseline,
     migrate_consolidated, bootstrap, count_branch_migrations, consolidate,
 )
 ns.add_task(lint)
-
-
-# ------------------------------------------------------------------------------------------ the embedded server
-@task(help={"json": "Print the status as JSON."})
-def server_status(c: Any, json: bool = False) -> None:
-    """Show whether the embedded PostgreSQL (.migrakit/) runs: pid, data directory, URL, version. Starts nothing."""
-    from ..db.embedded import status
-    from ..render.embedded import render_server_status
-
-    settings = settings_from(c)
-    fmt = "json" if json else "plain"
-    run_core(render_server_status, lambda: status(settings.embedded_dir, database_url_set=bool(settings.database_url)), fmt)
-
-
-@task(help={"json": "Print the result as JSON."})
-def server_stop(c: Any, json: bool = False) -> None:
-    """Stop the embedded PostgreSQL cleanly (fast shutdown, at most 30 s); says so when nothing runs."""
-    from ..db.embedded import stop
-    from ..render.embedded import render_server_stop
-
-    settings = settings_from(c)
-    run_core(render_server_stop, lambda: stop(settings.embedded_dir), "json" if json else "plain", settings=settings)
-
-
 ns.add_task(server_status)
 ns.add_task(server_stop)

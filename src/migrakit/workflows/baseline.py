@@ -116,13 +116,13 @@ def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool
     plan, folder = status.plan, status.folder
     blocking = [*plan.blocking, *(status.legacy.blocking if status.legacy else ())]
     if blocking:
-        first = blocking[0]
+        problem = blocking[0]
         raise DriftError(
-            f"cannot baseline while the tracking table disagrees with the files: {first.message}",
-            file=first.file,
-            migration=first.migration,
+            f"cannot baseline while the tracking table disagrees with the files: {problem.message}",
+            file=problem.file,
+            migration=problem.migration,
             state="nothing was written or tracked",
-            fix=first.fix,
+            fix=problem.fix,
             details=[f"{q.kind}: {q.message}" for q in blocking[1:]],
         )
     legacy = list(status.legacy.pending) if status.legacy else []

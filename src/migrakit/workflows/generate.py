@@ -51,7 +51,7 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
         text = settings.schema.read_text(encoding="utf-8")
         with server.connect(from_schema, autocommit=True) as conn:
             try:
-                conn.execute(text.encode("utf-8"))  # type: ignore[call-overload]
+                conn.execute(text.encode("utf-8"))
             except Exception as exc:
                 import psycopg
 
