@@ -26,11 +26,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if __name__ == "__main__":
     sys.path[0] = str(ROOT)
 
+from tests.fixtures.folders import add_migration, make_drizzle_folder  # noqa: E402
+
 from bench.pg import Postgres  # noqa: E402
-from migrakit.workflows import runner  # noqa: E402
 from migrakit.sources.config import load_settings  # noqa: E402
 from migrakit.workflows import lint as lint_workflow  # noqa: E402
-from tests.fixtures.folders import add_migration, make_drizzle_folder  # noqa: E402
+from migrakit.workflows import runner  # noqa: E402
 
 CASES = ROOT / "tests" / "lint_cases"
 RESULTS = ROOT / "bench" / "results"

@@ -7,12 +7,11 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import psycopg
-
 from tests.interop import drizzle
 
 from .pg import Postgres, dump_schema

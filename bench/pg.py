@@ -43,7 +43,7 @@ class Postgres:
     def _run(self, *args: str) -> None:
         subprocess.run([str(BIN / args[0]), *args[1:]], check=True, user=self.user, capture_output=True, text=True)
 
-    def __enter__(self) -> "Postgres":
+    def __enter__(self) -> Postgres:
         self.pgdata.mkdir()
         if self.user:
             with warnings.catch_warnings():  # platformdirs warns at import when XDG_RUNTIME_DIR is unset

@@ -46,7 +46,7 @@ class LatencyProxy:
         self._error: BaseException | None = None
 
     # ------------------------------------------------------------------------------ thread side
-    def __enter__(self) -> "LatencyProxy":
+    def __enter__(self) -> LatencyProxy:
         self._thread.start()
         if not self._ready.wait(10) or self._error:
             raise RuntimeError(f"latency proxy did not start: {self._error!r}")

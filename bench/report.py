@@ -8,14 +8,14 @@ import platform
 import re
 import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pglast
 import psycopg
+from tests.interop import drizzle
 
 import migrakit
-from tests.interop import drizzle
 
 from .measure import ROOT, Suite, median
 
@@ -68,7 +68,7 @@ def machine_info(server_version: str) -> dict[str, str]:
     ram = _first(r"^MemTotal:\s*(\d+)", "/proc/meminfo")
     dirty = " (with uncommitted changes)" if _output(["git", "status", "--porcelain"]) not in ("", "?") else ""
     return {
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "CPU": _first(r"^model name\s*:(.*)$", "/proc/cpuinfo"),
         "cores": str(os.cpu_count()),
         "RAM": f"{int(ram) / 1024**2:.1f} GiB" if ram.isdigit() else "?",

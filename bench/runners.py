@@ -7,20 +7,20 @@ processes, so their times include starting node (~0.1-0.3 s) or psql (~10 ms).
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pglast.parser  # noqa: F401  (imported now, so that no timed run pays for it)
 import psycopg
+from tests.interop import drizzle
 
-from migrakit.workflows import runner
+from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
 from migrakit.db import server, tracking
-from migrakit.sources.config import load_settings
 from migrakit.db.executor import Executor
 from migrakit.db.run_base import Options
-from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
-from tests.interop import drizzle
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 
 from .pg import BIN
 

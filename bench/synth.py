@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 BREAKPOINT = "\n--> statement-breakpoint\n"
 BASE_WHEN = 1_700_000_000_000

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 import sys
 
-from migrakit.sources.config import load_settings
-from migrakit.errors import MigrakitError
 from migrakit.db.server import connect, resolve_target
+from migrakit.errors import MigrakitError
+from migrakit.sources.config import load_settings
 
 
 def main() -> int:

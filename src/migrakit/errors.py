@@ -38,13 +38,13 @@ class Fix(str):
 
     command: str | None
 
-    def __new__(cls, text: str, command: str | None = None) -> "Fix":
+    def __new__(cls, text: str, command: str | None = None) -> Fix:
         self = super().__new__(cls, text)
         found = _COMMAND.search(text)
         self.command = command if command is not None else (found.group() if found else None)
         return self
 
-    def for_command(self, command: str, *, instead_of: str = "inv db.migrate") -> "Fix":
+    def for_command(self, command: str, *, instead_of: str = "inv db.migrate") -> Fix:
         """The same suggestion telling the user to run `command` wherever it says `instead_of` (by default the
         run command the fixes of failed statements name)."""
         text = re.sub(re.escape(instead_of) + r"(?![\w-])", command, self)

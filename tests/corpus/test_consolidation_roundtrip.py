@@ -6,11 +6,12 @@ import shutil
 import psycopg
 import pytest
 
-from migrakit.workflows import runner
-from migrakit.db import schema_diff as schema, server
-from migrakit.sources.config import load_settings
-from migrakit.workflows.consolidate import consolidate
+from migrakit.db import schema_diff as schema
+from migrakit.db import server
 from migrakit.errors import DriftError
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
+from migrakit.workflows.consolidate import consolidate
 from tests.fixtures.pg import dump_schema
 
 pytestmark = pytest.mark.corpus

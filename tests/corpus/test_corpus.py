@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
 from migrakit.errors import MigrationFailed
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.pg import dump_schema, reference_schema
 
 pytestmark = pytest.mark.corpus

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from migrakit.sources.config import load_settings
 from migrakit.render import json as as_json
+from migrakit.sources.config import load_settings
 from migrakit.workflows import lint as lint_workflow
 
 pytestmark = pytest.mark.corpus

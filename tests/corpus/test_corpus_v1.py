@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.pg import dump_schema, reference_schema
 from tests.interop.drizzle import tracking_rows
 

@@ -9,10 +9,10 @@ import subprocess
 import psycopg
 import pytest
 
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
-from migrakit.render.report import render_bootstrap
 from migrakit.errors import ConfigError, DriftError, MigrationFailed
+from migrakit.render.report import render_bootstrap
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.cli import run_cli
 from tests.fixtures.pg import dump_schema, reference_schema
 

@@ -10,8 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.cli import migrate_args, run_cli, wait_for
 from tests.fixtures.folders import make_consolidation, make_drizzle_folder
 

@@ -10,14 +10,16 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.workflows import baseline, check as drift, runner
-from migrakit.render.baseline import render_baseline
-from migrakit.db import schema_diff as schema, server
-from migrakit.sources.config import load_settings
-from migrakit.errors import DriftError, MigrakitError
 from migrakit.core.journal import parse_journal
 from migrakit.core.migration import drizzle_hash
 from migrakit.core.statements import BREAKPOINT
+from migrakit.db import schema_diff as schema
+from migrakit.db import server
+from migrakit.errors import DriftError, MigrakitError
+from migrakit.render.baseline import render_baseline
+from migrakit.sources.config import load_settings
+from migrakit.workflows import baseline, runner
+from migrakit.workflows import check as drift
 from tests.fixtures.folders import add_migration
 
 BIN = Path(sys.executable).parent

@@ -9,10 +9,10 @@ from pathlib import Path
 import git
 import pytest
 
-from migrakit.workflows import runner
-from migrakit.sources.git import count_branch_migrations
-from migrakit.sources.config import load_settings
 from migrakit.errors import ConfigError
+from migrakit.sources.config import load_settings
+from migrakit.sources.git import count_branch_migrations
+from migrakit.workflows import runner
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
 BIN = Path(sys.executable).parent

@@ -3,9 +3,9 @@
 import psycopg
 
 from migrakit.core.events import LockRetry
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
 from migrakit.db.lock import lock_key
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.cli import SLEEP, migrate_args, run_cli, sleeping, start_cli
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import tables, tracked

@@ -4,7 +4,16 @@ applies the migration exactly once. Real `migrakit db.migrate` processes on a re
 import psycopg
 import pytest
 
-from tests.fixtures.cli import SLEEP, backend_running, migrate_args, migrator_sessions, run_cli, sleeping, start_cli, wait_for
+from tests.fixtures.cli import (
+    SLEEP,
+    backend_running,
+    migrate_args,
+    migrator_sessions,
+    run_cli,
+    sleeping,
+    start_cli,
+    wait_for,
+)
 from tests.fixtures.folders import add_migration, make_consolidation, make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query, tables, tracked
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import psycopg
 
-from migrakit.workflows import check as drift, runner
-from migrakit.render.check import render_check
-from migrakit.db import schema_diff as schema, server
-from migrakit.sources.config import load_settings
+from migrakit.db import schema_diff as schema
+from migrakit.db import server
 from migrakit.errors import DriftError
+from migrakit.render.check import render_check
+from migrakit.sources.config import load_settings
+from migrakit.workflows import check as drift
+from migrakit.workflows import runner
 from tests.fixtures.folders import make_drizzle_folder
 
 BIN = Path(sys.executable).parent

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import psycopg
 import pytest
@@ -195,7 +195,7 @@ def test_concurrent_runs_apply_each_migration_exactly_once(strategy, tmp_path, d
             start.wait(timeout=30)
             try:
                 results.append(run(d, migrations))
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 failures.append(exc)
 
     threads = [threading.Thread(target=racer) for _ in range(4)]

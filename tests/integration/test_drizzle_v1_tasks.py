@@ -134,9 +134,9 @@ def test_migrate_upgrade_tracking_changes_nothing_when_a_file_was_edited(tmp_pat
 
 
 def test_empty_drizzle0_table_with_a_v1_folder_is_upgraded_only_when_asked(tmp_path, db_url):
-    from migrakit.workflows import runner
-    from migrakit.sources.config import load_settings
     from migrakit.errors import ConfirmationRequired
+    from migrakit.sources.config import load_settings
+    from migrakit.workflows import runner
 
     folder = tmp_path / "migrations" / "20250101000000_first"
     folder.mkdir(parents=True)

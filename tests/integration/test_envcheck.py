@@ -10,9 +10,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.workflows import env_check as envcheck, runner
-from migrakit.sources.config import load_settings
 from migrakit.errors import DatabaseUnavailable
+from migrakit.sources.config import load_settings
+from migrakit.workflows import env_check as envcheck
+from migrakit.workflows import runner
 from tests.fixtures.folders import make_drizzle_folder
 
 BIN = Path(sys.executable).parent

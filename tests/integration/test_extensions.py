@@ -11,9 +11,9 @@ import os
 import psycopg
 import pytest
 
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
 from migrakit.errors import MigrationFailed
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
 EXTENSIONS = ("uuid-ossp", "pgcrypto", "btree_gin")

@@ -8,9 +8,9 @@ import json
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
-from urllib.parse import quote
 import pytest
 
 from migrakit.db import server
@@ -246,9 +246,9 @@ def test_the_live_view_draws_from_the_pool_threads_and_ends(tmp_path, tenants):
     import io
     import threading
 
-    from migrakit.sources.config import load_settings
     from migrakit.core.targets import Target
     from migrakit.render.fleet import FleetView
+    from migrakit.sources.config import load_settings
     from migrakit.workflows import fleet as workflow
 
     make_drizzle_folder(tmp_path, MIGRATIONS)

@@ -4,12 +4,13 @@ import json
 
 import pytest
 
-from migrakit.workflows import generate, runner
-from migrakit.db import schema_diff as schema, server
-from migrakit.sources.config import load_settings
-from migrakit.errors import ConfirmationRequired
 from migrakit.core.journal import parse_journal
+from migrakit.db import schema_diff as schema
+from migrakit.db import server
+from migrakit.errors import ConfirmationRequired
+from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder
+from migrakit.workflows import generate, runner
 from tests.fixtures.folders import make_drizzle_folder
 
 SCHEMA_V1 = """

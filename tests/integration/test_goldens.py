@@ -15,10 +15,10 @@ import os
 import re
 import subprocess
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import psycopg
 import pytest

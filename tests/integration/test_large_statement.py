@@ -10,8 +10,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from migrakit.db import run_pipelined
-from migrakit.db import large_statement
+from migrakit.db import large_statement, run_pipelined
 from tests.fixtures.cli import migrate_args, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked

@@ -15,11 +15,13 @@ import git
 import psycopg
 import pytest
 
-from migrakit.workflows import baseline, check as drift, retire, runner
-from migrakit.db import schema_diff as schema, server
-from migrakit.sources.config import load_settings
-from migrakit.errors import MigrakitError
 from migrakit.core.migration import drizzle_hash
+from migrakit.db import schema_diff as schema
+from migrakit.db import server
+from migrakit.errors import MigrakitError
+from migrakit.sources.config import load_settings
+from migrakit.workflows import baseline, retire, runner
+from migrakit.workflows import check as drift
 
 BIN = Path(sys.executable).parent
 LEGACY = ["022_drop_old_audit", "023_settings_jsonb", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]

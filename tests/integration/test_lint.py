@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
 from migrakit.workflows import lint as lint_workflow
+from migrakit.workflows import runner
 from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 

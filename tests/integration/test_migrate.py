@@ -5,9 +5,9 @@ import pytest
 
 from migrakit.core import events
 from migrakit.db import run_pipelined
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed, SplitError
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
 MODES = {

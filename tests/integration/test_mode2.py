@@ -3,11 +3,11 @@ recording a consolidation without running it, refusing a partial one."""
 
 import pytest
 
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
-from migrakit.errors import DriftError, MigrationFailed
 from migrakit.core.migration import drizzle_hash
+from migrakit.errors import DriftError, MigrationFailed
 from migrakit.render.report import render_migrate, render_status
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.folders import add_migration, make_consolidation, make_drizzle_folder
 from tests.integration.test_migrate import rows, tables
 

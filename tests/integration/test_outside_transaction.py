@@ -5,9 +5,9 @@ import pytest
 
 from migrakit.core.events import DroppedInvalidIndex, IndexAlreadyBuilt, Resumed
 from migrakit.db import progress
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query, tables, tracked
 

@@ -11,11 +11,10 @@ import psycopg
 import pytest
 
 from migrakit.core.events import AppliedElsewhereSeen, Planned
-from migrakit.workflows import runner
-from migrakit.db import server
-from migrakit.sources.config import load_settings
-from migrakit.db import pooler
+from migrakit.db import pooler, server
 from migrakit.db.lock import apply_key
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.cli import migrate_args, run_cli, start_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tables, tracked

@@ -19,8 +19,8 @@ import psutil
 import psycopg
 import pytest
 
-from migrakit.db import server
 from migrakit.core.settings import Settings
+from migrakit.db import server
 from migrakit.errors import ConfigError, DatabaseUnavailable
 from tests.fixtures.cli import run_cli
 

@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
-from migrakit.workflows import generate
 from migrakit.db import server
-from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
+from migrakit.sources.config import load_settings
+from migrakit.workflows import generate
 from tests.fixtures.folders import make_drizzle_folder
 
 

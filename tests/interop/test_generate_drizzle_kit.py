@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from migrakit.workflows import generate, runner
-from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
+from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder
+from migrakit.workflows import generate, runner
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.interop.drizzle import drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop

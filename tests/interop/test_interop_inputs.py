@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from migrakit.workflows import runner
 from migrakit.db import server
-from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.folders import make_drizzle_folder
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from migrakit.workflows.consolidate import consolidate
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.interop.drizzle import drizzle_migrate, tracking_rows

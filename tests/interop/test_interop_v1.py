@@ -9,14 +9,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.workflows import runner
-from migrakit.sources.config import load_settings
-from migrakit.errors import ConfirmationRequired
-from migrakit.workflows.upgrade_layout import upgrade_layout
-from migrakit.sources.folders import load_folder
 from migrakit.core.naming import locale_key
-from migrakit.workflows.upgrade_tracking import upgrade_tracking
 from migrakit.core.tracking_upgrade import plan_tracking_upgrade
+from migrakit.errors import ConfirmationRequired
+from migrakit.sources.config import load_settings
+from migrakit.sources.folders import load_folder
+from migrakit.workflows import runner
+from migrakit.workflows.upgrade_layout import upgrade_layout
+from migrakit.workflows.upgrade_tracking import upgrade_tracking
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from migrakit.core.events import LockRetry
-from migrakit.workflows import runner
 from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.cli import migrate_args, run_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked

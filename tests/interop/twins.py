@@ -4,17 +4,18 @@ leaves: exit (zero or not), tracking rows, normalized schema dump, row count of 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import psycopg
 
-from migrakit.workflows import runner
 from migrakit.db import server
-from migrakit.sources.config import load_settings
 from migrakit.errors import MigrakitError
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
 from tests.fixtures.pg import dump_schema
 from tests.interop.drizzle import tracking_rows
 
@@ -31,10 +32,10 @@ class Outcome:
     counts: dict[str, int]
     error: Any = field(default=None, compare=False)
 
-    def same_as(self, other: "Outcome") -> bool:
+    def same_as(self, other: Outcome) -> bool:
         return (self.ok, self.rows, self.schema, self.counts) == (other.ok, other.rows, other.schema, other.counts)
 
-    def diff(self, other: "Outcome", names: tuple[str, str] = ("migrakit", "drizzle")) -> str:
+    def diff(self, other: Outcome, names: tuple[str, str] = ("migrakit", "drizzle")) -> str:
         """What differs, for a failure message."""
         out = []
         for attr in ("ok", "rows", "counts", "schema"):

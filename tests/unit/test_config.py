@@ -1,7 +1,7 @@
 import pytest
 
-from migrakit.sources.config import load_settings
 from migrakit.errors import ConfigError
+from migrakit.sources.config import load_settings
 
 
 def write(tmp_path, body: str):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import inspect
 import pickle
 
+from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
 from migrakit.db.embedded import ServerStatus, StopResult
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
 from migrakit.render import json as as_json
@@ -20,7 +21,6 @@ from migrakit.workflows.fleet import FleetReport
 from migrakit.workflows.generate import Generated
 from migrakit.workflows.lint import LintReport
 from migrakit.workflows.retire import RetirePlan
-from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
 from migrakit.workflows.upgrade_layout import LayoutUpgrade
 from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from migrakit.errors import JournalError
 from migrakit.core.journal import journal_warnings, parse_journal, render_journal
+from migrakit.errors import JournalError
 
 
 def corpus_journals(corpus: Path) -> list[Path]:

@@ -6,11 +6,11 @@ import shutil
 
 import pytest
 
-from migrakit.sources.config import load_settings
-from migrakit.errors import JournalError
-from migrakit.workflows.upgrade_layout import upgrade_layout
 from migrakit.core.naming import v1_folder_name
+from migrakit.errors import JournalError
+from migrakit.sources.config import load_settings
 from migrakit.sources.folders import JOURNAL, V1, load_folder
+from migrakit.workflows.upgrade_layout import upgrade_layout
 from tests.fixtures.folders import make_drizzle_folder
 
 

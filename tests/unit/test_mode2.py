@@ -3,14 +3,13 @@ and the pure consolidation plan."""
 
 import pytest
 
+from migrakit.core.migration import CONSOLIDATED, STANDARD, Migration, Replaced, TrackingRow, drizzle_hash
+from migrakit.core.planner import REPLACED_PARTIAL, UNKNOWN_ROW, order_sequence, plan
+from migrakit.errors import ConfigError, JournalError, MigrakitError
+from migrakit.sources.consolidated import load_consolidated
+from migrakit.sources.folders import load_folder
 from migrakit.sources.legacy import load_legacy
 from migrakit.workflows.consolidate import consolidated_text, plan_consolidation, snapshot_name
-from migrakit.sources.consolidated import load_consolidated
-from migrakit.errors import ConfigError, JournalError, MigrakitError
-from migrakit.core.migration import CONSOLIDATED, STANDARD, Migration, Replaced, drizzle_hash
-from migrakit.core.planner import REPLACED_PARTIAL, UNKNOWN_ROW, order_sequence, plan
-from migrakit.core.migration import TrackingRow
-from migrakit.sources.folders import load_folder
 from tests.fixtures.folders import make_consolidation, make_drizzle_folder
 
 

@@ -1,9 +1,8 @@
 """render/text.py (folding, grouping) and render/json.py (the envelope and error shapes), without a database."""
 
-from migrakit.errors import DriftError, MigrationFailed
-from migrakit.core.migration import Migration, drizzle_hash
+from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
 from migrakit.core.planner import plan
-from migrakit.core.migration import TrackingRow
+from migrakit.errors import DriftError, MigrationFailed
 from migrakit.render import json as as_json
 from migrakit.render.text import fold, group_notes
 

@@ -5,7 +5,15 @@ import pytest
 from migrakit.core.migration import CONSOLIDATED, Migration, TrackingRow, drizzle_hash
 from migrakit.core.naming import snapshot_name
 from migrakit.core.planner import plan
-from migrakit.core.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking, run_state, runnable, up_to
+from migrakit.core.run_plan import (
+    bootstrap_report,
+    check_statements,
+    legacy_failure,
+    refuse_blocking,
+    run_state,
+    runnable,
+    up_to,
+)
 from migrakit.errors import DriftError, MigrakitError
 
 

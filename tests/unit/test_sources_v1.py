@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
+from migrakit.core.naming import locale_key, v1_when
 from migrakit.errors import JournalError
 from migrakit.sources.folders import V1, detect_layout, load_folder
-from migrakit.core.naming import locale_key, v1_when
 from tests.fixtures.folders import make_drizzle_folder
 
 

@@ -15,8 +15,19 @@ from pathlib import Path
 import pytest
 
 from migrakit.core import statements
+from migrakit.core.statements import (
+    BREAKPOINT,
+    NO_TRANSACTION,
+    PLAIN,
+    TRANSACTION_CONTROL,
+    LineIndex,
+    classify,
+    is_destructive,
+    keyword_head,
+    split_breakpoints,
+    split_statements,
+)
 from migrakit.errors import SplitError
-from migrakit.core.statements import BREAKPOINT, NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL, LineIndex, classify, is_destructive, keyword_head, split_breakpoints, split_statements
 
 GOLDENS = Path(__file__).parent / "data" / "statements"
 CASES = sorted(GOLDENS.glob("*.sql"))
@@ -275,7 +286,7 @@ def _exact_pieces():
 
 
 def test_the_large_piece_scan_cuts_as_the_exact_path_does():
-    from migrakit.core.statements import _Refused, _piece_spans, _scan_spans
+    from migrakit.core.statements import _piece_spans, _Refused, _scan_spans
 
     compared = 0
     for name, piece in _exact_pieces():

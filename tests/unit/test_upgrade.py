@@ -1,10 +1,9 @@
 """Matching 0.x tracking rows to Drizzle 1.0 folders exactly as Drizzle 1.0's upToV1 does, and how the planner
 judges a v1 folder on a table that needs the upgrade. Pure."""
 
-from migrakit.core.migration import Migration, drizzle_hash
-from migrakit.core.planner import DRIZZLE_WOULD_RERUN, TRACKING_UPGRADE, UNKNOWN_ROW, plan
-from migrakit.core.migration import TrackingRow
+from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
 from migrakit.core.naming import v1_when
+from migrakit.core.planner import DRIZZLE_WOULD_RERUN, TRACKING_UPGRADE, UNKNOWN_ROW, plan
 from migrakit.core.tracking_upgrade import BY_HASH, BY_TIME, BY_TIME_AND_HASH, plan_tracking_upgrade
 
 

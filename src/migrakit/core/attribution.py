@@ -30,7 +30,6 @@ Key = tuple[str, ...]  # an object's key in a schema snapshot: (category, name, 
 Snapshot = Mapping[Key, Any]
 
 
-
 class Verb(StrEnum):
     """What a file did to an object."""
 

@@ -18,8 +18,9 @@ What every implementation guarantees:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from .migration import Migration, TrackingRow
 

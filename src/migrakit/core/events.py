@@ -6,8 +6,9 @@ The workflows and the db layer emit instances to an `EventSink` (a callable taki
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any
 
 from .migration import Migration
 
@@ -111,7 +112,8 @@ class AppliedElsewhereSeen:
 
 @dataclass(frozen=True)
 class DroppedInvalidIndex:
-    """The INVALID index `index` (quoted, schema-qualified) an earlier failed CREATE INDEX CONCURRENTLY left was dropped."""
+    """The INVALID index `index` (quoted, schema-qualified) an earlier failed CREATE INDEX CONCURRENTLY left was
+    dropped."""
 
     migration: Migration
     index: str
@@ -138,10 +140,11 @@ class Finished:
     """The run is over (success or not)."""
 
 
-Event = Union[
-    TargetChosen, LockWait, LockAcquired, TrackingUpgraded, Planned, Queued, Started, StatementDone, Resumed, Done,
-    Recorded, LockRetry, AppliedElsewhereSeen, DroppedInvalidIndex, IndexAlreadyBuilt, DrizzleTransactionEnded, Finished,
-]  # fmt: skip
+Event = (
+    TargetChosen | LockWait | LockAcquired | TrackingUpgraded | Planned | Queued | Started | StatementDone | Resumed
+    | Done | Recorded | LockRetry | AppliedElsewhereSeen | DroppedInvalidIndex | IndexAlreadyBuilt
+    | DrizzleTransactionEnded | Finished
+)
 EventSink = Callable[[Event], None]
 
 

@@ -116,7 +116,7 @@ def parse_journal(text: str, path: str = JOURNAL_PATH) -> Journal:
         version=str(data.get("version", "7")),
         dialect=dialect,
         entries=tuple(entries),
-        trailing=text[len(stripped):],
+        trailing=text[len(stripped) :],
         key_order=tuple(data.keys()),
         extra=tuple((k, v) for k, v in data.items() if k not in ("version", "dialect", "entries")),
     )

@@ -14,155 +14,12 @@ lines is read as one block). A suppression without a reason suppresses nothing a
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-ERROR = "error"
-WARNING = "warning"
-INFO = "info"
-SEVERITIES = (INFO, WARNING, ERROR)  # in rising order
-
-
-def severity_rank(severity: str) -> int:
-    return SEVERITIES.index(severity)
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    severity: str
-    title: str  # one line, for the guide and the rule list
-    fix: str  # the safe rewrite
-    why: str  # what goes wrong, for the guide
-
-
-RULES: dict[str, Rule] = {
-    r.id: r
-    for r in (
-        Rule(
-            "index-not-concurrent", ERROR, "CREATE INDEX without CONCURRENTLY on an existing table",
-            "create the index CONCURRENTLY in a migration of its own (CREATE INDEX CONCURRENTLY IF NOT EXISTS ...)",
-            "the build holds ShareLock on the table: every INSERT, UPDATE and DELETE waits until the index is built",
-        ),
-        Rule(
-            "drop-index-not-concurrent", WARNING, "DROP INDEX without CONCURRENTLY on an existing table",
-            "DROP INDEX CONCURRENTLY IF EXISTS ... in a migration of its own",
-            "the drop takes AccessExclusiveLock on the index's table: reads and writes wait behind it (and behind any "
-            "long query already holding the table)",
-        ),
-        Rule(
-            "constraint-not-valid", ERROR, "foreign key or CHECK added without NOT VALID on an existing table",
-            "ADD CONSTRAINT ... NOT VALID in this migration, then ALTER TABLE ... VALIDATE CONSTRAINT ... in a later one",
-            "the constraint is validated by scanning the whole table (a foreign key: both tables) while the lock that "
-            "blocks writes (ShareRowExclusiveLock or AccessExclusiveLock) is held",
-        ),
-        Rule(
-            "unique-under-lock", ERROR, "UNIQUE or PRIMARY KEY constraint built under the table's lock",
-            "CREATE UNIQUE INDEX CONCURRENTLY in a migration of its own, then ALTER TABLE ... ADD CONSTRAINT ... "
-            "UNIQUE USING INDEX ... (PRIMARY KEY USING INDEX ...)",
-            "the index behind the constraint is built while AccessExclusiveLock blocks reads and writes",
-        ),
-        Rule(
-            "set-not-null-scan", ERROR, "SET NOT NULL that scans the table under AccessExclusiveLock",
-            "add CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a later migration, then SET NOT NULL "
-            "(PostgreSQL 12+ skips the scan) and drop the CHECK",
-            "every row is read to prove the column has no NULL while AccessExclusiveLock blocks reads and writes",
-        ),
-        Rule(
-            "add-not-null-without-default", ERROR, "NOT NULL column added without a default to a table with rows",
-            "add the column nullable, backfill it in batches, add CHECK (col IS NOT NULL) NOT VALID, validate it, "
-            "then SET NOT NULL; or give the column a constant DEFAULT",
-            "the statement fails on any table that has rows (the existing rows would hold NULL)",
-        ),
-        Rule(
-            "volatile-default", ERROR, "column added with a volatile default (or serial, identity, stored generated)",
-            "add the column without a default (or with a constant one), set the default with ALTER COLUMN ... SET "
-            "DEFAULT, and backfill existing rows in batches",
-            "every row gets its own value, so the table is rewritten under AccessExclusiveLock",
-        ),
-        Rule(
-            "column-type-change", ERROR, "column type changed in a way that rewrites or scans the table",
-            "add a new column of the new type, write both from the application, backfill in batches, switch reads, "
-            "then drop the old column in a later migration",
-            "the table (and its indexes) are rewritten under AccessExclusiveLock, and the running application still "
-            "reads and writes the old type",
-        ),
-        Rule(
-            "table-rewrite", ERROR, "statement rewrites an existing table",
-            "find a form that does not rewrite (see the guide), or run it in a maintenance window",
-            "the whole table is copied under AccessExclusiveLock: nothing reads or writes it until it is done",
-        ),
-        Rule(
-            "drop-column", ERROR, "column dropped while the running application may still use it",
-            "first deploy an application that no longer reads or writes the column (Drizzle: remove it from the "
-            "schema), then drop it in a later migration with `-- migrakit:allow drop-column <why it is safe now>`",
-            "during a deploy the previous application version still runs: its queries naming the column fail",
-        ),
-        Rule(
-            "drop-table", ERROR, "table dropped while the running application may still use it",
-            "first deploy an application that no longer uses the table, then drop it in a later migration with "
-            "`-- migrakit:allow drop-table <why it is safe now>`",
-            "during a deploy the previous application version still runs: its queries on the table fail",
-        ),
-        Rule(
-            "rename-column", ERROR, "column renamed under the running application",
-            "add the new column, write both, backfill, switch reads, then drop the old one (expand and contract); or "
-            "a view that keeps the old name during the deploy",
-            "the previous application version still uses the old name and fails until it is replaced",
-        ),
-        Rule(
-            "rename-table", ERROR, "table renamed under the running application",
-            "create the new table (or rename and leave a view with the old name), move the application, then drop "
-            "the old name in a later migration",
-            "the previous application version still uses the old name and fails until it is replaced",
-        ),
-        Rule(
-            "enum-value-renamed", WARNING, "enum value renamed under the running application",
-            "add the new value, move the data and the application to it, then stop using the old one",
-            "rows and the previous application version still use the old label",
-        ),
-        Rule(
-            "enum-add-value-in-transaction", ERROR, "ALTER TYPE ... ADD VALUE inside a transaction on PostgreSQL < 12",
-            "put ALTER TYPE ... ADD VALUE in a migration of its own (migrakit runs it outside a transaction), or "
-            "upgrade the server",
-            "PostgreSQL before 12 refuses ADD VALUE inside a transaction block",
-        ),
-        Rule(
-            "missing-lock-timeout", WARNING, "lock taken with migrakit's lock_timeout disabled",
-            "set lock_timeout (e.g. '5s', the default) in [tool.migrakit] or MIGRAKIT_LOCK_TIMEOUT, or SET "
-            "lock_timeout at the top of the migration",
-            "a lock that waits behind a long query queues every later query on the table behind it: without a bound "
-            "the wait can take the application down",
-        ),
-        Rule(
-            "statement-failed", ERROR, "statement failed on the shadow database",
-            "fix the statement: it fails on a database with the target's schema",
-            "the same statement would fail on the target",
-        ),
-        Rule(
-            "suppression-without-reason", WARNING, "`-- migrakit:allow RULE-ID` without a reason",
-            "say why it is safe: `-- migrakit:allow RULE-ID the reason`",
-            "a suppression without a reason cannot be reviewed; it suppresses nothing",
-        ),
-        Rule(
-            "unknown-rule", WARNING, "`-- migrakit:allow` names a rule that does not exist",
-            "use one of the rule ids listed in the migration guide's \"Safe migrations\"",
-            "a misspelt suppression suppresses nothing",
-        ),
-    )
-}
-
-# Locks that block writes (INSERT/UPDATE/DELETE take RowExclusiveLock): what makes a statement an outage.
-WRITE_BLOCKING = frozenset({"ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"})
-
-
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    severity: str
-    message: str
-    fix: str
+from .lint_catalog import RULES, SEVERITIES, WARNING, WRITE_BLOCKING, Finding, severity_rank
 
 
 @dataclass(frozen=True)
@@ -239,7 +96,13 @@ def actions(text: str) -> tuple[Action, ...] | None:
         if isinstance(s, ast.CreateStmt):
             found.append(Action("create_table", _rangevar(s.relation)))
         elif isinstance(s, ast.IndexStmt):
-            found.append(Action("create_index", _rangevar(s.relation), detail={"concurrent": bool(s.concurrent), "unique": bool(s.unique)}))
+            found.append(
+                Action(
+                    "create_index",
+                    _rangevar(s.relation),
+                    detail={"concurrent": bool(s.concurrent), "unique": bool(s.unique)},
+                )
+            )
         elif isinstance(s, ast.DropStmt):
             objs = [_names(o) if isinstance(o, (tuple, list)) else [str(o)] for o in (s.objects or ())]
             names = [qualify(*o) if len(o) == 2 else qualify(None, o[-1]) for o in objs]
@@ -259,12 +122,31 @@ def actions(text: str) -> tuple[Action, ...] | None:
                     found.append(Action("set_not_null", rel, cmd.name))
                 elif st == AT.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint):
                     c = cmd.def_
-                    kind = {CT.CONSTR_FOREIGN: "foreign key", CT.CONSTR_CHECK: "check", CT.CONSTR_UNIQUE: "unique",
-                            CT.CONSTR_PRIMARY: "primary key", CT.CONSTR_EXCLUSION: "exclude"}.get(c.contype) if c.contype is not None else None
+                    kind = (
+                        {
+                            CT.CONSTR_FOREIGN: "foreign key",
+                            CT.CONSTR_CHECK: "check",
+                            CT.CONSTR_UNIQUE: "unique",
+                            CT.CONSTR_PRIMARY: "primary key",
+                            CT.CONSTR_EXCLUSION: "exclude",
+                        }.get(c.contype)
+                        if c.contype is not None
+                        else None
+                    )
                     if kind:
-                        found.append(Action("add_constraint", rel, detail={
-                            "type": kind, "not_valid": bool(c.skip_validation), "using_index": bool(c.indexname),
-                            "name": c.conname, "references": _rangevar(c.pktable) if c.contype == CT.CONSTR_FOREIGN else None}))
+                        found.append(
+                            Action(
+                                "add_constraint",
+                                rel,
+                                detail={
+                                    "type": kind,
+                                    "not_valid": bool(c.skip_validation),
+                                    "using_index": bool(c.indexname),
+                                    "name": c.conname,
+                                    "references": _rangevar(c.pktable) if c.contype == CT.CONSTR_FOREIGN else None,
+                                },
+                            )
+                        )
                 elif st == AT.AT_DropColumn:
                     found.append(Action("drop_column", rel, cmd.name))
                 elif st in (AT.AT_SetLogged, AT.AT_SetUnLogged, AT.AT_SetAccessMethod, AT.AT_SetTableSpace):
@@ -286,12 +168,18 @@ def _add_column(rel: str | None, col: Any, CT: Any) -> Action:
     cons = list(col.constraints or ())
     type_name = (_names(col.typeName.names)[-1] if col.typeName is not None else "").lower()
     default = next((c for c in cons if c.contype == CT.CONSTR_DEFAULT), None)
-    return Action("add_column", rel, col.colname, {
-        "not_null": any(c.contype in (CT.CONSTR_NOTNULL, CT.CONSTR_PRIMARY) for c in cons),
-        "default": default is not None,
-        "generated": any(c.contype in (CT.CONSTR_IDENTITY, CT.CONSTR_GENERATED) for c in cons) or type_name in _SERIAL,
-        "references": any(c.contype == CT.CONSTR_FOREIGN and not c.skip_validation for c in cons),
-    })
+    return Action(
+        "add_column",
+        rel,
+        col.colname,
+        {
+            "not_null": any(c.contype in (CT.CONSTR_NOTNULL, CT.CONSTR_PRIMARY) for c in cons),
+            "default": default is not None,
+            "generated": any(c.contype in (CT.CONSTR_IDENTITY, CT.CONSTR_GENERATED) for c in cons)
+            or type_name in _SERIAL,
+            "references": any(c.contype == CT.CONSTR_FOREIGN and not c.skip_validation for c in cons),
+        },
+    )
 
 
 # ------------------------------------------------------------------------------------------ suppressions
@@ -345,53 +233,137 @@ def check(text: str, obs: Observed) -> list[Finding]:
     for a in acts or ():
         rel, ex = a.relation, obs.existing(a.relation)
         if a.kind == "create_index" and not a.detail["concurrent"] and ex:
-            found.append(_f("index-not-concurrent", f"CREATE INDEX on {rel}{_size(obs, rel)} holds ShareLock: writes wait for the whole build"))
+            found.append(
+                _f(
+                    "index-not-concurrent",
+                    f"CREATE INDEX on {rel}{_size(obs, rel)} holds ShareLock: writes wait for the whole build",
+                )
+            )
         elif a.kind == "drop_index" and not a.detail["concurrent"] and ex:
             tables = [r for r, mode in obs.locks if mode == "AccessExclusiveLock" and r != rel and obs.existing(r)]
             if tables:
-                found.append(_f("drop-index-not-concurrent", f"DROP INDEX {rel} takes AccessExclusiveLock on {', '.join(tables)}"))
+                found.append(
+                    _f(
+                        "drop-index-not-concurrent",
+                        f"DROP INDEX {rel} takes AccessExclusiveLock on {', '.join(tables)}",
+                    )
+                )
         elif a.kind == "add_constraint" and ex:
             t = a.detail["type"]
             if t in ("foreign key", "check") and not a.detail["not_valid"] and (obs.scans or not obs.measured):
-                found.append(_f("constraint-not-valid", f"{t.upper()} on {rel}{_size(obs, rel)} is validated by a full scan under lock"))
+                found.append(
+                    _f(
+                        "constraint-not-valid",
+                        f"{t.upper()} on {rel}{_size(obs, rel)} is validated by a full scan under lock",
+                    )
+                )
             elif t in ("unique", "primary key", "exclude") and not a.detail["using_index"]:
-                found.append(_f("unique-under-lock", f"{t.upper()} on {rel}{_size(obs, rel)} builds its index under AccessExclusiveLock"))
+                found.append(
+                    _f(
+                        "unique-under-lock",
+                        f"{t.upper()} on {rel}{_size(obs, rel)} builds its index under AccessExclusiveLock",
+                    )
+                )
         elif a.kind == "set_not_null" and ex and (rel in obs.scans or not obs.measured):
-            found.append(_f("set-not-null-scan", f"SET NOT NULL on {rel}.{a.column} scans {rel}{_size(obs, rel)} under AccessExclusiveLock"))
+            found.append(
+                _f(
+                    "set-not-null-scan",
+                    f"SET NOT NULL on {rel}.{a.column} scans {rel}{_size(obs, rel)} under AccessExclusiveLock",
+                )
+            )
         elif a.kind == "add_column" and ex:
             d = a.detail
             if d["not_null"] and not d["default"] and not d["generated"] and obs.has_rows(rel):
-                found.append(_f("add-not-null-without-default", f"NOT NULL column {a.column} without a default on {rel}{_size(obs, rel)}: fails when the table has rows"))
+                found.append(
+                    _f(
+                        "add-not-null-without-default",
+                        f"NOT NULL column {a.column} without a default on {rel}{_size(obs, rel)}: "
+                        "fails when the table has rows",
+                    )
+                )
             elif rel in obs.rewrites or (not obs.measured and d["generated"]):
                 fired_rewrite = True
-                found.append(_f("volatile-default", f"column {a.column} rewrites {rel}{_size(obs, rel)}: its default is computed per row"))
+                found.append(
+                    _f(
+                        "volatile-default",
+                        f"column {a.column} rewrites {rel}{_size(obs, rel)}: its default is computed per row",
+                    )
+                )
             if d["references"]:
-                found.append(_f("constraint-not-valid", f"column {a.column} REFERENCES ...: the foreign key is validated under ShareRowExclusiveLock on both tables",
-                                severity=WARNING))
+                found.append(
+                    _f(
+                        "constraint-not-valid",
+                        f"column {a.column} REFERENCES ...: "
+                        "the foreign key is validated under ShareRowExclusiveLock on both tables",
+                        severity=WARNING,
+                    )
+                )
         elif a.kind == "alter_type" and ex:
             if rel in obs.rewrites or rel in obs.scans or not obs.measured:
                 fired_rewrite = True
                 what = "rewrites" if rel in obs.rewrites else "scans"
-                found.append(_f("column-type-change", f"changing the type of {rel}.{a.column} {what} {rel}{_size(obs, rel)} under AccessExclusiveLock"))
+                found.append(
+                    _f(
+                        "column-type-change",
+                        f"changing the type of {rel}.{a.column} {what} {rel}{_size(obs, rel)} "
+                        "under AccessExclusiveLock",
+                    )
+                )
         elif a.kind == "drop_column" and ex:
-            found.append(_f("drop-column", f"dropping {rel}.{a.column} breaks the application version still running during the deploy"))
+            found.append(
+                _f(
+                    "drop-column",
+                    f"dropping {rel}.{a.column} breaks the application version still running during the deploy",
+                )
+            )
         elif a.kind == "drop_table" and ex:
-            found.append(_f("drop-table", f"dropping {rel}{_size(obs, rel)} breaks the application version still running during the deploy"))
+            found.append(
+                _f(
+                    "drop-table",
+                    f"dropping {rel}{_size(obs, rel)} breaks the application version still running during the deploy",
+                )
+            )
         elif a.kind == "rename_column" and ex:
-            found.append(_f("rename-column", f"renaming {rel}.{a.column} to {a.detail['to']} breaks the application version still running"))
+            found.append(
+                _f(
+                    "rename-column",
+                    f"renaming {rel}.{a.column} to {a.detail['to']} breaks the application version still running",
+                )
+            )
         elif a.kind == "rename_table" and ex:
-            found.append(_f("rename-table", f"renaming {rel} to {a.detail['to']} breaks the application version still running"))
+            found.append(
+                _f("rename-table", f"renaming {rel} to {a.detail['to']} breaks the application version still running")
+            )
         elif a.kind == "enum_rename_value":
-            found.append(_f("enum-value-renamed", f"renaming a value of enum {rel} breaks rows and code that use the old label"))
+            found.append(
+                _f("enum-value-renamed", f"renaming a value of enum {rel} breaks rows and code that use the old label")
+            )
         elif a.kind == "enum_add_value" and obs.in_transaction and obs.server_version and obs.server_version < 120000:
-            found.append(_f("enum-add-value-in-transaction", f"ALTER TYPE {rel} ADD VALUE inside a transaction fails on PostgreSQL {obs.server_version // 10000}"))
+            found.append(
+                _f(
+                    "enum-add-value-in-transaction",
+                    f"ALTER TYPE {rel} ADD VALUE inside a transaction fails on "
+                    f"PostgreSQL {obs.server_version // 10000}",
+                )
+            )
     existing_rewrites = [r for r in obs.rewrites if obs.existing(r)]
     if existing_rewrites and not fired_rewrite:
-        found.append(_f("table-rewrite", f"rewrites {', '.join(r + _size(obs, r) for r in existing_rewrites)} under AccessExclusiveLock"))
+        found.append(
+            _f(
+                "table-rewrite",
+                f"rewrites {', '.join(r + _size(obs, r) for r in existing_rewrites)} under AccessExclusiveLock",
+            )
+        )
     if obs.lock_timeout_disabled:
         blocking = sorted({r for r, mode in obs.locks if mode in WRITE_BLOCKING and obs.existing(r)})
         if blocking:
-            found.append(_f("missing-lock-timeout", f"takes a lock that blocks writes on {', '.join(blocking)} with no lock_timeout: it may queue all traffic behind a long query"))
+            found.append(
+                _f(
+                    "missing-lock-timeout",
+                    f"takes a lock that blocks writes on {', '.join(blocking)} with no lock_timeout: "
+                    "it may queue all traffic behind a long query",
+                )
+            )
     return found
 
 
@@ -410,8 +382,13 @@ def apply_suppressions(findings: list[Finding], allowed: list[Suppression]) -> t
         if s.rule not in RULES:
             kept.append(_f("unknown-rule", f"line {s.line}: `migrakit:allow {s.rule}` names no rule"))
         elif not s.reason:
-            kept.append(_f("suppression-without-reason", f"line {s.line}: `migrakit:allow {s.rule}` gives no reason, so it suppresses nothing",
-                           fix=f"say why it is safe: `-- migrakit:allow {s.rule} <reason>`"))
+            kept.append(
+                _f(
+                    "suppression-without-reason",
+                    f"line {s.line}: `migrakit:allow {s.rule}` gives no reason, so it suppresses nothing",
+                    fix=f"say why it is safe: `-- migrakit:allow {s.rule} <reason>`",
+                )
+            )
     return kept, suppressed
 
 

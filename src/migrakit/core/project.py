@@ -4,13 +4,13 @@ folder while the tracking table has rows. Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
-from .naming import quoted_table
 from ..errors import ConfigError
 from .folder import Folder
 from .migration import STANDARD, Migration, TrackingRow
+from .naming import quoted_table
 from .planner import DEFAULT_TABLE, Plan, plan
 from .settings import Settings
 from .tracking_upgrade import TrackingUpgrade
@@ -43,10 +43,13 @@ class Sources:
 
     @property
     def sequence_hashes(self) -> frozenset[str]:
-        """Hashes of rows the Mode 1 / Mode 2 sequence explains (its files and the migrations consolidations replaced)."""
+        """Hashes of rows the Mode 1 / Mode 2 sequence explains (its files and the migrations consolidations
+        replaced)."""
         return frozenset({m.hash for m in self.migrations} | {r.hash for m in self.migrations for r in m.replaces})
 
-    def plan(self, rows: Sequence[TrackingRow], *, out_of_order: bool = False, up: TrackingUpgrade | None = None) -> Plan:
+    def plan(
+        self, rows: Sequence[TrackingRow], *, out_of_order: bool = False, up: TrackingUpgrade | None = None
+    ) -> Plan:
         """Mode 1 and Mode 2 as one sequence; rows of legacy files (db.bootstrap's) are explained, not unknown."""
         legacy = frozenset(m.hash for m in self.legacy)
         return plan(self.migrations, rows, layout=self.folder.layout, out_of_order=out_of_order, upgrade=up,
@@ -76,7 +79,8 @@ def refuse_empty_folder(
         return
     e = src.empty
     raise ConfigError(
-        f"{e.key} {e.shown}/ holds no migration, but the tracking table {table_name(settings)} has {len(tracked)} row(s)",
+        f"{e.key} {e.shown}/ holds no migration, but the tracking table {table_name(settings)} "
+        f"has {len(tracked)} row(s)",
         cause=e.cause,
         state="nothing was run",
         fix=e.fix + ("; if the folder is meant to be empty, pass --allow-empty" if allow_empty is not None else ""),

@@ -19,7 +19,11 @@ def up_to(p: Plan, to_tag: str | None) -> tuple[Plan, dict[str, Any]]:
         return p, {}
     target = next(m for m in p.migrations if m.tag == to_tag)
     if p.state_of(target) in ("applied", "replaced-applied"):
-        return replace(p, pending=()), {"to": to_tag, "to_already_applied": True, "held_back": [m.tag for m in p.pending]}
+        return replace(p, pending=()), {
+            "to": to_tag,
+            "to_already_applied": True,
+            "held_back": [m.tag for m in p.pending],
+        }
     position = {id(m): i for i, m in enumerate(p.migrations)}
     limit = position[id(target)]
     keep = tuple(m for m in p.pending if position[id(m)] <= limit)

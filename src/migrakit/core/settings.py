@@ -53,7 +53,9 @@ class Settings:
     lock_retries: int = 3
     pipeline: bool = True
     app: Mapping[str, str] = field(default_factory=dict)
-    search_path: str | None = None  # a fleet target's schema (workflows/fleet.py), SET LOCAL in each migration; not a key
+    search_path: str | None = (
+        None  # a fleet target's schema (workflows/fleet.py), SET LOCAL in each migration; not a key
+    )
     # key -> where its value came from ("pyproject.toml [tool.migrakit] x", "environment variable MIGRAKIT_X",
     # "option --x", "Invoke config migrakit.x"); absent: the default
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)

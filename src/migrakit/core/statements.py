@@ -89,7 +89,7 @@ def _skip_noise(text: str, pos: int = 0, stop: int | None = None) -> int:
 
 def keyword_head(text: str) -> str:
     """The statement with leading comments and blanks removed (for classifying it)."""
-    return text[_skip_noise(text):]
+    return text[_skip_noise(text) :]
 
 
 def classify(text: str, server_version: int = 160000) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from ..errors import ConfigError
 from . import pgvalues, redact
@@ -31,7 +32,11 @@ class Target:
 
     @property
     def display(self) -> str:
-        shown = redact.redact_url(self.url) if redact.scheme(self.url) or redact.is_dsn(self.url) else redact.summarize(self.url)
+        shown = (
+            redact.redact_url(self.url)
+            if redact.scheme(self.url) or redact.is_dsn(self.url)
+            else redact.summarize(self.url)
+        )
         return shown + (f" (schema {self.schema})" if self.schema else "")
 
 
@@ -54,7 +59,11 @@ def parse_file(text: str, source: str) -> list[Target]:
         ) from None
     unknown = sorted(set(data) - {"targets"})
     if unknown:
-        raise _bad(source, f"has an unknown top-level key {unknown[0]!r}", "put every target in a [[targets]] table:\n" + EXAMPLE)
+        raise _bad(
+            source,
+            f"has an unknown top-level key {unknown[0]!r}",
+            "put every target in a [[targets]] table:\n" + EXAMPLE,
+        )
     entries = data.get("targets")
     if not isinstance(entries, list) or not entries or not all(isinstance(e, dict) for e in entries):
         raise _bad(
@@ -85,7 +94,7 @@ def from_rows(rows: Sequence[Sequence[Any]], columns: Sequence[str], source: str
         )
     if not rows:
         raise _bad(source, "returned no row", "check the query's WHERE clause; a fleet run needs at least one target")
-    entries = [_entry(dict(zip(cols, r)), i, source) for i, r in enumerate(rows, 1)]
+    entries = [_entry(dict(zip(cols, r, strict=True)), i, source) for i, r in enumerate(rows, 1)]
     return check(entries, source)
 
 
@@ -95,7 +104,11 @@ def check(targets: list[Target], source: str) -> list[Target]:
     places: dict[tuple[str, str | None], str] = {}
     for i, t in enumerate(targets, 1):
         if t.name in seen:
-            raise _bad(source, f"names two targets {t.name!r} (entries {seen[t.name]} and {i})", "give each target its own name")
+            raise _bad(
+                source,
+                f"names two targets {t.name!r} (entries {seen[t.name]} and {i})",
+                "give each target its own name",
+            )
         seen[t.name] = i
         key = (t.url, t.schema)
         if key in places:
@@ -113,7 +126,9 @@ def _entry(entry: dict[str, Any], number: int, source: str) -> Target:
     label = f"target {number}" + (f" ({entry['name']!r})" if isinstance(entry.get("name"), str) else "")
     unknown = sorted(set(entry) - set(_KEYS))
     if unknown:
-        raise _bad(source, f"{label} has an unknown key {unknown[0]!r}", "a target has `name`, `url` and optionally `schema`")
+        raise _bad(
+            source, f"{label} has an unknown key {unknown[0]!r}", "a target has `name`, `url` and optionally `schema`"
+        )
     values: dict[str, Any] = {}
     for key in _KEYS:
         value = entry.get(key)
@@ -123,7 +138,7 @@ def _entry(entry: dict[str, Any], number: int, source: str) -> Target:
             raise _bad(
                 source,
                 f"{label} has " + (f"no {key}" if value is None or value == "" else f"a {key} that is not a string"),
-                f"write {key} = \"...\"" + (" (a postgresql:// URL)" if key == "url" else ""),
+                f'write {key} = "..."' + (" (a postgresql:// URL)" if key == "url" else ""),
             )
         values[key] = value.strip() if key != "url" else value
     if not _NAME.fullmatch(values["name"]):
@@ -137,7 +152,9 @@ def _entry(entry: dict[str, Any], number: int, source: str) -> Target:
     if schema is not None:
         problem = pgvalues.identifier_problem(schema)
         if problem:
-            raise _bad(source, f"{label}: schema {schema!r} cannot name a schema", "use a plain schema name", cause=problem)
+            raise _bad(
+                source, f"{label}: schema {schema!r} cannot name a schema", "use a plain schema name", cause=problem
+            )
     return Target(values["name"], url, schema)
 
 

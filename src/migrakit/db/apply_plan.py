@@ -5,18 +5,19 @@ first. [I/O] The executor runs each migration; this decides which connection and
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from . import pooler, server
+from ..core import events
+from ..core.events import EventSink, no_event
 from ..core.migration import Migration
 from ..core.planner import Plan
 from ..core.run_plan import run_state
 from ..core.settings import Settings
 from ..errors import ConfigError, MigrakitError
+from . import pooler, server
 from .executor import Executor
 from .guards import AppliedElsewhere
-from ..core import events
-from ..core.events import EventSink, no_event
 from .run_base import Options
 
 REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)

@@ -8,9 +8,9 @@ from typing import Any
 
 import psycopg
 
+from ..errors import LockTimeout, MigrakitError, MigrationFailed
 from . import server
 from .lock import conninfo
-from ..errors import LockTimeout, MigrakitError, MigrationFailed
 
 WATCH_JOIN_SECONDS = 5.0  # the blocker watch is best effort: never wait longer than this for its thread
 
@@ -36,7 +36,7 @@ class BlockerWatch:
         self._thread: threading.Thread | None = None
         self.seen: list[tuple[Any, ...]] = []
 
-    def __enter__(self) -> "BlockerWatch":
+    def __enter__(self) -> BlockerWatch:
         try:
             self._conn = server.connect(self._conninfo, autocommit=True, application_name="migrakit-lock-watch")
         except MigrakitError:

@@ -50,19 +50,20 @@ migrakit adds only what changes nothing that is committed:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
-from . import simple_query, tracking
-from .run_base import Options, Run
-from .translate import concurrent_index_fix, connection_lost, failure, leftover_index, lost, settings_refused
 from ..core.events import Done, DrizzleTransactionEnded, EventSink, Started
 from ..core.migration import STANDARD, Migration
 from ..core.statements import LineIndex, Statement, keyword_head, split_breakpoints
 from ..errors import LockTimeout, MigrakitError
+from . import simple_query, tracking
+from .run_base import Options, Run
+from .translate import concurrent_index_fix, connection_lost, failure, leftover_index, lost, settings_refused
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
 _ROLLBACK_TO = re.compile(r"\AROLLBACK(?:\s+(?:WORK|TRANSACTION))?\s+TO\b", re.IGNORECASE)

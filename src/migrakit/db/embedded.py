@@ -12,7 +12,7 @@ from __future__ import annotations
 import signal
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -199,7 +199,7 @@ def status(folder: Path, *, database_url_set: bool = False) -> ServerStatus:
     url = _url_from(lines) if process else None
     server_version = started = note = None
     if process:
-        started = datetime.fromtimestamp(process.create_time(), timezone.utc).isoformat(timespec="seconds")
+        started = datetime.fromtimestamp(process.create_time(), UTC).isoformat(timespec="seconds")
     if url:  # never connect without it: an empty URL would mean libpq's defaults, another server
         try:
             with connect(url, connect_timeout=5) as conn:

@@ -20,12 +20,16 @@ psycopg errors are caught in the strategies and become MigrakitErrors (translate
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
+from ..core.events import EventSink, LockRetry, no_event
+from ..core.migration import STANDARD, Migration
+from ..errors import MigrationFailed
 from . import progress
 from .blockers import BlockerWatch, gave_up
 from .drizzle_transaction import SingleTransaction
@@ -34,9 +38,6 @@ from .run_base import Options, Run, rolled_back
 from .run_outside import Outside, check_progress
 from .run_pipelined import Pipelined, fits_pipeline
 from .run_plain import Plain
-from ..core.events import EventSink, LockRetry, no_event
-from ..core.migration import STANDARD, Migration
-from ..errors import MigrationFailed
 
 
 class Executor(Run):
@@ -74,8 +75,7 @@ class Executor(Run):
                 Outside(self.session, self.opts, self.on_event, parent=self).apply_one(m)
             else:
                 one = self.plain if m.mode == STANDARD else self.mode2
-                state = rolled_back(m)
-                self.retrying(partial(one.apply_one, m), lambda: state)
+                self.retrying(partial(one.apply_one, m), partial(rolled_back, m))
             i += 1
         return self.applied
 

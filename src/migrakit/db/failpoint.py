@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import psycopg
 
@@ -72,6 +73,6 @@ def _terminate(conn: psycopg.Connection[Any]) -> None:
         else:
             other.execute("SELECT pg_terminate_backend(%s)", (info.backend_pid,))
             other.execute(
-                "DO $$BEGIN FOR i IN 1..100 LOOP EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = %s); "
-                "PERFORM pg_sleep(0.1); END LOOP; END$$" % int(info.backend_pid)
+                "DO $$BEGIN FOR i IN 1..100 LOOP EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = "
+                f"{int(info.backend_pid)}); PERFORM pg_sleep(0.1); END LOOP; END$$"
             )

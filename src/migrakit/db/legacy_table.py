@@ -7,11 +7,12 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from . import schema_diff as schema, server, tracking
-from .lock import migration_lock
 from ..core.migration import Migration
 from ..core.settings import Settings
 from ..errors import MigrakitError
+from . import schema_diff as schema
+from . import server, tracking
+from .lock import migration_lock
 
 
 def legacy_table(conn: Any, settings: Settings) -> tuple[str | None, int | None]:

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 
-from . import server
-from .writable import check_writable, read_only_error
 from ..core.events import EventSink, LockAcquired, LockWait, no_event
 from ..errors import DatabaseUnavailable, LockTimeout
+from . import server
+from .writable import check_writable, read_only_error
 
 KEEPALIVES_LOCAL = (
     "set_config('idle_in_transaction_session_timeout', '0', true), set_config('tcp_keepalives_idle', '30', true), "

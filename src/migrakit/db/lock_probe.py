@@ -28,9 +28,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from . import server
 from ..core.migration import STANDARD, Migration
 from ..core.statements import NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL
+from . import server
 
 # One round trip: user relations (oid, file, name, kind, this transaction's scans of it, the table of an index),
 # then this backend's granted relation locks (kind 'lock', the mode in the name column).

@@ -9,9 +9,9 @@ else as the first statement the server did not complete (translate.whole_file_fa
 
 from __future__ import annotations
 
+from ..core.migration import Migration
 from . import simple_query
 from .run_base import Run, Sent
-from ..core.migration import Migration
 
 
 class Mode2(Run):

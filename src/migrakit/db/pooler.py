@@ -18,7 +18,8 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from ..core.connection import DIRECT as DIRECT, Pooler as Pooler
+from ..core.connection import DIRECT as DIRECT
+from ..core.connection import Pooler as Pooler
 
 # Well-known transaction poolers, named from the URL alone.
 SUPABASE_POOLER_PORT = "6543"

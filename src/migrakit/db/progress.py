@@ -18,15 +18,16 @@ ran transactional migrations has no `migrakit` schema.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from . import tracking
-from ..errors import DatabaseUnavailable, DriftError
 from ..core.migration import Migration
+from ..errors import DatabaseUnavailable, DriftError
+from . import tracking
 
 SCHEMA = "migrakit"
 TABLE = "statement_progress"

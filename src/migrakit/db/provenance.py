@@ -12,17 +12,19 @@ recorded without running only when everything it creates, changes or drops is so
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from . import schema_diff as schema, server, shadow, tracking
-from ..core.settings import Settings
 from ..core import attribution
-from .executor import Executor
-from .session import executor_options
 from ..core.folder import V1
 from ..core.migration import Migration
 from ..core.project import Sources
+from ..core.settings import Settings
+from . import schema_diff as schema
+from . import server, shadow, tracking
+from .executor import Executor
+from .session import executor_options
 
 Key = attribution.Key
 

@@ -9,20 +9,21 @@ applied tags, its failpoint and its retries (`parent`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import psycopg
 
-from . import failpoint, tracking
-from .guards import BUSY, AppliedElsewhere, Guards, tripped
-from .lock import migration_lock
-from .translate import connection_lost, failure, lost, settings_refused, whole_file_failure
 from ..core.events import Done, EventSink, Recorded, Started, no_event
 from ..core.migration import STANDARD, Migration, TrackingRow
 from ..core.statements import Statement
 from ..errors import MigrakitError
+from . import failpoint, tracking
+from .guards import BUSY, AppliedElsewhere, Guards, tripped
+from .lock import migration_lock
+from .translate import connection_lost, failure, lost, settings_refused, whole_file_failure
 
 SETTINGS = "settings"  # the role of the command setting the run's timeouts (see Sent.role)
 # (conn, run, state, progress): run `run` on `conn`, retrying lock timeouts or not (Run.with_lock_retries)
@@ -94,7 +95,7 @@ class Run:
     """A run strategy on one autocommit connection; a core.driver.Driver."""
 
     def __init__(
-        self, conn: psycopg.Connection[Any], options: Options, on_event: EventSink = no_event, *, parent: "Run | None" = None
+        self, conn: psycopg.Connection[Any], options: Options, on_event: EventSink = no_event, *, parent: Run | None = None
     ) -> None:
         if not conn.autocommit:
             raise ValueError("the executor needs an autocommit connection; it manages transactions itself")

@@ -10,20 +10,21 @@ connection (direct_url).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
+from ..core.events import Done, DroppedInvalidIndex, IndexAlreadyBuilt, Resumed, Started, StatementDone
+from ..core.migration import Migration
+from ..core.statements import NO_TRANSACTION, PLAIN
+from ..errors import MigrakitError
 from . import progress, tracking
 from .guards import AppliedElsewhere
 from .run_base import Run
 from .translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
-from ..core.events import DroppedInvalidIndex, Done, IndexAlreadyBuilt, Resumed, StatementDone, Started
-from ..core.migration import Migration
-from ..core.statements import NO_TRANSACTION, PLAIN
-from ..errors import MigrakitError
 
 
 def check_progress(conn: psycopg.Connection[Any], tracking_name: str, migrations: Sequence[Migration]) -> None:

@@ -7,17 +7,18 @@ longer than PIPELINE_STATEMENT_LIMIT is never pipelined (executor.Executor runs 
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import psycopg
 
+from ..core.events import Done, EventSink, Queued, Started
+from ..core.migration import STANDARD, Migration
+from ..core.statements import Statement
 from . import pipeline, tracking
 from .guards import BUSY, TRACKED, AppliedElsewhere, tripped
 from .run_base import SETTINGS, Run, Sent, block_failure, rolled_back
 from .translate import connection_lost, settings_refused
-from ..core.events import Done, EventSink, Queued, Started
-from ..core.migration import STANDARD, Migration
-from ..core.statements import Statement
 
 _SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
 _SYNC_BYTES = 8 << 20  # ... or this many characters of SQL

@@ -4,9 +4,9 @@ migration, each statement alone over the extended query protocol, sent and answe
 
 from __future__ import annotations
 
+from ..core.migration import Migration
 from . import large_statement
 from .run_base import Run, Sent
-from ..core.migration import Migration
 
 
 class Plain(Run):

@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import psycopg
 
-from . import server
 from ..errors import InspectionFailed, MigrakitError
+from . import server
 
 BOOKKEEPING_SCHEMAS = ("drizzle", "migrakit")
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 
-from . import server
 from ..core.settings import Settings
 from ..errors import DatabaseUnavailable
+from . import server
 from .run_base import Options
 
 

@@ -11,19 +11,19 @@ transaction each), applied here with the executor directly (db must not call a w
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Iterator
 
-from . import server, tracking
-from .apply_plan import execute
-from .executor import Executor
-from .session import executor_options, open_target
 from ..core.folder import V1
 from ..core.project import Sources
 from ..core.run_plan import check_statements, legacy_failure, refuse_blocking
 from ..core.settings import Settings
 from ..errors import MigrakitError
+from . import server, tracking
+from .apply_plan import execute
+from .executor import Executor
+from .session import executor_options, open_target
 
 
 def shadow_server(settings: Settings) -> str:

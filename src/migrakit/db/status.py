@@ -3,13 +3,12 @@ db.baseline and legacy.retire share. [I/O] Changes nothing (not even the trackin
 
 from __future__ import annotations
 
-
-from . import pooler, tracking
-from .session import open_target
-from .table_upgrade import needed
 from ..core.project import Sources, refuse_empty_folder, table_name
 from ..core.reports import StatusReport
 from ..core.settings import Settings
+from . import pooler, tracking
+from .session import open_target
+from .table_upgrade import needed
 
 
 def read_status(

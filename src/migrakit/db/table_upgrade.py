@@ -6,15 +6,16 @@ db.migrate --upgrade-tracking, db.upgrade-tracking and db.status use these."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from . import tracking
 from ..core.folder import V1, Folder
 from ..core.migration import Migration, TrackingRow
 from ..core.project import table_name
 from ..core.settings import Settings
 from ..core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
 from ..errors import ConfirmationRequired, DriftError
+from . import tracking
 
 
 def needed(

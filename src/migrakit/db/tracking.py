@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import nullcontext
-from typing import Any, Sequence
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from ..core.migration import Migration, TrackingRow
 from ..core.naming import quoted_table
 from ..errors import DatabaseUnavailable
-from ..core.migration import Migration
-from ..core.migration import TrackingRow
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
 _COLUMNS_0X = sql.SQL("id SERIAL PRIMARY KEY,\n\thash text NOT NULL,\n\tcreated_at bigint")

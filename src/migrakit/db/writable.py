@@ -10,7 +10,8 @@ server or the connection's `options`) would otherwise fail at the first CREATE w
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import psycopg
 

@@ -4,7 +4,15 @@ render/json.py's `baseline`)."""
 from __future__ import annotations
 
 from ..workflows.baseline import (
-    ADOPT_PLANNED, ADOPTED, EMPTY, IN_SYNC, LEGACY_PLANNED, LEGACY_RECORDED, PLANNED, WRITTEN, BaselineReport,
+    ADOPT_PLANNED,
+    ADOPTED,
+    EMPTY,
+    IN_SYNC,
+    LEGACY_PLANNED,
+    LEGACY_RECORDED,
+    PLANNED,
+    WRITTEN,
+    BaselineReport,
 )  # fmt: skip
 
 

@@ -141,7 +141,7 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     header = ["target", "status", "migrations" if report.command == "migrate" else "pending", "time"]
     if report.command == "check":
         rows = [[*row[:2], str(len(r.report.diff.differences)) if r.report is not None else "", row[3]]
-                for row, r in zip(rows, report.results)]  # fmt: skip
+                for row, r in zip(rows, report.results, strict=True)]  # fmt: skip
         header[2] = "differences"
     lines += ["", _table(header, rows, fmt)]
     if report.stopped:

@@ -11,7 +11,8 @@ Nothing here prints; `tasks/_run.py` prints what `document` and `error_document`
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..errors import MigrakitError
 from .lint import lint_json

@@ -10,14 +10,15 @@ a table is actually drawn. Long lists are folded and repeated notes grouped (ren
 from __future__ import annotations
 
 import sys
-from typing import Any, Iterable, TextIO, assert_never
+from collections.abc import Iterable
+from typing import Any, TextIO, assert_never
 
 from ..core import events as ev
 from ..core.planner import DUPLICATE_ROWS
+from ..core.reports import BootstrapReport, MigrateReport, StatusReport
 from . import json as as_json
 from .text import fold, group_notes, subjects, table
 from .upgrade import upgrade_lines
-from ..core.reports import BootstrapReport, MigrateReport, StatusReport
 
 
 def choose_format(json_output: bool = False, stream: TextIO | None = None) -> str:
@@ -131,7 +132,8 @@ class Progress:
         match event:
             case ev.Planned(count=count) if self.fmt == "rich" and count:
                 from rich.console import Console
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+                from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
+                from rich.progress import Progress as Bar
 
                 self._bar = Bar(
                     TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -4,7 +4,8 @@ imported only when a table is drawn for a terminal)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 FOLD_ABOVE = 10  # a list longer than this is folded ...
 FOLD_HEAD = 3  # ... to its first 3 items,

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import tomli_w
 
-from ..errors import JournalError
 from ..core.migration import CONSOLIDATED, Migration, Replaced
+from ..errors import JournalError
 from .folders import display_path, read_sql
 
 FORMAT = 1

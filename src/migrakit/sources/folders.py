@@ -13,13 +13,15 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, JournalError
+from ..core.folder import EMPTY as EMPTY
+from ..core.folder import JOURNAL as JOURNAL
+from ..core.folder import V1 as V1
+from ..core.folder import Folder as Folder
 from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
 from ..core.migration import STANDARD, Layout, Migration, drizzle_hash
-from ..core.statements import BREAKPOINT, keyword_head
 from ..core.naming import locale_key, v1_when
-from ..core.folder import EMPTY as EMPTY, JOURNAL as JOURNAL, V1 as V1, Folder as Folder
-
+from ..core.statements import BREAKPOINT, keyword_head
+from ..errors import ConfigError, JournalError
 
 if TYPE_CHECKING:
     from ..core.settings import Settings

@@ -12,13 +12,14 @@ have (journal entries for drizzle-kit 0.x folders, migration folders for the Dri
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from ..core.journal import JOURNAL_PATH
 from ..core.settings import Settings
 from ..errors import ConfigError, MigrakitError
-from ..core.journal import JOURNAL_PATH
 from .folders import check_folders, load_folder
 
 DEFAULT_MAX = 20

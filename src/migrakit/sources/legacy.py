@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import ConfigError
 from ..core.migration import LEGACY, Migration
+from ..errors import ConfigError
 from .folders import display_path, read_sql
 
 _LEADING_NUMBER = re.compile(r"^(\d+)")

@@ -4,8 +4,8 @@ and its plans are in core/project.py."""
 
 from __future__ import annotations
 
-from ..core.naming import quoted_table
 from ..core.migration import Migration
+from ..core.naming import quoted_table
 from ..core.planner import order_sequence
 from ..core.project import EmptyFolder, Sources
 from ..core.settings import Settings

@@ -6,7 +6,6 @@ from typing import Any
 
 from ._run import run_core
 
-
 FLEET_HELP = {
     "targets": "Run on every database of this TOML file ([[targets]] with name, url and optionally schema) instead "
     "of DATABASE_URL (see the guide's \"Many databases\").",

@@ -7,14 +7,16 @@ import functools
 import logging
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import invoke
 from invoke.exceptions import Exit
 
-from ..sources.config import load_settings
 from ..core.settings import Settings
 from ..errors import MigrakitError
+from ..sources.config import load_settings
+
 
 class _RedactInvokeLog(logging.Filter):
     """`inv -d` / `migrakit -d` log every parsed argument, `--database-url` included: mask passwords first."""
@@ -118,9 +120,9 @@ def _write(text: str) -> None:
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
+    from ..db.server import redact_text
     from ..render import json as as_json
     from ..render.errors import render_error
-    from ..db.server import redact_text
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
@@ -179,8 +181,8 @@ def run_core(
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
-    from ..render import json as as_json
     from ..db.server import redact_text
+    from ..render import json as as_json
 
     task = task or _task_name()
     url = settings.database_url if settings is not None else None

@@ -12,7 +12,7 @@ names the task option meant (`--dry-run`). `inv` keeps Invoke as it is (see docs
 from __future__ import annotations
 
 import sys
-from typing import Any, List
+from typing import Any
 
 from invoke import Program
 from invoke.exceptions import Exit
@@ -52,10 +52,10 @@ def dropped_flag_error(flag: str) -> str:
 class MigrakitProgram(Program):
     """Invoke's Program in bundled-namespace mode minus the execution flags (see the module docstring)."""
 
-    def core_args(self) -> List[Any]:
+    def core_args(self) -> list[Any]:
         return [a for a in super().core_args() if not set(a.names) & set(DROPPED)]
 
-    def parse_core(self, argv: List[str] | str | None) -> None:
+    def parse_core(self, argv: list[str] | str | None) -> None:
         args = sys.argv if argv is None else (argv.split() if isinstance(argv, str) else argv)
         _reject_dropped(list(args)[1:])
         super().parse_core(list(args))
@@ -69,7 +69,7 @@ class MigrakitProgram(Program):
             self.config.merge()
 
 
-def _reject_dropped(args: List[str]) -> None:
+def _reject_dropped(args: list[str]) -> None:
     """Exit 2 for a dropped flag: a long one anywhere (no migrakit task has such an option), a short one
     (alone or in a cluster like `-Rd`) before the first task name, where Invoke reads core flags."""
     longs = {f"--{name}" for name in DROPPED}

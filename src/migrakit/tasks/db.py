@@ -69,8 +69,8 @@ def migrate(
     With --targets FILE (or --targets-query SQL): the same on many databases at once, each with its own lock,
     transactions and tracking; a failing target stops at its failing migration and the others go on. Exit
     code: the first failed target's."""
-    from ..workflows import migrate as runner
     from ..render.report import Progress, choose_format, render_migrate
+    from ..workflows import migrate as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -82,7 +82,8 @@ def migrate(
 
     def call() -> Any:
         if lint:
-            from ..workflows.lint import lint as lint_first, refuse_errors
+            from ..workflows.lint import lint as lint_first
+            from ..workflows.lint import refuse_errors
 
             refuse_errors(lint_first(settings))
         return runner.migrate(
@@ -110,8 +111,8 @@ def status(
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
     With --targets FILE (or --targets-query SQL): each target's state (up to date, pending, drift, failed).
     """
-    from ..workflows import status as runner
     from ..render.report import choose_format, render_status
+    from ..workflows import status as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -146,9 +147,9 @@ def generate(
     file to another, and write the difference as the next migration (one statement per breakpoint).
     With a drizzle.config.* in the project: run `npx drizzle-kit generate`, then check the new files.
     """
-    from ..workflows import generate as gen
     from ..render.generate import render_generated
     from ..render.report import choose_format
+    from ..workflows import generate as gen
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     config = gen.find_drizzle_config(settings.root)
@@ -198,9 +199,9 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
     Each `<tag>.sql` becomes `<YYYYMMDDHHMMSS>_<name>/migration.sql` (bytes unchanged, so hashes stay) with its
     snapshot as snapshot.json; meta/ is removed. Prints the plan; --yes converts.
     """
-    from ..workflows.upgrade_layout import upgrade_layout as core
     from ..render.report import choose_format
     from ..render.upgrade import render_upgrade_layout
+    from ..workflows.upgrade_layout import upgrade_layout as core
 
     settings = settings_from(c, migrations_dir=migrations_dir)
     run_core(render_upgrade_layout, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
@@ -224,9 +225,9 @@ def check(
     3 on drift. With --targets FILE (or --targets-query SQL): every database of the fleet, each on its own
     shadow database.
     """
-    from ..workflows.check import check as core
     from ..render.check import render_check
     from ..render.report import choose_format
+    from ..workflows.check import check as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     if targets or targets_query:
@@ -259,9 +260,9 @@ def baseline(
     already exists but is not tracked on this database, proves it here and (--yes) tracks it. All of it
     under the migration lock (a running deploy is waited for, up to lock_wait_timeout).
     """
-    from ..workflows.baseline import baseline as core
     from ..render.baseline import render_baseline
     from ..render.report import choose_format
+    from ..workflows.baseline import baseline as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     run_core(render_baseline, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
@@ -290,8 +291,8 @@ def migrate_consolidated(
     For teams that deploy Mode 2 files apart from Mode 1 (`db.migrate` runs both). Refuses while a pending
     Mode 1 migration comes before a pending consolidation.
     """
-    from ..workflows import migrate as runner
     from ..render.report import Progress, choose_format, render_migrate
+    from ..workflows import migrate as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -339,8 +340,8 @@ def bootstrap(
     everything the file creates, changes or drops must be so here); otherwise exit 3 naming the objects.
     `inv db.check` prints the --adopt/--only command for a partly-run legacy folder.
     """
-    from ..workflows import bootstrap as runner
     from ..render.report import Progress, choose_format, render_bootstrap
+    from ..workflows import bootstrap as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, legacy_dir=legacy_dir, shadow_url=shadow_url)
@@ -365,9 +366,9 @@ def count_branch_migrations(
     (CI), where the base comes from --base, MIGRAKIT_BASE_BRANCH or GITHUB_BASE_REF (tried as given, then as
     origin/<name>).
     """
-    from ..sources.git import count_branch_migrations as core
     from ..render.consolidate import render_branch_count
     from ..render.report import choose_format
+    from ..sources.git import count_branch_migrations as core
 
     settings = settings_from(c, migrations_dir=migrations_dir)
     run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), settings=settings)
@@ -402,9 +403,9 @@ def consolidate(
     the originals from the journal and the folder and keeps drizzle-kit's latest snapshot; then lints the
     written file (db.lint --migration) and lists its findings.
     """
-    from ..workflows.consolidate import consolidate as core
     from ..render.consolidate import render_consolidation
     from ..render.report import choose_format
+    from ..workflows.consolidate import consolidate as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
 

@@ -29,24 +29,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..db import schema_diff as schema, server, shadow, tracking
-from ..core.settings import Settings
 from ..core import attribution
-from ..db import provenance
-from ..db.session import executor_options
-from ..db.shadow import ignored_tables
-from ..db.status import read_status
-from ..errors import DriftError, MigrakitError, MigrationFailed
-from ..errors import ConfirmationRequired
-from ..db.executor import Executor
-from ..db.lock import migration_lock
 from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan
+from ..core.settings import Settings
+from ..core.statements import BREAKPOINT, is_destructive
+from ..db import provenance, server, shadow, tracking
+from ..db import schema_diff as schema
+from ..db.executor import Executor
+from ..db.lock import migration_lock
+from ..db.session import executor_options
+from ..db.shadow import ignored_tables
+from ..db.status import read_status
+from ..errors import ConfirmationRequired, DriftError, MigrakitError, MigrationFailed
 from ..sources.folders import V1, Folder, display_path, load_folder
 from ..sources.load import load_sources
 from ..sources.writer import write_migration
-from ..core.statements import BREAKPOINT, is_destructive
 
 NAME = "baseline"
 _IS_BASELINE = re.compile(r"_baseline$")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core import events
 from ..core.attribution import SelectionError, parse_selection, split_selectors
+from ..core.events import EventSink, no_event
 from ..core.migration import Migration
 from ..core.project import Sources
 from ..core.reports import BootstrapReport
@@ -17,8 +19,6 @@ from ..core.run_plan import bootstrap_report, check_statements, legacy_failure, 
 from ..core.settings import Settings
 from ..db import provenance, server, shadow, tracking
 from ..db.executor import Executor
-from ..core import events
-from ..core.events import EventSink, no_event
 from ..db.lock import migration_lock
 from ..db.session import executor_options, open_target
 from ..errors import ConfigError, DriftError, MigrakitError

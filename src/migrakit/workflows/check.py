@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..db import schema_diff as schema, server, shadow
-from ..db.shadow import ignored_tables
-from ..db.status import read_status
-from ..sources.load import load_sources
-from ..core.settings import Settings
-from ..db import provenance
 from ..core.planner import Plan, Problem
 from ..core.project import Sources
+from ..core.settings import Settings
+from ..db import provenance, server, shadow
+from ..db import schema_diff as schema
+from ..db.shadow import ignored_tables
+from ..db.status import read_status
 from ..errors import DriftError
+from ..sources.load import load_sources
 
 
 @dataclass

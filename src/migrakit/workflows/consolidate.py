@@ -18,21 +18,22 @@ Rules (also in docs/MIGRATION_GUIDE.md):
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
 
-from ..db import schema_diff as schema, server, tracking
-from ..core.settings import Settings
-from ..sources.consolidated import load_consolidated, render_manifest
-from ..errors import ConfigError, JournalError, MigrakitError
-from ..core.naming import snapshot_name as snapshot_name, utc_stamp
-from ..errors import ConfirmationRequired
-from ..db.executor import Executor
-from ..db.session import executor_options
 from ..core.journal import JOURNAL_PATH, Journal, render_journal
 from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from ..core.naming import snapshot_name as snapshot_name
+from ..core.naming import utc_stamp
 from ..core.planner import order_sequence
+from ..core.settings import Settings
+from ..db import schema_diff as schema
+from ..db import server, tracking
+from ..db.executor import Executor
+from ..db.session import executor_options
+from ..errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
+from ..sources.consolidated import load_consolidated, render_manifest
 from ..sources.folders import JOURNAL, Folder, check_folders, display_path, load_folder
 
 DEFAULT_NAME = "consolidated"

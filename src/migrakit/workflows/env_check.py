@@ -9,15 +9,15 @@ malformed URL, 6 for an unreachable database or a permission problem, 1 for a fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
-from ..db import server, tracking
-from ..db import pooler
-from ..core.settings import Settings
-from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
 from ..core.migration import STANDARD
 from ..core.reports import Check
+from ..core.settings import Settings
+from ..db import pooler, server, tracking
+from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
 from ..sources.load import load_sources
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases

@@ -22,22 +22,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from . import check as check_workflow
-from . import migrate as migrate_workflow
-from . import status as status_workflow
 from ..core.events import Event, EventSink, LockWait, Started
 from ..core.naming import quoted_table
 from ..core.project import Sources
-from ..sources.load import load_sources
-from ..db import server
 from ..core.settings import Settings
 from ..core.targets import Target, from_rows, parse_file
+from ..db import server
 from ..errors import ConfigError, MigrakitError
+from ..sources.load import load_sources
+from . import check as check_workflow
+from . import migrate as migrate_workflow
+from . import status as status_workflow
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256  # two connections per running target: keep far below any server's max_connections
@@ -341,7 +342,7 @@ def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_eve
         result = one(t, run_events)
     except MigrakitError as err:
         result = TargetResult(t, FAILED, error=err, applied=list(getattr(err, "applied_in_run", [])))
-    except Exception as exc:  # noqa: BLE001 - one target's bug or driver error must not end the others
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         result = TargetResult(t, FAILED, error=MigrakitError(
             f"target {t.name} failed: {type(exc).__name__}",

@@ -10,13 +10,14 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..db import schema_diff as schema, server, shadow
+from ..core.reports import Generated as Generated
 from ..core.settings import Settings
+from ..core.statements import BREAKPOINT, is_destructive
+from ..db import schema_diff as schema
+from ..db import server, shadow
 from ..errors import ConfigError, ConfirmationRequired, MigrakitError
 from ..sources.folders import load_folder
 from ..sources.load import load_sources
-from ..core.statements import BREAKPOINT, is_destructive
-from ..core.reports import Generated as Generated
 from ..sources.writer import join_notes, write_migration
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours

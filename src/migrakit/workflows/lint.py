@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..db import server, shadow
-from ..core.settings import Settings
-from ..core import lint_rules
-from ..core.lint_rules import Finding
-from ..core.pgvalues import parse_duration
-from ..core.target import resolve_tag
-from ..db import lock_probe
-from ..db.status import read_status
-from ..sources.load import load_sources
-from ..core.project import Sources
-from ..errors import ConfigError, LintFindings, MigrakitError
+from ..core import lint_catalog, lint_rules
+from ..core.lint_catalog import Finding
 from ..core.migration import Migration
+from ..core.pgvalues import parse_duration
+from ..core.project import Sources
+from ..core.settings import Settings
 from ..core.statements import keyword_head
+from ..core.target import resolve_tag
+from ..db import lock_probe, server, shadow
+from ..db.status import read_status
+from ..errors import ConfigError, LintFindings, MigrakitError
+from ..sources.load import load_sources
 
 FAIL_ON = ("error", "warning", "info")
 
@@ -70,8 +69,8 @@ class LintReport:
 
     @property
     def failing(self) -> list[Finding]:
-        floor = lint_rules.severity_rank(self.fail_on)
-        return [f for f in self.findings if lint_rules.severity_rank(f.severity) >= floor]
+        floor = lint_catalog.severity_rank(self.fail_on)
+        return [f for f in self.findings if lint_catalog.severity_rank(f.severity) >= floor]
 
     @property
     def ok(self) -> bool:
@@ -129,7 +128,7 @@ def lint(settings: Settings, *, every: bool = False, migration: str | None = Non
         notes.append(note)
     # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
     older = min(version, target_version)
-    migrations = [_judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes)]
+    migrations = [_judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes, strict=True)]
     return LintReport(
         target=target.display,
         shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
@@ -146,7 +145,7 @@ def _judge(m: Migration, probe: lock_probe.MigrationProbe, sizes: dict[str, tupl
     rows = {name: tuples for name, (tuples, _) in sizes.items()}
     out: list[LintStatement] = []
     timeout_set = False
-    for st, p in zip(m.statements, probe.statements):
+    for st, p in zip(m.statements, probe.statements, strict=False):  # a probe stops at a failing statement
         head = st.end - len(keyword_head(st.text))  # the statement's first keyword, past its leading comments
         line = st.source.count("\n", 0, head) + 1
         created = set(p.new)

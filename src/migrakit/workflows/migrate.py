@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+from ..core import events
+from ..core.events import EventSink, no_event
 from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan
 from ..core.project import Sources, refuse_empty_folder
@@ -18,8 +20,6 @@ from ..core.settings import Settings
 from ..core.target import resolve_tag
 from ..db import table_upgrade, tracking
 from ..db.apply_plan import direct_connection, execute
-from ..core import events
-from ..core.events import EventSink, no_event
 from ..db.lock import migration_lock
 from ..db.session import executor_options, open_target
 from ..sources.folders import V1

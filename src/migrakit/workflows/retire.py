@@ -25,23 +25,25 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .. import __version__
-from ..errors import ConfirmationRequired
 from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from ..core.naming import utc_stamp
 from ..core.reports import Check
 from ..core.settings import Settings
-from ..db import schema_diff as schema, server, shadow, tracking
+from ..db import schema_diff as schema
+from ..db import server, shadow, tracking
 from ..db.legacy_table import legacy_table, record_and_drop
 from ..db.status import read_status
-from ..errors import ConfigError, DriftError, MigrakitError
-from ..sources.build_commands import REPLACEMENT as REPLACEMENT, BuildEdit, apply_build_edit, build_edits
-from ..sources.build_commands import legacy_scripts, mentions, switch_command as switch_command
+from ..errors import ConfigError, ConfirmationRequired, DriftError, MigrakitError
+from ..sources.build_commands import REPLACEMENT as REPLACEMENT
+from ..sources.build_commands import BuildEdit, apply_build_edit, build_edits, legacy_scripts, mentions
+from ..sources.build_commands import switch_command as switch_command
 from ..sources.consolidated import render_manifest
 from ..sources.folders import V1, load_folder
 from ..sources.legacy import load_legacy
@@ -376,7 +378,7 @@ def _undo(repo: Any, root: Path, added: list[Path], edited: list[str], removed: 
 # ------------------------------------------------------------------------------------------ output
 def render_record(plan: RetirePlan, *, new_file: bool) -> str:
     """The section written to docs/legacy-migration-retirement.md."""
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     lines = ["# Legacy migration retirement", ""] if new_file else [""]
     lines += [
         f"## Retired on {now}",

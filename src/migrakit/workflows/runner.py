@@ -8,5 +8,6 @@ from __future__ import annotations
 from ..db import tracking as tracking
 from ..sources.load import load_sources as load_sources
 from .bootstrap import bootstrap as bootstrap
-from .migrate import migrate as migrate, migrate_consolidated as migrate_consolidated
+from .migrate import migrate as migrate
+from .migrate import migrate_consolidated as migrate_consolidated
 from .status import status as status

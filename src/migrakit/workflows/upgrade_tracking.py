@@ -22,13 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..db import server, tracking
-from ..errors import ConfirmationRequired
-from ..db.lock import migration_lock
-from ..db.table_upgrade import apply, needed, unmatched_error
 from ..core.settings import Settings
 from ..core.tracking_upgrade import TrackingUpgrade
-from ..errors import MigrakitError
+from ..db import server, tracking
+from ..db.lock import migration_lock
+from ..db.table_upgrade import apply, needed, unmatched_error
+from ..errors import ConfirmationRequired, MigrakitError
 from ..sources.folders import V1, Folder
 from ..sources.load import load_sources
 
