@@ -79,7 +79,8 @@ class MigrakitTask(invoke.Task):
                 raise
             secrets = [kwargs.get("database_url") or "", os.environ.get("DATABASE_URL", "")]
             fmt = "json" if kwargs.get("json") else "plain"
-            raise _exit(err, fmt, secrets, f"{self.body.__module__.rsplit('.', 1)[-1]}.{self.name.replace('_', '-')}") from exc
+            module = sys.modules[self.body.__module__].__dict__
+            raise _exit(err, fmt, secrets, f"{_collection(module)}.{self.name.replace('_', '-')}") from exc
 
 
 def _file_error(exc: OSError) -> MigrakitError | None:
@@ -152,11 +153,15 @@ def settings_from(c: Any, **options: Any) -> Settings:
     return load_settings(invoke_config=configured, **options)
 
 
+def _collection(module: dict[str, Any]) -> str:
+    """The Invoke collection of a tasks module's tasks: its `COLLECTION`, else the module's own name."""
+    return str(module.get("COLLECTION") or module.get("__name__", "").rsplit(".", 1)[-1])
+
+
 def _task_name(frame_depth: int = 2) -> str:
     """`db.migrate`, `legacy.retire`, ...: the collection (module) and task (function) that called run_core."""
     frame = sys._getframe(frame_depth)
-    module = frame.f_globals.get("__name__", "").rsplit(".", 1)[-1]
-    return f"{module}.{frame.f_code.co_name.replace('_', '-')}"
+    return f"{_collection(frame.f_globals)}.{frame.f_code.co_name.replace('_', '-')}"
 
 
 def _invoke_dry(c: Any) -> bool:

@@ -6,6 +6,8 @@ from typing import Any
 
 from ._run import run_core, settings_from, task
 
+COLLECTION = "db"  # tasks/db.py adds these to the db collection: db.server-status, db.server-stop
+
 
 # ------------------------------------------------------------------------------------------ the embedded server
 @task(help={"json": "Print the status as JSON."})

@@ -26,6 +26,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -51,20 +52,29 @@ NAME = "baseline"
 _IS_BASELINE = re.compile(r"_baseline$")
 
 # outcomes
-EMPTY = "empty"  # the database holds no schema: nothing to adopt
-IN_SYNC = "in-sync"  # the migrations already produce the live schema
-PLANNED = "planned"  # proven; written and tracked only with --yes
-WRITTEN = "written"  # written, proven, tracked
-ADOPT_PLANNED = "adopt-planned"  # an existing baseline file matches this database; tracked only with --yes
-ADOPTED = "adopted"  # an existing baseline file was proven here and tracked
-LEGACY_PLANNED = "legacy-planned"  # the schema is exactly migrations + legacy files; their rows only with --yes
-LEGACY_RECORDED = "legacy-recorded"  # ... and the legacy files' rows were recorded
+class Outcome(StrEnum):
+    """What db.baseline found or did (JSON `outcome`: the value)."""
+
+    EMPTY = "empty"  # the database holds no schema: nothing to adopt
+    IN_SYNC = "in-sync"  # the migrations already produce the live schema
+    PLANNED = "planned"  # proven; written and tracked only with --yes
+    WRITTEN = "written"  # written, proven, tracked
+    ADOPT_PLANNED = "adopt-planned"  # an existing baseline file matches this database; tracked only with --yes
+    ADOPTED = "adopted"  # an existing baseline file was proven here and tracked
+    LEGACY_PLANNED = "legacy-planned"  # the schema is exactly migrations + legacy files; their rows only with --yes
+    LEGACY_RECORDED = "legacy-recorded"  # ... and the legacy files' rows were recorded
+
+
+EMPTY, IN_SYNC, PLANNED, WRITTEN, ADOPT_PLANNED, ADOPTED, LEGACY_PLANNED, LEGACY_RECORDED = (
+    Outcome.EMPTY, Outcome.IN_SYNC, Outcome.PLANNED, Outcome.WRITTEN, Outcome.ADOPT_PLANNED, Outcome.ADOPTED,
+    Outcome.LEGACY_PLANNED, Outcome.LEGACY_RECORDED,
+)
 
 
 @dataclass
 class BaselineReport:
     target: str
-    outcome: str
+    outcome: Outcome
     tag: str | None = None
     files: list[str] = field(default_factory=list)
     statements: list[str] = field(default_factory=list)

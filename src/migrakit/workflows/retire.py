@@ -28,6 +28,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +55,21 @@ RECORD = Path("docs") / "legacy-migration-retirement.md"
 FOLD_NAME = "retired_legacy"
 
 # outcomes
-NOTHING = "nothing-to-retire"
-PLANNED = "planned"
-RETIRED = "retired"
+class Outcome(StrEnum):
+    """What legacy.retire found or did (JSON `outcome`: the value)."""
+
+    NOTHING = "nothing-to-retire"
+    PLANNED = "planned"
+    RETIRED = "retired"
+
+
+NOTHING, PLANNED, RETIRED = Outcome.NOTHING, Outcome.PLANNED, Outcome.RETIRED
 
 
 @dataclass
 class RetirePlan:
     target: str
-    outcome: str = PLANNED
+    outcome: Outcome = PLANNED
     legacy: list[Migration] = field(default_factory=list)
     recorded: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # hash -> (row id, created_at)
     scripts: list[str] = field(default_factory=list)  # relative to the project root
