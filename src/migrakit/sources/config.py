@@ -26,7 +26,7 @@ from ..core.settings import PATH_DEFAULTS, PATH_KEYS, Settings, under_root
 from ..errors import ConfigError
 
 # The keys are Settings' fields but these (database_url comes from the variable `database_url_env` names).
-_NOT_KEYS = frozenset({"root", "database_url", "origins"})
+_NOT_KEYS = frozenset({"root", "database_url", "origins", "search_path"})  # search_path: a fleet target's schema
 # A field's annotation -> the type its value has in pyproject.toml / the environment: str, int, float, bool, list
 # (of str), dict (of str). A new field with another annotation fails here, at import, until it is given one.
 _KINDS: dict[str, type] = {
