@@ -149,22 +149,26 @@ _CONCURRENT_INDEX = re.compile(
 )
 
 
-def index_name(stmt: Statement) -> str | None:
-    """The name a CREATE INDEX CONCURRENTLY statement gives its index, as stored in pg_class."""
+def _index_and_table(stmt: Statement) -> tuple[str, str | None] | None:
+    """(index name as stored in pg_class, table as written) of a CREATE INDEX CONCURRENTLY statement."""
     m = _CONCURRENT_INDEX.match(keyword_head(stmt.text))
     if not m:
         return None
     name = m.group(1)
-    return name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()
+    return (name[1:-1].replace('""', '"') if name.startswith('"') else name.lower()), m.group(2)
+
+
+def index_name(stmt: Statement) -> str | None:
+    """The name a CREATE INDEX CONCURRENTLY statement gives its index, as stored in pg_class."""
+    found = _index_and_table(stmt)
+    return found[0] if found else None
 
 
 def existing_index(conn: psycopg.Connection[Any], stmt: Statement) -> tuple[str, str, bool] | None:
     """(schema, name, valid) of the index a CREATE INDEX CONCURRENTLY statement builds, if it exists: the index
     of that name in its table's schema (the table resolved as the statement resolves it, by the session's
     search_path), never one of the same name elsewhere (another tenant's schema may be building its own)."""
-    name = index_name(stmt)
-    m = _CONCURRENT_INDEX.match(keyword_head(stmt.text))
-    table = m.group(2) if m else None
+    name, table = _index_and_table(stmt) or (None, None)
     if name is None or table is None or conn.broken:
         return None
     row = conn.execute(
