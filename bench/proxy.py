@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
+
+TRACE_BYTES = 64 * 1024
 
 
 class LatencyProxy:
@@ -24,7 +27,7 @@ class LatencyProxy:
         self,
         upstream_port: int,
         *,
-        upstream_host: str = "127.0.0.1",
+        upstream_host: str = "127.0.0.1",  # or a unix socket directory (starts with /)
         delay: float = 0.010,
         max_connections: int = 16,
         chunk: int = 64 * 1024,
@@ -38,6 +41,8 @@ class LatencyProxy:
         self.port = 0
         self.connections = 0  # accepted and served so far
         self.turns = 0
+        # set to [] to keep (connection, its first TRACE_BYTES) of each client-to-server burst
+        self.trace: list[tuple[int, bytes]] | None = None
         self._active = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -56,6 +61,14 @@ class LatencyProxy:
         if self._loop and self._stop:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(10)
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Until every connection the clients closed is closed here too (its last bytes counted)."""
+        deadline = time.monotonic() + timeout
+        while self._active and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if self._active:
+            raise TimeoutError(f"{self._active} connection(s) still open through the proxy after {timeout:g}s")
 
     def _main(self) -> None:
         try:
@@ -97,8 +110,13 @@ class LatencyProxy:
         self.connections += 1
         upstream_w = None
         try:
-            upstream_r, upstream_w = await asyncio.open_connection(*self.upstream, limit=self.chunk)
-            last = [""]  # which way data went last on this connection
+            number = self.connections
+            host, port = self.upstream
+            if host.startswith("/"):  # a unix socket directory, as libpq names it
+                upstream_r, upstream_w = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}", limit=self.chunk)
+            else:
+                upstream_r, upstream_w = await asyncio.open_connection(host, port, limit=self.chunk)
+            last = ["", number, None]  # which way data went last on this connection, its number, its burst in trace
             pipes = [
                 asyncio.create_task(self._pipe(client_r, upstream_w, last, "up")),
                 asyncio.create_task(self._pipe(upstream_r, client_w, last, "down")),
@@ -119,7 +137,7 @@ class LatencyProxy:
                 if w is not None:
                     w.close()
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, last: list[str], way: str) -> None:
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, last: list[Any], way: str) -> None:
         """Copy `reader` to `writer`, each read delivered `delay` seconds after it arrived."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(self.max_chunks)
@@ -143,7 +161,14 @@ class LatencyProxy:
                 data = await reader.read(self.chunk)
                 if data and last[0] != way:
                     self.turns += way == "up"
+                    if way == "up" and self.trace is not None:
+                        last[2] = len(self.trace)
+                        self.trace.append((last[1], b""))
                     last[0] = way
+                if data and way == "up" and self.trace is not None and last[2] is not None:
+                    number, seen = self.trace[last[2]]
+                    if len(seen) < TRACE_BYTES:
+                        self.trace[last[2]] = (number, seen + data[: TRACE_BYTES - len(seen)])
                 await queue.put((loop.time() + self.delay, data))
                 if not data:
                     break

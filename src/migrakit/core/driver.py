@@ -29,7 +29,7 @@ from .migration import Migration, TrackingRow
 class Driver(Protocol):
     applied: list[str]
 
-    def lock(self, timeout: float) -> AbstractContextManager[None]:
+    def lock(self, timeout: float) -> AbstractContextManager[object]:
         """Hold the migration lock for the block."""
         ...
 

@@ -21,16 +21,14 @@ from typing import Any
 
 import psycopg
 from psycopg import errors as pgerrors
+from psycopg.pq import TransactionStatus
 
 from ..core.events import EventSink, LockAcquired, LockWait, no_event
 from ..errors import DatabaseUnavailable, LockTimeout
-from . import server
+from . import pipeline, server
+from .probe import Probe, lock_and_read
 from .writable import check_writable, read_only_error
 
-KEEPALIVES_LOCAL = (
-    "set_config('idle_in_transaction_session_timeout', '0', true), set_config('tcp_keepalives_idle', '30', true), "
-    "set_config('tcp_keepalives_interval', '10', true), set_config('tcp_keepalives_count', '3', true)"
-)
 _HOLDER = (
     "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
     "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
@@ -59,27 +57,38 @@ def conninfo(conn: psycopg.Connection[Any]) -> str:
 
 
 def acquire_lock(
-    lock_conn: psycopg.Connection[Any], key: int, *, timeout: float, on_event: EventSink = no_event, poll: float = 0.2
-) -> None:
-    """Poll pg_try_advisory_xact_lock on `lock_conn` (not autocommit) until it is granted; the transaction it
-    opened then stays open and holds the lock. Between polls no transaction is open (a waiter pins no pooled
-    server connection) and nothing blocks inside the server (a blocked migrator can deadlock with another's
-    CREATE INDEX CONCURRENTLY). Raise LockTimeout after `timeout` seconds, naming the holder."""
+    lock_conn: psycopg.Connection[Any],
+    key: int,
+    schema: str,
+    table: str,
+    *,
+    timeout: float,
+    on_event: EventSink = no_event,
+    poll: float = 0.2,
+) -> Probe:
+    """Poll for the lock on `lock_conn` (autocommit) until it is granted, each poll one round trip that also
+    reads the tracking rows under the lock (db/probe.py); the transaction it opened then stays open and holds
+    the lock. Between polls no transaction is open (a waiter pins no pooled server connection) and nothing
+    blocks inside the server (a blocked migrator can deadlock with another's CREATE INDEX CONCURRENTLY).
+    A target that cannot be written (the first poll's answer) raises at once (exit 6). Raise LockTimeout after
+    `timeout` seconds, naming the holder. Returns the granted poll's Probe.
+
+    The message is a literal of the simple protocol, no parameter: it leaves no portal behind, and a portal of
+    the extended protocol keeps its snapshot (an xmin) for as long as the transaction stays open, which would
+    make every CREATE INDEX CONCURRENTLY wait for the lock's transaction, i.e. for the end of the run."""
     deadline = time.monotonic() + timeout
     announced = False
     holder = None
     while True:
-        # A literal, not a parameter: the simple protocol leaves no portal behind, and a portal of the extended
-        # protocol keeps its snapshot (an xmin) for as long as the transaction stays open, which would make every
-        # CREATE INDEX CONCURRENTLY wait for the lock's transaction, i.e. for the end of the run.
-        got = lock_conn.execute(f"SELECT {KEEPALIVES_LOCAL}, pg_try_advisory_xact_lock({int(key)})").fetchone()
-        if got and got[-1]:
+        got = lock_and_read(lock_conn, key, schema, table)
+        if not announced:
+            check_writable(lock_conn, row=got.writable)
+        if got.locked:
             if announced:
                 on_event(LockAcquired())
-            return
+            return got
         if not announced or time.monotonic() >= deadline:
             holder = lock_conn.execute(_HOLDER, (key,)).fetchone() or holder
-        lock_conn.rollback()  # release the server connection between polls
         if not announced:
             on_event(LockWait(holder))
             announced = True
@@ -95,44 +104,58 @@ def acquire_lock(
 
 
 def release_lock(lock_conn: psycopg.Connection[Any]) -> None:
-    """End the lock's transaction (ROLLBACK) and its connection. A broken connection already lost it."""
+    """End the lock's transaction and its connection without waiting for the answer: ROLLBACK is sent, then the
+    connection closes (a server ends the transaction of a client that leaves in any case). A broken
+    connection already lost the lock."""
     try:
-        if not lock_conn.closed and not lock_conn.broken:
-            lock_conn.rollback()
+        if not lock_conn.closed and not lock_conn.broken and lock_conn.info.transaction_status != TransactionStatus.IDLE:
+            lock_conn.pgconn.send_query(b"ROLLBACK")
+            pipeline.drain(lock_conn)
     except psycopg.Error:
         pass
     finally:
         lock_conn.close()
 
 
-@contextmanager
-def migration_lock(
-    conn: psycopg.Connection[Any], schema: str, table: str, *, timeout: float, on_event: EventSink = no_event
-) -> Iterator[None]:
-    """Hold the migration lock of this tracking table for the block: one migrator at a time. The lock lives in
-    an open transaction on a second connection to the same database (same conninfo as `conn`), rolled back on
-    the way out; `conn` itself carries no lock and no session state.
-
-    Every task that writes to the target takes this lock, so the target is checked writable here, first
-    (db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
-    ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
-    check_writable(conn)
-    key = lock_key(schema, table)
+def open_lock_connection(url: str) -> psycopg.Connection[Any]:
+    """The connection that holds the lock: autocommit (its transaction is the lock message's own BEGIN), with
+    server.connect's timeouts and keepalives."""
     try:
-        lock_conn = psycopg.connect(
-            conninfo(conn), autocommit=False, prepare_threshold=None, application_name="migrakit-lock", connect_timeout=10,
-        )  # fmt: skip
-    except psycopg.OperationalError as exc:
+        return server.connect(url, autocommit=True, application_name="migrakit-lock")
+    except DatabaseUnavailable as exc:
         raise DatabaseUnavailable(
             "cannot open the connection that holds the migration lock",
-            cause=server.redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0], [conn.info.dsn]),
+            cause=exc.cause or exc.message,
             state="nothing was applied by this run",
             fix="the database accepted one connection but not a second: raise the pooler's pool size or the role's "
             "connection limit (a migrator needs 2), then run again",
         ) from None
+
+
+@contextmanager
+def migration_lock(
+    conn: psycopg.Connection[Any],
+    schema: str,
+    table: str,
+    *,
+    timeout: float,
+    on_event: EventSink = no_event,
+    lock_conn: psycopg.Connection[Any] | None = None,
+) -> Iterator[Probe]:
+    """Hold the migration lock of this tracking table for the block: one migrator at a time. Yields the Probe
+    read under the lock (its rows, writability, server pid). The lock lives in an open transaction on a second
+    connection to the same database: `lock_conn` when the caller opened it (db/session.open_migrating opens both
+    at once), else one opened now with `conn`'s conninfo; it is rolled back and closed on the way out. `conn`
+    itself carries no lock and no session state.
+
+    Every task that writes to the target takes this lock, so the target is checked writable here, first
+    (db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
+    ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
+    key = lock_key(schema, table)
+    if lock_conn is None:
+        lock_conn = open_lock_connection(conninfo(conn))
     try:
-        acquire_lock(lock_conn, key, timeout=timeout, on_event=on_event)
-        yield
+        yield acquire_lock(lock_conn, key, schema, table, timeout=timeout, on_event=on_event)
     except pgerrors.ReadOnlySqlTransaction as exc:
         err = read_only_error(conn, cause=f"{exc.diag.message_primary} (25006 ReadOnlySqlTransaction)")
         raise (err or exc) from None

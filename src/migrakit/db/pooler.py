@@ -48,12 +48,13 @@ def _conninfo(conn: psycopg.Connection[Any]) -> str:
     return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
 
 
-def detect(conn: psycopg.Connection[Any], url: str | None = None) -> Pooler:
+def detect(conn: psycopg.Connection[Any], url: str | None = None, *, server_pid: int | None = None) -> Pooler:
     """What is between `conn` (an autocommit connection, idle) and the server. One query on a direct
-    connection; a second short connection only when a pooler is seen."""
+    connection, none when `server_pid` (pg_backend_pid() just read on `conn`, db/probe.py) is given; a second
+    short connection only when a pooler is seen."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("pooler.detect needs an idle connection")
-    first = _server_pid(conn)
+    first = server_pid if server_pid is not None else _server_pid(conn)
     if first == conn.info.backend_pid:
         return DIRECT
     name = _name(url or conn.info.dsn)

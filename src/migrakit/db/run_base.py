@@ -121,7 +121,7 @@ class Run:
         run()
 
     # --- the driver contract (core/driver.py)
-    def lock(self, timeout: float) -> AbstractContextManager[None]:
+    def lock(self, timeout: float) -> AbstractContextManager[object]:
         return migration_lock(self.conn, self.opts.schema, self.opts.table, timeout=timeout, on_event=self.on_event)
 
     def tracking_rows(self) -> list[TrackingRow]:

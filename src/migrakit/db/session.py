@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +12,7 @@ import psycopg
 from ..core.settings import Settings
 from ..errors import DatabaseUnavailable
 from . import server
+from .lock import open_lock_connection
 from .run_base import Options
 
 
@@ -20,8 +22,47 @@ def open_target(settings: Settings) -> Iterator[tuple[server.Target, Any]]:
     (the executor reports those) is a DatabaseUnavailable saying where to look."""
     target = server.resolve_target(settings)
     conn = server.connect(target.url, autocommit=True)
-    try:
+    with _lost(target, conn):
         yield target, conn
+
+
+@contextmanager
+def open_migrating(settings: Settings) -> Iterator[tuple[server.Target, Any, Any]]:
+    """Like open_target, with the migration lock's connection (autocommit, for db/lock.migration_lock's
+    `lock_conn`) opened at the same time, on a second thread: a migrating command waits for one connection
+    set-up, not two. Both are closed afterwards (the lock's by migration_lock, or here)."""
+    target = server.resolve_target(settings)
+    with ThreadPoolExecutor(1, thread_name_prefix="migrakit-lock-connect") as pool:
+        pending = pool.submit(open_lock_connection, target.url)
+        try:
+            conn = server.connect(target.url, autocommit=True)
+        except BaseException:
+            _close(pending)
+            raise
+        try:
+            lock_conn = pending.result()  # bounded by its connect_timeout
+        except BaseException:
+            conn.close()
+            raise
+    try:
+        with _lost(target, conn):
+            yield target, conn, lock_conn
+    finally:
+        lock_conn.close()
+
+
+def _close(pending: Future[Any]) -> None:
+    """Close the connection `pending` opens, once it has (or drop its failure: the caller's error is the news)."""
+    try:
+        pending.result().close()
+    except Exception:
+        pass
+
+
+@contextmanager
+def _lost(target: server.Target, conn: Any) -> Iterator[None]:
+    try:
+        yield
     except psycopg.OperationalError as exc:
         if not (conn.broken or conn.closed):
             raise

@@ -85,3 +85,23 @@ def run(conn: psycopg.Connection[Any], query: bytes) -> Outcome:
         else:
             counting = False
     return Outcome(tuple(tags), error)
+
+
+def results(conn: psycopg.Connection[Any], query: bytes) -> tuple[list[pq.abc.PGresult], psycopg.Error | None]:
+    """Send `query` (several small statements, no COPY) on `conn`, idle or in a transaction, and read every
+    result: one round trip. Returns the results of the statements that completed, in order, and the error of
+    the one that failed (None: all ran); the statements after a failing one do not run. Bounded as `run`."""
+    pgconn = conn.pgconn
+    done: list[pq.abc.PGresult] = []
+    error: psycopg.Error | None = None
+    pgconn.send_query(query)
+    pipeline.drain(conn)
+    while True:
+        _wait_readable(pgconn)
+        result = pgconn.get_result()
+        if result is None:
+            return done, error
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            error = error or psycopg.errors.error_from_result(result, encoding=conn.info.encoding)
+        elif error is None:
+            done.append(result)

@@ -19,15 +19,24 @@ from . import tracking
 
 
 def needed(
-    conn: Any, settings: Settings, folder: Folder, rows: Sequence[TrackingRow], others: Sequence[Migration] = ()
+    conn: Any,
+    settings: Settings,
+    folder: Folder,
+    rows: Sequence[TrackingRow],
+    others: Sequence[Migration] = (),
+    *,
+    read: tracking.TableRead | None = None,
 ) -> TrackingUpgrade | None:
     """The upgrade this database needs for `folder`, or None: only a Drizzle 1.0 folder needs one, when the
     table lacks `name` (Drizzle 0.x's table) or holds rows without a name. `others`: migrakit's other files
-    (consolidated, legacy), whose rows are named too."""
+    (consolidated, legacy), whose rows are named too. `read`: what the query that read `rows` saw of the table
+    (db/probe.py); without it, the catalog is asked."""
     schema, table = settings.migrations_schema, settings.migrations_table
-    if folder.layout != V1 or not tracking.table_exists(conn, schema, table):
+    if folder.layout != V1:
         return None
-    table_v1 = tracking.has_name_column(conn, schema, table)
+    if not (read.exists if read is not None else tracking.table_exists(conn, schema, table)):
+        return None
+    table_v1 = read.has_name if read is not None else tracking.has_name_column(conn, schema, table)
     if table_v1 and all(r.name is not None for r in rows):
         return None
     return plan_tracking_upgrade(rows, folder.migrations, table_v1=table_v1, own_files=own_file_names(others))
@@ -46,11 +55,18 @@ def unmatched_error(up: TrackingUpgrade, settings: Settings, folder: Folder) -> 
 
 
 def require_asked(
-    conn: Any, settings: Settings, folder: Folder, others: Sequence[Migration], rows: list[TrackingRow], asked: bool
+    conn: Any,
+    settings: Settings,
+    folder: Folder,
+    others: Sequence[Migration],
+    rows: list[TrackingRow],
+    asked: bool,
+    *,
+    read: tracking.TableRead | None = None,
 ) -> TrackingUpgrade | None:
     """A v1 folder on Drizzle 0.x's table needs the table upgraded: refuse (exit 5) unless --upgrade-tracking
     asked for it; a deploy never alters the table unasked. Returns the upgrade to do."""
-    up = needed(conn, settings, folder, rows, others)
+    up = needed(conn, settings, folder, rows, others, read=read)
     if up is None or not up.add_columns:
         return None
     if not up.possible:

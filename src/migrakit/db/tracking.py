@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import pq, sql
 
 from ..core.migration import Migration, TrackingRow
 from ..core.naming import quoted_table
@@ -42,13 +44,16 @@ def table_exists(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
     return bool(row and row[0])
 
 
-def ensure_table(conn: psycopg.Connection[Any], schema: str, name: str, *, v1: bool = False) -> None:
+def ensure_table(
+    conn: psycopg.Connection[Any], schema: str, name: str, *, v1: bool = False, exists: bool | None = None
+) -> None:
     """Create the schema and table as Drizzle does (IF NOT EXISTS), outside any migration's transaction.
+    `exists`: what a read just saw (db/probe.py), saving the catalog query.
 
     An existing table is left alone without a CREATE: PostgreSQL checks the CREATE privilege before IF NOT
     EXISTS, so a migration role with only USAGE on the schema and SELECT, INSERT on the table still works."""
     for attempt in range(3):
-        if table_exists(conn, schema, name):
+        if exists if attempt == 0 and exists is not None else table_exists(conn, schema, name):
             return
         try:
             with conn.pipeline():  # both in one round trip
@@ -74,6 +79,58 @@ def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> D
         fix=f'run migrations as the owner of the schema, or have it created once and GRANT USAGE ON SCHEMA "{schema}", '
         f"SELECT, INSERT ON {shown(schema, name)} (and USAGE ON its id sequence) to the migration role",
     )
+
+
+@dataclass(frozen=True)
+class TableRead:
+    """The tracking table as one query saw it: its rows ordered by id, whether it exists, and whether it has
+    Drizzle 1.0's `name` column (what table_exists and has_name_column would each have asked)."""
+
+    rows: list[TrackingRow]
+    exists: bool
+    has_name: bool
+
+
+MISSING = TableRead([], False, False)
+
+
+def select_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> bytes:
+    """The query read_rows sends, as bytes for a message of several statements (db/probe.py)."""
+    return sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name)).as_bytes(conn)
+
+
+def from_result(result: pq.abc.PGresult, encoding: str) -> TableRead:
+    """The TableRead of `SELECT * FROM <tracking table> ORDER BY id` answered in text (the simple protocol)."""
+    pos = {(result.fname(i) or b"").decode(encoding): i for i in range(result.nfields)}
+
+    def text(row: int, column: str) -> str | None:
+        value = result.get_value(row, pos[column]) if column in pos else None
+        return None if value is None else value.decode(encoding)
+
+    rows = []
+    for i in range(result.ntuples):
+        created = text(i, "created_at")
+        rows.append(
+            TrackingRow(
+                id=int(text(i, "id") or 0),
+                hash=text(i, "hash") or "",
+                created_at=None if created is None else int(Decimal(created)),
+                name=text(i, "name"),
+            )
+        )
+    return TableRead(rows, True, "name" in pos)
+
+
+def missing_table(error: psycopg.Error | None, schema: str, name: str) -> bool:
+    """Whether reading the table failed because it (or its schema) does not exist yet; other errors raise
+    (a permission error says so, as read_rows does)."""
+    if error is None:
+        return False
+    if isinstance(error, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+        return True
+    if isinstance(error, psycopg.errors.InsufficientPrivilege):
+        raise _no_permission(error, schema, name, "read") from None
+    raise error
 
 
 def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[TrackingRow]:

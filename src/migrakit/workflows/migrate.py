@@ -1,7 +1,8 @@
 """`db.migrate` and `db.migrate-consolidated`: apply the pending migrations, one migrator at a time.
 
-The recipe: read the files (sources/load.py), open the target (db/session.py), take the migration lock,
-read the tracking rows and plan (core/planner.py), cut and check the plan (core/run_plan.py), upgrade the
+The recipe: read the files (sources/load.py), open the target and the lock's connection at once
+(db/session.py), take the migration lock and read the tracking rows under it in one round trip (db/lock.py,
+db/probe.py), plan (core/planner.py), cut and check the plan (core/run_plan.py), upgrade the
 tracking table when asked (db/table_upgrade.py), then apply (db/apply_plan.py). Returns a MigrateReport;
 nothing here prints."""
 
@@ -18,10 +19,10 @@ from ..core.reports import MigrateReport
 from ..core.run_plan import check_statements, refuse_blocking, runnable, up_to
 from ..core.settings import Settings
 from ..core.target import resolve_tag
-from ..db import table_upgrade, tracking
+from ..db import probe, table_upgrade, tracking
 from ..db.apply_plan import direct_connection, execute
 from ..db.lock import migration_lock
-from ..db.session import executor_options, open_target
+from ..db.session import executor_options, open_migrating, open_target
 from ..sources.folders import V1
 from ..sources.load import load_sources
 
@@ -52,24 +53,26 @@ def migrate(
     src = sources if sources is not None else load_sources(settings, require_migrations=require_migrations)
     folder = src.folder
     to_tag = resolve_tag([m.tag for m in src.migrations], to) if to is not None else None
-    with open_target(settings) as (target, conn):
-        on_event(events.TargetChosen(target.display))
-        if dry_run:
-            rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
-            refuse_empty_folder(settings, src, rows, allow_empty)
-            up = table_upgrade.needed(conn, settings, folder, rows, src.others)
-            p, cut = up_to(src.plan(rows, out_of_order=out_of_order, up=up), to_tag)
+    schema, table = settings.migrations_schema, settings.migrations_table
+    if dry_run:
+        with open_target(settings) as (target, conn):
+            on_event(events.TargetChosen(target.display))
+            read = probe.read(conn, schema, table).table  # one round trip
+            refuse_empty_folder(settings, src, read.rows, allow_empty)
+            up = table_upgrade.needed(conn, settings, folder, read.rows, src.others, read=read)
+            p, cut = up_to(src.plan(read.rows, out_of_order=out_of_order, up=up), to_tag)
             check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
             return MigrateReport(target.display, folder, p, dry_run=True, **cut)
+    with open_migrating(settings) as (target, conn, lock_conn):  # both connections at once
+        on_event(events.TargetChosen(target.display))
         try:
-            with migration_lock(
-                conn, settings.migrations_schema, settings.migrations_table,
-                timeout=settings.lock_wait_timeout, on_event=on_event,
-            ):
+            # One round trip: the lock, and the rows read under it (db/probe.py).
+            with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout, on_event=on_event,
+                                lock_conn=lock_conn) as held:  # fmt: skip
                 v1 = folder.layout == V1
-                rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                rows = held.table.rows
                 refuse_empty_folder(settings, src, rows, allow_empty)
-                up = table_upgrade.require_asked(conn, settings, folder, src.others, rows, upgrade_tracking)
+                up = table_upgrade.require_asked(conn, settings, folder, src.others, rows, upgrade_tracking, read=held.table)
                 p = src.plan(rows, out_of_order=out_of_order, up=up)
                 refuse_blocking(p)
                 p, cut = up_to(p, to_tag)
@@ -80,7 +83,7 @@ def migrate(
                     table_upgrade.apply(conn, settings, up)
                     on_event(events.TrackingUpgraded(len(up.matches)))
                 # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
-                tracking.ensure_table(conn, settings.migrations_schema, settings.migrations_table, v1=v1)
+                tracking.ensure_table(conn, schema, table, v1=v1, exists=held.table.exists)
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
                 )
@@ -88,7 +91,7 @@ def migrate(
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
 
                 def replan() -> tuple[Plan, list[Migration]]:
-                    rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
+                    rows = tracking.read_rows(conn, schema, table)
                     up = table_upgrade.needed(conn, settings, folder, rows, src.others)
                     p = src.plan(rows, out_of_order=out_of_order, up=up)
                     refuse_blocking(p)

@@ -1,0 +1,94 @@
+"""What a command asks the server, message by message, seen by a TCP proxy between migrakit and the test server
+(bench/proxy.py with no added delay). Connection set-up (SSLRequest, StartupMessage) and Terminate are left out:
+what is left are the messages the command waits on, plus the lock's closing ROLLBACK (sent, never waited for).
+
+The issue's promise: a target that is up to date costs one round trip after connecting (the fleet's reruns),
+db.status one, and a run that applies asks for the lock and the rows together."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from bench.proxy import LatencyProxy
+
+from migrakit.sources.config import load_settings
+from migrakit.workflows import runner
+from tests.fixtures.folders import make_drizzle_folder
+
+MIGRATIONS = [
+    ("0000_a", "CREATE TABLE a (id int PRIMARY KEY);"),
+    ("0001_b", "CREATE TABLE b (id int PRIMARY KEY);\n--> statement-breakpoint\nCREATE INDEX b_id ON b (id);"),
+]
+ROLLBACK = b"Q\x00\x00\x00\rROLLBACK\x00"
+TERMINATE = b"X\x00\x00\x00\x04"
+
+
+@pytest.fixture
+def proxied(db_url):
+    """(direct URL, the same database through the proxy, the proxy)."""
+    params = psycopg.conninfo.conninfo_to_dict(db_url)
+    host, port = str(params.get("host") or "/tmp"), int(params.get("port") or 5432)
+    with LatencyProxy(port, upstream_host="127.0.0.1" if host in ("localhost", "") else host, delay=0.0) as proxy:
+        through = psycopg.conninfo.make_conninfo(db_url, host="127.0.0.1", port=str(proxy.port), sslmode="disable")
+        proxy.trace = []
+        yield db_url, through, proxy
+
+
+def asked(proxy: LatencyProxy) -> list[bytes]:
+    """The messages of the command's bursts, set-up and Terminate left out (a startup packet starts with its
+    length, whose first byte is 0; every other message starts with its type letter)."""
+    proxy.wait_idle()
+    return [data for _, data in proxy.trace or () if data[:1] not in (b"\x00", b"X")]
+
+
+def settings(root, url):
+    return load_settings(root, env={}, database_url=url, migrations_dir=str(root / "migrations"))
+
+
+def test_an_up_to_date_target_costs_one_round_trip(tmp_path, proxied):
+    direct, through, proxy = proxied
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    assert runner.migrate(settings(tmp_path, direct)).applied == ["0000_a", "0001_b"]
+
+    report = runner.migrate(settings(tmp_path, through))
+
+    assert report.applied == []
+    messages = asked(proxy)
+    assert len(messages) == 2, messages
+    lock = messages[0]
+    assert lock.startswith(b"Q") and b"BEGIN; SELECT" in lock
+    assert b"pg_try_advisory_xact_lock" in lock and b"pg_is_in_recovery()" in lock
+    assert b'SELECT * FROM "drizzle"."__drizzle_migrations" ORDER BY id' in lock
+    # The lock's release: ROLLBACK, then Terminate in the same burst (its answer is not waited for).
+    assert messages[1] in (ROLLBACK, ROLLBACK + TERMINATE)
+    assert proxy.connections == 2  # the migrating connection and the lock's, opened at once
+
+
+def test_status_costs_one_round_trip(tmp_path, proxied):
+    direct, through, proxy = proxied
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    runner.migrate(settings(tmp_path, direct))
+
+    report = runner.status(settings(tmp_path, through))
+
+    assert [m.tag for m, _ in report.plan.applied] == ["0000_a", "0001_b"] and not report.plan.pending
+    messages = asked(proxy)
+    assert len(messages) == 1, messages
+    assert b"pg_backend_pid()" in messages[0] and b"__drizzle_migrations" in messages[0]
+
+
+def test_a_first_run_reads_once_then_creates_the_table_and_applies(tmp_path, proxied):
+    _, through, proxy = proxied
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+
+    report = runner.migrate(settings(tmp_path, through))
+
+    assert report.applied == ["0000_a", "0001_b"]
+    messages = asked(proxy)
+    assert b"pg_try_advisory_xact_lock" in messages[0]
+    assert b"CREATE SCHEMA IF NOT EXISTS" in messages[1] and b"CREATE TABLE IF NOT EXISTS" in messages[1]
+    assert not any(b"pg_catalog.pg_class" in m for m in messages)  # the read said the table was missing
+    assert messages[-1] in (ROLLBACK, ROLLBACK + TERMINATE)
+    # The migrations themselves: each statement alone (Parse/Bind/Execute), pipelined, nothing else asked.
+    body = b"".join(messages[2:-1])
+    assert body.count(b"CREATE TABLE") == 2 and b"CREATE INDEX b_id" in body
