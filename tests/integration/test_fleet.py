@@ -15,7 +15,7 @@ import pytest
 
 from migrakit.db import server
 from tests.fixtures.cli import run_in_process
-from tests.fixtures.folders import make_drizzle_folder
+from tests.fixtures.folders import add_migration, make_drizzle_folder
 
 TENANTS = 24
 MIGRATIONS = [
@@ -280,6 +280,35 @@ def test_check_targets_finds_the_tenant_with_drift(tmp_path, tenants, pg_server_
     assert [d["object"] for d in doc["targets"][2]["differences"]] == ['table "public"."hotfix"']
     text = run_in_process(args, cwd=tmp_path)
     assert text.returncode == 3 and f"target {targets[2][0]} (" in text.stdout and 'table "public"."hotfix"' in text.stdout
+
+
+def test_lint_targets_judges_each_tenant_on_its_own_pending_migrations(tmp_path, tenants, pg_server_url):
+    make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (a int);")])
+    targets = tenants[:3]
+    write_targets(tmp_path / "fleet.toml", targets)
+    assert fleet(tmp_path, "--targets", "fleet.toml").returncode == 0
+    add_migration(tmp_path / "migrations", "0001_widen", "ALTER TABLE t ALTER COLUMN a TYPE bigint;")
+    write_targets(tmp_path / "ahead.toml", targets[2:])
+    assert fleet(tmp_path, "--targets", "ahead.toml").returncode == 0  # the third tenant already has 0001
+    args = ["db.lint", "--migrations-dir", str(tmp_path / "migrations"), "--shadow-url", pg_server_url, "--targets", "fleet.toml"]
+
+    result = run_in_process([*args, "--json"], cwd=tmp_path)
+
+    assert result.returncode == 7, result.stdout + result.stderr
+    doc = json.loads(result.stdout)
+    assert [t["status"] for t in doc["targets"]] == ["findings", "findings", "clean"]
+    assert [t["linted"] for t in doc["targets"]] == [["0001_widen"], ["0001_widen"], []]
+    (f,) = doc["targets"][0]["findings"]
+    assert (f["migration"], f["statement"], f["rule"], f["severity"], f["failing"]) == ("0001_widen", 1, "column-type-change", "error", True)
+    assert doc["counts"]["findings"] == 2 and doc["counts"]["clean"] == 1
+    text = run_in_process(args, cwd=tmp_path)
+    assert text.returncode == 7 and "Traceback" not in text.stdout + text.stderr
+    assert f"target {targets[0][0]} (" in text.stdout and "column-type-change (error) in 0001_widen" in text.stdout
+    # nothing was applied by linting
+    with psycopg.connect(targets[0][1]) as conn:
+        assert conn.execute("SELECT format_type(atttypid, NULL) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'a'").fetchone() == ("integer",)
+    github = run_in_process([*args, "--github"], cwd=tmp_path)
+    assert github.returncode == 2 and "--github does not combine with --targets" in github.stderr
 
 
 def test_ctrl_c_starts_no_other_target_and_lets_the_running_ones_finish(tmp_path, tenants):

@@ -17,7 +17,8 @@ from ..core.planner import DUPLICATE_ROWS
 from ..render.text import fold
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED", "skipped": "skipped (not started)",
-                "pending": "pending", "drift": "DRIFT", "no-drift": "no drift"}  # fmt: skip
+                "pending": "pending", "drift": "DRIFT", "no-drift": "no drift", "clean": "clean",
+                "findings": "FINDINGS"}  # fmt: skip
 
 
 class FleetView:
@@ -131,7 +132,8 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     from .errors import render_error
     from .text import table as _table
 
-    counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "failed", "skipped")}
+    counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "clean", "findings",
+                                             "failed", "skipped")}  # fmt: skip
     said = ", ".join(f"{n} {_STATUS_WORD[s] if s != 'skipped' else 'skipped'}" for s, n in counts.items() if n)
     lines = [f"{len(report.results)} target(s) from {report.source} in {report.seconds:.2f} s, "
              f"{report.concurrency} at a time: {said}"]  # fmt: skip
@@ -143,6 +145,10 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
         rows = [[*row[:2], str(len(r.report.diff.differences)) if r.report is not None else "", row[3]]
                 for row, r in zip(rows, report.results, strict=True)]  # fmt: skip
         header[2] = "differences"
+    if report.command == "lint":
+        rows = [[*row[:2], f"{len(r.report.failing)} of {len(r.report.findings)}" if r.report is not None else "", row[3]]
+                for row, r in zip(rows, report.results, strict=True)]  # fmt: skip
+        header[2] = "findings (failing of all)"
     lines += ["", _table(header, rows, fmt)]
     if report.stopped:
         lines += ["", f"stopped: {report.stopped}"]
@@ -154,6 +160,12 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
         lines += [f"  {d.object}: {d.kind}" for d in diffs[:10]] + ([f"  … {len(diffs) - 10} more"] if len(diffs) > 10 else [])
         lines += [f"  {p.message}" for p in r.report.problems if p.blocking]
         lines.append("  fix: `inv db.check --database-url <its url>` shows each difference, the file behind it and the SQL")
+    for r in report.of("findings"):
+        failing = r.report.failing
+        lines += ["", f"target {r.target.name} ({r.target.display}): {len(failing)} finding(s) at --fail-on {r.report.fail_on}"]
+        lines += [f"  {f.rule} ({f.severity}) in {tag}: {f.message}" for tag, f in _located(r.report)[:10]]
+        lines += [f"  … {len(failing) - 10} more"] if len(failing) > 10 else []
+        lines.append("  fix: `inv db.lint --database-url <its url>` shows each statement's locks and the safe rewrite")
     for r in drift if report.command == "status" else ():
         lines += ["", f"target {r.target.name} ({r.target.display}) has drift:"]
         shown = [p for p in r.report.plan.problems if p.blocking or p.kind == DUPLICATE_ROWS]
@@ -167,6 +179,12 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     elif report.stopped:
         lines += ["", "run the same command again to migrate the skipped targets"]
     return "\n".join(lines)
+
+
+def _located(report: Any) -> list[tuple[str, Any]]:
+    """The failing findings of a LintReport, each with its migration's tag."""
+    failing = {id(f) for f in report.failing}
+    return [(m.tag, f) for m in report.migrations for st in m.statements for f in st.findings if id(f) in failing]
 
 
 def _indent(text: str) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import MigrakitError
+from . import lint
 from .lint import lint_json
 
 SCHEMA_VERSION = 1
@@ -422,7 +423,7 @@ def server_stop(r: Any) -> Data:
 
 
 def fleet(r: Any) -> Data:
-    """workflows.fleet.FleetReport (db.migrate / db.status with --targets or --targets-query): one entry per
+    """workflows.fleet.FleetReport (db.migrate / status / check / lint with --targets or --targets-query): one entry per
     target in the targets' order, its URL redacted."""
     from ..db.server import redact_url
 
@@ -444,11 +445,15 @@ def fleet(r: Any) -> Data:
             entry["differences"] = [difference(d) for d in t.report.diff.differences] if t.report is not None else []
             entry["difference_count"] = len(entry["differences"])
             entry["problems"] = [problem(p) for p in t.report.problems] if t.report is not None else []
+        if r.command == "lint":
+            entry["linted"] = list(t.pending)
+            entry["findings"] = lint.findings(t.report) if t.report is not None else []
+            entry["failing_count"] = len(t.report.failing) if t.report is not None else 0
         entry["seconds"] = round(t.seconds, 3)
         entry["error"] = error(t.error) if t.error is not None else None
         return entry
 
-    extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift")}.get(r.command, ())
+    extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift"), "lint": ("clean", "findings")}.get(r.command, ())
     counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *extra)}
     return {
         "changed": any(t.applied for t in r.results),

@@ -150,3 +150,13 @@ def lint_json(r: Any) -> dict[str, Any]:
         ],
         "notes": list(r.notes),
     }
+
+
+def findings(report: Any) -> list[dict[str, Any]]:
+    """A LintReport's findings, flat: where (migration tag, statement index from 1), what, and whether it fails the run."""
+    failing = {id(f) for f in report.failing}
+    return [
+        {"migration": m.tag, "statement": st.index, "rule": f.rule, "severity": f.severity, "message": f.message,
+         "fix": f.fix, "failing": id(f) in failing}
+        for m in report.migrations for st in m.statements for f in st.findings
+    ]  # fmt: skip

@@ -19,8 +19,8 @@ def run_fleet(
     settings: Any, fmt: str, command: str, targets: str | None, query: str | None, concurrency: int,
     *, options: dict[str, Any], fail_fast: bool = False, canary: int = 0,
 ) -> None:
-    """db.migrate / db.status / db.check on every target (workflows/fleet.py); exit code: the first failed
-    target's, else 3 when a target has drift (status, check)."""
+    """db.migrate / db.status / db.check / db.lint on every target (workflows/fleet.py); exit code: the first
+    failed target's, else 7 when a target has lint findings, 3 when one has drift (status, check)."""
     from ..render.fleet import FleetView, render_fleet
     from ..workflows import fleet
 
@@ -32,6 +32,8 @@ def run_fleet(
                                  canary=canary, on_event=view, **options)  # fmt: skip
         if command == "check":
             return fleet.check(settings, found, source=source, concurrency=concurrency, on_event=view)
+        if command == "lint":
+            return fleet.lint(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
         return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
 
     run_core(render_fleet, call, fmt, settings=settings,

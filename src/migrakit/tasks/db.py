@@ -438,6 +438,7 @@ def consolidate(
         "fail_on": "Lowest severity that fails the run (exit 7): error (default), warning or info.",
         "github": "Also print GitHub Actions annotations (::error file=...,line=...::...), one per finding.",
         "json": "Print the result as JSON.",
+        **FLEET_HELP,
     }
 )
 def lint(
@@ -450,6 +451,9 @@ def lint(
     fail_on: str = "error",
     github: bool = False,
     json: bool = False,
+    targets: str | None = None,
+    targets_query: str | None = None,
+    concurrency: int = 8,
 ) -> None:
     """Lint pending migrations: what each statement locks, rewrites and breaks, measured on a shadow database.
 
@@ -457,13 +461,25 @@ def lint(
     db.migrate runs it; the locks its backend holds (pg_locks), the tables it rewrote or scanned and its duration
     are recorded, the target's row estimates and sizes are read (read only), and the rules (see the migration
     guide, "Safe migrations") name the risk and the safe rewrite. `-- migrakit:allow RULE-ID reason` on the line
-    above a statement allows it. Exit 0 when no finding reaches --fail-on, else 7. The target is never changed."""
+    above a statement allows it. Exit 0 when no finding reaches --fail-on, else 7. The target is never changed.
+    With --targets FILE (or --targets-query SQL): every database of the fleet, each with its own pending
+    migrations, shadow and table sizes (exit 7 when any target has a finding at --fail-on)."""
     from ..render.lint import github_annotations, render_lint
     from ..render.report import choose_format
     from ..workflows.lint import lint as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     fmt = choose_format(json)
+    if targets or targets_query:
+        if github:
+            from ..errors import ConfigError
+
+            raise ConfigError("--github does not combine with --targets", state="nothing was run",
+                              fix="annotate from one database's run (`inv db.lint --github`); a fleet's findings are "
+                              "listed per target")  # fmt: skip
+        options = {"every": all, "migration": migration, "fail_on": fail_on}
+        return run_fleet(settings, fmt, "lint", targets, targets_query, concurrency, options=options)
+    single_only(concurrency=concurrency != 8)
 
     def render(report: Any, fmt: str) -> str:
         return render_lint(report, fmt) + ("\n" + github_annotations(report) if github and report.findings else "")

@@ -8,7 +8,7 @@ between targets but the folder on disk, read once per target.
 Why threads, not psycopg's async connections: the single-database path is synchronous and a target's time is
 almost all waiting on its server, which a thread does with the GIL released; `bench/fleet.py` measures the
 pool against one-after-another. Reusing the exact path keeps "exactly once" proven once, not twice. This is
-the one workflow that calls others, by design: it is the single-database recipe (migrate, status, check), per
+the one workflow that calls others, by design: it is the single-database recipe (migrate, status, check, lint), per
 target; nothing calls it back.
 
 Failure semantics (see docs/MIGRATION_GUIDE.md, "Many databases"):
@@ -34,7 +34,7 @@ from ..core.project import Sources
 from ..core.settings import Settings
 from ..core.targets import Target, from_rows, parse_file
 from ..db import server
-from ..errors import ConfigError, MigrakitError
+from ..errors import ConfigError, LintFindings, MigrakitError
 from ..sources.load import load_sources
 from . import check as check_workflow
 from . import migrate as migrate_workflow
@@ -50,6 +50,7 @@ FleetEvent = Callable[..., None]
 APPLIED, UP_TO_DATE, FAILED, SKIPPED = "applied", "up-to-date", "failed", "skipped"
 PENDING, DRIFT = "pending", "drift"  # db.status --targets (and db.check: drift)
 NO_DRIFT = "no-drift"  # db.check --targets
+CLEAN, FINDINGS = "clean", "findings"  # db.lint --targets
 
 
 @dataclass
@@ -65,7 +66,7 @@ class TargetResult:
 
 @dataclass
 class FleetReport:
-    command: str  # "migrate", "status" or "check"
+    command: str  # "migrate", "status", "check" or "lint"
     source: str  # the targets file, or "--targets-query"
     results: list[TargetResult]
     concurrency: int
@@ -84,12 +85,15 @@ class FleetReport:
     @property
     def exit_code(self) -> int:
         """The exit code of the first failed target in the targets' order (its error's own code); for
-        db.status, 3 when a target has drift; 0 when every target succeeded."""
+        db.lint, 7 when a target has a finding at --fail-on; for db.status and db.check, 3 when a target has
+        drift; 0 when every target succeeded."""
         failed = self.of(FAILED)
         if failed:
             return failed[0].error.exit_code if failed[0].error is not None else 1
         if self.of(SKIPPED):  # interrupted: never green while targets were left out
             return 1
+        if self.of(FINDINGS):
+            return LintFindings.exit_code
         return 3 if self.of(DRIFT) else 0
 
 
@@ -223,14 +227,7 @@ def check(
     from ..db import shadow
 
     check_options(targets, concurrency, 0)
-    schemas = [t.name for t in targets if t.schema]
-    if schemas:
-        raise ConfigError(
-            f"db.check --targets compares whole databases; {', '.join(schemas[:3])} name a schema",
-            state="nothing was run",
-            fix="check schema targets with `inv db.status --targets FILE` (tracking table against the folder), or "
-            "list whole databases in the targets file",
-        )
+    _whole_databases("db.check", targets)
     load_sources(settings)  # a bad folder is exit 2 before any target is touched
     shared = replace(settings, shadow_url=shadow.shadow_server(settings))  # the embedded server started once, not per thread
 
@@ -239,6 +236,47 @@ def check(
         return TargetResult(t, DRIFT if report.drifted else NO_DRIFT, pending=[m.tag for m in report.plan.pending], report=report)
 
     return _run("check", targets, one, source, concurrency, False, 0, on_event)
+
+
+def lint(
+    settings: Settings,
+    targets: list[Target],
+    *,
+    source: str,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    on_event: FleetEvent = lambda *a, **k: None,
+    every: bool = False,
+    migration: str | None = None,
+    fail_on: str = "error",
+) -> FleetReport:
+    """`db.lint` (workflows/lint.lint) on every target: its pending migrations measured on a shadow database of
+    its own schema, judged with its own table sizes: clean, findings (exit 7 when one reaches --fail-on) or
+    failed. Whole databases only, as db.check (the shadow is built without a tenant's search_path)."""
+    from ..db import shadow
+    from . import lint as lint_workflow
+
+    check_options(targets, concurrency, 0)
+    _whole_databases("db.lint", targets)
+    load_sources(settings)  # a bad folder is exit 2 before any target is touched
+    shared = replace(settings, shadow_url=shadow.shadow_server(settings))  # the embedded server started once
+
+    def one(t: Target, events: EventSink) -> TargetResult:
+        report = lint_workflow.lint(target_settings(shared, t), every=every, migration=migration, fail_on=fail_on)
+        tags = [m.tag for m in report.migrations]
+        return TargetResult(t, CLEAN if report.ok else FINDINGS, pending=tags, report=report)
+
+    return _run("lint", targets, one, source, concurrency, False, 0, on_event)
+
+
+def _whole_databases(task: str, targets: list[Target]) -> None:
+    schemas = [t.name for t in targets if t.schema]
+    if schemas:
+        raise ConfigError(
+            f"{task} --targets compares whole databases; {', '.join(schemas[:3])} name a schema",
+            state="nothing was run",
+            fix="check schema targets with `inv db.status --targets FILE` (tracking table against the folder), or "
+            "list whole databases in the targets file",
+        )
 
 
 def _for(src: Sources, settings: Settings) -> Sources:
