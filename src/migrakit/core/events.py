@@ -151,3 +151,69 @@ EventSink = Callable[[Event], None]
 def no_event(_: Event) -> None:
     """The sink that drops every event."""
     return None
+
+
+# ------------------------------------------------------------------------ a fleet run (workflows/fleet.py)
+# Emitted from the pool's threads; render/fleet.FleetView draws them. `result` and `report` are the workflow's
+# TargetResult and FleetReport (typed there; core does not import workflows).
+
+
+@dataclass(frozen=True)
+class FleetStarted:
+    targets: tuple[str, ...]
+    concurrency: int
+
+
+@dataclass(frozen=True)
+class TargetStarted:
+    target: str
+
+
+@dataclass(frozen=True)
+class TargetRunning:
+    """The target started this migration."""
+
+    target: str
+    migration: Migration
+
+
+@dataclass(frozen=True)
+class TargetWaits:
+    """The target waits for its migration lock (another migrator holds it)."""
+
+    target: str
+
+
+@dataclass(frozen=True)
+class TargetFinished:
+    target: str
+    result: Any
+
+
+@dataclass(frozen=True)
+class FleetTick:
+    """The fleet looked at its running targets (a few times a second): a live view redraws its clocks."""
+
+
+@dataclass(frozen=True)
+class FleetInterrupted:
+    """Ctrl-C: no other target starts; these finish their run."""
+
+    running: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FleetFinished:
+    report: Any
+
+
+FleetEvent = (
+    FleetStarted | TargetStarted | TargetRunning | TargetWaits | TargetFinished | FleetTick | FleetInterrupted
+    | FleetFinished
+)
+FleetSink = Callable[[FleetEvent], None]
+
+
+def no_fleet_event(_: FleetEvent) -> None:
+    """The fleet sink that drops every event."""
+    return None

@@ -13,6 +13,16 @@ import threading
 import time
 from typing import Any, TextIO
 
+from ..core.events import (
+    FleetEvent,
+    FleetFinished,
+    FleetInterrupted,
+    FleetStarted,
+    TargetFinished,
+    TargetRunning,
+    TargetStarted,
+    TargetWaits,
+)
 from ..core.planner import DUPLICATE_ROWS
 from ..render.text import fold
 
@@ -33,41 +43,39 @@ class FleetView:
         self._running: dict[str, tuple[float, str]] = {}  # name -> (started, what it does now)
         self._live: Any = None
 
-    def __call__(self, event: str, **info: Any) -> None:
+    def __call__(self, event: FleetEvent) -> None:
         """Record the event under the lock; start and stop the live view outside it (its refresh thread takes
         the lock to draw, and stopping waits for that thread)."""
         if self.fmt == "json":
             return
-        if event == "fleet":
-            self._total = len(info["targets"])
+        if isinstance(event, FleetStarted):
+            self._total = len(event.targets)
             if self.fmt == "rich":
                 self._start_live()
             else:
-                self._say(f"{self._total} target(s), {info['concurrency']} at a time")
+                self._say(f"{self._total} target(s), {event.concurrency} at a time")
             return
-        if event == "fleet-finished":
+        if isinstance(event, FleetFinished):
             live, self._live = self._live, None
             if live is not None:
                 live.refresh()
                 live.stop()
             return
         with self._lock:
-            name = str(info.get("target"))
-            if event == "target-start":
-                self._running[name] = (time.monotonic(), "connecting")
-            elif event == "start" and name in self._running:
-                self._running[name] = (self._running[name][0], f"{info['migration'].tag}")
-            elif event == "lock-wait" and name in self._running:
-                self._running[name] = (self._running[name][0], "waiting for the migration lock")
-            elif event == "interrupted" and self._live is None:
-                self._say(f"interrupted: starting no other target; waiting for the {len(info['running'])} running "
+            if isinstance(event, TargetStarted):
+                self._running[event.target] = (time.monotonic(), "connecting")
+            elif isinstance(event, TargetRunning) and event.target in self._running:
+                self._running[event.target] = (self._running[event.target][0], event.migration.tag)
+            elif isinstance(event, TargetWaits) and event.target in self._running:
+                self._running[event.target] = (self._running[event.target][0], "waiting for the migration lock")
+            elif isinstance(event, FleetInterrupted) and self._live is None:
+                self._say(f"interrupted: starting no other target; waiting for the {len(event.running)} running "
                           "to finish their run (each within its own bounds)")  # fmt: skip
-            elif event == "target-done":
-                self._running.pop(name, None)
-                r = info["result"]
-                self._done[name] = r
+            elif isinstance(event, TargetFinished):
+                self._running.pop(event.target, None)
+                self._done[event.target] = event.result
                 if self._live is None:
-                    self._say(_line(r) + f"  [{len(self._done)}/{self._total}]")
+                    self._say(_line(event.result) + f"  [{len(self._done)}/{self._total}]")
 
     def _say(self, text: str) -> None:
         print(text, file=self.stream, flush=True)

@@ -28,7 +28,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..core.events import Event, EventSink, LockWait, Started
+from ..core.events import (
+    Event,
+    EventSink,
+    FleetEvent,
+    FleetFinished,
+    FleetInterrupted,
+    FleetSink,
+    FleetStarted,
+    FleetTick,
+    LockWait,
+    Started,
+    TargetFinished,
+    TargetRunning,
+    TargetStarted,
+    TargetWaits,
+    no_fleet_event,
+)
 from ..core.naming import quoted_table
 from ..core.project import Sources
 from ..core.settings import Settings
@@ -44,7 +60,6 @@ DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256  # two connections per running target: keep far below any server's max_connections
 _POLL = 0.25  # seconds between looks at the running targets (and the live view's clock)
 
-FleetEvent = Callable[..., None]
 
 # statuses of a target in a fleet run
 APPLIED, UP_TO_DATE, FAILED, SKIPPED = "applied", "up-to-date", "failed", "skipped"
@@ -170,7 +185,7 @@ def migrate(
     concurrency: int = DEFAULT_CONCURRENCY,
     fail_fast: bool = False,
     canary: int = 0,
-    on_event: FleetEvent = lambda *a, **k: None,
+    on_event: FleetSink = no_fleet_event,
     **options: Any,
 ) -> FleetReport:
     """`migrate_workflow.migrate(**options)` on every target (see the module's docstring for the failure semantics)."""
@@ -197,7 +212,7 @@ def status(
     *,
     source: str,
     concurrency: int = DEFAULT_CONCURRENCY,
-    on_event: FleetEvent = lambda *a, **k: None,
+    on_event: FleetSink = no_fleet_event,
     allow_empty: bool = False,
 ) -> FleetReport:
     """`workflows/status.status` on every target: up-to-date, pending (with the tags), drift (exit 3) or failed."""
@@ -219,7 +234,7 @@ def check(
     *,
     source: str,
     concurrency: int = DEFAULT_CONCURRENCY,
-    on_event: FleetEvent = lambda *a, **k: None,
+    on_event: FleetSink = no_fleet_event,
 ) -> FleetReport:
     """`db.check` (workflows/check.check: the migrations built on a shadow database, compared with the target) on every
     target: no-drift, drift (exit 3) or failed. Whole databases only: a schema target is refused (the shadow
@@ -244,7 +259,7 @@ def lint(
     *,
     source: str,
     concurrency: int = DEFAULT_CONCURRENCY,
-    on_event: FleetEvent = lambda *a, **k: None,
+    on_event: FleetSink = no_fleet_event,
     every: bool = False,
     migration: str | None = None,
     fail_on: str = "error",
@@ -293,12 +308,12 @@ def _run(
     concurrency: int,
     fail_fast: bool,
     canary: int,
-    on_event: FleetEvent,
+    on_event: FleetSink,
 ) -> FleetReport:
     start = time.monotonic()
     results: dict[str, TargetResult] = {}
     stopped: str | None = None
-    on_event("fleet", targets=[t.name for t in targets], concurrency=concurrency)
+    on_event(FleetStarted(tuple(t.name for t in targets), concurrency))
     waves = [targets[:canary], targets[canary:]] if 0 < canary < len(targets) else [targets]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(targets)), thread_name_prefix="migrakit-fleet") as pool:
         for number, wave in enumerate(waves):
@@ -317,7 +332,7 @@ def _run(
         command, source, [results[t.name] for t in targets], concurrency, fail_fast, canary, stopped,
         time.monotonic() - start,
     )  # fmt: skip
-    on_event("fleet-finished", report=report)
+    on_event(FleetFinished(report))
     return report
 
 
@@ -328,7 +343,7 @@ def _wave(
     concurrency: int,
     fail_fast: bool,
     results: dict[str, TargetResult],
-    on_event: FleetEvent,
+    on_event: FleetSink,
 ) -> tuple[list[str], bool]:
     """Run `wave`, at most `concurrency` targets at a time; with fail_fast, start none after a failure (those
     running finish). Ctrl-C starts no other target and lets the running ones finish their run (a thread cannot
@@ -347,9 +362,9 @@ def _wave(
             done, _ = wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)  # each target's own waits are bounded
         except KeyboardInterrupt:
             if not interrupted:
-                on_event("interrupted", running=[t.name for t in running.values()])
+                on_event(FleetInterrupted(tuple(t.name for t in running.values())))
             interrupted, done = True, set()
-        on_event("tick")
+        on_event(FleetTick())
         for future in done:
             t = running.pop(future)
             result = future.result()  # _guarded never raises
@@ -359,23 +374,23 @@ def _wave(
     return failed, interrupted
 
 
-def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_event: FleetEvent) -> TargetResult:
+def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_event: FleetSink) -> TargetResult:
     """Run one target; any failure becomes its result (redacted), never the fleet's."""
     start = time.monotonic()
     lock = threading.Lock()
 
-    def events(event: str, **info: Any) -> None:
+    def events(event: FleetEvent) -> None:
         with lock:
-            on_event(event, target=t.name, **info)
+            on_event(event)
 
     def run_events(event: Event) -> None:
         """The target's own run events, as the fleet's view shows them: which migration runs, a lock wait."""
         if isinstance(event, Started):
-            events("start", migration=event.migration)
+            events(TargetRunning(t.name, event.migration))
         elif isinstance(event, LockWait):
-            events("lock-wait")
+            events(TargetWaits(t.name))
 
-    events("target-start")
+    events(TargetStarted(t.name))
     try:
         result = one(t, run_events)
     except MigrakitError as err:
@@ -391,7 +406,7 @@ def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_eve
     result.seconds = time.monotonic() - start
     if result.error is not None:
         _redact(result.error, [t.url])
-    events("target-done", result=result)
+    events(TargetFinished(t.name, result))
     return result
 
 
