@@ -24,12 +24,7 @@ OVERSIZED: dict[str, str] = {}
 # Import cycles known today, each allowed only while its modules stay within the listed set. Removed by the
 # redesign's branches in parallel: the lead deletes each entry when the branch that unties it lands (an entry that
 # matches no cycle any more is reported, like a stale ignore).
-KNOWN_CYCLES: dict[frozenset[str], str] = {
-    frozenset({"migrakit.db.embedded", "migrakit.db.server"}): (
-        "db.server.resolve_target starts the embedded server, which connects through db.server (both lazy); "
-        "untie by moving connect/with_database (and the redaction they use) into a db module below both; left for now"
-    ),
-}
+KNOWN_CYCLES: dict[frozenset[str], str] = {}  # an allowed cycle: its modules -> why it is left for now
 
 
 def module_name(path: Path, src: Path) -> str:

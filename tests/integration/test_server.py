@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from migrakit.core.settings import Settings
-from migrakit.db import server
+from migrakit.db import server, session
 from migrakit.errors import ConfigError, DatabaseUnavailable
 from tests.fixtures.cli import run_cli
 
@@ -266,9 +266,10 @@ RESOLVE = """
 import json, sys
 from pathlib import Path
 from migrakit.db import server
+from migrakit.db import session
 from migrakit.sources.config import Settings
 root, emb = Path(sys.argv[1]), Path(sys.argv[2])
-t = server.resolve_target(Settings(root=root, migrations_dir=root / "m", consolidated_dir=root / "c", embedded_dir=emb))
+t = session.resolve_target(Settings(root=root, migrations_dir=root / "m", consolidated_dir=root / "c", embedded_dir=emb))
 with server.connect(t.url) as conn:
     started = conn.execute("SELECT pg_postmaster_start_time()::text").fetchone()[0]
 print(json.dumps({"url": t.url, "display": t.display, "embedded": t.embedded, "started": started}))
@@ -312,15 +313,15 @@ def project_dir():
 
 def test_resolve_target_prefers_database_url(tmp_path):
     url = "postgresql://app:hunter2@db.example.com/app"
-    target = server.resolve_target(settings_at(tmp_path, database_url=url))
-    assert target == server.Target(url=url, embedded=False, display="postgresql://app:***@db.example.com/app")
+    target = session.resolve_target(settings_at(tmp_path, database_url=url))
+    assert target == session.Target(url=url, embedded=False, display="postgresql://app:***@db.example.com/app")
     assert not (tmp_path / ".migrakit").exists()  # no embedded server was started
 
 
 def test_embedded_server_survives_the_process_and_is_reused(project_dir):
     embedded = project_dir / ".migrakit"
     first = resolve_in_subprocess(project_dir, embedded)  # "inv db.migrate" number one, then it exits
-    target = server.resolve_target(settings_at(project_dir))  # number two, in this process
+    target = session.resolve_target(settings_at(project_dir))  # number two, in this process
     assert target.embedded is True
     assert target.url == first["url"]
     assert target.display == first["display"] == f"{server.redact_url(target.url)} (embedded, data in .migrakit/)"
@@ -383,7 +384,7 @@ def test_a_data_directory_of_another_major_version_is_refused_with_the_fix(proje
     pgdata.mkdir(parents=True)
     (pgdata / "PG_VERSION").write_text("16\n")
     with pytest.raises(DatabaseUnavailable) as info:
-        server.resolve_target(settings_at(project_dir))
+        session.resolve_target(settings_at(project_dir))
     err = info.value
     assert err.exit_code == 6
     assert "created by PostgreSQL 16" in err.message and "PostgreSQL 18" in err.message

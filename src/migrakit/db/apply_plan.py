@@ -15,7 +15,7 @@ from ..core.planner import Plan
 from ..core.run_plan import run_state
 from ..core.settings import Settings
 from ..errors import ConfigError, MigrakitError
-from . import pooler, server
+from . import pooler, server, session
 from .executor import Executor
 from .guards import AppliedElsewhere
 from .run_base import Options
@@ -23,7 +23,7 @@ from .run_base import Options
 REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)
 
 
-def direct_connection(conn: Any, settings: Settings, target: server.Target, run: list[Migration]) -> Any:
+def direct_connection(conn: Any, settings: Settings, target: session.Target, run: list[Migration]) -> Any:
     """A direct connection (direct_url) for the migrations that must run outside a transaction, when `conn` goes
     through a transaction pooler; None when none is needed. Refuses (ConfigError, exit 2) when one is needed and
     direct_url is not set, before anything runs. Detection costs nothing when no such migration is pending."""

@@ -11,7 +11,7 @@ from ..core.migration import Migration
 from ..core.settings import Settings
 from ..errors import MigrakitError
 from . import schema_diff as schema
-from . import server, tracking
+from . import server, session, tracking
 from .lock import migration_lock
 
 
@@ -30,7 +30,7 @@ def record_and_drop(settings: Settings, fold: Migration | None, *, drop: bool, v
     """One transaction, under the migration lock: the fold's tracking row (its replaced files are proven run by
     hash) and DROP TABLE of the legacy table. A server error rolls both back and is a MigrakitError."""
     try:
-        _record_and_drop(settings, fold, drop=drop, v1=v1, url=server.resolve_target(settings).url)
+        _record_and_drop(settings, fold, drop=drop, v1=v1, url=session.resolve_target(settings).url)
     except psycopg.Error as exc:
         raise MigrakitError(
             "cannot retire the legacy system: the database step failed",

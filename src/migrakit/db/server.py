@@ -14,8 +14,6 @@ import sys
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -27,7 +25,7 @@ from ..core import redact
 from ..errors import ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from ..core.settings import Settings
+    pass
 
 EMBEDDED_DATABASE = "migrakit"
 MASK = redact.MASK
@@ -279,29 +277,3 @@ def shadow_database(url: str, prefix: str = "migrakit_shadow") -> Iterator[str]:
         yield shadow_url
     finally:
         drop_database(url, name)
-
-
-# ------------------------------------------------------------------------------------------ target
-@dataclass(frozen=True)
-class Target:
-    """Where migrations go. `display` is safe to print."""
-
-    url: str
-    embedded: bool
-    display: str
-
-
-def resolve_target(settings: Settings) -> Target:
-    """`settings.database_url` when set; else the embedded server in `settings.embedded_dir`
-    (started if needed, left running) and its `migrakit` database (created if missing)."""
-    if settings.database_url:
-        return Target(settings.database_url, False, redact_url(settings.database_url))
-    folder = Path(settings.embedded_dir)
-    try:
-        shown = folder.resolve().relative_to(Path(settings.root).resolve())
-    except ValueError:
-        shown = folder
-    from .embedded import ensure_running  # lazy: db.embedded imports this module
-
-    url = ensure_running(folder)
-    return Target(url, True, f"{redact_url(url)} (embedded, data in {shown}/)")

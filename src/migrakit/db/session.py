@@ -1,10 +1,13 @@
-"""Opening the target for a command, and the executor's options from the settings. [I/O]"""
+"""Which database a command works on (DATABASE_URL, else the embedded server), opening it, and the executor's
+options from the settings. [I/O]"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -12,26 +15,50 @@ import psycopg
 from ..core.settings import Settings
 from ..errors import DatabaseUnavailable
 from . import server
+from .embedded import ensure_running
 from .lock import open_lock_connection
 from .run_base import Options
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where migrations go. `display` is safe to print."""
+
+    url: str
+    embedded: bool
+    display: str
+
+
+def resolve_target(settings: Settings) -> Target:
+    """`settings.database_url` when set; else the embedded server in `settings.embedded_dir`
+    (started if needed, left running) and its `migrakit` database (created if missing)."""
+    if settings.database_url:
+        return Target(settings.database_url, False, server.redact_url(settings.database_url))
+    folder = Path(settings.embedded_dir)
+    try:
+        shown = folder.resolve().relative_to(Path(settings.root).resolve())
+    except ValueError:
+        shown = folder
+    url = ensure_running(folder)
+    return Target(url, True, f"{server.redact_url(url)} (embedded, data in {shown}/)")
+
+
 @contextmanager
-def open_target(settings: Settings) -> Iterator[tuple[server.Target, Any]]:
+def open_target(settings: Settings) -> Iterator[tuple[Target, Any]]:
     """An autocommit connection to the target, closed afterwards. A connection that dies outside a migration
     (the executor reports those) is a DatabaseUnavailable saying where to look."""
-    target = server.resolve_target(settings)
+    target = resolve_target(settings)
     conn = server.connect(target.url, autocommit=True)
     with _lost(target, conn):
         yield target, conn
 
 
 @contextmanager
-def open_migrating(settings: Settings) -> Iterator[tuple[server.Target, Any, Any]]:
+def open_migrating(settings: Settings) -> Iterator[tuple[Target, Any, Any]]:
     """Like open_target, with the migration lock's connection (autocommit, for db/lock.migration_lock's
     `lock_conn`) opened at the same time, on a second thread: a migrating command waits for one connection
     set-up, not two. Both are closed afterwards (the lock's by migration_lock, or here)."""
-    target = server.resolve_target(settings)
+    target = resolve_target(settings)
     with ThreadPoolExecutor(1, thread_name_prefix="migrakit-lock-connect") as pool:
         pending = pool.submit(open_lock_connection, target.url)
         try:
@@ -60,7 +87,7 @@ def _close(pending: Future[Any]) -> None:
 
 
 @contextmanager
-def _lost(target: server.Target, conn: Any) -> Iterator[None]:
+def _lost(target: Target, conn: Any) -> Iterator[None]:
     try:
         yield
     except psycopg.OperationalError as exc:

@@ -20,7 +20,7 @@ from ..core.project import Sources
 from ..core.run_plan import check_statements, legacy_failure, refuse_blocking
 from ..core.settings import Settings
 from ..errors import MigrakitError
-from . import server, tracking
+from . import server, session, tracking
 from .apply_plan import execute
 from .executor import Executor
 from .session import executor_options, open_target
@@ -30,7 +30,7 @@ def shadow_server(settings: Settings) -> str:
     """Admin URL of the server that holds shadow databases."""
     if settings.shadow_url:
         return settings.shadow_url
-    return server.resolve_target(replace(settings, database_url=None)).url
+    return session.resolve_target(replace(settings, database_url=None)).url
 
 
 @contextmanager

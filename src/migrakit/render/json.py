@@ -19,7 +19,7 @@ from . import lint
 from .lint import lint_json
 
 SCHEMA_VERSION = 1
-EMBEDDED_MARK = " (embedded, data in "  # server.resolve_target's display of the embedded server: "<url> (embedded, …)"
+EMBEDDED_MARK = " (embedded, data in "  # session.resolve_target's display of the embedded server: "<url> (embedded, …)"
 
 Data = dict[str, Any]
 

@@ -36,7 +36,7 @@ from ..core.migration import CONSOLIDATED, Migration
 from ..core.planner import Plan
 from ..core.settings import Settings
 from ..core.statements import BREAKPOINT, is_destructive
-from ..db import provenance, server, shadow, tracking
+from ..db import provenance, server, session, shadow, tracking
 from ..db import schema_diff as schema
 from ..db.executor import Executor
 from ..db.lock import migration_lock
@@ -113,13 +113,13 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
     so they are recorded with the baseline: on a database where the old runner really ran them, their rows are
     written only because the schema proves it. When only some ran, it refuses and names the db.bootstrap
     command that records those (proven file by file) and runs the others."""
-    target = server.resolve_target(settings)
+    target = session.resolve_target(settings)
     with server.connect(target.url, autocommit=True) as conn:
         with migration_lock(conn, settings.migrations_schema, settings.migrations_table, timeout=settings.lock_wait_timeout):
             return _baseline(settings, conn, target, yes=yes)
 
 
-def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool) -> BaselineReport:
+def _baseline(settings: Settings, conn: Any, target: session.Target, *, yes: bool) -> BaselineReport:
     src = load_sources(settings, require_migrations=False)  # a first baseline starts the folder
     status = read_status(settings, src, allow_empty=None)  # read under the lock
     plan, folder = status.plan, status.folder
@@ -165,7 +165,7 @@ def _baseline(settings: Settings, conn: Any, target: server.Target, *, yes: bool
     return _write(settings, conn, folder, target, ignore, statements, legacy, yes=yes)
 
 
-def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tuple[str, ...], legacy: list[Migration]) -> None:
+def _refuse_partial_legacy(settings: Settings, target: session.Target, ignore: tuple[str, ...], legacy: list[Migration]) -> None:
     """The database lacks something the legacy files create: prove file by file which of them ran here and
     raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
     with shadow.shadow(settings) as url:
@@ -195,7 +195,7 @@ def _refuse_partial_legacy(settings: Settings, target: server.Target, ignore: tu
 
 
 def _record_legacy(
-    settings: Settings, conn: Any, folder: Folder, target: server.Target, legacy: list[Migration], *, yes: bool
+    settings: Settings, conn: Any, folder: Folder, target: session.Target, legacy: list[Migration], *, yes: bool
 ) -> BaselineReport:
     """The schema is exactly "migrations + legacy files" (the shadow ran them): record the legacy files' rows."""
     report = BaselineReport(target.display, LEGACY_PLANNED, legacy=[m.path for m in legacy])
@@ -213,7 +213,7 @@ def _write(
     settings: Settings,
     conn: Any,
     folder: Folder,
-    target: server.Target,
+    target: session.Target,
     ignore: tuple[str, ...],
     statements: list[str],
     legacy: list[Migration],
@@ -241,7 +241,7 @@ def _write(
 
 
 def _prove(
-    settings: Settings, migrations_dir: Path, target: server.Target, ignore: tuple[str, ...], what: str, tag: str | None
+    settings: Settings, migrations_dir: Path, target: session.Target, ignore: tuple[str, ...], what: str, tag: str | None
 ) -> None:
     """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target."""
     with shadow.shadow(settings) as url:
@@ -346,7 +346,7 @@ def _adopt(
     plan: Plan,
     folder: Folder,
     baseline_m: Migration,
-    target: server.Target,
+    target: session.Target,
     ignore: tuple[str, ...],
     legacy: list[Migration],
     *,

@@ -17,7 +17,7 @@ from ..core.project import Sources
 from ..core.reports import BootstrapReport
 from ..core.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
 from ..core.settings import Settings
-from ..db import provenance, server, shadow, tracking
+from ..db import provenance, session, shadow, tracking
 from ..db.executor import Executor
 from ..db.lock import migration_lock
 from ..db.session import executor_options, open_target
@@ -117,7 +117,7 @@ def _selection(
 
 
 def _prove_adoption(
-    settings: Settings, src: Sources, target: server.Target, pending: tuple[Migration, ...], adopt: list[Migration]
+    settings: Settings, src: Sources, target: session.Target, pending: tuple[Migration, ...], adopt: list[Migration]
 ) -> list[Any]:
     """Prove each file of `adopt` present in the live schema (db/provenance.py), or raise DriftError naming,
     per refused file, the objects that differ and the fix."""

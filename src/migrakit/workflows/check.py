@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from ..core.planner import Plan, Problem
 from ..core.project import Sources
 from ..core.settings import Settings
-from ..db import provenance, server, shadow
+from ..db import provenance, server, session, shadow
 from ..db import schema_diff as schema
 from ..db.shadow import ignored_tables
 from ..db.status import read_status
@@ -57,7 +57,7 @@ def check(settings: Settings) -> CheckReport:
     """Build the migrations' schema on a shadow database and compare it with the target's."""
     src = load_sources(settings)
     status = read_status(settings, src, allow_empty=None)
-    target = server.resolve_target(settings)
+    target = session.resolve_target(settings)
     plan = status.plan
     legacy = list(status.legacy.migrations) if status.legacy else []
     unrecorded = {m.tag for m in status.legacy.pending} if status.legacy else set()
@@ -97,7 +97,7 @@ def check(settings: Settings) -> CheckReport:
 
 
 def _explain(
-    settings: Settings, src: Sources, target: server.Target, report: CheckReport, pending_legacy: tuple, plan: Plan
+    settings: Settings, src: Sources, target: session.Target, report: CheckReport, pending_legacy: tuple, plan: Plan
 ) -> None:
     """Name the file behind each difference, and prove which legacy files without a row ran here."""
     with shadow.shadow(settings) as url:

@@ -29,7 +29,7 @@ from ..core.naming import utc_stamp
 from ..core.planner import order_sequence
 from ..core.settings import Settings
 from ..db import schema_diff as schema
-from ..db import server, tracking
+from ..db import server, session, tracking
 from ..db.executor import Executor
 from ..db.session import executor_options
 from ..errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
@@ -230,7 +230,7 @@ def _apply(settings: Settings, url: str, migrations: Sequence[Migration]) -> Non
 def prove_equivalent(settings: Settings, before: Sequence[Migration], plan: ConsolidationPlan) -> str:
     """Apply `before` + the originals to one fresh database and `before` + the consolidated file to another;
     raise NotEquivalent (with the difference) unless their schemas are equal."""
-    admin = server.resolve_target(settings).url
+    admin = session.resolve_target(settings).url
     try:
         with server.shadow_database(admin, "migrakit_orig") as a, server.shadow_database(admin, "migrakit_cons") as b:
             _apply(settings, a, [*before, *plan.replaced])

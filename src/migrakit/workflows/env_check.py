@@ -16,7 +16,7 @@ from typing import Any
 from ..core.migration import STANDARD
 from ..core.reports import Check
 from ..core.settings import Settings
-from ..db import pooler, server, tracking
+from ..db import pooler, server, session, tracking
 from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
 from ..sources.load import load_sources
 
@@ -90,7 +90,7 @@ def check_environment(settings: Settings) -> EnvReport:
 
 
 def _connect(settings: Settings, state: dict[str, Any]) -> str:
-    target = server.resolve_target(settings)
+    target = session.resolve_target(settings)
     state["conn"] = server.connect(target.url, autocommit=True)
     state["url"] = target.url
     return target.display

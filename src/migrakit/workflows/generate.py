@@ -14,7 +14,7 @@ from ..core.reports import Generated as Generated
 from ..core.settings import Settings
 from ..core.statements import BREAKPOINT, is_destructive
 from ..db import schema_diff as schema
-from ..db import server, shadow
+from ..db import server, session, shadow
 from ..errors import ConfigError, ConfirmationRequired, MigrakitError
 from ..sources.folders import load_folder
 from ..sources.load import load_sources
@@ -44,7 +44,7 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
         )
     if not settings.schema.is_file():
         raise ConfigError(f"schema file {settings.schema} does not exist", file=str(settings.schema), fix="create it or fix the path")
-    base = server.resolve_target(settings).url
+    base = session.resolve_target(settings).url
     with server.shadow_database(base) as from_migrations, server.shadow_database(base) as from_schema:
         # the migrations as db.migrate runs them (the first generated migration starts the folder)
         on_shadow = settings.with_overrides(database_url=from_migrations)

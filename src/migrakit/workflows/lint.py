@@ -19,7 +19,7 @@ from ..core.project import Sources
 from ..core.settings import Settings
 from ..core.statements import keyword_head
 from ..core.target import resolve_tag
-from ..db import lock_probe, server, shadow
+from ..db import lock_probe, server, session, shadow
 from ..db.status import read_status
 from ..errors import ConfigError, LintFindings, MigrakitError
 from ..sources.load import load_sources
@@ -112,7 +112,7 @@ def lint(settings: Settings, *, every: bool = False, migration: str | None = Non
                           fix=f"use one of {', '.join(FAIL_ON)}")
     src = load_sources(settings)
     base, chosen, legacy_ran = _choose(settings, src, every, migration)
-    target = server.resolve_target(settings)
+    target = session.resolve_target(settings)
     sizes, target_version = lock_probe.target_sizes(target.url)
     notes: list[str] = []
     with shadow.shadow(settings) as url:

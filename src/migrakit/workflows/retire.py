@@ -38,7 +38,7 @@ from ..core.naming import utc_stamp
 from ..core.reports import Check
 from ..core.settings import Settings
 from ..db import schema_diff as schema
-from ..db import server, shadow, tracking
+from ..db import server, session, shadow, tracking
 from ..db.legacy_table import legacy_table, record_and_drop
 from ..db.status import read_status
 from ..errors import ConfigError, ConfirmationRequired, DriftError, MigrakitError
@@ -126,7 +126,7 @@ def gather(settings: Settings) -> RetirePlan:
 
 
 def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
-    target = server.resolve_target(settings)
+    target = session.resolve_target(settings)
     plan = RetirePlan(target.display)
     plan.legacy = list(load_legacy(settings.legacy_dir, settings.root, required=False))
     scripts = legacy_scripts(settings)
@@ -254,7 +254,7 @@ def _fold_files(plan: RetirePlan) -> tuple[str, str] | None:
     return text, manifest
 
 
-def _shadows(settings: Settings, target: server.Target, plan: RetirePlan, fold: tuple[str, str] | None) -> _Shadows:
+def _shadows(settings: Settings, target: session.Target, plan: RetirePlan, fold: tuple[str, str] | None) -> _Shadows:
     """One shadow database where it suffices: all migrations plus the fold, without the legacy folder. The fold
     is the legacy files' SQL byte for byte, in the order db.bootstrap runs them, after the same migrations, so
     when that shadow equals the target, so would db.check's (migrations, then each legacy file). Only when it
@@ -274,7 +274,7 @@ def _shadows(settings: Settings, target: server.Target, plan: RetirePlan, fold: 
     return _Shadows(diff, fold_diff, fold_error)
 
 
-def _fold_diff(settings: Settings, target: server.Target, plan: RetirePlan, fold: tuple[str, str]) -> schema.SchemaDiff:
+def _fold_diff(settings: Settings, target: session.Target, plan: RetirePlan, fold: tuple[str, str]) -> schema.SchemaDiff:
     """All migrations plus the fold, without the legacy folder, on a shadow database, compared with the target."""
     with tempfile.TemporaryDirectory(prefix="migrakit-retire-") as tmp:
         consolidated = Path(tmp) / "consolidated"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..core.settings import Settings
 from ..core.tracking_upgrade import TrackingUpgrade
-from ..db import server, tracking
+from ..db import server, session, tracking
 from ..db.lock import migration_lock
 from ..db.table_upgrade import apply, needed, unmatched_error
 from ..errors import ConfirmationRequired, MigrakitError
@@ -64,7 +64,7 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
             state="nothing was changed",
             fix="convert the folder first: `inv db.upgrade-layout` shows the plan, `--yes` converts it",
         )
-    target = server.resolve_target(settings)
+    target = session.resolve_target(settings)
     conn = server.connect(target.url, autocommit=True)
     try:
         with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout):
