@@ -7,7 +7,8 @@ the same command one target after another (`--concurrency 1`), in the same run.
 Starts its own PostgreSQL (bench/pg.py) and a LatencyProxy in this process; migrakit runs as a child process
 (bench/maxrss.py: wall time and its own peak RSS), as a deploy would run it. For each size: fresh databases
 for every measured run, then a check that every target has every tracking row; then a rerun on the migrated
-targets (all up to date). Round trips are the proxy's client-to-server bursts, divided by the targets.
+targets (all up to date). Round trips are the proxy's client-to-server bursts, divided by the targets; "queries"
+leaves out the bursts that open a connection (2 per connection: SSLRequest, startup) or only close one.
 Writes a Markdown report (bench/results/fleet.md).
 """
 
@@ -49,6 +50,7 @@ class Row:
     trips: float  # round trips per target
     ok: bool
     note: str = ""  # why the run failed
+    queries: float = 0.0  # of the round trips, those neither opening nor only closing a connection
 
 
 def _ints(text: str) -> list[int]:
@@ -98,14 +100,14 @@ def _tracked(pg: Postgres, names: list[str]) -> list[int]:
 
 
 def _run(pg: Postgres, proxy: LatencyProxy, work: Path, folder: Path, names: list[str], concurrency: int) -> tuple[float, int, float]:
-    """(seconds, peak RSS, round trips per target) of one fleet run; its --json document goes to a file (through
+    """(seconds, peak RSS, round trips per target, of them queries per target) of one fleet run; its --json document goes to a file (through
     `sh -c 'exec ...'`, so the measured process is migrakit itself), and a failed target is reported from it."""
     stem = f"{len(names)}_{concurrency}_{time.monotonic_ns()}"
     targets = _targets_file(work / f"targets_{stem}.toml", pg, names, proxy.port)
     out = work / f"out_{stem}.json"
     cmd = [migrakit_exe(), "db.migrate", "--migrations-dir", str(folder), "--targets", str(targets),
            "--concurrency", str(concurrency), "--json"]  # fmt: skip
-    before = proxy.turns
+    before, setup_before, close_before = proxy.turns, proxy.setup_turns, proxy.close_turns
     try:
         seconds, peak = peak_rss(["sh", "-c", f'exec "$0" "$@" > {shlex.quote(str(out))}', *cmd], work)
     except RuntimeError:
@@ -113,7 +115,9 @@ def _run(pg: Postgres, proxy: LatencyProxy, work: Path, folder: Path, names: lis
         failed = [t for t in doc.get("targets", []) if t["status"] == "failed"]
         shown = "; ".join(f"{t['name']}: {t['error']['message']} ({t['error']['cause']})" for t in failed[:3])
         raise RuntimeError(f"{len(failed)} target(s) failed: {shown or doc.get('error')}") from None
-    return seconds, peak, (proxy.turns - before) / len(names)
+    turns = proxy.turns - before
+    queries = turns - (proxy.setup_turns - setup_before) - (proxy.close_turns - close_before)
+    return seconds, peak, turns / len(names), queries / len(names)
 
 
 def _round_trip(url: str) -> float:
@@ -144,18 +148,18 @@ def measure(pg: Postgres, work: Path, args: argparse.Namespace, tenants: int, rt
             try:
                 log(f"{tenants} tenants: {label}")
                 try:
-                    seconds, peak, trips = _run(pg, proxy, work, folder, names, concurrency)
+                    seconds, peak, trips, queries = _run(pg, proxy, work, folder, names, concurrency)
                 except RuntimeError as exc:
                     log(f"  FAILED: {exc}")
                     rows.append(Row(tenants, label, concurrency, 0.0, 0, 0.0, False, str(exc)))
                     continue
                 ok = _tracked(pg, names) == [args.migrations] * tenants
-                rows.append(Row(tenants, label, concurrency, seconds, peak, trips, ok))
+                rows.append(Row(tenants, label, concurrency, seconds, peak, trips, ok, queries=queries))
                 log(f"  {seconds:.2f} s, peak {peak / 2**20:.0f} MiB, {trips:.1f} round trips per target, {'ok' if ok else 'WRONG'}")
                 if concurrency == biggest and concurrency > 1:
-                    seconds, peak, trips = _run(pg, proxy, work, folder, names, concurrency)
+                    seconds, peak, trips, queries = _run(pg, proxy, work, folder, names, concurrency)
                     rows.append(Row(tenants, f"rerun, all up to date (--concurrency {concurrency})", concurrency, seconds, peak, trips,
-                                    _tracked(pg, names) == [args.migrations] * tenants))  # fmt: skip
+                                    _tracked(pg, names) == [args.migrations] * tenants, queries=queries))  # fmt: skip
                     log(f"  rerun: {seconds:.2f} s, {trips:.1f} round trips per target")
             finally:
                 for name in names:
@@ -175,12 +179,12 @@ def render(rows: list[Row], args: argparse.Namespace, command: str, info: dict[s
         + f", through the latency proxy (+{args.rtt_ms:g} ms round trip; {rtt})",
         "- migrakit runs as a child process; times are wall clock of the whole command, peak memory its own RSS",
         "",
-        "| tenants | run | time | per target | round trips per target | peak memory | every row tracked |",
+        "| tenants | run | time | per target | round trips per target (of them queries) | peak memory | every row tracked |",
         "|---:|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
-            f"| {r.tenants} | {r.label} | {r.seconds:.2f} s | {r.seconds / r.tenants * 1000:.0f} ms | {r.trips:.1f} | "
+            f"| {r.tenants} | {r.label} | {r.seconds:.2f} s | {r.seconds / r.tenants * 1000:.0f} ms | {r.trips:.1f} ({r.queries:.1f}) | "
             f"{r.peak / 2**20:.0f} MiB | {'yes' if r.ok else '**NO**'} |"
         )
     lines.append("")

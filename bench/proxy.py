@@ -9,7 +9,9 @@ holds at most `max_chunks` reads of at most `chunk` bytes; when full it stops re
 control slows the sender. It listens on 127.0.0.1 only and runs its event loop in a daemon thread.
 
 `turns` counts client-to-server bursts (data from the client after data from the server, or first on a
-connection), summed over connections: about the number of round trips the client waited for.
+connection), summed over connections: about the number of round trips the client waited for. Of them,
+`setup_turns` open connections (SSLRequest, StartupMessage) and `close_turns` only close one (Terminate);
+the rest are the queries.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class LatencyProxy:
         self.port = 0
         self.connections = 0  # accepted and served so far
         self.turns = 0
+        self.setup_turns = 0  # bursts that open a connection (SSLRequest, StartupMessage: no type letter, first byte 0)
+        self.close_turns = 0  # bursts that are only a Terminate ('X'): nothing is waited for
         # set to [] to keep (connection, its first TRACE_BYTES) of each client-to-server burst
         self.trace: list[tuple[int, bytes]] | None = None
         self._active = 0
@@ -161,6 +165,8 @@ class LatencyProxy:
                 data = await reader.read(self.chunk)
                 if data and last[0] != way:
                     self.turns += way == "up"
+                    self.setup_turns += way == "up" and data[:1] == b"\x00"
+                    self.close_turns += way == "up" and data == b"X\x00\x00\x00\x04"
                     if way == "up" and self.trace is not None:
                         last[2] = len(self.trace)
                         self.trace.append((last[1], b""))
