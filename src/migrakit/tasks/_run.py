@@ -8,14 +8,15 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import invoke
 from invoke.exceptions import Exit
 
-from ..core.settings import Settings
 from ..errors import MigrakitError
-from ..sources.config import load_settings
+
+if TYPE_CHECKING:  # `migrakit --help` / `--list` import every tasks module: they read no settings
+    from ..core.settings import Settings
 
 
 class _RedactInvokeLog(logging.Filter):
@@ -149,6 +150,8 @@ def settings_from(c: Any, **options: Any) -> Settings:
             "`inv db.migrate --dry-run` (also db.migrate-consolidated, db.bootstrap); `inv db.status` shows what is pending",
             code=2,
         )
+    from ..sources.config import load_settings
+
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
     return load_settings(invoke_config=configured, **options)
 
