@@ -7,9 +7,13 @@ Layouts:
 
 from __future__ import annotations
 
+import errno
 import functools
+import itertools
 import os
 import re
+import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +23,7 @@ from ..core.folder import V1 as V1
 from ..core.folder import Folder as Folder
 from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
 from ..core.migration import STANDARD, Layout, Migration, drizzle_hash
-from ..core.naming import locale_key, v1_when
+from ..core.naming import v1_sorted, v1_when
 from ..core.statements import BREAKPOINT, keyword_head
 from ..errors import ConfigError, JournalError
 
@@ -263,31 +267,59 @@ def content_warnings(migrations: list[Migration]) -> list[str]:
 
 
 
+def _is_file(path: str) -> bool:
+    """`Path(path).is_file()` on a str: False where the file is missing (or a path part is no folder), any other
+    error raised, as pathlib does."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+            return False
+        raise
+    except ValueError:
+        return False
+
+
+def _display_under(path: Path, root: Path | None) -> Callable[[str], str]:
+    """`display_path(path / rel, root)` for many `rel` under `path`, with the absolute paths computed once."""
+    full_dir = os.path.abspath(path)
+    prefixes = [_abs_dir(str(base) if base is not None else os.getcwd()) for base in (root, None)]
+
+    def shown(rel: str) -> str:
+        full = os.path.join(full_dir, rel)
+        for prefix in prefixes:
+            if full.startswith(prefix):
+                return full[len(prefix) :]
+        return str(path / rel)
+
+    return shown
+
+
 def _load_v1_folder(path: Path, root: Path | None) -> Folder:
-    folders = sorted(
-        (p for p in path.iterdir() if p.is_dir() and (p / "migration.sql").is_file()),
-        key=lambda p: locale_key(p.name),
-    )
+    # one scandir and str paths (10,000 folders: no Path objects, a stat only for each migration.sql)
+    with os.scandir(path) as entries:
+        found = [e.name for e in entries if e.is_dir() and _is_file(os.path.join(e.path, "migration.sql"))]
+    folders = v1_sorted(found)
+    shown_of = _display_under(path, root)
+    base = os.fspath(path)
     migrations = []
-    for folder in folders:
-        sql = folder / "migration.sql"
-        shown = display_path(sql, root)
-        if not _V1_FOLDER.match(folder.name):
+    for name in folders:
+        rel = os.path.join(name, "migration.sql")
+        shown = shown_of(rel)
+        if not _V1_FOLDER.match(name):
             raise JournalError(
-                f"folder {folder.name!r} does not start with a 14-digit timestamp",
+                f"folder {name!r} does not start with a 14-digit timestamp",
                 file=shown,
-                migration=folder.name,
+                migration=name,
                 fix="name Drizzle 1.0 migration folders <YYYYMMDDHHMMSS>_<name>, as drizzle-kit does",
             )
-        text, digest = read_sql(sql, shown, folder.name)
-        migrations.append(
-            Migration(tag=folder.name, when=v1_when(folder.name), path=shown, text=text, hash=digest, mode=STANDARD, name=folder.name)
-        )
+        text, digest = read_sql(os.path.join(base, rel), shown, name)
+        migrations.append(Migration(tag=name, when=v1_when(name), path=shown, text=text, hash=digest, mode=STANDARD, name=name))
     warnings = [
-        f"{a.name} and {b.name} share a timestamp and use non-ASCII characters: Drizzle orders them by the "
+        f"{a} and {b} share a timestamp and use non-ASCII characters: Drizzle orders them by the "
         "process locale, migrakit by ICU's root order; give one a later timestamp to make the order certain"
-        for a, b in zip(folders, folders[1:])
-        if a.name[:14] == b.name[:14] and not (a.name + b.name).isascii()
+        for a, b in itertools.pairwise(folders)
+        if a[:14] == b[:14] and not (a + b).isascii()
     ]
     warnings += content_warnings(migrations)
     return Folder(path, V1, tuple(migrations), warnings=tuple(warnings))
