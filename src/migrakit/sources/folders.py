@@ -69,6 +69,8 @@ def read_bytes(path: str | Path) -> bytes:
             with open(fd, "rb", buffering=0, closefd=False) as raw:
                 data = raw.readall()
         return data
+    except OSError as exc:  # a folder opens, then fails to read: name the file, as open() would (tasks/_run)
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
     finally:
         os.close(fd)
 
