@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
 import subprocess
@@ -112,22 +113,42 @@ def round_trip(url: str, count: int = 20) -> float:
         return median([timed(lambda: conn.execute("SELECT 1").fetchone()) for _ in range(count)])
 
 
+PROCESS_NOTE = (
+    "Whole-process timings (`db.status`, `--help`) follow one untimed run of the same command, with Python's "
+    "bytecode cache on (kept in the bench's work folder), as an installed migrakit has its .pyc files; "
+    "PYTHONDONTWRITEBYTECODE in the caller's environment would otherwise make each run compile every module again."
+)
+
+
+def process_env(workdir: Path) -> dict[str, str]:
+    """The environment of a timed whole-process run (see PROCESS_NOTE): bytecode cached under `workdir`, so the
+    source tree is not written to."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
+    return env
+
+
+def process_times(cmd: Sequence[str], workdir: Path, runs: int) -> list[float]:
+    """Seconds of `runs` whole processes of `cmd`, after one untimed run (PROCESS_NOTE)."""
+    env = process_env(workdir)
+    run = lambda: subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, check=True)  # noqa: E731
+    run()
+    return [timed(run) for _ in range(runs)]
+
+
 def status_times(pg: Postgres, folder: Path, workdir: Path, runs: int) -> list[float]:
     """Apply `folder` once (migrakit Mode 1), then time whole `migrakit db.status` processes on it."""
     name = pg.new_database()
     try:
         url = pg.url_of(name)
         mode1(Job(folder, folder, url, workdir))
-        cmd = [migrakit_exe(), "db.status", "--database-url", url, "--migrations-dir", str(folder)]
-        run = lambda: subprocess.run(cmd, cwd=workdir, capture_output=True, check=True)  # noqa: E731
-        return [timed(run) for _ in range(runs)]
+        return process_times([migrakit_exe(), "db.status", "--database-url", url, "--migrations-dir", str(folder)], workdir, runs)
     finally:
         pg.drop_database(name)
 
 
 def help_times(workdir: Path, runs: int) -> list[float]:
-    cmd = [migrakit_exe(), "--help"]
-    return [timed(lambda: subprocess.run(cmd, cwd=workdir, capture_output=True, check=True)) for _ in range(runs)]
+    return process_times([migrakit_exe(), "--help"], workdir, runs)
 
 
 def peak_rss(cmd: Sequence[str], cwd: Path) -> tuple[float, int]:

@@ -20,7 +20,7 @@ if __name__ == "__main__":  # run as a script: import `bench` as a package from 
     sys.path[0] = str(ROOT)
 
 from bench import synth  # noqa: E402
-from bench.measure import Suite, help_times, migrate_rss, round_trip, run_suite, status_times  # noqa: E402
+from bench.measure import PROCESS_NOTE, Suite, help_times, migrate_rss, round_trip, run_suite, status_times  # noqa: E402
 from bench.pg import Postgres  # noqa: E402
 from bench.proxy import LatencyProxy  # noqa: E402
 from bench.report import Memory, Results, machine_info, render  # noqa: E402
@@ -131,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             if "help" in args.only:
                 log("migrakit --help")
                 results.help = help_times(work, args.help_runs)
+            if {"status", "help"} & args.only:
+                results.notes.append(PROCESS_NOTE)
             if "memory" in args.only:
                 results.memory = _memory(pg, work, args.memory_mb)
             if "giant" in args.only:

@@ -2,6 +2,8 @@
 of short passwords, and never echoing what cannot be parsed."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from migrakit.core import redact
 
@@ -57,3 +59,28 @@ def test_unparseable_and_foreign_urls_show_host_and_database_only(url, shown):
 def test_links_in_messages_are_left_alone():
     text = "see https://orm.drizzle.team/docs/migrations and user@example.com"
     assert redact.redact_text(text) == text
+
+
+# the characters the masking patterns turn on, and line ends (a long output is scanned line by line)
+_REDACT_ALPHABET = "ab:/@ \n\r\t.x-_%+'\"[1Pß"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_REDACT_ALPHABET, max_size=60))
+def test_masking_only_the_lines_holding_a_match_changes_nothing(text):
+    """redact_text scans only the lines holding `://` (or `@`) with the URL (or user-info) pattern: the same
+    result as scanning the whole text."""
+    mask_userinfo = lambda m: m.group(1) + redact.MASK + m.group(3)  # noqa: E731
+    assert redact._sub_lines(redact._URL_TOKEN, redact._mask_url_token, text, "://") == redact._URL_TOKEN.sub(
+        redact._mask_url_token, text
+    )
+    assert redact._sub_lines(redact._BARE_USERINFO, mask_userinfo, text, "@") == redact._BARE_USERINFO.sub(mask_userinfo, text)
+
+
+def test_a_password_key_is_masked_in_a_long_text_and_in_any_case():
+    lines = [f"{i:05d}_step  applied" for i in range(2000)]
+    text = "\n".join([*lines, "conninfo: host=h PASSWORD=hunter2 dbname=d", "url: postgresql://app:s3cret@h/db", *lines])
+    shown = redact.redact_text(text)
+    assert "hunter2" not in shown and "s3cret" not in shown
+    assert "PASSWORD=***" in shown and "postgresql://app:***@h/db" in shown
+    assert shown.count("\n") == text.count("\n")

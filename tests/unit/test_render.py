@@ -4,7 +4,7 @@ from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
 from migrakit.core.planner import plan
 from migrakit.errors import DriftError, MigrationFailed
 from migrakit.render import json as as_json
-from migrakit.render.text import fold, group_notes
+from migrakit.render.text import RICH_MAX_ROWS, fold, group_notes, table
 
 
 def test_short_lists_are_not_folded():
@@ -64,3 +64,19 @@ def test_duplicate_rows_serialize_as_rows_with_the_migration_they_duplicate():
     assert [{"migration": tag, **as_json.row(r)} for tag, r in p.duplicate_rows] == [
         {"migration": "0000_a", "id": 2, "hash": m.hash, "created_at": 1, "name": None}
     ]
+
+
+def test_plain_table_aligns_columns_under_their_headers():
+    assert table(["tag", "state"], [["0000_a", "applied"], ["0001_long_name", ""]], "plain") == (
+        "tag             state\n0000_a          applied\n0001_long_name"
+    )
+    assert table(["tag", "state"], [], "plain") == "tag  state"
+
+
+def test_a_terminal_gets_rich_boxes_for_a_short_table_and_every_row_as_plain_columns_for_a_long_one():
+    few = [[f"{i:05d}_step", "applied"] for i in range(3)]
+    boxed = table(["tag", "state"], few, "rich")
+    assert "┃" in boxed and "00002_step" in boxed
+    many = [[f"{i:05d}_step", "applied"] for i in range(RICH_MAX_ROWS + 1)]
+    assert table(["tag", "state"], many, "rich") == table(["tag", "state"], many, "plain")
+    assert table(["tag", "state"], many, "plain").count("\n") == RICH_MAX_ROWS + 1  # the header and every row

@@ -3,8 +3,10 @@
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from migrakit.core.naming import locale_key, v1_when
+from migrakit.core.naming import locale_key, v1_sorted, v1_when
 from migrakit.errors import JournalError
 from migrakit.sources.folders import V1, detect_layout, load_folder
 from tests.fixtures.folders import make_drizzle_folder
@@ -34,6 +36,20 @@ def test_locale_order_is_nodes_for_ascii():
     # the order `arr.sort((a, b) => a.localeCompare(b))` prints in node 20 (ICU root); see the interop test
     names = ["ab", "Ab", "aB", "AB", "a_b", "a-b", "a b", "a.b", "a1", "a", "A", "_a", "-a"]
     assert sorted(names, key=locale_key) == ["_a", "-a", "a", "A", "a b", "a_b", "a-b", "a.b", "a1", "ab", "aB", "Ab", "AB"]
+
+
+_stamps = st.sampled_from(["20240101000000", "20240101000001", "20231231235959", "20240101000010"])
+_v1_names = st.builds(
+    lambda stamp, rest: f"{stamp}_{rest}", _stamps, st.text(alphabet="aAbB_-.1 é\u00c9\x01", max_size=6)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_v1_names, st.text(alphabet="0123456789_aB٣", max_size=16)), max_size=12))
+def test_v1_sorted_is_the_locale_order_keyed_only_where_stamps_tie(names):
+    """v1_sorted keys only names that share a 14-digit prefix; the order is sorted(key=locale_key)'s, ties
+    (names whose keys are equal) included, also with names that are no Drizzle 1.0 folder name."""
+    assert v1_sorted(names) == sorted(names, key=locale_key)
 
 
 def test_folders_sort_by_locale_not_by_code_point(tmp_path):

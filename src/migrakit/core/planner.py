@@ -87,6 +87,8 @@ def _match_rows(migrations: Sequence[Migration], rows: Sequence[TrackingRow]) ->
     matched: dict[int, TrackingRow] = {}
     used: set[int] = set()
     for exact in (True, False):
+        if len(matched) == len(migrations) or len(used) == len(rows):  # nothing left to pair (the usual case)
+            break
         for pos, m in enumerate(migrations):
             if pos in matched:
                 continue

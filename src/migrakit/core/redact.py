@@ -20,7 +20,7 @@ from a mistyped password), as a whole token there. So password `x` never turns `
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from urllib.parse import unquote
 
 MASK = "***"
@@ -197,6 +197,30 @@ def _mask_url_token(m: re.Match[str]) -> str:
     return redact_url(token)
 
 
+def _sub_lines(pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str], text: str, needle: str) -> str:
+    """`pattern.sub(repl, text)`, run only on the lines that hold `needle`, which every match holds.
+
+    For a pattern whose matches never hold a line end (_URL_TOKEN, _BARE_USERINFO: no blank inside) and whose
+    look-behind treats a line start as it treats a newline before it: then the matches are the same. db.status
+    on 10,000 migrations prints 10,000 lines, of which one names the database: ~70 ms to scan them all with
+    the three patterns, ~3 ms so."""
+    pos = text.find(needle)
+    if pos < 0:
+        return text
+    out: list[str] = []
+    done = 0  # text[:done] is in `out`
+    while pos >= 0:
+        start = max(text.rfind("\n", done, pos) + 1, done)
+        end = text.find("\n", pos)
+        end = len(text) if end < 0 else end
+        out.append(text[done:start])
+        out.append(pattern.sub(repl, text[start:end]))
+        done = end
+        pos = text.find(needle, end)
+    out.append(text[done:])
+    return "".join(out)
+
+
 def redact_text(
     text: str, urls: Iterable[str] = (), secrets: Iterable[str] = (), *, short_in_quotes: bool = True
 ) -> str:
@@ -207,9 +231,10 @@ def redact_text(
         urls = sorted({u for u in urls if u}, key=len, reverse=True)
         for url in urls:
             text = text.replace(url, redact_url(url))
-        text = _URL_TOKEN.sub(_mask_url_token, text)
-        text = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
-        text = _BARE_USERINFO.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+        text = _sub_lines(_URL_TOKEN, _mask_url_token, text, "://")
+        if "password" in text.casefold():  # the only way _KV_PASSWORD matches (casefold: as re.IGNORECASE's ſ)
+            text = _KV_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
+        text = _sub_lines(_BARE_USERINFO, lambda m: m.group(1) + MASK + m.group(3), text, "@")
         ordered = sorted({s for s in secrets if s and s != MASK}, key=len, reverse=True)
         for secret in ordered:
             if len(secret) >= LONG:

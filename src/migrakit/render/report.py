@@ -4,7 +4,7 @@ of render/ (errors: render/errors.py).
 
 `fmt` is "rich" (a terminal), "plain" (CI, pipes) or "json". NO_COLOR changes colour only: a terminal still
 gets rich's tables and progress bar, without colour (rich reads NO_COLOR itself). rich is imported only when
-a table is actually drawn. Long lists are folded and repeated notes grouped (render/text.py).
+a table is actually drawn (a table over render/text.RICH_MAX_ROWS rows is drawn as plain columns). Long lists are folded and repeated notes grouped (render/text.py).
 """
 
 from __future__ import annotations

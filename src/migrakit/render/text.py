@@ -29,6 +29,9 @@ def group_notes(notes: Iterable[str], subjects: Iterable[tuple[str, str]], *, at
 
     `subjects` are (file, tag) pairs; a note is about the first subject whose file (else tag, as a whole
     word) it names. Notes about no subject, and groups smaller than `at`, stay as they are, in order."""
+    notes = list(notes)
+    if not notes:  # nothing to group: skip indexing the subjects (10,000 migrations in db.status)
+        return []
     subjects = [(f, t) for f, t in subjects if t]
     by_file = {f: t for f, t in subjects if f}
     tags_by_word = {t for _, t in subjects}
@@ -62,9 +65,15 @@ def group_notes(notes: Iterable[str], subjects: Iterable[tuple[str, str]], *, at
     return out
 
 
+RICH_MAX_ROWS = 200  # above this many rows a terminal gets the plain columns (rich takes ~1.3 ms a row)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]], fmt: str) -> str:
-    """Rows under their headers: a rich table on a terminal (fmt "rich"), aligned plain columns otherwise."""
-    if fmt == "rich":
+    """Rows under their headers: a rich table on a terminal (fmt "rich"), aligned plain columns otherwise.
+
+    A table of more than RICH_MAX_ROWS rows is drawn as plain columns on a terminal too, every row kept: rich
+    needs 13 s for db.status's 10,000 rows, the plain columns 20 ms."""
+    if fmt == "rich" and len(rows) <= RICH_MAX_ROWS:
         from rich.console import Console
         from rich.table import Table
 
@@ -75,7 +84,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], fmt: str) -> st
         with console.capture() as cap:
             console.print(t)
         return cap.get().rstrip("\n")
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    columns = zip(*rows, strict=False) if rows else ([] for _ in headers)  # a column at a time: 10,000 rows
+    widths = [max([len(h), *map(len, column)]) for h, column in zip(headers, columns, strict=False)]
     fmt_row = "  ".join(f"{{:<{w}}}" for w in widths)
     return "\n".join(fmt_row.format(*r).rstrip() for r in [list(headers), *rows])
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from ..core.tracking_upgrade import TrackingUpgrade
-from ..workflows.upgrade_layout import LayoutUpgrade
-from ..workflows.upgrade_tracking import UpgradeTrackingReport
+from typing import TYPE_CHECKING
+
 from .text import table
+
+if TYPE_CHECKING:  # annotations only: db.status draws upgrade_lines without importing the upgrade workflows
+    from ..core.tracking_upgrade import TrackingUpgrade
+    from ..workflows.upgrade_layout import LayoutUpgrade
+    from ..workflows.upgrade_tracking import UpgradeTrackingReport
 
 
 def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:

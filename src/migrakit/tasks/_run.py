@@ -4,18 +4,21 @@ returned report's `exit_code` property (e.g. 5 for a plan printed without --yes)
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import os
 import sys
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import invoke
 from invoke.exceptions import Exit
 
-from ..core.settings import Settings
 from ..errors import MigrakitError
-from ..sources.config import load_settings
+
+if TYPE_CHECKING:  # `migrakit --help` / `--list` import every tasks module: they read no settings
+    from ..core.settings import Settings
 
 
 class _RedactInvokeLog(logging.Filter):
@@ -149,6 +152,8 @@ def settings_from(c: Any, **options: Any) -> Settings:
             "`inv db.migrate --dry-run` (also db.migrate-consolidated, db.bootstrap); `inv db.status` shows what is pending",
             code=2,
         )
+    from ..sources.config import load_settings
+
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
     return load_settings(invoke_config=configured, **options)
 
@@ -169,6 +174,18 @@ def _invoke_dry(c: Any) -> bool:
         return bool(c.config.run.dry)
     except (AttributeError, KeyError):
         return False
+
+
+@contextmanager
+def _long_lived_heap() -> Iterator[None]:
+    """What exists when a task starts (the modules it imported, Invoke's parser) lives until it ends: the garbage
+    collector skips it (`gc.freeze`) instead of scanning it again whenever the task's allocations trigger a
+    collection (db.status on 10,000 migrations makes ~100,000 objects: ~35 ms). Unfrozen afterwards."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def run_core(
@@ -192,16 +209,17 @@ def run_core(
     task = task or _task_name()
     url = settings.database_url if settings is not None else None
     urls = [u for u in (settings.database_url, settings.shadow_url, settings.direct_url) if u] if settings is not None else []
-    try:
-        result = call()
-    except MigrakitError as err:
-        raise _exit(err, fmt, urls, task, url) from err
-    code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
-    if fmt == "json":
-        text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
-    else:
-        text = render(result, fmt)
-    _write(redact_text(text, urls, short_in_quotes=fmt != "json"))
+    with _long_lived_heap():
+        try:
+            result = call()
+        except MigrakitError as err:
+            raise _exit(err, fmt, urls, task, url) from err
+        code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
+        if fmt == "json":
+            text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
+        else:
+            text = render(result, fmt)
+        _write(redact_text(text, urls, short_in_quotes=fmt != "json"))
     sys.stdout.flush()
     if code:
         raise Exit(code=code)
