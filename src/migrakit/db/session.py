@@ -8,16 +8,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from ..core.settings import Settings
 from ..errors import DatabaseUnavailable
 from . import server
-from .embedded import ensure_running
-from .lock import open_lock_connection
-from .run_base import Options
+
+if TYPE_CHECKING:
+    from .run_base import Options
+
+# db.status and the other read-only commands import this module: the embedded server's (psutil), the lock's and the
+# executor's modules are imported where they are used.
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ def resolve_target(settings: Settings) -> Target:
         shown = folder.resolve().relative_to(Path(settings.root).resolve())
     except ValueError:
         shown = folder
+    from .embedded import ensure_running
+
     url = ensure_running(folder)
     return Target(url, True, f"{server.redact_url(url)} (embedded, data in {shown}/)")
 
@@ -58,6 +63,8 @@ def open_migrating(settings: Settings) -> Iterator[tuple[Target, Any, Any]]:
     """Like open_target, with the migration lock's connection (autocommit, for db/lock.migration_lock's
     `lock_conn`) opened at the same time, on a second thread: a migrating command waits for one connection
     set-up, not two. Both are closed afterwards (the lock's by migration_lock, or here)."""
+    from .lock import open_lock_connection
+
     target = resolve_target(settings)
     with ThreadPoolExecutor(1, thread_name_prefix="migrakit-lock-connect") as pool:
         pending = pool.submit(open_lock_connection, target.url)
@@ -104,6 +111,8 @@ def _lost(target: Target, conn: Any) -> Iterator[None]:
 
 
 def executor_options(settings: Settings, *, v1: bool, single_transaction: bool = False) -> Options:
+    from .run_base import Options
+
     return Options(
         schema=settings.migrations_schema,
         table=settings.migrations_table,

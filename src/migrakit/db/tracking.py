@@ -102,20 +102,25 @@ def select_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> bytes:
 def from_result(result: pq.abc.PGresult, encoding: str) -> TableRead:
     """The TableRead of `SELECT * FROM <tracking table> ORDER BY id` answered in text (the simple protocol)."""
     pos = {(result.fname(i) or b"").decode(encoding): i for i in range(result.nfields)}
+    get, at_id, at_hash, at_created, at_name = result.get_value, pos["id"], pos["hash"], pos["created_at"], pos.get("name")
 
-    def text(row: int, column: str) -> str | None:
-        value = result.get_value(row, pos[column]) if column in pos else None
-        return None if value is None else value.decode(encoding)
+    def number(value: bytes | None) -> int | None:
+        if value is None:
+            return None
+        try:
+            return int(value)
+        except ValueError:  # a numeric column: "1700000000000.0"
+            return int(Decimal(value.decode(encoding)))
 
     rows = []
     for i in range(result.ntuples):
-        created = text(i, "created_at")
+        name = get(i, at_name) if at_name is not None else None
         rows.append(
             TrackingRow(
-                id=int(text(i, "id") or 0),
-                hash=text(i, "hash") or "",
-                created_at=None if created is None else int(Decimal(created)),
-                name=text(i, "name"),
+                id=int(get(i, at_id) or 0),
+                hash=(get(i, at_hash) or b"").decode(encoding),
+                created_at=number(get(i, at_created)),
+                name=None if name is None else name.decode(encoding),
             )
         )
     return TableRead(rows, True, "name" in pos)
