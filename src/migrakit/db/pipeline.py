@@ -128,6 +128,7 @@ class Commands:
         except OSError as exc:
             raise psycopg.errors.ConnectionFailure(f"reading results failed: {exc}") from exc
         gap = True  # libpq ends each command's results with a None; a None after a None: nothing more for now
+        got = 0
         while not pgconn.is_busy():
             result = pgconn.get_result()
             if result is None:
@@ -135,6 +136,7 @@ class Commands:
                     break
                 gap = True
                 continue
+            got += 1
             status = result.status
             gap = status == _SYNC  # no None follows a Sync's result
             if gap:
@@ -153,6 +155,8 @@ class Commands:
                 )
             self._syncs = 0
             self._answered = self.sent
+        elif block and not got and self._syncs and not pgconn.is_busy():  # libpq expects nothing more: never spin
+            raise psycopg.errors.InternalError(f"pipeline out of step: {self.sent - self._answered} result(s) never came")
 
 
 _SYNC = psycopg.pq.ExecStatus.PIPELINE_SYNC
