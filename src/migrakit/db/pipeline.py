@@ -52,9 +52,12 @@ class Commands:
     commands, and at `sync`): `done` is how many commands completed before the first failure, `error` that
     failure (the exception psycopg would raise for it), `failed` the number of the command that failed (None: none
     did, or the connection broke before its result came). After an error the server skips everything up to the
-    next Sync: `send` raises it instead of queueing more. Used as a context manager on an autocommit
-    connection with nothing else in progress; on leaving, the pipeline is synced (if anything is unanswered)
-    and ended, so the connection is usable (or broken) as psycopg expects.
+    next Sync: `send` raises it instead of queueing more once it has arrived (the server sends results at a Sync
+    or when its output buffer fills). `COPY ... TO STDOUT` has its rows read and dropped; `COPY ... FROM STDIN`
+    is refused, and as the commands queued after it reach a server reading COPY data, the server ends the
+    session (a lost connection, never a wait). Used as a context manager on an autocommit connection with
+    nothing else in progress; on leaving, the pipeline is synced (if anything is unanswered) and ended, so the
+    connection is usable (or broken) as psycopg expects.
 
     Waits are the same as psycopg's: on the socket, while the server runs what was sent (bounded by
     statement_timeout) or the network is gone (bounded by the keepalives set in `server.connect`)."""
@@ -138,6 +141,10 @@ class Commands:
                 continue
             got += 1
             status = result.status
+            if status in (_COPY_IN, _COPY_OUT):  # not the command's end: its own result follows
+                self._copy(status)
+                gap = False
+                continue
             gap = status == _SYNC  # no None follows a Sync's result
             if gap:
                 self._syncs -= 1
@@ -159,6 +166,22 @@ class Commands:
             raise psycopg.errors.InternalError(f"pipeline out of step: {self.sent - self._answered} result(s) never came")
 
 
+    def _copy(self, status: int) -> None:
+        """A statement that is a COPY (as simple_query.py treats it): FROM STDIN is refused through the protocol
+        (a migration has no data to send; the server reports the error, so the statement fails as any
+        other), TO STDOUT has its rows read and dropped."""
+        pgconn = self.pgconn
+        if status == _COPY_IN:
+            pgconn.put_copy_end(b"COPY FROM STDIN cannot run in a migration file")
+            drain(self.conn)
+            return
+        while (n := pgconn.get_copy_data(1)[0]) >= 0:
+            if n == 0:
+                select.select([pgconn.socket], [], [], POLL_SECONDS)
+                pgconn.consume_input()
+
+
+_COPY_IN, _COPY_OUT = psycopg.pq.ExecStatus.COPY_IN, psycopg.pq.ExecStatus.COPY_OUT
 _SYNC = psycopg.pq.ExecStatus.PIPELINE_SYNC
 _FATAL = psycopg.pq.ExecStatus.FATAL_ERROR
 _ABORTED = psycopg.pq.ExecStatus.PIPELINE_ABORTED
