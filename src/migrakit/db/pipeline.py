@@ -39,6 +39,13 @@ def drain(conn: psycopg.Connection[Any]) -> None:
         raise psycopg.errors.ConnectionFailure(f"sending the pipeline failed: {exc}") from exc
 
 
+def sync(conn: psycopg.Connection[Any], pipe: psycopg.Pipeline) -> None:
+    """`pipe.sync()` of a psycopg pipeline that cannot deadlock on a large queued message: drain first. Raises
+    the first error of the commands synced, as `Pipeline.sync` does."""
+    drain(conn)
+    pipe.sync()
+
+
 _PUMP_EVERY = 64  # commands queued between two non-blocking looks for results (a send and a recv, no wait)
 
 
