@@ -4,6 +4,8 @@
     .venv/bin/python bench/profile.py memory [MB]   peak RSS of `db.migrate` on one MB-sized file (100), by function
     .venv/bin/python bench/profile.py wire [N]      the messages Mode 1 sends for N 2-statement migrations (2), one
                                                      line per round trip (libpq trace)
+    .venv/bin/python bench/profile.py client [MxS]  Mode 1 applying M migrations of S statements (1000x5) directly:
+                                                     the client's CPU by phase and the time spent waiting on the server
 
 Each starts its own PostgreSQL (pg.py) and uses synthetic folders (synth.py).
 """
@@ -133,9 +135,69 @@ def wire(work: Path, migrations: int) -> None:
         print(f"{i:3d}: {' | '.join(burst)}")
 
 
+class _Phases:
+    """CPU (process_time) and wall time spent inside chosen functions, patched in place for the run."""
+
+    def __init__(self) -> None:
+        self.cpu: collections.Counter[str] = collections.Counter()
+        self.wall: collections.Counter[str] = collections.Counter()
+
+    def watch(self, owner: object, name: str, label: str) -> None:
+        inner = getattr(owner, name)
+
+        def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+            cpu, wall = time.process_time(), time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                self.cpu[label] += time.process_time() - cpu
+                self.wall[label] += time.perf_counter() - wall
+
+        setattr(owner, name, timed)
+
+
+def client(work: Path, size: str) -> None:
+    """Where Mode 1's time goes on a direct connection, client side: reading and hashing the files, splitting
+    them, queueing the pipeline's commands, the rest (connecting, the lock, the tracking table, planning); and
+    the wall time the executor spends waiting on the server. Medians of 3 runs after a warm-up."""
+    import statistics
+
+    from migrakit.core import migration
+    from migrakit.db import run_pipelined
+    from migrakit.sources import folders
+
+    n, s = (int(x) for x in size.lower().split("x"))
+    folder = synth.write_folder(work / "client", n, s)
+    phases = _Phases()
+    phases.watch(folders, "read_sql", "read + hash files")
+    phases.watch(migration, "split_statements", "split statements (pglast)")
+    phases.watch(run_pipelined.Pipelined, "apply", "executor (pipelined)")
+    runs: list[dict[str, float]] = []
+    with Postgres() as pg:
+        mode1(Job(folder, folder, pg.url_of(pg.new_database()), work))  # imports and caches warm
+        for _ in range(3):
+            phases.cpu.clear()
+            phases.wall.clear()
+            url = pg.url_of(pg.new_database())
+            cpu, wall = time.process_time(), time.perf_counter()
+            mode1(Job(folder, folder, url, work))
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            run = {f"client CPU: {k}": v for k, v in phases.cpu.items()}
+            run["client CPU: the rest (connect, lock, tracking table, plan)"] = cpu - sum(phases.cpu.values())
+            run["client CPU: total"] = cpu
+            run["waiting on the server (executor wall - CPU)"] = phases.wall["executor (pipelined)"] - phases.cpu["executor (pipelined)"]
+            run["wall: total"] = wall
+            runs.append(run)
+    print(f"Mode 1, {n:,} x {s} statements, direct (medians of {len(runs)} runs):")
+    for key in runs[0]:
+        print(f"  {statistics.median(r[key] for r in runs):8.3f} s  {key}")
+
+
 def main(argv: list[str]) -> None:
     what, arg = (argv + ["status"])[0], argv[1] if len(argv) > 1 else None
-    actions = {"status": (status, int, 10_000), "memory": (memory, float, 100.0), "wire": (wire, int, 2)}
+    actions = {
+        "status": (status, int, 10_000), "memory": (memory, float, 100.0), "wire": (wire, int, 2), "client": (client, str, "1000x5"),
+    }
     if what not in actions:
         sys.exit(__doc__)
     action, kind, default = actions[what]

@@ -7,6 +7,7 @@ longer than PIPELINE_STATEMENT_LIMIT is never pipelined (executor.Executor runs 
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,7 +15,6 @@ import psycopg
 
 from ..core.events import Done, EventSink, Queued, Started
 from ..core.migration import STANDARD, Migration
-from ..core.statements import Statement
 from . import pipeline, tracking
 from .guards import BUSY, TRACKED, AppliedElsewhere, tripped
 from .run_base import SETTINGS, Run, Sent, block_failure, rolled_back
@@ -28,27 +28,33 @@ class _Started:
     """Emits 'start' for a pipelined migration only once its first command's result has arrived (it really
     ran), in order; a migration queued after a failure never gets one."""
 
-    def __init__(self, on_event: EventSink, count: Callable[[Migration], int]) -> None:
-        self.on_event, self.count = on_event, count
-        self.waiting: list[tuple[Migration, psycopg.Cursor[Any]]] = []
+    def __init__(self, on_event: EventSink, count: Callable[[Migration], int], cmds: pipeline.Commands) -> None:
+        self.on_event, self.count, self.cmds = on_event, count, cmds
+        self.waiting: deque[tuple[Migration, int]] = deque()  # (migration, number of its first command)
 
-    def watch(self, m: Migration, first: psycopg.Cursor[Any]) -> None:
+    def watch(self, m: Migration, first: int) -> None:
         self.waiting.append((m, first))
         self.poll()
 
     def poll(self) -> None:
-        while self.waiting and self.waiting[0][1].pgresult is not None:
-            m, _ = self.waiting.pop(0)
+        while self.waiting and self.waiting[0][1] < self.cmds.done:
+            m, _ = self.waiting.popleft()
             self.on_event(Started(m, self.count(m)))
 
     def until(self, failed: Migration) -> None:
         """After a failure: 'start' for the migrations up to the failed one (it ran, up to its failing command)."""
         if any(m is failed for m, _ in self.waiting):
             while self.waiting:
-                m, _ = self.waiting.pop(0)
+                m, _ = self.waiting.popleft()
                 self.on_event(Started(m, self.count(m)))
                 if m is failed:
                     break
+
+
+def _numbered(query: str) -> str:
+    """migrakit's own `%s` placeholders as the server's `$1`, `$2` ... (its queries hold no other `%`)."""
+    parts = query.split("%s")
+    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, 1))
 
 
 # A statement longer than this (characters; bytes for ASCII) is never pipelined: its migration runs alone,
@@ -68,28 +74,29 @@ class Pipelined(Run):
         """Queue each migration as plain commands: BEGIN, its local timeouts, each statement alone (pipeline
         mode always uses the extended protocol), its tracking row, COMMIT; migrations back to back and one
         Sync at the end, so the whole batch costs about one round trip. A Sync also goes out every
-        _SYNC_STATEMENTS statements or _SYNC_BYTES of SQL (a transaction spans Syncs), and the cursors whose
-        results arrived are released, which bounds memory on a large file.
+        _SYNC_STATEMENTS statements or _SYNC_BYTES of SQL (a transaction spans Syncs), which bounds what
+        libpq holds on a large file. Commands go out through pipeline.Commands (one libpq call each, no cursor).
 
         PostgreSQL skips everything after the first error until the next Sync: the migrations before the
         failing one are committed (appended to `applied`), the failing one is rolled back, later ones do not
-        run. The first cursor without a result is the failing command."""
-        sent: list[Sent] = []  # commands queued since the last Sync
+        run. The first command without a result is the failing command."""
+        sent: list[Sent] = []  # commands queued since the last Sync: sent[i] is command number base + i
+        base = 0
         ends: list[Migration] = []  # migrations whose COMMIT was queued since the last Sync
         size = 0
         settings, values = self.local_settings()
+        cmds = pipeline.Commands(self.conn)
+        own: dict[int, bytes] = {}  # migrakit's own queries (str or sql.Composed), as the bytes sent
 
-        started = _Started(self.on_event, self.count)
+        def encoded(query: Any) -> bytes:
+            if (b := own.get(id(query))) is None:
+                text = query if isinstance(query, str) else query.as_string(self.conn)
+                b = own[id(query)] = cmds.encode(_numbered(text))
+            return b
 
-        def queue(
-            m: Migration, query: Any, params: Any = None, st: Statement | None = None, no: int | None = None,
-            role: str = "", cur: psycopg.Cursor[Any] | None = None,
-        ) -> int:
-            cur = cur or self.conn.cursor()
-            sent.append(Sent(m, cur, st, no, role))
-            cur.execute(query, params, prepare=False if st is not None else None)
-            started.poll()
-            return len(query) if isinstance(query, str) else 0
+        begin, commit, setup, insert = encoded("BEGIN"), encoded("COMMIT"), encoded(settings), encoded(self.insert)
+        encoding = cmds.encoding
+        started = _Started(self.on_event, self.count, cmds)
 
         def committed(migrations: Sequence[Migration]) -> None:
             started.poll()
@@ -100,32 +107,41 @@ class Pipelined(Run):
         if len(batch) > 1:
             self.on_event(Queued(tuple(batch)))
         try:
-            with self.conn.pipeline() as pipe:
+            with cmds:
                 for m in batch:
-                    queue(m, "BEGIN", no=0)
-                    queue(m, settings, values, no=0, role=SETTINGS)
+                    sent.append(Sent(m, None, None, 0))
+                    cmds.send(begin)
+                    sent.append(Sent(m, None, None, 0, SETTINGS))
+                    cmds.send(setup, values)
                     for guard, query, params in self.guards.statements(m):
-                        cur = self.conn.cursor()
+                        sent.append(Sent(m, None, None, 0, guard))
+                        number = cmds.send(encoded(query), params)
                         if guard == TRACKED:  # its result arrives only when the migration really runs
-                            started.watch(m, cur)
-                        queue(m, query, params, no=0, role=guard, cur=cur)
-                    for i, st in enumerate(m.statements):
-                        size += queue(m, st.text, None, st, i + 1)
+                            started.watch(m, number)
+                    for i, st in enumerate(m.statements, 1):
+                        sent.append(Sent(m, None, st, i))
+                        cmds.send(st.text.encode(encoding))
+                        size += st.end - st.start
                         due = self.fp is not None and self.fp.step()
                         if due or len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
-                            pipeline.sync(self.conn, pipe)  # raises the first error, if any
+                            cmds.sync()  # raises the first error, if any
                             committed(ends)
                             sent.clear()
                             ends.clear()
-                            size = 0
+                            base, size = cmds.sent, 0
                         if due:
                             self.fp.fire(self.conn)  # type: ignore[union-attr]
-                    queue(m, self.insert, tracking.insert_params(m, v1=self.opts.v1))
-                    queue(m, "COMMIT")
+                    sent.append(Sent(m, None, None, None))
+                    cmds.send(insert, tracking.insert_params(m, v1=self.opts.v1))
+                    sent.append(Sent(m, None, None, None))
+                    cmds.send(commit)
                     ends.append(m)
+                    started.poll()
+                cmds.sync()
             committed(ends)
         except psycopg.Error as exc:
-            failed = next((s for s in sent if s.cursor is not None and s.cursor.pgresult is None), sent[-1]) if sent else None
+            at = (cmds.failed if cmds.failed is not None else cmds.done) - base
+            failed = (sent[at] if 0 <= at < len(sent) else sent[-1]) if sent else None
             fm = failed.migration if failed else batch[0]
             committed(ends[: ends.index(fm)] if fm in ends else ends)
             if not (failed is not None and failed.role in (BUSY, TRACKED)):
