@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -51,6 +52,7 @@ class Row:
     ok: bool
     note: str = ""  # why the run failed
     queries: float = 0.0  # of the round trips, those neither opening nor only closing a connection
+    cpu: tuple[float, float] = (0.0, 0.0)  # CPU seconds: migrakit's process, the PostgreSQL server's
 
 
 def _ints(text: str) -> list[int]:
@@ -99,8 +101,28 @@ def _tracked(pg: Postgres, names: list[str]) -> list[int]:
     return counts
 
 
-def _run(pg: Postgres, proxy: LatencyProxy, work: Path, folder: Path, names: list[str], concurrency: int) -> tuple[float, int, float]:
-    """(seconds, peak RSS, round trips per target, of them queries per target) of one fleet run; its --json document goes to a file (through
+def _server_cpu(pg: Postgres) -> float:
+    """CPU seconds the server has used so far: the postmaster, the backends that ended (its children's times) and
+    the running ones."""
+    import psutil
+
+    main = psutil.Process(int((pg.pgdata / "postmaster.pid").read_text().split()[0]))
+    t = main.cpu_times()
+    running = 0.0
+    for child in main.children():
+        try:
+            c = child.cpu_times()
+            running += c.user + c.system
+        except psutil.NoSuchProcess:
+            pass
+    return t.user + t.system + t.children_user + t.children_system + running
+
+
+def _run(
+    pg: Postgres, proxy: LatencyProxy, work: Path, folder: Path, names: list[str], concurrency: int
+) -> tuple[float, int, float, float, tuple[float, float]]:
+    """(seconds, peak RSS, round trips per target, of them queries per target, (CPU seconds of migrakit, of the
+    server)) of one fleet run; its --json document goes to a file (through
     `sh -c 'exec ...'`, so the measured process is migrakit itself), and a failed target is reported from it."""
     stem = f"{len(names)}_{concurrency}_{time.monotonic_ns()}"
     targets = _targets_file(work / f"targets_{stem}.toml", pg, names, proxy.port)
@@ -108,6 +130,7 @@ def _run(pg: Postgres, proxy: LatencyProxy, work: Path, folder: Path, names: lis
     cmd = [migrakit_exe(), "db.migrate", "--migrations-dir", str(folder), "--targets", str(targets),
            "--concurrency", str(concurrency), "--json"]  # fmt: skip
     before, setup_before, close_before = proxy.turns, proxy.setup_turns, proxy.close_turns
+    server_before, mine_before = _server_cpu(pg), os.times()
     try:
         seconds, peak = peak_rss(["sh", "-c", f'exec "$0" "$@" > {shlex.quote(str(out))}', *cmd], work)
     except RuntimeError:
@@ -115,9 +138,12 @@ def _run(pg: Postgres, proxy: LatencyProxy, work: Path, folder: Path, names: lis
         failed = [t for t in doc.get("targets", []) if t["status"] == "failed"]
         shown = "; ".join(f"{t['name']}: {t['error']['message']} ({t['error']['cause']})" for t in failed[:3])
         raise RuntimeError(f"{len(failed)} target(s) failed: {shown or doc.get('error')}") from None
+    mine = os.times()
+    client = (mine.children_user - mine_before.children_user) + (mine.children_system - mine_before.children_system)
+    cpu = (client, _server_cpu(pg) - server_before)
     turns = proxy.turns - before
     queries = turns - (proxy.setup_turns - setup_before) - (proxy.close_turns - close_before)
-    return seconds, peak, turns / len(names), queries / len(names)
+    return seconds, peak, turns / len(names), queries / len(names), cpu
 
 
 def _round_trip(url: str) -> float:
@@ -148,18 +174,18 @@ def measure(pg: Postgres, work: Path, args: argparse.Namespace, tenants: int, rt
             try:
                 log(f"{tenants} tenants: {label}")
                 try:
-                    seconds, peak, trips, queries = _run(pg, proxy, work, folder, names, concurrency)
+                    seconds, peak, trips, queries, cpu = _run(pg, proxy, work, folder, names, concurrency)
                 except RuntimeError as exc:
                     log(f"  FAILED: {exc}")
                     rows.append(Row(tenants, label, concurrency, 0.0, 0, 0.0, False, str(exc)))
                     continue
                 ok = _tracked(pg, names) == [args.migrations] * tenants
-                rows.append(Row(tenants, label, concurrency, seconds, peak, trips, ok, queries=queries))
+                rows.append(Row(tenants, label, concurrency, seconds, peak, trips, ok, queries=queries, cpu=cpu))
                 log(f"  {seconds:.2f} s, peak {peak / 2**20:.0f} MiB, {trips:.1f} round trips per target, {'ok' if ok else 'WRONG'}")
                 if concurrency == biggest and concurrency > 1:
-                    seconds, peak, trips, queries = _run(pg, proxy, work, folder, names, concurrency)
+                    seconds, peak, trips, queries, cpu = _run(pg, proxy, work, folder, names, concurrency)
                     rows.append(Row(tenants, f"rerun, all up to date (--concurrency {concurrency})", concurrency, seconds, peak, trips,
-                                    _tracked(pg, names) == [args.migrations] * tenants, queries=queries))  # fmt: skip
+                                    _tracked(pg, names) == [args.migrations] * tenants, queries=queries, cpu=cpu))  # fmt: skip
                     log(f"  rerun: {seconds:.2f} s, {trips:.1f} round trips per target")
             finally:
                 for name in names:
@@ -177,14 +203,17 @@ def render(rows: list[Row], args: argparse.Namespace, command: str, info: dict[s
         f"- each tenant: {args.migrations} migrations × "
         + (f"{args.statements} statements (bench/synth.py's DDL mix)" if args.folder == "synth" else "1 statement (`SELECT n`)")
         + f", through the latency proxy (+{args.rtt_ms:g} ms round trip; {rtt})",
-        "- migrakit runs as a child process; times are wall clock of the whole command, peak memory its own RSS",
+        "- migrakit runs as a child process; times are wall clock of the whole command, peak memory its own RSS; CPU is the "
+        "migrakit process's (with the bench's `maxrss.py` wrapper) and the PostgreSQL server's (every process of it) over "
+        "the run: the server shares the cores",
         "",
-        "| tenants | run | time | per target | round trips per target (of them queries) | peak memory | every row tracked |",
-        "|---:|---|---:|---:|---:|---:|---|",
+        "| tenants | run | time | per target | round trips per target (of them queries) | CPU: migrakit / server | peak memory | every row tracked |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r.tenants} | {r.label} | {r.seconds:.2f} s | {r.seconds / r.tenants * 1000:.0f} ms | {r.trips:.1f} ({r.queries:.1f}) | "
+            f"{r.cpu[0]:.2f} s / {r.cpu[1]:.2f} s | "
             f"{r.peak / 2**20:.0f} MiB | {'yes' if r.ok else '**NO**'} |"
         )
     lines.append("")
