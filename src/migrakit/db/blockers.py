@@ -10,7 +10,6 @@ import psycopg
 
 from ..errors import LockTimeout, MigrakitError, MigrationFailed
 from . import server
-from .lock import conninfo
 
 WATCH_JOIN_SECONDS = 5.0  # the blocker watch is best effort: never wait longer than this for its thread
 
@@ -29,7 +28,7 @@ class BlockerWatch:
     def __init__(self, conn: psycopg.Connection[Any], poll: float = 0.05) -> None:
         info = conn.info
         self._pid = info.backend_pid
-        self._conninfo = conninfo(conn)
+        self._conninfo = server.conninfo(conn)
         self._poll = poll
         self._stop = threading.Event()
         self._conn: psycopg.Connection[Any] | None = None

@@ -63,11 +63,10 @@ def from_env(environ: Mapping[str, str] = os.environ) -> Failpoint | None:
 def _terminate(conn: psycopg.Connection[Any]) -> None:
     """End `conn`'s backend from a second connection and wait until it has exited (its open transaction is
     rolled back), so what the next run finds does not depend on timing."""
-    from .server import connect  # late: server imports nothing from db/, but keep this module light
+    from .server import connect, conninfo  # late: server imports nothing from db/, but keep this module light
 
     info = conn.info
-    conninfo = psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
-    with connect(conninfo, autocommit=True, application_name="migrakit-failpoint") as other:
+    with connect(conninfo(conn), autocommit=True, application_name="migrakit-failpoint") as other:
         if other.info.server_version >= 140000:
             other.execute("SELECT pg_terminate_backend(%s, %s)", (info.backend_pid, TERMINATE_WAIT_MS))
         else:

@@ -50,12 +50,6 @@ def apply_key(schema: str, table: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def conninfo(conn: psycopg.Connection[Any]) -> str:
-    """The conninfo of `conn`, password included, to open another connection like it."""
-    info = conn.info
-    return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
-
-
 def acquire_lock(
     lock_conn: psycopg.Connection[Any],
     key: int,
@@ -153,7 +147,7 @@ def migration_lock(
     ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
     key = lock_key(schema, table)
     if lock_conn is None:
-        lock_conn = open_lock_connection(conninfo(conn))
+        lock_conn = open_lock_connection(server.conninfo(conn))
     try:
         yield acquire_lock(lock_conn, key, schema, table, timeout=timeout, on_event=on_event)
     except pgerrors.ReadOnlySqlTransaction as exc:

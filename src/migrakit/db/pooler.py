@@ -20,6 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from ..core.connection import DIRECT as DIRECT
 from ..core.connection import Pooler as Pooler
+from . import server
 
 # Well-known transaction poolers, named from the URL alone.
 SUPABASE_POOLER_PORT = "6543"
@@ -43,11 +44,6 @@ def _server_pid(conn: psycopg.Connection[Any]) -> int:
     return int(row[0]) if row else 0
 
 
-def _conninfo(conn: psycopg.Connection[Any]) -> str:
-    info = conn.info
-    return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
-
-
 def detect(conn: psycopg.Connection[Any], url: str | None = None, *, server_pid: int | None = None) -> Pooler:
     """What is between `conn` (an autocommit connection, idle) and the server. One query on a direct
     connection, none when `server_pid` (pg_backend_pid() just read on `conn`, db/probe.py) is given; a second
@@ -59,7 +55,7 @@ def detect(conn: psycopg.Connection[Any], url: str | None = None, *, server_pid:
         return DIRECT
     name = _name(url or conn.info.dsn)
     try:
-        with psycopg.connect(_conninfo(conn), autocommit=True, connect_timeout=10, prepare_threshold=None,
+        with psycopg.connect(server.conninfo(conn), autocommit=True, connect_timeout=10, prepare_threshold=None,
                              application_name="migrakit-pooler-probe") as other:  # fmt: skip
             with other.transaction():  # pins a server connection in every pooling mode
                 pinned = _server_pid(other)

@@ -225,6 +225,13 @@ def connect(
         ) from None
 
 
+def conninfo(conn: psycopg.Connection[Any]) -> str:
+    """The conninfo of `conn`, password included, to open another connection like it (the lock's, the lock
+    watch's, the pooler probe's, the failpoint's)."""
+    info = conn.info
+    return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+
+
 def server_version(conn: psycopg.Connection) -> int:
     """The server's version number, e.g. 160002 for 16.2."""
     return conn.info.server_version
