@@ -14,6 +14,7 @@ from psycopg import pq, sql
 from ..core.migration import Migration, TrackingRow
 from ..core.naming import quoted_table
 from ..errors import DatabaseUnavailable
+from . import simple_query
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
 _COLUMNS_0X = sql.SQL("id SERIAL PRIMARY KEY,\n\thash text NOT NULL,\n\tcreated_at bigint")
@@ -139,28 +140,19 @@ def missing_table(error: psycopg.Error | None, schema: str, name: str) -> bool:
 
 
 def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[TrackingRow]:
-    """All rows ordered by id, in one query; [] when the table does not exist yet."""
-    query = sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name))
+    """All rows ordered by id, in one query; [] when the table does not exist yet. Decoded by `from_result`, as
+    db/probe.py's reads are."""
     alone = conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:  # alone, the query is its own transaction (one round trip); else a savepoint keeps the caller's usable
         with nullcontext() if alone else conn.transaction():
-            cur = conn.execute(query)
-            columns = [c.name for c in cur.description or ()]
-            records = cur.fetchall()
-    except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
-        return []
-    except psycopg.errors.InsufficientPrivilege as exc:
-        raise _no_permission(exc, schema, name, "read") from None
-    pos = {c: i for i, c in enumerate(columns)}
-    return [
-        TrackingRow(
-            id=rec[pos["id"]],
-            hash=rec[pos["hash"]],
-            created_at=None if rec[pos["created_at"]] is None else int(rec[pos["created_at"]]),
-            name=rec[pos["name"]] if "name" in pos else None,
-        )
-        for rec in records
-    ]
+            done, error = simple_query.results(conn, select_rows(conn, schema, name))
+            if error is not None:
+                raise error  # inside the savepoint, so that it rolls back
+    except psycopg.Error as exc:
+        if missing_table(exc, schema, name):  # raises every other error (a permission error says so)
+            return []
+        raise
+    return from_result(done[0], conn.info.encoding).rows
 
 
 def has_name_column(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
