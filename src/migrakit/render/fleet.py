@@ -25,6 +25,7 @@ from ..core.events import (
 )
 from ..core.planner import DUPLICATE_ROWS
 from ..render.text import fold
+from . import lint
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED", "skipped": "skipped (not started)",
                 "pending": "pending", "drift": "DRIFT", "no-drift": "no drift", "clean": "clean",
@@ -171,7 +172,8 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     for r in report.of("findings"):
         failing = r.report.failing
         lines += ["", f"target {r.target.name} ({r.target.display}): {len(failing)} finding(s) at --fail-on {r.report.fail_on}"]
-        lines += [f"  {f.rule} ({f.severity}) in {tag}: {f.message}" for tag, f in _located(r.report)[:10]]
+        lines += [f"  {f['rule']} ({f['severity']}) in {f['migration']}: {f['message']}" for f in lint.findings(r.report)
+                  if f["failing"]][:10]  # fmt: skip
         lines += [f"  … {len(failing) - 10} more"] if len(failing) > 10 else []
         lines.append("  fix: `inv db.lint --database-url <its url>` shows each statement's locks and the safe rewrite")
     for r in drift if report.command == "status" else ():
@@ -187,12 +189,6 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     elif report.stopped:
         lines += ["", "run the same command again to migrate the skipped targets"]
     return "\n".join(lines)
-
-
-def _located(report: Any) -> list[tuple[str, Any]]:
-    """The failing findings of a LintReport, each with its migration's tag."""
-    failing = {id(f) for f in report.failing}
-    return [(m.tag, f) for m in report.migrations for st in m.statements for f in st.findings if id(f) in failing]
 
 
 def _indent(text: str) -> str:

@@ -239,12 +239,7 @@ def check(
     """`db.check` (workflows/check.check: the migrations built on a shadow database, compared with the target) on every
     target: no-drift, drift (exit 3) or failed. Whole databases only: a schema target is refused (the shadow
     is built without the tenant's search_path, so the comparison would be wrong)."""
-    from ..db import shadow
-
-    check_options(targets, concurrency, 0)
-    _whole_databases("db.check", targets)
-    load_sources(settings)  # a bad folder is exit 2 before any target is touched
-    shared = replace(settings, shadow_url=shadow.shadow_server(settings))  # the embedded server started once, not per thread
+    shared = _on_shadows("db.check", settings, targets, concurrency)
 
     def one(t: Target, events: EventSink) -> TargetResult:
         report = check_workflow.check(target_settings(shared, t))
@@ -267,13 +262,9 @@ def lint(
     """`db.lint` (workflows/lint.lint) on every target: its pending migrations measured on a shadow database of
     its own schema, judged with its own table sizes: clean, findings (exit 7 when one reaches --fail-on) or
     failed. Whole databases only, as db.check (the shadow is built without a tenant's search_path)."""
-    from ..db import shadow
     from . import lint as lint_workflow
 
-    check_options(targets, concurrency, 0)
-    _whole_databases("db.lint", targets)
-    load_sources(settings)  # a bad folder is exit 2 before any target is touched
-    shared = replace(settings, shadow_url=shadow.shadow_server(settings))  # the embedded server started once
+    shared = _on_shadows("db.lint", settings, targets, concurrency)
 
     def one(t: Target, events: EventSink) -> TargetResult:
         report = lint_workflow.lint(target_settings(shared, t), every=every, migration=migration, fail_on=fail_on)
@@ -283,7 +274,13 @@ def lint(
     return _run("lint", targets, one, source, concurrency, False, 0, on_event)
 
 
-def _whole_databases(task: str, targets: list[Target]) -> None:
+def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrency: int) -> Settings:
+    """The checks db.check and db.lint make before any target is touched (options, whole databases only, the
+    folder: a bad one is exit 2 here), and `settings` with the shadow server, the embedded one started once and
+    not per thread. Whole databases only: the shadow is built without a tenant's search_path."""
+    from ..db import shadow
+
+    check_options(targets, concurrency, 0)
     schemas = [t.name for t in targets if t.schema]
     if schemas:
         raise ConfigError(
@@ -292,6 +289,8 @@ def _whole_databases(task: str, targets: list[Target]) -> None:
             fix="check schema targets with `inv db.status --targets FILE` (tracking table against the folder), or "
             "list whole databases in the targets file",
         )
+    load_sources(settings)
+    return replace(settings, shadow_url=shadow.shadow_server(settings))
 
 
 def _for(src: Sources, settings: Settings) -> Sources:
