@@ -151,10 +151,11 @@ def help_times(workdir: Path, runs: int) -> list[float]:
     return process_times([migrakit_exe(), "--help"], workdir, runs)
 
 
-def peak_rss(cmd: Sequence[str], cwd: Path) -> tuple[float, int]:
-    """(seconds, peak resident set in bytes) of one child process (see maxrss.py)."""
+def peak_rss(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int]:
+    """(seconds, peak resident set in bytes) of one child process (see maxrss.py); its descendants count too."""
     proc = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("maxrss.py")), *cmd], cwd=cwd, capture_output=True, text=True, timeout=1800
+        [sys.executable, str(Path(__file__).with_name("maxrss.py")), *cmd], cwd=cwd, env=env, capture_output=True, text=True,
+        timeout=1800,
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd[:2])} exited {proc.returncode}: {proc.stderr[-2000:]}")
