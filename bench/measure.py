@@ -115,7 +115,8 @@ def round_trip(url: str, count: int = 20) -> float:
 
 PROCESS_NOTE = (
     "Whole-process timings (`db.status`, `--help`) follow one untimed run of the same command, with Python's "
-    "bytecode cache on (kept in the bench's work folder), as an installed migrakit has its .pyc files; "
+    "bytecode cache on (kept in the bench's work folder), as an installed migrakit has its .pyc files (`migrakit` "
+    "leaves the cache on where Invoke turns it off: tasks/cli.py); "
     "PYTHONDONTWRITEBYTECODE in the caller's environment would otherwise make each run compile every module again."
 )
 

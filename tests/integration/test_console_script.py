@@ -76,3 +76,30 @@ def test_inv_dry_is_refused_by_the_tasks_because_it_would_migrate(tmp_path, db_u
     assert result.returncode == 2 and not tracking_exists(db_url), result.stderr
     result = run_in_process(migrate_args(db_url, folder, "--dry-run"), cwd=tmp_path, program="inv")
     assert result.returncode == 0 and not tracking_exists(db_url), result.stderr  # the task's own dry run
+
+
+def _pyc_run(tmp_path, args, **extra):
+    import subprocess
+
+    from tests.fixtures.cli import MIGRAKIT, cli_env
+
+    env = {k: v for k, v in cli_env().items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra, PYTHONPYCACHEPREFIX=str(tmp_path / "pyc"))
+    return subprocess.run([str(MIGRAKIT), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+
+def _cached(tmp_path, module_file: str) -> bool:
+    return any((tmp_path / "pyc").rglob(module_file.replace(".py", ".cpython-*.pyc")))
+
+
+def test_python_bytecode_cache_is_left_as_python_sets_it(tmp_path, db_url):
+    """Invoke turns the bytecode cache off (unless --write-pyc); migrakit keeps Python's setting, so that the modules
+    a task imports are compiled once (db.status on 10,000 migrations: ~0.3 s per run without it)."""
+    folder = make_drizzle_folder(tmp_path, [GOOD])
+    status = ["db.status", "--migrations-dir", str(folder), "--database-url", db_url]
+    result = _pyc_run(tmp_path, status, PYTHONDONTWRITEBYTECODE="1")
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "pyc").exists()  # PYTHONDONTWRITEBYTECODE still means what it says
+    result = _pyc_run(tmp_path, status)
+    assert result.returncode == 0, result.stderr
+    assert _cached(tmp_path, "planner.py") and _cached(tmp_path, "status.py")  # imported inside the task

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -278,6 +277,8 @@ def drop_database(url: str, name: str) -> None:
 @contextmanager
 def shadow_database(url: str, prefix: str = "migrakit_shadow") -> Iterator[str]:
     """A throwaway empty database on `url`'s server; yields its URL and drops it afterwards."""
+    import uuid  # here: the read-only commands never make a shadow database
+
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
     shadow_url = create_database(url, name)
     try:

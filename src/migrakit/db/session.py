@@ -3,12 +3,12 @@ options from the settings. [I/O]"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
@@ -18,6 +18,9 @@ from . import server
 
 if TYPE_CHECKING:
     from .run_base import Options
+
+R = TypeVar("R")
+W = TypeVar("W")
 
 # db.status and the other read-only commands import this module: the embedded server's (psutil), the lock's and the
 # executor's modules are imported where they are used.
@@ -56,6 +59,44 @@ def open_target(settings: Settings) -> Iterator[tuple[Target, Any]]:
     conn = server.connect(target.url, autocommit=True)
     with _lost(target, conn):
         yield target, conn
+
+
+@contextmanager
+def open_target_reading(
+    settings: Settings, read: Callable[[Any], R], meanwhile: Callable[[], W]
+) -> Iterator[tuple[Target, Any, R, W]]:
+    """open_target with `read(conn)` as the connection's first exchange, both on a second thread while this one
+    runs `meanwhile()` (db.status: reading the migration files), so connecting, the network's waits and the
+    server's work hide behind it. Yields (target, conn, what `read` returned, what `meanwhile` returned).
+
+    Errors surface as if `meanwhile` ran first and then open_target and `read` here: `meanwhile`'s error wins
+    (the connection is closed once open); a failed connect raises its own error; `read`'s error is raised inside
+    open_target's handling (a lost connection: DatabaseUnavailable). The wait for the second thread is bounded
+    as the connection's (`connect_timeout`) and the read's (simple_query's bounds) are."""
+    with ThreadPoolExecutor(1, thread_name_prefix="migrakit-connect") as pool:
+        pending = pool.submit(_open_and_read, settings, read)
+        try:
+            value = meanwhile()
+        except BaseException:
+            with suppress(Exception):  # `meanwhile`'s error is the news: close the connection once it is open
+                pending.result()[1].close()
+            raise
+        target, conn, outcome = pending.result()
+    with _lost(target, conn):
+        if isinstance(outcome, Exception):
+            raise outcome
+        yield target, conn, outcome, value
+
+
+def _open_and_read(settings: Settings, read: Callable[[Any], R]) -> tuple[Target, Any, R | Exception]:
+    """On open_target_reading's thread: the target, its connection, and `read`'s answer or error (raised again
+    on the calling thread, where open_target would have raised it)."""
+    target = resolve_target(settings)
+    conn = server.connect(target.url, autocommit=True)
+    try:
+        return target, conn, read(conn)
+    except Exception as exc:
+        return target, conn, exc
 
 
 @contextmanager

@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import MigrakitError
-from . import lint
-from .lint import lint_json
 
 SCHEMA_VERSION = 1
 EMBEDDED_MARK = " (embedded, data in "  # session.resolve_target's display of the embedded server: "<url> (embedded, …)"
@@ -447,7 +445,7 @@ def fleet(r: Any) -> Data:
             entry["problems"] = [problem(p) for p in t.report.problems] if t.report is not None else []
         if r.command == "lint":
             entry["linted"] = list(t.pending)
-            entry["findings"] = lint.findings(t.report) if t.report is not None else []
+            entry["findings"] = _lint().findings(t.report) if t.report is not None else []
             entry["failing_count"] = len(t.report.failing) if t.report is not None else 0
         entry["seconds"] = round(t.seconds, 3)
         entry["error"] = error(t.error) if t.error is not None else None
@@ -469,6 +467,12 @@ def fleet(r: Any) -> Data:
     }
 
 
+def _lint() -> Any:
+    from . import lint  # when a lint report is serialized: db.status and db.migrate never load it
+
+    return lint
+
+
 _SERIALIZERS: dict[str, Callable[[Any], Data]] = {
     "FleetReport": fleet,
     "StatusReport": status,
@@ -485,7 +489,7 @@ _SERIALIZERS: dict[str, Callable[[Any], Data]] = {
     "EnvReport": env_check,
     "ServerStatus": server_status,
     "StopResult": server_stop,
-    "LintReport": lint_json,
+    "LintReport": lambda r: _lint().lint_json(r),
 }
 
 

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
-from typing import Any, TextIO, assert_never
+from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
-from ..core import events as ev
+from ..core.migration import STANDARD
 from ..core.planner import DUPLICATE_ROWS
 from ..core.reports import BootstrapReport, MigrateReport, StatusReport
 from . import json as as_json
 from .text import fold, group_notes, subjects, table
 from .upgrade import upgrade_lines
+
+if TYPE_CHECKING:
+    from ..core import events as ev
 
 
 def choose_format(json_output: bool = False, stream: TextIO | None = None) -> str:
@@ -39,32 +42,34 @@ def _problem_lines(problems: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def render_status(report: StatusReport, fmt: str = "plain") -> str:
-    data = as_json.status(report)
-    plan = report.plan
+    """The same facts as render/json.py's `status`, read from the report itself: 10,000 migrations are not
+    made into JSON objects first (db.status on 10,000 migrations: ~25 ms)."""
+    plan, folder = report.plan, report.folder
     head = [
-        f"database:   {data['database']}",
+        f"database:   {report.target}",
         *([f"connection: {report.connection.describe()}"] if report.connection.present else []),
-        f"migrations: {data['migrations_dir']} ({data['layout']} layout)",
-        f"tracking:   {data['tracking_table']}" + ("" if data["tracking_table_exists"] else " (not created yet)"),
+        f"migrations: {folder.path} ({folder.layout} layout)",
+        f"tracking:   {report.table}" + ("" if report.table_exists else " (not created yet)"),
     ]
+    drizzle = set(plan.drizzle_pending)
     rows = table(
         ["tag", "when", "state", "hash", "drizzle"],
         [
-            [r["tag"], str(r["when"]), r["state"], r["hash"][:12],
-             "would apply" if r["drizzle_would_apply"] else ("never (Mode 2)" if r["mode"] != "standard" else "")]
-            for r in data["migrations"]
+            [m.tag, str(m.when), plan.state_of(m), m.hash[:12],
+             "would apply" if m.tag in drizzle else ("never (Mode 2)" if m.mode != STANDARD else "")]
+            for m in plan.migrations
         ],
         fmt,
     )
-    tail = [f"{data['applied_count']} applied, {data['pending_count']} pending"]
-    orphans = data["files_not_in_journal"]
+    tail = [f"{len(plan.applied)} applied, {len(plan.pending)} pending"]
+    orphans = list(folder.orphans)
     if orphans:
         tail.append(f"{len(orphans)} file(s) not in the journal (ignored, as Drizzle does): {fold(orphans)}")
-    tail += _problem_lines(data["problems"])
-    notes = [w for w in data["warnings"] if "not in the journal" not in w]
+    tail += _problem_lines(as_json.problem(p) for p in plan.problems)
+    notes = [w for w in folder.warnings if "not in the journal" not in w]
     notes += [_recorded_note(m) for m in plan.recorded_without_running]
     tail += [f"note: {n}" for n in group_notes(notes, subjects(plan.migrations))]
-    tail += _legacy_lines(data["legacy"])
+    tail += _legacy_lines(as_json.legacy(report.legacy))
     if plan.tracking_upgrade is not None and plan.tracking_upgrade.changes:
         tail += ["tracking table upgrade (`inv db.upgrade-tracking --yes`) would:", *upgrade_lines(plan.tracking_upgrade, fmt)]
     return "\n".join([*head, rows, *tail])
@@ -129,6 +134,8 @@ class Progress:
     def __call__(self, event: ev.Event) -> None:
         if self.fmt == "json":
             return
+        from ..core import events as ev  # here: db.status never imports the events (25 dataclasses, ~15 ms)
+
         match event:
             case ev.Planned(count=count) if self.fmt == "rich" and count:
                 from rich.console import Console

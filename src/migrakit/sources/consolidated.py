@@ -26,8 +26,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from ..core.migration import CONSOLIDATED, Migration, Replaced
 from ..errors import JournalError
 from .folders import display_path, read_sql
@@ -50,6 +48,8 @@ def render_manifest(file_name: str, when: int, digest: str, replaces: Sequence[R
         "hash": digest,
         "replaces": [{"tag": r.tag, "when": r.when, "hash": r.hash} for r in replaces],
     }
+    import tomli_w  # here: only db.consolidate writes a manifest
+
     return MANIFEST_HEADER + tomli_w.dumps(data)
 
 

@@ -6,7 +6,8 @@ execution flags.
 drops the flags that steer shell commands (`--dry`, `--echo`, `--hide`, `--pty`, `--warn-only`,
 `--prompt-for-sudo-password`, `--command-timeout`) and `--config`: they change nothing migrakit does, and
 `--dry` reads as "dry run" while the migrations would still be applied. Given one, `migrakit` exits 2 and
-names the task option meant (`--dry-run`). `inv` keeps Invoke as it is (see docs/MIGRATION_GUIDE.md).
+names the task option meant (`--dry-run`). Unlike Invoke, `migrakit` leaves Python's bytecode cache as Python
+sets it (`--write-pyc` is then the default). `inv` keeps Invoke as it is (see docs/MIGRATION_GUIDE.md).
 """
 
 from __future__ import annotations
@@ -58,7 +59,12 @@ class MigrakitProgram(Program):
     def parse_core(self, argv: list[str] | str | None) -> None:
         args = sys.argv if argv is None else (argv.split() if isinstance(argv, str) else argv)
         _reject_dropped(list(args)[1:])
+        python_setting = sys.dont_write_bytecode
         super().parse_core(list(args))
+        # Invoke turns Python's bytecode cache off unless --write-pyc, so that a project's tasks.py leaves no .pyc
+        # behind. `migrakit` loads no tasks.py, only its own modules: Python's setting stays (PYTHONDONTWRITEBYTECODE,
+        # -B), so what a task imports (the workflow, the driver's users, the renderer) is compiled once, not per run.
+        sys.dont_write_bytecode = python_setting and not self.args["write-pyc"].value
 
     def update_config(self, merge: bool = True) -> None:
         """Invoke's, without the overrides of the dropped flags and without a runtime config file."""

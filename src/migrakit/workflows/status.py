@@ -6,6 +6,7 @@ from ..core.project import Sources
 from ..core.reports import StatusReport
 from ..core.settings import Settings
 from ..db.status import read_status
+from ..sources.folders import check_folders
 from ..sources.load import load_sources
 
 
@@ -15,6 +16,10 @@ def status(
 ) -> StatusReport:
     """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
     `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one).
-    `sources`: the files already read (a fleet reads them once for all its targets)."""
-    src = sources if sources is not None else load_sources(settings, require_migrations=require_migrations)
+    `sources`: the files already read (a fleet reads them once for all its targets); else they are read while a
+    second thread connects and reads the tracking rows (db/status.read_status), after the folders were checked
+    (a missing folder is exit 2 before any connection)."""
+    if sources is None:
+        check_folders(settings, migrations=require_migrations)
+    src = sources if sources is not None else (lambda: load_sources(settings, require_migrations=require_migrations))
     return read_status(settings, src, out_of_order=out_of_order, allow_empty=allow_empty)
