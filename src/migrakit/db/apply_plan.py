@@ -48,7 +48,10 @@ def direct_connection(conn: Any, settings: Settings, target: session.Target, run
         )
     direct = server.connect(settings.direct_url, autocommit=True)
     try:
-        same = direct.execute("SELECT current_database()").fetchone() == conn.execute("SELECT current_database()").fetchone()
+        same = (
+            direct.execute("SELECT current_database()").fetchone()
+            == conn.execute("SELECT current_database()").fetchone()
+        )
         pooled = same and pooler.detect(direct, settings.direct_url).transaction
     except BaseException:
         direct.close()
@@ -57,10 +60,14 @@ def direct_connection(conn: Any, settings: Settings, target: session.Target, run
         shown = server.redact_url(settings.direct_url)
         direct.close()
         raise ConfigError(
-            f"direct_url {shown} " + ("names another database" if not same else "goes through a transaction pooler too"),
+            f"direct_url {shown} "
+            + ("names another database" if not same else "goes through a transaction pooler too"),
             migration=m.tag,
             state="nothing was run",
-            fix="set direct_url (MIGRAKIT_DIRECT_URL) to a direct or session-pooled URL of the same database as DATABASE_URL",
+            fix=(
+                "set direct_url (MIGRAKIT_DIRECT_URL) to a direct or session-pooled URL "
+                "of the same database as DATABASE_URL"
+            ),
         )
     return direct
 
@@ -101,7 +108,9 @@ def execute(
                 time.sleep(REPLAN_PAUSE)
             p, run = replan()
         except MigrakitError as err:
-            err.state = run_state(err.state, applied + executor.applied, recorded, single_transaction=options.single_transaction)
+            err.state = run_state(
+                err.state, applied + executor.applied, recorded, single_transaction=options.single_transaction
+            )
             # what this run applied and kept (a fleet reports it per target); --single-transaction keeps nothing
             err.applied_in_run = [] if options.single_transaction else applied + executor.applied
             raise

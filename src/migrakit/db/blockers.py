@@ -65,7 +65,13 @@ class BlockerWatch:
 
 
 def gave_up(
-    conn: psycopg.Connection[Any], err: MigrationFailed, blockers: list[tuple[Any, ...]], state: str, *, lock_timeout: str, retries: int
+    conn: psycopg.Connection[Any],
+    err: MigrationFailed,
+    blockers: list[tuple[Any, ...]],
+    state: str,
+    *,
+    lock_timeout: str,
+    retries: int,
 ) -> LockTimeout:
     """The error after the last lock_timeout: who was in the way (the watch's sightings, else the sessions holding
     relation locks in open transactions) and how to clear them."""

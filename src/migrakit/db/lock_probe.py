@@ -230,7 +230,9 @@ def _watch_outside(conn: psycopg.Connection[Any], text: str, url: str, p: Statem
             try:
                 watch.execute("SAVEPOINT s")
                 watch.execute("SELECT pg_catalog.set_config('lock_timeout', '1s', true)")
-                watch.execute(sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.Identifier(*table.split(".", 1))))
+                watch.execute(
+                    sql.SQL("LOCK TABLE {} IN ACCESS SHARE MODE").format(sql.Identifier(*table.split(".", 1)))
+                )
                 watch.execute("RELEASE SAVEPOINT s")
             except psycopg.Error:
                 watch.execute("ROLLBACK TO SAVEPOINT s")
@@ -282,7 +284,8 @@ def target_sizes(url: str) -> tuple[dict[str, tuple[float, int]], int]:
         rows = conn.execute(
             "SELECT n.nspname || '.' || c.relname, c.reltuples::float8, pg_total_relation_size(c.oid) "
             "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind IN ('r', 'p', 'm', 'i') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
+            "WHERE c.relkind IN ('r', 'p', 'm', 'i') "
+            "AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') "
             "AND n.nspname NOT LIKE 'pg\\_temp\\_%'"
         ).fetchall()
         conn.execute("ROLLBACK")

@@ -34,7 +34,8 @@ def drain(conn: psycopg.Connection[Any]) -> None:
         while pgconn.flush() == 1:
             readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [], POLL_SECONDS)
             if readable:
-                pgconn.consume_input()  # the server may be blocked writing results: read them (they stay queued for psycopg)
+                # the server may be blocked writing results: read them (they stay queued for psycopg)
+                pgconn.consume_input()
     except (psycopg.OperationalError, OSError) as exc:  # a lost connection, whatever libpq's status says yet
         raise psycopg.errors.ConnectionFailure(f"sending the pipeline failed: {exc}") from exc
 
@@ -170,7 +171,9 @@ class Commands:
             self._syncs = 0
             self._answered = self.sent
         elif block and not got and self._syncs and not pgconn.is_busy():  # libpq expects nothing more: never spin
-            raise psycopg.errors.InternalError(f"pipeline out of step: {self.sent - self._answered} result(s) never came")
+            raise psycopg.errors.InternalError(
+                f"pipeline out of step: {self.sent - self._answered} result(s) never came"
+            )
 
 
     def _copy(self, status: int) -> None:

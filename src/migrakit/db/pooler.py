@@ -64,6 +64,10 @@ def detect(conn: psycopg.Connection[Any], url: str | None = None, *, server_pid:
         return Pooler(True, True, name, f"a pooler answers (pid {conn.info.backend_pid} is not the server's {first}); "
                       f"mode unknown ({type(exc).__name__}), assumed transaction pooling")  # fmt: skip
     if pinned == first or again != first:
-        seen = "another client got the same server connection" if pinned == first else "this client moved to another server connection"
+        seen = (
+            "another client got the same server connection"
+            if pinned == first
+            else "this client moved to another server connection"
+        )
         return Pooler(True, True, name, f"{seen} (server pids {first}, {pinned}, {again})")
     return Pooler(True, False, name, f"server pid {first} stayed with this client")

@@ -11,8 +11,8 @@ its tag, `statement_hash` the sha256 of the statement's text. The next run check
 unchanged and continues at k + 1 (`resume_point`); the rows are deleted in the transaction that writes the
 tracking row. A CREATE INDEX CONCURRENTLY is also recorded as *started* (completed_at NULL) before it runs:
 if the run dies between the index being built and its completion being recorded, the next run finds the
-started row and the valid index, and does not build it twice. The schema and table are created only when such a migration runs: a database that only ever
-ran transactional migrations has no `migrakit` schema.
+started row and the valid index, and does not build it twice. The schema and table are created only when
+such a migration runs: a database that only ever ran transactional migrations has no `migrakit` schema.
 """
 
 from __future__ import annotations
@@ -64,8 +64,10 @@ def ensure_table(conn: psycopg.Connection[Any]) -> None:
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
                 conn.execute(
                     sql.SQL(
-                        "CREATE TABLE IF NOT EXISTS {} (\n\ttracking_table text NOT NULL,\n\tmigration text NOT NULL,\n\t"
-                        "statement_no integer NOT NULL,\n\tstatement_hash text NOT NULL,\n\tmigration_hash text NOT NULL,\n\t"
+                        "CREATE TABLE IF NOT EXISTS {} (\n\t"
+                        "tracking_table text NOT NULL,\n\tmigration text NOT NULL,\n\t"
+                        "statement_no integer NOT NULL,\n\tstatement_hash text NOT NULL,\n\t"
+                        "migration_hash text NOT NULL,\n\t"
                         "completed_at timestamp with time zone DEFAULT now(),\n\t"
                         "PRIMARY KEY (tracking_table, migration, statement_no)\n)"
                     ).format(_table())
@@ -111,14 +113,18 @@ def read(conn: psycopg.Connection[Any], tracking_table: str, migration: str) -> 
     return [Completed(*row) for row in cur.fetchall()]
 
 
-def record(conn: psycopg.Connection[Any], tracking_table: str, m: Migration, number: int, *, started: bool = False) -> None:
+def record(
+    conn: psycopg.Connection[Any], tracking_table: str, m: Migration, number: int, *, started: bool = False
+) -> None:
     """Record statement `number` (1-based) of `m` as completed (or only `started`), in whatever transaction
     the connection is in."""
     conn.execute(
         sql.SQL(
-            "INSERT INTO {} AS p (tracking_table, migration, statement_no, statement_hash, migration_hash, completed_at) "
+            "INSERT INTO {} AS p "
+            "(tracking_table, migration, statement_no, statement_hash, migration_hash, completed_at) "
             "VALUES (%s, %s, %s, %s, %s, CASE WHEN %s THEN NULL ELSE now() END) "
-            "ON CONFLICT (tracking_table, migration, statement_no) DO UPDATE SET statement_hash = EXCLUDED.statement_hash, "
+            "ON CONFLICT (tracking_table, migration, statement_no) "
+            "DO UPDATE SET statement_hash = EXCLUDED.statement_hash, "
             "migration_hash = EXCLUDED.migration_hash, completed_at = EXCLUDED.completed_at"
         ).format(_table()),
         (tracking_table, m.tag, number, statement_hash(m.statements[number - 1].text), m.hash, started),
@@ -174,8 +180,8 @@ def resume_point(m: Migration, rows: Sequence[Completed], tracking_table: str) -
             statement_no=expected,
             line=shown.line if shown else None,
             col=shown.col if shown else None,
-            cause=f"statements 1-{len(done)} completed on {(done[0].completed_at or '')[:19]} (the migration runs without "
-            "a wrapping transaction, so they took effect); the file's statement "
+            cause=f"statements 1-{len(done)} completed on {(done[0].completed_at or '')[:19]} "
+            "(the migration runs without a wrapping transaction, so they took effect); the file's statement "
             + (f"{expected} is different now" if shown else f"{expected} is gone"),
             state=f"statements 1-{len(done)} of {m.tag} are in the database; the rest are not; tracking table "
             "unchanged; nothing was run by this run",

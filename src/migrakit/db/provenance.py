@@ -56,10 +56,13 @@ class LegacyProof:
         out = []
         bad = [o for o in self.objects if not o.ok]
         for o in bad[:limit]:
-            what = {attribution.CREATED: "creates", attribution.CHANGED: "changes", attribution.DROPPED: "drops"}[o.verb]
+            what = {
+                attribution.CREATED: "creates", attribution.CHANGED: "changes", attribution.DROPPED: "drops"
+            }[o.verb]
             out.append(
                 f"{schema.key_label(o.key)}: {self.migration.tag} {what} it; "
-                f"the file leaves: {_short(schema.describe(o.expected))}; the database has: {_short(schema.describe(o.actual))}"
+                f"the file leaves: {_short(schema.describe(o.expected))}; "
+                f"the database has: {_short(schema.describe(o.actual))}"
             )
         if len(bad) > limit:
             out.append(f"... and {len(bad) - limit} more object(s)")
@@ -76,7 +79,11 @@ def build(settings: Settings, url: str, src: Sources, *, each_migration: bool = 
     legacy files, and one inspection instead of one per migration); legacy files are always one step each.
     `src`: the project's files (sources/load.py)."""
     v1 = src.folder.layout == V1
-    migrations = [(m,) for m in src.migrations] if each_migration else ([tuple(src.migrations)] if src.migrations else [])
+    migrations = (
+        [(m,) for m in src.migrations]
+        if each_migration
+        else ([tuple(src.migrations)] if src.migrations else [])
+    )
     steps: list[tuple[Migration, ...]] = []
     with shadow.failures_on_shadow():
         snaps = [schema.snapshot(schema.inspect(url, what="the shadow database"))]

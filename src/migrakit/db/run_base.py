@@ -95,7 +95,12 @@ class Run:
     """A run strategy on one autocommit connection; a core.driver.Driver."""
 
     def __init__(
-        self, conn: psycopg.Connection[Any], options: Options, on_event: EventSink = no_event, *, parent: Run | None = None
+        self,
+        conn: psycopg.Connection[Any],
+        options: Options,
+        on_event: EventSink = no_event,
+        *,
+        parent: Run | None = None,
     ) -> None:
         if not conn.autocommit:
             raise ValueError("the executor needs an autocommit connection; it manages transactions itself")
@@ -110,12 +115,18 @@ class Run:
         self.fp: failpoint.Failpoint | None = parent.fp if parent else failpoint.from_env()  # MIGRAKIT_FAILPOINT
         self._retries: Retries = (parent or self).with_lock_retries
 
-    def retrying(self, run: Callable[[], None], state: Callable[[], str], progress: Callable[[], int] = lambda: 0) -> None:
+    def retrying(
+        self, run: Callable[[], None], state: Callable[[], str], progress: Callable[[], int] = lambda: 0
+    ) -> None:
         """Run on this strategy's connection: once, or with the executor's lock_timeout retries (made by one)."""
         self._retries(self.conn, run, state, progress)
 
     def with_lock_retries(
-        self, conn: psycopg.Connection[Any], run: Callable[[], None], state: Callable[[], str], progress: Callable[[], int]
+        self,
+        conn: psycopg.Connection[Any],
+        run: Callable[[], None],
+        state: Callable[[], str],
+        progress: Callable[[], int],
     ) -> None:
         """No retries here; executor.Executor overrides it."""
         run()

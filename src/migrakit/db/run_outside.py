@@ -60,7 +60,8 @@ class Outside(Run):
                 m,
                 "between two statements",
                 f"{m.tag} runs without a wrapping transaction: the statements that completed are recorded in "
-                f"{progress.SCHEMA}.{progress.TABLE}; tracking table unchanged; the next `inv db.migrate` resumes after them",
+                f"{progress.SCHEMA}.{progress.TABLE}; tracking table unchanged; "
+                "the next `inv db.migrate` resumes after them",
             ) from exc
         finally:
             if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
@@ -171,7 +172,14 @@ class Outside(Run):
             )
         if self.conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
             self.conn.execute("ROLLBACK")
-        err = failure(exc, m, stmts[i] if i is not None else None, i + 1 if i is not None else None, len(stmts), self._outside_state(m))
+        err = failure(
+            exc,
+            m,
+            stmts[i] if i is not None else None,
+            i + 1 if i is not None else None,
+            len(stmts),
+            self._outside_state(m),
+        )
         if i is not None and self._completed(m):
             err.fix = f"{err.fix} (edit only statement {i + 1} or later: the ones before it took effect)"
         cleanup = concurrent_index_fix(self.conn, stmts[i]) if i is not None else None

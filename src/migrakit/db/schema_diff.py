@@ -135,7 +135,11 @@ _INSPECTION_ERRORS = (psycopg.Error, LookupError, AttributeError, TypeError, Val
 
 
 def inspect(
-    url: str, exclude: Iterable[str] = BOOKKEEPING_SCHEMAS, ignore_tables: Iterable[str] = (), *, what: str | None = None
+    url: str,
+    exclude: Iterable[str] = BOOKKEEPING_SCHEMAS,
+    ignore_tables: Iterable[str] = (),
+    *,
+    what: str | None = None,
 ) -> Any:
     """results' inspection of the database at `url` in one REPEATABLE READ, READ ONLY transaction; retried up
     to INSPECT_ATTEMPTS times, then InspectionFailed naming `what` (default: the redacted URL)."""
@@ -158,7 +162,9 @@ def inspect(
             if attempt < INSPECT_ATTEMPTS:
                 time.sleep(_INSPECT_PAUSE * attempt)
     assert failure is not None
-    cause = server.redact_text(f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}", [url])
+    cause = server.redact_text(
+        f"{type(failure).__name__}: {str(failure).strip().splitlines()[0] if str(failure).strip() else ''}", [url]
+    )
     raise InspectionFailed(
         f"could not read the schema of {what or server.redact_url(url)} ({INSPECT_ATTEMPTS} attempts): its catalog "
         "changed while it was read, or the server refused a catalog query",
@@ -238,7 +244,10 @@ def snapshot(inspected: Any) -> dict[tuple[str, ...], Any]:
 
 
 def _table_properties(table: Any) -> tuple[Any, ...]:
-    names = ("relationtype", "parent_table", "partition_def", "rowsecurity", "forcerowsecurity", "persistence", "options", "comment")
+    names = (
+        "relationtype", "parent_table", "partition_def", "rowsecurity", "forcerowsecurity",
+        "persistence", "options", "comment",
+    )
     return tuple(getattr(table, n, None) for n in names)
 
 
@@ -304,10 +313,13 @@ def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Diffe
             sql: Iterable[str | None] = [_text(obj, "create_statement") or ""]
             if cat == "tables":
                 sql = _table_create(obj, whole_tables[(obj.schema, obj.name)])
-            yield Difference(f"{label} {key}", cat, MISSING, _definition(obj), None, tuple(s for s in sql if s), (cat, key))
+            yield Difference(
+                f"{label} {key}", cat, MISSING, _definition(obj), None, tuple(s for s in sql if s), (cat, key)
+            )
         for key, obj in removed.items():
             yield Difference(
-                f"{label} {key}", cat, EXTRA, None, _definition(obj), tuple(s for s in [_text(obj, "drop_statement")] if s), (cat, key)
+                f"{label} {key}", cat, EXTRA, None, _definition(obj),
+                tuple(s for s in [_text(obj, "drop_statement")] if s), (cat, key),
             )
         for key, obj in modified.items():
             old = before_obj = getattr(actual, cat)[key]
@@ -323,7 +335,9 @@ def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Diffe
             expected_text, actual_text = _definition(obj), _definition(old)
             if expected_text == actual_text:  # same text: say which property differs
                 expected_text, actual_text = _properties(obj, old)
-            yield Difference(f"{label} {key}", cat, CHANGED, expected_text, actual_text, tuple(s for s in sql if s), (cat, key))
+            yield Difference(
+                f"{label} {key}", cat, CHANGED, expected_text, actual_text, tuple(s for s in sql if s), (cat, key)
+            )
 
 
 def _table_create(table: Any, attached: list[Any]) -> list[str]:
@@ -343,7 +357,11 @@ def _table_create(table: Any, attached: list[Any]) -> list[str]:
             continue  # its index is listed as an index; the constraint then uses it
         if type(o).__name__ != "InspectedSequence":
             sql.append(_text(o, "create_statement"))
-    sql += [_text(o, "create_statement") for o in attached if type(o).__name__ == "InspectedConstraint" and getattr(o, "index", None)]
+    sql += [
+        _text(o, "create_statement")
+        for o in attached
+        if type(o).__name__ == "InspectedConstraint" and getattr(o, "index", None)
+    ]
     return [s for s in sql if s]
 
 
@@ -372,7 +390,8 @@ def _table_changes(key: str, table: Any, old: Any, differences: Any) -> Iterator
     if not (c_added or c_removed or c_modified):  # the table itself: comment, RLS, storage options ...
         expected_text, actual_text = _properties(table, old)
         yield Difference(
-            f"table {key}", "tables", CHANGED, expected_text, actual_text, tuple(s for s in table.alter_statements(old) if s), ("tables", key)
+            f"table {key}", "tables", CHANGED, expected_text, actual_text,
+            tuple(s for s in table.alter_statements(old) if s), ("tables", key),
         )
 
 
@@ -388,11 +407,15 @@ def _properties(expected: Any, actual: Any) -> tuple[str, str]:
     """The properties (and column properties) that differ, as `name: value` lists for each side."""
     pairs: list[tuple[str, Any, Any]] = []
     a, b = vars(expected), vars(actual)
-    pairs += [(k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in _NOT_PROPERTIES and a.get(k) != b.get(k)]
+    pairs += [
+        (k, a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if k not in _NOT_PROPERTIES and a.get(k) != b.get(k)
+    ]
     cols_a, cols_b = getattr(expected, "columns", {}) or {}, getattr(actual, "columns", {}) or {}
     for name in cols_a.keys() & cols_b.keys():
         ca, cb = vars(cols_a[name]), vars(cols_b[name])
-        pairs += [(f"column {name} {k}", ca.get(k), cb.get(k)) for k in sorted(ca) if k != "enum" and ca.get(k) != cb.get(k)]
+        pairs += [
+            (f"column {name} {k}", ca.get(k), cb.get(k)) for k in sorted(ca) if k != "enum" and ca.get(k) != cb.get(k)
+        ]
     if not pairs:
         return "(no visible property differs)", "(no visible property differs)"
     return "; ".join(f"{k}: {v!r}" for k, v, _ in pairs), "; ".join(f"{k}: {w!r}" for k, _, w in pairs)

@@ -119,14 +119,17 @@ def check_url(url: str, what: str = "database URL") -> None:
         raise ConfigError(
             f"the {what} is a {s}:// URL ({shown}), not a PostgreSQL one",
             state="nothing was run (the database was not contacted)",
-            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (or postgres://); migrakit only migrates PostgreSQL",
+            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (or postgres://); "
+            "migrakit only migrates PostgreSQL",
         )
     try:
         conninfo_to_dict(url)
     except Exception as exc:
         raise ConfigError(
             f"malformed {what} {shown}",
-            cause=_QUOTED_VALUE.sub('"…"', str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__),
+            cause=_QUOTED_VALUE.sub(
+                '"…"', str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            ),
             state="nothing was run (the database was not contacted)",
             fix="use postgresql://<user>:<password>@<host>:<port>/<database> (percent-encode special characters in the "
             "password: @ as %40, / as %2F, % as %25) or a key=value string (host=... dbname=... password='...')",
@@ -171,7 +174,9 @@ def _diagnose(message: str) -> tuple[str, str]:
     if re.search(r'database "[^"]*" does not exist', low):
         return "the database does not exist", "create it (CREATE DATABASE) or fix the database name; " + _FIX_URL
     if re.search(r'authentication failed|no password supplied|pg_hba\.conf|role "[^"]*" does not exist', low):
-        return "authentication failed", "check the user and password in DATABASE_URL, or unset it to use the embedded database"
+        return "authentication failed", (
+            "check the user and password in DATABASE_URL, or unset it to use the embedded database"
+        )
     if "permission denied for database" in low:
         return "permission denied", "GRANT CONNECT on the database to the role; " + _FIX_URL
     if "timeout expired" in low or "timed out" in low:  # not "lock_timeout" in a refused setting's message
@@ -205,7 +210,8 @@ def connect(
         )
     except psycopg.OperationalError as exc:
         cause = redact_text(str(exc).strip(), [url])
-        if _SETTING_REFUSED.search(str(exc)):  # libpq or the server refused a parameter: a setting to fix, not a network problem
+        # libpq or the server refused a parameter: a setting to fix, not a network problem
+        if _SETTING_REFUSED.search(str(exc)):
             raise ConfigError(
                 f"cannot connect to {redact_url(url)}: a connection parameter or setting was refused",
                 cause=cause,

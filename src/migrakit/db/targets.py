@@ -24,14 +24,19 @@ def query_rows(url: str, sql: str, *, timeout: str = QUERY_TIMEOUT) -> tuple[lis
                 raise ConfigError(
                     "--targets-query returned no rows (it is not a SELECT)",
                     state="nothing was run",
-                    fix="pass a query returning `name` and `url` columns, e.g. SELECT slug AS name, dsn AS url FROM tenants",
+                    fix=(
+                        "pass a query returning `name` and `url` columns, "
+                        "e.g. SELECT slug AS name, dsn AS url FROM tenants"
+                    ),
                 )
             return [c.name for c in cur.description], [tuple(r) for r in cur.fetchall()]
         except psycopg.OperationalError as exc:
             if conn.broken:
                 raise DatabaseUnavailable(
                     f"lost the connection to {server.redact_url(url)} while running --targets-query",
-                    cause=server.redact_text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, [url]),
+                    cause=server.redact_text(
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, [url]
+                    ),
                     state="nothing was run",
                     fix="check the server, then run again",
                 ) from None

@@ -74,7 +74,14 @@ def failure(
         or next((f for cls, f in _FIXES.items() if isinstance(exc, cls)), None)
         or "fix the statement, then run `inv db.migrate` again"
     )
-    details = [d for d in (diag.message_detail and f"detail: {diag.message_detail}", diag.message_hint and f"hint: {diag.message_hint}") if d]
+    details = [
+        d
+        for d in (
+            diag.message_detail and f"detail: {diag.message_detail}",
+            diag.message_hint and f"hint: {diag.message_hint}",
+        )
+        if d
+    ]
     err = MigrationFailed(
         f"migration {migration.tag} failed" + (f" at statement {stmt_no} of {count}" if stmt_no else ""),
         file=migration.path,
@@ -124,7 +131,8 @@ def settings_refused(exc: psycopg.Error) -> ConfigError | None:
     return ConfigError(
         f"the server refused a timeout setting: {message}",
         state="nothing from this migration was applied",
-        fix="set lock_timeout / statement_timeout ([tool.migrakit] or MIGRAKIT_LOCK_TIMEOUT, MIGRAKIT_STATEMENT_TIMEOUT) "
+        fix="set lock_timeout / statement_timeout "
+        "([tool.migrakit] or MIGRAKIT_LOCK_TIMEOUT, MIGRAKIT_STATEMENT_TIMEOUT) "
         "to a PostgreSQL duration such as '5s', '500ms' or '0' (no limit)",
     )
 

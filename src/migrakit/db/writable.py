@@ -23,7 +23,10 @@ _REPLICA_HOST = re.compile(r"(^|[.-])(ro|reader|replica|read|readonly|standby|se
 # pg_settings.source of default_transaction_read_only -> (where it is set, how to undo it)
 _SOURCES = {
     "user": ("on the role {user} (ALTER ROLE ... SET)", "ALTER ROLE {user} RESET default_transaction_read_only"),
-    "database": ("on the database {db} (ALTER DATABASE ... SET)", "ALTER DATABASE {db} RESET default_transaction_read_only"),
+    "database": (
+        "on the database {db} (ALTER DATABASE ... SET)",
+        "ALTER DATABASE {db} RESET default_transaction_read_only",
+    ),
     "database user": (
         "on the role {user} in the database {db} (ALTER ROLE ... IN DATABASE ... SET)",
         "ALTER ROLE {user} IN DATABASE {db} RESET default_transaction_read_only",
@@ -77,11 +80,15 @@ def read_only_error(
     where = _where(conn)
     host = conn.info.host or ""
     if in_recovery:
-        replica = bool(_REPLICA_HOST.search(host.split(".", 1)[0] if "." in host else host) or _REPLICA_HOST.search(host))
+        replica = bool(
+            _REPLICA_HOST.search(host.split(".", 1)[0] if "." in host else host) or _REPLICA_HOST.search(host)
+        )
         what = "a read replica endpoint" if replica else "a standby server"
         return DatabaseUnavailable(
             f"the target is {what} and cannot be migrated: {where} is in recovery (pg_is_in_recovery() = true)",
-            cause=cause or ("the host name looks like a reader endpoint" if replica else "a hot standby accepts reads only"),
+            cause=cause or (
+                "the host name looks like a reader endpoint" if replica else "a hot standby accepts reads only"
+            ),
             state=_STATE,
             fix="point DATABASE_URL at the primary (the cluster's writer endpoint); with several hosts in the URL, "
             "add target_session_attrs=read-write so libpq picks the primary",
@@ -90,7 +97,8 @@ def read_only_error(
         user, db = conn.info.user, conn.info.dbname
         set_where, undo = _SOURCES.get(source, ("for this session", "connect with a role whose sessions may write"))
         return DatabaseUnavailable(
-            f"the target is read-only: default_transaction_read_only is on {set_where.format(user=user, db=db)} ({where})",
+            "the target is read-only: default_transaction_read_only is on "
+            f"{set_where.format(user=user, db=db)} ({where})",
             cause=cause or f"pg_settings.source = {source!r}; every transaction of this session is READ ONLY",
             state=_STATE,
             fix=f"{undo.format(user=user, db=db)} (as a superuser or the owner), or migrate with a role that may write",

@@ -24,8 +24,13 @@ def render_baseline(report: BaselineReport, fmt: str = "plain") -> str:
     if report.outcome in (PLANNED, WRITTEN):
         lines.append(f"baseline {report.tag}: {len(report.statements)} statement(s) generated from the live schema")
         lines += [f"  {s.splitlines()[0]}" + (" ..." if "\n" in s else "") for s in report.statements]
-        lines.append("proof: applied after every migration to a shadow database, it gives exactly this database's schema")
-        lines += [f"warning: drops what the migrations create and this database lacks: {s.splitlines()[0]}" for s in report.destructive]
+        lines.append(
+            "proof: applied after every migration to a shadow database, it gives exactly this database's schema"
+        )
+        lines += [
+            f"warning: drops what the migrations create and this database lacks: {s.splitlines()[0]}"
+            for s in report.destructive
+        ]
     lines += [f"note: {n}" for n in report.notes]
     if report.outcome == PLANNED:
         lines.append(f"would write: {', '.join(report.files)}; and insert its tracking row here")

@@ -16,10 +16,16 @@ def render_consolidation(report: ConsolidationReport, fmt: str = "plain") -> str
     lines = [
         f"consolidation {plan.stem} (Mode 2, when {plan.when}) of {len(plan.replaced)} migration(s): {plan.selection}",
         table(["tag", "when", "hash"], [[m.tag, str(m.when), m.hash[:12]] for m in plan.replaced], fmt),
-        ("wrote" if report.written else "would write") + f": {data['file_changes']['write'][0]}, {data['file_changes']['write'][1]}",
-        ("updated" if report.written else "would update") + f": {data['file_changes']['update'][0]} (the entries above removed)",
+        ("wrote" if report.written else "would write")
+        + f": {data['file_changes']['write'][0]}, {data['file_changes']['write'][1]}",
+        ("updated" if report.written else "would update")
+        + f": {data['file_changes']['update'][0]} (the entries above removed)",
         ("deleted" if report.written else "would delete") + f": the {len(plan.replaced)} .sql file(s) above"
-        + (f" and {len(snaps)} snapshot(s) ({snaps[0]} .. {snaps[-1]})" if (snaps := [p.name for p in plan.delete if p.suffix == ".json"]) else ""),
+        + (
+            f" and {len(snaps)} snapshot(s) ({snaps[0]} .. {snaps[-1]})"
+            if (snaps := [p.name for p in plan.delete if p.suffix == ".json"])
+            else ""
+        ),
     ]
     lines += [f"note: {n}" for n in group_notes(plan.notes, subjects(plan.replaced))]
     if report.proof:
@@ -28,7 +34,8 @@ def render_consolidation(report: ConsolidationReport, fmt: str = "plain") -> str
     lines.append(
         "done: commit the files; `inv db.migrate` records the consolidation on databases that ran the originals"
         if report.written
-        else "nothing was changed: run again with --yes to prove equivalence on two shadow databases and write the files"
+        else "nothing was changed: run again with --yes to prove equivalence on two shadow databases "
+        "and write the files"
     )
     return "\n".join(lines)
 

@@ -30,7 +30,9 @@ def render_server_status(status: ServerStatus, fmt: str) -> str:
         lines.append(f"  version: {version} ({package})")
         lines.append("  stop:    inv db.server-stop")
     else:
-        state = "not running" + (" (postmaster.pid is stale: no live server of this data directory)" if status.stale_pidfile else "")
+        state = "not running" + (
+            " (postmaster.pid is stale: no live server of this data directory)" if status.stale_pidfile else ""
+        )
         lines = [f"embedded PostgreSQL: {state}", f"  data:    {data}", f"  package: {package}"]
         if status.package_version:
             lines.append("  start:   any task run without DATABASE_URL starts it (e.g. inv db.status)")

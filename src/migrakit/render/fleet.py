@@ -27,9 +27,9 @@ from ..core.planner import DUPLICATE_ROWS
 from ..render.text import fold
 from . import lint
 
-_STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED", "skipped": "skipped (not started)",
-                "pending": "pending", "drift": "DRIFT", "no-drift": "no drift", "clean": "clean",
-                "findings": "FINDINGS"}  # fmt: skip
+_STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED",
+                "skipped": "skipped (not started)", "pending": "pending", "drift": "DRIFT", "no-drift": "no drift",
+                "clean": "clean", "findings": "FINDINGS"}  # fmt: skip
 
 
 class FleetView:
@@ -85,7 +85,9 @@ class FleetView:
         from rich.console import Console
         from rich.live import Live
 
-        self._live = Live(get_renderable=self._locked_panel, console=Console(file=self.stream), refresh_per_second=4, transient=False)
+        self._live = Live(
+            get_renderable=self._locked_panel, console=Console(file=self.stream), refresh_per_second=4, transient=False
+        )
         self._live.start()
 
     def _locked_panel(self) -> Any:
@@ -141,21 +143,26 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     from .errors import render_error
     from .text import table as _table
 
-    counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "clean", "findings",
-                                             "failed", "skipped")}  # fmt: skip
+    counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "clean",
+                                             "findings", "failed", "skipped")}  # fmt: skip
     said = ", ".join(f"{n} {_STATUS_WORD[s] if s != 'skipped' else 'skipped'}" for s, n in counts.items() if n)
     lines = [f"{len(report.results)} target(s) from {report.source} in {report.seconds:.2f} s, "
              f"{report.concurrency} at a time: {said}"]  # fmt: skip
     rows = []
     for r in report.results:
-        rows.append([r.target.name, _STATUS_WORD.get(r.status, r.status), _what(r), f"{r.seconds:.2f} s" if r.status != "skipped" else ""])
+        rows.append([
+            r.target.name, _STATUS_WORD.get(r.status, r.status), _what(r),
+            f"{r.seconds:.2f} s" if r.status != "skipped" else "",
+        ])
     header = ["target", "status", "migrations" if report.command == "migrate" else "pending", "time"]
     if report.command == "check":
         rows = [[*row[:2], str(len(r.report.diff.differences)) if r.report is not None else "", row[3]]
                 for row, r in zip(rows, report.results, strict=True)]  # fmt: skip
         header[2] = "differences"
     if report.command == "lint":
-        rows = [[*row[:2], f"{len(r.report.failing)} of {len(r.report.findings)}" if r.report is not None else "", row[3]]
+        rows = [[*row[:2],
+                 f"{len(r.report.failing)} of {len(r.report.findings)}" if r.report is not None else "",
+                 row[3]]
                 for row, r in zip(rows, report.results, strict=True)]  # fmt: skip
         header[2] = "findings (failing of all)"
     lines += ["", _table(header, rows, fmt)]
@@ -166,14 +173,21 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     for r in drift if report.command == "check" else ():
         diffs = r.report.diff.differences
         lines += ["", f"target {r.target.name} ({r.target.display}) has drift: {len(diffs)} difference(s)"]
-        lines += [f"  {d.object}: {d.kind}" for d in diffs[:10]] + ([f"  … {len(diffs) - 10} more"] if len(diffs) > 10 else [])
+        lines += [f"  {d.object}: {d.kind}" for d in diffs[:10]] + (
+            [f"  … {len(diffs) - 10} more"] if len(diffs) > 10 else []
+        )
         lines += [f"  {p.message}" for p in r.report.problems if p.blocking]
-        lines.append("  fix: `inv db.check --database-url <its url>` shows each difference, the file behind it and the SQL")
+        lines.append(
+            "  fix: `inv db.check --database-url <its url>` shows each difference, the file behind it and the SQL"
+        )
     for r in report.of("findings"):
         failing = r.report.failing
-        lines += ["", f"target {r.target.name} ({r.target.display}): {len(failing)} finding(s) at --fail-on {r.report.fail_on}"]
-        lines += [f"  {f['rule']} ({f['severity']}) in {f['migration']}: {f['message']}" for f in lint.findings(r.report)
-                  if f["failing"]][:10]  # fmt: skip
+        lines += [
+            "",
+            f"target {r.target.name} ({r.target.display}): {len(failing)} finding(s) at --fail-on {r.report.fail_on}",
+        ]
+        lines += [f"  {f['rule']} ({f['severity']}) in {f['migration']}: {f['message']}"
+                  for f in lint.findings(r.report) if f["failing"]][:10]  # fmt: skip
         lines += [f"  … {len(failing) - 10} more"] if len(failing) > 10 else []
         lines.append("  fix: `inv db.lint --database-url <its url>` shows each statement's locks and the safe rewrite")
     for r in drift if report.command == "status" else ():

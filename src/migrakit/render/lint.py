@@ -132,7 +132,10 @@ def lint_json(r: Any) -> dict[str, Any]:
                         "index": s.index,
                         "line": s.line,
                         "sql": s.sql,
-                        "locks": [{"relation": rel, "mode": mode, "new": rel in s.new, "target": size(rel)} for rel, mode in s.locks],
+                        "locks": [
+                            {"relation": rel, "mode": mode, "new": rel in s.new, "target": size(rel)}
+                            for rel, mode in s.locks
+                        ],
                         "held": [{"relation": rel, "mode": mode} for rel, mode in s.held],
                         "rewrites": list(s.rewrites),
                         "scans": list(s.scans),
@@ -153,7 +156,8 @@ def lint_json(r: Any) -> dict[str, Any]:
 
 
 def findings(report: Any) -> list[dict[str, Any]]:
-    """A LintReport's findings, flat: where (migration tag, statement index from 1), what, and whether it fails the run."""
+    """A LintReport's findings, flat: where (migration tag, statement index from 1), what, and whether it fails
+    the run."""
     failing = {id(f) for f in report.failing}
     return [
         {"migration": m.tag, "statement": st.index, "rule": f.rule, "severity": f.severity, "message": f.message,

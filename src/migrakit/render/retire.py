@@ -16,16 +16,21 @@ def render_retire(plan: RetirePlan, fmt: str = "plain") -> str:
         return "\n".join(lines)
     verb = "removed" if plan.outcome == RETIRED else "will remove"
     if plan.legacy:
-        lines.append(f"{'folded' if plan.outcome == RETIRED else 'will fold'} {len(plan.legacy)} legacy file(s) into {plan.fold} "
-                     "(Mode 2; databases that ran them only record it)")  # fmt: skip
+        lines.append(f"{'folded' if plan.outcome == RETIRED else 'will fold'} {len(plan.legacy)} legacy file(s) "
+                     f"into {plan.fold} (Mode 2; databases that ran them only record it)")  # fmt: skip
     for m in plan.legacy:
         lines.append(f"  {verb} (git rm) {m.path}  sha256 {m.hash[:16]}")
     for s in plan.scripts:
         lines.append(f"  {verb} (git rm) {s}")
     if plan.table:
-        lines.append(f"{'dropped' if plan.outcome == RETIRED else 'will drop'} table {plan.table} ({plan.table_rows} row(s))")
+        lines.append(
+            f"{'dropped' if plan.outcome == RETIRED else 'will drop'} table {plan.table} ({plan.table_rows} row(s))"
+        )
     for e in plan.build_edits:
-        lines.append(f"{'switched' if plan.outcome == RETIRED else 'will switch'} {e.file} {e.where}: {e.before!r} -> {e.after!r}")
+        lines.append(
+            f"{'switched' if plan.outcome == RETIRED else 'will switch'} {e.file} {e.where}: "
+            f"{e.before!r} -> {e.after!r}"
+        )
     if not plan.build_edits:
         lines.append("build command: no package.json script or [tool.migrakit.app] command calls a legacy script")
     lines += [f"still names a legacy script (edit it before committing): {m}" for m in plan.mentions]

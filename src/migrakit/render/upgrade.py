@@ -14,19 +14,30 @@ if TYPE_CHECKING:  # annotations only: db.status draws upgrade_lines without imp
 
 def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:
     """What a tracking-table upgrade does (db.upgrade-tracking, and db.status when one is due)."""
-    lines = ["  add columns name (text) and applied_at (timestamptz DEFAULT now()) if missing"] if up.add_columns else []
+    lines = (
+        ["  add columns name (text) and applied_at (timestamptz DEFAULT now()) if missing"] if up.add_columns else []
+    )
     if up.matches:
-        lines.append(f"  name {len(up.matches)} row(s)" + (" (applied_at NULL: the time is unknown):" if up.add_columns else ":"))
+        lines.append(
+            f"  name {len(up.matches)} row(s)" + (" (applied_at NULL: the time is unknown):" if up.add_columns else ":")
+        )
         drawn = table(
             ["id", "created_at", "name", "matched by"],
             [
-                [str(m.row.id), str(m.row.created_at), m.name, m.how + (" (file edited since: hash differs)" if m.hash_differs else "")]
+                [
+                    str(m.row.id),
+                    str(m.row.created_at),
+                    m.name,
+                    m.how + (" (file edited since: hash differs)" if m.hash_differs else ""),
+                ]
                 for m in up.matches
             ],
             fmt,
         )
         lines += ["    " + line for line in drawn.splitlines()]
-    lines += [f"  row id {r.id} (hash {r.hash[:12]}, created_at {r.created_at}) matches no folder" for r in up.unmatched]
+    lines += [
+        f"  row id {r.id} (hash {r.hash[:12]}, created_at {r.created_at}) matches no folder" for r in up.unmatched
+    ]
     return lines
 
 
@@ -45,8 +56,15 @@ def render_upgrade_tracking(report: UpgradeTrackingReport, fmt: str = "plain") -
 def render_upgrade_layout(up: LayoutUpgrade, fmt: str = "plain") -> str:
     """db.upgrade-layout; JSON is render/json.py's `upgrade_layout`."""
     if not up.moves:
-        return f"nothing to do: {up.path} is already in Drizzle 1.0's layout" if up.layout == "v1" else f"nothing to convert in {up.path}"
-    lines = [f"migrations: {up.path}", "converted to Drizzle 1.0's layout:" if up.applied else "converting to Drizzle 1.0's layout would:"]
+        return (
+            f"nothing to do: {up.path} is already in Drizzle 1.0's layout"
+            if up.layout == "v1"
+            else f"nothing to convert in {up.path}"
+        )
+    lines = [
+        f"migrations: {up.path}",
+        "converted to Drizzle 1.0's layout:" if up.applied else "converting to Drizzle 1.0's layout would:",
+    ]
     drawn = table(
         ["journal tag", "new folder", "snapshot"],
         [[mv.tag, mv.target + "/", "snapshot.json" if mv.snapshot else "(none)"] for mv in up.moves],

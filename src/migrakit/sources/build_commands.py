@@ -73,7 +73,9 @@ def apply_build_edit(root: Path, edit: BuildEdit) -> bool:
     verbatim (escaped in the file): then it is left for the user, and listed."""
     path = root / edit.file
     text = path.read_text(encoding="utf-8")
-    quoted_before, quoted_after = json.dumps(edit.before, ensure_ascii=False), json.dumps(edit.after, ensure_ascii=False)
+    quoted_before, quoted_after = (
+        json.dumps(edit.before, ensure_ascii=False), json.dumps(edit.after, ensure_ascii=False)
+    )
     if quoted_before in text:
         path.write_text(text.replace(quoted_before, quoted_after, 1), encoding="utf-8")
         return True

@@ -59,7 +59,10 @@ def _bad(message: str, manifest: str, fix: str, **extra: Any) -> JournalError:
 
 def parse_manifest(text: str, shown: str) -> tuple[str, int, str, tuple[Replaced, ...]]:
     """(file name, when, hash, replaced) from a manifest's text; JournalError naming `shown` when malformed."""
-    fix = "restore the manifest from git (`git checkout -- <file>`), or re-create the consolidation with `inv db.consolidate`"
+    fix = (
+        "restore the manifest from git (`git checkout -- <file>`), "
+        "or re-create the consolidation with `inv db.consolidate`"
+    )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -67,7 +70,12 @@ def parse_manifest(text: str, shown: str) -> tuple[str, int, str, tuple[Replaced
     if data.get("format") != FORMAT:
         raise _bad(f"manifest format is {data.get('format')!r}; this migrakit reads format {FORMAT}", shown, fix)
     file_name, when, digest, raw = data.get("file"), data.get("when"), data.get("hash"), data.get("replaces")
-    if not isinstance(file_name, str) or not isinstance(when, int) or not isinstance(digest, str) or not _HASH.match(digest):
+    if (
+        not isinstance(file_name, str)
+        or not isinstance(when, int)
+        or not isinstance(digest, str)
+        or not _HASH.match(digest)
+    ):
         raise _bad("manifest needs `file` (string), `when` (integer) and `hash` (64 hex digits)", shown, fix)
     if not isinstance(raw, list) or not raw:
         raise _bad("manifest lists no replaced migrations (`[[replaces]]`)", shown, fix)
@@ -75,7 +83,9 @@ def parse_manifest(text: str, shown: str) -> tuple[str, int, str, tuple[Replaced
     for pos, r in enumerate(raw):
         if not (isinstance(r, dict) and isinstance(r.get("tag"), str) and isinstance(r.get("when"), int)
                 and isinstance(r.get("hash"), str) and _HASH.match(r["hash"])):
-            raise _bad(f"replaces entry #{pos} needs `tag` (string), `when` (integer) and `hash` (64 hex digits)", shown, fix)
+            raise _bad(
+                f"replaces entry #{pos} needs `tag` (string), `when` (integer) and `hash` (64 hex digits)", shown, fix
+            )
         replaced.append(Replaced(tag=r["tag"], when=r["when"], hash=r["hash"]))
     return file_name, when, digest, tuple(replaced)
 
@@ -147,5 +157,9 @@ def load_consolidated(path: Path, root: Path | None = None, journal_tags: Sequen
                     migration=stem,
                     details=[f"consolidated file: {shown_sql}", f"manifest: {shown_manifest}"],
                 )
-        out.append(Migration(tag=stem, when=when, path=shown_sql, text=sql_text, hash=actual, mode=CONSOLIDATED, replaces=replaces))
+        out.append(
+            Migration(
+                tag=stem, when=when, path=shown_sql, text=sql_text, hash=actual, mode=CONSOLIDATED, replaces=replaces
+            )
+        )
     return tuple(sorted(out, key=lambda m: (m.when, m.tag)))

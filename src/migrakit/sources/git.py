@@ -107,7 +107,9 @@ def _tags_at(commit: Any, rel: str) -> set[str]:
     return {e["tag"] for e in data.get("entries", []) if isinstance(e, dict) and "tag" in e}
 
 
-def branch_migrations(settings: Settings, *, base: str | None = None, env: Mapping[str, str] | None = None) -> BranchMigrations:
+def branch_migrations(
+    settings: Settings, *, base: str | None = None, env: Mapping[str, str] | None = None
+) -> BranchMigrations:
     """The Mode 1 migrations the current branch (or detached HEAD) added since it left its base branch."""
     import os
 

@@ -1,4 +1,5 @@
-"""Legacy folders for `db.bootstrap`: journal-less `.sql` files (e.g. `022_name.sql`) as Mode 2 migrations. [reads files]
+"""Legacy folders for `db.bootstrap`: journal-less `.sql` files (e.g. `022_name.sql`) as Mode 2
+migrations. [reads files]
 
 Order: by the file name's leading number (`9_a.sql` before `022_b.sql` before `1000_c.sql`), then by name;
 files without a leading number come last, by name. Gaps and a first number other than 1 are normal.
@@ -46,7 +47,8 @@ def load_legacy(path: Path | None, root: Path | None = None, *, required: bool =
         if not required:
             return ()
         raise ConfigError(
-            "no legacy folder: " + ("legacy_dir is not set" if path is None else f"{display_path(path, root)} does not exist"),
+            "no legacy folder: "
+            + ("legacy_dir is not set" if path is None else f"{display_path(path, root)} does not exist"),
             fix="set legacy_dir in [tool.migrakit] (e.g. legacy_dir = \"db/legacy\") or pass --legacy-dir",
         )
     out = []

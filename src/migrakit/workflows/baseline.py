@@ -115,7 +115,9 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
     command that records those (proven file by file) and runs the others."""
     target = session.resolve_target(settings)
     with server.connect(target.url, autocommit=True) as conn:
-        with migration_lock(conn, settings.migrations_schema, settings.migrations_table, timeout=settings.lock_wait_timeout):
+        with migration_lock(
+            conn, settings.migrations_schema, settings.migrations_table, timeout=settings.lock_wait_timeout
+        ):
             return _baseline(settings, conn, target, yes=yes)
 
 
@@ -137,7 +139,9 @@ def _baseline(settings: Settings, conn: Any, target: session.Target, *, yes: boo
     legacy = list(status.legacy.pending) if status.legacy else []
     ignore = ignored_tables(settings)
     if not schema.has_objects(target.url, ignore_tables=ignore):
-        return BaselineReport(target.display, EMPTY, notes=["the database is empty: no baseline needed; `inv db.migrate` builds it"])
+        return BaselineReport(
+            target.display, EMPTY, notes=["the database is empty: no baseline needed; `inv db.migrate` builds it"]
+        )
     if plan.pending:
         first = plan.pending[0]
         if is_baseline(first):
@@ -165,7 +169,9 @@ def _baseline(settings: Settings, conn: Any, target: session.Target, *, yes: boo
     return _write(settings, conn, folder, target, ignore, statements, legacy, yes=yes)
 
 
-def _refuse_partial_legacy(settings: Settings, target: session.Target, ignore: tuple[str, ...], legacy: list[Migration]) -> None:
+def _refuse_partial_legacy(
+    settings: Settings, target: session.Target, ignore: tuple[str, ...], legacy: list[Migration]
+) -> None:
     """The database lacks something the legacy files create: prove file by file which of them ran here and
     raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
     with shadow.shadow(settings) as url:
@@ -175,9 +181,11 @@ def _refuse_partial_legacy(settings: Settings, target: session.Target, ignore: t
     blockers = provenance.blockers(proofs)
     absent = [p.migration.tag for p in proofs if p.verdict == attribution.ABSENT]
     message = (
-        f"the database lacks what the legacy files create, and {len(legacy)} of them have no tracking row: they never ran here"
+        f"the database lacks what the legacy files create, and {len(legacy)} of them have no tracking row: "
+        "they never ran here"
         if len(absent) == len(legacy)
-        else f"{len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a tracking row did not run here: "
+        else f"{len(absent) + len(blockers)} of the {len(legacy)} legacy file(s) without a tracking row "
+        "did not run here: "
         + ", ".join([*absent, *(f"{p.migration.tag} ({p.verdict})" for p in blockers)])
     )
     raise DriftError(
@@ -241,7 +249,12 @@ def _write(
 
 
 def _prove(
-    settings: Settings, migrations_dir: Path, target: session.Target, ignore: tuple[str, ...], what: str, tag: str | None
+    settings: Settings,
+    migrations_dir: Path,
+    target: session.Target,
+    ignore: tuple[str, ...],
+    what: str,
+    tag: str | None,
 ) -> None:
     """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target."""
     with shadow.shadow(settings) as url:
@@ -260,7 +273,10 @@ def _prove(
                 state="nothing was written and nothing was tracked",
                 fix="results generated SQL PostgreSQL rejects for an object of this database (shown below); write a "
                 "migration for that object by hand (`inv db.generate --custom NAME`), apply it, then baseline the rest",
-                details=[*err.details, *(f"statement {err.statement_no}: {line}" for line in _statement(migrations_dir, tag, err))],
+                details=[
+                    *err.details,
+                    *(f"statement {err.statement_no}: {line}" for line in _statement(migrations_dir, tag, err)),
+                ],
             ) from err
         diff = schema.compare(url, target.url, ignore_tables=ignore)
     if not diff.equal:
@@ -284,7 +300,9 @@ def _statement(migrations_dir: Path, tag: str | None, err: MigrationFailed) -> l
     return m.statements[err.statement_no - 1].text.strip().splitlines()[:8]
 
 
-def _install(conn: Any, settings: Settings, copy: Path, relative: list[Path], tag: str | None, legacy: list[Migration]) -> None:
+def _install(
+    conn: Any, settings: Settings, copy: Path, relative: list[Path], tag: str | None, legacy: list[Migration]
+) -> None:
     """Copy the proven files into the real folder, then insert the tracking row; undo the files if that fails."""
     real = settings.migrations_dir
     journal = real / JOURNAL_PATH
@@ -294,7 +312,9 @@ def _install(conn: Any, settings: Settings, copy: Path, relative: list[Path], ta
         for rel in relative:
             dest = real / rel
             if dest.exists() and dest != journal:
-                raise MigrakitError(f"{dest} appeared while the baseline was being proven", file=str(dest), fix="run again")
+                raise MigrakitError(
+                    f"{dest} appeared while the baseline was being proven", file=str(dest), fix="run again"
+                )
             dest.parent.mkdir(parents=True, exist_ok=True)
             if not dest.exists():
                 created.append(dest)
@@ -354,11 +374,15 @@ def _adopt(
 ) -> BaselineReport:
     """The folder already has a baseline this database has not tracked: prove "everything up to it" equals
     this database, then (with `yes`) insert its row."""
-    report = BaselineReport(target.display, ADOPT_PLANNED, tag=baseline_m.tag, files=[baseline_m.path], legacy=[m.path for m in legacy])
+    report = BaselineReport(
+        target.display, ADOPT_PLANNED, tag=baseline_m.tag, files=[baseline_m.path], legacy=[m.path for m in legacy]
+    )
     with tempfile.TemporaryDirectory(prefix="migrakit-baseline-") as tmp:
         copy = Path(tmp) / "migrations"
         _prefix_copy(folder, baseline_m.tag, copy)
-        before = settings.with_overrides(consolidated_dir=str(_consolidations_before(settings, plan, baseline_m, Path(tmp))))
+        before = settings.with_overrides(
+            consolidated_dir=str(_consolidations_before(settings, plan, baseline_m, Path(tmp)))
+        )
         _prove(before, copy, target, ignore, f"baseline {baseline_m.tag} on this database", baseline_m.tag)
     report.notes.append(f"{baseline_m.tag} and every migration before it give exactly this database's schema")
     if yes:

@@ -42,7 +42,8 @@ def bootstrap(
     (db/provenance.py); a file only partly present, absent, or without schema effect is refused (DriftError
     naming the objects). With either option, the files not named stay pending. Files run and recorded in
     file order, each in its own transaction, all under the migration lock (the proof too)."""
-    # a legacy-only project (no drizzle-kit folder yet) may lack the default migrations folder; a configured one must exist
+    # a legacy-only project (no drizzle-kit folder yet) may lack the default migrations folder;
+    # a configured one must exist
     src = load_sources(settings, require_migrations=not settings.is_default("migrations_dir"), require_legacy=True)
     shown = display_path(settings.legacy_dir, settings.root) if settings.legacy_dir else ""
     tags = [m.tag for m in src.legacy]
@@ -58,14 +59,17 @@ def bootstrap(
         if dry_run:  # the proof is read-only: a dry run proves too
             report = bootstrap_report(target.display, shown, p, run_sel, adopt_sel, named=named, dry_run=True)
             if report.adopt:
-                report.proofs = _prove_adoption(settings, src, target, p.pending, [m for m in p.pending if m.tag in report.adopt])
+                report.proofs = _prove_adoption(
+                    settings, src, target, p.pending, [m for m in p.pending if m.tag in report.adopt]
+                )
             return report
         try:
             with migration_lock(
                 conn, settings.migrations_schema, settings.migrations_table,
                 timeout=settings.lock_wait_timeout, on_event=on_event,
             ):
-                rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)  # again, under the lock
+                # again, under the lock
+                rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
                 p = src.legacy_plan(rows)
                 refuse_blocking(p)
                 v1 = src.folder.layout == V1
@@ -104,7 +108,8 @@ def _selection(
             f"no legacy file matches {err.selector!r}",
             file=shown,
             state="nothing was run",
-            fix="name files by number (023), range (024-026), tag or file name; the legacy files are: " + ", ".join(tags),
+            fix="name files by number (023), range (024-026), tag or file name; the legacy files are: "
+            + ", ".join(tags),
         ) from None
     both = sorted(set(run_sel or ()) & set(adopt_sel))
     if both:
@@ -143,6 +148,10 @@ def _prove_adoption(
             migration=first.migration.tag,
             state="nothing was run or recorded",
             fix="; ".join(fixes),
-            details=[*provenance.summary(proofs), *(line for pr in refused for line in pr.differing_lines()), *([note] if note else [])],
+            details=[
+                *provenance.summary(proofs),
+                *(line for pr in refused for line in pr.differing_lines()),
+                *([note] if note else []),
+            ],
         )
     return [pr for pr in proofs if pr.migration in adopt]

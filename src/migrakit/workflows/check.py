@@ -81,7 +81,8 @@ def check(settings: Settings) -> CheckReport:
     if plan.pending and not diff.equal:
         report.notes.append(
             f"{len(plan.pending)} migration(s) are pending here ({', '.join(m.tag for m in plan.pending[:5])}"
-            f"{', ...' if len(plan.pending) > 5 else ''}): the differences they account for go away after `inv db.migrate`"
+            f"{', ...' if len(plan.pending) > 5 else ''}): "
+            "the differences they account for go away after `inv db.migrate`"
         )
     if report.legacy_proofs:
         report.notes += provenance.summary(report.legacy_proofs)
@@ -107,7 +108,9 @@ def _explain(
     for d in report.diff.differences:
         found = prov.made_by(d.key) if d.key else None
         if found is None:
-            report.made_by[d.object] = "no migration or legacy file creates it" if d.kind == schema.EXTRA else "(unknown)"
+            report.made_by[d.object] = (
+                "no migration or legacy file creates it" if d.kind == schema.EXTRA else "(unknown)"
+            )
             continue
         m, verb = found
         what = {"created": "creates it", "changed": "last changes it", "dropped": "drops it"}[verb]

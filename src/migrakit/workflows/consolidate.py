@@ -108,7 +108,8 @@ def consolidated_text(stem: str, replaced: Sequence[Migration]) -> str:
     """Each original migration's statements, in order, under a header naming its tag and hash."""
     out = [
         f"-- migrakit consolidated migration {stem}: Mode 2, the whole file runs in one transaction.",
-        f"-- It replaces {len(replaced)} Mode 1 migration(s), {replaced[0].tag} to {replaced[-1].tag} (see {stem}.toml).",
+        f"-- It replaces {len(replaced)} Mode 1 migration(s), {replaced[0].tag} to {replaced[-1].tag} "
+        f"(see {stem}.toml).",
         "",
     ]
     for m in replaced:
@@ -153,7 +154,9 @@ def plan_consolidation(
             fix="db.consolidate works on drizzle-kit 0.x folders (meta/_journal.json)",
         )
     if not tags:
-        raise ConfigError(f"no migrations to consolidate ({selection or 'empty selection'})", fix="pick some with --from/--to")
+        raise ConfigError(
+            f"no migrations to consolidate ({selection or 'empty selection'})", fix="pick some with --from/--to"
+        )
     order = [m.tag for m in folder.migrations]
     positions = sorted(order.index(t) for t in tags)
     if positions != list(range(positions[0], positions[0] + len(positions))):
@@ -178,14 +181,19 @@ def plan_consolidation(
         raise ConfigError(f"{consolidated_dir.name}/{stem}.sql already exists", fix="pick another --name")
     text = consolidated_text(stem, replaced)
     sql_path = consolidated_dir / f"{stem}.sql"
-    manifest = render_manifest(sql_path.name, when, drizzle_hash(text.encode("utf-8")), [Replaced(m.tag, m.when, m.hash) for m in replaced])
-    # one transaction must hold it all: no BEGIN/COMMIT, no CREATE INDEX CONCURRENTLY (raises before anything is written)
+    manifest = render_manifest(
+        sql_path.name, when, drizzle_hash(text.encode("utf-8")), [Replaced(m.tag, m.when, m.hash) for m in replaced]
+    )
+    # one transaction must hold it all: no BEGIN/COMMIT, no CREATE INDEX CONCURRENTLY
+    # (raises before anything is written)
     Migration(tag=stem, when=when, path=str(sql_path), text=text, hash="", mode=CONSOLIDATED).check_runnable()
 
     journal: Journal = folder.journal.without(set(tags))
     meta = folder.path / "meta"
     remaining_snaps = {snapshot_name(e.tag) for e in journal.entries}
-    gone = [s for s in dict.fromkeys(snapshot_name(m.tag) for m in replaced) if s in snapshots and s not in remaining_snaps]
+    gone = [
+        s for s in dict.fromkeys(snapshot_name(m.tag) for m in replaced) if s in snapshots and s not in remaining_snaps
+    ]
     notes = [f"no snapshot for {m.tag} in meta/" for m in replaced if snapshot_name(m.tag) not in snapshots]
     move = None
     latest = sorted(snapshots)[-1] if snapshots else None
@@ -249,7 +257,10 @@ def prove_equivalent(settings: Settings, before: Sequence[Migration], plan: Cons
             details=["to turn the originals' schema into the consolidated file's:", *diff[:40]]
             + ([f"... and {len(diff) - 40} more"] if len(diff) > 40 else []),
         )
-    return f"same schema: the {len(plan.replaced)} originals and {plan.stem} on two fresh databases (schema diff is empty)"
+    return (
+        f"same schema: the {len(plan.replaced)} originals and {plan.stem} on two fresh databases "
+        "(schema diff is empty)"
+    )
 
 
 def _write(plan: ConsolidationPlan) -> None:

@@ -55,7 +55,10 @@ def check_environment(settings: Settings) -> EnvReport:
     if settings.database_url:
         url_found = f"${settings.database_url_env} = {server.redact_url(settings.database_url)}"
     else:
-        url_found = f"${settings.database_url_env} is not set: using the embedded server in {settings.embedded_dir.name}/"
+        url_found = (
+            f"${settings.database_url_env} is not set: "
+            f"using the embedded server in {settings.embedded_dir.name}/"
+        )
     report.checks.append(Check("database url", True, url_found))
 
     state: dict[str, Any] = {}
@@ -80,7 +83,8 @@ def check_environment(settings: Settings) -> EnvReport:
         first = next((c for c in report.failed if isinstance(c.error, ConfigError)), report.failed[0])
         assert first.error is not None
         raise type(first.error)(
-            f"the environment is not ready: {len(report.failed)} check(s) failed ({', '.join(c.name for c in report.failed)})",
+            f"the environment is not ready: {len(report.failed)} check(s) failed "
+            f"({', '.join(c.name for c in report.failed)})",
             cause=first.error.cause,
             state="nothing was changed",
             fix=first.fix,
@@ -143,7 +147,9 @@ def _folders(settings: Settings, report: EnvReport) -> str:
             m.check_runnable()  # splits: SplitError with file, line and column
     report.notes += list(src.folder.warnings)
     mode2 = sum(1 for m in src.migrations if m.mode != STANDARD)
-    parts = [f"{len(src.folder.migrations)} in {src.folder.path.name}/ ({src.folder.layout} layout), readable and splittable"]
+    parts = [
+        f"{len(src.folder.migrations)} in {src.folder.path.name}/ ({src.folder.layout} layout), readable and splittable"
+    ]
     if mode2:
         parts.append(f"{mode2} consolidated in {settings.consolidated_dir.name}/")
     if src.legacy:

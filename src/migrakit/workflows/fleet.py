@@ -1,9 +1,9 @@
 """Fleet: the single-database migrate (or status) run on many targets at once, with a bounded thread pool.
 
-Each target runs exactly `workflows/migrate.migrate` / `workflows/status.status` with its own Settings (its URL; with a `schema`, the
-tracking table in that schema and `search_path` set to it in each migration transaction): its own connections,
-migration lock, transactions and tracking rows, as a single run on that database would. Nothing is shared
-between targets but the folder on disk, read once per target.
+Each target runs exactly `workflows/migrate.migrate` / `workflows/status.status` with its own Settings (its
+URL; with a `schema`, the tracking table in that schema and `search_path` set to it in each migration
+transaction): its own connections, migration lock, transactions and tracking rows, as a single run on that
+database would. Nothing is shared between targets but the folder on disk, read once per target.
 
 Why threads, not psycopg's async connections: the single-database path is synchronous and a target's time is
 almost all waiting on its server, which a thread does with the GIL released; `bench/fleet.py` measures the
@@ -243,7 +243,9 @@ def check(
 
     def one(t: Target, events: EventSink) -> TargetResult:
         report = check_workflow.check(target_settings(shared, t))
-        return TargetResult(t, DRIFT if report.drifted else NO_DRIFT, pending=[m.tag for m in report.plan.pending], report=report)
+        return TargetResult(
+            t, DRIFT if report.drifted else NO_DRIFT, pending=[m.tag for m in report.plan.pending], report=report
+        )
 
     return _run("check", targets, one, source, concurrency, False, 0, on_event)
 
@@ -324,7 +326,10 @@ def _run(
             elif failed and fail_fast:
                 stopped = f"--fail-fast: {failed[0]} failed, so no other target was started"
             elif failed and canary and number == 0 and len(waves) > 1:
-                stopped = f"--canary {canary}: {', '.join(failed)} failed among the first {canary} target(s), so no other target was started"
+                stopped = (
+                    f"--canary {canary}: {', '.join(failed)} failed among the first {canary} target(s), "
+                    "so no other target was started"
+                )
     for t in targets:
         results.setdefault(t.name, TargetResult(t, SKIPPED))
     report = FleetReport(

@@ -89,7 +89,9 @@ def _lock_timeout_disabled(settings: Settings) -> bool:
         return False
 
 
-def _choose(settings: Settings, src: Sources, every: bool, tag: str | None) -> tuple[list[Migration], list[Migration], bool]:
+def _choose(
+    settings: Settings, src: Sources, every: bool, tag: str | None
+) -> tuple[list[Migration], list[Migration], bool]:
     """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
     status = read_status(settings, src, allow_empty=None)
     plan = status.plan
@@ -105,7 +107,9 @@ def _choose(settings: Settings, src: Sources, every: bool, tag: str | None) -> t
     return [m for m in order if id(m) in applied], list(plan.pending), legacy
 
 
-def lint(settings: Settings, *, every: bool = False, migration: str | None = None, fail_on: str = "error") -> LintReport:
+def lint(
+    settings: Settings, *, every: bool = False, migration: str | None = None, fail_on: str = "error"
+) -> LintReport:
     """Lint the pending migrations (every migration with `every`, one with `migration`)."""
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
@@ -128,7 +132,9 @@ def lint(settings: Settings, *, every: bool = False, migration: str | None = Non
         notes.append(note)
     # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
     older = min(version, target_version)
-    migrations = [_judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes, strict=True)]
+    migrations = [
+        _judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes, strict=True)
+    ]
     return LintReport(
         target=target.display,
         shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
@@ -161,7 +167,8 @@ def _judge(m: Migration, probe: lock_probe.MigrationProbe, sizes: dict[str, tupl
         kept, suppressed = lint_rules.apply_suppressions(findings, lint_rules.suppressions(st.source, head))
         timeout_set = timeout_set or lint_rules.sets_lock_timeout(text)
         out.append(LintStatement(
-            index=p.index, line=line, sql=st.source[head:st.end].strip(), locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
+            index=p.index, line=line, sql=st.source[head:st.end].strip(),
+            locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
             scans=list(p.scans), new=sorted(created), duration_ms=p.duration_ms if p.ran else None,
             in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=kept, suppressed=suppressed,
         ))

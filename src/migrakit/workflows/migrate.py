@@ -72,7 +72,9 @@ def migrate(
                 v1 = folder.layout == V1
                 rows = held.table.rows
                 refuse_empty_folder(settings, src, rows, allow_empty)
-                up = table_upgrade.require_asked(conn, settings, folder, src.others, rows, upgrade_tracking, read=held.table)
+                up = table_upgrade.require_asked(
+                    conn, settings, folder, src.others, rows, upgrade_tracking, read=held.table
+                )
                 p = src.plan(rows, out_of_order=out_of_order, up=up)
                 refuse_blocking(p)
                 p, cut = up_to(p, to_tag)
@@ -118,5 +120,10 @@ def migrate_consolidated(
     """Apply only pending Mode 2 (consolidated) migrations, for teams that deploy them apart from Mode 1: the
     same recipe as `migrate`, restricted to one mode."""
     return migrate(
-        settings, dry_run=dry_run, out_of_order=out_of_order, allow_empty=allow_empty, on_event=on_event, only=(CONSOLIDATED,)
+        settings,
+        dry_run=dry_run,
+        out_of_order=out_of_order,
+        allow_empty=allow_empty,
+        on_event=on_event,
+        only=(CONSOLIDATED,),
     )

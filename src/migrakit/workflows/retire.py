@@ -147,10 +147,13 @@ def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
         Check(
             "legacy files ran",
             not unrecorded,
-            f"{len(plan.legacy) - len(unrecorded)} of {len(plan.legacy)} legacy file(s) have a tracking row with their hash"
+            f"{len(plan.legacy) - len(unrecorded)} of {len(plan.legacy)} legacy file(s) "
+            "have a tracking row with their hash"
             + (f"; not proven to have run: {', '.join(m.path for m in unrecorded)}" if unrecorded else ""),
-            None if not unrecorded else "run `inv db.bootstrap`: it runs each legacy file that has no row and records it "
-            "(a legacy runner's own table, or the tables that exist, prove nothing)",
+            None if not unrecorded else (
+                "run `inv db.bootstrap`: it runs each legacy file that has no row and records it "
+                "(a legacy runner's own table, or the tables that exist, prove nothing)"
+            ),
         )
     )
     status = read_status(settings, load_sources(settings), allow_empty=None)  # db.check's tracking problems
@@ -167,7 +170,8 @@ def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
             not drifted,
             "the database schema is what the migrations and legacy files produce"
             if not drifted
-            else f"{len(shadows.diff.differences)} schema difference(s), {sum(p.blocking for p in problems)} tracking problem(s)",
+            else f"{len(shadows.diff.differences)} schema difference(s), "
+            f"{sum(p.blocking for p in problems)} tracking problem(s)",
             None if not drifted else "run `inv db.check` to see each difference; usually `inv db.bootstrap` "
             "(legacy files that never ran), or put a manual change into a migration",
         )
@@ -230,7 +234,8 @@ def retire(settings: Settings, *, yes: bool = False) -> RetirePlan:
     if failed:
         error = DriftError if any(c.name != "working tree clean" for c in failed) else MigrakitError
         raise error(
-            f"cannot retire the legacy system: {len(failed)} precondition(s) failed ({', '.join(c.name for c in failed)})",
+            f"cannot retire the legacy system: {len(failed)} precondition(s) failed "
+            f"({', '.join(c.name for c in failed)})",
             state="nothing was changed",
             fix=failed[0].fix,
             details=check_lines(plan.checks),
@@ -274,7 +279,9 @@ def _shadows(settings: Settings, target: session.Target, plan: RetirePlan, fold:
     return _Shadows(diff, fold_diff, fold_error)
 
 
-def _fold_diff(settings: Settings, target: session.Target, plan: RetirePlan, fold: tuple[str, str]) -> schema.SchemaDiff:
+def _fold_diff(
+    settings: Settings, target: session.Target, plan: RetirePlan, fold: tuple[str, str]
+) -> schema.SchemaDiff:
     """All migrations plus the fold, without the legacy folder, on a shadow database, compared with the target."""
     with tempfile.TemporaryDirectory(prefix="migrakit-retire-") as tmp:
         consolidated = Path(tmp) / "consolidated"
@@ -365,7 +372,9 @@ def _retire_in_database(settings: Settings, plan: RetirePlan, fold: tuple[str, s
     row = None
     if fold is not None and plan.fold is not None and plan.fold_when is not None:
         digest = drizzle_hash(fold[0].encode("utf-8"))
-        row = Migration(tag=Path(plan.fold).stem, when=plan.fold_when, path=plan.fold, text=fold[0], hash=digest, mode=CONSOLIDATED)
+        row = Migration(
+            tag=Path(plan.fold).stem, when=plan.fold_when, path=plan.fold, text=fold[0], hash=digest, mode=CONSOLIDATED
+        )
     v1 = load_folder(settings.migrations_dir, settings.root).layout == V1
     record_and_drop(settings, row, drop=bool(plan.table), v1=v1)
 

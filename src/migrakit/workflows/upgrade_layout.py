@@ -92,7 +92,9 @@ def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:
                 f"{entry.tag}: no {display_path(snapshot)}; {target}/ gets migration.sql only "
                 "(drizzle-kit up would stop here; `drizzle-kit generate` needs the newest folder's snapshot)"
             )
-        moves.append(FolderMove(entry.tag, entry.when, target, path / f"{entry.tag}.sql", snapshot if snapshot.is_file() else None, m.hash))
+        moves.append(FolderMove(
+            entry.tag, entry.when, target, path / f"{entry.tag}.sql", snapshot if snapshot.is_file() else None, m.hash
+        ))
     v1_order = sorted(moves, key=lambda mv: locale_key(mv.target))
     if [mv.tag for mv in v1_order] != [mv.tag for mv in moves]:
         moved = [f"{mv.target}" for mv, old in zip(v1_order, moves) if mv is not old]

@@ -3,8 +3,9 @@
 Drizzle 1.0 (`drizzle-orm/up-migrations/pg.ts`) upgrades a table without a `name` column on its first run: it
 matches every row to a local migration folder, then adds `name` and `applied_at` and writes each row's folder
 name (applied_at NULL: the time is unknown) in one transaction. migrakit does the same matching
-(`plan_tracking_upgrade`, pure; the table read and written in db/table_upgrade.py) and shows it first; the table changes only with `--yes`
-(`inv db.upgrade-tracking --yes`, or `inv db.migrate --upgrade-tracking` in a deploy). Nothing is re-run.
+(`plan_tracking_upgrade`, pure; the table read and written in db/table_upgrade.py) and shows it first; the
+table changes only with `--yes` (`inv db.upgrade-tracking --yes`, or `inv db.migrate --upgrade-tracking` in a
+deploy). Nothing is re-run.
 
 Matching, per row in id order (Drizzle's rule, kept quirk for quirk):
   1. created_at truncated to whole seconds (its decimal text minus the last 3 digits, plus "000") is
