@@ -71,7 +71,8 @@ def lock_and_read(lock_conn: psycopg.Connection[Any], key: int, schema: str, tab
     """Try the migration lock and read the rows under it, in one message on `lock_conn` (autocommit, idle; see
     the module's docstring). Granted: the lock's transaction stays open. Not granted: rolled back here."""
     query = (
-        f"BEGIN; SELECT {KEEPALIVES_LOCAL}, pg_try_advisory_xact_lock({int(key)}), {WRITABLE_COLUMNS}, pg_backend_pid(); "
+        f"BEGIN; SELECT {KEEPALIVES_LOCAL}, pg_try_advisory_xact_lock({int(key)}), {WRITABLE_COLUMNS}, "
+        "pg_backend_pid(); "
         f"SAVEPOINT {_SAVEPOINT}; "
     ).encode() + tracking.select_rows(lock_conn, schema, table) + f"; ROLLBACK TO SAVEPOINT {_SAVEPOINT}".encode()
     done, error = simple_query.results(lock_conn, query)

@@ -103,7 +103,8 @@ def select_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> bytes:
 def from_result(result: pq.abc.PGresult, encoding: str) -> TableRead:
     """The TableRead of `SELECT * FROM <tracking table> ORDER BY id` answered in text (the simple protocol)."""
     pos = {(result.fname(i) or b"").decode(encoding): i for i in range(result.nfields)}
-    get, at_id, at_hash, at_created, at_name = result.get_value, pos["id"], pos["hash"], pos["created_at"], pos.get("name")
+    get = result.get_value
+    at_id, at_hash, at_created, at_name = pos["id"], pos["hash"], pos["created_at"], pos.get("name")
 
     def number(value: bytes | None) -> int | None:
         if value is None:
@@ -158,7 +159,8 @@ def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[Tra
 def has_name_column(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
     """Drizzle 1.0's table has `name`; 0.x's does not."""
     row = conn.execute(
-        "SELECT count(*) FROM information_schema.columns WHERE table_schema = %s AND table_name = %s AND column_name = 'name'",
+        "SELECT count(*) FROM information_schema.columns"
+        " WHERE table_schema = %s AND table_name = %s AND column_name = 'name'",
         (schema, name),
     ).fetchone()
     return bool(row and row[0])

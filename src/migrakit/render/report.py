@@ -4,7 +4,8 @@ of render/ (errors: render/errors.py).
 
 `fmt` is "rich" (a terminal), "plain" (CI, pipes) or "json". NO_COLOR changes colour only: a terminal still
 gets rich's tables and progress bar, without colour (rich reads NO_COLOR itself). rich is imported only when
-a table is actually drawn (a table over render/text.RICH_MAX_ROWS rows is drawn as plain columns). Long lists are folded and repeated notes grouped (render/text.py).
+a table is actually drawn (a table over render/text.RICH_MAX_ROWS rows is drawn as plain columns). Long lists are
+folded and repeated notes grouped (render/text.py).
 """
 
 from __future__ import annotations
@@ -71,7 +72,10 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
     tail += [f"note: {n}" for n in group_notes(notes, subjects(plan.migrations))]
     tail += _legacy_lines(as_json.legacy(report.legacy))
     if plan.tracking_upgrade is not None and plan.tracking_upgrade.changes:
-        tail += ["tracking table upgrade (`inv db.upgrade-tracking --yes`) would:", *upgrade_lines(plan.tracking_upgrade, fmt)]
+        tail += [
+            "tracking table upgrade (`inv db.upgrade-tracking --yes`) would:",
+            *upgrade_lines(plan.tracking_upgrade, fmt),
+        ]
     return "\n".join([*head, rows, *tail])
 
 
@@ -80,7 +84,9 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
     data = as_json.migrate(report)
     lines = [f"database: {data['database']}"]
     if data["tracking_upgraded"]:
-        lines.append(f"upgraded the tracking table to Drizzle 1.0's columns ({data['tracking_upgraded_count']} row(s) named)")
+        lines.append(
+            f"upgraded the tracking table to Drizzle 1.0's columns ({data['tracking_upgraded_count']} row(s) named)"
+        )
     if report.to_already_applied:
         lines.append(f"nothing to do: {report.to} (--to) is already applied")
     if report.dry_run:
@@ -103,7 +109,8 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
     if data["recorded_without_running"]:
         lines.append(
             ("would record" if report.dry_run else "recorded")
-            + f" without running (every migration it replaces already ran here): {fold(data['recorded_without_running'])}"
+            + " without running (every migration it replaces already ran here): "
+            + fold(data["recorded_without_running"])
         )
     for p in data["problems"]:
         if p["blocking"]:
@@ -181,7 +188,10 @@ class Progress:
                 )
             case ev.Queued(migrations=batch) if self._bar is None:
                 tags = [m.tag for m in batch]
-                self._say(f"sending {len(tags)} migration(s) in one pipelined batch: {fold(tags)}; each is shown below once it has run")
+                self._say(
+                    f"sending {len(tags)} migration(s) in one pipelined batch: {fold(tags)}; "
+                    "each is shown below once it has run"
+                )
             case ev.Started(migration=m, statements=statements):
                 text = f"{m.tag} ({statements} statement(s))"
                 if self._bar is not None:
@@ -208,7 +218,8 @@ def _recorded_note(m: Any) -> str:
     tags = [r.tag for r in m.replaces]
     return (
         f"{m.tag} (Mode 2) will be recorded without running: every migration it replaces already ran "
-        f"on this database, proven by hash ({tags[0]} .. {tags[-1]}, {len(tags)} in all); `inv db.migrate` writes its row"
+        f"on this database, proven by hash ({tags[0]} .. {tags[-1]}, {len(tags)} in all); "
+        "`inv db.migrate` writes its row"
     )
 
 
@@ -248,7 +259,10 @@ def render_bootstrap(report: BootstrapReport, fmt: str = "plain") -> str:
     )
     lines += [f"note: {t} already has a tracking row here: nothing to do for it" for t in report.already]
     for proof in report.proofs:
-        lines.append(f"proven: {proof.migration.tag}: all {len(proof.objects)} object(s) it creates or changes are here, as it leaves them")
+        lines.append(
+            f"proven: {proof.migration.tag}: all {len(proof.objects)} object(s) it creates or changes are here, "
+            "as it leaves them"
+        )
     if report.dry_run:
         if report.adopt:
             lines.append(f"dry run: proven on a shadow database, would record without running: {fold(report.adopt)}")
@@ -256,14 +270,22 @@ def render_bootstrap(report: BootstrapReport, fmt: str = "plain") -> str:
         lines.append("dry run: nothing was changed")
     if not report.dry_run:
         if report.recorded:
-            lines.append(f"recorded {len(report.recorded)} legacy file(s) as run, without running them: {fold(report.recorded)}")
+            lines.append(
+                f"recorded {len(report.recorded)} legacy file(s) as run, without running them: {fold(report.recorded)}"
+            )
         if report.applied:
             lines.append(f"ran {len(report.applied)} legacy file(s), each in one transaction: {fold(report.applied)}")
         if not report.applied and not report.recorded:
-            lines.append(f"nothing to run: all {len(plan.applied)} legacy file(s) already ran here" if not report.left else "nothing was run")
+            lines.append(
+                f"nothing to run: all {len(plan.applied)} legacy file(s) already ran here"
+                if not report.left
+                else "nothing was run"
+            )
     if report.left:
         lines.append(f"still pending (not named by --only/--adopt): {fold(report.left)}")
         lines.append("next: `inv db.check` tells which of them ran here (adopt) and which never did (run)")
     elif not report.dry_run and (report.applied or report.recorded):
-        lines.append("next: `inv db.check` (the schema should now be exactly what the migrations and legacy files produce)")
+        lines.append(
+            "next: `inv db.check` (the schema should now be exactly what the migrations and legacy files produce)"
+        )
     return "\n".join(lines)

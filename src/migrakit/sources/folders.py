@@ -156,13 +156,15 @@ def check_folders(settings: Settings, *, migrations: bool = True, consolidated: 
     if consolidated and configured and settings.consolidated_dir != default:
         require_folder(
             settings.consolidated_dir, settings.root, key=key, origin=settings.origin(key),
-            expected="Mode 2 files (<YYYYMMDDHHMMSS>_<name>.sql with its .toml manifest) written by `inv db.consolidate`",
+            expected="Mode 2 files (<YYYYMMDDHHMMSS>_<name>.sql with its .toml manifest) "
+            "written by `inv db.consolidate`",
             fix=folder_fix(settings, key, "the folder `inv db.consolidate` wrote"),
         )
 
 
 def said(origin: str) -> str:
-    """A setting's origin as a sentence names it: `--migrations-dir`, `MIGRAKIT_MIGRATIONS_DIR`, `pyproject.toml ...`."""
+    """A setting's origin as a sentence names it: `--migrations-dir`, `MIGRAKIT_MIGRATIONS_DIR`,
+    `pyproject.toml ...`."""
     return origin.removeprefix("option ").removeprefix("environment variable ")
 
 
@@ -315,7 +317,9 @@ def _load_v1_folder(path: Path, root: Path | None) -> Folder:
                 fix="name Drizzle 1.0 migration folders <YYYYMMDDHHMMSS>_<name>, as drizzle-kit does",
             )
         text, digest = read_sql(os.path.join(base, rel), shown, name)
-        migrations.append(Migration(tag=name, when=v1_when(name), path=shown, text=text, hash=digest, mode=STANDARD, name=name))
+        migrations.append(
+            Migration(tag=name, when=v1_when(name), path=shown, text=text, hash=digest, mode=STANDARD, name=name)
+        )
     warnings = [
         f"{a} and {b} share a timestamp and use non-ASCII characters: Drizzle orders them by the "
         "process locale, migrakit by ICU's root order; give one a later timestamp to make the order certain"

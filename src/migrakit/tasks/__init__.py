@@ -29,7 +29,9 @@ env = _env_module.ns
 legacy = _legacy_module.ns
 
 
-_SHELL_WORDS = {".", "source", "exec", "cd", "set", "export", "eval", "(", "{", "if", "for", "while", "case", "true", ":"}
+_SHELL_WORDS = {
+    ".", "source", "exec", "cd", "set", "export", "eval", "(", "{", "if", "for", "while", "case", "true", ":"
+}  # fmt: skip
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 

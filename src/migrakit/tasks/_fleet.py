@@ -1,4 +1,5 @@
-"""The fleet's part of the db tasks: the --targets options' help, and running a task on every target (workflows/fleet.py)."""
+"""The fleet's part of the db tasks: the --targets options' help, and running a task on every target
+(workflows/fleet.py)."""
 
 from __future__ import annotations
 

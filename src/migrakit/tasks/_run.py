@@ -149,7 +149,8 @@ def settings_from(c: Any, **options: Any) -> Settings:
             "commands, and migrakit sends its SQL without the shell, so this task would change the database\n"
             "  state: nothing was run\n"
             "  fix:   drop --dry (and unset INVOKE_RUN_DRY); for a dry run use the task's option: "
-            "`inv db.migrate --dry-run` (also db.migrate-consolidated, db.bootstrap); `inv db.status` shows what is pending",
+            "`inv db.migrate --dry-run` (also db.migrate-consolidated, db.bootstrap); "
+            "`inv db.status` shows what is pending",
             code=2,
         )
     from ..sources.config import load_settings
@@ -208,7 +209,8 @@ def run_core(
 
     task = task or _task_name()
     url = settings.database_url if settings is not None else None
-    urls = [u for u in (settings.database_url, settings.shadow_url, settings.direct_url) if u] if settings is not None else []
+    given = (settings.database_url, settings.shadow_url, settings.direct_url) if settings is not None else ()
+    urls = [u for u in given if u]
     with _long_lived_heap():
         try:
             result = call()

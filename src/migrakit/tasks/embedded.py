@@ -18,7 +18,8 @@ def server_status(c: Any, json: bool = False) -> None:
 
     settings = settings_from(c)
     fmt = "json" if json else "plain"
-    run_core(render_server_status, lambda: status(settings.embedded_dir, database_url_set=bool(settings.database_url)), fmt)
+    call = lambda: status(settings.embedded_dir, database_url_set=bool(settings.database_url))  # noqa: E731
+    run_core(render_server_status, call, fmt)
 
 
 @task(help={"json": "Print the result as JSON."})

@@ -13,9 +13,11 @@ from ._run import run_core, settings_from, task
     help={
         "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
         "legacy_dir": "The legacy folder of journal-less .sql files (default: [tool.migrakit] legacy_dir).",
-        "legacy_table": "The legacy runner's tracking table, e.g. schema_migrations (default: [tool.migrakit] legacy_table).",
+        "legacy_table": "The legacy runner's tracking table, e.g. schema_migrations "
+        "(default: [tool.migrakit] legacy_table).",
         "shadow_url": "Admin URL of a server for the throwaway shadow databases (default: the embedded server).",
-        "yes": "Retire: fold, git rm, switch the build, drop the table, write the record (without it: print the plan, exit 5).",
+        "yes": "Retire: fold, git rm, switch the build, drop the table, write the record "
+        "(without it: print the plan, exit 5).",
         "json": "Print the plan or the result as JSON.",
     }
 )

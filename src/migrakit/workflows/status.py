@@ -11,7 +11,11 @@ from ..sources.load import load_sources
 
 
 def status(
-    settings: Settings, *, out_of_order: bool = False, allow_empty: bool | None = False, require_migrations: bool = True,
+    settings: Settings,
+    *,
+    out_of_order: bool = False,
+    allow_empty: bool | None = False,
+    require_migrations: bool = True,
     sources: Sources | None = None,
 ) -> StatusReport:
     """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
