@@ -31,7 +31,8 @@ def commit_all(repo, message):
 
 @pytest.fixture
 def repo(tmp_path):
-    """main: two migrations; feature (checked out): three more; main then moves on without migrations."""
+    """main: two migrations; feature (checked out): three more; main then moves on without migrations. The embedded
+    server a test started in the repository (the default shadow server) is stopped afterwards."""
     r = git.Repo.init(tmp_path, initial_branch="main")
     with r.config_writer() as cw:
         cw.set_value("user", "name", "Test")
@@ -50,7 +51,10 @@ def repo(tmp_path):
     (tmp_path / "README.md").write_text("main moved on\n")
     commit_all(r, "docs on main")
     r.git.checkout("feature")
-    return r
+    yield r
+    if (tmp_path / ".migrakit" / "pgdata").exists():  # db.consolidate --yes proved on the embedded server: stop it
+        stopped = cli(tmp_path, "db.server-stop")
+        assert stopped.returncode == 0, stopped.stderr
 
 
 def settings_in(path, **extra):
