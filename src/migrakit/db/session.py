@@ -55,10 +55,15 @@ def resolve_target(settings: Settings) -> Target:
 def open_target(settings: Settings) -> Iterator[tuple[Target, Any]]:
     """An autocommit connection to the target, closed afterwards. A connection that dies outside a migration
     (the executor reports those) is a DatabaseUnavailable saying where to look."""
-    target = resolve_target(settings)
-    conn = server.connect(target.url, autocommit=True)
+    target, conn = _connect(settings)
     with _lost(target, conn):
         yield target, conn
+
+
+def _connect(settings: Settings) -> tuple[Target, Any]:
+    """The target and an autocommit connection to it: open_target's and open_target_reading's thread's."""
+    target = resolve_target(settings)
+    return target, server.connect(target.url, autocommit=True)
 
 
 @contextmanager
@@ -91,8 +96,7 @@ def open_target_reading(
 def _open_and_read(settings: Settings, read: Callable[[Any], R]) -> tuple[Target, Any, R | Exception]:
     """On open_target_reading's thread: the target, its connection, and `read`'s answer or error (raised again
     on the calling thread, where open_target would have raised it)."""
-    target = resolve_target(settings)
-    conn = server.connect(target.url, autocommit=True)
+    target, conn = _connect(settings)
     try:
         return target, conn, read(conn)
     except Exception as exc:
