@@ -132,7 +132,6 @@ BROKEN: dict[str, tuple[Callable[[Project], None], Expect, str]] = {
     "toml-not-a-table": (raw_pyproject(b"[tool]\nmigrakit = 3\n"), CONFIG, "is not a table"),
     "toml-app-not-strings": (raw_pyproject(b"[tool.migrakit.app]\ndev = 5\n"), CONFIG, "is not a table of strings"),
     # MIGRAKIT_* variables
-    "env-unknown": (env(MIGRAKIT_LOCK_TIMOUT="5s"), CONFIG, "did you mean MIGRAKIT_LOCK_TIMEOUT?"),
     "env-database-url": (env(MIGRAKIT_DATABASE_URL="{db}"), CONFIG, "set DATABASE_URL"),
     "env-int": (env(MIGRAKIT_LOCK_RETRIES="three"), CONFIG, "is not an integer"),
     "env-negative-int": (env(MIGRAKIT_LOCK_RETRIES="-1"), CONFIG, "is negative"),
@@ -288,3 +287,17 @@ def test_every_task_answers_a_broken_input_with_its_exit_code(project, case):
         if r.returncode in (1, 2, 4, 6):  # an error (3 lists the drift, 5 prints the plan that needs --yes)
             assert "fix" in out, (task, out)
     assert wrong == {}
+
+
+def test_an_unknown_migrakit_variable_warns_on_stderr_and_every_task_exits_as_without_it(project):
+    """Issue 25.5: a team's own MIGRAKIT_* variable (MIGRAKIT_VERSION pinning the install in CI) or a typo is a
+    warning naming the closest setting; each task's exit code is the one it has without the variable."""
+    run_every_task(project)  # the first pass changes the database (db.migrate, build); the second is the baseline
+    plain = {t: r.returncode for t, r in run_every_task(project).items()}
+    project.env.update(MIGRAKIT_VERSION="1.2.3", MIGRAKIT_LOCK_TIMOUT="5s")
+    for task, r in run_every_task(project).items():
+        assert "Traceback" not in r.stdout + r.stderr, (task, r.stderr[-2000:])
+        assert r.returncode == plain[task], (task, r.stdout[-600:], r.stderr[-600:])
+        assert "warning: environment variable MIGRAKIT_LOCK_TIMOUT is not a migrakit setting and is ignored; " \
+            "did you mean MIGRAKIT_LOCK_TIMEOUT?" in r.stderr, (task, r.stderr)
+        assert "warning: environment variable MIGRAKIT_VERSION is not a migrakit setting" in r.stderr, task

@@ -59,11 +59,28 @@ def test_unknown_pyproject_key_says_did_you_mean(tmp_path):
     assert (err.fix or "").startswith("rename it to migrations_dir")
 
 
-def test_unknown_migrakit_variable_says_did_you_mean(tmp_path):
-    err = refused(tmp_path, env={"MIGRAKIT_LOCK_TIMOUT": "5s"})
-    assert err.message == "unknown environment variable MIGRAKIT_LOCK_TIMOUT"
-    assert "did you mean MIGRAKIT_LOCK_TIMEOUT?" in (err.fix or "")
-    assert "DATABASE_URL" in (refused(tmp_path, env={"MIGRAKIT_DATABASE_URL": "postgresql://h/d"}).fix or "")
+def test_an_unknown_migrakit_variable_is_a_warning_naming_the_closest_setting(tmp_path):
+    write(tmp_path, "[project]\nname='x'\n")
+    s = load_settings(tmp_path, env={"MIGRAKIT_LOCK_TIMOUT": "5s", "MIGRAKIT_VERSION": "1.2.3"})
+    assert s.lock_timeout == "5s" and s.is_default("lock_timeout")  # ignored, not read as the setting
+    assert s.warnings == (
+        "environment variable MIGRAKIT_LOCK_TIMOUT is not a migrakit setting and is ignored; "
+        "did you mean MIGRAKIT_LOCK_TIMEOUT?",
+        "environment variable MIGRAKIT_VERSION is not a migrakit setting and is ignored; "
+        "the closest setting is MIGRAKIT_PIPELINE",
+    )
+    assert load_settings(tmp_path, env={"MIGRAKIT_LOCK_TIMEOUT": "5s"}).warnings == ()
+
+
+def test_migrakit_database_url_stays_an_error_as_ignoring_it_would_target_another_database(tmp_path):
+    err = refused(tmp_path, env={"MIGRAKIT_DATABASE_URL": "postgresql://h/d"})
+    assert err.message.startswith("unknown environment variable MIGRAKIT_DATABASE_URL")
+    assert "DATABASE_URL" in (err.fix or "")
+
+
+def test_unknown_pyproject_keys_stay_errors_while_variables_warn(tmp_path):
+    err = refused(tmp_path, pyproject='[tool.migrakit]\nversion = "1.2.3"\n', env={"MIGRAKIT_VERSION": "1"})
+    assert err.message.startswith("unknown key 'version' in [tool.migrakit]")
 
 
 def test_variables_that_are_not_settings_stay_accepted(tmp_path):
@@ -174,7 +191,7 @@ def test_defaults_are_the_settings_fields_own(tmp_path):
     s = load_settings(tmp_path, env={})
     checked = 0
     for f in fields(Settings):
-        if f.name in ("root", "database_url", "origins", "search_path"):  # not settings a user writes
+        if f.name in ("root", "database_url", "origins", "search_path", "warnings"):  # not settings a user writes
             continue
         if f.name in PATH_DEFAULTS:
             expected = tmp_path / PATH_DEFAULTS[f.name]

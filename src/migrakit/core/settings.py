@@ -30,7 +30,8 @@ def under_root(root: Path, value: str) -> Path:
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything a task needs to know about the project. Immutable; derive with `with_overrides`. Each field but
-    `root`, `database_url` and `origins` is a `[tool.migrakit]` key (and a MIGRAKIT_<KEY> variable) of that name."""
+    `root`, `database_url`, `search_path`, `origins` and `warnings` is a `[tool.migrakit]` key (and a
+    MIGRAKIT_<KEY> variable) of that name."""
 
     root: Path
     migrations_dir: Path  # default: PATH_DEFAULTS
@@ -59,6 +60,8 @@ class Settings:
     # key -> where its value came from ("pyproject.toml [tool.migrakit] x", "environment variable MIGRAKIT_X",
     # "option --x", "Invoke config migrakit.x"); absent: the default
     origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # what loading noticed and did not refuse (an unknown MIGRAKIT_* variable): printed on stderr by the task
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
     def with_overrides(self, **options: Any) -> Settings:
         """Apply options given by code or a task (`None` means "not given" and keeps the current value); error

@@ -2,11 +2,11 @@
 Invoke config (`migrakit.<key>`), then task options. Later sources win. Paths are resolved against the project
 root (the folder holding pyproject.toml).
 
-Everything is checked here, once, before any task reads a folder or connects: unknown keys in pyproject and
-unknown `MIGRAKIT_*` variables (with "did you mean"), types, durations as PostgreSQL reads them, the tracking
-schema/table names, and the database URLs' parameters (keywords, `sslmode` and friends, `options`). Each
-failure is a ConfigError (exit 2) naming the key, the value, where it came from and the fix; passwords never
-appear in it.
+Everything is checked here, once, before any task reads a folder or connects: unknown keys in pyproject (with
+"did you mean"; an unknown `MIGRAKIT_*` variable is a warning naming the closest setting), types, durations as
+PostgreSQL reads them, the tracking schema/table names, and the database URLs' parameters (keywords, `sslmode`
+and friends, `options`). Each failure is a ConfigError (exit 2) naming the key, the value, where it came from
+and the fix; passwords never appear in it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,8 @@ from ..core.settings import PATH_DEFAULTS, PATH_KEYS, Settings, under_root
 from ..errors import ConfigError
 
 # The keys are Settings' fields but these (database_url comes from the variable `database_url_env` names).
-_NOT_KEYS = frozenset({"root", "database_url", "origins", "search_path"})  # search_path: a fleet target's schema
+# search_path: a fleet target's schema; warnings: what loading noticed but did not refuse
+_NOT_KEYS = frozenset({"root", "database_url", "origins", "search_path", "warnings"})
 # A field's annotation -> the type its value has in pyproject.toml / the environment: str, int, float, bool, list
 # (of str), dict (of str). A new field with another annotation fails here, at import, until it is given one.
 _KINDS: dict[str, type] = {
@@ -316,24 +317,31 @@ def _check_options(options: str, where: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ loading
-def _check_env_names(env: Mapping[str, str]) -> None:
+def _check_env_names(env: Mapping[str, str]) -> list[str]:
+    """Warnings for `MIGRAKIT_*` variables that are no setting (a team's own, e.g. MIGRAKIT_VERSION pinning the
+    install in CI, or a typo), each naming the closest setting; the run goes on. MIGRAKIT_DATABASE_URL stays an
+    error: ignoring it would run against another database (DATABASE_URL's, or the embedded server)."""
     settings_env = {_env_name(k) for k in _KEYS if k != "app"}
+    warnings = []
     for name in sorted(env):
         if not name.startswith("MIGRAKIT_") or name in settings_env or name in NON_SETTING_ENV:
             continue
         if name == "MIGRAKIT_DATABASE_URL":
-            fix = "set DATABASE_URL (or the variable [tool.migrakit] database_url_env names), or pass --database-url"
-        elif name == "MIGRAKIT_APP":
-            fix = "set the app commands in pyproject.toml: [tool.migrakit.app] dev = \"...\", build = \"...\""
+            raise ConfigError(
+                f"unknown environment variable {name}: the database URL is not a MIGRAKIT_ setting", state=_STATE,
+                fix="set DATABASE_URL (or the variable [tool.migrakit] database_url_env names), or pass --database-url",
+            )  # fmt: skip
+        if name == "MIGRAKIT_APP":
+            hint = 'the app commands are set in pyproject.toml: [tool.migrakit.app] dev = "...", build = "..."'
         else:
             # compare what follows MIGRAKIT_: the shared prefix would make any two names look alike
-            known = {n.removeprefix("MIGRAKIT_"): n for n in settings_env | NON_SETTING_ENV}
-            close = _did_you_mean(name.removeprefix("MIGRAKIT_"), known)
-            guess = known[close] if close else None
-            fix = (f"did you mean {guess}? rename it" if guess else "unset it") + (
-                f"; the settings are {', '.join(sorted(settings_env))}"
-            )
-        raise ConfigError(f"unknown environment variable {name}", state=_STATE, fix=fix)
+            known = {n.removeprefix("MIGRAKIT_"): n for n in settings_env}
+            word = name.removeprefix("MIGRAKIT_")
+            close = _did_you_mean(word, known)
+            closest = known[close or max(sorted(known), key=lambda k: difflib.SequenceMatcher(None, word, k).ratio())]
+            hint = f"did you mean {closest}?" if close else f"the closest setting is {closest}"
+        warnings.append(f"environment variable {name} is not a migrakit setting and is ignored; {hint}")
+    return warnings
 
 
 def _read_pyproject(root: Path) -> tuple[dict[str, Any], str | None]:
@@ -392,7 +400,7 @@ def load_settings(
         except ConfigError as err:
             err.file = pyproject
             raise
-    _check_env_names(env)
+    warnings = _check_env_names(env)
     for key in _KEYS:
         name = _env_name(key)
         if name in env and key != "app":
@@ -428,6 +436,7 @@ def load_settings(
         root=root,
         database_url=database_url,
         origins={k: v for k, v in origins.items() if v != "default"},
+        warnings=tuple(warnings),
         **{key: _field_value(root, key, value) for key, value in values.items()},
     )
 

@@ -156,7 +156,10 @@ def settings_from(c: Any, **options: Any) -> Settings:
     from ..sources.config import load_settings
 
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
-    return load_settings(invoke_config=configured, **options)
+    settings = load_settings(invoke_config=configured, **options)
+    for warning in settings.warnings:  # the run goes on; stdout stays the report's (JSON included)
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
+    return settings
 
 
 def _collection(module: dict[str, Any]) -> str:
