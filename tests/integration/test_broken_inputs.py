@@ -7,9 +7,12 @@ their full messages stay in test_bad_input.py; this file is about breadth.)"""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +53,7 @@ class Project:
     admin_url: str
     extra_toml: str = ""
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    fifos: list[Path] = field(default_factory=list)  # opened from the other end by a watchdog if a task blocks
 
     def write_pyproject(self) -> None:
         py = sys.executable
@@ -179,10 +183,75 @@ BROKEN: dict[str, tuple[Callable[[Project], None], Expect, str]] = {
     # folders (missing or of the wrong kind): item 1 of issue 13 (another branch) makes these exit 2; until then
     # any documented code without a traceback
     "missing-migrations-dir": (env(MIGRAKIT_MIGRATIONS_DIR="nope"), lambda t: DOCUMENTED, ""),
-    "journal-is-a-directory": (lambda p: _journal_dir(p), lambda t: DOCUMENTED, ""),
+    "journal-is-a-directory": (lambda p: _journal_dir(p), lambda t: _reads_sql(t, CONFIG), "is a directory, not a regular file"),
     "missing-legacy-dir": (env(MIGRAKIT_LEGACY_DIR="nope"), lambda t: CONFIG if t == "db.bootstrap" else DOCUMENTED, ""),
     "consolidated-dir-is-a-file": (lambda p: (p.root / "migrations-consolidated").write_text("x"), lambda t: DOCUMENTED, ""),
+    # an adversary's files (issue 25.7): exit 2 naming the file, no traceback, no hang, nothing read from outside
+    "sql-is-a-fifo": (lambda p: _hostile_sql(p, "fifo"), lambda t: _reads_sql(t, CONFIG), "0000_a.sql is a FIFO"),
+    "sql-links-to-dev-zero": (lambda p: _hostile_sql(p, "zero"), lambda t: _reads_sql(t, CONFIG), "is a character device"),
+    "sql-symlink-loop": (lambda p: _hostile_sql(p, "loop"), lambda t: _reads_sql(t, CONFIG), "0000_a.sql is a symlink loop"),
+    "sql-over-max-file-mb": (lambda p: _hostile_sql(p, "large"), lambda t: _reads_sql(t, CONFIG), "larger than max_file_mb"),
+    "journal-is-a-fifo": (lambda p: _hostile_journal(p, "fifo"), lambda t: _reads_sql(t, CONFIG), "_journal.json is a FIFO"),
+    "journal-symlink-loop": (lambda p: _hostile_journal(p, "loop"), lambda t: _reads_sql(t, CONFIG), "_journal.json is a symlink loop"),
+    "journal-nested-200000-deep": (lambda p: _hostile_journal(p, "deep"), lambda t: _reads_sql(t, CONFIG), "nested too deep"),
+    "journal-tag-outside": (lambda p: _journal_entry(p, tag="../outside/x"), lambda t: _reads_sql(t, CONFIG), "climbs out of the migrations folder"),
+    "journal-tag-nul": (lambda p: _journal_entry(p, tag="0000_a\x00"), lambda t: _reads_sql(t, CONFIG), "holds a NUL byte"),
+    "journal-when-1e30": (lambda p: _journal_entry(p, when=10**30), lambda t: _reads_sql(t, 1), "journal entry #0 (0000_a): `when`"),
+    "legacy-file-is-a-fifo": (lambda p: _legacy_fifo(p), lambda t: _reads_legacy(t, CONFIG), "001_x.sql is a FIFO"),
 }
+# Tasks that read the legacy folder ([tool.migrakit] legacy_dir): what loads every source, not the writers of a
+# new migration (db.generate) nor the tasks that read only the Mode 1 folder.
+LEGACY_READERS = {"db.status", "db.migrate", "db.migrate-consolidated", "db.bootstrap", "db.check", "db.lint",
+                  "db.baseline", "legacy.retire", "dev", "build", "env.check"}  # fmt: skip
+
+
+def _reads_legacy(task: str, code: int) -> int | set[int]:
+    return code if task in LEGACY_READERS else DOCUMENTED
+
+
+def _hostile_sql(p: Project, how: str) -> None:
+    sql = p.root / "migrations" / "0000_a.sql"
+    sql.unlink()
+    if how == "fifo":
+        os.mkfifo(sql)
+        p.fifos.append(sql)
+    elif how == "zero":
+        sql.symlink_to("/dev/zero")
+    elif how == "loop":
+        sql.symlink_to(p.root / "migrations" / "0000_b.sql")
+        (p.root / "migrations" / "0000_b.sql").symlink_to(sql)
+    else:
+        p.extra_toml += "max_file_mb = 1\n"
+        sql.write_text("CREATE TABLE a (id int);\n" + "-- padding\n" * 200_000)  # 2.2 MiB
+
+
+def _hostile_journal(p: Project, how: str) -> None:
+    journal = p.root / "migrations" / "meta" / "_journal.json"
+    journal.unlink()
+    if how == "fifo":
+        os.mkfifo(journal)
+        p.fifos.append(journal)
+    elif how == "loop":
+        journal.symlink_to(journal)
+    else:
+        journal.write_text('{"version": "7", "dialect": "postgresql", "entries": [], "x": ' + "[" * 200_000 + "]" * 200_000 + "}")
+
+
+def _journal_entry(p: Project, **change: object) -> None:
+    journal = p.root / "migrations" / "meta" / "_journal.json"
+    data = json.loads(journal.read_text())
+    data["entries"][0].update(change)
+    journal.write_text(json.dumps(data, indent=2))
+    outside = p.root / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "x.sql").write_text("CREATE TABLE read_from_outside (id int);")
+
+
+def _legacy_fifo(p: Project) -> None:
+    sql = p.root / "legacy" / "001_x.sql"
+    sql.unlink()
+    os.mkfifo(sql)
+    p.fifos.append(sql)
 
 
 def _replace_sql(p: Project, how: str) -> None:
@@ -241,7 +310,36 @@ def project(tmp_path, db_url, pg_server_url):
 
 
 def run_every_task(p: Project) -> dict[str, subprocess.CompletedProcess[str]]:
-    return {t: run_in_process([t, *ARGS.get(t, [])], cwd=p.root, env=p.env) for t in task_names()}
+    return {t: _unblocked(p, lambda t=t: run_in_process([t, *ARGS.get(t, [])], cwd=p.root, env=p.env), t)
+            for t in task_names()}  # fmt: skip
+
+
+HANG = 60.0  # seconds a task may take on a project with a FIFO before the watchdog calls it a hang
+
+
+def _unblocked(p: Project, run: Callable[[], subprocess.CompletedProcess[str]], task: str) -> subprocess.CompletedProcess[str]:
+    """`run()`; where the project holds FIFOs, a watchdog opens their writing end after HANG seconds, so that a
+    task blocked reading one returns (and the test fails) instead of hanging the suite."""
+    if not p.fifos:
+        return run()
+    hung: list[Path] = []
+
+    def release() -> None:
+        for fifo in p.fifos:
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # ENXIO: nobody is reading it
+                hung.append(fifo)
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(HANG, release)
+    watchdog.start()
+    try:
+        result = run()
+    finally:
+        watchdog.cancel()
+    assert not hung, f"{task} blocked reading {hung}"
+    return result
 
 
 def test_the_task_list_is_the_cli_list(tmp_path):

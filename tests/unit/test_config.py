@@ -200,4 +200,17 @@ def test_defaults_are_the_settings_fields_own(tmp_path):
         assert getattr(s, f.name) == expected, f.name
         assert s.is_default(f.name)
         checked += 1
-    assert checked == 19
+    assert checked == 20
+
+
+def test_a_pyproject_nested_too_deep_is_exit_2_not_a_recursion_error(tmp_path):
+    err = refused(tmp_path, pyproject="[tool.migrakit]\nx = " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert err.message == "pyproject.toml is nested too deep to read" and err.file == "pyproject.toml"
+
+
+def test_max_file_mb_is_a_whole_positive_number_of_mib(tmp_path):
+    write(tmp_path, "[project]\nname='x'\n")
+    s = load_settings(tmp_path, env={"MIGRAKIT_MAX_FILE_MB": "512"})
+    assert s.max_file_mb == 512 and s.max_file_bytes == 512 << 20
+    assert load_settings(tmp_path, env={}).max_file_bytes == 256 << 20
+    assert "is below 1" in refused(tmp_path, env={"MIGRAKIT_MAX_FILE_MB": "0"}).message

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 
 from migrakit.core.journal import journal_warnings, parse_journal, render_journal
-from migrakit.errors import JournalError
+from migrakit.errors import ConfigError, JournalError
 
 
 def corpus_journals(corpus: Path) -> list[Path]:
@@ -67,3 +67,50 @@ def test_truncated_journal_reports_line_and_column():
     with pytest.raises(JournalError) as info:
         parse_journal('{\n  "version": "7",\n  "entries": [\n    {"idx": 0,')
     assert info.value.line == 4
+
+
+def journal_with(**entry) -> str:
+    return json.dumps({"version": "7", "dialect": "postgresql", "entries": [{"idx": 0, "version": "7", "when": 1, "tag": "0000_a", "breakpoints": True, **entry}]})
+
+
+@pytest.mark.parametrize(
+    "tag, problem",
+    [
+        ("../outside/x", "climbs out of the migrations folder"),
+        ("a/../../x", "climbs out of the migrations folder"),
+        ("/etc/passwd", "is an absolute path"),
+        ("0000_a\x00.sql", "holds a NUL byte"),
+    ],
+)
+def test_a_tag_that_names_no_file_of_the_folder_is_refused_with_exit_2(tag, problem):
+    """Issue 25.7: Drizzle reads <folder>/<tag>.sql; a hostile journal must not make migrakit run SQL from
+    outside the folder, nor pass a NUL to the file system."""
+    with pytest.raises(ConfigError) as info:
+        parse_journal(journal_with(tag=tag), "migrations/meta/_journal.json")
+    err = info.value
+    assert err.exit_code == 2 and problem in err.message and err.migration == tag
+    assert err.file == "migrations/meta/_journal.json" and "restore the journal" in (err.fix or "")
+
+
+def test_tags_that_stay_inside_the_folder_are_read_as_drizzle_reads_them():
+    assert [e.tag for e in parse_journal(journal_with(tag="sub/0000_a")).entries] == ["sub/0000_a"]
+    assert [e.tag for e in parse_journal(journal_with(tag="a/../0000_a")).entries] == ["a/../0000_a"]
+
+
+def test_a_journal_nested_200000_levels_deep_is_exit_2_not_a_recursion_error():
+    text = '{"entries": [], "x": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    with pytest.raises(ConfigError) as info:
+        parse_journal(text, "migrations/meta/_journal.json")
+    assert info.value.exit_code == 2 and "nested too deep" in info.value.message
+    assert info.value.file == "migrations/meta/_journal.json"
+
+
+@pytest.mark.parametrize("when", [10**30, -(2**63) - 1, 2**63])
+def test_a_when_outside_bigint_is_blamed_on_the_journal_entry(when):
+    """Issue 25.10: not "bigint out of range ... fix the statement" from the server at the tracking row."""
+    with pytest.raises(JournalError) as info:
+        parse_journal(journal_with(when=when), "migrations/meta/_journal.json")
+    err = info.value
+    assert "journal entry #0 (0000_a): `when`" in err.message and "bigint" in err.message
+    assert err.migration == "0000_a" and err.file == "migrations/meta/_journal.json" and err.state == "nothing was run"
+    assert parse_journal(journal_with(when=2**63 - 1)).entries[0].when == 2**63 - 1

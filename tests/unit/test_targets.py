@@ -65,6 +65,11 @@ def test_a_bad_targets_file_is_refused_naming_the_entry(text, words):
     assert err.message.startswith(("the targets file fleet.toml", "cannot read the targets file fleet.toml"))
 
 
+def test_a_targets_file_nested_too_deep_is_exit_2_not_a_recursion_error():
+    err = fails("x = " + "[" * 100_000 + "]" * 100_000)
+    assert err.message == "cannot read the targets file fleet.toml: it is nested too deep"
+
+
 def test_the_toml_error_gives_the_line_but_never_the_line_itself():
     err = fails(f'[[targets]]\nname = "a"\nurl = postgresql://u:{SECRET}@h/d\n')  # unquoted
     assert (err.line, err.file) == (3, "fleet.toml") and "Invalid value" in err.cause

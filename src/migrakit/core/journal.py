@@ -9,13 +9,15 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
-from ..errors import JournalError
+from ..errors import ConfigError, JournalError
 
 JOURNAL_PATH = "meta/_journal.json"
 DIALECTS = ("postgresql", "pg")
 VERSIONS = ("5", "6", "7")
+BIGINT = (-(1 << 63), (1 << 63) - 1)  # created_at's range: a `when` outside it could never be tracked
 _ENTRY_KEYS = frozenset(("idx", "version", "when", "tag", "breakpoints"))  # what drizzle-kit writes in an entry
 
 
@@ -61,11 +63,41 @@ class Journal:
         return Journal(self.version, self.dialect, kept, self.trailing, self.key_order, self.extra)
 
 
+def nested_too_deep(file: str, what: str, fix: str) -> ConfigError:
+    """A JSON or TOML file nested deeper than Python's parser recurses (thousands of levels: no tool writes that)."""
+    return ConfigError(
+        f"{what} is nested too deep to read (arrays or objects thousands of levels deep)",
+        file=file,
+        state="nothing was run: the files are read before anything is sent to the database",
+        fix=fix,
+    )
+
+
+def tag_problem(tag: str) -> str | None:
+    """Why a journal tag cannot name a file of its folder: a NUL byte, or a path that leaves the folder (absolute,
+    or `..` climbing above it). Drizzle reads `<folder>/<tag>.sql`; drizzle-kit writes `0001_name`."""
+    if "\0" in tag:
+        return "holds a NUL byte"
+    parts = PurePosixPath(tag).parts
+    if parts and parts[0] == "/":
+        return "is an absolute path"
+    depth = 0
+    for part in parts:
+        depth += -1 if part == ".." else 0 if part == "." else 1
+        if depth < 0:
+            return "climbs out of the migrations folder (`..`)"
+    return None
+
+
 def parse_journal(text: str, path: str = JOURNAL_PATH) -> Journal:
-    """Parse a journal; raise JournalError naming `path` and the fix for anything Drizzle would trip on."""
+    """Parse a journal; raise JournalError naming `path` and the fix for anything Drizzle would trip on, and
+    ConfigError (exit 2) for what no drizzle-kit journal holds and an adversary's may: a tag that is no file of
+    the folder (`../outside/x`, a NUL byte), JSON nested too deep for the parser."""
     fix_json = "restore the file from git (`git checkout -- <file>`) or fix the JSON by hand"
     try:
         data = json.loads(text)
+    except RecursionError:
+        raise nested_too_deep(path, "journal", fix_json) from None
     except json.JSONDecodeError as exc:
         raise JournalError(
             f"journal is not valid JSON (truncated, or a merge conflict?): {exc.msg}",
@@ -93,7 +125,26 @@ def parse_journal(text: str, path: str = JOURNAL_PATH) -> Journal:
                 file=path,
                 fix="each entry needs idx, version, when, tag, breakpoints as drizzle-kit writes them",
             )
-        tag = raw["tag"]
+        tag, when = raw["tag"], raw["when"]
+        problem = tag_problem(tag)
+        if problem:
+            raise ConfigError(
+                f"journal entry #{pos}: tag {tag!r} {problem}",
+                file=path,
+                migration=tag,
+                state="nothing was run: the files are read before anything is sent to the database",
+                fix="a tag names a file in the migrations folder (`0001_name`, as drizzle-kit writes it): restore "
+                "the journal from git",
+            )
+        if not BIGINT[0] <= when <= BIGINT[1]:
+            raise JournalError(
+                f"journal entry #{pos} ({tag}): `when` {when} is outside the range of the tracking table's "
+                "created_at (bigint)",
+                file=path,
+                migration=tag,
+                fix="`when` is the migration's creation time in epoch milliseconds (drizzle-kit writes e.g. "
+                "1738907559174): restore the journal from git, or set it to a time after the previous entry's",
+            )
         if tag in seen:
             raise JournalError(
                 f"tag {tag!r} appears twice in the journal (entries #{seen[tag]} and #{pos})",
@@ -105,7 +156,7 @@ def parse_journal(text: str, path: str = JOURNAL_PATH) -> Journal:
         entries.append(
             JournalEntry(
                 idx=int(raw.get("idx", pos)),
-                when=raw["when"],
+                when=when,
                 tag=tag,
                 version=str(raw.get("version", default_version)),
                 breakpoints=bool(raw.get("breakpoints", True)),

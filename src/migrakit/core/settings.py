@@ -22,6 +22,12 @@ PATH_DEFAULTS: Mapping[str, str] = MappingProxyType(
 )
 
 
+MIB = 1 << 20
+# A migration file (or journal, manifest) larger than this many MiB is refused (exit 2) before it is read: a file
+# symlinked to /dev/zero, or one grown by mistake, would otherwise fill the memory. 256: a 200 MB migration fits.
+MAX_FILE_MB = 256
+
+
 def under_root(root: Path, value: str) -> Path:
     """`value` as a path, relative to the project root unless absolute (no file system access)."""
     return root / value if not PurePath(value).is_absolute() else type(root)(value)
@@ -53,6 +59,7 @@ class Settings:
     statement_timeout: str = "0"
     lock_retries: int = 3
     pipeline: bool = True
+    max_file_mb: int = MAX_FILE_MB  # the largest migration, journal or manifest read, in MiB
     app: Mapping[str, str] = field(default_factory=dict)
     search_path: str | None = (
         None  # a fleet target's schema (workflows/fleet.py), SET LOCAL in each migration; not a key
@@ -75,6 +82,10 @@ class Settings:
                 given[key] = under_root(self.root, str(given[key]))
         origins = {**self.origins, **{k: f"option --{k.replace('_', '-')}" for k in given}}
         return replace(self, **given, origins=origins)
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self.max_file_mb * MIB
 
     def origin(self, key: str) -> str:
         """Where `key`'s value came from, for an error's fix: "option --migrations-dir", "environment variable

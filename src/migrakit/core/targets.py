@@ -46,6 +46,9 @@ def parse_file(text: str, source: str) -> list[Target]:
     twice, a schema that cannot name a schema, or a target listed twice (same URL and schema)."""
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(f"cannot read {_label(source)}: it is nested too deep", file=source, state=_STATE,
+                          fix="write one [[targets]] table per database:\n" + EXAMPLE) from None  # fmt: skip
     except tomllib.TOMLDecodeError as exc:
         where = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         raise ConfigError(

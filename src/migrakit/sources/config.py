@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core import pgvalues
-from ..core.settings import PATH_DEFAULTS, PATH_KEYS, Settings, under_root
+from ..core.settings import MAX_FILE_MB, PATH_DEFAULTS, PATH_KEYS, Settings, under_root
 from ..errors import ConfigError
 
 # The keys are Settings' fields but these (database_url comes from the variable `database_url_env` names).
@@ -174,6 +174,9 @@ def _check_values(values: dict[str, Any], origins: dict[str, str]) -> None:
         raise _bad("lock_wait_timeout", values["lock_wait_timeout"], origins["lock_wait_timeout"], "is negative",
                    fix="set lock_wait_timeout to the seconds to wait for another migrator "
                    "(0: do not wait)")  # fmt: skip
+    if values["max_file_mb"] < 1:
+        raise _bad("max_file_mb", values["max_file_mb"], origins["max_file_mb"], "is below 1",
+                   fix=f"set max_file_mb to the largest file to read, in MiB (default {MAX_FILE_MB})")  # fmt: skip
     if values["lock_retries"] < 0:
         raise _bad("lock_retries", values["lock_retries"], origins["lock_retries"], "is negative",
                    fix="set lock_retries to how many times to retry after lock_timeout (0: never)")  # fmt: skip
@@ -354,6 +357,9 @@ def _read_pyproject(root: Path) -> tuple[dict[str, Any], str | None]:
         raise ConfigError(
             f"cannot read {pyproject.name}: {exc}", file=pyproject.name, state=_STATE, fix="fix the TOML syntax"
         ) from exc
+    except RecursionError:
+        raise ConfigError(f"{pyproject.name} is nested too deep to read", file=pyproject.name, state=_STATE,
+                          fix="fix the TOML: arrays or tables thousands of levels deep are no configuration") from None
     except OSError as exc:
         raise ConfigError(
             f"cannot read {pyproject.name}: {exc.strerror}", file=pyproject.name, state=_STATE,

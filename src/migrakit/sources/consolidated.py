@@ -26,9 +26,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..core.journal import nested_too_deep
 from ..core.migration import CONSOLIDATED, Migration, Replaced
+from ..core.settings import MAX_FILE_MB, MIB
 from ..errors import JournalError
-from .folders import display_path, read_sql
+from .folders import display_path, listed_files, read_bytes, read_sql
 
 FORMAT = 1
 MANIFEST_HEADER = (
@@ -67,6 +69,8 @@ def parse_manifest(text: str, shown: str) -> tuple[str, int, str, tuple[Replaced
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _bad(f"manifest is not valid TOML: {exc}", shown, fix) from exc
+    except RecursionError:  # arrays or tables nested thousands deep: no manifest db.consolidate writes
+        raise nested_too_deep(shown, "manifest", fix) from None
     if data.get("format") != FORMAT:
         raise _bad(f"manifest format is {data.get('format')!r}; this migrakit reads format {FORMAT}", shown, fix)
     file_name, when, digest, raw = data.get("file"), data.get("when"), data.get("hash"), data.get("replaces")
@@ -90,7 +94,9 @@ def parse_manifest(text: str, shown: str) -> tuple[str, int, str, tuple[Replaced
     return file_name, when, digest, tuple(replaced)
 
 
-def load_consolidated(path: Path, root: Path | None = None, journal_tags: Sequence[str] = ()) -> tuple[Migration, ...]:
+def load_consolidated(
+    path: Path, root: Path | None = None, journal_tags: Sequence[str] = (), *, max_bytes: int = MAX_FILE_MB * MIB
+) -> tuple[Migration, ...]:
     """Every consolidation in `path` (sorted by `when`, then name) as a Mode 2 Migration.
 
     Checks, each a JournalError naming both files and the fix: every `.sql` has its manifest and every
@@ -98,8 +104,8 @@ def load_consolidated(path: Path, root: Path | None = None, journal_tags: Sequen
     migration is still in the Mode 1 journal (`journal_tags`). A missing folder holds no consolidations."""
     if not path.is_dir():
         return ()
-    sqls = {p.stem: p for p in path.glob("*.sql") if p.is_file()}
-    manifests = {p.stem: p for p in path.glob("*.toml") if p.is_file()}
+    sqls = {p.stem: p for p in listed_files(path, "*.sql")}
+    manifests = {p.stem: p for p in listed_files(path, "*.toml")}
     for stem in sorted(set(sqls) - set(manifests)):
         shown = display_path(sqls[stem], root)
         raise JournalError(
@@ -116,11 +122,14 @@ def load_consolidated(path: Path, root: Path | None = None, journal_tags: Sequen
     for stem in sorted(manifests):
         manifest = manifests[stem]
         shown_manifest = display_path(manifest, root)
-        text = manifest.read_text(encoding="utf-8")
+        try:
+            text = read_bytes(manifest, shown_manifest, max_bytes, stem).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _bad("manifest is not valid UTF-8", shown_manifest, "restore it from git", migration=stem) from exc
         file_name, when, digest, replaces = parse_manifest(text, shown_manifest)
         sql_path = path / file_name
         shown_sql = display_path(sql_path, root)
-        if file_name != f"{stem}.sql" or not sql_path.is_file():
+        if file_name != f"{stem}.sql" or stem not in sqls:
             raise _bad(
                 f"manifest {manifest.name} names {file_name}, but the consolidated file is "
                 + (f"{stem}.sql" if stem in sqls else "missing"),
@@ -128,7 +137,7 @@ def load_consolidated(path: Path, root: Path | None = None, journal_tags: Sequen
                 f"restore {shown_sql} from git, or make `file` in {shown_manifest} name {stem}.sql",
                 migration=stem,
             )
-        sql_text, actual = read_sql(sql_path, shown_sql, stem)
+        sql_text, actual = read_sql(sql_path, shown_sql, stem, max_bytes)
         if actual != digest:
             raise _bad(
                 f"{shown_sql} does not match its manifest {shown_manifest}: the manifest records hash {digest[:12]}, "

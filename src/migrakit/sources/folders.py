@@ -24,6 +24,7 @@ from ..core.folder import Folder as Folder
 from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
 from ..core.migration import STANDARD, Layout, Migration, drizzle_hash
 from ..core.naming import v1_sorted, v1_when
+from ..core.settings import MAX_FILE_MB, MIB
 from ..core.statements import BREAKPOINT, keyword_head
 from ..errors import ConfigError, JournalError
 
@@ -51,22 +52,90 @@ def _abs_dir(base: str) -> str:
 
 
 _FIRST_READ = 1 << 16  # a migration file is read with one os.read when it is smaller than this (most are)
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+# O_NONBLOCK: a path swapped for a FIFO between the stat and the open must not block the open (fstat then refuses it)
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"),
+)  # fmt: skip
+_REFUSED_STATE = "nothing was run: the files are read before anything is sent to the database"
 
 
-def read_bytes(path: str | Path) -> bytes:
-    """The file's bytes, as `Path.read_bytes` returns them, with less work per file: one `os.read` (and one
-    more that finds the end) for a file under 64 KiB, no file object; a larger file is read whole from the
-    start by `FileIO.readall`, which sizes its buffer once (a 100 MB migration is not held twice).
+def not_a_file(shown: str, what: str, migration: str | None = None) -> ConfigError:
+    """A path migrakit reads that is not a regular file (or a symlink to one): exit 2 naming it. Reading a FIFO
+    would wait for a writer forever, a device (/dev/zero) would never end."""
+    return ConfigError(
+        f"{shown} is {what}, not a regular file",
+        file=shown,
+        migration=migration,
+        state=_REFUSED_STATE,
+        fix=f"make {shown} a regular file (or a symlink to one), e.g. restore it from git (`git checkout -- {shown}`)",
+    )
+
+
+def _kind(mode: int) -> str:
+    return next((what for test, what in _NOT_REGULAR if test(mode)), "not a regular file")
+
+
+def regular_stat(path: str | Path, shown: str, migration: str | None = None) -> os.stat_result:
+    """`os.stat(path)` of a regular file (a symlink to one included); ConfigError (exit 2) naming `shown` for a
+    FIFO, a device, a socket or a symlink loop. A directory raises IsADirectoryError and a missing file
+    FileNotFoundError, as opening them would (their callers name the journal entry or folder)."""
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise not_a_file(shown, "a symlink loop", migration) from None
+        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
+    if not stat.S_ISREG(st.st_mode):
+        raise not_a_file(shown, _kind(st.st_mode), migration)
+    return st
+
+
+def _too_large(shown: str, size: int, max_bytes: int, migration: str | None) -> ConfigError:
+    return ConfigError(
+        f"{shown} is {'over ' if size > max_bytes else ''}{size / MIB:.1f} MiB, larger than max_file_mb "
+        f"({max_bytes // MIB} MiB)",
+        file=shown,
+        migration=migration,
+        state=_REFUSED_STATE,
+        fix="if the file is meant to be this large, raise max_file_mb in [tool.migrakit] (or MIGRAKIT_MAX_FILE_MB); "
+        f"otherwise restore {shown} from git",
+    )
+
+
+def read_bytes(path: str | Path, shown: str | None = None, max_bytes: int = MAX_FILE_MB * MIB,
+               migration: str | None = None) -> bytes:  # fmt: skip
+    """The bytes of a regular file (or a symlink to one) of at most `max_bytes`; ConfigError (exit 2) naming
+    `shown` for anything else (`regular_stat`) or a larger file, checked before it is read and again on the open
+    descriptor (a path swapped meanwhile). One `os.read` for a file under 64 KiB, no file object; a larger file
+    is read into one buffer of its size (a 100 MB migration is not held twice).
 
     db.status on 10,000 migrations reads 10,000 files: 0.31 s with `Path.read_bytes`, 0.09 s so (one machine)."""
+    shown = shown or os.fspath(path)
+    size = regular_stat(path, shown, migration).st_size
+    if size > max_bytes:
+        raise _too_large(shown, size, max_bytes, migration)
     fd = os.open(path, _OPEN_FLAGS)
     try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise not_a_file(shown, _kind(st.st_mode), migration)
         data = os.read(fd, _FIRST_READ)
-        if data and os.read(fd, 1):  # not at the end: read the whole file again, as one buffer
-            os.lseek(fd, 0, os.SEEK_SET)
-            with open(fd, "rb", buffering=0, closefd=False) as raw:
-                data = raw.readall()
+        if len(data) < _FIRST_READ and len(data) >= st.st_size:  # the whole file
+            return data
+        os.lseek(fd, 0, os.SEEK_SET)
+        with open(fd, "rb", buffering=0, closefd=False) as raw:
+            data = raw.read(min(st.st_size, max_bytes) + 1)  # one buffer; a byte more shows a file that grew
+            while len(data) <= max_bytes and len(data) > st.st_size:  # it grew while read: the rest, bounded
+                more = raw.read(min(MIB, max_bytes + 1 - len(data)))
+                if not more:
+                    break
+                data += more
+        if len(data) > max_bytes:
+            raise _too_large(shown, len(data), max_bytes, migration)
         return data
     except OSError as exc:  # a folder opens, then fails to read: name the file, as open() would (tasks/_run)
         raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
@@ -74,9 +143,9 @@ def read_bytes(path: str | Path) -> bytes:
         os.close(fd)
 
 
-def read_sql(path: str | Path, shown: str, migration: str) -> tuple[str, str]:
+def read_sql(path: str | Path, shown: str, migration: str, max_bytes: int = MAX_FILE_MB * MIB) -> tuple[str, str]:
     """(text, Drizzle hash) of a migration file; non-UTF-8 bytes are an error, not a silent replacement."""
-    data = read_bytes(path)
+    data = read_bytes(path, shown, max_bytes, migration)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -91,11 +160,45 @@ def read_sql(path: str | Path, shown: str, migration: str) -> tuple[str, str]:
     return text, drizzle_hash(data)
 
 
-def detect_layout(path: Path) -> Layout:
-    has_journal = (path / JOURNAL_PATH).is_file()
+def listed_files(path: Path, pattern: str) -> list[Path]:
+    """`path.glob(pattern)` as a folder of files is read: regular files (and symlinks to them), and what is neither
+    a file nor a folder (a FIFO, a device, a symlink loop), so that reading it refuses it by name instead of
+    passing over it in silence; not folders, nor symlinks to nothing."""
+    found = []
+    for p in path.glob(pattern):
+        try:
+            if not stat.S_ISDIR(os.stat(p).st_mode):
+                found.append(p)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                found.append(p)
+    return found
+
+
+def journal_present(path: Path, root: Path | None = None) -> bool:
+    """Whether the folder has a journal: False when nothing is at meta/_journal.json; True for a regular file (or
+    a symlink to one); ConfigError (exit 2) naming it for anything else (a FIFO, a directory, a symlink loop or
+    to nothing), never "no journal"."""
+    journal = path / JOURNAL_PATH
+    try:
+        os.lstat(journal)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    shown = display_path(journal, root)
+    try:
+        regular_stat(journal, shown)
+    except IsADirectoryError:
+        raise not_a_file(shown, "a directory") from None
+    except FileNotFoundError:
+        raise not_a_file(shown, "a symlink to nothing") from None
+    return True
+
+
+def detect_layout(path: Path, root: Path | None = None) -> Layout:
+    has_journal = journal_present(path, root)
     with os.scandir(path) as entries:  # scandir: no stat per file (a journal folder holds thousands)
         has_v1 = any(
-            e.is_dir() and _V1_FOLDER.match(e.name) and os.path.isfile(os.path.join(e.path, "migration.sql"))
+            _V1_FOLDER.match(e.name) and _entry_is_dir(e) and os.path.lexists(os.path.join(e.path, "migration.sql"))
             for e in entries
         )
     if has_journal and has_v1:
@@ -180,13 +283,14 @@ def folder_fix(settings: Settings, key: str, what: str) -> str:
     return f"correct {key} in {origin}: it should name {what}"
 
 
-def load_folder(path: Path, root: Path | None = None) -> Folder:
-    """Read a Mode 1 folder (either layout). A missing folder is an empty one."""
-    layout = detect_layout(path) if path.exists() else EMPTY
+def load_folder(path: Path, root: Path | None = None, *, max_bytes: int = MAX_FILE_MB * MIB) -> Folder:
+    """Read a Mode 1 folder (either layout). A missing folder is an empty one. `max_bytes`: the largest file read
+    (Settings.max_file_bytes)."""
+    layout = detect_layout(path, root) if path.exists() else EMPTY
     if layout == JOURNAL:
-        return _load_journal_folder(path, root)
+        return _load_journal_folder(path, root, max_bytes)
     if layout == V1:
-        return _load_v1_folder(path, root)
+        return _load_v1_folder(path, root, max_bytes)
     sql_files = sorted(p.name for p in path.glob("*.sql")) if path.exists() else []
     warnings = (
         (f"{len(sql_files)} .sql file(s) but no meta/_journal.json: Drizzle runs none of them",) if sql_files else ()
@@ -194,11 +298,11 @@ def load_folder(path: Path, root: Path | None = None) -> Folder:
     return Folder(path=path, layout=EMPTY, migrations=(), orphans=tuple(sql_files), warnings=warnings)
 
 
-def _load_journal_folder(path: Path, root: Path | None) -> Folder:
+def _load_journal_folder(path: Path, root: Path | None, max_bytes: int) -> Folder:
     journal_file = path / JOURNAL_PATH
     shown_journal = display_path(journal_file, root)
     try:
-        text = journal_file.read_text(encoding="utf-8")
+        text = read_bytes(journal_file, shown_journal, max_bytes).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise JournalError("journal is not valid UTF-8", file=shown_journal, fix="restore it from git") from exc
     journal = parse_journal(text, shown_journal)
@@ -209,7 +313,7 @@ def _load_journal_folder(path: Path, root: Path | None) -> Folder:
         tag = entry.tag
         shown = f"{shown_folder}{tag}.sql"
         try:
-            sql_text, digest = read_sql(f"{folder}{tag}.sql", shown, tag)
+            sql_text, digest = read_sql(f"{folder}{tag}.sql", shown, tag, max_bytes)
         except (FileNotFoundError, IsADirectoryError) as exc:
             raise JournalError(
                 f"journal entry {tag!r} has no file {tag}.sql",
@@ -270,17 +374,34 @@ def content_warnings(migrations: list[Migration]) -> list[str]:
 
 
 
-def _is_file(path: str) -> bool:
-    """`Path(path).is_file()` on a str: False where the file is missing (or a path part is no folder), any other
-    error raised, as pathlib does."""
+def _entry_is_dir(entry: os.DirEntry[str], shown_of: Callable[[str], str] | None = None) -> bool:
+    """`entry.is_dir()`, which raises for a symlink loop: False then, or (given `shown_of`, reading a v1 folder)
+    ConfigError (exit 2) naming it."""
     try:
-        return stat.S_ISREG(os.stat(path).st_mode)
+        return entry.is_dir()
     except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP):
+        if shown_of is not None and exc.errno == errno.ELOOP:
+            raise not_a_file(shown_of(entry.name), "a symlink loop", entry.name) from None
+        return False
+
+
+def _is_file(name: str, path: str, shown_of: Callable[[str], str]) -> bool:
+    """Whether the v1 folder `name` holds its `migration.sql` (at `path`): False where nothing (or a folder) is
+    there; True for a regular file or a symlink to one; ConfigError (exit 2) for a FIFO, device, socket or
+    symlink loop (never skipped in silence). One stat per folder: db.status reads 10,000 of them."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise not_a_file(shown_of(os.path.join(name, "migration.sql")), "a symlink loop", name) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF):
             return False
         raise
     except ValueError:
         return False
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return stat.S_ISREG(mode)
+    raise not_a_file(shown_of(os.path.join(name, "migration.sql")), _kind(mode), name)
 
 
 def _display_under(path: Path, root: Path | None) -> Callable[[str], str]:
@@ -298,12 +419,15 @@ def _display_under(path: Path, root: Path | None) -> Callable[[str], str]:
     return shown
 
 
-def _load_v1_folder(path: Path, root: Path | None) -> Folder:
+def _load_v1_folder(path: Path, root: Path | None, max_bytes: int) -> Folder:
     # one scandir and str paths (10,000 folders: no Path objects, a stat only for each migration.sql)
-    with os.scandir(path) as entries:
-        found = [e.name for e in entries if e.is_dir() and _is_file(os.path.join(e.path, "migration.sql"))]
-    folders = v1_sorted(found)
     shown_of = _display_under(path, root)
+    with os.scandir(path) as entries:
+        found = [
+            e.name for e in entries
+            if _entry_is_dir(e, shown_of) and _is_file(e.name, os.path.join(e.path, "migration.sql"), shown_of)
+        ]  # fmt: skip
+    folders = v1_sorted(found)
     base = os.fspath(path)
     migrations = []
     for name in folders:
@@ -316,7 +440,7 @@ def _load_v1_folder(path: Path, root: Path | None) -> Folder:
                 migration=name,
                 fix="name Drizzle 1.0 migration folders <YYYYMMDDHHMMSS>_<name>, as drizzle-kit does",
             )
-        text, digest = read_sql(os.path.join(base, rel), shown, name)
+        text, digest = read_sql(os.path.join(base, rel), shown, name, max_bytes)
         migrations.append(
             Migration(tag=name, when=v1_when(name), path=shown, text=text, hash=digest, mode=STANDARD, name=name)
         )

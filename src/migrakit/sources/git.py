@@ -138,7 +138,7 @@ def branch_migrations(
             fix="point migrations_dir at a folder inside the repository",
         ) from exc
     before = _tags_at(bases[0], rel)
-    folder = load_folder(settings.migrations_dir, settings.root)
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
     tags = tuple(m.tag for m in folder.migrations)
     return BranchMigrations(
         base=ref,

@@ -22,8 +22,9 @@ import re
 from pathlib import Path
 
 from ..core.migration import LEGACY, Migration
+from ..core.settings import MAX_FILE_MB, MIB
 from ..errors import ConfigError
-from .folders import display_path, read_sql
+from .folders import display_path, listed_files, read_sql
 
 _LEADING_NUMBER = re.compile(r"^(\d+)")
 
@@ -35,11 +36,13 @@ def order_key(name: str) -> tuple[int, int, str]:
 
 
 def legacy_files(path: Path) -> list[Path]:
-    """The folder's `.sql` files in run order."""
-    return sorted((p for p in path.glob("*.sql") if p.is_file()), key=lambda p: order_key(p.name))
+    """The folder's `.sql` files in run order (a FIFO or device among them is listed, to be refused when read)."""
+    return sorted(listed_files(path, "*.sql"), key=lambda p: order_key(p.name))
 
 
-def load_legacy(path: Path | None, root: Path | None = None, *, required: bool = True) -> tuple[Migration, ...]:
+def load_legacy(
+    path: Path | None, root: Path | None = None, *, required: bool = True, max_bytes: int = MAX_FILE_MB * MIB
+) -> tuple[Migration, ...]:
     """Each legacy file as a Migration (mode legacy, created_at = its 1-based position in run order).
 
     `required`: a missing or unconfigured folder is a ConfigError (for db.bootstrap); otherwise it holds nothing."""
@@ -54,6 +57,6 @@ def load_legacy(path: Path | None, root: Path | None = None, *, required: bool =
     out = []
     for position, file in enumerate(legacy_files(path), start=1):
         shown = display_path(file, root)
-        text, digest = read_sql(file, shown, file.stem)
+        text, digest = read_sql(file, shown, file.stem, max_bytes)
         out.append(Migration(tag=file.stem, when=position, path=shown, text=text, hash=digest, mode=LEGACY))
     return tuple(out)

@@ -24,10 +24,12 @@ def load_sources(settings: Settings, *, require_migrations: bool = True, require
     `when` is later than its own (see planner.order_sequence)."""
     legacy = _required_legacy(settings) if require_legacy else None
     check_folders(settings, migrations=require_migrations)
-    folder = load_folder(settings.migrations_dir, settings.root)
-    consolidated = load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in folder.migrations])
+    limit = settings.max_file_bytes
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=limit)
+    tags = [m.tag for m in folder.migrations]
+    consolidated = load_consolidated(settings.consolidated_dir, settings.root, tags, max_bytes=limit)
     if legacy is None:
-        legacy = load_legacy(settings.legacy_dir, settings.root, required=False)
+        legacy = load_legacy(settings.legacy_dir, settings.root, required=False, max_bytes=limit)
     table = quoted_table(settings.migrations_schema, settings.migrations_table)
     return Sources(folder, order_sequence(folder.migrations, consolidated), legacy, table, _empty_folder(settings))
 
@@ -54,4 +56,4 @@ def _required_legacy(settings: Settings) -> tuple[Migration, ...]:
             expected="the old runner's journal-less .sql files (e.g. 022_add_accounts.sql)",
             fix=folder_fix(settings, key, "the folder of the legacy .sql files"),
         )
-    return load_legacy(settings.legacy_dir, settings.root)
+    return load_legacy(settings.legacy_dir, settings.root, max_bytes=settings.max_file_bytes)

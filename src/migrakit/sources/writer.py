@@ -81,7 +81,7 @@ def join_notes(*notes: str) -> str:
 
 
 def _write_migration(settings: Settings, name: str, body: str) -> Generated:
-    folder = load_folder(settings.migrations_dir, settings.root)
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
     now_ms = int(time.time() * 1000)
     out = settings.migrations_dir
     if folder.layout == V1:

@@ -97,7 +97,7 @@ def _file_error(exc: OSError) -> MigrakitError | None:
     path = Path(os.fsdecode(exc.filename))
     try:
         shown = str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (pathlib's resolve)
         shown = str(path)
     return MigrakitError(
         f"cannot use {shown}: {exc.strerror or type(exc).__name__}",

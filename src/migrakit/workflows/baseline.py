@@ -322,7 +322,7 @@ def _install(
                 _merge_journal(journal, copy / rel, tag)
             else:
                 shutil.copyfile(copy / rel, dest)
-        folder = load_folder(real, settings.root)
+        folder = load_folder(real, settings.root, max_bytes=settings.max_file_bytes)
         migration = next(m for m in folder.migrations if m.tag == tag)
         _track(conn, settings, [*legacy, migration], v1=folder.layout == V1)
     except BaseException:

@@ -288,8 +288,10 @@ def consolidate(
 ) -> ConsolidationReport:
     """Plan a consolidation (the branch's new migrations, or --from/--to); with `yes` prove it and write it."""
     check_folders(settings, consolidated=False)  # the first consolidation creates consolidated_dir
-    folder = load_folder(settings.migrations_dir, settings.root)
-    existing = load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in folder.migrations])
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
+    existing = load_consolidated(
+        settings.consolidated_dir, settings.root, [m.tag for m in folder.migrations], max_bytes=settings.max_file_bytes
+    )
     if from_tag or to_tag:
         tags = select_range(folder, from_tag, to_tag)
         selection = f"--from {tags[0]} --to {tags[-1]}" if tags else "--from/--to"
@@ -317,7 +319,8 @@ def consolidate(
     first = next(i for i, m in enumerate(sequence) if m.tag == plan.replaced[0].tag)
     report.proof = prove_equivalent(settings, sequence[:first], plan)
     _write(plan)
-    after = load_folder(settings.migrations_dir, settings.root)  # re-read: both folders must load cleanly
-    load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in after.migrations])
+    limit = settings.max_file_bytes
+    after = load_folder(settings.migrations_dir, settings.root, max_bytes=limit)  # re-read: both must load cleanly
+    load_consolidated(settings.consolidated_dir, settings.root, [m.tag for m in after.migrations], max_bytes=limit)
     report.written = True
     return report

@@ -51,6 +51,7 @@ from ..core.settings import Settings
 from ..core.targets import Target, from_rows, parse_file
 from ..db import server
 from ..errors import ConfigError, LintFindings, MigrakitError
+from ..sources.folders import read_bytes
 from ..sources.load import load_sources
 from . import check as check_workflow
 from . import migrate as migrate_workflow
@@ -126,7 +127,7 @@ def load_targets(settings: Settings, path: str | None, query: str | None) -> tup
     if path:
         file = Path(path)
         try:
-            text = file.read_text(encoding="utf-8")
+            text = read_bytes(file, path, settings.max_file_bytes).decode("utf-8")  # a FIFO or device: exit 2
         except FileNotFoundError:
             raise ConfigError(
                 f"the targets file {path} does not exist",

@@ -92,7 +92,8 @@ def find_drizzle_config(root: Path) -> Path | None:
 
 def with_drizzle_kit(settings: Settings, name: str | None, config: Path) -> Generated:
     """Run `npx drizzle-kit generate`, then check the new files load, split and plan."""
-    before = {m.tag for m in load_folder(settings.migrations_dir, settings.root).migrations}
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
+    before = {m.tag for m in folder.migrations}
     cmd = ["npx", "--no-install", "drizzle-kit", "generate", f"--config={config.name}"] + (
         [f"--name={name}"] if name else []
     )
@@ -114,7 +115,7 @@ def with_drizzle_kit(settings: Settings, name: str | None, config: Path) -> Gene
             fix="run `npx drizzle-kit generate` yourself to see what it waits for (a prompt about a rename, "
             "a slow schema import)",
         ) from None
-    folder = load_folder(settings.migrations_dir, settings.root)
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
     new = [m for m in folder.migrations if m.tag not in before]
     # drizzle-kit can print an error (e.g. a TypeScript syntax error in the schema) and still exit 0
     swallowed = not new and re.search(r"\berror\b", proc.stderr, re.IGNORECASE)

@@ -128,7 +128,8 @@ def gather(settings: Settings) -> RetirePlan:
 def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
     target = session.resolve_target(settings)
     plan = RetirePlan(target.display)
-    plan.legacy = list(load_legacy(settings.legacy_dir, settings.root, required=False))
+    limit = settings.max_file_bytes
+    plan.legacy = list(load_legacy(settings.legacy_dir, settings.root, required=False, max_bytes=limit))
     scripts = legacy_scripts(settings)
     plan.scripts = [_relative(p, settings.root) for p in scripts]
     plan.script_hashes = {_relative(p, settings.root): drizzle_hash(p.read_bytes()) for p in scripts}
@@ -207,7 +208,7 @@ def _tracked_by_git(repo: Any, settings: Settings, path: str) -> bool:
 def _fold_when(settings: Settings, rows: Sequence[Any]) -> int:
     """After every journal `when` and every tracked created_at, so fresh databases run the fold after the Mode 1
     migrations (where the legacy files always ran) and Drizzle never skips a later journal migration."""
-    folder = load_folder(settings.migrations_dir, settings.root)
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
     newest = max([m.when for m in folder.migrations] + [r.created_at or 0 for r in rows] + [0])
     return max(int(time.time() * 1000), newest + 1)
 
@@ -375,7 +376,7 @@ def _retire_in_database(settings: Settings, plan: RetirePlan, fold: tuple[str, s
         row = Migration(
             tag=Path(plan.fold).stem, when=plan.fold_when, path=plan.fold, text=fold[0], hash=digest, mode=CONSOLIDATED
         )
-    v1 = load_folder(settings.migrations_dir, settings.root).layout == V1
+    v1 = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes).layout == V1
     record_and_drop(settings, row, drop=bool(plan.table), v1=v1)
 
 

@@ -141,7 +141,7 @@ def apply_layout_upgrade(up: LayoutUpgrade) -> None:
 def upgrade_layout(settings: Settings, *, yes: bool = False) -> LayoutUpgrade:
     """Show, and with `yes` do, the conversion of the migrations folder to Drizzle 1.0's layout."""
     check_folders(settings, consolidated=False)
-    folder = load_folder(settings.migrations_dir, settings.root)
+    folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
     if folder.layout == EMPTY:
         raise MigrakitError(
             f"{display_path(folder.path, settings.root)} holds no drizzle-kit journal (meta/_journal.json) to convert",
@@ -151,7 +151,7 @@ def upgrade_layout(settings: Settings, *, yes: bool = False) -> LayoutUpgrade:
     up = plan_layout_upgrade(folder)
     if yes and up.moves:
         apply_layout_upgrade(up)
-        after = load_folder(up.path, settings.root)
+        after = load_folder(up.path, settings.root, max_bytes=settings.max_file_bytes)
         if after.layout != V1 or sorted(m.hash for m in after.migrations) != sorted(mv.hash for mv in up.moves):
             raise MigrakitError(
                 "the converted folder does not load back with the same migrations",
