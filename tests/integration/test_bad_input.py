@@ -146,7 +146,7 @@ def test_what_drizzle_accepts_runs_with_warnings(tmp_path, db_url):
         assert conn.execute("SELECT to_regclass('good') IS NOT NULL").fetchone() == (True,)
 
 
-def test_empty_files_are_refused_and_with_allow_empty_recorded_as_drizzle_records_them(tmp_path, db_url):
+def test_the_untouched_template_is_refused_and_with_allow_empty_recorded_as_drizzle_records_it(tmp_path, db_url):
     folder = make_drizzle_folder(
         tmp_path,
         [
@@ -156,13 +156,15 @@ def test_empty_files_are_refused_and_with_allow_empty_recorded_as_drizzle_record
             ("0003_chunks", "CREATE TABLE a ();\n--> statement-breakpoint\n--> statement-breakpoint\n\nCREATE TABLE b ();\n--> statement-breakpoint\n"),
         ],
     )
-    refused(tmp_path, db_url, folder, 1, "migration 0001_custom holds no SQL statement", "also empty: migrations/0002_empty.sql")
+    err = refused(tmp_path, db_url, folder, 1, "migration 0001_custom holds no SQL statement: its SQL was never written")
+    assert "also forgotten" not in err  # an empty file is no forgotten --custom migration
     result = run_cli(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "applied 4 migration(s)" in result.stdout
-    assert "warning: migrations/0001_custom.sql holds no SQL (empty, or only comments)" in result.stdout
-    assert "warning: migrations/0002_empty.sql holds no SQL" in result.stdout
-    assert "0003_chunks.sql holds no SQL" not in result.stdout
+    assert "warning: migrations/0001_custom.sql holds no SQL statement: still db.generate --custom's header and nothing else: db.migrate refuses it" in result.stdout
+    assert "note: 0001_custom: no statement: still db.generate --custom's header and nothing else: recorded as applied" in result.stdout
+    assert "note: 0002_empty: no statement: empty file: recorded as applied without running anything, as Drizzle does" in result.stdout
+    assert "0002_empty.sql holds no SQL" not in result.stdout and "0003_chunks" not in result.stdout.split("applied 4")[1].split("\n", 1)[1]
     with psycopg.connect(db_url) as conn:
         hashes = [r[0] for r in conn.execute("SELECT hash FROM drizzle.__drizzle_migrations ORDER BY id")]
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (3,)

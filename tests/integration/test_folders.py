@@ -1,10 +1,12 @@
 """Never green while wrong: a missing or mistyped folder is exit 2 before any connection, an empty folder while
-the tracking table has rows is exit 2 (unless --allow-empty), and a pending migration without SQL is refused
-before anything runs (exit 1; --allow-empty records it as Drizzle does)."""
+the tracking table has rows is exit 2 (unless --allow-empty), and a forgotten `--custom` migration (its SQL never
+written) is refused before anything runs (exit 1; --allow-empty records it as Drizzle does); a migration of
+comments only is a deliberate no-op, recorded as Drizzle records it, with a note."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import psycopg
@@ -137,6 +139,51 @@ def test_a_pending_migration_without_sql_is_refused_before_anything_runs(tmp_pat
     assert result.returncode == 0, result.stderr
     body = (folder / "0001_custom.sql").read_bytes()
     assert [r[0] for r in rows(db_url)][1] == hashlib.sha256(body).hexdigest()  # recorded, as Drizzle records it
+
+
+NOOP = ("0001_noop", "-- no DDL needed: the change is in the JSONB payload\n")
+TEMPLATE = "-- Custom SQL migration file, put your code below! --\n"
+
+
+def test_a_comment_only_migration_is_recorded_as_applied_with_a_note_in_text_and_json(tmp_path, db_url):
+    """Issue 23.5: Drizzle records a migration of comments only; so does db.migrate, without --allow-empty."""
+    folder = make_drizzle_folder(tmp_path, [GOOD, NOOP, ("0002_more", "CREATE TABLE more (id int);")])
+    planned = run_in_process(migrate_args(db_url, folder, "--dry-run", "--json"), cwd=tmp_path)
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert json.loads(planned.stdout)["notes"] == [
+        "0001_noop: no statement: comments only: would be recorded as applied without running anything, as Drizzle does"
+    ]
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "applied 3 migration(s): 0000_good, 0001_noop, 0002_more" in result.stdout
+    assert "note: 0001_noop: no statement: comments only: recorded as applied without running anything, as Drizzle " \
+        "does" in result.stdout
+    assert "warning" not in result.stdout  # a deliberate no-op, not a forgotten migration
+    assert [r[0] for r in rows(db_url)][1] == hashlib.sha256(NOOP[1].encode()).hexdigest()
+    add_migration(folder, "0003_noop_too", "/* the payload changed again */\n")
+    doc = json.loads(run_in_process(migrate_args(db_url, folder, "--json"), cwd=tmp_path).stdout)
+    assert doc["ok"] and doc["applied"] == ["0003_noop_too"]
+    assert doc["notes"] == [
+        "0003_noop_too: no statement: comments only: recorded as applied without running anything, as Drizzle does"
+    ]
+
+
+@pytest.mark.parametrize("body", [TEMPLATE, TEMPLATE.strip()])
+def test_the_untouched_template_is_refused_unless_allowed_and_single_transaction_records_it_as_drizzle(
+    tmp_path, db_url, body
+):
+    folder = make_drizzle_folder(tmp_path, [GOOD, ("0001_custom", body), NOOP])
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "error: migration 0001_custom holds no SQL statement: its SQL was never written below db.generate " \
+        "--custom's header" in result.stderr
+    assert rows(db_url) is None
+    status = run_in_process(["db.status", "--migrations-dir", str(folder), "--database-url", db_url], cwd=tmp_path)
+    assert re.search(r"note: \S*0001_custom.sql holds no SQL statement", status.stdout), status.stdout
+    assert "0001_noop.sql holds no SQL" not in status.stdout
+    result = run_in_process(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert len(rows(db_url)) == 3  # Drizzle records both (tests/interop/test_single_transaction.py compares)
 
 
 def test_an_applied_empty_migration_does_not_block_later_runs(tmp_path, db_url):

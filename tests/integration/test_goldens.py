@@ -39,7 +39,7 @@ MAIN = [
 FEATURE = [
     ("0002_comments", 'CREATE TABLE "comments" ("id" serial PRIMARY KEY, "body" text);'),
     ("0003_seed", "INSERT INTO \"users\" (\"email\") VALUES ('a@example.com'), ('b@example.com');"),
-    ("0004_placeholder", "-- nothing yet\n"),
+    ("0004_placeholder", "-- Custom SQL migration file, put your code below! --\n"),  # its SQL never written
 ]
 LEGACY = {
     "001_settings.sql": "CREATE TABLE settings (key text PRIMARY KEY, value jsonb);\nINSERT INTO settings VALUES ('theme', '\"dark\"');\n",
@@ -99,7 +99,7 @@ def _plain(w: World) -> None:
 
 def _migrated(w: World) -> None:
     _plain(w)
-    w.ok("db.migrate", "--allow-empty")  # 0004_placeholder holds no SQL yet
+    w.ok("db.migrate", "--allow-empty")  # 0004_placeholder is still the --custom template
 
 
 def _failing(w: World) -> None:

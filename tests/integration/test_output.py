@@ -126,9 +126,9 @@ def test_mode2_progress_and_failure_count_the_same_statements(tmp_path, db_url):
 # ---------------------------------------------------------------------------------- folding, grouping
 def test_long_lists_are_folded_and_repeated_notes_grouped(tmp_path, db_url):
     migrations = [(f"{i:04d}_m{i}", f"CREATE TABLE m{i} (id int);") for i in range(30)]
-    migrations += [(f"{i:04d}_empty{i}", "-- nothing yet\n") for i in range(30, 42)]
+    migrations += [(f"{i:04d}_empty{i}", "-- Custom SQL migration file, put your code below! --\n") for i in range(30, 42)]
     folder = make_drizzle_folder(tmp_path, migrations)
-    result = run_cli(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)  # empty files: refused unless asked
+    result = run_cli(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)  # templates: refused unless asked
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "applied 42 migration(s): 0000_m0, 0001_m1, 0002_m2, … 37 more …, 0040_empty40, 0041_empty41" in out
@@ -136,6 +136,9 @@ def test_long_lists_are_folded_and_repeated_notes_grouped(tmp_path, db_url):
     notes = [line for line in out.splitlines() if "holds no SQL" in line]
     assert len(notes) == 1 and notes[0].startswith("warning: 12 migrations: its file holds no SQL")
     assert "(0030_empty30, 0031_empty31, 0032_empty32, … 7 more …, 0040_empty40, 0041_empty41)" in notes[0]
+    recorded = [line for line in out.splitlines() if line.startswith("note:")]
+    assert len(recorded) == 1 and recorded[0].startswith("note: 12 migrations: ")
+    assert "(0030_empty30, 0031_empty31, 0032_empty32, … 7 more …, 0040_empty40, 0041_empty41)" in recorded[0]
     data = json.loads(run_cli(migrate_args(db_url, folder, "--json"), cwd=tmp_path).stdout)
     assert len(data["warnings"]) == 12  # JSON never folds or groups
     assert data["already_applied_count"] == 42 and len(data["already_applied"]) == 42

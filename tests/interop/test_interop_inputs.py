@@ -53,7 +53,7 @@ def test_drizzle_and_migrakit_write_the_same_rows_for_crlf_empty_files_and_empty
     folder = make_drizzle_folder(tmp_path, ACCEPTED)
     assert drizzle_migrate(folder, db_url) == {"ok": True}
     with server.shadow_database(pg_server_url, "mk_interop") as ours:
-        with pytest.raises(MigrakitError, match="holds no SQL statement"):  # refused unless asked (issue 13)
+        with pytest.raises(MigrakitError, match="0001_custom holds no SQL statement"):  # the template: refused unless asked
             migrakit_migrate(tmp_path, ours, folder)
         # --allow-empty: recorded exactly as Drizzle records them
         assert migrakit_migrate(tmp_path, ours, folder, allow_empty=True) == [tag for tag, _ in ACCEPTED]
@@ -72,3 +72,24 @@ def test_a_bom_file_drizzle_cannot_run_is_run_by_migrakit_and_then_left_alone_by
     assert [r["hash"] for r in rows] == [hashlib.sha256(BOM_CRLF).hexdigest()]
     assert drizzle_migrate(folder, db_url) == {"ok": True}
     assert tracking_rows(db_url) == rows
+
+
+COMMENT_ONLY = [
+    ("0000_orders", "CREATE TABLE orders (id int, payload jsonb);"),
+    ("0001_payload_v2", "-- no DDL needed: the change is in the JSONB payload\n-- (the app reads both shapes)\n"),
+    ("0002_index", "CREATE INDEX orders_id ON orders (id);"),
+    ("0003_noop", "/* kept for the journal's numbering */\n--> statement-breakpoint\n-- nothing\n"),
+    ("0004_empty", ""),
+]
+
+
+def test_comment_only_migrations_are_recorded_as_drizzle_records_them_without_allow_empty(tmp_path, pg_server_url, db_url):
+    """Issue 23.5: real folders hold deliberate no-ops; the default mode records them (no --allow-empty), with
+    the same rows Drizzle writes, and Drizzle then finds nothing left to do."""
+    folder = make_drizzle_folder(tmp_path, COMMENT_ONLY)
+    assert drizzle_migrate(folder, db_url) == {"ok": True}
+    with server.shadow_database(pg_server_url, "mk_interop") as ours:
+        assert migrakit_migrate(tmp_path, ours, folder) == [tag for tag, _ in COMMENT_ONLY]
+        assert tracking_rows(ours) == tracking_rows(db_url)
+        assert drizzle_migrate(folder, ours) == {"ok": True}
+        assert tracking_rows(ours) == tracking_rows(db_url)

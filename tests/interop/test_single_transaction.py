@@ -139,6 +139,15 @@ SMALL = {
     "empty-chunks": [
         ("0000_a", "CREATE TABLE a (id int);" + BP + BP + "-- nothing\n" + BP),
     ],
+    # deliberate no-ops (comments only, an empty file) and the untouched --custom template: Drizzle records each
+    # (issue 23.5: the default mode refuses only the template, --single-transaction refuses none)
+    "comment-only-and-template": [
+        ("0000_a", "CREATE TABLE a (id int);"),
+        ("0001_noop", "-- no DDL needed: the change is in the JSONB payload\n"),
+        ("0002_empty", ""),
+        ("0003_custom", "-- Custom SQL migration file, put your code below! --"),
+        ("0004_b", "CREATE TABLE b (id int);"),
+    ],
 }
 
 
@@ -158,6 +167,7 @@ EXPECTED = {
     "file-rollback": (True, 2, {"public.c": 0}),
     "byte-order-mark": (False, 0, {}),
     "empty-chunks": (True, 1, {"public.a": 0}),
+    "comment-only-and-template": (True, 5, {"public.a": 0, "public.b": 0}),
     "connection-killed-after-commit": (False, 1, {"public.a": 0, "public.b": 0}),
     "unique-concurrently-fails-after-commit": (False, 1, {"public.t": 2}),
 }

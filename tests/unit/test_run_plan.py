@@ -49,13 +49,28 @@ def test_runnable_refuses_to_run_a_consolidation_past_a_pending_mode_1_migration
     assert [m.tag for m in runnable(plan([a, z], []), None)] == ["a", "z"]
 
 
-def test_an_empty_pending_migration_is_refused_unless_allowed():
-    empty = mig("a", 1, text="-- Custom SQL migration file, put your code below! --\n")
-    p = plan([empty, mig("b", 2, text="")], [])
-    with pytest.raises(MigrakitError, match="holds no SQL statement") as exc:
+TEMPLATE = "-- Custom SQL migration file, put your code below! --\n"
+
+
+def test_only_a_forgotten_custom_migration_is_refused_unless_allowed():
+    """Issue 23.5: the untouched template (and SQL typed into its header line) is a forgotten migration; a file
+    of comments only, or an empty file, is a deliberate no-op, recorded as Drizzle records it."""
+    forgotten = [mig("a", 1, text=TEMPLATE), mig("b", 2, text=TEMPLATE.strip() + "CREATE TABLE b (id int);\n")]
+    no_ops = [mig("c", 3, text="-- no DDL needed: the change is in the JSONB payload\n"), mig("d", 4, text=""),
+              mig("e", 5, text=TEMPLATE + "-- nothing to do: the backfill runs in the app\n"),
+              mig("f", 6, text="/* c */\n--> statement-breakpoint\n-- d\n")]  # fmt: skip
+    p = plan([*forgotten, *no_ops], [])
+    with pytest.raises(MigrakitError, match="migration a holds no SQL statement: its SQL was never written") as exc:
         check_statements(p)
-    assert exc.value.details == ["also empty: migrations/b.sql"]
+    assert exc.value.details == ["also forgotten: migrations/b.sql"] and "--allow-empty" in (exc.value.fix or "")
     check_statements(p, allow_empty=True)
+    check_statements(p, single_transaction=True)  # Drizzle-exact: Drizzle records both
+    check_statements(plan(no_ops, []))
+    assert [m.no_statement for m in no_ops] == [
+        "no statement: comments only", "no statement: empty file", "no statement: comments only",
+        "no statement: comments only",
+    ]  # fmt: skip
+    assert [m.forgotten for m in forgotten] == [True, True] and mig("g", 7).no_statement is None
 
 
 def test_refuse_blocking_names_the_first_problem_and_lists_the_others():

@@ -30,6 +30,16 @@ class Layout(StrEnum):
     EMPTY = "empty"  # no migration in it (or no folder at all)
 
 
+# What `drizzle-kit generate --custom` (and `db.generate --custom`) writes into a new migration, and nothing else.
+CUSTOM_HEADER = "-- Custom SQL migration file, put your code below! --"
+# Why a migration runs no statement: the note its run shows (db.migrate records it as applied, as Drizzle does).
+COMMENTS_ONLY = "no statement: comments only"
+EMPTY_FILE = "no statement: empty file"
+# ... or why it is refused as forgotten (exit 1 unless --allow-empty): its SQL was never written.
+UNTOUCHED_TEMPLATE = "no statement: still db.generate --custom's header and nothing else"
+SQL_IN_HEADER = "no statement: text typed into db.generate --custom's header line, which makes it part of the comment"
+
+
 def drizzle_hash(data: bytes) -> str:
     """Drizzle's hash: sha256 hex of the file's bytes (BOM and CRLF included)."""
     return hashlib.sha256(data).hexdigest()
@@ -58,6 +68,30 @@ class Migration:
     @cached_property
     def statements(self) -> list[Statement]:
         return split_statements(self.text, file=self.path, migration=self.tag)
+
+    @property
+    def no_statement(self) -> str | None:
+        """Why the file runs no statement (one of the notes above), or None: it holds one, or cannot be split
+        (its error comes where it is split). One judgement for db.migrate, db.status and the reports."""
+        try:
+            if self.statements:
+                return None
+        except MigrakitError:
+            return None
+        body = self.text.removeprefix("\ufeff").strip()
+        if body == CUSTOM_HEADER:
+            return UNTOUCHED_TEMPLATE
+        first = body.split("\n", 1)[0].strip()
+        if first.startswith(CUSTOM_HEADER) and first != CUSTOM_HEADER:  # `--SELECT 1;` glued onto the header
+            return SQL_IN_HEADER
+        return COMMENTS_ONLY if body else EMPTY_FILE
+
+    @property
+    def forgotten(self) -> bool:
+        """A `--custom` migration whose SQL was never written (the untouched template, or SQL typed into its
+        header's comment): db.migrate refuses it unless --allow-empty. A file of comments only is a deliberate
+        no-op (\"no DDL needed\"), recorded as Drizzle records it."""
+        return self.no_statement in (UNTOUCHED_TEMPLATE, SQL_IN_HEADER)
 
     @property
     def self_managed(self) -> bool:

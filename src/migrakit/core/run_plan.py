@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..errors import DriftError, MigrakitError
-from .migration import STANDARD, Migration
+from .migration import STANDARD, UNTOUCHED_TEMPLATE, Migration
 from .planner import Plan
 from .reports import BootstrapReport
 
@@ -70,33 +70,29 @@ def check_statements(p: Plan, *, single_transaction: bool = False, allow_empty: 
     files of a --single-transaction run: they are sent as Drizzle sends them, and the server decides, as it
     would under Drizzle (the split then only names the failing statement).
 
-    A pending migration without a single statement (an empty file, or only comments: a `--custom` header whose
-    SQL was never written, or appended into the comment) is refused unless `allow_empty`: Drizzle would record
-    it as applied, and a later edit of the file would then be drift, its SQL never run."""
-    empty = [m for m in p.pending if m.mode == STANDARD and _empty(m)]
-    if empty and not allow_empty:
-        m = empty[0]
+    A pending migration without a statement is recorded as applied, as Drizzle records it (a deliberate no-op:
+    "no DDL needed"), with a note. Only a forgotten `--custom` migration (Migration.forgotten: the untouched
+    template, or SQL typed into its header's comment) is refused unless `allow_empty`: Drizzle would record it,
+    and a later edit of the file would then be drift, its SQL never run. --single-transaction follows Drizzle
+    exactly: it records both."""
+    forgotten = [m for m in p.pending if m.mode == STANDARD and m.forgotten]
+    if forgotten and not allow_empty and not single_transaction:
+        m = forgotten[0]
         raise MigrakitError(
-            f"migration {m.tag} holds no SQL statement (empty, or only comments)",
+            f"migration {m.tag} holds no SQL statement: "
+            + ("its SQL was never written below db.generate --custom's header" if m.no_statement == UNTOUCHED_TEMPLATE
+               else "the text after db.generate --custom's header is on the header's comment line"),
             file=m.path,
             migration=m.tag,
             state="nothing was run",
-            fix=f"write its SQL below the header in {m.path}, then run again; or pass --allow-empty to record it "
-            "as applied without running anything, as Drizzle does",
-            details=[f"also empty: {x.path}" for x in empty[1:]],
-        )
+            fix=f"write its SQL on the lines below the header in {m.path}, then run again; or pass --allow-empty "
+            "to record it as applied without running anything, as Drizzle does",
+            details=[f"also forgotten: {x.path}" for x in forgotten[1:]],
+        )  # fmt: skip
     for m in p.pending:
         if single_transaction and m.mode == STANDARD:
             continue
         m.check_runnable()  # splits the file: raises SplitError or MigrakitError
-
-
-def _empty(m: Migration) -> bool:
-    """No statement in the file. A file that cannot be split is not empty (its error comes where it is split)."""
-    try:
-        return not m.statements
-    except MigrakitError:
-        return False
 
 
 def run_state(state: str | None, applied: list[str], recorded: list[str], *, single_transaction: bool) -> str:

@@ -197,10 +197,8 @@ def migrate(r: Any) -> Data:
 
     def planned(m: Any) -> Data:
         stmts = m.statements
-        extra: Data = {"statement_count": len(stmts)}
-        if r.dry_run:
-            extra["statements"] = [statement(i, s.text, s.line, s.col) for i, s in enumerate(stmts, 1)]
-        return migration(m, plan.state_of(m), **extra)
+        sql = {"statements": [statement(i, s.text, s.line, s.col) for i, s in enumerate(stmts, 1)]} if r.dry_run else {}
+        return migration(m, plan.state_of(m), statement_count=len(stmts), **sql)
 
     done = r.tracking_upgraded is not None
     ran = set(r.applied)
@@ -215,6 +213,7 @@ def migrate(r: Any) -> Data:
         "pending": [m.tag for m in plan.pending if m.tag not in ran],  # still pending after this run
         "pending_count": len(plan.pending) - len(ran),
         "planned": [planned(m) for m in plan.pending],  # what was pending when this run started
+        "notes": [f"{m.tag}: {m.no_statement}: {'would be ' if r.dry_run else ''}recorded as applied without running anything, as Drizzle does" for m in plan.pending if m.no_statement],
         "recorded_without_running": list(recorded),
         "tracking_upgraded": done,
         "tracking_upgraded_count": r.tracking_upgraded or 0,

@@ -102,6 +102,7 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
         lines.append(f"applied {data['applied_count']} migration(s): {fold(data['applied'])}")
     elif not report.to_already_applied:
         lines.append(f"nothing to apply ({data['already_applied_count']} already applied)")
+    lines += [f"note: {n}" for n in group_notes(data["notes"], subjects(report.plan.pending))]
     if report.held_back:
         verb = "would stay" if report.dry_run else "stay"
         lines.append(f"stopped at {report.to} (--to): {len(report.held_back)} later migration(s) {verb} pending: "

@@ -354,14 +354,16 @@ def _holds_sql(text: str) -> bool:
 
 
 def content_warnings(migrations: list[Migration]) -> list[str]:
-    """Files Drizzle accepts but a reader should know about: no SQL at all, a byte order mark."""
+    """Files Drizzle accepts but a reader should know about: a forgotten `--custom` migration (db.migrate refuses
+    it while it is pending), a byte order mark. A file of comments only is a deliberate no-op: no warning."""
     notes: list[str] = []
     for m in migrations:
-        if not _holds_sql(m.text):
+        if not _holds_sql(m.text) and m.forgotten:
             notes.append(
-                f"{m.path} holds no SQL (empty, or only comments): db.migrate refuses it while it is pending "
-                f"(--allow-empty records {m.tag} as applied without running anything, as Drizzle does); write its SQL "
-                "before it is applied anywhere"
+                f"{m.path} holds no SQL statement: {(m.no_statement or '').removeprefix('no statement: ')}: "
+                "db.migrate refuses it while it is pending "
+                f"(--allow-empty records {m.tag} as applied without running anything, as Drizzle does); write its "
+                "SQL below the header before it is applied anywhere"
             )
         if m.text.startswith("\ufeff"):
             notes.append(
@@ -370,8 +372,6 @@ def content_warnings(migrations: list[Migration]) -> list[str]:
                 "save the file without it while it is not applied anywhere yet"
             )
     return notes
-
-
 
 
 def _entry_is_dir(entry: os.DirEntry[str], shown_of: Callable[[str], str] | None = None) -> bool:

@@ -11,8 +11,9 @@ from ._run import run_core, settings_from, task
 from .embedded import server_status, server_stop
 
 _ALLOW_EMPTY = (
-    "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record pending "
-    "migrations that hold no SQL as applied, as Drizzle does (else exit 1 before anything runs)."
+    "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record a pending "
+    "--custom migration still holding only its header as applied, as Drizzle does (else exit 1 before anything "
+    "runs). A migration of comments only is always recorded, with a note."
 )
 _COMMON = {
     "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
@@ -62,8 +63,8 @@ def migrate(
 
     With --to TAG, only up to and including that migration (as Flyway's -target, Alembic's upgrade <rev>).
     Refuses before connecting when the migrations folder does not exist (exit 2), and before running anything
-    when the folder is empty while the tracking table has rows (exit 2) or a pending migration holds no SQL
-    (exit 1); --allow-empty accepts both. With --lint, db.lint runs first and an error-level finding refuses
+    when the folder is empty while the tracking table has rows (exit 2) or a pending --custom migration is still
+    the untouched template (exit 1); --allow-empty accepts both. With --lint, db.lint runs first and an error-level finding refuses
     the run (exit 7).
 
     With --targets FILE (or --targets-query SQL): the same on many databases at once, each with its own lock,

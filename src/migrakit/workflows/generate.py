@@ -10,6 +10,7 @@ import re
 import subprocess
 from pathlib import Path
 
+from ..core import migration
 from ..core.reports import Generated as Generated
 from ..core.settings import Settings
 from ..core.statements import BREAKPOINT, is_destructive
@@ -22,7 +23,7 @@ from ..sources.writer import join_notes, write_migration
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
 # ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).
-CUSTOM_HEADER = "-- Custom SQL migration file, put your code below! --\n"
+CUSTOM_HEADER = migration.CUSTOM_HEADER + "\n"  # what a --custom migration holds until its SQL is written
 DRIZZLE_KIT_TIMEOUT = 300  # seconds `drizzle-kit generate` may take (it reads files and prints; no database)
 DRIZZLE_CONFIGS = (
     "drizzle.config.ts", "drizzle.config.js", "drizzle.config.mjs", "drizzle.config.cjs", "drizzle.config.json"
