@@ -19,6 +19,7 @@ from typing import Any, NoReturn
 from invoke import Collection
 
 from ..errors import ConfigError, MigrakitError
+from . import _program
 from . import db as _db_module
 from . import env as _env_module
 from . import legacy as _legacy_module
@@ -126,5 +127,9 @@ def build(c: Any) -> None:
 
 
 ns = Collection(db, legacy, env, dev, build)
+
+# Under `inv`, a project's tasks.py is importing these collections now: its typos exit 2 with the closest names
+# (tasks/_program.py).
+_program.adopt_running_inv()
 
 __all__ = ["ns", "db", "legacy", "env", "dev", "build"]

@@ -20,18 +20,7 @@ from invoke.exceptions import Exit
 
 from .. import __version__
 from . import ns
-
-# long name -> short name (or None) of each Invoke core flag migrakit does not take
-DROPPED = {
-    "dry": "R",
-    "echo": "e",
-    "hide": None,
-    "pty": "p",
-    "warn-only": "w",
-    "prompt-for-sudo-password": None,
-    "command-timeout": "T",
-    "config": "f",
-}
+from ._program import DROPPED, adopt  # adopt: also for a Program of a project's own (see the guide)
 
 
 def dropped_flag_error(flag: str) -> str:
@@ -99,6 +88,7 @@ program = MigrakitProgram(namespace=ns, version=__version__, name="migrakit", bi
 
 
 def main() -> None:
+    adopt(program)  # typos exit 2 naming the closest names
     try:
         program.run()
     except BrokenPipeError:  # `migrakit --help | head` closed stdout early: not worth a traceback
