@@ -34,7 +34,8 @@ class Fix(str):
 
     A str, so every reader of `err.fix` (renderers, JSON, `"x" in err.fix`) sees the text it always saw. A
     caller that knows the right task for its context says so with `for_command` (a legacy file that failed
-    under db.bootstrap is rerun with `inv db.bootstrap`), instead of editing the prose."""
+    under db.bootstrap is rerun with `inv db.bootstrap`), instead of editing the prose. Written with migrakit's
+    own names; tasks/_run.py names the program the user ran when it prints it (`migrakit db.bootstrap`)."""
 
     command: str | None
 

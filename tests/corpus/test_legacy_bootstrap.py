@@ -169,8 +169,9 @@ def _psql_file(pg_bin, db_url, path):
 
 
 def _printed_command(output, prefix="db.bootstrap"):
-    """The `inv db.bootstrap ...` command a message prints as its fix, as migrakit CLI arguments."""
-    found = re.findall(r"`inv (" + re.escape(prefix) + r"[^`\n]*)`", output)
+    """The `migrakit db.bootstrap ...` command a message prints as its fix (it names the program that ran), as
+    migrakit CLI arguments."""
+    found = re.findall(r"`migrakit (" + re.escape(prefix) + r"[^`\n]*)`", output)
     assert found, output
     return found[-1].split()
 
@@ -197,7 +198,7 @@ def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(ca
     # db.bootstrap (no options): fails on 022, whose objects exist; its fix leads to db.check, not back to baseline
     out = run_cli(["db.bootstrap"], cwd=project, env=env)
     assert out.returncode == 1 and "022_drop_old_audit" in out.stderr and "already exists" in out.stderr
-    assert "inv db.check" in out.stderr and "baseline" not in out.stderr
+    assert "migrakit db.check" in out.stderr and "baseline" not in out.stderr
     assert rows(db_url)[3:] == []
 
     # db.check: names 023 as the file that creates account_settings, and prints the same command
@@ -252,7 +253,7 @@ def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_di
     assert rows(db_url)[3:] == []
 
     out = run_cli(["db.check"], cwd=project, env=env)  # check names the same object, and no command that would adopt it
-    assert out.returncode == 3 and "inv db.bootstrap --adopt" not in out.stdout
+    assert out.returncode == 3 and "migrakit db.bootstrap --adopt" not in out.stdout
     assert "022_drop_old_audit: index \"public\".\"audit_events_payload_gin_idx\"" in out.stdout
 
     with psycopg.connect(db_url) as conn:  # put it back: now 022 is proven and adopted; the rest run

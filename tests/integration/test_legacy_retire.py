@@ -117,14 +117,14 @@ def test_the_seeds_drift_is_found_and_the_legacy_system_retired(project, db_url,
     assert "FAIL legacy files ran: 0 of 5" in refused.stderr
     assert "FAIL no drift (db.check)" in refused.stderr
     assert "ok   working tree clean" in refused.stderr
-    assert "inv db.bootstrap" in refused.stderr
+    assert "migrakit db.bootstrap" in refused.stderr
     assert table_exists(db_url, "schema_migrations")
     assert not repo.is_dirty(untracked_files=True) and repo.head.commit.hexsha == head
 
     # a baseline cannot paper over it either: the legacy files never ran here
     papered = migrakit(project, db_url, pg_server_url, "db.baseline", "--yes")
     assert papered.returncode == 3
-    assert "they never ran here" in papered.stderr and "inv db.bootstrap" in papered.stderr
+    assert "they never ran here" in papered.stderr and "migrakit db.bootstrap" in papered.stderr
     assert not repo.is_dirty(untracked_files=True)
 
     # db.bootstrap runs the legacy files and records them by hash; then retire plans (exit 5) and acts (--yes)

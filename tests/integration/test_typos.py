@@ -9,19 +9,8 @@ import sys
 import textwrap
 
 import pytest
-from invoke import Collection
 
-from migrakit.tasks import db as migrakit_db
-from migrakit.tasks import env as migrakit_env
-from tests.fixtures.cli import cli_env, run_in_process
-
-
-def mounted() -> Collection:
-    """A project's tasks.py that mounted migrakit's db collection as `migrations` (and env as is)."""
-    ns = Collection()
-    ns.add_collection(migrakit_db, "migrations")
-    ns.add_collection(migrakit_env)
-    return ns
+from tests.fixtures.cli import cli_env, mounted_collection, run_in_process
 
 
 @pytest.mark.parametrize("program", ["migrakit", "inv"])
@@ -46,7 +35,7 @@ def test_a_typo_exits_2_naming_the_closest_names(tmp_path, program, args, says):
 
 
 def test_under_inv_the_suggestions_use_the_projects_names(tmp_path):
-    result = run_in_process(["migrations.migrat"], cwd=tmp_path, program="inv", namespace=mounted())
+    result = run_in_process(["migrations.migrat"], cwd=tmp_path, program="inv", namespace=mounted_collection())
     assert result.returncode == 2 and "did you mean `inv migrations.migrate`" in result.stderr, result.stderr
 
 

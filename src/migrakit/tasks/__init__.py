@@ -128,8 +128,9 @@ def build(c: Any) -> None:
 
 ns = Collection(db, legacy, env, dev, build)
 
-# Under `inv`, a project's tasks.py is importing these collections now: its typos exit 2 with the closest names
-# (tasks/_program.py).
+# Under `inv`, a project's tasks.py is importing these collections now: its typos exit 2 with the closest names,
+# and hints name its task names (tasks/_program.py).
+_program.register(ns)
 _program.adopt_running_inv()
 
 __all__ = ["ns", "db", "legacy", "env", "dev", "build"]

@@ -1,7 +1,11 @@
 """The program running migrakit's tasks: `migrakit` (tasks/cli.py), or Invoke's own `inv` when a project's tasks.py
-imports migrakit's collections, under any name it mounted them. Typos depend on it: an unknown task or option
-exits 2 (Invoke's own parse errors exit 1, the code of a failed migration), naming the closest tasks or options
-(difflib).
+imports migrakit's collections, under any name it mounted them. Two things depend on it:
+
+- typos: an unknown task or option exits 2 (Invoke's own parse errors exit 1, the code of a failed migration),
+  naming the closest tasks or options (difflib);
+- hints: every `inv db.x` in what migrakit prints names the program the user ran and the task's name there
+  (`migrakit db.x`; `inv db.x`; `inv migrations.x` where a project mounted migrakit's `db` as `migrations`).
+  tasks/_run.py applies `retarget` to everything it prints: the one place.
 
 `migrakit` is a Program of migrakit's own. `inv` is Invoke's (`invoke.main.program`): it imports the project's
 tasks.py, and with it migrakit's collections, while it runs; importing `migrakit.tasks` then `adopt`s that
@@ -18,10 +22,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from invoke import Program
+from invoke import Collection, Program
 from invoke.exceptions import Exit, ParseError
 
 _current: Program | None = None  # the Program whose run is under way (set by adopt, cleared when its run ends)
+# each of migrakit's task functions -> the task's name in migrakit's collection (register); by the function, as
+# Invoke deep-copies the Task objects of a tasks.py's collection (deepcopy keeps functions as they are)
+_ours: dict[Callable[..., Any], str] = {}
+_names: dict[str, str] = {}  # migrakit's task name -> its name in _current's collection (filled on first use)
 # long name -> short name (or None) of each Invoke core flag `migrakit` does not take (tasks/cli.py); never
 # suggested for a typo under `inv` either: `--dry` is no dry run of migrakit's tasks
 DROPPED = {
@@ -35,12 +43,19 @@ DROPPED = {
     "config": "f",
 }
 _UNKNOWN = re.compile(r"^No idea what (.+) is!$")
+_HINT = re.compile(r"\binv (?P<task>(?:db|legacy|env)\.[a-z][a-z-]*|dev|build)(?![\w-])")
+
+
+def register(collection: Collection) -> None:
+    """migrakit's own collection (tasks/__init__.py's `ns`): the task names hints use (`db.migrate`, `dev`)."""
+    _ours.update({collection[name].body: name for name in collection.task_names})
 
 
 def adopt(program: Program) -> None:
-    """Make `program`'s parse errors exit 2 with the closest names, for its run."""
+    """Make `program` the one hints name, and its parse errors exit 2 with the closest names, for its run."""
     global _current
     _current = program
+    _names.clear()
     if getattr(program, "_migrakit_adopted", False):  # `migrakit` run again in one process (tests)
         return
     program._migrakit_adopted = True  # type: ignore[attr-defined]
@@ -61,6 +76,7 @@ def forget(program: Program) -> None:
     global _current
     if _current is program:
         _current = None
+        _names.clear()
 
 
 def adopt_running_inv() -> None:
@@ -116,3 +132,26 @@ def _closest(word: str, choices: list[str]) -> list[str]:
     """Up to three choices nearest `word`, nearest first (dashes and case aside)."""
     key = {c.lstrip("-").lower(): c for c in choices}
     return [key[k] for k in difflib.get_close_matches(word.lstrip("-").lower(), list(key), n=3, cutoff=0.6)]
+
+
+def retarget(text: str) -> str:
+    """`text` with each `inv db.x` (and `inv dev`, `inv build`) naming the program the user ran and the task's
+    name in its collection. Unchanged when no program runs (a library call) or the program is `inv` with
+    migrakit's own names."""
+    if _current is None:
+        return text
+    prog = program_name(_current)
+    names = _called_names(_current)
+    return _HINT.sub(lambda m: f"{prog} {names.get(m['task'], m['task'])}", text)
+
+
+def _called_names(program: Program) -> dict[str, str]:
+    """migrakit's task names (`db.migrate`) -> the names they have in `program`'s collection (`migrations.migrate`
+    where the project mounted `db` under that name): the same task functions."""
+    collection = getattr(program, "collection", None)
+    if not _names and collection is not None:
+        for name in collection.task_names:
+            mine = _ours.get(collection[name].body)
+            if mine is not None:
+                _names.setdefault(mine, name)
+    return _names

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import invoke
 from invoke.exceptions import Exit
 
-from ..errors import MigrakitError
+from ..errors import Fix, MigrakitError
+from ._program import retarget
 
 if TYPE_CHECKING:  # `migrakit --help` / `--list` import every tasks module: they read no settings
     from ..core.settings import Settings
@@ -124,17 +125,26 @@ def _write(text: str) -> None:
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
-    from ..db.server import redact_text
     from ..render import json as as_json
     from ..render.errors import render_error
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
+    if isinstance(err.fix, Fix):  # the task the fix names, as the user calls it here (`migrakit db.x`, `inv db.x`)
+        err.fix = Fix(retarget(err.fix), retarget(err.fix.command) if err.fix.command else None)
     if fmt == "json":
         document = as_json.error_document(task, err, database_url=database_url)
-        _write(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
+        _write(shown(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
-    return Exit(redact_text(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
+    return Exit(shown(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
+
+
+def shown(text: str, secrets: list[str], *, short_in_quotes: bool) -> str:
+    """What migrakit prints, from what a renderer wrote: passwords masked (db.server.redact_text), and every
+    `inv db.x` hint naming the program the user ran and the task's name there (_program.retarget)."""
+    from ..db.server import redact_text
+
+    return retarget(redact_text(text, secrets, short_in_quotes=short_in_quotes))
 
 
 def settings_from(c: Any, **options: Any) -> Settings:
@@ -207,7 +217,6 @@ def run_core(
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
-    from ..db.server import redact_text
     from ..render import json as as_json
 
     task = task or _task_name()
@@ -224,7 +233,7 @@ def run_core(
             text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
         else:
             text = render(result, fmt)
-        _write(redact_text(text, urls, short_in_quotes=fmt != "json"))
+        _write(shown(text, urls, short_in_quotes=fmt != "json"))
     sys.stdout.flush()
     if code:
         raise Exit(code=code)

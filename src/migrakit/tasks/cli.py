@@ -88,7 +88,7 @@ program = MigrakitProgram(namespace=ns, version=__version__, name="migrakit", bi
 
 
 def main() -> None:
-    adopt(program)  # typos exit 2 naming the closest names
+    adopt(program)  # typos exit 2 naming the closest names; hints say `migrakit db.x`
     try:
         program.run()
     except BrokenPipeError:  # `migrakit --help | head` closed stdout early: not worth a traceback
