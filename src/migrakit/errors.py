@@ -83,7 +83,8 @@ class MigrakitError(Exception):
         super().__setattr__(name, value)
 
     def __str__(self) -> str:  # one line, for logs and pytest output
-        where = f" [{self.file}" + (f":{self.line}:{self.col}" if self.line else "") + "]" if self.file else ""
+        at = (f":{self.line}" + (f":{self.col}" if self.col is not None else "")) if self.line else ""
+        where = f" [{self.file}{at}]" if self.file else ""
         return f"{self.message}{where}"
 
     def as_dict(self) -> dict[str, object]:

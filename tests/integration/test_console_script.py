@@ -103,3 +103,16 @@ def test_python_bytecode_cache_is_left_as_python_sets_it(tmp_path, db_url):
     result = _pyc_run(tmp_path, status)
     assert result.returncode == 0, result.stderr
     assert _cached(tmp_path, "planner.py") and _cached(tmp_path, "status.py")  # imported inside the task
+
+
+def test_readme_names_every_core_option_that_help_shows(tmp_path):
+    """Issue 25.10: README's console-script paragraph lists what `migrakit --help` offers, no fewer."""
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    paragraph = readme[readme.index("The console script keeps"):].split("\n\n", 1)[0]
+    core = run_in_process(["--help"], cwd=tmp_path).stdout.split("Core options:")[1].split("Subcommands:")[0]
+    shown = set(re.findall(r"(?<![\w-])(--[a-z][a-z-]+)", core))
+    assert shown >= {"--help", "--version", "--list", "--complete", "--debug", "--write-pyc"}
+    assert sorted(f for f in shown if f"`{f}`" not in paragraph and f"/{f}`" not in paragraph) == []

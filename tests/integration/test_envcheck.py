@@ -93,3 +93,17 @@ def test_an_unreadable_tracking_table_names_the_grant(tmp_path, db_url):
         with psycopg.connect(db_url, autocommit=True) as conn:
             conn.execute(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}'")
             conn.execute(f'DROP ROLE "{role}"')
+
+
+def test_the_folders_check_names_the_configured_folders_where_they_are(tmp_path, db_url):
+    """Issue 25.10: a folder elsewhere (db/migrations, db/legacy) is named as configured, not as `migrations/`."""
+    from tests.fixtures.cli import run_in_process
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.migrakit]\nmigrations_dir = "db/migrations"\nlegacy_dir = "db/old"\n')
+    make_drizzle_folder(tmp_path / "db", [("0000_items", "CREATE TABLE items (id int);")])
+    (tmp_path / "db" / "old").mkdir()
+    (tmp_path / "db" / "old" / "001_x.sql").write_text("CREATE TABLE x (id int);\n")
+    result = run_in_process(["env.check"], cwd=tmp_path, env={"DATABASE_URL": db_url})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok   migration folders: 1 in db/migrations/ (journal layout), readable and splittable; 1 legacy file(s) " \
+        "in db/old/" in result.stdout, result.stdout

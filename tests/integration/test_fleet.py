@@ -195,6 +195,7 @@ def test_the_json_document_and_status_pending(tmp_path, tenants):
     no_password(result.stdout, result.stderr)
     doc = json.loads(result.stdout)
     assert (doc["task"], doc["ok"], doc["exit_code"], doc["changed"]) == ("db.migrate", False, 1, True)
+    assert doc["error"] is None  # the run ended: the failure is the target's (docs/json.md)
     first, broken = doc["targets"][0], doc["targets"][3]
     assert set(first) == {"name", "database_url", "schema", "status", "applied", "applied_count", "seconds", "error"}
     assert (first["name"], first["status"], first["applied"], first["error"]) == ("t000", "applied", [m for m, _ in MIGRATIONS], None)

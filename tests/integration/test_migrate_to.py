@@ -45,6 +45,7 @@ def test_migrate_up_to_a_tag_then_to_the_next(tmp_path, db_url):
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
     assert (data["applied"], data["to"], data["held_back"]) == (["0002_c"], "0002_c", ["0003_broken"])
+    assert (data["pending"], data["pending_count"]) == (["0003_broken"], 1)  # what --to held back is still pending
     assert (tracked(db_url), tables(db_url)) == (3, ["a", "b", "c"])
 
 

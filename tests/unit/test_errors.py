@@ -86,3 +86,14 @@ def test_tasks_pass_no_exit_code_of_their_own() -> None:
     """run_core takes the code from the report (or the error): no `ok`/`fail_code` to pass."""
     params = inspect.signature(run_core).parameters
     assert "ok" not in params and "fail_code" not in params
+
+
+def test_a_position_without_a_column_shows_the_line_alone() -> None:
+    """Issue 25.10: db.migrate --lint's error knows the statement's line, not its column: no `:None`."""
+    from migrakit.errors import LintFindings
+
+    err = LintFindings("db.lint found 1 error-level finding(s)", file="migrations/0001_x.sql", line=3)
+    assert "  file:   migrations/0001_x.sql:3\n" in render_error(err) + "\n" and "None" not in render_error(err)
+    assert str(err) == "db.lint found 1 error-level finding(s) [migrations/0001_x.sql:3]"
+    placed = MigrakitError("boom", file="m.sql", line=3, col=7)
+    assert "m.sql:3:7" in render_error(placed) and str(placed) == "boom [m.sql:3:7]"

@@ -13,7 +13,7 @@ def render_error(err: MigrakitError, fmt: str = "plain") -> str:
     """The error as text (JSON errors: render/json.py's error_document)."""
     where = err.file or ""
     if err.file and err.line:
-        where += f":{err.line}:{err.col}"
+        where += f":{err.line}" + (f":{err.col}" if err.col is not None else "")  # a line alone: no `:None`
     lines = [f"error: {err.message}"]
     for label, value in (
         ("file", where),

@@ -210,8 +210,8 @@ def migrate(r: Any) -> Data:
         "applied_count": len(r.applied),
         "already_applied": [m.tag for m, _ in plan.applied],
         "already_applied_count": len(plan.applied),
-        "pending": [m.tag for m in plan.pending if m.tag not in ran],  # still pending after this run
-        "pending_count": len(plan.pending) - len(ran),
+        "pending": [*(m.tag for m in plan.pending if m.tag not in ran), *r.held_back],  # still pending after it
+        "pending_count": len(plan.pending) - len(ran) + len(r.held_back),
         "planned": [planned(m) for m in plan.pending],  # what was pending when this run started
         "notes": [f"{m.tag}: {m.no_statement}: {'would be ' if r.dry_run else ''}recorded as applied without running anything, as Drizzle does" for m in plan.pending if m.no_statement],
         "recorded_without_running": list(recorded),

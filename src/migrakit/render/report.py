@@ -90,7 +90,7 @@ def render_migrate(report: MigrateReport, fmt: str = "plain") -> str:
     if report.to_already_applied:
         lines.append(f"nothing to do: {report.to} (--to) is already applied")
     if report.dry_run:
-        if not data["pending"] and not report.to_already_applied:
+        if not data["planned"] and not report.to_already_applied:
             lines.append("dry run: nothing to apply")
         for m in data["planned"]:
             lines.append(f"-- {m['tag']} ({m['file']}, {m['statement_count']} statement(s)) would apply:")

@@ -9,8 +9,10 @@ malformed URL, 6 for an unreachable database or a permission problem, 1 for a fo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..core.migration import STANDARD
@@ -18,6 +20,7 @@ from ..core.reports import Check
 from ..core.settings import Settings
 from ..db import pooler, server, session, tracking
 from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
+from ..sources.folders import display_path
 from ..sources.load import load_sources
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
@@ -147,13 +150,16 @@ def _folders(settings: Settings, report: EnvReport) -> str:
             m.check_runnable()  # splits: SplitError with file, line and column
     report.notes += list(src.folder.warnings)
     mode2 = sum(1 for m in src.migrations if m.mode != STANDARD)
-    parts = [
-        f"{len(src.folder.migrations)} in {src.folder.path.name}/ ({src.folder.layout} layout), readable and splittable"
-    ]
+
+    def shown(path: Path) -> str:  # the configured folder as given (db/migrations/), not its last part
+        return os.path.join(display_path(path, settings.root), "")
+
+    count = len(src.folder.migrations)
+    parts = [f"{count} in {shown(src.folder.path)} ({src.folder.layout} layout), readable and splittable"]
     if mode2:
-        parts.append(f"{mode2} consolidated in {settings.consolidated_dir.name}/")
-    if src.legacy:
-        parts.append(f"{len(src.legacy)} legacy file(s) in {settings.legacy_dir.name if settings.legacy_dir else ''}/")
+        parts.append(f"{mode2} consolidated in {shown(settings.consolidated_dir)}")
+    if src.legacy and settings.legacy_dir:
+        parts.append(f"{len(src.legacy)} legacy file(s) in {shown(settings.legacy_dir)}")
     return "; ".join(parts)
 
 
