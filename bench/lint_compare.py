@@ -3,7 +3,7 @@
     .venv/bin/pip install squawk-cli        # the comparison only; without it the squawk columns say so
     .venv/bin/python bench/lint_compare.py  # writes bench/results/lint.md
 
-Each case is a dangerous or safe migration on a seeded table of 5,000 rows (tests/lint_cases/*.toml). migrakit
+Each case is a dangerous or safe migration on a seeded table of 5,000 rows (tests/lint_cases/<family>/*.toml). migrakit
 lints it measured on a shadow database (db/lock_probe.py); squawk reads the same SQL file statically
 (`--pg-version` = the server's). Reported for both tools: dangerous migrations flagged, safe migrations given
 an error (what fails CI: for migrakit an error-level finding, for squawk any violation, since squawk exits 1 on
@@ -59,7 +59,7 @@ def project(work: Path, pg: Postgres, setup: list[tuple[str, str]]) -> tuple[obj
 
 def run_cases(pg: Postgres, pg_version: str) -> list[dict]:
     rows = []
-    for path in sorted(CASES.glob("*.toml")):
+    for path in sorted(CASES.glob("*/*.toml")):
         case = tomllib.loads(path.read_text())
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
