@@ -1,7 +1,7 @@
-"""The driver contract (core/driver.py), one suite for every execution strategy, on a real server.
+"""The driver contract (core/strategy.py), one suite for every execution strategy, on a real server.
 
 Each strategy is built on its own connection and driven only through the contract (lock, tracking_rows, apply)
-plus what a runner does around it (create the tracking table, plan with core/planner.py). The expectations are
+plus what a runner does around it (create the tracking table, plan with core/plan/planner.py). The expectations are
 the same for all, except where a strategy documents otherwise: `--single-transaction` is Drizzle's migrator, one
 transaction for the run, so a failure leaves nothing of the run, and it has no guards (exactly-once rests on
 the lock there, as under Drizzle); a migration that runs outside a wrapping transaction (its own BEGIN/COMMIT)
@@ -19,18 +19,18 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.core.driver import Driver
-from migrakit.core.planner import plan
+from migrakit.core.strategy import Strategy
+from migrakit.core.plan.planner import plan
 from migrakit.db import tracking
-from migrakit.db.drizzle_transaction import SingleTransaction
-from migrakit.db.executor import Executor
-from migrakit.db.guards import AppliedElsewhere
-from migrakit.db.lock import apply_key
-from migrakit.db.mode2 import Mode2
-from migrakit.db.run_base import Options, Run
-from migrakit.db.run_outside import Outside
-from migrakit.db.run_pipelined import Pipelined
-from migrakit.db.run_plain import Plain
+from migrakit.db.run.strategies.drizzle_transaction import SingleTransaction
+from migrakit.db.run.executor import Executor
+from migrakit.db.run.guards import AppliedElsewhere
+from migrakit.db.run.lock import apply_key
+from migrakit.db.run.strategies.mode2 import Mode2
+from migrakit.db.run.strategies.base import Options, Run
+from migrakit.db.run.strategies.outside import Outside
+from migrakit.db.run.strategies.pipelined import Pipelined
+from migrakit.db.run.strategies.plain import Plain
 from migrakit.errors import MigrationFailed
 from migrakit.sources.consolidated import load_consolidated
 from migrakit.sources.folders import load_folder
@@ -100,7 +100,7 @@ def files(strategy: Strategy, tmp_path: Path, spec: list[tuple[str, str]]) -> tu
 def driver(strategy: Strategy, url: str) -> tuple[Run, psycopg.Connection]:
     conn = psycopg.connect(url, autocommit=True)
     d = strategy.make(conn, strategy.options)
-    assert isinstance(d, Driver)
+    assert isinstance(d, Strategy)
     return d, conn
 
 

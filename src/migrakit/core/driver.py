@@ -1,8 +1,8 @@
 """The driver contract: what one migration run needs from the database. Pure (a Protocol, no driver imported).
 
-Every run strategy in db/ satisfies it (run_pipelined.Pipelined, run_plain.Plain, mode2.Mode2,
-run_outside.Outside, drizzle_transaction.SingleTransaction) and so does executor.Executor, which picks one per
-migration. tests/integration/test_driver_conformance.py runs the same scenarios against each on a real server.
+Every run strategy in db/ satisfies it (pipelined.Pipelined, plain.Plain, mode2.Mode2,
+outside.Outside, drizzle_transaction.SingleTransaction) and so does executor.Executor, which picks one per
+migration. tests/integration/test_strategy_conformance.py runs the same scenarios against each on a real server.
 
 What every implementation guarantees:
 - `lock` holds the migration lock of the tracking table for the block (one migrator at a time), bounded by
@@ -10,7 +10,7 @@ What every implementation guarantees:
 - `tracking_rows` reads the tracking table as Drizzle's migrator would ([] before it exists);
 - `apply` runs the migrations in order, each with its tracking row (hash and created_at exactly as Drizzle
   writes them) in the transaction that applies it, and each at most once even without the lock (a migration
-  found applied or being applied by another migrator raises db.guards.AppliedElsewhere, nothing applied);
+  found applied or being applied by another migrator raises db.run.guards.AppliedElsewhere, nothing applied);
   it raises on the first failure, the migrations before it staying applied, and returns the tags applied;
 - `record` writes the tracking rows of migrations proven applied without running their SQL;
 - `applied` lists the tags applied and tracked so far, also after a failure.
@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-from .migration import Migration, TrackingRow
+from migrakit.core.migration import Migration, TrackingRow
 
 
 @runtime_checkable
-class Driver(Protocol):
+class Strategy(Protocol):
     applied: list[str]
 
     def lock(self, timeout: float) -> AbstractContextManager[object]:

@@ -5,9 +5,9 @@ lock_timeout. The executor never decides *what* to run; the runner hands it the 
   serverless HTTP drivers do), so a statement the server would reject as "multiple commands" never reaches it.
   One transaction per migration holds its statements and its tracking row. With `pipeline` (the default)
   consecutive such migrations are queued back to back and the whole run costs about one round trip
-  (run_pipelined.py); without it, or for a migration holding a statement over 1 MiB, run_plain.py.
+  (strategies/pipelined.py); without it, or for a migration holding a statement over 1 MiB, strategies/plain.py.
 - A migration holding its own BEGIN/COMMIT, or a lone CREATE INDEX CONCURRENTLY, runs as written outside a
-  wrapping transaction, resuming after the statements an earlier run completed (run_outside.py, progress.py).
+  wrapping transaction, resuming after the statements an earlier run completed (strategies/outside.py, progress.py).
 - Mode 2 (consolidated, legacy): the whole file is one multi-statement query inside one transaction (mode2.py).
 - `single_transaction`: Drizzle's migrator reproduced exactly (drizzle_transaction.py).
 - Every migration transaction opens with two guards (guards.py): applied at most once whatever happened to the
@@ -27,21 +27,21 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 
-from ..core.events import EventSink, LockRetry, no_event
-from ..core.migration import STANDARD, Migration
-from ..errors import MigrationFailed
-from . import progress
-from .blockers import BlockerWatch, gave_up
-from .drizzle_transaction import SingleTransaction
-from .mode2 import Mode2
-from .run_base import Options, Run, rolled_back
-from .run_outside import Outside, check_progress
-from .run_pipelined import Pipelined, fits_pipeline
-from .run_plain import Plain
+from migrakit.core.events import EventSink, LockRetry, no_event
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.errors import MigrationFailed
+from migrakit.db.run import progress
+from migrakit.db.run.blockers import BlockerWatch, gave_up
+from migrakit.db.run.strategies.drizzle_transaction import SingleTransaction
+from migrakit.db.run.strategies.mode2 import Mode2
+from migrakit.db.run.strategies.base import Options, Run, rolled_back
+from migrakit.db.run.strategies.outside import Outside, check_progress
+from migrakit.db.run.strategies.pipelined import Pipelined, fits_pipeline
+from migrakit.db.run.strategies.plain import Plain
 
 
 class Executor(Run):
-    """The strategy for each migration, and the lock_timeout retries around them; a core.driver.Driver."""
+    """The strategy for each migration, and the lock_timeout retries around them; a core.strategy.Strategy."""
 
     def __init__(
         self,

@@ -6,7 +6,7 @@ so the lock holds behind PgBouncer, Supavisor or Neon's pooler, and it dies with
 pooler roll back the transaction of a client that went away). Nothing of it is session state: no session
 lock to leave behind on a pooled connection, no setting that outlives the transaction.
 Exactly-once does not rest on it alone: every migration transaction also takes a second transaction-scoped
-lock (`apply_key`) and re-checks that its hash is not tracked yet (db/guards.py).
+lock (`apply_key`) and re-checks that its hash is not tracked yet (db/run/guards.py).
 Settings a migration transaction makes are SET LOCAL; TCP keepalives are libpq client options
 (server.connect), which leave no state on the server.
 """
@@ -23,11 +23,12 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.pq import TransactionStatus
 
-from ..core.events import EventSink, LockAcquired, LockWait, no_event
-from ..errors import DatabaseUnavailable, LockTimeout
-from . import pipeline, server
-from .probe import Probe, lock_and_read
-from .writable import check_writable, read_only_error
+from migrakit.core.events import EventSink, LockAcquired, LockWait, no_event
+from migrakit.errors import DatabaseUnavailable, LockTimeout
+from migrakit.db.connect import server
+from migrakit.db.run import pipeline
+from migrakit.db.run.probe import Probe, lock_and_read
+from migrakit.db.connect.writable import check_writable, read_only_error
 
 _HOLDER = (
     "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
@@ -61,7 +62,7 @@ def acquire_lock(
     poll: float = 0.2,
 ) -> Probe:
     """Poll for the lock on `lock_conn` (autocommit) until it is granted, each poll one round trip that also
-    reads the tracking rows under the lock (db/probe.py); the transaction it opened then stays open and holds
+    reads the tracking rows under the lock (db/run/probe.py); the transaction it opened then stays open and holds
     the lock. Between polls no transaction is open (a waiter pins no pooled server connection) and nothing
     blocks inside the server (a blocked migrator can deadlock with another's CREATE INDEX CONCURRENTLY).
     A target that cannot be written (the first poll's answer) raises at once (exit 6). Raise LockTimeout after
@@ -142,12 +143,12 @@ def migration_lock(
 ) -> Iterator[Probe]:
     """Hold the migration lock of this tracking table for the block: one migrator at a time. Yields the Probe
     read under the lock (its rows, writability, server pid). The lock lives in an open transaction on a second
-    connection to the same database: `lock_conn` when the caller opened it (db/session.open_migrating opens both
+    connection to the same database: `lock_conn` when the caller opened it (db/connect/session.open_migrating opens both
     at once), else one opened now with `conn`'s conninfo; it is rolled back and closed on the way out. `conn`
     itself carries no lock and no session state.
 
     Every task that writes to the target takes this lock, so the target is checked writable here, first
-    (db/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
+    (db/connect/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
     ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
     key = lock_key(schema, table)
     if lock_conn is None:

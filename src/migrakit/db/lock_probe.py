@@ -29,10 +29,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..core.classify import classify
-from ..core.migration import STANDARD, Migration
-from ..core.statements import NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL, keyword_head
-from . import server
+from migrakit.core.classify import classify
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.core.postgres.statements import NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL, keyword_head
+from migrakit.db.connect import server
 
 # One round trip: user relations (oid, file, name, kind, this transaction's scans of it, the table of an index, the
 # row estimate, this transaction's rows written to it), then this backend's granted relation locks (kind 'lock',

@@ -2,16 +2,16 @@
 one transaction with its tracking row.
 
 The file is sent as written (one message; the simple protocol allows many statements) through
-db/simple_query.py, which returns the statements the server completed with the error. A failure then names the
+db/run/strategies/simple_query.py, which returns the statements the server completed with the error. A failure then names the
 statement and its line:col: by the server's position, an offset into the whole file, when the error has one;
 else as the first statement the server did not complete (translate.whole_file_failure).
 """
 
 from __future__ import annotations
 
-from ..core.migration import Migration
-from . import simple_query
-from .run_base import Run, Sent
+from migrakit.core.migration import Migration
+from migrakit.db.run.strategies import simple_query
+from migrakit.db.run.strategies.base import Run, Sent
 
 
 class Mode2(Run):

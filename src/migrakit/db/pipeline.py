@@ -11,7 +11,7 @@ received), and the client waits for results forever. Seen with one 2 MB statemen
 writing results can go on: the Sync itself (a few bytes) then always fits. It costs one `PQflush` call (a
 no-op) when nothing is pending.
 
-`Commands` is Mode 1's pipeline (run_pipelined.py): each command one libpq call on psycopg's pq layer, results
+`Commands` is Mode 1's pipeline (strategies/pipelined.py): each command one libpq call on psycopg's pq layer, results
 counted as they arrive, a Sync drained first.
 """
 

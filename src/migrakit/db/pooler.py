@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from ..core.connection import DIRECT as DIRECT
-from ..core.connection import Pooler as Pooler
-from . import server
+from migrakit.core.connection import DIRECT as DIRECT
+from migrakit.core.connection import Pooler as Pooler
+from migrakit.db.connect import server
 
 # Well-known transaction poolers, named from the URL alone.
 SUPABASE_POOLER_PORT = "6543"
@@ -46,7 +46,7 @@ def _server_pid(conn: psycopg.Connection[Any]) -> int:
 
 def detect(conn: psycopg.Connection[Any], url: str | None = None, *, server_pid: int | None = None) -> Pooler:
     """What is between `conn` (an autocommit connection, idle) and the server. One query on a direct
-    connection, none when `server_pid` (pg_backend_pid() just read on `conn`, db/probe.py) is given; a second
+    connection, none when `server_pid` (pg_backend_pid() just read on `conn`, db/run/probe.py) is given; a second
     short connection only when a pooler is seen."""
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
         raise ValueError("pooler.detect needs an idle connection")

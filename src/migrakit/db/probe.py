@@ -5,7 +5,7 @@ migrating command, the migration lock. [I/O]
 Each is one simple-protocol message of several statements (`simple_query.results`), so the answers come back
 together: a target that is up to date costs one round trip after connecting.
 
-`lock_and_read`, on the lock's own connection (db/lock.py):
+`lock_and_read`, on the lock's own connection (db/run/lock.py):
 
     BEGIN;
     SELECT <keepalives, SET LOCAL>, pg_try_advisory_xact_lock(<key>), <writable>, pg_backend_pid();
@@ -19,7 +19,7 @@ together: a target that is up to date costs one round trip after connecting.
   whole run) holds nothing on that table: the tracking-table upgrade's ALTER does not wait for it.
 - A missing table fails the read inside the savepoint: the subtransaction is aborted, the transaction and its
   advisory lock stay (they end with the ROLLBACK that releases the lock).
-- Not granted: the caller rolls back and polls again (db/lock.py).
+- Not granted: the caller rolls back and polls again (db/run/lock.py).
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from typing import Any
 
 import psycopg
 
-from . import simple_query, tracking
-from .tracking import TableRead
-from .writable import WRITABLE_COLUMNS
+from migrakit.db import tracking
+from migrakit.db.run.strategies import simple_query
+from migrakit.db.tracking import TableRead
+from migrakit.db.connect.writable import WRITABLE_COLUMNS
 
 KEEPALIVES_LOCAL = (
     "set_config('idle_in_transaction_session_timeout', '0', true), set_config('tcp_keepalives_idle', '30', true), "
@@ -44,7 +45,7 @@ _SAVEPOINT = "migrakit_read"
 class Probe:
     table: TableRead
     writable: tuple[bool, str, str, str]  # writable.WRITABLE_COLUMNS, for writable.read_only_error
-    server_pid: int  # pg_backend_pid(): differs from libpq's backend pid behind a pooler (db/pooler.py)
+    server_pid: int  # pg_backend_pid(): differs from libpq's backend pid behind a pooler (db/connect/pooler.py)
     locked: bool = False  # lock_and_read: the migration lock was granted (its transaction is open)
 
 

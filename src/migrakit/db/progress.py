@@ -25,9 +25,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..core.migration import Migration
-from ..errors import DatabaseUnavailable, DriftError
-from . import tracking
+from migrakit.core.migration import Migration
+from migrakit.errors import DatabaseUnavailable, DriftError
+from migrakit.db import tracking
 
 SCHEMA = "migrakit"
 TABLE = "statement_progress"

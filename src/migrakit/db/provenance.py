@@ -16,15 +16,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import attribution
-from ..core.folder import V1
-from ..core.migration import Migration
-from ..core.project import Sources
-from ..core.settings import Settings
-from . import schema_diff as schema
-from . import server, shadow, tracking
-from .executor import Executor
-from .session import executor_options
+from migrakit.core import attribution
+from migrakit.core.drizzle.folder import V1
+from migrakit.core.migration import Migration
+from migrakit.core.project import Sources
+from migrakit.core.settings import Settings
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db import tracking
+from migrakit.db.connect import server
+from migrakit.db.inspect import shadow
+from migrakit.db.run.executor import Executor
+from migrakit.db.connect.session import executor_options
 
 Key = attribution.Key
 

@@ -1,8 +1,8 @@
 """What every run strategy shares: the options, the driver methods (lock, tracking rows, record), the local
 settings, the one-transaction frame, and the error of a transaction that failed at a known command.
 
-Each strategy (run_pipelined.Pipelined, run_plain.Plain, mode2.Mode2, run_outside.Outside,
-drizzle_transaction.SingleTransaction) is a `Run` and satisfies core/driver.Driver on its own; `executor.Executor`
+Each strategy (pipelined.Pipelined, plain.Plain, mode2.Mode2, outside.Outside,
+drizzle_transaction.SingleTransaction) is a `Run` and satisfies core/strategy.Strategy on its own; `executor.Executor`
 picks one per migration and adds the lock_timeout retries. Strategies made by the executor share its list of
 applied tags, its failpoint and its retries (`parent`).
 """
@@ -16,14 +16,15 @@ from typing import Any
 
 import psycopg
 
-from ..core.events import Done, EventSink, Recorded, Started, no_event
-from ..core.migration import STANDARD, Migration, TrackingRow
-from ..core.statements import Statement
-from ..errors import MigrakitError
-from . import failpoint, tracking
-from .guards import BUSY, AppliedElsewhere, Guards, tripped
-from .lock import migration_lock
-from .translate import connection_lost, failure, lost, settings_refused, whole_file_failure
+from migrakit.core.events import Done, EventSink, Recorded, Started, no_event
+from migrakit.core.migration import STANDARD, Migration, TrackingRow
+from migrakit.core.postgres.statements import Statement
+from migrakit.errors import MigrakitError
+from migrakit.db import tracking
+from migrakit.db.run import failpoint
+from migrakit.db.run.guards import BUSY, AppliedElsewhere, Guards, tripped
+from migrakit.db.run.lock import migration_lock
+from migrakit.db.run.translate import connection_lost, failure, lost, settings_refused, whole_file_failure
 
 SETTINGS = "settings"  # the role of the command setting the run's timeouts (see Sent.role)
 # (conn, run, state, progress): run `run` on `conn`, retrying lock timeouts or not (Run.with_lock_retries)
@@ -49,7 +50,7 @@ class Sent:
     """One command sent in a migration transaction, to tell which one failed."""
 
     migration: Migration
-    cursor: psycopg.Cursor[Any] | None  # None: a Mode 2 file (db/simple_query.py)
+    cursor: psycopg.Cursor[Any] | None  # None: a Mode 2 file (db/run/strategies/simple_query.py)
     stmt: Statement | None  # None: a Mode 2 file, or a command of migrakit's own
     number: int | None  # 0: BEGIN, the settings or a guard, before the first statement
     role: str = ""  # guards.BUSY / guards.TRACKED (a guard), SETTINGS, or "" (anything else)
@@ -92,7 +93,7 @@ def block_failure(
 
 
 class Run:
-    """A run strategy on one autocommit connection; a core.driver.Driver."""
+    """A run strategy on one autocommit connection; a core.strategy.Strategy."""
 
     def __init__(
         self,
@@ -131,7 +132,7 @@ class Run:
         """No retries here; executor.Executor overrides it."""
         run()
 
-    # --- the driver contract (core/driver.py)
+    # --- the driver contract (core/strategy.py)
     def lock(self, timeout: float) -> AbstractContextManager[object]:
         return migration_lock(self.conn, self.opts.schema, self.opts.table, timeout=timeout, on_event=self.on_event)
 

@@ -1,6 +1,6 @@
 """Mode 1 migrations that cannot run in a wrapping transaction: a file with its own BEGIN/COMMIT, or a lone
 CREATE INDEX CONCURRENTLY. Run as written, each statement recorded in migrakit's own table when it completed
-(db/progress.py), so a run that stopped halfway resumes after the statements that took effect, once it has
+(db/run/progress.py), so a run that stopped halfway resumes after the statements that took effect, once it has
 checked they are unchanged. The tracking row is written only after the last statement succeeded.
 
 Its settings cannot be SET LOCAL (there is no transaction around it): they are set for the session and RESET at
@@ -17,14 +17,15 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from ..core.events import Done, DroppedInvalidIndex, IndexAlreadyBuilt, Resumed, Started, StatementDone
-from ..core.migration import Migration
-from ..core.statements import NO_TRANSACTION, PLAIN
-from ..errors import MigrakitError
-from . import progress, tracking
-from .guards import AppliedElsewhere
-from .run_base import Run
-from .translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
+from migrakit.core.events import Done, DroppedInvalidIndex, IndexAlreadyBuilt, Resumed, Started, StatementDone
+from migrakit.core.migration import Migration
+from migrakit.core.postgres.statements import NO_TRANSACTION, PLAIN
+from migrakit.errors import MigrakitError
+from migrakit.db import tracking
+from migrakit.db.run import progress
+from migrakit.db.run.guards import AppliedElsewhere
+from migrakit.db.run.strategies.base import Run
+from migrakit.db.run.translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
 
 
 def check_progress(conn: psycopg.Connection[Any], tracking_name: str, migrations: Sequence[Migration]) -> None:

@@ -1,8 +1,8 @@
 """Mode 1, pipelined (the default): consecutive migrations queued back to back, about one round trip for all.
 
-Each migration is plain commands: BEGIN, its local timeouts, the two guards (db/guards.py), each statement alone
+Each migration is plain commands: BEGIN, its local timeouts, the two guards (db/run/guards.py), each statement alone
 (pipeline mode always uses the extended protocol), its tracking row, COMMIT. A migration holding a statement
-longer than PIPELINE_STATEMENT_LIMIT is never pipelined (executor.Executor runs it with run_plain.Plain).
+longer than PIPELINE_STATEMENT_LIMIT is never pipelined (executor.Executor runs it with plain.Plain).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from typing import Any
 
 import psycopg
 
-from ..core.events import Done, EventSink, Queued, Started
-from ..core.migration import STANDARD, Migration
-from . import pipeline, tracking
-from .guards import BUSY, TRACKED, AppliedElsewhere, tripped
-from .run_base import SETTINGS, Run, Sent, block_failure, rolled_back
-from .translate import connection_lost, settings_refused
+from migrakit.core.events import Done, EventSink, Queued, Started
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.db import tracking
+from migrakit.db.run import pipeline
+from migrakit.db.run.guards import BUSY, TRACKED, AppliedElsewhere, tripped
+from migrakit.db.run.strategies.base import SETTINGS, Run, Sent, block_failure, rolled_back
+from migrakit.db.run.translate import connection_lost, settings_refused
 
 _SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
 _SYNC_BYTES = 8 << 20  # ... or this many characters of SQL

@@ -1,12 +1,12 @@
 """Mode 1 without the pipeline (`pipeline = false`, or a statement too large to pipeline): one transaction per
 migration, each statement alone over the extended query protocol, sent and answered one at a time; one over
-8 MiB travels as COPY data and the server runs it (db/large_statement.py: libpq would hold it three times)."""
+8 MiB travels as COPY data and the server runs it (db/run/large_statement.py: libpq would hold it three times)."""
 
 from __future__ import annotations
 
-from ..core.migration import Migration
-from . import large_statement
-from .run_base import Run, Sent
+from migrakit.core.migration import Migration
+from migrakit.db.run import large_statement
+from migrakit.db.run.strategies.base import Run, Sent
 
 
 class Plain(Run):

@@ -1,6 +1,6 @@
 """Connections and databases: the one module that opens connections to PostgreSQL. [I/O]
 
-The target is `DATABASE_URL` when set, else the embedded PostgreSQL (db/embedded.py, the `migrakit[embedded]`
+The target is `DATABASE_URL` when set, else the embedded PostgreSQL (db/connect/embedded.py, the `migrakit[embedded]`
 extra) whose data lives in `.migrakit/`. The embedded server is started once and left running, so the next command
 (in another process) reuses it. URLs and passwords never leave this module unredacted: use `redact_url` /
 `redact_text` for anything that is printed.
@@ -20,8 +20,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ..core import redact
-from ..errors import ConfigError, DatabaseUnavailable
+from migrakit.core import redact
+from migrakit.errors import ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
     pass

@@ -2,7 +2,7 @@
 
 Recipe: plan (what is applied, what is pending) → a shadow database with the target's schema (the applied
 migrations run there, as `db.check` builds its shadow) → each statement to lint run there as `db.migrate`
-would run it (db/lock_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
+would run it (db/inspect/lint_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
 the rules (core/lint/, one module per family: engine.Judge) on each statement's classification and
 measurement, the refusal db.migrate would raise, and the file's suppressions.
 Nothing on the target is changed.
@@ -12,17 +12,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..core.lint.engine import Judge, head_offset, rows_on_target
-from ..core.lint.rule import Finding, Measured, Target, severity_rank
-from ..core.migration import Migration
-from ..core.pgvalues import parse_duration
-from ..core.project import Sources
-from ..core.settings import Settings
-from ..core.target import resolve_tag
-from ..db import lock_probe, server, session, shadow
-from ..db.status import read_status
-from ..errors import ConfigError, LintFindings, MigrakitError
-from ..sources.load import load_sources
+from migrakit.core.lint.engine import Judge, head_offset, rows_on_target
+from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
+from migrakit.core.migration import Migration
+from migrakit.core.postgres.pgvalues import parse_duration
+from migrakit.core.project import Sources
+from migrakit.core.settings import Settings
+from migrakit.core.plan.to_tag import resolve_tag
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import lint_probe, shadow
+from migrakit.db.status import read_status
+from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.sources.load import load_sources
 
 FAIL_ON = ("error", "warning", "info")
 
@@ -121,7 +122,7 @@ def lint(
     src = load_sources(settings)
     base, chosen, legacy_ran = _choose(settings, src, every, migration)
     target = session.resolve_target(settings)
-    sizes, target_version = lock_probe.target_sizes(target.url)
+    sizes, target_version = lint_probe.target_sizes(target.url)
     notes: list[str] = []
     with shadow.shadow(settings) as url:
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
@@ -130,7 +131,7 @@ def lint(
                 shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
         with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
             version = conn.info.server_version
-            probes = [lock_probe.probe_migration(conn, m, url) for m in chosen]
+            probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]
         note = shadow.version_note(target.url, url)
     if note:
         notes.append(note)
@@ -148,7 +149,7 @@ def lint(
     )
 
 
-def _judge(judge: Judge, m: Migration, probe: lock_probe.MigrationProbe,
+def _judge(judge: Judge, m: Migration, probe: lint_probe.MigrationProbe,
            sizes: dict[str, tuple[float, int]]) -> LintMigration:  # fmt: skip
     measured = [
         Measured(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from migrakit.core.classify import Refusal, classify
 from migrakit.core.lint import columns, constraints, enums, failures, indexes, locking, rows, suppress, tables
 from migrakit.core.lint.rule import INFO, Earlier, Finding, Measured, Rule, Seen, Target
-from migrakit.core.statements import Statement, keyword_head
+from migrakit.core.postgres.statements import Statement, keyword_head
 
 # judged in this order: a later family sees what the earlier ones found (`Seen.fired`)
 FAMILIES = (indexes, constraints, columns, tables, enums, rows, locking)
