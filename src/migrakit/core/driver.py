@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
-from .migration import Migration, TrackingRow
+from migrakit.core.migration import Migration, TrackingRow
 
 
 @runtime_checkable

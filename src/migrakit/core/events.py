@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .migration import Migration
+from migrakit.core.migration import Migration
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .journal import Journal
-from .migration import Layout, Migration
+from migrakit.core.journal import Journal
+from migrakit.core.migration import Layout, Migration
 
 if TYPE_CHECKING:
     from pathlib import Path

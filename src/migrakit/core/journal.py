@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import JournalError
+from migrakit.errors import JournalError
 
 JOURNAL_PATH = "meta/_journal.json"
 DIALECTS = ("postgresql", "pg")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from .lint_catalog import RULES, SEVERITIES, WARNING, WRITE_BLOCKING, Finding, severity_rank
+from migrakit.core.lint_catalog import RULES, SEVERITIES, WARNING, WRITE_BLOCKING, Finding, severity_rank
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from ..errors import MigrakitError
-from .statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
+from migrakit.core.statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
+from migrakit.errors import MigrakitError
 
 
 class Mode(StrEnum):

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from .migration import STANDARD, Layout, Migration, TrackingRow
-from .tracking_upgrade import TrackingUpgrade
+from migrakit.core.migration import STANDARD, Layout, Migration, TrackingRow
+from migrakit.core.tracking_upgrade import TrackingUpgrade
 
 
 class ProblemKind(StrEnum):

@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError
-from .folder import Folder
-from .migration import STANDARD, Migration, TrackingRow
-from .naming import quoted_table
-from .planner import DEFAULT_TABLE, Plan, plan
-from .settings import Settings
-from .tracking_upgrade import TrackingUpgrade
+from migrakit.core.folder import Folder
+from migrakit.core.migration import STANDARD, Migration, TrackingRow
+from migrakit.core.naming import quoted_table
+from migrakit.core.planner import DEFAULT_TABLE, Plan, plan
+from migrakit.core.settings import Settings
+from migrakit.core.tracking_upgrade import TrackingUpgrade
+from migrakit.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DriftError, MigrakitError
-from .connection import DIRECT, Pooler
-from .folder import Folder
-from .planner import Plan
+from migrakit.core.connection import DIRECT, Pooler
+from migrakit.core.folder import Folder
+from migrakit.core.planner import Plan
+from migrakit.errors import DriftError, MigrakitError
 
 
 @dataclass

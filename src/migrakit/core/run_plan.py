@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..errors import DriftError, MigrakitError
-from .migration import STANDARD, Migration
-from .planner import Plan
-from .reports import BootstrapReport
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.core.planner import Plan
+from migrakit.core.reports import BootstrapReport
+from migrakit.errors import DriftError, MigrakitError
 
 
 def up_to(p: Plan, to_tag: str | None) -> tuple[Plan, dict[str, Any]]:

@@ -8,7 +8,7 @@ from pathlib import PurePath
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from migrakit.errors import ConfigError
 
 if TYPE_CHECKING:
     from pathlib import Path

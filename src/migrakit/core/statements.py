@@ -21,7 +21,7 @@ import re
 from array import array
 from dataclasses import dataclass, field
 
-from ..errors import SplitError
+from migrakit.errors import SplitError
 
 BREAKPOINT = "--> statement-breakpoint"
 

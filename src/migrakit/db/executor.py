@@ -27,17 +27,17 @@ from typing import Any
 import psycopg
 from psycopg import errors as pgerrors
 
-from ..core.events import EventSink, LockRetry, no_event
-from ..core.migration import STANDARD, Migration
-from ..errors import MigrationFailed
-from . import progress
-from .blockers import BlockerWatch, gave_up
-from .drizzle_transaction import SingleTransaction
-from .mode2 import Mode2
-from .run_base import Options, Run, rolled_back
-from .run_outside import Outside, check_progress
-from .run_pipelined import Pipelined, fits_pipeline
-from .run_plain import Plain
+from migrakit.core.events import EventSink, LockRetry, no_event
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.db import progress
+from migrakit.db.blockers import BlockerWatch, gave_up
+from migrakit.db.drizzle_transaction import SingleTransaction
+from migrakit.db.mode2 import Mode2
+from migrakit.db.run_base import Options, Run, rolled_back
+from migrakit.db.run_outside import Outside, check_progress
+from migrakit.db.run_pipelined import Pipelined, fits_pipeline
+from migrakit.db.run_plain import Plain
+from migrakit.errors import MigrationFailed
 
 
 class Executor(Run):

@@ -17,10 +17,10 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from ..core.migration import Migration
-from ..errors import LockTimeout
-from . import tracking
-from .lock import apply_key
+from migrakit.core.migration import Migration
+from migrakit.db import tracking
+from migrakit.db.lock import apply_key
+from migrakit.errors import LockTimeout
 
 BUSY, TRACKED = "busy", "tracked"
 # Volatile, so never folded at plan time.

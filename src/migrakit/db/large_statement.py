@@ -24,7 +24,7 @@ from typing import Any
 
 import psycopg
 
-from ..core.statements import Statement, keyword_head
+from migrakit.core.statements import Statement, keyword_head
 
 STREAM_LIMIT = 8 << 20  # characters; under it the copies libpq makes are a few tens of MB at most
 CHUNK = 1 << 20  # characters encoded and sent at a time

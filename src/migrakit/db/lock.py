@@ -23,11 +23,11 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg.pq import TransactionStatus
 
-from ..core.events import EventSink, LockAcquired, LockWait, no_event
-from ..errors import DatabaseUnavailable, LockTimeout
-from . import pipeline, server
-from .probe import Probe, lock_and_read
-from .writable import check_writable, read_only_error
+from migrakit.core.events import EventSink, LockAcquired, LockWait, no_event
+from migrakit.db import pipeline, server
+from migrakit.db.probe import Probe, lock_and_read
+from migrakit.db.writable import check_writable, read_only_error
+from migrakit.errors import DatabaseUnavailable, LockTimeout
 
 _HOLDER = (
     "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "

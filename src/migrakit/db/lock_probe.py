@@ -28,9 +28,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..core.migration import STANDARD, Migration
-from ..core.statements import NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL
-from . import server
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.core.statements import NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL
+from migrakit.db import server
 
 # One round trip: user relations (oid, file, name, kind, this transaction's scans of it, the table of an index),
 # then this backend's granted relation locks (kind 'lock', the mode in the name column).
@@ -202,7 +202,7 @@ def probe_migration(conn: psycopg.Connection[Any], m: Migration, url: str) -> Mi
 
 def _table_of(conn: psycopg.Connection[Any], text: str) -> str | None:
     """The table a CONCURRENTLY statement works on (for the watcher's ACCESS SHARE lock), from the parse tree."""
-    from ..core.lint_rules import actions
+    from migrakit.core.lint_rules import actions
 
     for a in actions(text) or ():
         if a.kind == "create_index" and a.relation:

@@ -9,9 +9,9 @@ else as the first statement the server did not complete (translate.whole_file_fa
 
 from __future__ import annotations
 
-from ..core.migration import Migration
-from . import simple_query
-from .run_base import Run, Sent
+from migrakit.core.migration import Migration
+from migrakit.db import simple_query
+from migrakit.db.run_base import Run, Sent
 
 
 class Mode2(Run):

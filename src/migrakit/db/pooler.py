@@ -18,9 +18,9 @@ from typing import Any
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from ..core.connection import DIRECT as DIRECT
-from ..core.connection import Pooler as Pooler
-from . import server
+from migrakit.core.connection import DIRECT as DIRECT
+from migrakit.core.connection import Pooler as Pooler
+from migrakit.db import server
 
 # Well-known transaction poolers, named from the URL alone.
 SUPABASE_POOLER_PORT = "6543"

@@ -29,9 +29,9 @@ from typing import Any
 
 import psycopg
 
-from . import simple_query, tracking
-from .tracking import TableRead
-from .writable import WRITABLE_COLUMNS
+from migrakit.db import simple_query, tracking
+from migrakit.db.tracking import TableRead
+from migrakit.db.writable import WRITABLE_COLUMNS
 
 KEEPALIVES_LOCAL = (
     "set_config('idle_in_transaction_session_timeout', '0', true), set_config('tcp_keepalives_idle', '30', true), "

@@ -25,9 +25,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..core.migration import Migration
-from ..errors import DatabaseUnavailable, DriftError
-from . import tracking
+from migrakit.core.migration import Migration
+from migrakit.db import tracking
+from migrakit.errors import DatabaseUnavailable, DriftError
 
 SCHEMA = "migrakit"
 TABLE = "statement_progress"

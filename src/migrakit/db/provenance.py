@@ -16,15 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..core import attribution
-from ..core.folder import V1
-from ..core.migration import Migration
-from ..core.project import Sources
-from ..core.settings import Settings
-from . import schema_diff as schema
-from . import server, shadow, tracking
-from .executor import Executor
-from .session import executor_options
+from migrakit.core import attribution
+from migrakit.core.folder import V1
+from migrakit.core.migration import Migration
+from migrakit.core.project import Sources
+from migrakit.core.settings import Settings
+from migrakit.db import schema_diff as schema
+from migrakit.db import server, shadow, tracking
+from migrakit.db.executor import Executor
+from migrakit.db.session import executor_options
 
 Key = attribution.Key
 

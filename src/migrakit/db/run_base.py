@@ -16,14 +16,14 @@ from typing import Any
 
 import psycopg
 
-from ..core.events import Done, EventSink, Recorded, Started, no_event
-from ..core.migration import STANDARD, Migration, TrackingRow
-from ..core.statements import Statement
-from ..errors import MigrakitError
-from . import failpoint, tracking
-from .guards import BUSY, AppliedElsewhere, Guards, tripped
-from .lock import migration_lock
-from .translate import connection_lost, failure, lost, settings_refused, whole_file_failure
+from migrakit.core.events import Done, EventSink, Recorded, Started, no_event
+from migrakit.core.migration import STANDARD, Migration, TrackingRow
+from migrakit.core.statements import Statement
+from migrakit.db import failpoint, tracking
+from migrakit.db.guards import BUSY, AppliedElsewhere, Guards, tripped
+from migrakit.db.lock import migration_lock
+from migrakit.db.translate import connection_lost, failure, lost, settings_refused, whole_file_failure
+from migrakit.errors import MigrakitError
 
 SETTINGS = "settings"  # the role of the command setting the run's timeouts (see Sent.role)
 # (conn, run, state, progress): run `run` on `conn`, retrying lock timeouts or not (Run.with_lock_retries)

@@ -17,14 +17,14 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from ..core.events import Done, DroppedInvalidIndex, IndexAlreadyBuilt, Resumed, Started, StatementDone
-from ..core.migration import Migration
-from ..core.statements import NO_TRANSACTION, PLAIN
-from ..errors import MigrakitError
-from . import progress, tracking
-from .guards import AppliedElsewhere
-from .run_base import Run
-from .translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
+from migrakit.core.events import Done, DroppedInvalidIndex, IndexAlreadyBuilt, Resumed, Started, StatementDone
+from migrakit.core.migration import Migration
+from migrakit.core.statements import NO_TRANSACTION, PLAIN
+from migrakit.db import progress, tracking
+from migrakit.db.guards import AppliedElsewhere
+from migrakit.db.run_base import Run
+from migrakit.db.translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
+from migrakit.errors import MigrakitError
 
 
 def check_progress(conn: psycopg.Connection[Any], tracking_name: str, migrations: Sequence[Migration]) -> None:

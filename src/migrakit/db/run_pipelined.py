@@ -13,12 +13,12 @@ from typing import Any
 
 import psycopg
 
-from ..core.events import Done, EventSink, Queued, Started
-from ..core.migration import STANDARD, Migration
-from . import pipeline, tracking
-from .guards import BUSY, TRACKED, AppliedElsewhere, tripped
-from .run_base import SETTINGS, Run, Sent, block_failure, rolled_back
-from .translate import connection_lost, settings_refused
+from migrakit.core.events import Done, EventSink, Queued, Started
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.db import pipeline, tracking
+from migrakit.db.guards import BUSY, TRACKED, AppliedElsewhere, tripped
+from migrakit.db.run_base import SETTINGS, Run, Sent, block_failure, rolled_back
+from migrakit.db.translate import connection_lost, settings_refused
 
 _SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
 _SYNC_BYTES = 8 << 20  # ... or this many characters of SQL

@@ -4,9 +4,9 @@ migration, each statement alone over the extended query protocol, sent and answe
 
 from __future__ import annotations
 
-from ..core.migration import Migration
-from . import large_statement
-from .run_base import Run, Sent
+from migrakit.core.migration import Migration
+from migrakit.db import large_statement
+from migrakit.db.run_base import Run, Sent
 
 
 class Plain(Run):

@@ -26,8 +26,8 @@ from typing import Any
 
 import psycopg
 
-from ..errors import InspectionFailed, MigrakitError
-from . import server
+from migrakit.db import server
+from migrakit.errors import InspectionFailed, MigrakitError
 
 BOOKKEEPING_SCHEMAS = ("drizzle", "migrakit")
 

@@ -20,8 +20,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from ..core import redact
-from ..errors import ConfigError, DatabaseUnavailable
+from migrakit.core import redact
+from migrakit.errors import ConfigError, DatabaseUnavailable
 
 if TYPE_CHECKING:
     pass

@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 
-from ..core.settings import Settings
-from ..errors import DatabaseUnavailable
-from . import server
+from migrakit.core.settings import Settings
+from migrakit.db import server
+from migrakit.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from .run_base import Options
+    from migrakit.db.run_base import Options
 
 R = TypeVar("R")
 W = TypeVar("W")
@@ -45,7 +45,7 @@ def resolve_target(settings: Settings) -> Target:
         shown = folder.resolve().relative_to(Path(settings.root).resolve())
     except ValueError:
         shown = folder
-    from .embedded import ensure_running
+    from migrakit.db.embedded import ensure_running
 
     url = ensure_running(folder)
     return Target(url, True, f"{server.redact_url(url)} (embedded, data in {shown}/)")
@@ -108,7 +108,7 @@ def open_migrating(settings: Settings) -> Iterator[tuple[Target, Any, Any]]:
     """Like open_target, with the migration lock's connection (autocommit, for db/lock.migration_lock's
     `lock_conn`) opened at the same time, on a second thread: a migrating command waits for one connection
     set-up, not two. Both are closed afterwards (the lock's by migration_lock, or here)."""
-    from .lock import open_lock_connection
+    from migrakit.db.lock import open_lock_connection
 
     target = resolve_target(settings)
     with ThreadPoolExecutor(1, thread_name_prefix="migrakit-lock-connect") as pool:
@@ -156,7 +156,7 @@ def _lost(target: Target, conn: Any) -> Iterator[None]:
 
 
 def executor_options(settings: Settings, *, v1: bool, single_transaction: bool = False) -> Options:
-    from .run_base import Options
+    from migrakit.db.run_base import Options
 
     return Options(
         schema=settings.migrations_schema,

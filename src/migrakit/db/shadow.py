@@ -15,15 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from ..core.folder import V1
-from ..core.project import Sources
-from ..core.run_plan import check_statements, legacy_failure, refuse_blocking
-from ..core.settings import Settings
-from ..errors import MigrakitError
-from . import server, session, tracking
-from .apply_plan import execute
-from .executor import Executor
-from .session import executor_options, open_target
+from migrakit.core.folder import V1
+from migrakit.core.project import Sources
+from migrakit.core.run_plan import check_statements, legacy_failure, refuse_blocking
+from migrakit.core.settings import Settings
+from migrakit.db import server, session, tracking
+from migrakit.db.apply_plan import execute
+from migrakit.db.executor import Executor
+from migrakit.db.session import executor_options, open_target
+from migrakit.errors import MigrakitError
 
 
 def shadow_server(settings: Settings) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 import psycopg
 from psycopg import pq
 
-from . import pipeline
+from migrakit.db import pipeline
 
 POLL_SECONDS = 1.0  # how often a wait for the server's answer looks at the socket again
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)

@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..core.project import Sources, refuse_empty_folder, table_name
-from ..core.reports import StatusReport
-from ..core.settings import Settings
-from . import pooler, probe
-from .session import Target, open_target, open_target_reading
-from .table_upgrade import needed
+from migrakit.core.project import Sources, refuse_empty_folder, table_name
+from migrakit.core.reports import StatusReport
+from migrakit.core.settings import Settings
+from migrakit.db import pooler, probe
+from migrakit.db.session import Target, open_target, open_target_reading
+from migrakit.db.table_upgrade import needed
 
 
 def read_status(

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.folder import V1, Folder
-from ..core.migration import Migration, TrackingRow
-from ..core.project import table_name
-from ..core.settings import Settings
-from ..core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
-from ..errors import ConfirmationRequired, DriftError
-from . import tracking
+from migrakit.core.folder import V1, Folder
+from migrakit.core.migration import Migration, TrackingRow
+from migrakit.core.project import table_name
+from migrakit.core.settings import Settings
+from migrakit.core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
+from migrakit.db import tracking
+from migrakit.errors import ConfirmationRequired, DriftError
 
 
 def needed(

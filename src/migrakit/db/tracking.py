@@ -11,10 +11,10 @@ from typing import Any
 import psycopg
 from psycopg import pq, sql
 
-from ..core.migration import Migration, TrackingRow
-from ..core.naming import quoted_table
-from ..errors import DatabaseUnavailable
-from . import simple_query
+from migrakit.core.migration import Migration, TrackingRow
+from migrakit.core.naming import quoted_table
+from migrakit.db import simple_query
+from migrakit.errors import DatabaseUnavailable
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
 _COLUMNS_0X = sql.SQL("id SERIAL PRIMARY KEY,\n\thash text NOT NULL,\n\tcreated_at bigint")

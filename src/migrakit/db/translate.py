@@ -10,10 +10,10 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
-from ..core.migration import Migration
-from ..core.statements import LineIndex, Statement, keyword_head
-from ..errors import ConfigError, DatabaseUnavailable, MigrakitError, MigrationFailed
-from . import large_statement
+from migrakit.core.migration import Migration
+from migrakit.core.statements import LineIndex, Statement, keyword_head
+from migrakit.db import large_statement
+from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError, MigrationFailed
 
 _FIXES: dict[type[psycopg.Error], str] = {
     pgerrors.SyntaxError: "correct the SQL at the position shown, then run `inv db.migrate` again",

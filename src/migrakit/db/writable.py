@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from ..errors import DatabaseUnavailable
+from migrakit.errors import DatabaseUnavailable
 
 _STATE = "nothing was run; the tracking table was not touched"
 _REPLICA_HOST = re.compile(r"(^|[.-])(ro|reader|replica|read|readonly|standby|secondary)([.-]|\d|$)", re.IGNORECASE)

@@ -3,7 +3,7 @@ render/json.py's `baseline`)."""
 
 from __future__ import annotations
 
-from ..workflows.baseline import (
+from migrakit.workflows.baseline import (
     ADOPT_PLANNED,
     ADOPTED,
     EMPTY,

@@ -3,9 +3,9 @@ problems and the fix (its JSON: render/json.py's `drift_check`)."""
 
 from __future__ import annotations
 
-from ..core.planner import DUPLICATE_ROWS
-from ..db.schema_diff import render_difference
-from ..workflows.check import CheckReport
+from migrakit.core.planner import DUPLICATE_ROWS
+from migrakit.db.schema_diff import render_difference
+from migrakit.workflows.check import CheckReport
 
 
 def render_check(report: CheckReport, fmt: str = "plain") -> str:

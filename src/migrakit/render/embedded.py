@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
-from ..db.server import redact_url
+from migrakit.db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
+from migrakit.db.server import redact_url
 
 
 def _shown(path: Path) -> str:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ..workflows.env_check import EnvReport, check_lines
+from migrakit.workflows.env_check import EnvReport, check_lines
 
 
 def render_env(report: EnvReport, fmt: str = "plain") -> str:

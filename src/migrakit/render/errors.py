@@ -6,7 +6,7 @@ line each, the fix last.
 
 from __future__ import annotations
 
-from ..errors import MigrakitError
+from migrakit.errors import MigrakitError
 
 
 def render_error(err: MigrakitError, fmt: str = "plain") -> str:

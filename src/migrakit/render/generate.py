@@ -3,7 +3,7 @@ render/json.py's `generated`)."""
 
 from __future__ import annotations
 
-from ..workflows.generate import Generated
+from migrakit.workflows.generate import Generated
 
 
 def render_generated(result: Generated, fmt: str = "plain") -> str:

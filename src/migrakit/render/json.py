@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..errors import MigrakitError
+from migrakit.errors import MigrakitError
 
 SCHEMA_VERSION = 1
 EMBEDDED_MARK = " (embedded, data in "  # session.resolve_target's display of the embedded server: "<url> (embedded, …)"
@@ -89,7 +89,7 @@ def error(err: MigrakitError) -> Data:
 
 def url_of(display: str | None, database_url: str | None) -> str | None:
     """The redacted URL: the configured one, else the embedded server's (the display text before its mark)."""
-    from ..db.server import redact_url
+    from migrakit.db.server import redact_url
 
     if database_url:
         return redact_url(database_url)
@@ -120,7 +120,7 @@ def document(task: str, result: Any, *, exit_code: int, database_url: str | None
 
 
 def error_document(task: str, err: MigrakitError, *, database_url: str | None = None) -> Data:
-    from ..db.server import redact_url
+    from migrakit.db.server import redact_url
 
     display = redact_url(database_url) if database_url else None
     return {**_envelope(task, exit_code=err.exit_code, display=display, database_url=database_url), "error": error(err)}
@@ -394,8 +394,8 @@ def env_check(r: Any) -> Data:
 
 def server_status(st: Any) -> Data:
     """db.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
-    from ..db.embedded import PACKAGE
-    from ..db.server import redact_url
+    from migrakit.db.embedded import PACKAGE
+    from migrakit.db.server import redact_url
 
     return {
         "database_url": redact_url(st.url) if st.url else None,
@@ -423,7 +423,7 @@ def server_stop(r: Any) -> Data:
 def fleet(r: Any) -> Data:
     """workflows.fleet.FleetReport (db.migrate / status / check / lint with --targets or --targets-query): one entry per
     target in the targets' order, its URL redacted."""
-    from ..db.server import redact_url
+    from migrakit.db.server import redact_url
 
     def target(t: Any) -> Data:
         entry: Data = {
@@ -468,7 +468,7 @@ def fleet(r: Any) -> Data:
 
 
 def _lint() -> Any:
-    from . import lint  # when a lint report is serialized: db.status and db.migrate never load it
+    from migrakit.render import lint  # when a lint report is serialized: db.status and db.migrate never load it
 
     return lint
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.lint_catalog import SEVERITIES
+from migrakit.core.lint_catalog import SEVERITIES
 
 HEAD_CHARS = 60
 
@@ -16,7 +16,7 @@ def head(sql: str, width: int = HEAD_CHARS) -> str:
 
 
 def lock_lines(report: Any, st: Any) -> list[str]:
-    from ..workflows.lint import size_text
+    from migrakit.workflows.lint import size_text
 
     out = []
     for rel, mode in st.locks:
@@ -26,7 +26,7 @@ def lock_lines(report: Any, st: Any) -> list[str]:
             extra.append("new in this migration")
         out.append(f"{mode} on {rel}" + (f" ({'; '.join(extra)})" if extra else ""))
     if not out:  # nothing new: show the strong locks the transaction already holds (they last until COMMIT)
-        from ..core.lint_catalog import WRITE_BLOCKING
+        from migrakit.core.lint_catalog import WRITE_BLOCKING
 
         out = [f"{mode} on {rel} (held since an earlier statement)" for rel, mode in st.held
                if mode in WRITE_BLOCKING and rel not in st.new]
@@ -45,7 +45,7 @@ def _effects(st: Any) -> str:
 
 
 def render_lint(report: Any, fmt: str = "plain") -> str:
-    from .text import table as _table
+    from migrakit.render.text import table as _table
 
     lines = [
         f"database: {report.target} (read only: row estimates and sizes)",

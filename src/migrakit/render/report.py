@@ -14,15 +14,15 @@ import sys
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
-from ..core.migration import STANDARD
-from ..core.planner import DUPLICATE_ROWS
-from ..core.reports import BootstrapReport, MigrateReport, StatusReport
-from . import json as as_json
-from .text import fold, group_notes, subjects, table
-from .upgrade import upgrade_lines
+from migrakit.core.migration import STANDARD
+from migrakit.core.planner import DUPLICATE_ROWS
+from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
+from migrakit.render import json as as_json
+from migrakit.render.text import fold, group_notes, subjects, table
+from migrakit.render.upgrade import upgrade_lines
 
 if TYPE_CHECKING:
-    from ..core import events as ev
+    from migrakit.core import events as ev
 
 
 def choose_format(json_output: bool = False, stream: TextIO | None = None) -> str:
@@ -141,7 +141,7 @@ class Progress:
     def __call__(self, event: ev.Event) -> None:
         if self.fmt == "json":
             return
-        from ..core import events as ev  # here: db.status never imports the events (25 dataclasses, ~15 ms)
+        from migrakit.core import events as ev  # here: db.status never imports the events (25 dataclasses, ~15 ms)
 
         match event:
             case ev.Planned(count=count) if self.fmt == "rich" and count:

@@ -4,8 +4,8 @@ workflows/retire.py builds it."""
 
 from __future__ import annotations
 
-from ..workflows.env_check import check_lines
-from ..workflows.retire import NOTHING, RETIRED, RetirePlan
+from migrakit.workflows.env_check import check_lines
+from migrakit.workflows.retire import NOTHING, RETIRED, RetirePlan
 
 
 def render_retire(plan: RetirePlan, fmt: str = "plain") -> str:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .text import table
+from migrakit.render.text import table
 
 if TYPE_CHECKING:  # annotations only: db.status draws upgrade_lines without importing the upgrade workflows
-    from ..core.tracking_upgrade import TrackingUpgrade
-    from ..workflows.upgrade_layout import LayoutUpgrade
-    from ..workflows.upgrade_tracking import UpgradeTrackingReport
+    from migrakit.core.tracking_upgrade import TrackingUpgrade
+    from migrakit.workflows.upgrade_layout import LayoutUpgrade
+    from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
 
 
 def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:

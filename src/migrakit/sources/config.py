@@ -21,9 +21,9 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
-from ..core import pgvalues
-from ..core.settings import PATH_DEFAULTS, PATH_KEYS, Settings, under_root
-from ..errors import ConfigError
+from migrakit.core import pgvalues
+from migrakit.core.settings import PATH_DEFAULTS, PATH_KEYS, Settings, under_root
+from migrakit.errors import ConfigError
 
 # The keys are Settings' fields but these (database_url comes from the variable `database_url_env` names).
 _NOT_KEYS = frozenset({"root", "database_url", "origins", "search_path"})  # search_path: a fleet target's schema

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.migration import CONSOLIDATED, Migration, Replaced
-from ..errors import JournalError
-from .folders import display_path, read_sql
+from migrakit.core.migration import CONSOLIDATED, Migration, Replaced
+from migrakit.errors import JournalError
+from migrakit.sources.folders import display_path, read_sql
 
 FORMAT = 1
 MANIFEST_HEADER = (

@@ -17,18 +17,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.folder import EMPTY as EMPTY
-from ..core.folder import JOURNAL as JOURNAL
-from ..core.folder import V1 as V1
-from ..core.folder import Folder as Folder
-from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
-from ..core.migration import STANDARD, Layout, Migration, drizzle_hash
-from ..core.naming import v1_sorted, v1_when
-from ..core.statements import BREAKPOINT, keyword_head
-from ..errors import ConfigError, JournalError
+from migrakit.core.folder import EMPTY as EMPTY
+from migrakit.core.folder import JOURNAL as JOURNAL
+from migrakit.core.folder import V1 as V1
+from migrakit.core.folder import Folder as Folder
+from migrakit.core.journal import JOURNAL_PATH, journal_warnings, parse_journal
+from migrakit.core.migration import STANDARD, Layout, Migration, drizzle_hash
+from migrakit.core.naming import v1_sorted, v1_when
+from migrakit.core.statements import BREAKPOINT, keyword_head
+from migrakit.errors import ConfigError, JournalError
 
 if TYPE_CHECKING:
-    from ..core.settings import Settings
+    from migrakit.core.settings import Settings
 
 _V1_FOLDER = re.compile(r"^(\d{14})_")
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.journal import JOURNAL_PATH
-from ..core.settings import Settings
-from ..errors import ConfigError, MigrakitError
-from .folders import check_folders, load_folder
+from migrakit.core.journal import JOURNAL_PATH
+from migrakit.core.settings import Settings
+from migrakit.errors import ConfigError, MigrakitError
+from migrakit.sources.folders import check_folders, load_folder
 
 DEFAULT_MAX = 20
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..core.migration import LEGACY, Migration
-from ..errors import ConfigError
-from .folders import display_path, read_sql
+from migrakit.core.migration import LEGACY, Migration
+from migrakit.errors import ConfigError
+from migrakit.sources.folders import display_path, read_sql
 
 _LEADING_NUMBER = re.compile(r"^(\d+)")
 

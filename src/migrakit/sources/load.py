@@ -4,14 +4,22 @@ and its plans are in core/project.py."""
 
 from __future__ import annotations
 
-from ..core.migration import Migration
-from ..core.naming import quoted_table
-from ..core.planner import order_sequence
-from ..core.project import EmptyFolder, Sources
-from ..core.settings import Settings
-from .consolidated import load_consolidated
-from .folders import MIGRATIONS_EXPECTED, check_folders, display_path, folder_fix, load_folder, require_folder, said
-from .legacy import load_legacy
+from migrakit.core.migration import Migration
+from migrakit.core.naming import quoted_table
+from migrakit.core.planner import order_sequence
+from migrakit.core.project import EmptyFolder, Sources
+from migrakit.core.settings import Settings
+from migrakit.sources.consolidated import load_consolidated
+from migrakit.sources.folders import (
+    MIGRATIONS_EXPECTED,
+    check_folders,
+    display_path,
+    folder_fix,
+    load_folder,
+    require_folder,
+    said,
+)
+from migrakit.sources.legacy import load_legacy
 
 
 def load_sources(settings: Settings, *, require_migrations: bool = True, require_legacy: bool = False) -> Sources:

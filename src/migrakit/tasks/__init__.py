@@ -18,11 +18,11 @@ from typing import Any, NoReturn
 
 from invoke import Collection
 
-from ..errors import ConfigError, MigrakitError
-from . import db as _db_module
-from . import env as _env_module
-from . import legacy as _legacy_module
-from ._run import task
+from migrakit.errors import ConfigError, MigrakitError
+from migrakit.tasks import db as _db_module
+from migrakit.tasks import env as _env_module
+from migrakit.tasks import legacy as _legacy_module
+from migrakit.tasks._run import task
 
 db = _db_module.ns
 env = _env_module.ns
@@ -36,7 +36,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _fail(err: MigrakitError) -> NoReturn:
-    from ._run import _exit
+    from migrakit.tasks._run import _exit
 
     raise _exit(err, "plain", [])  # the one place errors become exit codes
 
@@ -45,7 +45,7 @@ def _app_command(c: Any, which: str) -> str:
     """The `[tool.migrakit.app]` command for `which`, with {python} filled in, checked before anything runs: it is
     configured, it parses as a shell command, and its program exists (on PATH, or as a path from the current
     directory). Otherwise exit 2 with the fix; nothing has touched the database yet."""
-    from ..sources.config import find_root, load_settings
+    from migrakit.sources.config import find_root, load_settings
 
     try:
         app = dict(load_settings().app)

@@ -15,17 +15,17 @@ from typing import TYPE_CHECKING, Any
 import invoke
 from invoke.exceptions import Exit
 
-from ..errors import MigrakitError
+from migrakit.errors import MigrakitError
 
 if TYPE_CHECKING:  # `migrakit --help` / `--list` import every tasks module: they read no settings
-    from ..core.settings import Settings
+    from migrakit.core.settings import Settings
 
 
 class _RedactInvokeLog(logging.Filter):
     """`inv -d` / `migrakit -d` log every parsed argument, `--database-url` included: mask passwords first."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from ..db.server import redact_text
+        from migrakit.db.server import redact_text
 
         try:
             record.msg, record.args = redact_text(record.getMessage()), ()
@@ -124,9 +124,9 @@ def _write(text: str) -> None:
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
-    from ..db.server import redact_text
-    from ..render import json as as_json
-    from ..render.errors import render_error
+    from migrakit.db.server import redact_text
+    from migrakit.render import json as as_json
+    from migrakit.render.errors import render_error
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
@@ -153,7 +153,7 @@ def settings_from(c: Any, **options: Any) -> Settings:
             "`inv db.status` shows what is pending",
             code=2,
         )
-    from ..sources.config import load_settings
+    from migrakit.sources.config import load_settings
 
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
     return load_settings(invoke_config=configured, **options)
@@ -204,8 +204,8 @@ def run_core(
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
-    from ..db.server import redact_text
-    from ..render import json as as_json
+    from migrakit.db.server import redact_text
+    from migrakit.render import json as as_json
 
     task = task or _task_name()
     url = settings.database_url if settings is not None else None
@@ -230,7 +230,7 @@ def run_core(
 
 def redact_error(err: MigrakitError, urls: list[str]) -> None:
     """Mask passwords in each text field of `err` (in place), before any renderer quotes them."""
-    from ..db.server import redact_text
+    from migrakit.db.server import redact_text
 
     for name in ("message", "file", "cause", "state", "fix"):
         value = getattr(err, name)

@@ -18,8 +18,8 @@ from typing import Any
 from invoke import Program
 from invoke.exceptions import Exit
 
-from .. import __version__
-from . import ns
+from migrakit import __version__
+from migrakit.tasks import ns
 
 # long name -> short name (or None) of each Invoke core flag migrakit does not take
 DROPPED = {

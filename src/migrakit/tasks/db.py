@@ -6,9 +6,9 @@ from typing import Any
 
 from invoke import Collection
 
-from ._fleet import FLEET_HELP, run_fleet, single_only
-from ._run import run_core, settings_from, task
-from .embedded import server_status, server_stop
+from migrakit.tasks._fleet import FLEET_HELP, run_fleet, single_only
+from migrakit.tasks._run import run_core, settings_from, task
+from migrakit.tasks.embedded import server_status, server_stop
 
 _ALLOW_EMPTY = (
     "Accept an empty migrations folder while the tracking table has rows (else exit 2), and record pending "
@@ -69,8 +69,8 @@ def migrate(
     With --targets FILE (or --targets-query SQL): the same on many databases at once, each with its own lock,
     transactions and tracking; a failing target stops at its failing migration and the others go on. Exit
     code: the first failed target's."""
-    from ..render.report import Progress, choose_format, render_migrate
-    from ..workflows import migrate as runner
+    from migrakit.render.report import Progress, choose_format, render_migrate
+    from migrakit.workflows import migrate as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -82,8 +82,8 @@ def migrate(
 
     def call() -> Any:
         if lint:
-            from ..workflows.lint import lint as lint_first
-            from ..workflows.lint import refuse_errors
+            from migrakit.workflows.lint import lint as lint_first
+            from migrakit.workflows.lint import refuse_errors
 
             refuse_errors(lint_first(settings))
         return runner.migrate(
@@ -111,8 +111,8 @@ def status(
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
     With --targets FILE (or --targets-query SQL): each target's state (up to date, pending, drift, failed).
     """
-    from ..render.report import choose_format, render_status
-    from ..workflows import status as runner
+    from migrakit.render.report import choose_format, render_status
+    from migrakit.workflows import status as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -147,9 +147,9 @@ def generate(
     file to another, and write the difference as the next migration (one statement per breakpoint).
     With a drizzle.config.* in the project: run `npx drizzle-kit generate`, then check the new files.
     """
-    from ..render.generate import render_generated
-    from ..render.report import choose_format
-    from ..workflows import generate as gen
+    from migrakit.render.generate import render_generated
+    from migrakit.render.report import choose_format
+    from migrakit.workflows import generate as gen
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     config = gen.find_drizzle_config(settings.root)
@@ -178,9 +178,9 @@ def upgrade_tracking(
     --yes adds the columns and writes the names in one transaction. Nothing is re-run. Exit 3 when a row
     matches no folder, 5 when --yes is needed.
     """
-    from ..render.report import choose_format
-    from ..render.upgrade import render_upgrade_tracking
-    from ..workflows.upgrade_tracking import upgrade_tracking as core
+    from migrakit.render.report import choose_format
+    from migrakit.render.upgrade import render_upgrade_tracking
+    from migrakit.workflows.upgrade_tracking import upgrade_tracking as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     run_core(render_upgrade_tracking, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
@@ -199,9 +199,9 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
     Each `<tag>.sql` becomes `<YYYYMMDDHHMMSS>_<name>/migration.sql` (bytes unchanged, so hashes stay) with its
     snapshot as snapshot.json; meta/ is removed. Prints the plan; --yes converts.
     """
-    from ..render.report import choose_format
-    from ..render.upgrade import render_upgrade_layout
-    from ..workflows.upgrade_layout import upgrade_layout as core
+    from migrakit.render.report import choose_format
+    from migrakit.render.upgrade import render_upgrade_layout
+    from migrakit.workflows.upgrade_layout import upgrade_layout as core
 
     settings = settings_from(c, migrations_dir=migrations_dir)
     run_core(render_upgrade_layout, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
@@ -225,9 +225,9 @@ def check(
     3 on drift. With --targets FILE (or --targets-query SQL): every database of the fleet, each on its own
     shadow database.
     """
-    from ..render.check import render_check
-    from ..render.report import choose_format
-    from ..workflows.check import check as core
+    from migrakit.render.check import render_check
+    from migrakit.render.report import choose_format
+    from migrakit.workflows.check import check as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     if targets or targets_query:
@@ -260,9 +260,9 @@ def baseline(
     already exists but is not tracked on this database, proves it here and (--yes) tracks it. All of it
     under the migration lock (a running deploy is waited for, up to lock_wait_timeout).
     """
-    from ..render.baseline import render_baseline
-    from ..render.report import choose_format
-    from ..workflows.baseline import baseline as core
+    from migrakit.render.baseline import render_baseline
+    from migrakit.render.report import choose_format
+    from migrakit.workflows.baseline import baseline as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     run_core(render_baseline, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
@@ -291,8 +291,8 @@ def migrate_consolidated(
     For teams that deploy Mode 2 files apart from Mode 1 (`db.migrate` runs both). Refuses while a pending
     Mode 1 migration comes before a pending consolidation.
     """
-    from ..render.report import Progress, choose_format, render_migrate
-    from ..workflows import migrate as runner
+    from migrakit.render.report import Progress, choose_format, render_migrate
+    from migrakit.workflows import migrate as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -340,8 +340,8 @@ def bootstrap(
     everything the file creates, changes or drops must be so here); otherwise exit 3 naming the objects.
     `inv db.check` prints the --adopt/--only command for a partly-run legacy folder.
     """
-    from ..render.report import Progress, choose_format, render_bootstrap
-    from ..workflows import bootstrap as runner
+    from migrakit.render.report import Progress, choose_format, render_bootstrap
+    from migrakit.workflows import bootstrap as runner
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, legacy_dir=legacy_dir, shadow_url=shadow_url)
@@ -366,9 +366,9 @@ def count_branch_migrations(
     (CI), where the base comes from --base, MIGRAKIT_BASE_BRANCH or GITHUB_BASE_REF (tried as given, then as
     origin/<name>).
     """
-    from ..render.consolidate import render_branch_count
-    from ..render.report import choose_format
-    from ..sources.git import count_branch_migrations as core
+    from migrakit.render.consolidate import render_branch_count
+    from migrakit.render.report import choose_format
+    from migrakit.sources.git import count_branch_migrations as core
 
     settings = settings_from(c, migrations_dir=migrations_dir)
     run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), settings=settings)
@@ -403,17 +403,17 @@ def consolidate(
     the originals from the journal and the folder and keeps drizzle-kit's latest snapshot; then lints the
     written file (db.lint --migration) and lists its findings.
     """
-    from ..render.consolidate import render_consolidation
-    from ..render.report import choose_format
-    from ..workflows.consolidate import consolidate as core
+    from migrakit.render.consolidate import render_consolidation
+    from migrakit.render.report import choose_format
+    from migrakit.workflows.consolidate import consolidate as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
 
     def call() -> Any:
         report = core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes)
         if report.written:  # lint the file as it will run (one transaction), on a shadow holding what precedes it
-            from ..errors import MigrakitError
-            from ..workflows.lint import finding_lines, lint
+            from migrakit.errors import MigrakitError
+            from migrakit.workflows.lint import finding_lines, lint
 
             try:
                 report.lint = finding_lines(lint(settings, migration=report.plan.stem))
@@ -464,15 +464,15 @@ def lint(
     above a statement allows it. Exit 0 when no finding reaches --fail-on, else 7. The target is never changed.
     With --targets FILE (or --targets-query SQL): every database of the fleet, each with its own pending
     migrations, shadow and table sizes (exit 7 when any target has a finding at --fail-on)."""
-    from ..render.lint import github_annotations, render_lint
-    from ..render.report import choose_format
-    from ..workflows.lint import lint as core
+    from migrakit.render.lint import github_annotations, render_lint
+    from migrakit.render.report import choose_format
+    from migrakit.workflows.lint import lint as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     fmt = choose_format(json)
     if targets or targets_query:
         if github:
-            from ..errors import ConfigError
+            from migrakit.errors import ConfigError
 
             raise ConfigError("--github does not combine with --targets", state="nothing was run",
                               fix="annotate from one database's run (`inv db.lint --github`); a fleet's findings are "

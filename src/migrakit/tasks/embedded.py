@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._run import run_core, settings_from, task
+from migrakit.tasks._run import run_core, settings_from, task
 
 COLLECTION = "db"  # tasks/db.py adds these to the db collection: db.server-status, db.server-stop
 
@@ -13,8 +13,8 @@ COLLECTION = "db"  # tasks/db.py adds these to the db collection: db.server-stat
 @task(help={"json": "Print the status as JSON."})
 def server_status(c: Any, json: bool = False) -> None:
     """Show whether the embedded PostgreSQL (.migrakit/) runs: pid, data directory, URL, version. Starts nothing."""
-    from ..db.embedded import status
-    from ..render.embedded import render_server_status
+    from migrakit.db.embedded import status
+    from migrakit.render.embedded import render_server_status
 
     settings = settings_from(c)
     fmt = "json" if json else "plain"
@@ -25,8 +25,8 @@ def server_status(c: Any, json: bool = False) -> None:
 @task(help={"json": "Print the result as JSON."})
 def server_stop(c: Any, json: bool = False) -> None:
     """Stop the embedded PostgreSQL cleanly (fast shutdown, at most 30 s); says so when nothing runs."""
-    from ..db.embedded import stop
-    from ..render.embedded import render_server_stop
+    from migrakit.db.embedded import stop
+    from migrakit.render.embedded import render_server_stop
 
     settings = settings_from(c)
     run_core(render_server_stop, lambda: stop(settings.embedded_dir), "json" if json else "plain", settings=settings)

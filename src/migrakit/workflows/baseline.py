@@ -30,23 +30,23 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ..core import attribution
-from ..core.journal import JOURNAL_PATH, parse_journal, render_journal
-from ..core.migration import CONSOLIDATED, Migration
-from ..core.planner import Plan
-from ..core.settings import Settings
-from ..core.statements import BREAKPOINT, is_destructive
-from ..db import provenance, server, session, shadow, tracking
-from ..db import schema_diff as schema
-from ..db.executor import Executor
-from ..db.lock import migration_lock
-from ..db.session import executor_options
-from ..db.shadow import ignored_tables
-from ..db.status import read_status
-from ..errors import ConfirmationRequired, DriftError, MigrakitError, MigrationFailed
-from ..sources.folders import V1, Folder, display_path, load_folder
-from ..sources.load import load_sources
-from ..sources.writer import write_migration
+from migrakit.core import attribution
+from migrakit.core.journal import JOURNAL_PATH, parse_journal, render_journal
+from migrakit.core.migration import CONSOLIDATED, Migration
+from migrakit.core.planner import Plan
+from migrakit.core.settings import Settings
+from migrakit.core.statements import BREAKPOINT, is_destructive
+from migrakit.db import provenance, server, session, shadow, tracking
+from migrakit.db import schema_diff as schema
+from migrakit.db.executor import Executor
+from migrakit.db.lock import migration_lock
+from migrakit.db.session import executor_options
+from migrakit.db.shadow import ignored_tables
+from migrakit.db.status import read_status
+from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError, MigrationFailed
+from migrakit.sources.folders import V1, Folder, display_path, load_folder
+from migrakit.sources.load import load_sources
+from migrakit.sources.writer import write_migration
 
 NAME = "baseline"
 _IS_BASELINE = re.compile(r"_baseline$")

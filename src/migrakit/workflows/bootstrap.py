@@ -9,21 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core import events
-from ..core.attribution import SelectionError, parse_selection, split_selectors
-from ..core.events import EventSink, no_event
-from ..core.migration import Migration
-from ..core.project import Sources
-from ..core.reports import BootstrapReport
-from ..core.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
-from ..core.settings import Settings
-from ..db import provenance, session, shadow, tracking
-from ..db.executor import Executor
-from ..db.lock import migration_lock
-from ..db.session import executor_options, open_target
-from ..errors import ConfigError, DriftError, MigrakitError
-from ..sources.folders import V1, display_path
-from ..sources.load import load_sources
+from migrakit.core import events
+from migrakit.core.attribution import SelectionError, parse_selection, split_selectors
+from migrakit.core.events import EventSink, no_event
+from migrakit.core.migration import Migration
+from migrakit.core.project import Sources
+from migrakit.core.reports import BootstrapReport
+from migrakit.core.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
+from migrakit.core.settings import Settings
+from migrakit.db import provenance, session, shadow, tracking
+from migrakit.db.executor import Executor
+from migrakit.db.lock import migration_lock
+from migrakit.db.session import executor_options, open_target
+from migrakit.errors import ConfigError, DriftError, MigrakitError
+from migrakit.sources.folders import V1, display_path
+from migrakit.sources.load import load_sources
 
 
 def bootstrap(

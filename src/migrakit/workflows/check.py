@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.planner import Plan, Problem
-from ..core.project import Sources
-from ..core.settings import Settings
-from ..db import provenance, server, session, shadow
-from ..db import schema_diff as schema
-from ..db.shadow import ignored_tables
-from ..db.status import read_status
-from ..errors import DriftError
-from ..sources.load import load_sources
+from migrakit.core.planner import Plan, Problem
+from migrakit.core.project import Sources
+from migrakit.core.settings import Settings
+from migrakit.db import provenance, server, session, shadow
+from migrakit.db import schema_diff as schema
+from migrakit.db.shadow import ignored_tables
+from migrakit.db.status import read_status
+from migrakit.errors import DriftError
+from migrakit.sources.load import load_sources
 
 
 @dataclass

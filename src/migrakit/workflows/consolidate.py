@@ -22,19 +22,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.journal import JOURNAL_PATH, Journal, render_journal
-from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
-from ..core.naming import snapshot_name as snapshot_name
-from ..core.naming import utc_stamp
-from ..core.planner import order_sequence
-from ..core.settings import Settings
-from ..db import schema_diff as schema
-from ..db import server, session, tracking
-from ..db.executor import Executor
-from ..db.session import executor_options
-from ..errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
-from ..sources.consolidated import load_consolidated, render_manifest
-from ..sources.folders import JOURNAL, Folder, check_folders, display_path, load_folder
+from migrakit.core.journal import JOURNAL_PATH, Journal, render_journal
+from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from migrakit.core.naming import snapshot_name as snapshot_name
+from migrakit.core.naming import utc_stamp
+from migrakit.core.planner import order_sequence
+from migrakit.core.settings import Settings
+from migrakit.db import schema_diff as schema
+from migrakit.db import server, session, tracking
+from migrakit.db.executor import Executor
+from migrakit.db.session import executor_options
+from migrakit.errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
+from migrakit.sources.consolidated import load_consolidated, render_manifest
+from migrakit.sources.folders import JOURNAL, Folder, check_folders, display_path, load_folder
 
 DEFAULT_NAME = "consolidated"
 
@@ -294,7 +294,7 @@ def consolidate(
         tags = select_range(folder, from_tag, to_tag)
         selection = f"--from {tags[0]} --to {tags[-1]}" if tags else "--from/--to"
     else:
-        from ..sources.git import branch_migrations
+        from migrakit.sources.git import branch_migrations
 
         found = branch_migrations(settings, base=base, env=env)
         tags = found.tags

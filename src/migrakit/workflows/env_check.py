@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.migration import STANDARD
-from ..core.reports import Check
-from ..core.settings import Settings
-from ..db import pooler, server, session, tracking
-from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
-from ..sources.load import load_sources
+from migrakit.core.migration import STANDARD
+from migrakit.core.reports import Check
+from migrakit.core.settings import Settings
+from migrakit.db import pooler, server, session, tracking
+from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
+from migrakit.sources.load import load_sources
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..core.events import (
+from migrakit.core.events import (
     Event,
     EventSink,
     FleetEvent,
@@ -45,16 +45,16 @@ from ..core.events import (
     TargetWaits,
     no_fleet_event,
 )
-from ..core.naming import quoted_table
-from ..core.project import Sources
-from ..core.settings import Settings
-from ..core.targets import Target, from_rows, parse_file
-from ..db import server
-from ..errors import ConfigError, LintFindings, MigrakitError
-from ..sources.load import load_sources
-from . import check as check_workflow
-from . import migrate as migrate_workflow
-from . import status as status_workflow
+from migrakit.core.naming import quoted_table
+from migrakit.core.project import Sources
+from migrakit.core.settings import Settings
+from migrakit.core.targets import Target, from_rows, parse_file
+from migrakit.db import server
+from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.sources.load import load_sources
+from migrakit.workflows import check as check_workflow
+from migrakit.workflows import migrate as migrate_workflow
+from migrakit.workflows import status as status_workflow
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256  # two connections per running target: keep far below any server's max_connections
@@ -138,7 +138,7 @@ def load_targets(settings: Settings, path: str | None, query: str | None) -> tup
             raise ConfigError(f"the targets file {path} is not UTF-8 text", file=path, state="nothing was run",
                               fix="save it as UTF-8") from None  # fmt: skip
         return parse_file(text, path), path
-    from ..db.targets import query_rows
+    from migrakit.db.targets import query_rows
 
     if not settings.database_url:
         raise ConfigError(
@@ -264,7 +264,7 @@ def lint(
     """`db.lint` (workflows/lint.lint) on every target: its pending migrations measured on a shadow database of
     its own schema, judged with its own table sizes: clean, findings (exit 7 when one reaches --fail-on) or
     failed. Whole databases only, as db.check (the shadow is built without a tenant's search_path)."""
-    from . import lint as lint_workflow
+    from migrakit.workflows import lint as lint_workflow
 
     shared = _on_shadows("db.lint", settings, targets, concurrency)
 
@@ -280,7 +280,7 @@ def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrenc
     """The checks db.check and db.lint make before any target is touched (options, whole databases only, the
     folder: a bad one is exit 2 here), and `settings` with the shadow server, the embedded one started once and
     not per thread. Whole databases only: the shadow is built without a tenant's search_path."""
-    from ..db import shadow
+    from migrakit.db import shadow
 
     check_options(targets, concurrency, 0)
     schemas = [t.name for t in targets if t.schema]

@@ -10,15 +10,15 @@ import re
 import subprocess
 from pathlib import Path
 
-from ..core.reports import Generated as Generated
-from ..core.settings import Settings
-from ..core.statements import BREAKPOINT, is_destructive
-from ..db import schema_diff as schema
-from ..db import server, session, shadow
-from ..errors import ConfigError, ConfirmationRequired, MigrakitError
-from ..sources.folders import load_folder
-from ..sources.load import load_sources
-from ..sources.writer import join_notes, write_migration
+from migrakit.core.reports import Generated as Generated
+from migrakit.core.settings import Settings
+from migrakit.core.statements import BREAKPOINT, is_destructive
+from migrakit.db import schema_diff as schema
+from migrakit.db import server, session, shadow
+from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
+from migrakit.sources.folders import load_folder
+from migrakit.sources.load import load_sources
+from migrakit.sources.writer import join_notes, write_migration
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
 # ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).

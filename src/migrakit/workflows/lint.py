@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..core import lint_catalog, lint_rules
-from ..core.lint_catalog import Finding
-from ..core.migration import Migration
-from ..core.pgvalues import parse_duration
-from ..core.project import Sources
-from ..core.settings import Settings
-from ..core.statements import keyword_head
-from ..core.target import resolve_tag
-from ..db import lock_probe, server, session, shadow
-from ..db.status import read_status
-from ..errors import ConfigError, LintFindings, MigrakitError
-from ..sources.load import load_sources
+from migrakit.core import lint_catalog, lint_rules
+from migrakit.core.lint_catalog import Finding
+from migrakit.core.migration import Migration
+from migrakit.core.pgvalues import parse_duration
+from migrakit.core.project import Sources
+from migrakit.core.settings import Settings
+from migrakit.core.statements import keyword_head
+from migrakit.core.target import resolve_tag
+from migrakit.db import lock_probe, server, session, shadow
+from migrakit.db.status import read_status
+from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.sources.load import load_sources
 
 FAIL_ON = ("error", "warning", "info")
 

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from ..core import events
-from ..core.events import EventSink, no_event
-from ..core.migration import CONSOLIDATED, Migration
-from ..core.planner import Plan
-from ..core.project import Sources, refuse_empty_folder
-from ..core.reports import MigrateReport
-from ..core.run_plan import check_statements, refuse_blocking, runnable, up_to
-from ..core.settings import Settings
-from ..core.target import resolve_tag
-from ..db import probe, table_upgrade, tracking
-from ..db.apply_plan import direct_connection, execute
-from ..db.lock import migration_lock
-from ..db.session import executor_options, open_migrating, open_target
-from ..sources.folders import V1
-from ..sources.load import load_sources
+from migrakit.core import events
+from migrakit.core.events import EventSink, no_event
+from migrakit.core.migration import CONSOLIDATED, Migration
+from migrakit.core.planner import Plan
+from migrakit.core.project import Sources, refuse_empty_folder
+from migrakit.core.reports import MigrateReport
+from migrakit.core.run_plan import check_statements, refuse_blocking, runnable, up_to
+from migrakit.core.settings import Settings
+from migrakit.core.target import resolve_tag
+from migrakit.db import probe, table_upgrade, tracking
+from migrakit.db.apply_plan import direct_connection, execute
+from migrakit.db.lock import migration_lock
+from migrakit.db.session import executor_options, open_migrating, open_target
+from migrakit.sources.folders import V1
+from migrakit.sources.load import load_sources
 
 
 def migrate(

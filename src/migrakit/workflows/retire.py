@@ -32,24 +32,24 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
-from ..core.naming import utc_stamp
-from ..core.reports import Check
-from ..core.settings import Settings
-from ..db import schema_diff as schema
-from ..db import server, session, shadow, tracking
-from ..db.legacy_table import legacy_table, record_and_drop
-from ..db.status import read_status
-from ..errors import ConfigError, ConfirmationRequired, DriftError, MigrakitError
-from ..sources.build_commands import REPLACEMENT as REPLACEMENT
-from ..sources.build_commands import BuildEdit, apply_build_edit, build_edits, legacy_scripts, mentions
-from ..sources.build_commands import switch_command as switch_command
-from ..sources.consolidated import render_manifest
-from ..sources.folders import V1, load_folder
-from ..sources.legacy import load_legacy
-from ..sources.load import load_sources
-from .env_check import check_lines
+from migrakit import __version__
+from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from migrakit.core.naming import utc_stamp
+from migrakit.core.reports import Check
+from migrakit.core.settings import Settings
+from migrakit.db import schema_diff as schema
+from migrakit.db import server, session, shadow, tracking
+from migrakit.db.legacy_table import legacy_table, record_and_drop
+from migrakit.db.status import read_status
+from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, MigrakitError
+from migrakit.sources.build_commands import REPLACEMENT as REPLACEMENT
+from migrakit.sources.build_commands import BuildEdit, apply_build_edit, build_edits, legacy_scripts, mentions
+from migrakit.sources.build_commands import switch_command as switch_command
+from migrakit.sources.consolidated import render_manifest
+from migrakit.sources.folders import V1, load_folder
+from migrakit.sources.legacy import load_legacy
+from migrakit.sources.load import load_sources
+from migrakit.workflows.env_check import check_lines
 
 RECORD = Path("docs") / "legacy-migration-retirement.md"
 FOLD_NAME = "retired_legacy"

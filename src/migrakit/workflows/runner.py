@@ -5,9 +5,9 @@ imports this module: a workflow never calls another workflow's entry point."""
 
 from __future__ import annotations
 
-from ..db import tracking as tracking
-from ..sources.load import load_sources as load_sources
-from .bootstrap import bootstrap as bootstrap
-from .migrate import migrate as migrate
-from .migrate import migrate_consolidated as migrate_consolidated
-from .status import status as status
+from migrakit.db import tracking as tracking
+from migrakit.sources.load import load_sources as load_sources
+from migrakit.workflows.bootstrap import bootstrap as bootstrap
+from migrakit.workflows.migrate import migrate as migrate
+from migrakit.workflows.migrate import migrate_consolidated as migrate_consolidated
+from migrakit.workflows.status import status as status

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..core.project import Sources
-from ..core.reports import StatusReport
-from ..core.settings import Settings
-from ..db.status import read_status
-from ..sources.folders import check_folders
-from ..sources.load import load_sources
+from migrakit.core.project import Sources
+from migrakit.core.reports import StatusReport
+from migrakit.core.settings import Settings
+from migrakit.db.status import read_status
+from migrakit.sources.folders import check_folders
+from migrakit.sources.load import load_sources
 
 
 def status(

@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.settings import Settings
-from ..core.tracking_upgrade import TrackingUpgrade
-from ..db import server, session, tracking
-from ..db.lock import migration_lock
-from ..db.table_upgrade import apply, needed, unmatched_error
-from ..errors import ConfirmationRequired, MigrakitError
-from ..sources.folders import V1, Folder
-from ..sources.load import load_sources
+from migrakit.core.settings import Settings
+from migrakit.core.tracking_upgrade import TrackingUpgrade
+from migrakit.db import server, session, tracking
+from migrakit.db.lock import migration_lock
+from migrakit.db.table_upgrade import apply, needed, unmatched_error
+from migrakit.errors import ConfirmationRequired, MigrakitError
+from migrakit.sources.folders import V1, Folder
+from migrakit.sources.load import load_sources
 
 
 @dataclass
