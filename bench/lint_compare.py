@@ -4,7 +4,7 @@
     .venv/bin/python bench/lint_compare.py  # writes bench/results/lint.md
 
 Each case is a dangerous or safe migration on a seeded table of 5,000 rows (tests/lint_cases/*.toml). migrakit
-lints it measured on a shadow database (db/lock_probe.py); squawk reads the same SQL file statically
+lints it measured on a shadow database (db/inspect/lint_probe.py); squawk reads the same SQL file statically
 (`--pg-version` = the server's). Reported for both tools: dangerous migrations flagged, safe migrations given
 an error (what fails CI: for migrakit an error-level finding, for squawk any violation, since squawk exits 1 on
 any). For squawk also the same counts without its style rules (prefer-*, require-*-timeout: migrakit sets

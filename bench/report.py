@@ -187,7 +187,7 @@ def render(results: Results) -> str:
             "### Giant statement",
             "",
             f"`migrakit db.migrate` applying a migration that is one {g.file_bytes / 1e6:.1f} MB `INSERT ... VALUES` "
-            f"(outside the pipeline, sent as COPY data: db/large_statement.py): exit 0 in {g.seconds:.1f} s, peak RSS {g.peak / 2**20:.0f} MiB = "
+            f"(outside the pipeline, sent as COPY data: db/run/large_statement.py): exit 0 in {g.seconds:.1f} s, peak RSS {g.peak / 2**20:.0f} MiB = "
             f"{g.peak / g.file_bytes:.2f}× the statement ({(g.peak - g.baseline) / g.file_bytes:.2f}× above the "
             f"{g.baseline / 2**20:.0f} MiB the same command peaks at on a one-statement folder).",
             "",

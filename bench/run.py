@@ -97,7 +97,7 @@ def _memory(pg: Postgres, work: Path, megabytes: float) -> Memory:
 
 def _giant(pg: Postgres, work: Path, megabytes: float) -> Memory:
     """Peak memory of applying ONE statement of `megabytes` MB (it runs outside the pipeline, see
-    run_pipelined.PIPELINE_STATEMENT_LIMIT, and travels as COPY data, see db/large_statement.py), against the
+    pipelined.PIPELINE_STATEMENT_LIMIT, and travels as COPY data, see db/run/large_statement.py), against the
     statement's size."""
     folder, statement_bytes = synth.write_giant_statement(work / "giant", megabytes)
     tiny = synth.write_trivial_folder(work / "tiny_giant", 1)

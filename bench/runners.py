@@ -16,9 +16,10 @@ import psycopg
 from tests.interop import drizzle
 
 from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
-from migrakit.db import server, tracking
-from migrakit.db.executor import Executor
-from migrakit.db.run_base import Options
+from migrakit.db import tracking
+from migrakit.db.connect import server
+from migrakit.db.run.executor import Executor
+from migrakit.db.run.strategies.base import Options
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
 

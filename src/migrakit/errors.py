@@ -1,4 +1,4 @@
-"""The migrakit error family: structured errors that carry data; render/errors.py turns them into text.
+"""The migrakit error family: structured errors that carry data; render/error_text.py turns them into text.
 
 MigrakitError                 exit 1   base: message, file, migration, statement_no, line, col, fix (a Fix), state
  +-- ConfigError              exit 2   bad pyproject key, no database reachable

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from migrakit.errors import ConfigError, DriftError, MigrationFailed
-from migrakit.render.report import render_bootstrap
+from migrakit.render.run import render_bootstrap
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
 from tests.fixtures.cli import run_cli

@@ -8,7 +8,7 @@ import threading
 import psycopg
 import pytest
 
-from migrakit.core.journal import parse_journal
+from migrakit.core.drizzle.journal import parse_journal
 from tests.fixtures.cli import SLEEP, backend_running, migrate_args, run_cli, sleeping, start_cli, wait_for
 from tests.fixtures.folders import make_drizzle_folder
 
@@ -117,7 +117,7 @@ def test_baseline_while_a_session_without_the_lock_churns_ddl_never_prints_a_tra
 
 
 def test_a_schema_read_the_server_keeps_refusing_is_an_error_with_state_and_fix(db_url):
-    from migrakit.db import schema_diff as schema
+    from migrakit.db.inspect import schema_diff as schema
     from migrakit.errors import InspectionFailed
 
     sep = "&" if "?" in db_url else "?"

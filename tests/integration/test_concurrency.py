@@ -3,7 +3,7 @@
 import psycopg
 
 from migrakit.core.events import LockRetry
-from migrakit.db.lock import lock_key
+from migrakit.db.run.lock import lock_key
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
 from tests.fixtures.cli import SLEEP, migrate_args, run_cli, sleeping, start_cli

@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from migrakit.core.statements import split_statements
-from migrakit.db import server
+from migrakit.core.postgres.statements import split_statements
+from migrakit.db.connect import server
 from tests.fixtures.cli import migrate_args, run_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from migrakit.db import server
+from migrakit.db.connect import server
 from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
@@ -246,7 +246,7 @@ def test_the_live_view_draws_from_the_pool_threads_and_ends(tmp_path, tenants):
     import io
     import threading
 
-    from migrakit.core.targets import Target
+    from migrakit.core.fleet_targets import Target
     from migrakit.render.fleet import FleetView
     from migrakit.sources.config import load_settings
     from migrakit.workflows import fleet as workflow

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from migrakit.core.journal import parse_journal
-from migrakit.db import schema_diff as schema
-from migrakit.db import server
+from migrakit.core.drizzle.journal import parse_journal
+from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import ConfirmationRequired
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder

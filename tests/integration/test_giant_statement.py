@@ -5,7 +5,7 @@ is a hang guard, not a timing assertion (memory is measured in bench/, not here)
 
 import pytest
 
-from migrakit.db.run_pipelined import PIPELINE_STATEMENT_LIMIT
+from migrakit.db.run.strategies.pipelined import PIPELINE_STATEMENT_LIMIT
 from tests.fixtures.cli import migrate_args, run_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked

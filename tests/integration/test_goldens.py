@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.db import server
+from migrakit.db.connect import server
 from tests.fixtures.cli import MIGRAKIT, TIMEOUT, cli_env
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"

@@ -10,7 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from migrakit.db import large_statement, run_pipelined
+from migrakit.db.run import large_statement
+from migrakit.db.run.strategies import pipelined
 from tests.fixtures.cli import migrate_args, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked
@@ -33,7 +34,7 @@ def big_insert(rows: int, *, first: int = 0, bad_row: int | None = None) -> str:
 @pytest.fixture
 def low_limit(monkeypatch):
     """Statements over LIMIT leave the pipeline and stream (the real limits: 1 MiB and 8 MiB)."""
-    monkeypatch.setattr(run_pipelined, "PIPELINE_STATEMENT_LIMIT", LIMIT)
+    monkeypatch.setattr(pipelined, "PIPELINE_STATEMENT_LIMIT", LIMIT)
     monkeypatch.setattr(large_statement, "STREAM_LIMIT", LIMIT)
 
 

@@ -4,7 +4,7 @@ import psycopg
 import pytest
 
 from migrakit.core import events
-from migrakit.db import run_pipelined
+from migrakit.db.run.strategies import pipelined
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed, SplitError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
@@ -79,7 +79,7 @@ def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migratio
     """Five Mode 1 migrations go out as one pipelined batch; the 3rd fails at its 2nd statement. Also with a
     Sync after every statement (as a large file gets), where transactions span Syncs."""
     if sync_every:
-        monkeypatch.setattr(run_pipelined, "_SYNC_STATEMENTS", sync_every)
+        monkeypatch.setattr(pipelined, "_SYNC_STATEMENTS", sync_every)
     bad = "CREATE TABLE c (id int);\n--> statement-breakpoint\nINSERT INTO c\n  SELECT nope FROM c;"
     good = bad.replace("nope", "id")
     migrations = [

@@ -5,7 +5,7 @@ import pytest
 
 from migrakit.core.migration import drizzle_hash
 from migrakit.errors import DriftError, MigrationFailed
-from migrakit.render.report import render_migrate, render_status
+from migrakit.render.run import render_migrate, render_status
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
 from tests.fixtures.folders import add_migration, make_consolidation, make_drizzle_folder

@@ -4,7 +4,7 @@ import psycopg
 import pytest
 
 from migrakit.core.events import DroppedInvalidIndex, IndexAlreadyBuilt, Resumed
-from migrakit.db import progress
+from migrakit.db.run import progress
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
@@ -200,8 +200,8 @@ def test_an_index_of_the_same_name_in_another_schema_is_never_taken_for_this_one
     """Tenants in one database build `accounts_id` side by side: the leftover check looks only in the schema of
     the statement's table (as its search_path resolves it), so one tenant never drops or skips on another's
     index, valid or still building (INVALID)."""
-    from migrakit.core.statements import split_statements
-    from migrakit.db.translate import existing_index
+    from migrakit.core.postgres.statements import split_statements
+    from migrakit.db.run.translate import existing_index
 
     stmt = split_statements("CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);")[0]
     with psycopg.connect(db_url, autocommit=True) as conn:

@@ -1,9 +1,9 @@
-"""db/pipeline.Commands on a real server: Mode 1's pipeline, one libpq call per command, results counted."""
+"""db/run/pipeline.Commands on a real server: Mode 1's pipeline, one libpq call per command, results counted."""
 
 import psycopg
 import pytest
 
-from migrakit.db import pipeline
+from migrakit.db.run import pipeline
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from migrakit.core.events import AppliedElsewhereSeen, Planned
-from migrakit.db import pooler, server
-from migrakit.db.lock import apply_key
+from migrakit.db.connect import pooler, server
+from migrakit.db.run.lock import apply_key
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
 from tests.fixtures.cli import migrate_args, run_cli, start_cli

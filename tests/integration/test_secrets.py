@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from migrakit.core import redact
-from migrakit.db import server
+from migrakit.db.connect import server
 from tests.fixtures.cli import run_cli, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.integration.test_bad_input import password_role_url, with_user  # noqa: F401 (a fixture)

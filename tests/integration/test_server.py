@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from migrakit.core.settings import Settings
-from migrakit.db import server, session
+from migrakit.db.connect import server, session
 from migrakit.errors import ConfigError, DatabaseUnavailable
 from tests.fixtures.cli import run_cli
 
@@ -265,8 +265,8 @@ def settings_at(root: Path, embedded_dir: Path | None = None, database_url: str 
 RESOLVE = """
 import json, sys
 from pathlib import Path
-from migrakit.db import server
-from migrakit.db import session
+from migrakit.db.connect import server
+from migrakit.db.connect import session
 from migrakit.sources.config import Settings
 root, emb = Path(sys.argv[1]), Path(sys.argv[2])
 t = session.resolve_target(Settings(root=root, migrations_dir=root / "m", consolidated_dir=root / "c", embedded_dir=emb))

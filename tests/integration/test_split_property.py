@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from migrakit.core.statements import BOM, BREAKPOINT, WHITESPACE, split_breakpoints, split_statements
-from migrakit.db import server
+from migrakit.core.postgres.statements import BOM, BREAKPOINT, WHITESPACE, split_breakpoints, split_statements
+from migrakit.db.connect import server
 from migrakit.errors import SplitError
 from tests.fixtures.pg import dump_schema
 

@@ -1,5 +1,5 @@
 """db.status reads the migration files while a second thread connects and reads the tracking rows
-(db/session.open_target_reading). Its errors stay those of reading the files first and connecting afterwards:
+(db/connect/session.open_target_reading). Its errors stay those of reading the files first and connecting afterwards:
 a folder error wins over a database that cannot be reached, the connection opened meanwhile is closed, and an
 error of the read itself is the same documented error as when it ran on the main thread. No traceback."""
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from migrakit.db import server
+from migrakit.db.connect import server
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import generate

@@ -60,7 +60,7 @@ def test_a_journal_migration_added_after_bootstrap_is_applied_by_drizzle(corpus_
 
 
 def test_drizzle_agrees_after_a_consolidation_on_old_and_fresh_databases(db_url, pg_server_url, tmp_path):
-    from migrakit.db import server
+    from migrakit.db.connect import server
 
     folder = make_drizzle_folder(tmp_path, [(f"{i:04d}_m{i}", f"CREATE TABLE t{i} (id int);") for i in range(5)])
     settings = load_settings(tmp_path, env={}, database_url=db_url)

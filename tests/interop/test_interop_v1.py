@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.core.naming import locale_key
-from migrakit.core.tracking_upgrade import plan_tracking_upgrade
+from migrakit.core.drizzle.naming import locale_key
+from migrakit.core.drizzle.tracking_upgrade import plan_tracking_upgrade
 from migrakit.errors import ConfirmationRequired
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder
@@ -168,7 +168,7 @@ def test_drizzle0_database_converted_folder_then_migrakit_then_drizzle1(corpus_d
 
 def test_migrakits_upgrade_equals_drizzle1s_own(corpus_dir, db_url, pg_server_url, tmp_path):
     """The same Drizzle 0.x database upgraded by Drizzle 1.0 itself gives the same rows."""
-    from migrakit.db import server
+    from migrakit.db.connect import server
 
     folder, _ = drizzle0_database_and_converted_folder(corpus_dir, db_url, tmp_path / "a")
     assert upgrade_tracking(settings_for(tmp_path, db_url, folder), yes=True).applied

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 
-from migrakit.db import server
+from migrakit.db.connect import server
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner

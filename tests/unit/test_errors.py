@@ -7,10 +7,10 @@ import inspect
 import pickle
 
 from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
-from migrakit.db.embedded import ServerStatus, StopResult
+from migrakit.db.connect.embedded import ServerStatus, StopResult
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
 from migrakit.render import json as as_json
-from migrakit.render.errors import render_error
+from migrakit.render.error_text import render_error
 from migrakit.sources.git import BranchCount
 from migrakit.tasks._run import run_core
 from migrakit.workflows.baseline import BaselineReport

@@ -6,7 +6,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrakit.core.journal import Journal, parse_journal, render_journal
+from migrakit.core.drizzle.journal import Journal, parse_journal, render_journal
 
 tags = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30)
 json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(2**53), 2**53), st.text(max_size=10))

@@ -1,4 +1,4 @@
-"""render/report.Progress over every typed event (core/events.py): each one is printed or deliberately silent,
+"""render/run.Progress over every typed event (core/events.py): each one is printed or deliberately silent,
 and the plain lines are the ones users and CI logs know."""
 
 import io
@@ -8,7 +8,7 @@ import pytest
 
 from migrakit.core import events as e
 from migrakit.core.migration import Migration
-from migrakit.render.report import Progress
+from migrakit.render.run import Progress
 
 M = Migration(tag="0001_x", when=1, path="m/0001_x.sql", text="SELECT 1;", hash="h")
 IDX = '"public"."i"'

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrakit.core.statements import BREAKPOINT, keyword_head
+from migrakit.core.postgres.statements import BREAKPOINT, keyword_head
 from migrakit.sources.folders import _holds_sql, read_bytes, read_sql
 
 

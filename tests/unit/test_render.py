@@ -1,7 +1,7 @@
 """render/text.py (folding, grouping) and render/json.py (the envelope and error shapes), without a database."""
 
 from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
-from migrakit.core.planner import plan
+from migrakit.core.plan.planner import plan
 from migrakit.errors import DriftError, MigrationFailed
 from migrakit.render import json as as_json
 from migrakit.render.text import RICH_MAX_ROWS, fold, group_notes, table

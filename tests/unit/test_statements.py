@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from migrakit.core import statements
-from migrakit.core.statements import (
+from migrakit.core.postgres import statements
+from migrakit.core.postgres.statements import (
     BREAKPOINT,
     NO_TRANSACTION,
     PLAIN,
@@ -273,7 +273,7 @@ def test_is_destructive(text, destructive):
 
 # --- pieces over _LARGE_PIECE are split by a scan in place (pglast needs ~5x the piece in memory)
 def _exact_pieces():
-    from migrakit.core.statements import BOM, _piece_bounds, _skip_noise
+    from migrakit.core.postgres.statements import BOM, _piece_bounds, _skip_noise
 
     folder = Path(__file__).parent / "data" / "statements"
     for path in sorted(folder.glob("*.sql")):
@@ -286,7 +286,7 @@ def _exact_pieces():
 
 
 def test_the_large_piece_scan_cuts_as_the_exact_path_does():
-    from migrakit.core.statements import _piece_spans, _Refused, _scan_spans
+    from migrakit.core.postgres.statements import _piece_spans, _Refused, _scan_spans
 
     compared = 0
     for name, piece in _exact_pieces():
@@ -303,7 +303,7 @@ def test_the_large_piece_scan_cuts_as_the_exact_path_does():
 
 
 def test_a_giant_statement_is_split_by_the_scan(monkeypatch):
-    from migrakit.core import statements
+    from migrakit.core.postgres import statements
 
     rows = ",\n".join(f"({i}, 'it''s; (not) -- a comment', $q${i};$q$, E'a\\';b')" for i in range(20_000))
     text = f"CREATE TABLE t (a int, b text);\nINSERT INTO t VALUES\n{rows};\n/* done; */ SELECT 1"

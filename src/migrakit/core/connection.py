@@ -1,6 +1,6 @@
 """What sits between migrakit and PostgreSQL (a connection pooler, and its mode), as data. Pure.
 
-db/pooler.py finds it out; db.status, env.check and the runs read it."""
+db/connect/pooler.py finds it out; db.status, env.check and the runs read it."""
 
 from __future__ import annotations
 

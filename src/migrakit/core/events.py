@@ -1,6 +1,6 @@
 """What a run reports while it happens: one frozen dataclass per event, `Event` their union. Pure.
 
-The workflows and the db layer emit instances to an `EventSink` (a callable taking one event); render/report.py's
+The workflows and the db layer emit instances to an `EventSink` (a callable taking one event); render/run.py's
 `Progress` turns them into text, matching on the type. An event carries data, never text.
 """
 

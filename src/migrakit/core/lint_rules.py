@@ -1,5 +1,5 @@
 """`db.lint`'s rules: what a statement will lock, rewrite or break, decided on pglast's parse tree plus what the
-shadow database measured (db/lock_probe.py). Pure: statement text and measured facts in, findings out.
+shadow database measured (db/inspect/lint_probe.py). Pure: statement text and measured facts in, findings out.
 
 A rule fires on what the parse tree says the statement does, and stays quiet where the measurement proves
 it harmless: an index on a table created earlier in the same migration (nobody else can see that table yet),
@@ -24,7 +24,7 @@ from migrakit.core.lint_catalog import RULES, SEVERITIES, WARNING, WRITE_BLOCKIN
 
 @dataclass(frozen=True)
 class Observed:
-    """What running the statement on the shadow showed (db/lock_probe.py), plus what is known of the target.
+    """What running the statement on the shadow showed (db/inspect/lint_probe.py), plus what is known of the target.
 
     Relations are `schema.name`. `new` holds the relations created earlier in the same migration (or by this
     statement): locks on them block nobody. `rows`/`sizes`: the target's estimates (None: not known)."""

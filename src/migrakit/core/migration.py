@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from migrakit.core.statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
+from migrakit.core.postgres.statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
 from migrakit.errors import MigrakitError
 
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrakit.core.connection import DIRECT, Pooler
-from migrakit.core.folder import Folder
-from migrakit.core.planner import Plan
+from migrakit.core.drizzle.folder import Folder
+from migrakit.core.plan.planner import Plan
 from migrakit.errors import DriftError, MigrakitError
 
 

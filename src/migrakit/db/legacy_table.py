@@ -9,9 +9,10 @@ from psycopg import sql
 
 from migrakit.core.migration import Migration
 from migrakit.core.settings import Settings
-from migrakit.db import schema_diff as schema
-from migrakit.db import server, session, tracking
-from migrakit.db.lock import migration_lock
+from migrakit.db import tracking
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.run.lock import migration_lock
 from migrakit.errors import MigrakitError
 
 

@@ -17,14 +17,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrakit.core import attribution
-from migrakit.core.folder import V1
+from migrakit.core.drizzle.folder import V1
 from migrakit.core.migration import Migration
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.db import schema_diff as schema
-from migrakit.db import server, shadow, tracking
-from migrakit.db.executor import Executor
-from migrakit.db.session import executor_options
+from migrakit.db import tracking
+from migrakit.db.connect import server
+from migrakit.db.connect.session import executor_options
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.inspect import shadow
+from migrakit.db.run.executor import Executor
 
 Key = attribution.Key
 

@@ -1,5 +1,5 @@
 """Reading what is applied, pending, edited or unknown on the target: the one read db.status, db.check,
-db.baseline and legacy.retire share, in one round trip on a direct connection (db/probe.py). [I/O] Changes
+db.baseline and legacy.retire share, in one round trip on a direct connection (db/run/probe.py). [I/O] Changes
 nothing (not even the tracking table)."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from typing import Any
 from migrakit.core.project import Sources, refuse_empty_folder, table_name
 from migrakit.core.reports import StatusReport
 from migrakit.core.settings import Settings
-from migrakit.db import pooler, probe
-from migrakit.db.session import Target, open_target, open_target_reading
+from migrakit.db.connect import pooler
+from migrakit.db.connect.session import Target, open_target, open_target_reading
+from migrakit.db.run import probe
 from migrakit.db.table_upgrade import needed
 
 

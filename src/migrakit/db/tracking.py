@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 from psycopg import pq, sql
 
+from migrakit.core.drizzle.naming import quoted_table
 from migrakit.core.migration import Migration, TrackingRow
-from migrakit.core.naming import quoted_table
-from migrakit.db import simple_query
+from migrakit.db.run.strategies import simple_query
 from migrakit.errors import DatabaseUnavailable
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
@@ -49,7 +49,7 @@ def ensure_table(
     conn: psycopg.Connection[Any], schema: str, name: str, *, v1: bool = False, exists: bool | None = None
 ) -> None:
     """Create the schema and table as Drizzle does (IF NOT EXISTS), outside any migration's transaction.
-    `exists`: what a read just saw (db/probe.py), saving the catalog query.
+    `exists`: what a read just saw (db/run/probe.py), saving the catalog query.
 
     An existing table is left alone without a CREATE: PostgreSQL checks the CREATE privilege before IF NOT
     EXISTS, so a migration role with only USAGE on the schema and SELECT, INSERT on the table still works."""
@@ -96,7 +96,7 @@ MISSING = TableRead([], False, False)
 
 
 def select_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> bytes:
-    """The query read_rows sends, as bytes for a message of several statements (db/probe.py)."""
+    """The query read_rows sends, as bytes for a message of several statements (db/run/probe.py)."""
     return sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name)).as_bytes(conn)
 
 
@@ -142,7 +142,7 @@ def missing_table(error: psycopg.Error | None, schema: str, name: str) -> bool:
 
 def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[TrackingRow]:
     """All rows ordered by id, in one query; [] when the table does not exist yet. Decoded by `from_result`, as
-    db/probe.py's reads are."""
+    db/run/probe.py's reads are."""
     alone = conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:  # alone, the query is its own transaction (one round trip); else a savepoint keeps the caller's usable
         with nullcontext() if alone else conn.transaction():

@@ -3,8 +3,8 @@ problems and the fix (its JSON: render/json.py's `drift_check`)."""
 
 from __future__ import annotations
 
-from migrakit.core.planner import DUPLICATE_ROWS
-from migrakit.db.schema_diff import render_difference
+from migrakit.core.plan.planner import DUPLICATE_ROWS
+from migrakit.db.inspect.schema_diff import render_difference
 from migrakit.workflows.check import CheckReport
 
 

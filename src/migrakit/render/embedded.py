@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrakit.db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
-from migrakit.db.server import redact_url
+from migrakit.db.connect.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
+from migrakit.db.connect.server import redact_url
 
 
 def _shown(path: Path) -> str:

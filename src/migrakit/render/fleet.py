@@ -23,7 +23,7 @@ from migrakit.core.events import (
     TargetStarted,
     TargetWaits,
 )
-from migrakit.core.planner import DUPLICATE_ROWS
+from migrakit.core.plan.planner import DUPLICATE_ROWS
 from migrakit.render import lint
 from migrakit.render.text import fold
 
@@ -140,7 +140,7 @@ def _what(r: Any) -> str:
 
 def render_fleet(report: Any, fmt: str = "plain") -> str:
     """The summary: counts, one row per target, then why targets were skipped, then each failure with its fix."""
-    from migrakit.render.errors import render_error
+    from migrakit.render.error_text import render_error
     from migrakit.render.text import table as _table
 
     counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "clean",

@@ -89,7 +89,7 @@ def error(err: MigrakitError) -> Data:
 
 def url_of(display: str | None, database_url: str | None) -> str | None:
     """The redacted URL: the configured one, else the embedded server's (the display text before its mark)."""
-    from migrakit.db.server import redact_url
+    from migrakit.db.connect.server import redact_url
 
     if database_url:
         return redact_url(database_url)
@@ -120,7 +120,7 @@ def document(task: str, result: Any, *, exit_code: int, database_url: str | None
 
 
 def error_document(task: str, err: MigrakitError, *, database_url: str | None = None) -> Data:
-    from migrakit.db.server import redact_url
+    from migrakit.db.connect.server import redact_url
 
     display = redact_url(database_url) if database_url else None
     return {**_envelope(task, exit_code=err.exit_code, display=display, database_url=database_url), "error": error(err)}
@@ -393,9 +393,9 @@ def env_check(r: Any) -> Data:
 
 
 def server_status(st: Any) -> Data:
-    """db.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
-    from migrakit.db.embedded import PACKAGE
-    from migrakit.db.server import redact_url
+    """db.connect.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
+    from migrakit.db.connect.embedded import PACKAGE
+    from migrakit.db.connect.server import redact_url
 
     return {
         "database_url": redact_url(st.url) if st.url else None,
@@ -415,7 +415,7 @@ def server_status(st: Any) -> Data:
 
 
 def server_stop(r: Any) -> Data:
-    """db.embedded.StopResult (db.server-stop)."""
+    """db.connect.embedded.StopResult (db.server-stop)."""
     return {"changed": r.was_running, "stopped": r.was_running, "pid": r.pid, "data_dir": str(r.data_dir), "seconds": r.seconds}
 
 
@@ -423,7 +423,7 @@ def server_stop(r: Any) -> Data:
 def fleet(r: Any) -> Data:
     """workflows.fleet.FleetReport (db.migrate / status / check / lint with --targets or --targets-query): one entry per
     target in the targets' order, its URL redacted."""
-    from migrakit.db.server import redact_url
+    from migrakit.db.connect.server import redact_url
 
     def target(t: Any) -> Data:
         entry: Data = {

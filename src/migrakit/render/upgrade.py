@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from migrakit.render.text import table
 
 if TYPE_CHECKING:  # annotations only: db.status draws upgrade_lines without importing the upgrade workflows
-    from migrakit.core.tracking_upgrade import TrackingUpgrade
+    from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
     from migrakit.workflows.upgrade_layout import LayoutUpgrade
     from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
 

@@ -21,7 +21,7 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
-from migrakit.core import pgvalues
+from migrakit.core.postgres import pgvalues
 from migrakit.core.settings import PATH_DEFAULTS, PATH_KEYS, Settings, under_root
 from migrakit.errors import ConfigError
 

@@ -17,14 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrakit.core.folder import EMPTY as EMPTY
-from migrakit.core.folder import JOURNAL as JOURNAL
-from migrakit.core.folder import V1 as V1
-from migrakit.core.folder import Folder as Folder
-from migrakit.core.journal import JOURNAL_PATH, journal_warnings, parse_journal
+from migrakit.core.drizzle.folder import EMPTY as EMPTY
+from migrakit.core.drizzle.folder import JOURNAL as JOURNAL
+from migrakit.core.drizzle.folder import V1 as V1
+from migrakit.core.drizzle.folder import Folder as Folder
+from migrakit.core.drizzle.journal import JOURNAL_PATH, journal_warnings, parse_journal
+from migrakit.core.drizzle.naming import v1_sorted, v1_when
 from migrakit.core.migration import STANDARD, Layout, Migration, drizzle_hash
-from migrakit.core.naming import v1_sorted, v1_when
-from migrakit.core.statements import BREAKPOINT, keyword_head
+from migrakit.core.postgres.statements import BREAKPOINT, keyword_head
 from migrakit.errors import ConfigError, JournalError
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ def _sql_names(path: Path) -> list[str]:
         return [e.name for e in entries if e.name.endswith(".sql")]
 
 
-_LEADING_BLANKS = re.compile(r"[ \t\n\r\f\v]*")  # the blanks core.statements skips before a keyword
+_LEADING_BLANKS = re.compile(r"[ \t\n\r\f\v]*")  # the blanks core.postgres.statements skips before a keyword
 
 
 def _holds_sql(text: str) -> bool:

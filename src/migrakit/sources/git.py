@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrakit.core.journal import JOURNAL_PATH
+from migrakit.core.drizzle.journal import JOURNAL_PATH
 from migrakit.core.settings import Settings
 from migrakit.errors import ConfigError, MigrakitError
 from migrakit.sources.folders import check_folders, load_folder

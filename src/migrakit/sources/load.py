@@ -4,9 +4,9 @@ and its plans are in core/project.py."""
 
 from __future__ import annotations
 
+from migrakit.core.drizzle.naming import quoted_table
 from migrakit.core.migration import Migration
-from migrakit.core.naming import quoted_table
-from migrakit.core.planner import order_sequence
+from migrakit.core.plan.planner import order_sequence
 from migrakit.core.project import EmptyFolder, Sources
 from migrakit.core.settings import Settings
 from migrakit.sources.consolidated import load_consolidated

@@ -11,8 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
-from migrakit.core.journal import JOURNAL_PATH, Journal, render_journal
-from migrakit.core.naming import snapshot_name, utc_stamp
+from migrakit.core.drizzle.journal import JOURNAL_PATH, Journal, render_journal
+from migrakit.core.drizzle.naming import snapshot_name, utc_stamp
 from migrakit.core.reports import Generated
 from migrakit.core.settings import Settings
 from migrakit.errors import ConfigError, MigrakitError

@@ -25,7 +25,7 @@ class _RedactInvokeLog(logging.Filter):
     """`inv -d` / `migrakit -d` log every parsed argument, `--database-url` included: mask passwords first."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from migrakit.db.server import redact_text
+        from migrakit.db.connect.server import redact_text
 
         try:
             record.msg, record.args = redact_text(record.getMessage()), ()
@@ -124,9 +124,9 @@ def _write(text: str) -> None:
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
-    from migrakit.db.server import redact_text
+    from migrakit.db.connect.server import redact_text
     from migrakit.render import json as as_json
-    from migrakit.render.errors import render_error
+    from migrakit.render.error_text import render_error
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
@@ -204,7 +204,7 @@ def run_core(
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
-    from migrakit.db.server import redact_text
+    from migrakit.db.connect.server import redact_text
     from migrakit.render import json as as_json
 
     task = task or _task_name()
@@ -230,7 +230,7 @@ def run_core(
 
 def redact_error(err: MigrakitError, urls: list[str]) -> None:
     """Mask passwords in each text field of `err` (in place), before any renderer quotes them."""
-    from migrakit.db.server import redact_text
+    from migrakit.db.connect.server import redact_text
 
     for name in ("message", "file", "cause", "state", "fix"):
         value = getattr(err, name)

@@ -69,7 +69,7 @@ def migrate(
     With --targets FILE (or --targets-query SQL): the same on many databases at once, each with its own lock,
     transactions and tracking; a failing target stops at its failing migration and the others go on. Exit
     code: the first failed target's."""
-    from migrakit.render.report import Progress, choose_format, render_migrate
+    from migrakit.render.run import Progress, choose_format, render_migrate
     from migrakit.workflows import migrate as runner
 
     fmt = choose_format(json)
@@ -111,7 +111,7 @@ def status(
     Exit 3 when something blocks `db.migrate` (drift) or a migration has duplicated tracking rows.
     With --targets FILE (or --targets-query SQL): each target's state (up to date, pending, drift, failed).
     """
-    from migrakit.render.report import choose_format, render_status
+    from migrakit.render.run import choose_format, render_status
     from migrakit.workflows import status as runner
 
     fmt = choose_format(json)
@@ -148,7 +148,7 @@ def generate(
     With a drizzle.config.* in the project: run `npx drizzle-kit generate`, then check the new files.
     """
     from migrakit.render.generate import render_generated
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.workflows import generate as gen
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -178,7 +178,7 @@ def upgrade_tracking(
     --yes adds the columns and writes the names in one transaction. Nothing is re-run. Exit 3 when a row
     matches no folder, 5 when --yes is needed.
     """
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.render.upgrade import render_upgrade_tracking
     from migrakit.workflows.upgrade_tracking import upgrade_tracking as core
 
@@ -199,7 +199,7 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
     Each `<tag>.sql` becomes `<YYYYMMDDHHMMSS>_<name>/migration.sql` (bytes unchanged, so hashes stay) with its
     snapshot as snapshot.json; meta/ is removed. Prints the plan; --yes converts.
     """
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.render.upgrade import render_upgrade_layout
     from migrakit.workflows.upgrade_layout import upgrade_layout as core
 
@@ -226,7 +226,7 @@ def check(
     shadow database.
     """
     from migrakit.render.check import render_check
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.workflows.check import check as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
@@ -261,7 +261,7 @@ def baseline(
     under the migration lock (a running deploy is waited for, up to lock_wait_timeout).
     """
     from migrakit.render.baseline import render_baseline
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.workflows.baseline import baseline as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
@@ -291,7 +291,7 @@ def migrate_consolidated(
     For teams that deploy Mode 2 files apart from Mode 1 (`db.migrate` runs both). Refuses while a pending
     Mode 1 migration comes before a pending consolidation.
     """
-    from migrakit.render.report import Progress, choose_format, render_migrate
+    from migrakit.render.run import Progress, choose_format, render_migrate
     from migrakit.workflows import migrate as runner
 
     fmt = choose_format(json)
@@ -340,7 +340,7 @@ def bootstrap(
     everything the file creates, changes or drops must be so here); otherwise exit 3 naming the objects.
     `inv db.check` prints the --adopt/--only command for a partly-run legacy folder.
     """
-    from migrakit.render.report import Progress, choose_format, render_bootstrap
+    from migrakit.render.run import Progress, choose_format, render_bootstrap
     from migrakit.workflows import bootstrap as runner
 
     fmt = choose_format(json)
@@ -367,7 +367,7 @@ def count_branch_migrations(
     origin/<name>).
     """
     from migrakit.render.consolidate import render_branch_count
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.sources.git import count_branch_migrations as core
 
     settings = settings_from(c, migrations_dir=migrations_dir)
@@ -404,7 +404,7 @@ def consolidate(
     written file (db.lint --migration) and lists its findings.
     """
     from migrakit.render.consolidate import render_consolidation
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.workflows.consolidate import consolidate as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
@@ -465,7 +465,7 @@ def lint(
     With --targets FILE (or --targets-query SQL): every database of the fleet, each with its own pending
     migrations, shadow and table sizes (exit 7 when any target has a finding at --fail-on)."""
     from migrakit.render.lint import github_annotations, render_lint
-    from migrakit.render.report import choose_format
+    from migrakit.render.run import choose_format
     from migrakit.workflows.lint import lint as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)

@@ -13,7 +13,7 @@ COLLECTION = "db"  # tasks/db.py adds these to the db collection: db.server-stat
 @task(help={"json": "Print the status as JSON."})
 def server_status(c: Any, json: bool = False) -> None:
     """Show whether the embedded PostgreSQL (.migrakit/) runs: pid, data directory, URL, version. Starts nothing."""
-    from migrakit.db.embedded import status
+    from migrakit.db.connect.embedded import status
     from migrakit.render.embedded import render_server_status
 
     settings = settings_from(c)
@@ -25,7 +25,7 @@ def server_status(c: Any, json: bool = False) -> None:
 @task(help={"json": "Print the result as JSON."})
 def server_stop(c: Any, json: bool = False) -> None:
     """Stop the embedded PostgreSQL cleanly (fast shutdown, at most 30 s); says so when nothing runs."""
-    from migrakit.db.embedded import stop
+    from migrakit.db.connect.embedded import stop
     from migrakit.render.embedded import render_server_stop
 
     settings = settings_from(c)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from migrakit.core.planner import Plan, Problem
+from migrakit.core.plan.planner import Plan, Problem
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.db import provenance, server, session, shadow
-from migrakit.db import schema_diff as schema
-from migrakit.db.shadow import ignored_tables
+from migrakit.db import provenance
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.inspect import shadow
+from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.db.status import read_status
 from migrakit.errors import DriftError
 from migrakit.sources.load import load_sources

@@ -2,7 +2,7 @@
 
 Checks, in order: the database URL (set, or the embedded server), the database is reachable, the server
 version, the tracking table is readable, the migration folders (Mode 1, Mode 2, legacy) read and split, the
-connection (direct, or through which pooler, and what a transaction pooler means: see db/pooler.py).
+connection (direct, or through which pooler, and what a transaction pooler means: see db/connect/pooler.py).
 A failure does not stop the others; at the end the first failure's error is raised (its exit code: 2 for a
 malformed URL, 6 for an unreachable database or a permission problem, 1 for a folder), listing every check.
 """
@@ -16,7 +16,8 @@ from typing import Any
 from migrakit.core.migration import STANDARD
 from migrakit.core.reports import Check
 from migrakit.core.settings import Settings
-from migrakit.db import pooler, server, session, tracking
+from migrakit.db import tracking
+from migrakit.db.connect import pooler, server, session
 from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
 from migrakit.sources.load import load_sources
 

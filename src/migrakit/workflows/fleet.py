@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from migrakit.core.drizzle.naming import quoted_table
 from migrakit.core.events import (
     Event,
     EventSink,
@@ -45,11 +46,10 @@ from migrakit.core.events import (
     TargetWaits,
     no_fleet_event,
 )
-from migrakit.core.naming import quoted_table
+from migrakit.core.fleet_targets import Target, from_rows, parse_file
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.core.targets import Target, from_rows, parse_file
-from migrakit.db import server
+from migrakit.db.connect import server
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
 from migrakit.sources.load import load_sources
 from migrakit.workflows import check as check_workflow
@@ -138,7 +138,7 @@ def load_targets(settings: Settings, path: str | None, query: str | None) -> tup
             raise ConfigError(f"the targets file {path} is not UTF-8 text", file=path, state="nothing was run",
                               fix="save it as UTF-8") from None  # fmt: skip
         return parse_file(text, path), path
-    from migrakit.db.targets import query_rows
+    from migrakit.db.inspect.targets_query import query_rows
 
     if not settings.database_url:
         raise ConfigError(
@@ -280,7 +280,7 @@ def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrenc
     """The checks db.check and db.lint make before any target is touched (options, whole databases only, the
     folder: a bad one is exit 2 here), and `settings` with the shadow server, the embedded one started once and
     not per thread. Whole databases only: the shadow is built without a tenant's search_path."""
-    from migrakit.db import shadow
+    from migrakit.db.inspect import shadow
 
     check_options(targets, concurrency, 0)
     schemas = [t.name for t in targets if t.schema]

@@ -10,11 +10,12 @@ import re
 import subprocess
 from pathlib import Path
 
+from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
 from migrakit.core.reports import Generated as Generated
 from migrakit.core.settings import Settings
-from migrakit.core.statements import BREAKPOINT, is_destructive
-from migrakit.db import schema_diff as schema
-from migrakit.db import server, session, shadow
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.inspect import shadow
 from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
 from migrakit.sources.folders import load_folder
 from migrakit.sources.load import load_sources

@@ -2,7 +2,7 @@
 
 Recipe: plan (what is applied, what is pending) → a shadow database with the target's schema (the applied
 migrations run there, as `db.check` builds its shadow) → each statement to lint run there as `db.migrate`
-would run it (db/lock_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
+would run it (db/inspect/lint_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
 the rules (core/lint_rules.py) on each statement's parse tree and measurement → the file's suppressions.
 Nothing on the target is changed.
 """
@@ -14,12 +14,13 @@ from dataclasses import dataclass, field, replace
 from migrakit.core import lint_catalog, lint_rules
 from migrakit.core.lint_catalog import Finding
 from migrakit.core.migration import Migration
-from migrakit.core.pgvalues import parse_duration
+from migrakit.core.plan.to_tag import resolve_tag
+from migrakit.core.postgres.pgvalues import parse_duration
+from migrakit.core.postgres.statements import keyword_head
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.core.statements import keyword_head
-from migrakit.core.target import resolve_tag
-from migrakit.db import lock_probe, server, session, shadow
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import lint_probe, shadow
 from migrakit.db.status import read_status
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
 from migrakit.sources.load import load_sources
@@ -117,7 +118,7 @@ def lint(
     src = load_sources(settings)
     base, chosen, legacy_ran = _choose(settings, src, every, migration)
     target = session.resolve_target(settings)
-    sizes, target_version = lock_probe.target_sizes(target.url)
+    sizes, target_version = lint_probe.target_sizes(target.url)
     notes: list[str] = []
     with shadow.shadow(settings) as url:
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
@@ -126,7 +127,7 @@ def lint(
                 shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
         with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
             version = conn.info.server_version
-            probes = [lock_probe.probe_migration(conn, m, url) for m in chosen]
+            probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]
         note = shadow.version_note(target.url, url)
     if note:
         notes.append(note)
@@ -146,7 +147,7 @@ def lint(
     )
 
 
-def _judge(m: Migration, probe: lock_probe.MigrationProbe, sizes: dict[str, tuple[float, int]], version: int,
+def _judge(m: Migration, probe: lint_probe.MigrationProbe, sizes: dict[str, tuple[float, int]], version: int,
            timeout_off: bool) -> LintMigration:
     rows = {name: tuples for name, (tuples, _) in sizes.items()}
     out: list[LintStatement] = []

@@ -1,8 +1,8 @@
 """`db.migrate` and `db.migrate-consolidated`: apply the pending migrations, one migrator at a time.
 
 The recipe: read the files (sources/load.py), open the target and the lock's connection at once
-(db/session.py), take the migration lock and read the tracking rows under it in one round trip (db/lock.py,
-db/probe.py), plan (core/planner.py), cut and check the plan (core/run_plan.py), upgrade the
+(db/connect/session.py), take the migration lock and read the tracking rows under it in one round trip (db/run/lock.py,
+db/run/probe.py), plan (core/plan/planner.py), cut and check the plan (core/plan/run_plan.py), upgrade the
 tracking table when asked (db/table_upgrade.py), then apply (db/apply_plan.py). Returns a MigrateReport;
 nothing here prints."""
 
@@ -13,16 +13,17 @@ from contextlib import nullcontext
 from migrakit.core import events
 from migrakit.core.events import EventSink, no_event
 from migrakit.core.migration import CONSOLIDATED, Migration
-from migrakit.core.planner import Plan
+from migrakit.core.plan.planner import Plan
+from migrakit.core.plan.run_plan import check_statements, refuse_blocking, runnable, up_to
+from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import Sources, refuse_empty_folder
 from migrakit.core.reports import MigrateReport
-from migrakit.core.run_plan import check_statements, refuse_blocking, runnable, up_to
 from migrakit.core.settings import Settings
-from migrakit.core.target import resolve_tag
-from migrakit.db import probe, table_upgrade, tracking
+from migrakit.db import table_upgrade, tracking
 from migrakit.db.apply_plan import direct_connection, execute
-from migrakit.db.lock import migration_lock
-from migrakit.db.session import executor_options, open_migrating, open_target
+from migrakit.db.connect.session import executor_options, open_migrating, open_target
+from migrakit.db.run import probe
+from migrakit.db.run.lock import migration_lock
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
 
@@ -66,7 +67,7 @@ def migrate(
     with open_migrating(settings) as (target, conn, lock_conn):  # both connections at once
         on_event(events.TargetChosen(target.display))
         try:
-            # One round trip: the lock, and the rows read under it (db/probe.py).
+            # One round trip: the lock, and the rows read under it (db/run/probe.py).
             with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout, on_event=on_event,
                                 lock_conn=lock_conn) as held:  # fmt: skip
                 v1 = folder.layout == V1

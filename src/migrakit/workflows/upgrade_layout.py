@@ -21,8 +21,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrakit.core.journal import JOURNAL_PATH
-from migrakit.core.naming import locale_key, snapshot_name, v1_folder_name
+from migrakit.core.drizzle.journal import JOURNAL_PATH
+from migrakit.core.drizzle.naming import locale_key, snapshot_name, v1_folder_name
 from migrakit.core.settings import Settings
 from migrakit.errors import ConfirmationRequired, JournalError, MigrakitError
 from migrakit.sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder

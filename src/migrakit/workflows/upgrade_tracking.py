@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
 from migrakit.core.settings import Settings
-from migrakit.core.tracking_upgrade import TrackingUpgrade
-from migrakit.db import server, session, tracking
-from migrakit.db.lock import migration_lock
+from migrakit.db import tracking
+from migrakit.db.connect import server, session
+from migrakit.db.run.lock import migration_lock
 from migrakit.db.table_upgrade import apply, needed, unmatched_error
 from migrakit.errors import ConfirmationRequired, MigrakitError
 from migrakit.sources.folders import V1, Folder

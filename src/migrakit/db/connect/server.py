@@ -1,0 +1,293 @@
+"""Connections and databases: the one module that opens connections to PostgreSQL. [I/O]
+
+The target is `DATABASE_URL` when set, else the embedded PostgreSQL (db/connect/embedded.py, the `migrakit[embedded]`
+extra) whose data lives in `.migrakit/`. The embedded server is started once and left running, so the next command
+(in another process) reuses it. URLs and passwords never leave this module unredacted: use `redact_url` /
+`redact_text` for anything that is printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from migrakit.core import redact
+from migrakit.errors import ConfigError, DatabaseUnavailable
+
+if TYPE_CHECKING:
+    pass
+
+EMBEDDED_DATABASE = "migrakit"
+MASK = redact.MASK
+_FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
+
+# ------------------------------------------------------------------------------------------ redaction
+# The rules live in core/redact.py (pure); this layer adds libpq's own parse of each URL and the secrets the
+# process holds (PGPASSWORD, the URLs in the environment and on the command line).
+_URL_OPTIONS = ("--database-url", "--shadow-url")
+_URL_ENV = ("DATABASE_URL", "MIGRAKIT_SHADOW_URL")
+
+
+def libpq_password(url: str) -> str | None:
+    """The password libpq reads from `url` (URL or key=value DSN), or None when it has none or cannot parse it."""
+    try:
+        password = conninfo_to_dict(url).get("password")
+        return str(password) if password else None
+    except Exception:  # ProgrammingError for a malformed string; never let redaction fail
+        return None
+
+
+def parses(url: str) -> bool:
+    try:
+        conninfo_to_dict(url)
+        return True
+    except Exception:
+        return False
+
+
+def process_urls(argv: Iterable[str] | None = None, env: Mapping[str, str] | None = None) -> list[str]:
+    """Connection strings this process was given: `--database-url` / `--shadow-url` values on the command line
+    and DATABASE_URL / MIGRAKIT_SHADOW_URL in the environment (what Invoke's --debug may echo)."""
+    argv = list(sys.argv if argv is None else argv)
+    env = os.environ if env is None else env
+    found = [env.get(name, "") for name in _URL_ENV]
+    for i, arg in enumerate(argv):
+        for option in _URL_OPTIONS:
+            if arg == option and i + 1 < len(argv):
+                found.append(argv[i + 1])
+            elif arg.startswith(option + "="):
+                found.append(arg[len(option) + 1 :])
+    return [u for u in found if u]
+
+
+def secrets_of(urls: Iterable[str], env: Mapping[str, str] | None = None) -> set[str]:
+    """Every secret to mask for `urls`: their passwords (libpq's reading and every piece, see core.redact), plus
+    PGPASSWORD."""
+    env = os.environ if env is None else env
+    found: set[str] = set()
+    for url in urls:
+        if url:
+            found |= redact.passwords(url, [p for p in [libpq_password(url)] if p])
+    if env.get("PGPASSWORD"):
+        found |= redact.passwords(f"password='{env['PGPASSWORD']}'", [env["PGPASSWORD"]])
+    return found
+
+
+def redact_url(url: str) -> str:
+    """`url` with its passwords masked; scheme, host and database only when libpq cannot parse it or its
+    scheme is not PostgreSQL's (the string itself is never echoed then)."""
+    try:
+        if redact.scheme(url) in redact.POSTGRES_SCHEMES or redact.is_dsn(url):
+            return redact.redact_url(url) if parses(url) else redact.summarize(url)
+        return redact.summarize(url)
+    except Exception:  # never let redaction be the thing that fails
+        return "<url hidden>"
+
+
+def redact_text(text: str, urls: Iterable[str] = (), *, short_in_quotes: bool = True) -> str:
+    """`text` with `urls` (and the process's own URLs) redacted and every password piece masked; see
+    core.redact.redact_text. `short_in_quotes=False` for JSON, whose keys are quoted too."""
+    urls = [u for u in (*urls, *process_urls()) if u]
+    shown: dict[str, str] = {}
+    for url in urls:
+        safe = redact_url(url)
+        shown[url] = safe
+        # as Python's repr (Invoke's debug log) and JSON write it: backslashes doubled, quotes escaped
+        for escape in (lambda t: t.replace("\\", "\\\\"), lambda t: t.replace("\\", "\\\\").replace("'", "\\'"),
+                       lambda t: t.replace("\\", "\\\\").replace('"', '\\"')):
+            shown.setdefault(escape(url), escape(safe))
+    for url in sorted(shown, key=len, reverse=True):
+        text = text.replace(url, shown[url])
+    return redact.redact_text(text, (), secrets_of(urls), short_in_quotes=short_in_quotes)
+
+
+def check_url(url: str, what: str = "database URL") -> None:
+    """ConfigError (exit 2) before any connection for a URL libpq would misread: another database's scheme, a
+    string libpq cannot parse, or an unencoded `@` or `/` in the password. Never echoes the string."""
+    shown = redact_url(url)
+    s = redact.scheme(url)
+    if s is not None and s not in redact.POSTGRES_SCHEMES:
+        raise ConfigError(
+            f"the {what} is a {s}:// URL ({shown}), not a PostgreSQL one",
+            state="nothing was run (the database was not contacted)",
+            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (or postgres://); "
+            "migrakit only migrates PostgreSQL",
+        )
+    try:
+        conninfo_to_dict(url)
+    except Exception as exc:
+        raise ConfigError(
+            f"malformed {what} {shown}",
+            cause=_QUOTED_VALUE.sub(
+                '"…"', str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            ),
+            state="nothing was run (the database was not contacted)",
+            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (percent-encode special characters in the "
+            "password: @ as %40, / as %2F, % as %25) or a key=value string (host=... dbname=... password='...')",
+        ) from None
+    if redact.misread_userinfo(url):
+        raise ConfigError(
+            f"the password in the {what} {shown} holds an unencoded @ or /",
+            cause="libpq ends the password at the first @ or / and reads the rest as the host, port or database",
+            state="nothing was run (the database was not contacted)",
+            fix="percent-encode the password's special characters: @ as %40, / as %2F, % as %25 "
+            "(python -c 'import urllib.parse,sys; print(urllib.parse.quote(sys.argv[1], safe=\"\"))' PASSWORD)",
+        )
+
+
+_QUOTED_VALUE = re.compile(r"\"[^\"]*\"|'[^']*'")
+
+
+# ------------------------------------------------------------------------------------------ connecting
+# libpq's TCP keepalives (client side: no server setting, so nothing stays on a pooled server connection): a
+# migrator on a silent network notices within about a minute. Options the URL sets itself win.
+KEEPALIVES = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
+
+
+def _keepalives(url: str) -> dict[str, Any]:
+    try:
+        given = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return {}  # connect reports the malformed URL
+    return {k: v for k, v in KEEPALIVES.items() if k not in given}
+
+
+_SETTING_REFUSED = re.compile(
+    r'invalid value for parameter|unrecognized configuration parameter|invalid command-line argument for server'
+    r'|parameter "[^"]*" cannot be (changed|set)|invalid \w+ value: "|invalid integer value "|could not match \d+ port'
+)
+
+
+def _diagnose(message: str) -> tuple[str, str]:
+    """(what went wrong, fix) for a libpq connection failure. libpq gives no SQLSTATE before the
+    session exists, so this is the one place that reads message text."""
+    low = message.lower()
+    if re.search(r'database "[^"]*" does not exist', low):
+        return "the database does not exist", "create it (CREATE DATABASE) or fix the database name; " + _FIX_URL
+    if re.search(r'authentication failed|no password supplied|pg_hba\.conf|role "[^"]*" does not exist', low):
+        return "authentication failed", (
+            "check the user and password in DATABASE_URL, or unset it to use the embedded database"
+        )
+    if "permission denied for database" in low:
+        return "permission denied", "GRANT CONNECT on the database to the role; " + _FIX_URL
+    if "timeout expired" in low or "timed out" in low:  # not "lock_timeout" in a refused setting's message
+        return "the server did not answer in time", "check that the server is running and reachable; " + _FIX_URL
+    return "the server is unreachable", "check that the server is running and reachable; " + _FIX_URL
+
+
+# Client-side TCP keepalives (libpq parameters; ignored on unix sockets): while migrakit waits for a result, a
+# server or network that went silent is noticed after about idle + interval * count = 60 s, and the wait ends
+# with a lost-connection error (exit 6). A live server answers the probes, so a long statement is not cut short.
+# Parameters the URL sets itself win.
+def connect(
+    url: str,
+    *,
+    autocommit: bool = False,
+    application_name: str = "migrakit",
+    connect_timeout: int = 10,
+) -> psycopg.Connection:
+    """Open a connection (no server-side prepared statements), with `connect_timeout` and TCP keepalives
+    (`KEEPALIVES`). Failures raise DatabaseUnavailable (ConfigError for a malformed URL) whose text never
+    contains the password."""
+    check_url(url)
+    try:
+        return psycopg.connect(
+            url,
+            autocommit=autocommit,
+            application_name=application_name,
+            connect_timeout=connect_timeout,
+            prepare_threshold=None,
+            **_keepalives(url),
+        )
+    except psycopg.OperationalError as exc:
+        cause = redact_text(str(exc).strip(), [url])
+        # libpq or the server refused a parameter: a setting to fix, not a network problem
+        if _SETTING_REFUSED.search(str(exc)):
+            raise ConfigError(
+                f"cannot connect to {redact_url(url)}: a connection parameter or setting was refused",
+                cause=cause,
+                state="nothing was run",
+                fix="fix the parameter named above in the URL's query (sslmode, options=-c name=value, ...) or in "
+                "PGOPTIONS / PGSSLMODE; `SHOW name` on any session lists a setting's valid values",
+            ) from None
+        what, fix = _diagnose(str(exc))
+        # `from None`: the driver's message may echo the URL; the redacted text is in `cause`.
+        raise DatabaseUnavailable(f"cannot connect to {redact_url(url)}: {what}", cause=cause, fix=fix) from None
+    except psycopg.ProgrammingError as exc:  # the URL/DSN itself does not parse
+        raise ConfigError(
+            f"malformed database URL {redact_url(url)}",
+            cause=_QUOTED_VALUE.sub('"…"', str(exc).strip()),  # libpq quotes the piece it could not read
+            fix="use postgresql://<user>:<password>@<host>:<port>/<database> (percent-encode special characters)",
+        ) from None
+
+
+def conninfo(conn: psycopg.Connection[Any]) -> str:
+    """The conninfo of `conn`, password included, to open another connection like it (the lock's, the lock
+    watch's, the pooler probe's, the failpoint's)."""
+    info = conn.info
+    return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+
+
+def server_version(conn: psycopg.Connection) -> int:
+    """The server's version number, e.g. 160002 for 16.2."""
+    return conn.info.server_version
+
+
+# ------------------------------------------------------------------------------------------ databases
+_URL_PARTS = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)(?P<path>/[^?#]*)?(?P<tail>[?#].*)?", re.S)
+
+
+def with_database(url: str, dbname: str) -> str:
+    """The URL of database `dbname` on the same server, with the same user and options."""
+    m = _URL_PARTS.fullmatch(url)
+    if not m:  # key=value DSN
+        return psycopg.conninfo.make_conninfo(url, dbname=dbname)
+    tail = m.group("tail") or ""
+    if re.search(r"[?&]dbname=", tail):  # a query `dbname` wins over the path in libpq
+        tail = re.sub(r"([?&]dbname=)[^&#]*", lambda q: q.group(1) + quote(dbname, safe=""), tail)
+    return f"{m.group('head')}/{quote(dbname, safe='')}{tail}"
+
+
+def create_database(url: str, name: str, template: str | None = None) -> str:
+    """CREATE DATABASE `name` (optionally from `template`) on `url`'s server; return its URL."""
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+    with connect(url, autocommit=True) as conn:
+        try:
+            conn.execute(query)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise DatabaseUnavailable(
+                f"cannot create database {name!r} on {redact_url(url)}: permission denied",
+                cause=redact_text(str(exc).strip(), [url]),
+                fix="grant CREATEDB to the role in DATABASE_URL, or unset it to use the embedded database",
+            ) from None
+    return with_database(url, name)
+
+
+def drop_database(url: str, name: str) -> None:
+    """DROP DATABASE IF EXISTS `name` WITH (FORCE): ends its sessions first (PostgreSQL 13+)."""
+    with connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def shadow_database(url: str, prefix: str = "migrakit_shadow") -> Iterator[str]:
+    """A throwaway empty database on `url`'s server; yields its URL and drops it afterwards."""
+    import uuid  # here: the read-only commands never make a shadow database
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    shadow_url = create_database(url, name)
+    try:
+        yield shadow_url
+    finally:
+        drop_database(url, name)

@@ -1,0 +1,160 @@
+"""Mode 1, pipelined (the default): consecutive migrations queued back to back, about one round trip for all.
+
+Each migration is plain commands: BEGIN, its local timeouts, the two guards (db/run/guards.py), each statement alone
+(pipeline mode always uses the extended protocol), its tracking row, COMMIT. A migration holding a statement
+longer than PIPELINE_STATEMENT_LIMIT is never pipelined (executor.Executor runs it with plain.Plain).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+
+from migrakit.core.events import Done, EventSink, Queued, Started
+from migrakit.core.migration import STANDARD, Migration
+from migrakit.db import tracking
+from migrakit.db.run import pipeline
+from migrakit.db.run.guards import BUSY, TRACKED, AppliedElsewhere, tripped
+from migrakit.db.run.strategies.base import SETTINGS, Run, Sent, block_failure, rolled_back
+from migrakit.db.run.translate import connection_lost, settings_refused
+
+_SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
+_SYNC_BYTES = 8 << 20  # ... or this many characters of SQL
+
+
+class _Started:
+    """Emits 'start' for a pipelined migration only once its first command's result has arrived (it really
+    ran), in order; a migration queued after a failure never gets one."""
+
+    def __init__(self, on_event: EventSink, count: Callable[[Migration], int], cmds: pipeline.Commands) -> None:
+        self.on_event, self.count, self.cmds = on_event, count, cmds
+        self.waiting: deque[tuple[Migration, int]] = deque()  # (migration, number of its first command)
+
+    def watch(self, m: Migration, first: int) -> None:
+        self.waiting.append((m, first))
+        self.poll()
+
+    def poll(self) -> None:
+        while self.waiting and self.waiting[0][1] < self.cmds.done:
+            m, _ = self.waiting.popleft()
+            self.on_event(Started(m, self.count(m)))
+
+    def until(self, failed: Migration) -> None:
+        """After a failure: 'start' for the migrations up to the failed one (it ran, up to its failing command)."""
+        if any(m is failed for m, _ in self.waiting):
+            while self.waiting:
+                m, _ = self.waiting.popleft()
+                self.on_event(Started(m, self.count(m)))
+                if m is failed:
+                    break
+
+
+def _numbered(query: str) -> str:
+    """migrakit's own `%s` placeholders as the server's `$1`, `$2` ... (its queries hold no other `%`)."""
+    parts = query.split("%s")
+    return "".join(part + (f"${i}" if i < len(parts) else "") for i, part in enumerate(parts, 1))
+
+
+# A statement longer than this (characters; bytes for ASCII) is never pipelined: its migration runs alone,
+# statement by statement, in its own transaction (consecutive normal migrations keep batching). Below the
+# smallest size seen to deadlock psycopg's pipeline without `pipeline.drain` (2 MB over a unix socket), and the
+# round trips it costs are nothing next to sending a megabyte.
+PIPELINE_STATEMENT_LIMIT = 1 << 20
+
+
+def fits_pipeline(m: Migration) -> bool:
+    """A Mode 1 migration whose every statement is at most PIPELINE_STATEMENT_LIMIT long."""
+    return m.mode == STANDARD and all(s.end - s.start <= PIPELINE_STATEMENT_LIMIT for s in m.statements)
+
+
+class Pipelined(Run):
+    def apply(self, batch: Sequence[Migration]) -> list[str]:
+        """Queue each migration as plain commands: BEGIN, its local timeouts, each statement alone (pipeline
+        mode always uses the extended protocol), its tracking row, COMMIT; migrations back to back and one
+        Sync at the end, so the whole batch costs about one round trip. A Sync also goes out every
+        _SYNC_STATEMENTS statements or _SYNC_BYTES of SQL (a transaction spans Syncs), which bounds what
+        libpq holds on a large file. Commands go out through pipeline.Commands (one libpq call each, no cursor).
+
+        PostgreSQL skips everything after the first error until the next Sync: the migrations before the
+        failing one are committed (appended to `applied`), the failing one is rolled back, later ones do not
+        run. The first command without a result is the failing command."""
+        sent: list[Sent] = []  # commands queued since the last Sync: sent[i] is command number base + i
+        base = 0
+        ends: list[Migration] = []  # migrations whose COMMIT was queued since the last Sync
+        size = 0
+        settings, values = self.local_settings()
+        cmds = pipeline.Commands(self.conn)
+        own: dict[int, bytes] = {}  # migrakit's own queries (str or sql.Composed), as the bytes sent
+
+        def encoded(query: Any) -> bytes:
+            if (b := own.get(id(query))) is None:
+                text = query if isinstance(query, str) else query.as_string(self.conn)
+                b = own[id(query)] = cmds.encode(_numbered(text))
+            return b
+
+        begin, commit, setup, insert = encoded("BEGIN"), encoded("COMMIT"), encoded(settings), encoded(self.insert)
+        encoding = cmds.encoding
+        started = _Started(self.on_event, self.count, cmds)
+
+        def committed(migrations: Sequence[Migration]) -> None:
+            started.poll()
+            for done in migrations:
+                self.applied.append(done.tag)
+                self.on_event(Done(done))
+
+        if len(batch) > 1:
+            self.on_event(Queued(tuple(batch)))
+        try:
+            with cmds:
+                for m in batch:
+                    sent.append(Sent(m, None, None, 0))
+                    cmds.send(begin)
+                    sent.append(Sent(m, None, None, 0, SETTINGS))
+                    cmds.send(setup, values)
+                    for guard, query, params in self.guards.statements(m):
+                        sent.append(Sent(m, None, None, 0, guard))
+                        number = cmds.send(encoded(query), params)
+                        if guard == TRACKED:  # its result arrives only when the migration really runs
+                            started.watch(m, number)
+                    for i, st in enumerate(m.statements, 1):
+                        sent.append(Sent(m, None, st, i))
+                        cmds.send(st.text.encode(encoding))
+                        size += st.end - st.start
+                        due = self.fp is not None and self.fp.step()
+                        if due or len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
+                            cmds.sync()  # raises the first error, if any
+                            committed(ends)
+                            sent.clear()
+                            ends.clear()
+                            base, size = cmds.sent, 0
+                        if due:
+                            self.fp.fire(self.conn)  # type: ignore[union-attr]
+                    sent.append(Sent(m, None, None, None))
+                    cmds.send(insert, tracking.insert_params(m, v1=self.opts.v1))
+                    sent.append(Sent(m, None, None, None))
+                    cmds.send(commit)
+                    ends.append(m)
+                    started.poll()
+                cmds.sync()
+            committed(ends)
+        except psycopg.Error as exc:
+            at = (cmds.failed if cmds.failed is not None else cmds.done) - base
+            failed = (sent[at] if 0 <= at < len(sent) else sent[-1]) if sent else None
+            fm = failed.migration if failed else batch[0]
+            committed(ends[: ends.index(fm)] if fm in ends else ends)
+            if not (failed is not None and failed.role in (BUSY, TRACKED)):
+                started.until(fm)  # 'start' for those that ran, the failed one too
+            sent.clear()
+            idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            if not idle and not connection_lost(self.conn, exc):
+                self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+            if failed is not None and tripped(failed.role, exc):
+                raise AppliedElsewhere(fm, busy=failed.role == BUSY) from None
+            refused = settings_refused(exc) if failed is not None and failed.role == SETTINGS else None
+            if refused is not None:
+                raise refused from None
+            raise block_failure(self.conn, exc, failed, fm, rolled_back(fm)) from exc
+        return self.applied
