@@ -6,8 +6,8 @@ import shutil
 import psycopg
 import pytest
 
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import DriftError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner

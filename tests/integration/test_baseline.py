@@ -13,8 +13,8 @@ import pytest
 from migrakit.core.drizzle.journal import parse_journal
 from migrakit.core.migration import drizzle_hash
 from migrakit.core.postgres.statements import BREAKPOINT
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import DriftError, MigrakitError
 from migrakit.render.baseline import render_baseline
 from migrakit.sources.config import load_settings

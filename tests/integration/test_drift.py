@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psycopg
 
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import DriftError
 from migrakit.render.check import render_check
 from migrakit.sources.config import load_settings

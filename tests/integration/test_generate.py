@@ -5,8 +5,8 @@ import json
 import pytest
 
 from migrakit.core.drizzle.journal import parse_journal
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import ConfirmationRequired
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder

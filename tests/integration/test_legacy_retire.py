@@ -16,8 +16,8 @@ import psycopg
 import pytest
 
 from migrakit.core.migration import drizzle_hash
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import baseline, retire, runner

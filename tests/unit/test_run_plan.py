@@ -2,8 +2,8 @@
 
 import pytest
 
-from migrakit.core.migration import CONSOLIDATED, Migration, TrackingRow, drizzle_hash
 from migrakit.core.drizzle.naming import snapshot_name
+from migrakit.core.migration import CONSOLIDATED, Migration, TrackingRow, drizzle_hash
 from migrakit.core.plan.planner import plan
 from migrakit.core.plan.run_plan import (
     bootstrap_report,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from migrakit.core.actions import Action, actions_of, options
+from migrakit.core.postgres.actions import Action, actions_of, options
 
 PLAIN = "plain"
 NO_TRANSACTION = "no-transaction"  # cannot run inside a transaction block (CREATE INDEX CONCURRENTLY, ...)

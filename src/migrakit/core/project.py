@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from migrakit.errors import ConfigError
 from migrakit.core.drizzle.folder import Folder
-from migrakit.core.migration import STANDARD, Migration, TrackingRow
 from migrakit.core.drizzle.naming import quoted_table
+from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.migration import STANDARD, Migration, TrackingRow
 from migrakit.core.plan.planner import DEFAULT_TABLE, Plan, plan
 from migrakit.core.settings import Settings
-from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.errors import ConfigError
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrakit.errors import DriftError, MigrakitError
 from migrakit.core.connection import DIRECT, Pooler
 from migrakit.core.drizzle.folder import Folder
 from migrakit.core.plan.planner import Plan
+from migrakit.errors import DriftError, MigrakitError
 
 
 @dataclass

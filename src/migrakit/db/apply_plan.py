@@ -14,11 +14,11 @@ from migrakit.core.migration import Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.plan.run_plan import run_state
 from migrakit.core.settings import Settings
-from migrakit.errors import ConfigError, MigrakitError
 from migrakit.db.connect import pooler, server, session
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.guards import AppliedElsewhere
 from migrakit.db.run.strategies.base import Options
+from migrakit.errors import ConfigError, MigrakitError
 
 REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)
 

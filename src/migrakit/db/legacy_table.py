@@ -9,11 +9,11 @@ from psycopg import sql
 
 from migrakit.core.migration import Migration
 from migrakit.core.settings import Settings
-from migrakit.errors import MigrakitError
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.run.lock import migration_lock
+from migrakit.errors import MigrakitError
 
 
 def legacy_table(conn: Any, settings: Settings) -> tuple[str | None, int | None]:

@@ -21,12 +21,12 @@ from migrakit.core.drizzle.folder import V1
 from migrakit.core.migration import Migration
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db import tracking
 from migrakit.db.connect import server
+from migrakit.db.connect.session import executor_options
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.run.executor import Executor
-from migrakit.db.connect.session import executor_options
 
 Key = attribution.Key
 

@@ -11,8 +11,8 @@ from migrakit.core.project import Sources, refuse_empty_folder, table_name
 from migrakit.core.reports import StatusReport
 from migrakit.core.settings import Settings
 from migrakit.db.connect import pooler
-from migrakit.db.run import probe
 from migrakit.db.connect.session import Target, open_target, open_target_reading
+from migrakit.db.run import probe
 from migrakit.db.table_upgrade import needed
 
 

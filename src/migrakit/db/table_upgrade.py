@@ -10,12 +10,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from migrakit.core.drizzle.folder import V1, Folder
+from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
 from migrakit.core.migration import Migration, TrackingRow
 from migrakit.core.project import table_name
 from migrakit.core.settings import Settings
-from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
-from migrakit.errors import ConfirmationRequired, DriftError
 from migrakit.db import tracking
+from migrakit.errors import ConfirmationRequired, DriftError
 
 
 def needed(

@@ -11,10 +11,10 @@ from typing import Any
 import psycopg
 from psycopg import pq, sql
 
-from migrakit.core.migration import Migration, TrackingRow
 from migrakit.core.drizzle.naming import quoted_table
-from migrakit.errors import DatabaseUnavailable
+from migrakit.core.migration import Migration, TrackingRow
 from migrakit.db.run.strategies import simple_query
+from migrakit.errors import DatabaseUnavailable
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
 _COLUMNS_0X = sql.SQL("id SERIAL PRIMARY KEY,\n\thash text NOT NULL,\n\tcreated_at bigint")

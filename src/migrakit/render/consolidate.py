@@ -3,10 +3,10 @@ and what was written)."""
 
 from __future__ import annotations
 
-from migrakit.sources.git import BranchCount
-from migrakit.workflows.consolidate import ConsolidationReport
 from migrakit.render import json as as_json
 from migrakit.render.text import group_notes, subjects, table
+from migrakit.sources.git import BranchCount
+from migrakit.workflows.consolidate import ConsolidationReport
 
 
 def render_consolidation(report: ConsolidationReport, fmt: str = "plain") -> str:

@@ -24,8 +24,8 @@ from migrakit.core.events import (
     TargetWaits,
 )
 from migrakit.core.plan.planner import DUPLICATE_ROWS
-from migrakit.render.text import fold
 from migrakit.render import lint
+from migrakit.render.text import fold
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED",
                 "skipped": "skipped (not started)", "pending": "pending", "drift": "DRIFT", "no-drift": "no drift",

@@ -26,7 +26,7 @@ def lock_lines(report: Any, st: Any) -> list[str]:
             extra.append("new in this migration")
         out.append(f"{mode} on {rel}" + (f" ({'; '.join(extra)})" if extra else ""))
     if not out:  # nothing new: show the strong locks the transaction already holds (they last until COMMIT)
-        from migrakit.core.actions import WRITE_BLOCKING
+        from migrakit.core.postgres.actions import WRITE_BLOCKING
 
         out = [f"{mode} on {rel} (held since an earlier statement)" for rel, mode in st.held
                if mode in WRITE_BLOCKING and rel not in st.new]

@@ -22,8 +22,8 @@ from migrakit.core.drizzle.folder import JOURNAL as JOURNAL
 from migrakit.core.drizzle.folder import V1 as V1
 from migrakit.core.drizzle.folder import Folder as Folder
 from migrakit.core.drizzle.journal import JOURNAL_PATH, journal_warnings, parse_journal
-from migrakit.core.migration import STANDARD, Layout, Migration, drizzle_hash
 from migrakit.core.drizzle.naming import v1_sorted, v1_when
+from migrakit.core.migration import STANDARD, Layout, Migration, drizzle_hash
 from migrakit.core.postgres.statements import BREAKPOINT, keyword_head
 from migrakit.errors import ConfigError, JournalError
 

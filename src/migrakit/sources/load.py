@@ -4,13 +4,21 @@ and its plans are in core/project.py."""
 
 from __future__ import annotations
 
-from migrakit.core.migration import Migration
 from migrakit.core.drizzle.naming import quoted_table
+from migrakit.core.migration import Migration
 from migrakit.core.plan.planner import order_sequence
 from migrakit.core.project import EmptyFolder, Sources
 from migrakit.core.settings import Settings
 from migrakit.sources.consolidated import load_consolidated
-from migrakit.sources.folders import MIGRATIONS_EXPECTED, check_folders, display_path, folder_fix, load_folder, require_folder, said
+from migrakit.sources.folders import (
+    MIGRATIONS_EXPECTED,
+    check_folders,
+    display_path,
+    folder_fix,
+    load_folder,
+    require_folder,
+    said,
+)
 from migrakit.sources.legacy import load_legacy
 
 

@@ -38,8 +38,8 @@ def retire(
     build command switched to `migrakit db.migrate`, the legacy table dropped and
     docs/legacy-migration-retirement.md written. The change is staged, not committed. Exit 5 without --yes.
     """
-    from migrakit.render.run import choose_format
     from migrakit.render.retire import render_retire
+    from migrakit.render.run import choose_format
     from migrakit.workflows.retire import retire as core
 
     settings = settings_from(

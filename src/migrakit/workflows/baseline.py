@@ -34,16 +34,16 @@ from migrakit.core import attribution
 from migrakit.core.drizzle.journal import JOURNAL_PATH, parse_journal, render_journal
 from migrakit.core.migration import CONSOLIDATED, Migration
 from migrakit.core.plan.planner import Plan
-from migrakit.core.settings import Settings
 from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
+from migrakit.core.settings import Settings
 from migrakit.db import provenance, tracking
 from migrakit.db.connect import server, session
-from migrakit.db.inspect import shadow
+from migrakit.db.connect.session import executor_options
 from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.inspect import shadow
+from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.lock import migration_lock
-from migrakit.db.connect.session import executor_options
-from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.db.status import read_status
 from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError, MigrationFailed
 from migrakit.sources.folders import V1, Folder, display_path, load_folder

@@ -13,16 +13,16 @@ from migrakit.core import events
 from migrakit.core.attribution import SelectionError, parse_selection, split_selectors
 from migrakit.core.events import EventSink, no_event
 from migrakit.core.migration import Migration
+from migrakit.core.plan.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
 from migrakit.core.project import Sources
 from migrakit.core.reports import BootstrapReport
-from migrakit.core.plan.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
 from migrakit.core.settings import Settings
 from migrakit.db import provenance, tracking
 from migrakit.db.connect import session
+from migrakit.db.connect.session import executor_options, open_target
 from migrakit.db.inspect import shadow
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.lock import migration_lock
-from migrakit.db.connect.session import executor_options, open_target
 from migrakit.errors import ConfigError, DriftError, MigrakitError
 from migrakit.sources.folders import V1, display_path
 from migrakit.sources.load import load_sources

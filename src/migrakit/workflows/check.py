@@ -20,8 +20,8 @@ from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
 from migrakit.db import provenance
 from migrakit.db.connect import server, session
-from migrakit.db.inspect import shadow
 from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.inspect import shadow
 from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.db.status import read_status
 from migrakit.errors import DriftError

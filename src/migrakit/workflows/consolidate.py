@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrakit.core.drizzle.journal import JOURNAL_PATH, Journal, render_journal
-from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from migrakit.core.drizzle.naming import snapshot_name as snapshot_name
 from migrakit.core.drizzle.naming import utc_stamp
+from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from migrakit.core.plan.planner import order_sequence
 from migrakit.core.settings import Settings
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
-from migrakit.db.run.executor import Executor
 from migrakit.db.connect.session import executor_options
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.run.executor import Executor
 from migrakit.errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
 from migrakit.sources.consolidated import load_consolidated, render_manifest
 from migrakit.sources.folders import JOURNAL, Folder, check_folders, display_path, load_folder

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from migrakit.core.drizzle.naming import quoted_table
 from migrakit.core.events import (
     Event,
     EventSink,
@@ -45,10 +46,9 @@ from migrakit.core.events import (
     TargetWaits,
     no_fleet_event,
 )
-from migrakit.core.drizzle.naming import quoted_table
+from migrakit.core.fleet_targets import Target, from_rows, parse_file
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.core.fleet_targets import Target, from_rows, parse_file
 from migrakit.db.connect import server
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
 from migrakit.sources.load import load_sources

@@ -10,11 +10,11 @@ import re
 import subprocess
 from pathlib import Path
 
+from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
 from migrakit.core.reports import Generated as Generated
 from migrakit.core.settings import Settings
-from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
 from migrakit.sources.folders import load_folder

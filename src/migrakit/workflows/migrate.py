@@ -14,16 +14,16 @@ from migrakit.core import events
 from migrakit.core.events import EventSink, no_event
 from migrakit.core.migration import CONSOLIDATED, Migration
 from migrakit.core.plan.planner import Plan
+from migrakit.core.plan.run_plan import check_statements, refuse_blocking, runnable, up_to
+from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import Sources, refuse_empty_folder
 from migrakit.core.reports import MigrateReport
-from migrakit.core.plan.run_plan import check_statements, refuse_blocking, runnable, up_to
 from migrakit.core.settings import Settings
-from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.db import table_upgrade, tracking
-from migrakit.db.run import probe
 from migrakit.db.apply_plan import direct_connection, execute
-from migrakit.db.run.lock import migration_lock
 from migrakit.db.connect.session import executor_options, open_migrating, open_target
+from migrakit.db.run import probe
+from migrakit.db.run.lock import migration_lock
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
 

@@ -33,13 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from migrakit import __version__
-from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from migrakit.core.drizzle.naming import utc_stamp
+from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from migrakit.core.reports import Check
 from migrakit.core.settings import Settings
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.legacy_table import legacy_table, record_and_drop
 from migrakit.db.status import read_status

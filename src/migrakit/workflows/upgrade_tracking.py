@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from migrakit.core.settings import Settings
 from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
 from migrakit.db.run.lock import migration_lock

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migrakit.core.actions import ACCESS_EXCLUSIVE
+from migrakit.core.postgres.actions import ACCESS_EXCLUSIVE
 from migrakit.core.lint.rule import ERROR, WARNING, Finding, Rule, Seen
 
 INDEX_NOT_CONCURRENT = Rule(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migrakit.core.actions import LOCK_MODES, WRITE_BLOCKING
+from migrakit.core.postgres.actions import LOCK_MODES, WRITE_BLOCKING
 from migrakit.core.lint.rule import ERROR, WARNING, Finding, Rule, Seen
 
 LOCK_HELD_DURING_WORK = Rule(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migrakit.core.actions import Action
+from migrakit.core.postgres.actions import Action
 from migrakit.core.lint.rule import ERROR, WARNING, Finding, Rule, Seen
 
 MANY_ROWS = 10_000  # rows one statement may write before it should be batched

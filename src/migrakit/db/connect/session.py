@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 
 from migrakit.core.settings import Settings
-from migrakit.errors import DatabaseUnavailable
 from migrakit.db.connect import server
+from migrakit.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from migrakit.db.run.strategies.base import Options

@@ -26,8 +26,8 @@ import psycopg
 from psycopg import sql
 
 from migrakit.core.migration import Migration
-from migrakit.errors import DatabaseUnavailable, DriftError
 from migrakit.db import tracking
+from migrakit.errors import DatabaseUnavailable, DriftError
 
 SCHEMA = "migrakit"
 TABLE = "statement_progress"

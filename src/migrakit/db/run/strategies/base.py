@@ -1,4 +1,4 @@
-"""What every run strategy shares: the options, the driver methods (lock, tracking rows, record), the local
+"""What every run strategy shares: the options, the strategy methods (lock, tracking rows, record), the local
 settings, the one-transaction frame, and the error of a transaction that failed at a known command.
 
 Each strategy (pipelined.Pipelined, plain.Plain, mode2.Mode2, outside.Outside,
@@ -19,12 +19,12 @@ import psycopg
 from migrakit.core.events import Done, EventSink, Recorded, Started, no_event
 from migrakit.core.migration import STANDARD, Migration, TrackingRow
 from migrakit.core.postgres.statements import Statement
-from migrakit.errors import MigrakitError
 from migrakit.db import tracking
 from migrakit.db.run import failpoint
 from migrakit.db.run.guards import BUSY, AppliedElsewhere, Guards, tripped
 from migrakit.db.run.lock import migration_lock
 from migrakit.db.run.translate import connection_lost, failure, lost, settings_refused, whole_file_failure
+from migrakit.errors import MigrakitError
 
 SETTINGS = "settings"  # the role of the command setting the run's timeouts (see Sent.role)
 # (conn, run, state, progress): run `run` on `conn`, retrying lock timeouts or not (Run.with_lock_retries)
@@ -132,7 +132,7 @@ class Run:
         """No retries here; executor.Executor overrides it."""
         run()
 
-    # --- the driver contract (core/strategy.py)
+    # --- the strategy contract (core/strategy.py)
     def lock(self, timeout: float) -> AbstractContextManager[object]:
         return migration_lock(self.conn, self.opts.schema, self.opts.table, timeout=timeout, on_event=self.on_event)
 

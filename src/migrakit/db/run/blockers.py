@@ -8,8 +8,8 @@ from typing import Any
 
 import psycopg
 
-from migrakit.errors import LockTimeout, MigrakitError, MigrationFailed
 from migrakit.db.connect import server
+from migrakit.errors import LockTimeout, MigrakitError, MigrationFailed
 
 WATCH_JOIN_SECONDS = 5.0  # the blocker watch is best effort: never wait longer than this for its thread
 

@@ -60,11 +60,18 @@ from psycopg import errors as pgerrors
 from migrakit.core.events import Done, DrizzleTransactionEnded, EventSink, Started
 from migrakit.core.migration import STANDARD, Migration
 from migrakit.core.postgres.statements import LineIndex, Statement, keyword_head, split_breakpoints
-from migrakit.errors import LockTimeout, MigrakitError
 from migrakit.db import tracking
 from migrakit.db.run.strategies import simple_query
 from migrakit.db.run.strategies.base import Options, Run
-from migrakit.db.run.translate import concurrent_index_fix, connection_lost, failure, leftover_index, lost, settings_refused
+from migrakit.db.run.translate import (
+    concurrent_index_fix,
+    connection_lost,
+    failure,
+    leftover_index,
+    lost,
+    settings_refused,
+)
+from migrakit.errors import LockTimeout, MigrakitError
 
 IDLE = psycopg.pq.TransactionStatus.IDLE
 _ROLLBACK_TO = re.compile(r"\AROLLBACK(?:\s+(?:WORK|TRANSACTION))?\s+TO\b", re.IGNORECASE)

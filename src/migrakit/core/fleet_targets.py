@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migrakit.errors import ConfigError
 from migrakit.core import redact
 from migrakit.core.postgres import pgvalues
+from migrakit.errors import ConfigError
 
 _STATE = "nothing was run: the targets are checked before any target is connected to"
 _KEYS = ("name", "url", "schema")

@@ -29,15 +29,15 @@ from psycopg import errors as pgerrors
 
 from migrakit.core.events import EventSink, LockRetry, no_event
 from migrakit.core.migration import STANDARD, Migration
-from migrakit.errors import MigrationFailed
 from migrakit.db.run import progress
 from migrakit.db.run.blockers import BlockerWatch, gave_up
+from migrakit.db.run.strategies.base import Options, Run, rolled_back
 from migrakit.db.run.strategies.drizzle_transaction import SingleTransaction
 from migrakit.db.run.strategies.mode2 import Mode2
-from migrakit.db.run.strategies.base import Options, Run, rolled_back
 from migrakit.db.run.strategies.outside import Outside, check_progress
 from migrakit.db.run.strategies.pipelined import Pipelined, fits_pipeline
 from migrakit.db.run.strategies.plain import Plain
+from migrakit.errors import MigrationFailed
 
 
 class Executor(Run):

@@ -30,9 +30,9 @@ from typing import Any
 import psycopg
 
 from migrakit.db import tracking
+from migrakit.db.connect.writable import WRITABLE_COLUMNS
 from migrakit.db.run.strategies import simple_query
 from migrakit.db.tracking import TableRead
-from migrakit.db.connect.writable import WRITABLE_COLUMNS
 
 KEEPALIVES_LOCAL = (
     "set_config('idle_in_transaction_session_timeout', '0', true), set_config('tcp_keepalives_idle', '30', true), "

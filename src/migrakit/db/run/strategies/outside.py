@@ -20,12 +20,12 @@ from psycopg import sql
 from migrakit.core.events import Done, DroppedInvalidIndex, IndexAlreadyBuilt, Resumed, Started, StatementDone
 from migrakit.core.migration import Migration
 from migrakit.core.postgres.statements import NO_TRANSACTION, PLAIN
-from migrakit.errors import MigrakitError
 from migrakit.db import tracking
 from migrakit.db.run import progress
 from migrakit.db.run.guards import AppliedElsewhere
 from migrakit.db.run.strategies.base import Run
 from migrakit.db.run.translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
+from migrakit.errors import MigrakitError
 
 
 def check_progress(conn: psycopg.Connection[Any], tracking_name: str, migrations: Sequence[Migration]) -> None:

@@ -1,6 +1,6 @@
-"""The driver contract: what one migration run needs from the database. Pure (a Protocol, no driver imported).
+"""The run strategy contract: what one migration run needs from the database. Pure (a Protocol, no driver imported).
 
-Every run strategy in db/ satisfies it (pipelined.Pipelined, plain.Plain, mode2.Mode2,
+Every run strategy in db/run/strategies/ satisfies it (pipelined.Pipelined, plain.Plain, mode2.Mode2,
 outside.Outside, drizzle_transaction.SingleTransaction) and so does executor.Executor, which picks one per
 migration. tests/integration/test_strategy_conformance.py runs the same scenarios against each on a real server.
 

@@ -63,7 +63,10 @@ def from_env(environ: Mapping[str, str] = os.environ) -> Failpoint | None:
 def _terminate(conn: psycopg.Connection[Any]) -> None:
     """End `conn`'s backend from a second connection and wait until it has exited (its open transaction is
     rolled back), so what the next run finds does not depend on timing."""
-    from migrakit.db.connect.server import connect, conninfo  # late: server imports nothing from db/, but keep this module light
+    from migrakit.db.connect.server import (  # late: server imports nothing from db/, but keep this module light
+        connect,
+        conninfo,
+    )
 
     info = conn.info
     with connect(conninfo(conn), autocommit=True, application_name="migrakit-failpoint") as other:

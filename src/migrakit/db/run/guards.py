@@ -18,9 +18,9 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 
 from migrakit.core.migration import Migration
-from migrakit.errors import LockTimeout
 from migrakit.db import tracking
 from migrakit.db.run.lock import apply_key
+from migrakit.errors import LockTimeout
 
 BUSY, TRACKED = "busy", "tracked"
 # Volatile, so never folded at plan time.

@@ -26,8 +26,8 @@ from typing import Any
 
 import psycopg
 
-from migrakit.errors import InspectionFailed, MigrakitError
 from migrakit.db.connect import server
+from migrakit.errors import InspectionFailed, MigrakitError
 
 BOOKKEEPING_SCHEMAS = ("drizzle", "migrakit")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from migrakit.core.migration import STANDARD, Layout, Migration, TrackingRow
 from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.migration import STANDARD, Layout, Migration, TrackingRow
 
 
 class ProblemKind(StrEnum):

@@ -16,15 +16,15 @@ from contextlib import contextmanager
 from dataclasses import replace
 
 from migrakit.core.drizzle.folder import V1
-from migrakit.core.project import Sources
 from migrakit.core.plan.run_plan import check_statements, legacy_failure, refuse_blocking
+from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.errors import MigrakitError
 from migrakit.db import tracking
-from migrakit.db.connect import server, session
 from migrakit.db.apply_plan import execute
-from migrakit.db.run.executor import Executor
+from migrakit.db.connect import server, session
 from migrakit.db.connect.session import executor_options, open_target
+from migrakit.db.run.executor import Executor
+from migrakit.errors import MigrakitError
 
 
 def shadow_server(settings: Settings) -> str:

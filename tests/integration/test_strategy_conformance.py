@@ -1,4 +1,4 @@
-"""The driver contract (core/strategy.py), one suite for every execution strategy, on a real server.
+"""The strategy contract (core/strategy.py), one suite for every execution strategy, on a real server.
 
 Each strategy is built on its own connection and driven only through the contract (lock, tracking_rows, apply)
 plus what a runner does around it (create the tracking table, plan with core/plan/planner.py). The expectations are
@@ -19,15 +19,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.core.strategy import Strategy
 from migrakit.core.plan.planner import plan
+from migrakit.core.strategy import Strategy as StrategyProtocol
 from migrakit.db import tracking
-from migrakit.db.run.strategies.drizzle_transaction import SingleTransaction
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.guards import AppliedElsewhere
 from migrakit.db.run.lock import apply_key
-from migrakit.db.run.strategies.mode2 import Mode2
 from migrakit.db.run.strategies.base import Options, Run
+from migrakit.db.run.strategies.drizzle_transaction import SingleTransaction
+from migrakit.db.run.strategies.mode2 import Mode2
 from migrakit.db.run.strategies.outside import Outside
 from migrakit.db.run.strategies.pipelined import Pipelined
 from migrakit.db.run.strategies.plain import Plain
@@ -100,7 +100,7 @@ def files(strategy: Strategy, tmp_path: Path, spec: list[tuple[str, str]]) -> tu
 def driver(strategy: Strategy, url: str) -> tuple[Run, psycopg.Connection]:
     conn = psycopg.connect(url, autocommit=True)
     d = strategy.make(conn, strategy.options)
-    assert isinstance(d, Strategy)
+    assert isinstance(d, StrategyProtocol)
     return d, conn
 
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from migrakit.core.migration import STANDARD, Migration, TrackingRow
 from migrakit.core.drizzle.naming import locale_key, v1_folder_name
+from migrakit.core.migration import STANDARD, Migration, TrackingRow
 
 
 class MatchedBy(StrEnum):

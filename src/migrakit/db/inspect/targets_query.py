@@ -6,8 +6,8 @@ from typing import Any
 
 import psycopg
 
-from migrakit.errors import ConfigError, DatabaseUnavailable
 from migrakit.db.connect import server
+from migrakit.errors import ConfigError, DatabaseUnavailable
 
 QUERY_TIMEOUT = "30s"  # the query's statement_timeout: listing tenants is never a long job
 

@@ -12,8 +12,8 @@ from psycopg import sql
 
 from migrakit.core.migration import Migration
 from migrakit.core.postgres.statements import LineIndex, Statement, keyword_head
-from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError, MigrationFailed
 from migrakit.db.run import large_statement
+from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError, MigrationFailed
 
 _FIXES: dict[type[psycopg.Error], str] = {
     pgerrors.SyntaxError: "correct the SQL at the position shown, then run `inv db.migrate` again",

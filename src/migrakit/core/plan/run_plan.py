@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from migrakit.errors import DriftError, MigrakitError
 from migrakit.core.migration import STANDARD, Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.reports import BootstrapReport
+from migrakit.errors import DriftError, MigrakitError
 
 
 def up_to(p: Plan, to_tag: str | None) -> tuple[Plan, dict[str, Any]]:

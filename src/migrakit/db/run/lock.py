@@ -24,11 +24,11 @@ from psycopg import errors as pgerrors
 from psycopg.pq import TransactionStatus
 
 from migrakit.core.events import EventSink, LockAcquired, LockWait, no_event
-from migrakit.errors import DatabaseUnavailable, LockTimeout
 from migrakit.db.connect import server
+from migrakit.db.connect.writable import check_writable, read_only_error
 from migrakit.db.run import pipeline
 from migrakit.db.run.probe import Probe, lock_and_read
-from migrakit.db.connect.writable import check_writable, read_only_error
+from migrakit.errors import DatabaseUnavailable, LockTimeout
 
 _HOLDER = (
     "SELECT a.pid, a.application_name, a.backend_start FROM pg_locks l JOIN pg_stat_activity a USING (pid) "

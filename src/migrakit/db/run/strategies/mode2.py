@@ -2,8 +2,8 @@
 one transaction with its tracking row.
 
 The file is sent as written (one message; the simple protocol allows many statements) through
-db/run/strategies/simple_query.py, which returns the statements the server completed with the error. A failure then names the
-statement and its line:col: by the server's position, an offset into the whole file, when the error has one;
+simple_query.py (beside this module), which returns the statements the server completed with the error. A failure then
+names the statement and its line:col: by the server's position, an offset into the whole file, when the error has one;
 else as the first statement the server did not complete (translate.whole_file_failure).
 """
 
