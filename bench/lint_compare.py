@@ -86,31 +86,23 @@ def run_cases(pg: Postgres, pg_version: str) -> list[dict]:
     return rows
 
 
-def lint_time(pg: Postgres, pending: int = 20, repeat: int = 3) -> tuple[float, float]:
-    """(best of `repeat` runs of the lint workflow, of `migrakit db.lint` as a process), seconds, on `pending`
-    pending migrations (the best run: the machine is shared, the others measure the neighbours)."""
+def lint_time(pg: Postgres, repeat: int = 3) -> tuple[float, float]:
+    """(best of `repeat` runs of the lint workflow, of `migrakit db.lint` as a process), seconds, on 20 pending
+    migrations (bench/lint_speed.py's project; the best run: the machine is shared)."""
+    from bench.lint_speed import process_seconds
+    from bench.lint_speed import project as pending_project
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        settings, folder = project(work, pg, [])
-        for i in range(pending):
-            add_migration(folder, f"{i + 1:04d}_step", (
-                f"ALTER TABLE users ADD COLUMN c{i} text;\n--> statement-breakpoint\n"
-                f"CREATE TABLE t{i} (id bigint PRIMARY KEY, user_id int REFERENCES users (id));\n--> statement-breakpoint\n"
-                f"CREATE INDEX t{i}_user_idx ON t{i} (user_id);\n--> statement-breakpoint\n"
-                f"CREATE INDEX users_c{i}_idx ON users (c{i});"
-            ))
+        settings, folder = pending_project(work, pg)
         inner, outer = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
             report = lint_workflow.lint(settings)
             inner.append(time.perf_counter() - t0)
-            assert len(report.migrations) == pending
-            exe = Path(sys.executable).with_name("migrakit")
-            t0 = time.perf_counter()
-            proc = subprocess.run([str(exe), "db.lint", "-m", str(folder), "-u", settings.database_url, "-s", pg.url],
-                                  capture_output=True, text=True, timeout=300, check=False, cwd=work)
-            outer.append(time.perf_counter() - t0)
-            assert proc.returncode == 7, proc.stderr  # the CREATE INDEX on users are errors
+            assert len(report.migrations) == 20
+            outer.append(process_seconds(["db.lint", "-m", str(folder), "-u", settings.database_url, "-s", pg.url],
+                                         work, None))
     return min(inner), min(outer)
 
 

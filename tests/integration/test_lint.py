@@ -196,3 +196,19 @@ def test_a_missing_extension_is_one_finding_and_what_depends_on_it_is_not_measur
     notes = stmts[("0002_more", 3)]
     assert notes.not_measured is None and notes.error is None and "public.notes" in notes.new
     assert report.exit_code == 0  # the environment's failure is a warning: --fail-on error passes
+
+
+def test_a_shadow_dropped_without_waiting_is_gone_soon_after(pg_server_url):
+    import time
+    import uuid
+
+    from migrakit.db.connect import server
+
+    name = f"migrakit_shadow_test_{uuid.uuid4().hex[:8]}"
+    server.create_database(pg_server_url, name, throwaway=True)
+    server.drop_database(pg_server_url, name, wait=False)  # returns once the server has the statement
+    deadline = time.monotonic() + 30
+    with psycopg.connect(pg_server_url, autocommit=True) as conn:
+        while conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            assert time.monotonic() < deadline, "the server did not finish the drop"
+            time.sleep(0.05)

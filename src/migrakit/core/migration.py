@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from migrakit.errors import MigrakitError
 from migrakit.core.classify import Refusal, refusal
 from migrakit.core.postgres.statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
+from migrakit.errors import MigrakitError
 
 
 class Mode(StrEnum):

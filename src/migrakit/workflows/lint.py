@@ -15,10 +15,10 @@ from dataclasses import dataclass, field, replace
 from migrakit.core.lint.engine import Judge, head_offset, rows_on_target
 from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
 from migrakit.core.migration import Migration
+from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.postgres.pgvalues import parse_duration
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
 from migrakit.db.status import read_status
@@ -119,12 +119,14 @@ def lint(
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
                           fix=f"use one of {', '.join(FAIL_ON)}")
-    src = load_sources(settings)
-    base, chosen, legacy_ran = _choose(settings, src, every, migration)
-    target = session.resolve_target(settings)
-    sizes, target_version = lint_probe.target_sizes(target.url)
-    notes: list[str] = []
-    with shadow.shadow(settings) as url:
+    # the shadow is made while the target is read; the output does not wait for its drop
+    with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
+        src = load_sources(settings)
+        base, chosen, legacy_ran = _choose(settings, src, every, migration)
+        target = session.resolve_target(settings)
+        sizes, target_version = lint_probe.target_sizes(target.url)
+        notes: list[str] = []
+        url = shadow_url()
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
             on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
             if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it

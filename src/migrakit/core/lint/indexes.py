@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migrakit.core.postgres.actions import ACCESS_EXCLUSIVE
 from migrakit.core.lint.rule import ERROR, WARNING, Finding, Rule, Seen
+from migrakit.core.postgres.actions import ACCESS_EXCLUSIVE
 
 INDEX_NOT_CONCURRENT = Rule(
     "index-not-concurrent",

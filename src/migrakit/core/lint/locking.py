@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migrakit.core.postgres.actions import LOCK_MODES, WRITE_BLOCKING
 from migrakit.core.lint.rule import ERROR, WARNING, Finding, Rule, Seen
+from migrakit.core.postgres.actions import LOCK_MODES, WRITE_BLOCKING
 
 LOCK_HELD_DURING_WORK = Rule(
     "lock-held-during-work",

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from migrakit.core.postgres.actions import Action
 from migrakit.core.lint.rule import ERROR, WARNING, Finding, Rule, Seen
+from migrakit.core.postgres.actions import Action
 
 MANY_ROWS = 10_000  # rows one statement may write before it should be batched
 HUGE = 1_000_000  # from here it is an error: minutes of row locks, WAL and replica lag

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from migrakit.core.postgres.actions import WRITE_BLOCKING, Action
 from migrakit.core.classify import Classification, classify
+from migrakit.core.postgres.actions import WRITE_BLOCKING, Action
 
 ERROR = "error"
 WARNING = "warning"
