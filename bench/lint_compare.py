@@ -1,7 +1,7 @@
 """`db.lint` against squawk on tests/lint_cases/, and the lint time for 20 pending migrations.
 
-    .venv/bin/pip install squawk-cli        # the comparison only; without it the squawk columns say so
-    .venv/bin/python bench/lint_compare.py  # writes bench/results/lint.md
+    npm install --prefix bench/squawk       # squawk-cli from npm, pinned in bench/squawk/package-lock.json
+    .venv/bin/python bench/lint_compare.py  # writes bench/results/lint.md; without squawk its columns say so
 
 Each case is a dangerous or safe migration on a seeded table of 5,000 rows (tests/lint_cases/<family>/*.toml). migrakit
 lints it measured on a shadow database (db/inspect/lint_probe.py); squawk reads the same SQL file statically
@@ -35,7 +35,7 @@ from migrakit.workflows import runner  # noqa: E402
 
 CASES = ROOT / "tests" / "lint_cases"
 RESULTS = ROOT / "bench" / "results"
-SQUAWK = Path(sys.executable).with_name("squawk")
+SQUAWK = ROOT / "bench" / "squawk" / "node_modules" / ".bin" / "squawk"
 STYLE = ("prefer-", "require-timeout", "require-lock-timeout", "require-statement-timeout")
 
 
