@@ -6,7 +6,7 @@ from typing import Any
 
 from migrakit.tasks._run import run_core, settings_from, task
 
-COLLECTION = "db"  # tasks/db.py adds these to the db collection: db.server-status, db.server-stop
+COLLECTION = "db"  # tasks/db/__init__.py adds these to the db collection: db.server-status, db.server-stop
 
 
 # ------------------------------------------------------------------------------------------ the embedded server
