@@ -1,9 +1,10 @@
-"""render/text.py (folding, grouping) and render/json.py (the envelope and error shapes), without a database."""
+"""render/text.py (folding, grouping) and render/json/ (the envelope and error shapes), without a database."""
 
 from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
 from migrakit.core.plan.planner import plan
 from migrakit.errors import DriftError, MigrationFailed
-from migrakit.render import json as as_json
+from migrakit.render.json import document as as_json
+from migrakit.render.json import shapes
 from migrakit.render.text import RICH_MAX_ROWS, fold, group_notes, table
 
 
@@ -60,8 +61,8 @@ def test_duplicate_rows_serialize_as_rows_with_the_migration_they_duplicate():
     text = "CREATE TABLE a (id int);"
     m = Migration(tag="0000_a", when=1, path="migrations/0000_a.sql", text=text, hash=drizzle_hash(text.encode()))
     p = plan([m], [TrackingRow(1, m.hash, 1), TrackingRow(2, m.hash, 1)])
-    assert as_json.problem(p.problems[0])["kind"] == "duplicate-rows"
-    assert [{"migration": tag, **as_json.row(r)} for tag, r in p.duplicate_rows] == [
+    assert shapes.problem(p.problems[0])["kind"] == "duplicate-rows"
+    assert [{"migration": tag, **shapes.row(r)} for tag, r in p.duplicate_rows] == [
         {"migration": "0000_a", "id": 2, "hash": m.hash, "created_at": 1, "name": None}
     ]
 

@@ -125,8 +125,8 @@ def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", data
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
     from migrakit.db.connect.server import redact_text
-    from migrakit.render import json as as_json
     from migrakit.render.error_text import render_error
+    from migrakit.render.json import document as as_json
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
@@ -196,7 +196,7 @@ def run_core(
     settings: Settings | None = None,
     task: str | None = None,
 ) -> Any:
-    """Run `call`, print `render(result, fmt)` (JSON: render/json.py's document for `task`, the calling
+    """Run `call`, print `render(result, fmt)` (JSON: render/json/document.py's document for `task`, the calling
     task's name by default) and exit with the report's `exit_code`; turn MigrakitError into Exit with its
     code and its fix.
 
@@ -205,7 +205,7 @@ def run_core(
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
     from migrakit.db.connect.server import redact_text
-    from migrakit.render import json as as_json
+    from migrakit.render.json import document as as_json
 
     task = task or _task_name()
     url = settings.database_url if settings is not None else None
