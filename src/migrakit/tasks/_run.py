@@ -164,12 +164,6 @@ def _collection(module: dict[str, Any]) -> str:
     return str(module.get("COLLECTION") or module.get("__name__", "").rsplit(".", 1)[-1])
 
 
-def _task_name(frame_depth: int = 2) -> str:
-    """`db.migrate`, `legacy.retire`, ...: the collection (module) and task (function) that called run_core."""
-    frame = sys._getframe(frame_depth)
-    return f"{_collection(frame.f_globals)}.{frame.f_code.co_name.replace('_', '-')}"
-
-
 def _invoke_dry(c: Any) -> bool:
     try:
         return bool(c.config.run.dry)
@@ -190,15 +184,15 @@ def _long_lived_heap() -> Iterator[None]:
 
 
 def run_core(
+    task: str,
     render: Callable[[Any, str], str],
     call: Callable[[], Any],
     fmt: str,
     settings: Settings | None = None,
-    task: str | None = None,
 ) -> Any:
-    """Run `call`, print `render(result, fmt)` (JSON: render/json/document.py's document for `task`, the calling
-    task's name by default) and exit with the report's `exit_code`; turn MigrakitError into Exit with its
-    code and its fix.
+    """Run `call` for `task` (its full name, e.g. `db.migrate`: the JSON document's `task`), print
+    `render(result, fmt)` (JSON: render/json/document.py's document) and exit with the report's `exit_code`; turn
+    MigrakitError into Exit with its code and its fix.
 
     Nothing printed holds a password: an error's fields are redacted one by one before rendering (libpq quotes
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
@@ -207,7 +201,6 @@ def run_core(
     from migrakit.db.connect.server import redact_text
     from migrakit.render.json import document as as_json
 
-    task = task or _task_name()
     url = settings.database_url if settings is not None else None
     given = (settings.database_url, settings.shadow_url, settings.direct_url) if settings is not None else ()
     urls = [u for u in given if u]

@@ -66,7 +66,7 @@ def lint(
     def render(report: Any, fmt: str) -> str:
         return render_lint(report, fmt) + ("\n" + github_annotations(report) if github and report.findings else "")
 
-    run_core(
+    run_core("db.lint",
         render, lambda: core(settings, every=all, migration=migration, fail_on=fail_on), fmt,
         settings=settings,
     )  # fmt: skip

@@ -88,7 +88,7 @@ def migrate(
             to=to,
         )
 
-    run_core(render_migrate, call, fmt, settings=settings)
+    run_core("db.migrate", render_migrate, call, fmt, settings=settings)
 
 
 @task(help={**COMMON, "allow_empty": "Accept an empty migrations folder while the tracking table has rows (else exit 2).",
@@ -110,7 +110,7 @@ def status(
     if targets or targets_query:
         return run_fleet(settings, fmt, "status", targets, targets_query, concurrency, options={"allow_empty": allow_empty})
     single_only(concurrency=concurrency != 8)
-    run_core(render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, settings=settings)
+    run_core("db.status", render_status, lambda: runner.status(settings, allow_empty=allow_empty), fmt, settings=settings)
 
 
 
@@ -137,7 +137,7 @@ def check(
     if targets or targets_query:
         return run_fleet(settings, choose_format(json), "check", targets, targets_query, concurrency, options={})
     single_only(concurrency=concurrency != 8)
-    run_core(render_check, lambda: core(settings), choose_format(json), settings=settings)
+    run_core("db.check", render_check, lambda: core(settings), choose_format(json), settings=settings)
 
 
 
@@ -169,7 +169,7 @@ def migrate_consolidated(
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(
+    run_core("db.migrate-consolidated",
         render_migrate,
         lambda: runner.migrate_consolidated(
             settings, dry_run=dry_run, out_of_order=out_of_order, allow_empty=allow_empty, on_event=Progress(fmt)
@@ -219,5 +219,5 @@ def bootstrap(
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, legacy_dir=legacy_dir, shadow_url=shadow_url)
     call = lambda: runner.bootstrap(settings, dry_run=dry_run, only=only or (), adopt=adopt or (), on_event=Progress(fmt))  # noqa: E731
-    run_core(render_bootstrap, call, fmt, settings=settings)
+    run_core("db.bootstrap", render_bootstrap, call, fmt, settings=settings)
 

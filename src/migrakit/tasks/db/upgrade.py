@@ -31,7 +31,7 @@ def upgrade_tracking(
     from migrakit.workflows.upgrade_tracking import upgrade_tracking as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_upgrade_tracking, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
+    run_core("db.upgrade-tracking", render_upgrade_tracking, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 @task(
@@ -52,4 +52,4 @@ def upgrade_layout(c: Any, migrations_dir: str | None = None, yes: bool = False,
     from migrakit.workflows.upgrade_layout import upgrade_layout as core
 
     settings = settings_from(c, migrations_dir=migrations_dir)
-    run_core(render_upgrade_layout, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
+    run_core("db.upgrade-layout", render_upgrade_layout, lambda: core(settings, yes=yes), choose_format(json), settings=settings)

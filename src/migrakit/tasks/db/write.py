@@ -47,7 +47,7 @@ def generate(
         call = lambda: gen.with_drizzle_kit(settings, name, config)  # noqa: E731
     else:
         call = lambda: gen.from_schema_file(settings, name or "schema_change", allow_destructive=allow_destructive)  # noqa: E731
-    run_core(render_generated, call, choose_format(json), settings=settings)
+    run_core("db.generate", render_generated, call, choose_format(json), settings=settings)
 
 
 
@@ -80,7 +80,7 @@ def baseline(
     from migrakit.workflows.baseline import baseline as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
-    run_core(render_baseline, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
+    run_core("db.baseline", render_baseline, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 
@@ -106,7 +106,7 @@ def count_branch_migrations(
     from migrakit.sources.git import count_branch_migrations as core
 
     settings = settings_from(c, migrations_dir=migrations_dir)
-    run_core(render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), settings=settings)
+    run_core("db.count-branch-migrations", render_branch_count, lambda: core(settings, base=base, max_count=max), choose_format(json), settings=settings)
 
 
 @task(
@@ -156,7 +156,7 @@ def consolidate(
                 report.lint = [f"not linted: {err.message} (run `inv db.lint --migration {report.plan.stem}`)"]
         return report
 
-    run_core(
+    run_core("db.consolidate",
         render_consolidation,
         call,
         choose_format(json),
