@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.cli import migrate_args, run_cli, wait_for
 from tests.fixtures.folders import make_consolidation, make_drizzle_folder
 
@@ -289,7 +289,7 @@ def test_no_permission_to_create_the_tracking_schema(tmp_path, db_url, low_role)
 def test_no_permission_on_the_tracking_schema(tmp_path, db_url, low_role):
     name, low_url = low_role
     folder = make_drizzle_folder(tmp_path, [GOOD])
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     (folder.parent / "more").mkdir()
     more = make_drizzle_folder(tmp_path / "more", [GOOD, ("0001_insert", "INSERT INTO good VALUES (1);")])
     before = snapshot(db_url, tmp_path)

@@ -12,7 +12,7 @@ import pytest
 from migrakit.errors import ConfigError
 from migrakit.sources.config import load_settings
 from migrakit.sources.git import count_branch_migrations
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
 BIN = Path(sys.executable).parent
@@ -140,5 +140,5 @@ def test_consolidate_with_yes_folds_the_branch_and_migrate_runs_it(repo, db_url)
     assert sorted(p.name for p in (root / "migrations" / "meta").glob("*_snapshot.json")) == ["0000_snapshot.json", "0001_snapshot.json"]
     assert json.loads((root / "migrations" / "meta" / "0001_snapshot.json").read_text())["id"] == "s4"
     assert count_branch_migrations(settings_in(root), env={}).branch.tags == ()  # nothing new left on the branch
-    report = runner.migrate(settings_in(root, database_url=db_url))
+    report = migrate(settings_in(root, database_url=db_url))
     assert report.applied == ["0000_users", "0001_users_email", manifest.stem]

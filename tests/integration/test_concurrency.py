@@ -5,7 +5,7 @@ import psycopg
 from migrakit.core.events import LockRetry
 from migrakit.db.run.lock import lock_key
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.cli import SLEEP, migrate_args, run_cli, sleeping, start_cli
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import tables, tracked
@@ -85,7 +85,7 @@ def test_giving_up_on_the_migration_lock_exits_4_and_changes_nothing(tmp_path, d
 
 def test_lock_timeout_gives_up_naming_the_migration_and_the_blocking_session(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (id int);")])
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     add_migration(folder, "0001_add_column", "ALTER TABLE t ADD COLUMN x int;")
     add_migration(folder, "0002_later", "CREATE TABLE later (id int);")
     before = (folder / "0001_add_column.sql").read_bytes()
@@ -113,7 +113,7 @@ def test_lock_timeout_gives_up_naming_the_migration_and_the_blocking_session(tmp
 def test_a_lock_timeout_retry_succeeds_once_the_long_transaction_ends(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (id int);")])
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder), lock_timeout="300ms")
-    runner.migrate(settings)
+    migrate(settings)
     add_migration(folder, "0001_add_column", "ALTER TABLE t ADD COLUMN x int;")
     blocker = psycopg.connect(db_url)
     blocker.execute("SELECT count(*) FROM t")
@@ -125,7 +125,7 @@ def test_a_lock_timeout_retry_succeeds_once_the_long_transaction_ends(tmp_path, 
             blocker.rollback()  # the long transaction ends before the retry
 
     try:
-        report = runner.migrate(settings, on_event=on_event)
+        report = migrate(settings, on_event=on_event)
     finally:
         blocker.close()
     assert retries == [1]

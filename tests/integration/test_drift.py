@@ -14,7 +14,7 @@ from migrakit.errors import DriftError
 from migrakit.render.check import render_check
 from migrakit.sources.config import load_settings
 from migrakit.workflows import check as drift
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.folders import make_drizzle_folder
 
 BIN = Path(sys.executable).parent
@@ -46,7 +46,7 @@ def shadow_databases(admin_url: str) -> list[str]:
 
 def test_a_migrated_database_has_no_drift(tmp_path, db_url, pg_server_url):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
+    migrate(settings)
     before = shadow_databases(pg_server_url)
     report = drift.check(settings)
     assert not report.drifted and report.diff.equal
@@ -58,7 +58,7 @@ def test_a_migrated_database_has_no_drift(tmp_path, db_url, pg_server_url):
 
 def test_a_column_changed_by_hand_is_named_and_exits_with_the_drift_code(tmp_path, db_url, pg_server_url):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
+    migrate(settings)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute('ALTER TABLE "projects" ALTER COLUMN "name" TYPE varchar(40)')
 
@@ -93,7 +93,7 @@ def test_a_column_changed_by_hand_is_named_and_exits_with_the_drift_code(tmp_pat
 
 def test_missing_and_extra_objects_and_tracking_problems_are_reported(tmp_path, db_url, pg_server_url):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
+    migrate(settings)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute('DROP INDEX "projects_account_idx"')
         conn.execute("CREATE TABLE handmade (id int)")
@@ -119,7 +119,7 @@ def test_an_unmigrated_database_shows_what_is_pending(tmp_path, db_url, pg_serve
 
 def test_each_difference_names_the_migration_that_creates_it(tmp_path, db_url, pg_server_url):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
+    migrate(settings)
     with psycopg.connect(db_url) as conn:  # changes made by hand
         conn.execute('DROP INDEX "projects_account_idx"')
         conn.execute('ALTER TABLE "accounts" DROP COLUMN "email"')

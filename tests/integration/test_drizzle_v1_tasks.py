@@ -136,7 +136,7 @@ def test_migrate_upgrade_tracking_changes_nothing_when_a_file_was_edited(tmp_pat
 def test_empty_drizzle0_table_with_a_v1_folder_is_upgraded_only_when_asked(tmp_path, db_url):
     from migrakit.errors import ConfirmationRequired
     from migrakit.sources.config import load_settings
-    from migrakit.workflows import runner
+    from migrakit.workflows.migrate import migrate
 
     folder = tmp_path / "migrations" / "20250101000000_first"
     folder.mkdir(parents=True)
@@ -146,9 +146,9 @@ def test_empty_drizzle0_table_with_a_v1_folder_is_upgraded_only_when_asked(tmp_p
         conn.execute("CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)")
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder.parent))
     with pytest.raises(ConfirmationRequired) as info:
-        runner.migrate(settings)
+        migrate(settings)
     assert "upgrade-tracking" in (info.value.fix or "")
     assert columns(db_url) == ["id", "hash", "created_at"]
-    report = runner.migrate(settings, upgrade_tracking=True)
+    report = migrate(settings, upgrade_tracking=True)
     assert (report.applied, report.tracking_upgraded) == (["20250101000000_first"], 0)
     assert [r[3:] for r in rows(db_url)] == [("20250101000000_first", False)]

@@ -13,7 +13,7 @@ import pytest
 from migrakit.errors import DatabaseUnavailable
 from migrakit.sources.config import load_settings
 from migrakit.workflows import env_check as envcheck
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.folders import make_drizzle_folder
 
 BIN = Path(sys.executable).parent
@@ -41,7 +41,7 @@ def test_a_ready_environment_passes_every_check(tmp_path, db_url):
     assert "does not exist yet (db.migrate creates it" in lines[3]
     assert lines[4] == "ok   migration folders: 1 in migrations/ (journal layout), readable and splittable"
 
-    runner.migrate(load_settings(root, env={}, database_url=db_url))
+    migrate(load_settings(root, env={}, database_url=db_url))
     data = json.loads(migrakit(root, db_url, "env.check", "--json").stdout)
     assert data["ok"] and {c["name"]: c["found"] for c in data["checks"]}["tracking table"].endswith("readable, 1 row(s)")
 
@@ -72,7 +72,7 @@ def test_a_malformed_url_is_a_configuration_error(tmp_path):
 
 def test_an_unreadable_tracking_table_names_the_grant(tmp_path, db_url):
     root = project(tmp_path)
-    runner.migrate(load_settings(root, env={}, database_url=db_url))
+    migrate(load_settings(root, env={}, database_url=db_url))
     role = f"limited_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{role}" LOGIN')

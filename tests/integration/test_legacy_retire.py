@@ -20,8 +20,11 @@ from migrakit.db.connect import server
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
-from migrakit.workflows import baseline, retire, runner
+from migrakit.workflows import baseline, retire
 from migrakit.workflows import check as drift
+from migrakit.workflows.bootstrap import bootstrap as run_bootstrap
+from migrakit.workflows.migrate import migrate as run_migrate
+from migrakit.workflows.status import status as run_status
 
 BIN = Path(sys.executable).parent
 LEGACY = ["022_drop_old_audit", "023_settings_jsonb", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]
@@ -97,7 +100,7 @@ def test_the_seeds_drift_is_found_and_the_legacy_system_retired(project, db_url,
     settings = settings_for(project, db_url, pg_server_url)
     repo = git.Repo(project)
     head = repo.head.commit.hexsha
-    runner.migrate(settings)
+    run_migrate(settings)
     sync_without_running(db_url)
 
     # db.check: tracking "says applied" (in schema_migrations), but the JSONB structure is missing
@@ -167,11 +170,11 @@ def test_the_seeds_drift_is_found_and_the_legacy_system_retired(project, db_url,
 
     # the database is still exactly what the (remaining) migrations produce, and tracking agrees
     assert migrakit(project, db_url, pg_server_url, "db.check").returncode == 0
-    status = runner.status(settings_for(project, db_url, pg_server_url))
+    status = run_status(settings_for(project, db_url, pg_server_url))
     assert status.plan.pending == () and status.plan.unknown_rows == () and not status.plan.problems
     # a fresh database built from the retired project gets the legacy schema from the fold
     with server.shadow_database(pg_server_url) as fresh:
-        runner.migrate(settings_for(project, fresh, pg_server_url))
+        run_migrate(settings_for(project, fresh, pg_server_url))
         assert schema.compare(fresh, db_url).equal
 
     # a second run: nothing left to retire
@@ -182,7 +185,7 @@ def test_the_seeds_drift_is_found_and_the_legacy_system_retired(project, db_url,
 
 def test_where_the_old_runner_really_ran_the_files_baseline_records_them_then_retire(project, db_url, pg_server_url):
     settings = settings_for(project, db_url, pg_server_url)
-    runner.migrate(settings)
+    run_migrate(settings)
     with psycopg.connect(db_url, autocommit=True) as conn:  # the old runner: each file with its own transaction
         for name in LEGACY:
             with conn.transaction():
@@ -216,8 +219,8 @@ def git_show(repo: git.Repo, path: str) -> bytes:
 
 def test_a_dirty_working_tree_is_refused(project, db_url, pg_server_url):
     settings = settings_for(project, db_url, pg_server_url)
-    runner.migrate(settings)
-    runner.bootstrap(settings)
+    run_migrate(settings)
+    run_bootstrap(settings)
     (project / "notes.txt").write_text("work in progress")
     with pytest.raises(MigrakitError) as info:
         retire.retire(settings, yes=True)
@@ -228,8 +231,8 @@ def test_a_dirty_working_tree_is_refused(project, db_url, pg_server_url):
 
 def test_a_failure_in_the_database_step_puts_every_file_back(project, db_url, pg_server_url):
     settings = settings_for(project, db_url, pg_server_url)
-    runner.migrate(settings)
-    runner.bootstrap(settings)
+    run_migrate(settings)
+    run_bootstrap(settings)
     sync_without_running(db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:  # outside the compared schemas, so no drift: DROP fails
         conn.execute("CREATE SCHEMA migrakit")

@@ -14,7 +14,7 @@ from migrakit.core.events import AppliedElsewhereSeen, Planned
 from migrakit.db.connect import pooler, server
 from migrakit.db.run.lock import apply_key
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.cli import migrate_args, run_cli, start_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tables, tracked
@@ -163,7 +163,7 @@ def test_a_migration_tracked_by_another_migrator_meanwhile_is_not_applied_again(
                 other.execute("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) "
                               "SELECT %s, 1700000000000", (hash_of(folder, "0000_a"),))  # fmt: skip
 
-    report = runner.migrate(settings, on_event=on_event)
+    report = migrate(settings, on_event=on_event)
     assert any(isinstance(e, AppliedElsewhereSeen) for e in events)
     assert report.applied == ["0001_b"]
     assert len(tracked(db_url)) == 2  # 0000_a once (the other migrator's row), 0001_b once
@@ -185,7 +185,7 @@ def test_a_migration_transaction_waits_for_another_migrators_open_one(tmp_path, 
             other.rollback()  # ... and ends without applying anything
 
     try:
-        report = runner.migrate(settings, on_event=on_event)
+        report = migrate(settings, on_event=on_event)
     finally:
         other.close()
     assert seen == [True]

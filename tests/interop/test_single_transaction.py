@@ -12,7 +12,8 @@ import pytest
 
 from migrakit.core.events import LockRetry
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.sources.load import load_sources
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.cli import migrate_args, run_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked
@@ -274,12 +275,12 @@ def test_a_lock_timeout_is_retried_from_begin_while_nothing_is_committed(db_url,
             tmp_path, env={"MIGRAKIT_LOCK_TIMEOUT": "300ms", "MIGRAKIT_LOCK_RETRIES": "5"}, database_url=db_url,
             migrations_dir=str(folder),
         )  # fmt: skip
-        report = runner.migrate(settings, single_transaction=True, on_event=events.append)
+        report = migrate(settings, single_transaction=True, on_event=events.append)
     finally:
         timer.join()
         held.close()
     assert report.applied == ["0001_b"] and any(isinstance(e, LockRetry) for e in events)
-    assert tracked(db_url) == [m.hash for m in runner.load_sources(settings).migrations]
+    assert tracked(db_url) == [m.hash for m in load_sources(settings).migrations]
     assert query(db_url, "SELECT attname FROM pg_attribute WHERE attrelid = 'a'::regclass AND attnum > 0 ORDER BY attnum") == [("id",), ("n",)]
 
 

@@ -122,11 +122,6 @@ class _Shadows:
     fold_error: MigrakitError | None = None  # the fold failed on its shadow (raised once the preconditions hold)
 
 
-def gather(settings: Settings) -> RetirePlan:
-    """What is left to retire and whether the preconditions hold. Changes nothing."""
-    return _gather(settings)[0]
-
-
 def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
     target = session.resolve_target(settings)
     plan = RetirePlan(target.display)

@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -23,10 +23,6 @@ from psycopg.conninfo import conninfo_to_dict
 from migrakit.core import redact
 from migrakit.errors import ConfigError, DatabaseUnavailable
 
-if TYPE_CHECKING:
-    pass
-
-EMBEDDED_DATABASE = "migrakit"
 MASK = redact.MASK
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
 
