@@ -2,6 +2,7 @@
 
 from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
 from migrakit.core.plan.planner import plan
+from migrakit.db.connect import server
 from migrakit.errors import DriftError, MigrationFailed
 from migrakit.render.json import document as as_json
 from migrakit.render.json import shapes
@@ -43,7 +44,8 @@ def test_error_document_has_the_same_fields_for_every_error():
     failed = MigrationFailed("migration 0001_x failed at statement 2 of 3", file="m/0001_x.sql", migration="0001_x",
                              statement_no=2, statement_count=3, line=4, col=1, cause="boom", state="s", fix="f")  # fmt: skip
     drift = DriftError("edited", migration="0000_a")
-    docs = [as_json.error_document("db.migrate", e, database_url="postgresql://u:hunter2@h/d") for e in (failed, drift)]
+    shown = server.redact_url("postgresql://u:hunter2@h/d")  # as tasks/_run.py gives it
+    docs = [as_json.error_document("db.migrate", e, shown_url=shown) for e in (failed, drift)]
     assert [list(d) for d in docs] == [["schema_version", "task", "ok", "exit_code", "database", "database_url", "error"]] * 2
     assert list(docs[0]["error"]) == list(docs[1]["error"])
     assert docs[0]["error"]["statement"] == 2 and docs[0]["error"]["statement_count"] == 3
@@ -54,7 +56,7 @@ def test_error_document_has_the_same_fields_for_every_error():
 def test_embedded_server_url_is_taken_from_its_display():
     display = "postgresql://postgres:@/migrakit?host=/tmp/sock (embedded, data in .migrakit/)"
     assert as_json.url_of(display, None) == "postgresql://postgres:@/migrakit?host=/tmp/sock"
-    assert as_json.url_of("postgresql://u:***@h/d", "postgresql://u:pw@h/d") == "postgresql://u:***@h/d"
+    assert as_json.url_of(display, "postgresql://u:***@h/d") == "postgresql://u:***@h/d"  # the configured URL first
 
 
 def test_duplicate_rows_serialize_as_rows_with_the_migration_they_duplicate():

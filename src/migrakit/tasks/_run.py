@@ -124,14 +124,14 @@ def _write(text: str) -> None:
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
-    from migrakit.db.connect.server import redact_text
+    from migrakit.db.connect.server import redact_text, redact_url
     from migrakit.render.error_text import render_error
     from migrakit.render.json import document as as_json
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
     if fmt == "json":
-        document = as_json.error_document(task, err, database_url=database_url)
+        document = as_json.error_document(task, err, shown_url=redact_url(database_url) if database_url else None)
         _write(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
     return Exit(redact_text(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
@@ -198,7 +198,7 @@ def run_core(
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
-    from migrakit.db.connect.server import redact_text
+    from migrakit.db.connect.server import redact_text, redact_url
     from migrakit.render.json import document as as_json
 
     url = settings.database_url if settings is not None else None
@@ -211,7 +211,8 @@ def run_core(
             raise _exit(err, fmt, urls, task, url) from err
         code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
         if fmt == "json":
-            text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
+            shown = redact_url(url) if url else None
+            text = as_json.dumps(as_json.document(task, result, exit_code=code, shown_url=shown))
         else:
             text = render(result, fmt)
         _write(redact_text(text, urls, short_in_quotes=fmt != "json"))

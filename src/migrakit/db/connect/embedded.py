@@ -141,6 +141,13 @@ class ServerStatus:
     note: str | None = None  # e.g. the server runs but did not answer
 
     @property
+    def shown_url(self) -> str | None:
+        """`url` as it may be printed (redacted all the same)."""
+        from migrakit.db.connect.server import redact_url
+
+        return redact_url(self.url) if self.url else None
+
+    @property
     def exit_code(self) -> int:
         return 0  # a report, whatever the server's state
 

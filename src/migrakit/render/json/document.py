@@ -24,43 +24,40 @@ def dumps(data: Data) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False)
 
 
-def url_of(display: str | None, database_url: str | None) -> str | None:
-    """The redacted URL: the configured one, else the embedded server's (the display text before its mark)."""
-    from migrakit.db.connect.server import redact_url
-
-    if database_url:
-        return redact_url(database_url)
+def url_of(display: str | None, shown_url: str | None) -> str | None:
+    """The redacted URL: the configured one (`shown_url`, redacted by the caller: tasks/_run.py), else the
+    embedded server's (the display text before its mark)."""
+    if shown_url:
+        return shown_url
     if display and EMBEDDED_MARK in display:
         return display.split(EMBEDDED_MARK, 1)[0]
     return None
 
 
-def _envelope(task: str, *, exit_code: int, display: str | None, database_url: str | None) -> Data:
+def _envelope(task: str, *, exit_code: int, display: str | None, shown_url: str | None) -> Data:
     return {
         "schema_version": SCHEMA_VERSION,
         "task": task,
         "ok": exit_code == 0,
         "exit_code": exit_code,
         "database": display,
-        "database_url": url_of(display, database_url) if display or database_url else None,
+        "database_url": url_of(display, shown_url) if display or shown_url else None,
     }
 
 
-def document(task: str, result: Any, *, exit_code: int, database_url: str | None = None) -> Data:
-    """The whole document for a task's result."""
+def document(task: str, result: Any, *, exit_code: int, shown_url: str | None = None) -> Data:
+    """The whole document for a task's result; `shown_url`: the configured database URL, already redacted."""
     body = serialize(result)
     display = body.pop("database", None)
-    base = _envelope(task, exit_code=exit_code, display=display, database_url=database_url if display else None)
+    base = _envelope(task, exit_code=exit_code, display=display, shown_url=shown_url if display else None)
     doc = {**base, "changed": False, "problems": [], "warnings": [], "notes": [], "error": None}
     doc.update(body)
     return doc
 
 
-def error_document(task: str, err: MigrakitError, *, database_url: str | None = None) -> Data:
-    from migrakit.db.connect.server import redact_url
-
-    display = redact_url(database_url) if database_url else None
-    return {**_envelope(task, exit_code=err.exit_code, display=display, database_url=database_url), "error": error(err)}
+def error_document(task: str, err: MigrakitError, *, shown_url: str | None = None) -> Data:
+    """The document of a task that failed; `shown_url`: the configured database URL, already redacted."""
+    return {**_envelope(task, exit_code=err.exit_code, display=shown_url, shown_url=shown_url), "error": error(err)}
 
 
 def serializer_of(cls: type) -> Any:

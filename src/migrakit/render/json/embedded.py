@@ -10,10 +10,9 @@ from migrakit.render.json.shapes import Data, serializes
 def server_status(st: ServerStatus) -> Data:
     """db.connect.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
     from migrakit.db.connect.embedded import PACKAGE
-    from migrakit.db.connect.server import redact_url
 
     return {
-        "database_url": redact_url(st.url) if st.url else None,
+        "database_url": st.shown_url,
         "running": st.running,
         "pid": st.pid,
         "data_dir": str(st.data_dir),

@@ -12,12 +12,10 @@ from migrakit.workflows.fleet import FleetReport
 def fleet(r: FleetReport) -> Data:
     """workflows.fleet.FleetReport (db.migrate / status / check / lint with --targets or --targets-query): one entry per
     target in the targets' order, its URL redacted."""
-    from migrakit.db.connect.server import redact_url
-
     def target(t: Any) -> Data:
         entry: Data = {
             "name": t.target.name,
-            "database_url": redact_url(t.target.url),
+            "database_url": t.shown_url,
             "schema": t.target.schema,
             "status": t.status,
             "applied": list(t.applied),
