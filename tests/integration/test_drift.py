@@ -8,8 +8,8 @@ from pathlib import Path
 
 import psycopg
 
+from migrakit.core import differences
 from migrakit.db.connect import server
-from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import DriftError
 from migrakit.render.check import render_check
 from migrakit.sources.config import load_settings
@@ -66,7 +66,7 @@ def test_a_column_changed_by_hand_is_named_and_exits_with_the_drift_code(tmp_pat
     assert report.drifted
     [difference] = report.diff.differences
     assert difference.object == 'column "public"."projects"."name"'
-    assert difference.kind == schema.CHANGED
+    assert difference.kind == differences.CHANGED
     assert difference.expected == '"name" text not null'
     assert difference.actual == '"name" character varying(40) not null'
     assert difference.sql == ('alter table "public"."projects" alter column "name" set data type text using "name"::text;',)
@@ -101,8 +101,8 @@ def test_missing_and_extra_objects_and_tracking_problems_are_reported(tmp_path, 
 
     report = drift.check(settings)
     kinds = {(d.object, d.kind) for d in report.diff.differences}
-    assert ('index "public"."projects_account_idx"', schema.MISSING) in kinds
-    assert ('table "public"."handmade"', schema.EXTRA) in kinds
+    assert ('index "public"."projects_account_idx"', differences.MISSING) in kinds
+    assert ('table "public"."handmade"', differences.EXTRA) in kinds
     assert [p.kind for p in report.plan.blocking] == ["edited"]
     text = render_check(report)
     assert "problem: 0000_accounts was applied" in text

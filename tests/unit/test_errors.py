@@ -6,8 +6,7 @@ from __future__ import annotations
 import inspect
 import pickle
 
-from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
-from migrakit.db.connect.embedded import ServerStatus, StopResult
+from migrakit.core.reports import BootstrapReport, MigrateReport, ServerStatus, StatusReport, StopResult
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
 from migrakit.render.error_text import render_error
 from migrakit.render.json import shapes

@@ -3,8 +3,8 @@ problems and the fix (its JSON: render/json/check.py's `drift_check`)."""
 
 from __future__ import annotations
 
+from migrakit.core.differences import difference_lines
 from migrakit.core.plan.planner import DUPLICATE_ROWS
-from migrakit.db.inspect.schema_diff import render_difference
 from migrakit.render.json import check as _json  # noqa: F401  (registers this command's JSON serializers)
 from migrakit.workflows.check import CheckReport
 
@@ -24,7 +24,7 @@ def render_check(report: CheckReport, fmt: str = "plain") -> str:
     else:
         lines.append(f"schema:   DRIFT: {len(diff.differences) or len(diff.statements)} difference(s)")
         for d in diff.differences:
-            rendered = render_difference(d)
+            rendered = difference_lines(d)
             lines += ["  " + rendered[0]]
             if d.object in report.made_by:
                 lines.append(f"    made by: {report.made_by[d.object]}")

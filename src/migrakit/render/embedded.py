@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrakit.db.connect.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
+from migrakit.core.reports import EMBEDDED_INSTALL_FIX as INSTALL_FIX
+from migrakit.core.reports import EMBEDDED_PACKAGE as PACKAGE
+from migrakit.core.reports import ServerStatus, StopResult
 from migrakit.render.json import embedded as _json  # noqa: F401  (registers this command's JSON serializers)
 
 

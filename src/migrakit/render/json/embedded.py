@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from migrakit.db.connect.embedded import ServerStatus, StopResult
+from migrakit.core.reports import EMBEDDED_PACKAGE, ServerStatus, StopResult
 from migrakit.render.json.shapes import Data, serializes
 
 
 @serializes(ServerStatus)
 def server_status(st: ServerStatus) -> Data:
-    """db.connect.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
-    from migrakit.db.connect.embedded import PACKAGE
+    """core.reports.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
 
     return {
         "database_url": st.shown_url,
@@ -20,7 +19,7 @@ def server_status(st: ServerStatus) -> Data:
         "data_version": st.data_version,
         "server_version": st.server_version,
         "started_at": st.started_at,
-        "package": PACKAGE,
+        "package": EMBEDDED_PACKAGE,
         "package_version": st.package_version,
         "stale_pidfile": st.stale_pidfile,
         "database_url_set": st.database_url_set,
@@ -30,5 +29,5 @@ def server_status(st: ServerStatus) -> Data:
 
 @serializes(StopResult)
 def server_stop(r: StopResult) -> Data:
-    """db.connect.embedded.StopResult (db.server-stop)."""
+    """core.reports.StopResult (db.server-stop)."""
     return {"changed": r.was_running, "stopped": r.was_running, "pid": r.pid, "data_dir": str(r.data_dir), "seconds": r.seconds}

@@ -52,7 +52,7 @@ def statement(number: int, sql: str, line: int | None = None, col: int | None = 
 
 
 def difference(d: Any) -> Data:
-    """A schema.Difference (db.check)."""
+    """A core.differences.Difference (db.check)."""
     return {
         "object": d.object,
         "category": d.category,
