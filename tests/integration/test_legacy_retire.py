@@ -4,10 +4,8 @@ db.bootstrap runs the files, then legacy.retire --yes retires the old system as 
 Real PostgreSQL, real git repository in a temp dir, the corpus case legacy-two-systems."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -22,8 +20,8 @@ from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import baseline, retire, runner
 from migrakit.workflows import check as drift
+from tests.fixtures.cli import run_in_process
 
-BIN = Path(sys.executable).parent
 LEGACY = ["022_drop_old_audit", "023_settings_jsonb", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]
 SCRIPT = """#!/bin/sh
 # the old runner: applies legacy/*.sql with psql and records each file in schema_migrations
@@ -72,8 +70,7 @@ def settings_for(root: Path, db_url: str, shadow_url: str):
 
 
 def migrakit(cwd: Path, db_url: str, shadow_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"})
 
 
 def sync_without_running(db_url: str) -> None:
