@@ -12,7 +12,7 @@ from migrakit.core.drizzle.journal import parse_journal
 from tests.fixtures.cli import SLEEP, backend_running, migrate_args, run_in_process, sleeping, start_cli, wait_for
 from tests.fixtures.folders import make_drizzle_folder
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.concurrency]
 
 
 def _project(tmp_path, shadow_url):

@@ -2,6 +2,7 @@
 (a single run against a lock the test holds runs in-process)."""
 
 import psycopg
+import pytest
 
 from migrakit.core.events import LockRetry
 from migrakit.db.run.lock import lock_key
@@ -10,6 +11,8 @@ from migrakit.workflows import runner
 from tests.fixtures.cli import SLEEP, migrate_args, run_in_process, sleeping, start_cli
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import tables, tracked
+
+pytestmark = pytest.mark.concurrency
 
 KEY = lock_key("drizzle", "__drizzle_migrations")
 

@@ -18,6 +18,8 @@ from tests.fixtures.cli import (
 from tests.fixtures.folders import add_migration, make_consolidation, make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query, tables, tracked
 
+pytestmark = pytest.mark.crash
+
 TRANSACTIONAL = [
     ("0000_first", "CREATE TABLE first (id int);"),
     ("0001_slow", f"CREATE TABLE a (id int);\n--> statement-breakpoint\n{SLEEP}\n--> statement-breakpoint\nCREATE TABLE b (id int);"),

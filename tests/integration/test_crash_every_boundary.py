@@ -22,6 +22,8 @@ from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query
 from tests.fixtures.pg import dump_schema
 
+pytestmark = pytest.mark.crash
+
 BP = "\n--> statement-breakpoint\n"
 FOLDER = [
     (
