@@ -2,9 +2,7 @@
 generated baseline is proven equal to it."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -22,9 +20,8 @@ from migrakit.workflows import baseline
 from migrakit.workflows import check as drift
 from migrakit.workflows.migrate import migrate
 from migrakit.workflows.status import status
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration
-
-BIN = Path(sys.executable).parent
 
 
 def build_by_hand(corpus_dir: Path, pg_bin: Path, url: str) -> None:
@@ -53,8 +50,7 @@ def tracking_rows(url: str) -> list[tuple]:
 
 
 def migrakit(cwd: Path, db_url: str, shadow_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"})
 
 
 def test_baseline_is_written_proven_tracked_and_new_migrations_apply_on_top(

@@ -1,9 +1,7 @@
 """db.check: the live schema against what the migrations produce, on a real PostgreSQL."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -15,9 +13,9 @@ from migrakit.render.check import render_check
 from migrakit.sources.config import load_settings
 from migrakit.workflows import check as drift
 from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 
-BIN = Path(sys.executable).parent
 MIGRATIONS = [
     ("0000_accounts", 'CREATE TABLE "accounts" ("id" serial PRIMARY KEY, "email" text NOT NULL);'),
     (
@@ -35,8 +33,7 @@ def project(tmp_path: Path, db_url: str, shadow_url: str):
 
 
 def migrakit(cwd: Path, db_url: str, shadow_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"})
 
 
 def shadow_databases(admin_url: str) -> list[str]:

@@ -1,17 +1,15 @@
 """Moving a project to Drizzle 1.0 through the task surface: plan first (exit 5), act with --yes (exit 0)."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 
-BIN = Path(sys.executable).parent
 BODIES = [
     ("0000_users", 'CREATE TABLE "users" ("id" serial PRIMARY KEY);'),
     ("0001_posts", 'CREATE TABLE "posts" ("id" serial PRIMARY KEY);\n--> statement-breakpoint\nCREATE INDEX ON "posts" ("id");'),
@@ -19,8 +17,7 @@ BODIES = [
 
 
 def migrakit(project: Path, db_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    return run_in_process(args, cwd=project, env={"DATABASE_URL": db_url, "NO_COLOR": "1"})
 
 
 def columns(db_url: str) -> list[str]:

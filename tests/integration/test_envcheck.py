@@ -1,9 +1,7 @@
 """env.check: every check runs, each failure comes with its fix, the exit code names the kind of failure."""
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -14,9 +12,8 @@ from migrakit.errors import DatabaseUnavailable
 from migrakit.sources.config import load_settings
 from migrakit.workflows import env_check as envcheck
 from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
-
-BIN = Path(sys.executable).parent
 
 
 def project(tmp_path: Path) -> Path:
@@ -26,8 +23,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def migrakit(cwd: Path, db_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "NO_COLOR": "1"})
 
 
 def test_a_ready_environment_passes_every_check(tmp_path, db_url):

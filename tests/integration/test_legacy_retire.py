@@ -4,10 +4,8 @@ db.bootstrap runs the files, then legacy.retire --yes retires the old system as 
 Real PostgreSQL, real git repository in a temp dir, the corpus case legacy-two-systems."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -25,8 +23,8 @@ from migrakit.workflows import check as drift
 from migrakit.workflows.bootstrap import bootstrap as run_bootstrap
 from migrakit.workflows.migrate import migrate as run_migrate
 from migrakit.workflows.status import status as run_status
+from tests.fixtures.cli import run_in_process
 
-BIN = Path(sys.executable).parent
 LEGACY = ["022_drop_old_audit", "023_settings_jsonb", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]
 SCRIPT = """#!/bin/sh
 # the old runner: applies legacy/*.sql with psql and records each file in schema_migrations
@@ -75,8 +73,7 @@ def settings_for(root: Path, db_url: str, shadow_url: str):
 
 
 def migrakit(cwd: Path, db_url: str, shadow_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"})
 
 
 def sync_without_running(db_url: str) -> None:

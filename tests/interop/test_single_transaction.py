@@ -14,7 +14,7 @@ from migrakit.core.events import LockRetry
 from migrakit.sources.config import load_settings
 from migrakit.sources.load import load_sources
 from migrakit.workflows.migrate import migrate
-from tests.fixtures.cli import migrate_args, run_cli
+from tests.fixtures.cli import migrate_args, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked
 from tests.interop.drizzle import drizzle_migrate_many
@@ -252,7 +252,7 @@ def test_concurrently_inside_the_transaction_explains_the_fix(pg_server_url, pg_
 
 def test_cli_exits_1_and_prints_the_state(db_url, tmp_path):
     folder = make_drizzle_folder(tmp_path, SMALL["commits-then-later-fails-in-second-piece"])
-    proc = run_cli(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
+    proc = run_in_process(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout + proc.stderr
     assert "0001_b" in out and "statement 2 of 2" in out
