@@ -31,7 +31,7 @@ from tests.fixtures.folders import add_migration, make_drizzle_folder  # noqa: E
 from bench.pg import Postgres  # noqa: E402
 from migrakit.sources.config import load_settings  # noqa: E402
 from migrakit.workflows import lint as lint_workflow  # noqa: E402
-from migrakit.workflows import runner  # noqa: E402
+from migrakit.workflows.migrate import migrate  # noqa: E402
 
 CASES = ROOT / "tests" / "lint_cases"
 RESULTS = ROOT / "bench" / "results"
@@ -53,7 +53,7 @@ def project(work: Path, pg: Postgres, setup: list[tuple[str, str]]) -> tuple[obj
     db = pg.new_database()
     folder = make_drizzle_folder(work, [("0000_seed", (CASES / "seed.sql").read_text()), *setup])
     settings = load_settings(work, env={}, database_url=pg.url_of(db), migrations_dir=str(folder), shadow_url=pg.url)
-    runner.migrate(settings)
+    migrate(settings)
     return settings, folder
 
 

@@ -25,7 +25,7 @@ from bench.pg import Postgres  # noqa: E402
 from migrakit.errors import MigrakitError  # noqa: E402
 from migrakit.sources.config import load_settings  # noqa: E402
 from migrakit.workflows import lint as lint_workflow  # noqa: E402
-from migrakit.workflows import runner  # noqa: E402
+from migrakit.workflows.migrate import migrate  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus"
 
@@ -40,7 +40,7 @@ def lint_folder(pg: Postgres, case: Path, applied: bool) -> tuple[Counter[str], 
         note = ""
         if applied:
             try:
-                runner.migrate(settings)
+                migrate(settings)
             except MigrakitError as err:
                 return Counter(), Counter(), f"not applied: {err.message[:60]}"
         report = lint_workflow.lint(settings, every=True)

@@ -31,7 +31,7 @@ from tests.fixtures.folders import add_migration, make_drizzle_folder  # noqa: E
 from bench.pg import Postgres  # noqa: E402
 from migrakit.sources.config import load_settings  # noqa: E402
 from migrakit.workflows import lint as lint_workflow  # noqa: E402
-from migrakit.workflows import runner  # noqa: E402
+from migrakit.workflows.migrate import migrate  # noqa: E402
 
 SEED = (ROOT / "tests" / "lint_cases" / "seed.sql").read_text()
 
@@ -40,7 +40,7 @@ def project(work: Path, pg: Postgres, pending: int = 20) -> tuple[object, Path]:
     db = pg.new_database()
     folder = make_drizzle_folder(work, [("0000_seed", SEED)])
     settings = load_settings(work, env={}, database_url=pg.url_of(db), migrations_dir=str(folder), shadow_url=pg.url)
-    runner.migrate(settings)
+    migrate(settings)
     for i in range(pending):
         add_migration(folder, f"{i + 1:04d}_step", (
             f"ALTER TABLE users ADD COLUMN c{i} text;\n--> statement-breakpoint\n"

@@ -155,15 +155,3 @@ class LintFindings(MigrakitError):
 
     exit_code = 7
     kind = "lint-findings"
-
-
-EXIT_CODES = {
-    "ok": 0,
-    "error": 1,
-    "config": ConfigError.exit_code,
-    "drift": DriftError.exit_code,
-    "lock-timeout": LockTimeout.exit_code,
-    "confirmation-required": ConfirmationRequired.exit_code,
-    "database-unavailable": DatabaseUnavailable.exit_code,
-    "lint-findings": LintFindings.exit_code,
-}

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from migrakit.render import json as as_json
+from migrakit.render.json import document as as_json
 from migrakit.sources.config import load_settings
 from migrakit.workflows import lint as lint_workflow
 

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from migrakit.db.connect import server
-from tests.fixtures.cli import MIGRAKIT, TIMEOUT, cli_env
+from tests.fixtures.cli import cli_env, run_in_process
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGEN = os.environ.get("MIGRAKIT_REGEN_GOLDENS", "").strip() not in ("", "0")
@@ -55,10 +55,9 @@ class World:
     env: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(MIGRAKIT), *args], cwd=self.root, env=cli_env(self.env), capture_output=True, text=True,
-            timeout=TIMEOUT, check=False,
-        )  # fmt: skip
+        """`migrakit ARGS` in this process (the console script's entry point; its subprocess smoke test per task
+        is tests/integration/test_console_script.py)."""
+        return run_in_process(args, cwd=self.root, env=self.env)
 
     def ok(self, *args: str, code: int = 0) -> None:
         result = self.run(*args)

@@ -13,7 +13,8 @@ import pytest
 
 from migrakit.sources.config import load_settings
 from migrakit.workflows import lint as lint_workflow
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status
 from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.lint_cases import CASE_FILES, SEED, facts, family, write_measured
@@ -27,7 +28,7 @@ def seeded(tmp_path: Path, db_url: str, shadow_url: str, case: dict, **more):
     migrations = [("0000_seed", SEED)] + ([("0001_setup", case["setup"])] if case.get("setup") else [])
     folder = make_drizzle_folder(tmp_path, migrations)
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder), shadow_url=shadow_url, **more)
-    runner.migrate(settings)
+    migrate(settings)
     add_migration(folder, "0002_case", case["sql"])
     return settings, folder
 
@@ -62,7 +63,7 @@ def test_case_gives_its_rules_locks_and_rewrites(path, tmp_path, db_url, pg_serv
         assert all(f.fix and f.message for f in s.findings)
         assert s.duration_ms is not None or not s.ran
     # the target is never changed: the pending migration is still pending, its SQL did not run there
-    assert [m.tag for m in runner.status(settings).plan.pending] == ["0002_case"]
+    assert [m.tag for m in status(settings).plan.pending] == ["0002_case"]
 
 
 def test_a_lock_that_waits_without_lock_timeout_is_flagged(tmp_path, db_url, pg_server_url):

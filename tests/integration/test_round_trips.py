@@ -12,7 +12,8 @@ import pytest
 from bench.proxy import LatencyProxy
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status
 from tests.fixtures.folders import make_drizzle_folder
 
 MIGRATIONS = [
@@ -48,9 +49,9 @@ def settings(root, url):
 def test_an_up_to_date_target_costs_one_round_trip(tmp_path, proxied):
     direct, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
-    assert runner.migrate(settings(tmp_path, direct)).applied == ["0000_a", "0001_b"]
+    assert migrate(settings(tmp_path, direct)).applied == ["0000_a", "0001_b"]
 
-    report = runner.migrate(settings(tmp_path, through))
+    report = migrate(settings(tmp_path, through))
 
     assert report.applied == []
     messages = asked(proxy)
@@ -67,9 +68,9 @@ def test_an_up_to_date_target_costs_one_round_trip(tmp_path, proxied):
 def test_status_costs_one_round_trip(tmp_path, proxied):
     direct, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
-    runner.migrate(settings(tmp_path, direct))
+    migrate(settings(tmp_path, direct))
 
-    report = runner.status(settings(tmp_path, through))
+    report = status(settings(tmp_path, through))
 
     assert [m.tag for m, _ in report.plan.applied] == ["0000_a", "0001_b"] and not report.plan.pending
     messages = asked(proxy)
@@ -81,7 +82,7 @@ def test_a_first_run_reads_once_then_creates_the_table_and_applies(tmp_path, pro
     _, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
 
-    report = runner.migrate(settings(tmp_path, through))
+    report = migrate(settings(tmp_path, through))
 
     assert report.applied == ["0000_a", "0001_b"]
     messages = asked(proxy)

@@ -1,4 +1,4 @@
-"""A MigrakitError as text: the one place errors become words (their JSON: render/json.py's `error`).
+"""A MigrakitError as text: the one place errors become words (their JSON: render/json/shapes.py's `error`).
 
 The error carries data (message, file, migration, cause, state, details, fix); this lays it out, one labelled
 line each, the fix last.
@@ -10,7 +10,7 @@ from migrakit.errors import MigrakitError
 
 
 def render_error(err: MigrakitError, fmt: str = "plain") -> str:
-    """The error as text (JSON errors: render/json.py's error_document)."""
+    """The error as text (JSON errors: render/json/document.py's error_document)."""
     where = err.file or ""
     if err.file and err.line:
         where += f":{err.line}:{err.col}"

@@ -25,6 +25,7 @@ from migrakit.core.events import (
 )
 from migrakit.core.plan.planner import DUPLICATE_ROWS
 from migrakit.render import lint
+from migrakit.render.json import fleet as _json  # noqa: F401  (registers this command's JSON serializers)
 from migrakit.render.text import fold
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED",

@@ -1,5 +1,5 @@
 """`db.lint` as text: a table per migration (rich on a terminal, plain otherwise), then each finding with its
-fix. JSON is render/json.py's `lint`. Also GitHub Actions annotations (`--github`)."""
+fix. JSON is `lint_json` below (registered in render/json/lint.py). Also GitHub Actions annotations (`--github`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """db.status, db.migrate(-consolidated) and db.bootstrap as rich tables or plain text, and the progress of a run
-(`Progress`); JSON is render/json.py's (one contract, docs/json.md). Every other task's text is in its own module
+(`Progress`); JSON is render/json/run.py's (one contract, docs/json.md). Every other task's text is in its own module
 of render/ (errors: render/error_text.py).
 
 `fmt` is "rich" (a terminal), "plain" (CI, pipes) or "json". NO_COLOR changes colour only: a terminal still
@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TextIO, assert_never
 from migrakit.core.migration import STANDARD
 from migrakit.core.plan.planner import DUPLICATE_ROWS
 from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
-from migrakit.render import json as as_json
+from migrakit.render.json import run as as_json
+from migrakit.render.json.shapes import problem
 from migrakit.render.text import fold, group_notes, subjects, table
 from migrakit.render.upgrade import upgrade_lines
 
@@ -43,7 +44,7 @@ def _problem_lines(problems: Iterable[dict[str, Any]]) -> list[str]:
 
 
 def render_status(report: StatusReport, fmt: str = "plain") -> str:
-    """The same facts as render/json.py's `status`, read from the report itself: 10,000 migrations are not
+    """The same facts as render/json/run.py's `status`, read from the report itself: 10,000 migrations are not
     made into JSON objects first (db.status on 10,000 migrations: ~25 ms)."""
     plan, folder = report.plan, report.folder
     head = [
@@ -66,7 +67,7 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
     orphans = list(folder.orphans)
     if orphans:
         tail.append(f"{len(orphans)} file(s) not in the journal (ignored, as Drizzle does): {fold(orphans)}")
-    tail += _problem_lines(as_json.problem(p) for p in plan.problems)
+    tail += _problem_lines(problem(p) for p in plan.problems)
     notes = [w for w in folder.warnings if "not in the journal" not in w]
     notes += [_recorded_note(m) for m in plan.recorded_without_running]
     tail += [f"note: {n}" for n in group_notes(notes, subjects(plan.migrations))]
@@ -238,7 +239,7 @@ def _legacy_lines(data: dict[str, Any] | None) -> list[str]:
 
 
 def render_bootstrap(report: BootstrapReport, fmt: str = "plain") -> str:
-    """db.bootstrap; JSON is render/json.py's `bootstrap`."""
+    """db.bootstrap; JSON is render/json/run.py's `bootstrap`."""
     plan = report.plan
     data = as_json.bootstrap(report)
     lines = [f"database: {report.target}", f"legacy:   {report.legacy_dir}"]

@@ -124,14 +124,14 @@ def _write(text: str) -> None:
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
-    from migrakit.db.connect.server import redact_text
-    from migrakit.render import json as as_json
+    from migrakit.db.connect.server import redact_text, redact_url
     from migrakit.render.error_text import render_error
+    from migrakit.render.json import document as as_json
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
     if fmt == "json":
-        document = as_json.error_document(task, err, database_url=database_url)
+        document = as_json.error_document(task, err, shown_url=redact_url(database_url) if database_url else None)
         _write(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
     return Exit(redact_text(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
@@ -164,12 +164,6 @@ def _collection(module: dict[str, Any]) -> str:
     return str(module.get("COLLECTION") or module.get("__name__", "").rsplit(".", 1)[-1])
 
 
-def _task_name(frame_depth: int = 2) -> str:
-    """`db.migrate`, `legacy.retire`, ...: the collection (module) and task (function) that called run_core."""
-    frame = sys._getframe(frame_depth)
-    return f"{_collection(frame.f_globals)}.{frame.f_code.co_name.replace('_', '-')}"
-
-
 def _invoke_dry(c: Any) -> bool:
     try:
         return bool(c.config.run.dry)
@@ -190,24 +184,23 @@ def _long_lived_heap() -> Iterator[None]:
 
 
 def run_core(
+    task: str,
     render: Callable[[Any, str], str],
     call: Callable[[], Any],
     fmt: str,
     settings: Settings | None = None,
-    task: str | None = None,
 ) -> Any:
-    """Run `call`, print `render(result, fmt)` (JSON: render/json.py's document for `task`, the calling
-    task's name by default) and exit with the report's `exit_code`; turn MigrakitError into Exit with its
-    code and its fix.
+    """Run `call` for `task` (its full name, e.g. `db.migrate`: the JSON document's `task`), print
+    `render(result, fmt)` (JSON: render/json/document.py's document) and exit with the report's `exit_code`; turn
+    MigrakitError into Exit with its code and its fix.
 
     Nothing printed holds a password: an error's fields are redacted one by one before rendering (libpq quotes
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
-    from migrakit.db.connect.server import redact_text
-    from migrakit.render import json as as_json
+    from migrakit.db.connect.server import redact_text, redact_url
+    from migrakit.render.json import document as as_json
 
-    task = task or _task_name()
     url = settings.database_url if settings is not None else None
     given = (settings.database_url, settings.shadow_url, settings.direct_url) if settings is not None else ()
     urls = [u for u in given if u]
@@ -218,7 +211,8 @@ def run_core(
             raise _exit(err, fmt, urls, task, url) from err
         code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
         if fmt == "json":
-            text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
+            shown = redact_url(url) if url else None
+            text = as_json.dumps(as_json.document(task, result, exit_code=code, shown_url=shown))
         else:
             text = render(result, fmt)
         _write(redact_text(text, urls, short_in_quotes=fmt != "json"))

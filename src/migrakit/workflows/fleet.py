@@ -78,6 +78,11 @@ class TargetResult:
     seconds: float = 0.0
     report: Any = None  # the target's MigrateReport / StatusReport, when it ran to the end
 
+    @property
+    def shown_url(self) -> str:
+        """The target's URL as it may be printed."""
+        return server.redact_url(self.target.url)
+
 
 @dataclass
 class FleetReport:

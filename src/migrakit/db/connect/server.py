@@ -12,9 +12,9 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -24,91 +24,22 @@ from psycopg.conninfo import conninfo_to_dict
 from migrakit.core import redact
 from migrakit.errors import ConfigError, DatabaseUnavailable
 
-if TYPE_CHECKING:
-    pass
-
-EMBEDDED_DATABASE = "migrakit"
-MASK = redact.MASK
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
 
 # ------------------------------------------------------------------------------------------ redaction
-# The rules live in core/redact.py (pure); this layer adds libpq's own parse of each URL and the secrets the
-# process holds (PGPASSWORD, the URLs in the environment and on the command line).
-_URL_OPTIONS = ("--database-url", "--shadow-url")
-_URL_ENV = ("DATABASE_URL", "MIGRAKIT_SHADOW_URL")
-
-
-def libpq_password(url: str) -> str | None:
-    """The password libpq reads from `url` (URL or key=value DSN), or None when it has none or cannot parse it."""
-    try:
-        password = conninfo_to_dict(url).get("password")
-        return str(password) if password else None
-    except Exception:  # ProgrammingError for a malformed string; never let redaction fail
-        return None
-
-
-def parses(url: str) -> bool:
-    try:
-        conninfo_to_dict(url)
-        return True
-    except Exception:
-        return False
-
-
-def process_urls(argv: Iterable[str] | None = None, env: Mapping[str, str] | None = None) -> list[str]:
-    """Connection strings this process was given: `--database-url` / `--shadow-url` values on the command line
-    and DATABASE_URL / MIGRAKIT_SHADOW_URL in the environment (what Invoke's --debug may echo)."""
-    argv = list(sys.argv if argv is None else argv)
-    env = os.environ if env is None else env
-    found = [env.get(name, "") for name in _URL_ENV]
-    for i, arg in enumerate(argv):
-        for option in _URL_OPTIONS:
-            if arg == option and i + 1 < len(argv):
-                found.append(argv[i + 1])
-            elif arg.startswith(option + "="):
-                found.append(arg[len(option) + 1 :])
-    return [u for u in found if u]
-
-
-def secrets_of(urls: Iterable[str], env: Mapping[str, str] | None = None) -> set[str]:
-    """Every secret to mask for `urls`: their passwords (libpq's reading and every piece, see core.redact), plus
-    PGPASSWORD."""
-    env = os.environ if env is None else env
-    found: set[str] = set()
-    for url in urls:
-        if url:
-            found |= redact.passwords(url, [p for p in [libpq_password(url)] if p])
-    if env.get("PGPASSWORD"):
-        found |= redact.passwords(f"password='{env['PGPASSWORD']}'", [env["PGPASSWORD"]])
-    return found
-
-
+# The rules live in core/redact.py (pure); this layer gives them libpq's own parse of each connection string
+# (psycopg's conninfo_to_dict) and the process's command line and environment.
 def redact_url(url: str) -> str:
-    """`url` with its passwords masked; scheme, host and database only when libpq cannot parse it or its
-    scheme is not PostgreSQL's (the string itself is never echoed then)."""
-    try:
-        if redact.scheme(url) in redact.POSTGRES_SCHEMES or redact.is_dsn(url):
-            return redact.redact_url(url) if parses(url) else redact.summarize(url)
-        return redact.summarize(url)
-    except Exception:  # never let redaction be the thing that fails
-        return "<url hidden>"
+    """`url` as it may be printed: core.redact.shown_url with libpq's parse."""
+    return redact.shown_url(url, conninfo_to_dict)
 
 
 def redact_text(text: str, urls: Iterable[str] = (), *, short_in_quotes: bool = True) -> str:
-    """`text` with `urls` (and the process's own URLs) redacted and every password piece masked; see
-    core.redact.redact_text. `short_in_quotes=False` for JSON, whose keys are quoted too."""
-    urls = [u for u in (*urls, *process_urls()) if u]
-    shown: dict[str, str] = {}
-    for url in urls:
-        safe = redact_url(url)
-        shown[url] = safe
-        # as Python's repr (Invoke's debug log) and JSON write it: backslashes doubled, quotes escaped
-        for escape in (lambda t: t.replace("\\", "\\\\"), lambda t: t.replace("\\", "\\\\").replace("'", "\\'"),
-                       lambda t: t.replace("\\", "\\\\").replace('"', '\\"')):
-            shown.setdefault(escape(url), escape(safe))
-    for url in sorted(shown, key=len, reverse=True):
-        text = text.replace(url, shown[url])
-    return redact.redact_text(text, (), secrets_of(urls), short_in_quotes=short_in_quotes)
+    """`text` with `urls` (and the process's own URLs) redacted and every password piece masked:
+    core.redact.redact_all with libpq's parse, this process's arguments and environment."""
+    return redact.redact_all(
+        text, urls, parse=conninfo_to_dict, argv=sys.argv, env=os.environ, short_in_quotes=short_in_quotes
+    )
 
 
 def check_url(url: str, what: str = "database URL") -> None:

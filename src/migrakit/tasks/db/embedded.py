@@ -6,7 +6,7 @@ from typing import Any
 
 from migrakit.tasks._run import run_core, settings_from, task
 
-COLLECTION = "db"  # tasks/db.py adds these to the db collection: db.server-status, db.server-stop
+COLLECTION = "db"  # tasks/db/__init__.py adds these to the db collection: db.server-status, db.server-stop
 
 
 # ------------------------------------------------------------------------------------------ the embedded server
@@ -19,7 +19,7 @@ def server_status(c: Any, json: bool = False) -> None:
     settings = settings_from(c)
     fmt = "json" if json else "plain"
     call = lambda: status(settings.embedded_dir, database_url_set=bool(settings.database_url))  # noqa: E731
-    run_core(render_server_status, call, fmt)
+    run_core("db.server-status", render_server_status, call, fmt)
 
 
 @task(help={"json": "Print the result as JSON."})
@@ -29,4 +29,4 @@ def server_stop(c: Any, json: bool = False) -> None:
     from migrakit.render.embedded import render_server_stop
 
     settings = settings_from(c)
-    run_core(render_server_stop, lambda: stop(settings.embedded_dir), "json" if json else "plain", settings=settings)
+    run_core("db.server-stop", render_server_stop, lambda: stop(settings.embedded_dir), "json" if json else "plain", settings=settings)
