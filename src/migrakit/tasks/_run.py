@@ -7,7 +7,9 @@ import functools
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import invoke
 from invoke.exceptions import Exit
 
-from migrakit.errors import MigrakitError
+from migrakit.errors import Interrupted, MigrakitError, Signalled, signal_of
 
 if TYPE_CHECKING:  # `migrakit --help` / `--list` import every tasks module: they read no settings
     from migrakit.core.settings import Settings
@@ -183,6 +185,34 @@ def _long_lived_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def _signals() -> Iterator[None]:
+    """SIGINT and SIGTERM stop the task as Ctrl-C does (errors.Signalled, a KeyboardInterrupt: psycopg cancels
+    the statement it waits for, the migration's transaction is rolled back, the error says what stayed applied;
+    exit 130 or 143). A second signal exits at once, without waiting for the cancel or the rollback: the server
+    rolls back the open transaction when it sees the session close. Only in the main thread (where Python runs
+    signal handlers); the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if received:
+            os.write(2, f"interrupted again ({signal.Signals(signum).name}): exiting now; the server rolls back "
+                        "the open transaction when it sees the connection close\n".encode())  # fmt: skip
+            os._exit(128 + received[0])
+        received.append(signum)
+        raise Signalled(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_core(
     task: str,
     render: Callable[[Any, str], str],
@@ -204,11 +234,19 @@ def run_core(
     url = settings.database_url if settings is not None else None
     given = (settings.database_url, settings.shadow_url, settings.direct_url) if settings is not None else ()
     urls = [u for u in given if u]
-    with _long_lived_heap():
+    with _long_lived_heap(), _signals():
         try:
             result = call()
         except MigrakitError as err:
             raise _exit(err, fmt, urls, task, url) from err
+        except KeyboardInterrupt as stop:  # stopped outside a migration (the workflow names those it stopped)
+            stopped = Interrupted(
+                f"interrupted by {stop.name if isinstance(stop, Signalled) else 'SIGINT'}",
+                state="a transaction open at that moment was rolled back; what this task printed above is what it did",
+                fix="run the task again; `inv db.status` shows what is applied",
+                signum=signal_of(stop),
+            )
+            raise _exit(stopped, fmt, urls, task, url) from None
         code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
         if fmt == "json":
             shown = redact_url(url) if url else None

@@ -18,7 +18,7 @@ from migrakit.core.migration import STANDARD, Migration
 from migrakit.db import tracking
 from migrakit.db.run import pipeline
 from migrakit.db.run.guards import BUSY, TRACKED, AppliedElsewhere, tripped
-from migrakit.db.run.strategies.base import SETTINGS, Run, Sent, block_failure, rolled_back
+from migrakit.db.run.strategies.base import SETTINGS, Run, Sent, block_failure, mark_interrupted, rolled_back
 from migrakit.db.run.translate import connection_lost, settings_refused
 
 _SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
@@ -140,17 +140,12 @@ class Pipelined(Run):
                     started.poll()
                 cmds.sync()
             committed(ends)
+        except KeyboardInterrupt as stop:  # Commands cancelled the statement and synced: as a failure there
+            failed, fm = self._stopped(cmds, sent, base, batch, ends, committed, started)
+            mark_interrupted(stop, fm, failed)
+            raise
         except psycopg.Error as exc:
-            at = (cmds.failed if cmds.failed is not None else cmds.done) - base
-            failed = (sent[at] if 0 <= at < len(sent) else sent[-1]) if sent else None
-            fm = failed.migration if failed else batch[0]
-            committed(ends[: ends.index(fm)] if fm in ends else ends)
-            if not (failed is not None and failed.role in (BUSY, TRACKED)):
-                started.until(fm)  # 'start' for those that ran, the failed one too
-            sent.clear()
-            idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            if not idle and not connection_lost(self.conn, exc):
-                self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+            failed, fm = self._stopped(cmds, sent, base, batch, ends, committed, started, exc)
             if failed is not None and tripped(failed.role, exc):
                 raise AppliedElsewhere(fm, busy=failed.role == BUSY) from None
             refused = settings_refused(exc) if failed is not None and failed.role == SETTINGS else None
@@ -158,3 +153,29 @@ class Pipelined(Run):
                 raise refused from None
             raise block_failure(self.conn, exc, failed, fm, rolled_back(fm)) from exc
         return self.applied
+
+    def _stopped(
+        self,
+        cmds: pipeline.Commands,
+        sent: list[Sent],
+        base: int,
+        batch: Sequence[Migration],
+        ends: list[Migration],
+        committed: Callable[[Sequence[Migration]], None],
+        started: _Started,
+        exc: psycopg.Error | None = None,
+    ) -> tuple[Sent | None, Migration]:
+        """After a failure or an interrupt: the command that failed and its migration; those committed before it
+        are applied, the failed one's transaction (left aborted at the Sync) is rolled back."""
+        at = (cmds.failed if cmds.failed is not None else cmds.done) - base
+        failed = (sent[at] if 0 <= at < len(sent) else sent[-1]) if sent else None
+        fm = failed.migration if failed else batch[0]
+        committed(ends[: ends.index(fm)] if fm in ends else ends)
+        if not (failed is not None and failed.role in (BUSY, TRACKED)):
+            started.until(fm)  # 'start' for those that ran, the failed one too
+        sent.clear()
+        idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        lost = self.conn.broken or self.conn.closed or (exc is not None and connection_lost(self.conn, exc))
+        if not idle and not lost:
+            self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+        return failed, fm
