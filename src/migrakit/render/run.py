@@ -11,6 +11,7 @@ folded and repeated notes grouped (render/text.py).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
@@ -132,6 +133,8 @@ class Progress:
         self.stream = stream or sys.stderr
         self._bar: Any = None
         self._task: Any = None
+        self._began: dict[str, float] = {}  # tag -> when its Started arrived (time.monotonic)
+        self.seconds: dict[str, float] = {}  # tag -> how long it ran, Started to Done (as seen here)
 
     def _say(self, text: str) -> None:
         if self._bar is not None:
@@ -191,20 +194,27 @@ class Progress:
                 tags = [m.tag for m in batch]
                 self._say(
                     f"sending {len(tags)} migration(s) in one pipelined batch: {fold(tags)}; "
-                    "each is shown below once it has run"
+                    "each is shown below as the server starts it"
                 )
             case ev.Started(migration=m, statements=statements):
+                self._began[m.tag] = time.monotonic()
                 text = f"{m.tag} ({statements} statement(s))"
                 if self._bar is not None:
                     self._bar.update(self._task, description=text)
                 else:
                     self._say(f"applying {text} ...")
-            case ev.Done() if self._bar is not None:
-                self._bar.advance(self._task)
+            case ev.Done(migration=m):
+                began = self._began.pop(m.tag, None)
+                if began is not None:
+                    self.seconds[m.tag] = time.monotonic() - began
+                if self._bar is not None:
+                    self._bar.advance(self._task)
+                else:
+                    self._say(f"applied {m.tag}" + (f" in {self.seconds[m.tag]:.2f} s" if began is not None else ""))
             case ev.Finished() if self._bar is not None:
                 self._bar.stop()
                 self._bar = None
-            case ev.Planned() | ev.Queued() | ev.Done() | ev.Finished():
+            case ev.Planned() | ev.Queued() | ev.Finished():
                 pass  # plain output: no bar to start, advance or stop; a batch is announced only without a bar
             case ev.TargetChosen():
                 pass  # deliberately silent: the report names the database once, at the end
