@@ -10,7 +10,7 @@ import select
 import signal
 import time
 
-from tests.fixtures.cli import backend_running, migrate_args, run_cli, start_cli, wait_for
+from tests.fixtures.cli import backend_running, migrate_args, run_cli, run_in_process, start_cli, wait_for
 from tests.fixtures.folders import make_drizzle_folder
 
 
@@ -63,3 +63,47 @@ def test_each_migration_gets_a_start_and_an_end_line_in_order(db_url, tmp_path):
         "applying 0001_b (1 statement(s)) ...",
         "applied 0001_b in N s",
     ], result.stderr
+
+
+def test_under_github_actions_migrations_are_groups_errors_annotations_and_a_summary(db_url, tmp_path):
+    folder = make_drizzle_folder(
+        tmp_path,
+        [
+            ("0000_a", "CREATE TABLE a (id int);"),
+            ("0001_bad", "CREATE TABLE b (id int);\n--> statement-breakpoint\nINSERT INTO missing VALUES (1);"),
+            ("0002_never", "CREATE TABLE c (id int);"),
+        ],
+    )
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(summary)}
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path, env=env)
+    assert result.returncode == 1, result.stderr
+    lines = [re.sub(r"\d+\.\d\d", "N", line) for line in result.stderr.splitlines()]
+    first = lines.index("::group::applying 0000_a (1 statement(s)) ...")
+    assert lines[first : first + 5] == [
+        "::group::applying 0000_a (1 statement(s)) ...",
+        "applied 0000_a in N s",
+        "::endgroup::",
+        "::group::applying 0001_bad (2 statement(s)) ...",
+        "::endgroup::",  # the failed migration's group ends before its error
+    ], result.stderr
+    assert lines[first + 5] == (
+        "::error file=migrations/0001_bad.sql,line=3,col=13::migration 0001_bad failed at statement 2 of 2: "
+        'relation "missing" does not exist (42P01 UndefinedTable) (fix: create the table in an earlier migration '
+        "(check the journal order), then run again)"
+    )
+    assert lines[first + 6] == "error: migration 0001_bad failed at statement 2 of 2"  # the full error follows
+    text = summary.read_text()
+    assert text.startswith("earlier step\n### migrakit db.migrate\n"), text  # appended, not overwritten
+    assert re.search(r"^\| `0000_a` \| applied \| \d+\.\d\d \|$", text, re.MULTILINE), text
+    assert "| `0001_bad` | failed |" in text and "| `0002_never` | not applied |" in text
+    assert "**Failed** (exit 1)" in text
+
+
+def test_outside_github_actions_there_is_no_group_and_no_summary(db_url, tmp_path):
+    folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);")])
+    summary = tmp_path / "summary.md"
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path, env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.returncode == 0, result.stderr
+    assert "::" not in result.stderr and not summary.exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrakit.core.lint.rule import SEVERITIES
+from migrakit.render.error_text import github_data, github_property
 
 HEAD_CHARS = 60
 
@@ -87,11 +88,6 @@ def render_lint(report: Any, fmt: str = "plain") -> str:
     return "\n".join(lines)
 
 
-def _escape(text: str) -> str:
-    """GitHub's workflow-command escaping for a message."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def github_annotations(report: Any) -> str:
     """One `::error file=…,line=…::…` (or ::warning / ::notice) line per finding."""
     level = {"error": "error", "warning": "warning", "info": "notice"}
@@ -99,9 +95,9 @@ def github_annotations(report: Any) -> str:
     for m in report.migrations:
         for st in m.statements:
             for f in st.findings:
-                title = _escape(f"migrakit {f.rule}").replace(",", "%2C").replace(":", "%3A")
+                title = github_property(f"migrakit {f.rule}")
                 out.append(f"::{level[f.severity]} file={m.path},line={st.line},title={title}::"
-                           + _escape(f"{f.message}. Fix: {f.fix}"))
+                           + github_data(f"{f.message}. Fix: {f.fix}"))
     return "\n".join(out)
 
 

@@ -136,7 +136,32 @@ def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", data
         document = as_json.error_document(task, err, shown_url=redact_url(database_url) if database_url else None)
         _write(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
-    return Exit(redact_text(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
+    text = render_error(err)
+    if github_actions():
+        from migrakit.render.error_text import github_error
+
+        text = github_error(err) + "\n" + text
+    return Exit(redact_text(text, secrets, short_in_quotes=True), code=err.exit_code)
+
+
+def github_actions() -> bool:
+    """Running as a GitHub Actions step (the runner sets GITHUB_ACTIONS=true)."""
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _step_summary(summary: Callable[[Any, MigrakitError | None], str] | None, result: Any, err: MigrakitError | None,
+                  secrets: list[str]) -> None:  # fmt: skip
+    """Append `summary(result, err)` (markdown) to GitHub Actions' job summary file, when there is one."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary is None or not path or not github_actions():
+        return
+    from migrakit.db.connect.server import redact_text
+
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(redact_text(summary(result, err), secrets) + "\n")
+    except OSError as exc:  # a summary that cannot be written never changes the task's outcome
+        print(f"warning: cannot append to GITHUB_STEP_SUMMARY ({path}): {exc.strerror}", file=sys.stderr)
 
 
 def settings_from(c: Any, **options: Any) -> Settings:
@@ -219,6 +244,7 @@ def run_core(
     call: Callable[[], Any],
     fmt: str,
     settings: Settings | None = None,
+    summary: Callable[[Any, MigrakitError | None], str] | None = None,
 ) -> Any:
     """Run `call` for `task` (its full name, e.g. `db.migrate`: the JSON document's `task`), print
     `render(result, fmt)` (JSON: render/json/document.py's document) and exit with the report's `exit_code`; turn
@@ -238,6 +264,7 @@ def run_core(
         try:
             result = call()
         except MigrakitError as err:
+            _step_summary(summary, None, err, urls)
             raise _exit(err, fmt, urls, task, url) from err
         except KeyboardInterrupt as stop:  # stopped outside a migration (the workflow names those it stopped)
             stopped = Interrupted(
@@ -247,6 +274,7 @@ def run_core(
                 signum=signal_of(stop),
             )
             raise _exit(stopped, fmt, urls, task, url) from None
+        _step_summary(summary, result, None, urls)
         code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
         if fmt == "json":
             shown = redact_url(url) if url else None
