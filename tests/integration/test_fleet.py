@@ -346,3 +346,14 @@ def test_schema_targets_run_outside_transaction_migrations_in_their_schema(tmp_p
         indexes = conn.execute("SELECT schemaname, indexname FROM pg_indexes WHERE indexname = 'accounts_id' ORDER BY 1").fetchall()
     assert indexes == [(n, "accounts_id") for n in names]
     assert all(tracked(db_url, n) == 4 for n in names)
+
+
+def test_an_unreachable_targets_fix_names_the_targets_file_not_database_url(tmp_path, tenants):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    targets = write_targets(tmp_path / "fleet.toml", [tenants[0], ("gone", "postgresql://u:pw@127.0.0.1:1/nothing")])
+    result = fleet(tmp_path, "--targets", str(targets))
+    assert result.returncode == 6, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "the url of target gone in " in out and "fleet.toml" in out, out
+    assert "DATABASE_URL" not in out and "embedded database" not in out, out
+    assert tracked(tenants[0][1]) == len(MIGRATIONS)
