@@ -197,3 +197,25 @@ def hash_of(folder, tag):
     import hashlib
 
     return hashlib.sha256((folder / f"{tag}.sql").read_bytes()).hexdigest()
+
+
+def test_a_statement_pooler_is_refused_by_name_before_anything_runs(tmp_path, pgbouncer_statement, db_url):
+    """PgBouncer in pool_mode=statement refuses every transaction block: db.migrate and db.status used to end in a
+    psycopg traceback, env.check said "ok ... assumed transaction pooling". Now: exit 2 naming it and the fix;
+    db.status, which only reads (one implicit transaction), works and says which pooler it sees."""
+    from tests.fixtures.cli import run_in_process
+
+    folder = make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (id int);")])
+    url = pgbouncer_statement.url(psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
+    status = run_in_process(["db.status", "--migrations-dir", str(folder), "--database-url", url], cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    assert "connection: through a statement pooler (PgBouncer?, pool_mode=statement)" in status.stdout
+    for args in (migrate_args(url, folder), ["env.check", "--migrations-dir", str(folder), "--database-url", url]):
+        result = run_in_process(args, cwd=tmp_path)
+        assert result.returncode == 2, f"{args[0]}: {result.stdout}{result.stderr}"
+        out = result.stdout + result.stderr
+        assert "Traceback" not in out, out
+        assert "pool_mode=statement" in out and "pool_mode=transaction or session" in out, out
+    assert tables(db_url) == set()
+    found = pooler.detect(psycopg.connect(url, autocommit=True), url)
+    assert found.statement and "statement pooler" in found.describe()

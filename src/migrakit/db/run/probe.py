@@ -32,6 +32,7 @@ from typing import Any
 import psycopg
 
 from migrakit.db import tracking
+from migrakit.db.connect import pooler
 from migrakit.db.connect.writable import WRITABLE_COLUMNS
 from migrakit.db.run.strategies import simple_query
 from migrakit.db.tracking import TableRead
@@ -59,13 +60,27 @@ def _first_row(conn: psycopg.Connection[Any], result: Any, skip: int) -> tuple[t
     return (in_recovery == "t", tx_read_only, default_read_only, source), int(pid)
 
 
+def _results(conn: psycopg.Connection[Any], query: bytes) -> tuple[list[Any], psycopg.Error | None]:
+    """simple_query.results; a statement pooler refusing the message (the first round trip of every command) is
+    exit 2 naming it (pooler.statement_refused), not a connection error."""
+    try:
+        done, error = simple_query.results(conn, query)
+    except psycopg.Error as exc:
+        if pooler.statement_pooling(exc):
+            raise pooler.statement_refused(conn.info.dsn) from None
+        raise
+    if pooler.statement_pooling(error):
+        raise pooler.statement_refused(conn.info.dsn) from None
+    return done, error
+
+
 def read(conn: psycopg.Connection[Any], schema: str, table: str) -> Probe:
     """The rows, writability and server pid from `conn` (autocommit, idle), in one message (its own implicit
     transaction; nothing stays open)."""
     query = f"SELECT {tracking.BOUNDED}, {WRITABLE_COLUMNS}, pg_backend_pid(); ".encode() + tracking.select_rows(
         conn, schema, table
     )
-    done, error = simple_query.results(conn, query)
+    done, error = _results(conn, query)
     if not done:  # the first statement failed: only a broken session does that
         raise error or psycopg.OperationalError("the server answered nothing")
     writable, pid = _first_row(conn, done[0], 1)
@@ -81,7 +96,7 @@ def lock_and_read(lock_conn: psycopg.Connection[Any], key: int, schema: str, tab
         f"{WRITABLE_COLUMNS}, pg_backend_pid(); "
         f"SAVEPOINT {_SAVEPOINT}; "
     ).encode() + tracking.select_rows(lock_conn, schema, table) + f"; ROLLBACK TO SAVEPOINT {_SAVEPOINT}".encode()
-    done, error = simple_query.results(lock_conn, query)
+    done, error = _results(lock_conn, query)
     if len(done) < 3:  # BEGIN, the lock's SELECT and SAVEPOINT always run: else the session is broken
         lock_conn.execute("ROLLBACK")
         raise error or psycopg.OperationalError("the server answered nothing")
