@@ -82,11 +82,11 @@ def test_a_concurrent_index_that_timed_out_names_its_invalid_index_and_its_drop(
         tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);")]
     )
     settings = settings_for(tmp_path, db_url, folder, lock_timeout="200ms", lock_retries=0)
-    runner.migrate(settings_for(tmp_path, db_url, folder), to="0000_t")
+    migrate(settings_for(tmp_path, db_url, folder), to="0000_t")
     with psycopg.connect(db_url) as writer:  # an open transaction that wrote to t: CIC waits for it
         writer.execute("INSERT INTO t VALUES (1)")
         with pytest.raises(LockTimeout) as info:
-            runner.migrate(settings)
+            migrate(settings)
         writer.rollback()
     err = info.value
     assert err.migration == "0001_idx"
