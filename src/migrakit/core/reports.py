@@ -88,6 +88,16 @@ class Check:
     error: MigrakitError | None = None
 
 
+def check_lines(checks: list[Check]) -> list[str]:
+    """`ok   name: found` / `FAIL name: found` and its fix, one check after the other."""
+    lines = []
+    for c in checks:
+        lines.append(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.found}")
+        if not c.ok and c.fix:
+            lines.append(f"     fix: {c.fix}")
+    return lines
+
+
 @dataclass
 class Generated:
     tag: str | None  # None: nothing to write

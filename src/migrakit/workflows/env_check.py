@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrakit.core.migration import STANDARD
-from migrakit.core.reports import Check
+from migrakit.core.reports import Check, check_lines
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import pooler, server, session
@@ -156,16 +156,6 @@ def _folders(settings: Settings, report: EnvReport) -> str:
     if src.legacy:
         parts.append(f"{len(src.legacy)} legacy file(s) in {settings.legacy_dir.name if settings.legacy_dir else ''}/")
     return "; ".join(parts)
-
-
-def check_lines(checks: list[Check]) -> list[str]:
-    """`ok   name: found` / `FAIL name: found` and its fix, one check after the other."""
-    lines = []
-    for c in checks:
-        lines.append(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.found}")
-        if not c.ok and c.fix:
-            lines.append(f"     fix: {c.fix}")
-    return lines
 
 
 def _lines(report: EnvReport) -> list[str]:

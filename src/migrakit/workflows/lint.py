@@ -178,26 +178,7 @@ def _judge(judge: Judge, m: Migration, probe: lint_probe.MigrationProbe,
     return LintMigration(m.tag, m.path, out, probe.error)
 
 
-def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
-    """'2.1 GB, ~14 M rows' for a relation of the target; '' when the target does not have it."""
-    if rel not in sizes:
-        return ""
-    tuples, size = sizes[rel]
-    b = float(size)
-    unit = "B"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if b < 1024 or unit == "TB":
-            break
-        b /= 1024
-    if tuples < 0:
-        rows = "never analyzed"
-    elif tuples >= 1e6:
-        rows = f"~{tuples / 1e6:.1f} M rows"
-    elif tuples >= 1e3:
-        rows = f"~{tuples / 1e3:.1f} k rows"
-    else:
-        rows = f"~{int(tuples)} rows"
-    return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
+
 
 
 def refuse_errors(report: LintReport) -> None:
@@ -217,11 +198,3 @@ def refuse_errors(report: LintReport) -> None:
         "(`inv db.lint` shows every finding)",
         details=[f"{mm.path}:{ss.line} [{ff.rule}] {ff.message}" for mm, ss, ff in errors],
     )
-
-
-def finding_lines(report: LintReport) -> list[str]:
-    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
-    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
-             for m in report.migrations for s in m.statements for f in s.findings]
-    count = sum(len(m.statements) for m in report.migrations)
-    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]

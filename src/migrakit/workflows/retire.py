@@ -36,7 +36,7 @@ from migrakit import __version__
 from migrakit.core.differences import SchemaDiff, difference_lines
 from migrakit.core.drizzle.naming import utc_stamp
 from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
-from migrakit.core.reports import Check
+from migrakit.core.reports import Check, check_lines
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
@@ -52,7 +52,6 @@ from migrakit.sources.consolidated import render_manifest
 from migrakit.sources.folders import V1, load_folder
 from migrakit.sources.legacy import load_legacy
 from migrakit.sources.load import load_sources
-from migrakit.workflows.env_check import check_lines
 
 RECORD = Path("docs") / "legacy-migration-retirement.md"
 FOLD_NAME = "retired_legacy"
