@@ -69,7 +69,7 @@ class BootstrapReport:
     recorded: list[str] = field(default_factory=list)  # ... and those it recorded
     already: list[str] = field(default_factory=list)  # files named by --only/--adopt that already have a row
     left: list[str] = field(default_factory=list)  # pending files this run leaves pending
-    proofs: list[Any] = field(default_factory=list)  # db.provenance.LegacyProof of each adopted file
+    proofs: list[Any] = field(default_factory=list)  # workflows.steps.provenance.LegacyProof of each adopted file
 
     @property
     def exit_code(self) -> int:

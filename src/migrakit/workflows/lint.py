@@ -21,9 +21,10 @@ from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
-from migrakit.db.status import read_status
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
 from migrakit.sources.load import load_sources
+from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
 
@@ -130,7 +131,7 @@ def lint(
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
             on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
             if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
-                shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
+                shadow_build.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
         with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
             version = conn.info.server_version
             probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]

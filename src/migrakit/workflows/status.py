@@ -5,9 +5,9 @@ from __future__ import annotations
 from migrakit.core.project import Sources
 from migrakit.core.reports import StatusReport
 from migrakit.core.settings import Settings
-from migrakit.db.status import read_status
 from migrakit.sources.folders import check_folders
 from migrakit.sources.load import load_sources
+from migrakit.workflows.steps.status import read_status
 
 
 def status(
