@@ -14,7 +14,7 @@ from migrakit.core.attribution import SelectionError, parse_selection, split_sel
 from migrakit.core.events import EventSink, no_event
 from migrakit.core.migration import Migration
 from migrakit.core.plan.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.reports import BootstrapReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
@@ -125,7 +125,11 @@ def _selection(
 
 
 def _prove_adoption(
-    settings: Settings, src: Sources, target: session.Target, pending: tuple[Migration, ...], adopt: list[Migration]
+    settings: Settings,
+    src: ProjectFiles,
+    target: session.Target,
+    pending: tuple[Migration, ...],
+    adopt: list[Migration],
 ) -> list[Any]:
     """Prove each file of `adopt` present in the live schema (workflows/steps/provenance.py), or raise DriftError
     naming, per refused file, the objects that differ and the fix."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from migrakit.core.differences import EXTRA, SchemaDiff
 from migrakit.core.plan.planner import Plan, Problem
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
@@ -101,7 +101,12 @@ def check(settings: Settings) -> CheckReport:
 
 
 def _explain(
-    settings: Settings, src: Sources, target: session.Target, report: CheckReport, pending_legacy: tuple, plan: Plan
+    settings: Settings,
+    src: ProjectFiles,
+    target: session.Target,
+    report: CheckReport,
+    pending_legacy: tuple,
+    plan: Plan,
 ) -> None:
     """Name the file behind each difference, and prove which legacy files without a row ran here."""
     with shadow.shadow(settings) as url:

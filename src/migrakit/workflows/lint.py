@@ -17,7 +17,7 @@ from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
 from migrakit.core.migration import Migration
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.postgres.pgvalues import parse_duration
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
@@ -96,7 +96,7 @@ def _lock_timeout_disabled(settings: Settings) -> bool:
 
 
 def _choose(
-    settings: Settings, src: Sources, every: bool, tag: str | None
+    settings: Settings, src: ProjectFiles, every: bool, tag: str | None
 ) -> tuple[list[Migration], list[Migration], bool]:
     """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
     status = read_status(settings, src, allow_empty=None)

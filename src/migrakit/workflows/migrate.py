@@ -16,7 +16,7 @@ from migrakit.core.migration import CONSOLIDATED, Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.plan.run_plan import check_statements, refuse_blocking, runnable, up_to
 from migrakit.core.plan.to_tag import resolve_tag
-from migrakit.core.project import Sources, refuse_empty_folder
+from migrakit.core.project import ProjectFiles, refuse_empty_folder
 from migrakit.core.reports import MigrateReport
 from migrakit.core.settings import Settings
 from migrakit.db import table_upgrade, tracking
@@ -40,7 +40,7 @@ def migrate(
     only: tuple[str, ...] | None = None,
     require_migrations: bool = True,
     to: str | None = None,
-    sources: Sources | None = None,
+    sources: ProjectFiles | None = None,
 ) -> MigrateReport:
     """Apply pending Mode 1 and Mode 2 migrations as one sequence, one migrator at a time (advisory lock),
     re-planning under the lock.

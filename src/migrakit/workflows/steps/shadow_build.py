@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from migrakit.core.drizzle.folder import V1
 from migrakit.core.plan.run_plan import check_statements, legacy_failure, refuse_blocking
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect.session import executor_options, open_target
@@ -20,14 +20,14 @@ from migrakit.errors import MigrakitError
 from migrakit.workflows.steps.apply import execute
 
 
-def build(settings: Settings, url: str, src: Sources) -> None:
+def build(settings: Settings, url: str, src: ProjectFiles) -> None:
     """Apply all migrations of `src` (sources/load.py) to the (empty) database at `url` as `db.migrate` would,
     then the legacy files as `db.bootstrap` would (a fresh database gets them in that order too)."""
     with failures_on_shadow():
         replay(settings.with_overrides(database_url=url), src)
 
 
-def replay(settings: Settings, src: Sources, *, legacy: bool = True) -> None:
+def replay(settings: Settings, src: ProjectFiles, *, legacy: bool = True) -> None:
     """Apply every migration of `src` (empty ones included: history is replayed), then, with `legacy`, each
     legacy file in its own transaction, to the database of `settings` (a fresh one): the executor called
     directly, no migration lock (nobody else knows the database)."""
