@@ -1,6 +1,6 @@
 """What db.status, db.migrate (and db.migrate-consolidated) and db.bootstrap return, and one named check
-(env.check, legacy.retire), what db.generate wrote, and what db.server-status and db.server-stop found: data for
-render/. Pure."""
+(env.check, legacy.retire), what db.generate wrote, what db.upgrade-layout and db.upgrade-tracking plan or did,
+and what db.server-status and db.server-stop found: data for render/. Pure."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 from migrakit.core.connection import DIRECT, Pooler
 from migrakit.core.drizzle.folder import Folder
+from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
 from migrakit.core.plan.planner import Plan
-from migrakit.errors import DriftError, MigrakitError
+from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -110,6 +111,55 @@ class Generated:
     def exit_code(self) -> int:
         """0: a run that returns did what it was asked (every failure raises a MigrakitError with its own code)."""
         return 0
+
+
+# ------------------------------------------------------------------------------------------ Drizzle 1.0 upgrades
+@dataclass(frozen=True)
+class FolderMove:
+    tag: str  # journal tag
+    when: int  # journal `when` (ms), what 0.x rows hold in created_at
+    target: str  # new folder name
+    sql: Path  # old <tag>.sql
+    snapshot: Path | None  # old meta/<prefix>_snapshot.json, None when missing
+    hash: str
+
+
+@dataclass
+class LayoutUpgrade:
+    path: Path
+    layout: str  # the folder's layout before: journal (to convert), v1 (nothing to do), empty
+    moves: tuple[FolderMove, ...] = ()
+    left_in_place: tuple[str, ...] = ()  # .sql files not in the journal (ignored by both migrators)
+    removed: tuple[str, ...] = ()  # everything under meta/, deleted with it
+    notes: tuple[str, ...] = ()
+    applied: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.applied or not self.moves
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
+
+
+@dataclass
+class UpgradeTrackingReport:
+    target: str
+    folder: Folder
+    table: str
+    upgrade: TrackingUpgrade | None
+    applied: bool = False
+    note: str = ""
+
+    @property
+    def done(self) -> bool:
+        """True when nothing is left to do: applied now, or nothing needed."""
+        return self.applied or self.upgrade is None or not self.upgrade.changes
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 # ------------------------------------------------------------------------------------------ the embedded server
