@@ -1,6 +1,7 @@
-"""What db.status, db.migrate (and db.migrate-consolidated) and db.bootstrap return, and one named check
-(env.check, legacy.retire), what db.generate wrote, what db.upgrade-layout and db.upgrade-tracking plan or did,
-and what db.server-status and db.server-stop found: data for render/. Pure."""
+"""What each command returns, as data for render/ (pure): db.status, db.migrate (and db.migrate-consolidated) and
+db.bootstrap; one named check (env.check, legacy.retire) and env.check's report; what db.generate wrote; what
+db.count-branch-migrations counted; what db.upgrade-layout and db.upgrade-tracking plan or did; what
+db.server-status and db.server-stop found. The other commands' reports still live beside their workflows."""
 
 from __future__ import annotations
 
@@ -100,6 +101,21 @@ def check_lines(checks: list[Check]) -> list[str]:
 
 
 @dataclass
+class EnvReport:
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def exit_code(self) -> int:
+        """0: a failed check raises the first failure's error (its code) instead of returning."""
+        return 0
+
+
+@dataclass
 class Generated:
     tag: str | None  # None: nothing to write
     files: list[str] = field(default_factory=list)
@@ -111,6 +127,35 @@ class Generated:
     def exit_code(self) -> int:
         """0: a run that returns did what it was asked (every failure raises a MigrakitError with its own code)."""
         return 0
+
+
+# ------------------------------------------------------------------------------------------ a branch's migrations
+@dataclass(frozen=True)
+class BranchMigrations:
+    """The branch's new Mode 1 migrations (in journal order) and how the base was found."""
+
+    base: str  # the ref as resolved, e.g. "main" or "origin/main"
+    base_source: str  # where the base branch name came from
+    merge_base: str  # commit sha
+    head: str  # "feature/x" or "detached HEAD at 1a2b3c4"
+    migrations_dir: str
+    tags: tuple[str, ...]
+    all_tags: tuple[str, ...] = field(default=())  # every Mode 1 tag in the working tree, in journal order
+
+
+@dataclass(frozen=True)
+class BranchCount:
+    branch: BranchMigrations
+    max: int
+
+    @property
+    def ok(self) -> bool:
+        return len(self.branch.tags) <= self.max
+
+    @property
+    def exit_code(self) -> int:
+        """1 above --max: the branch must consolidate before merging."""
+        return 0 if self.ok else MigrakitError.exit_code
 
 
 # ------------------------------------------------------------------------------------------ Drizzle 1.0 upgrades
