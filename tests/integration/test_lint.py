@@ -47,7 +47,10 @@ def test_case_gives_its_rules_locks_and_rewrites(path, tmp_path, db_url, pg_serv
         def steady(facts: list[dict]) -> list[dict]:  # a statement outside a transaction is watched by polling
             return [{k: v for k, v in f.items() if f["in_transaction"] or k != "locks"} for f in facts]
 
-        assert steady(measured) == steady(case["measured"]["statements"]), "re-record: MIGRAKIT_REGEN_LINT_CASES=1"
+        # The recording is one server version's facts (PostgreSQL 15 takes a few more index locks than 18 for the
+        # same statement); another major version is held to the rules, locks and rewrites the case expects below.
+        if report.server_version // 10000 == case["measured"]["server_version"] // 10000:
+            assert steady(measured) == steady(case["measured"]["statements"]), "re-record: MIGRAKIT_REGEN_LINT_CASES=1"
         assert {n: t for n, (t, _) in report.sizes.items()} == case["measured"]["target_rows"]
     rules = {f.rule for s in stmts for f in s.findings if f.severity != "info"}
     assert rules == set(case["expect"]["rules"]), [(s.sql, s.findings, s.locks, s.rewrites, s.scans) for s in stmts]
