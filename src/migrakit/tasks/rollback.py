@@ -1,0 +1,62 @@
+"""db.rollback: undo the newest applied migrations with their down files (added to the `db` collection)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrakit.tasks._run import run_core, settings_from, task
+
+COLLECTION = "db"  # tasks/_run.py names the task `db.rollback` (JSON `task`, errors)
+
+
+@task(
+    help={
+        "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
+        "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
+        "to": "Undo every applied migration after TAG (a tag or a unique prefix); TAG stays applied.",
+        "steps": "Undo the newest N applied migrations (N >= 1).",
+        "yes": "Roll back. Without it the plan is printed (each migration, newest first, its down statements, the "
+        "rows at risk) and the exit code is 5.",
+        "allow_data_loss": "Run down statements that destroy data (DROP TABLE/COLUMN, TRUNCATE, DELETE) on tables "
+        "with rows; without it --yes refuses them (exit 5, naming each).",
+        "dry_run": "Print the plan and every down statement; change nothing (exit 0).",
+        "single_transaction": "Undo every migration in one transaction (default: one transaction per migration).",
+        "json": "Print the result as JSON.",
+    }
+)
+def rollback(
+    c: Any,
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    to: str | None = None,
+    steps: int = 0,
+    yes: bool = False,
+    allow_data_loss: bool = False,
+    dry_run: bool = False,
+    single_transaction: bool = False,
+    json: bool = False,
+) -> None:
+    """Roll back the newest applied migrations (--steps N) or those after a migration (--to TAG), newest first.
+
+    Each migration is undone in its own transaction under the migration lock: its tracking row is checked (present,
+    with its file's hash), its down file runs (`<tag>.down.sql`, or `down.sql` in a Drizzle 1.0 folder), then
+    exactly that row is deleted; Drizzle's migrator and `inv db.migrate` apply it again on their next run. Refuses
+    before anything runs: a missing down file (exit 2; `inv db.generate-down TAG` writes one), an edited applied
+    migration (exit 3), a consolidated (Mode 2) migration (exit 2), data loss on tables with rows without
+    --allow-data-loss (exit 5)."""
+    from migrakit.render.rollback import RollbackProgress, render_rollback
+    from migrakit.render.run import choose_format
+    from migrakit.workflows.rollback import rollback as core
+
+    fmt = choose_format(json)
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    run_core(
+        render_rollback,
+        lambda: core(settings, to=to, steps=steps or None, yes=yes, dry_run=dry_run, allow_data_loss=allow_data_loss,
+                     single_transaction=single_transaction, on_event=RollbackProgress(fmt)),
+        fmt,
+        settings=settings,
+    )  # fmt: skip
+
+
+TASKS = (rollback,)
