@@ -138,7 +138,7 @@ def steps_of(chosen: Sequence[tuple[Migration, TrackingRow]], *, single_transact
                 file=down_file_of(m),
                 migration=m.tag,
                 state="nothing was run",
-                fix=f"write it, or have it computed and proven on a shadow: `inv db.generate-down {m.tag}`",
+                fix=f"write it, or have it computed and proven on a shadow: `inv db.generate-down --tags {m.tag}`",
             )
         down = m.down
         down.check_runnable()  # a statement that must run alone, mixed with others: exit 1 naming it
@@ -230,4 +230,86 @@ def refuse_data_loss(steps: Sequence[Step], rows: Mapping[str, int], *, allowed:
             f"{s.down.path}:{x.line}:{x.col}: {x.what} on {x.table} (about {rows[x.table]} row(s))"
             for s, x in at_risk
         ],
+    )
+
+
+# ------------------------------------------------------------------------------------------ db.generate-down
+@dataclass(frozen=True)
+class DownResult:
+    """One migration's computed down: its file text, whether the shadow proved it, and what differed if not."""
+
+    migration: Migration
+    text: str
+    statements: tuple[str, ...]
+    cannot_restore: tuple[str, ...]
+    proven: bool
+    difference: tuple[str, ...] = ()
+
+
+@dataclass
+class DownsReport:
+    """What db.generate-down computed and wrote. `exit_code` 1 when a down could not be proven (not written)."""
+
+    results: list[DownResult]
+    written: dict[str, str] = field(default_factory=dict)  # tag -> the file written
+    skipped: list[str] = field(default_factory=list)  # tags that have a down file already (no --force)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(not r.proven for r in self.results) else 0
+
+
+def cannot_restore(m: Migration) -> list[str]:
+    """What a down of `m` cannot give back, read from `m`'s own statements: values of what it dropped, rows it
+    deleted, data it wrote, enum values it added (PostgreSQL has no ALTER TYPE ... DROP VALUE). Said, never faked."""
+    from pglast import ast, parse_sql
+    from pglast.parser import ParseError
+
+    notes: list[str] = []
+    for down_loss in losses(m):  # the up's own destructive statements
+        notes.append(
+            f"the values {down_loss.what} removed from {down_loss.table} (line {down_loss.line}): the down "
+            "recreates the structure, empty"
+            if down_loss.what != "DELETE"
+            else f"the rows DELETE removed from {down_loss.table} (line {down_loss.line})"
+        )
+    for st in m.statements:
+        try:
+            parsed = parse_sql(st.text)
+        except ParseError:
+            continue
+        for raw in parsed:
+            node = raw.stmt
+            if isinstance(node, ast.AlterEnumStmt) and node.newVal and not node.oldVal:
+                notes.append(
+                    f"the enum value {node.newVal!r} added at line {st.line}: PostgreSQL cannot drop an enum value "
+                    "in place, so the down recreates the type without it (a column holding it fails the down)"
+                )
+            elif isinstance(node, ast.InsertStmt | ast.UpdateStmt) and node.relation is not None:
+                verb = "inserted into" if isinstance(node, ast.InsertStmt) else "updated in"
+                notes.append(
+                    f"the data the migration {verb} {node.relation.relname} (line {st.line}, a backfill?): "
+                    "a schema diff does not undo data; add the statements by hand if they matter"
+                )
+    return notes
+
+
+def down_text(m: Migration, statements: Sequence[str], notes: Sequence[str], breakpoint: str) -> str:
+    """The down file db.generate-down writes: a header naming what it is and what it cannot restore, then the
+    statements separated by breakpoints, as drizzle-kit separates an up file's."""
+    head = [
+        f"-- down of {m.tag}: written by `inv db.generate-down`, proven on a shadow database "
+        f"({m.tag} then this file gives the schema before {m.tag})",
+    ]
+    head += [f"-- cannot restore: {n}" for n in notes] or ["-- cannot restore: nothing (schema only, no data touched)"]
+    body = f"\n{breakpoint}\n".join(s.rstrip() for s in statements)
+    return "\n".join(head) + "\n" + (body + "\n" if body else "")
+
+
+def custom_down_text(tag: str) -> str:
+    """The down file db.generate --custom writes beside its empty migration: a note to fill it (db.rollback refuses
+    a down that holds no statement)."""
+    return (
+        f"-- down of {tag}: put the SQL that undoes {tag} below (db.rollback runs it, then deletes {tag}'s tracking "
+        "row); `inv db.generate-down --tags " + tag + " --force` computes it once the migration is written\n"
     )

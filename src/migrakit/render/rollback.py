@@ -1,11 +1,12 @@
-"""db.rollback's output: its JSON fields (registered in render/json.py's serializers), its text, its progress."""
+"""db.rollback's and db.generate-down's output: their JSON fields (registered in render/json.py's serializers),
+their text, db.rollback's progress."""
 
 from __future__ import annotations
 
 import sys
 from typing import Any, TextIO
 
-from migrakit.core.rollback import RollbackReport, Undoing, Undone
+from migrakit.core.rollback import DownResult, DownsReport, RollbackReport, Undoing, Undone
 from migrakit.render import json as as_json
 from migrakit.render.text import fold
 
@@ -47,6 +48,57 @@ def rollback_json(r: RollbackReport) -> as_json.Data:
 # render/json.py's registry is keyed by report class name; this module adds its own entry (json.py stays at its
 # size cap until stage 2 of issue 22 gives the registry a home), and every caller of db.rollback imports it.
 as_json._SERIALIZERS["RollbackReport"] = rollback_json
+
+
+def downs_json(r: DownsReport) -> as_json.Data:
+    """core.rollback.DownsReport (db.generate-down): docs/json.md, "db.generate-down"."""
+
+    def one(d: DownResult) -> as_json.Data:
+        return {
+            "tag": d.migration.tag,
+            "file": r.written.get(d.migration.tag),
+            "proven": d.proven,
+            "statements": list(d.statements),
+            "cannot_restore": list(d.cannot_restore),
+            "difference": list(d.difference),
+        }
+
+    return {
+        "changed": bool(r.written),
+        "downs": [one(d) for d in r.results],
+        "written": list(r.written.values()),
+        "written_count": len(r.written),
+        "unproven": [d.migration.tag for d in r.results if not d.proven],
+        "skipped": list(r.skipped),
+    }
+
+
+as_json._SERIALIZERS["DownsReport"] = downs_json
+
+
+def render_downs(report: DownsReport, fmt: str = "plain") -> str:
+    lines = []
+    for d in report.results:
+        lines.append(down_line(d, report.written.get(d.migration.tag)))
+        lines += [f"  cannot restore: {n}" for n in d.cannot_restore]
+        lines += [f"  {line}" for line in d.difference]
+    if report.skipped:
+        kept = fold(report.skipped)
+        lines.append(f"kept {len(report.skipped)} existing down file(s) (--force rewrites them): {kept}")
+    if not report.results and not report.skipped:
+        lines.append("nothing to write")
+    return "\n".join(lines)
+
+
+def down_line(d: DownResult, written: str | None) -> str:
+    """One migration's outcome, as db.generate-down prints it (also as progress)."""
+    if d.proven:
+        return f"{d.migration.tag}: wrote {written} ({len(d.statements)} statement(s), proven on a shadow)" if written \
+            else f"{d.migration.tag}: proven on a shadow ({len(d.statements)} statement(s))"
+    return (
+        f"{d.migration.tag}: NOT written: on a shadow, {d.migration.tag} then the computed down does not give the "
+        "schema before it (first: the schema before; second: after the down)"
+    )
 
 
 def render_rollback(report: RollbackReport, fmt: str = "plain") -> str:

@@ -1,4 +1,5 @@
-"""db.rollback: undo the newest applied migrations with their down files (added to the `db` collection)."""
+"""db.rollback and db.generate-down: undo applied migrations with their down files, and write those files (both
+added to the `db` collection by tasks/__init__.py)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def rollback(
     Each migration is undone in its own transaction under the migration lock: its tracking row is checked (present,
     with its file's hash), its down file runs (`<tag>.down.sql`, or `down.sql` in a Drizzle 1.0 folder), then
     exactly that row is deleted; Drizzle's migrator and `inv db.migrate` apply it again on their next run. Refuses
-    before anything runs: a missing down file (exit 2; `inv db.generate-down TAG` writes one), an edited applied
+    before anything runs: a missing down file (exit 2; `inv db.generate-down --tags TAG` writes one), an edited applied
     migration (exit 3), a consolidated (Mode 2) migration (exit 2), data loss on tables with rows without
     --allow-data-loss (exit 5)."""
     from migrakit.render.rollback import RollbackProgress, render_rollback
@@ -59,4 +60,45 @@ def rollback(
     )  # fmt: skip
 
 
-TASKS = (rollback,)
+
+@task(
+    help={
+        "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/); the shadow "
+        "databases go on its server unless --shadow-url.",
+        "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
+        "shadow_url": "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] "
+        "shadow_url, else the embedded server).",
+        "all": "Every Mode 1 migration that has no down file yet.",
+        "force": "Rewrite down files that exist.",
+        "json": "Print the result as JSON.",
+        "tags": "The migrations (tags or unique prefixes), comma-separated: `inv db.generate-down --tags 0003,0004`.",
+    },
+)
+def generate_down(
+    c: Any,
+    tags: str = "",
+    database_url: str | None = None,
+    migrations_dir: str | None = None,
+    shadow_url: str | None = None,
+    all: bool = False,
+    force: bool = False,
+    json: bool = False,
+) -> None:
+    """Write the down file of each migration (--tags TAG[,TAG...], or --all) that lacks one, proven on shadow databases.
+
+    On two shadow databases: the schema after the migration is diffed to the schema before it (the differ
+    db.generate uses); the down is then run as db.rollback runs it, and written (`<tag>.down.sql`, or `down.sql`
+    in a Drizzle 1.0 folder) only when the schemas are then equal. What a down cannot restore (dropped values,
+    deleted rows, written data, an added enum value) is named in its header and in the output. Exit 1 when a down
+    could not be proven (nothing written for it; the difference is printed)."""
+    from migrakit.render.rollback import render_downs
+    from migrakit.render.run import choose_format
+    from migrakit.workflows.generate_down import generate_down as core
+
+    fmt = choose_format(json)
+    settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
+    wanted = [t.strip() for t in tags.split(",") if t.strip()]
+    run_core(render_downs, lambda: core(settings, wanted, every=all, force=force), fmt, settings=settings)
+
+
+TASKS = (rollback, generate_down)
