@@ -64,7 +64,7 @@ def test_existing_down_files_are_kept_unless_force(tmp_path, db_url):
     assert kept.returncode == 0 and "kept 1 existing down file(s)" in kept.stdout
     assert (folder / "0000_a.down.sql").read_text() == 'DROP TABLE "a";'
     forced = json.loads(gen(tmp_path, db_url, folder, "--tags", "0000", "--force", "--json").stdout)
-    assert forced["written"] == ["migrations/0000_a.down.sql"] and forced["downs"][0]["proven"] is True
+    assert forced["written_files"] == ["migrations/0000_a.down.sql"] and forced["downs"][0]["proven"] is True
     assert 'drop table "public"."a"' in (folder / "0000_a.down.sql").read_text().lower()
 
 

@@ -41,7 +41,7 @@ def rollback_json(r: RollbackReport) -> as_json.Data:
         "rolled_back_count": len(r.undone),
         "still_applied": list(r.remaining),
         "still_applied_count": len(r.remaining),
-        "rows_at_risk": dict(r.rows_at_risk),
+        "rows_at_risk_by_table": dict(r.rows_at_risk),
     }
 
 
@@ -58,15 +58,15 @@ def downs_json(r: DownsReport) -> as_json.Data:
             "tag": d.migration.tag,
             "file": r.written.get(d.migration.tag),
             "proven": d.proven,
-            "statements": list(d.statements),
+            "down_sql": list(d.statements),
             "cannot_restore": list(d.cannot_restore),
-            "difference": list(d.difference),
+            "schema_difference": list(d.difference),
         }
 
     return {
         "changed": bool(r.written),
         "downs": [one(d) for d in r.results],
-        "written": list(r.written.values()),
+        "written_files": list(r.written.values()),
         "written_count": len(r.written),
         "unproven": [d.migration.tag for d in r.results if not d.proven],
         "skipped": list(r.skipped),
@@ -114,10 +114,8 @@ def render_rollback(report: RollbackReport, fmt: str = "plain") -> str:
                 lines.append(f"-- [{st['number']}] line {st['line']}")
                 lines.append(st["sql"].rstrip().rstrip(";") + ";")
             for x in s["data_loss"]:
-                lines.append(
-                    f"-- data loss: {x['what']} on {x['table']} (about {x['rows_at_risk']} row(s)), "
-                    f"line {x['line']}"
-                )
+                rows = f"about {x['rows_at_risk']} row(s)" if x["rows_at_risk"] else "no rows now"
+                lines.append(f"-- data loss: {x['what']} on {x['table']} ({rows}), line {x['line']}")
         at_risk = {t: n for t, n in report.rows_at_risk.items() if n > 0}
         if at_risk:
             lines.append(

@@ -26,12 +26,13 @@ from migrakit.db.run.guards import APPLY_LOCK
 from migrakit.db.run.lock import apply_key
 from migrakit.errors import LockTimeout, MigrakitError
 
+_COUNT_CAP = 10_000  # rows counted at most where the estimate is unknown (a bound on the read, not on the answer)
 _UNDONE_BY_OTHER = "another migrator changed the tracking table during the rollback"
 
 
 def rows_at_risk(conn: psycopg.Connection[Any], losses: Sequence[Loss]) -> dict[str, int]:
-    """Each table a down statement would destroy data in, with its estimated rows (pg_class.reltuples), at least
-    1 when the table holds a row (an estimate is 0 or -1 before the table was first analyzed); 0 for a table
+    """Each table a down statement would destroy data in, with its estimated rows (pg_class.reltuples); where the
+    estimate says 0 or unknown (-1: never analyzed yet), the rows are counted, up to _COUNT_CAP; 0 for a table
     that does not exist. Read only."""
     found: dict[str, int] = {}
     for loss in losses:
@@ -49,8 +50,13 @@ def rows_at_risk(conn: psycopg.Connection[Any], losses: Sequence[Loss]) -> dict[
         if row is None or row[1] not in ("r", "p"):
             found[loss.table] = 0
             continue
-        some = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {})").format(name)).fetchone()
-        found[loss.table] = max(int(row[0]), 1 if some and some[0] else 0)
+        estimate = int(row[0])
+        if estimate <= 0:
+            counted = conn.execute(
+                sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) AS sample").format(name), (_COUNT_CAP,)
+            ).fetchone()
+            estimate = int(counted[0]) if counted else 0
+        found[loss.table] = estimate
     return found
 
 
