@@ -55,7 +55,7 @@ def compute_downs(
                 shadow.replay(before, replace(src, migrations=src.migrations[:i]), legacy=False)
                 shadow.replay(after, replace(src, migrations=src.migrations[: i + 1]), legacy=False)
             assert before.database_url is not None and after.database_url is not None
-            stmts = tuple(schema.diff_statements(after.database_url, before.database_url, exclude, ignored))
+            stmts = drops_last(schema.diff_statements(after.database_url, before.database_url, exclude, ignored))
             notes = tuple(cannot_restore(m))
             text = down_text(m, stmts, notes, BREAKPOINT)
             down = Migration(m.tag, m.when, down_file_of(m), text, drizzle_hash(text.encode("utf-8")), name=m.name)
@@ -71,6 +71,18 @@ def compute_downs(
             results.append(result)
             on_done(result)
     return results
+
+
+# What results' ordered diff drops before the tables that use it (seen: `drop type` before the table whose
+# column has that type); a down is mostly drops, so these move after every other statement, in their order.
+_DROPPED_LAST = ("drop type ", "drop domain ", "drop function ", "drop extension ", "drop schema ")
+
+
+def drops_last(statements: Sequence[str]) -> tuple[str, ...]:
+    """`statements` with the drops of types, domains, functions, extensions and schemas moved to the end (stable);
+    the shadow proof then checks the order holds."""
+    last = [s for s in statements if s.lower().startswith(_DROPPED_LAST)]
+    return tuple(s for s in statements if s not in last) + tuple(last)
 
 
 def _undo(on: Settings, m: Migration, down: Migration, schema_name: str, table: str) -> None:
