@@ -262,3 +262,16 @@ def test_needs_exactly_one_of_to_and_steps(tmp_path, db_url, args):
     folder = project(tmp_path)
     result = cli(tmp_path, db_url, folder, *args)
     assert result.returncode == 2 and "exactly one of --to TAG and --steps N" in result.stderr
+
+
+def test_untouched_custom_down_template_is_refused_but_a_comment_only_down_deletes_just_its_row(tmp_path, db_url):
+    from migrakit.core.rollback import custom_down_text
+
+    folder = project(tmp_path, downs={**DOWNS, "0002_c": custom_down_text("0002_c")})
+    migrate(tmp_path, db_url, folder)
+    refused = cli(tmp_path, db_url, folder, "--steps", "1", "--yes")
+    assert refused.returncode == 2 and "still the empty template db.generate --custom wrote" in refused.stderr
+    (folder / "0002_c.down.sql").write_text("-- 0002_c changed data only: nothing to undo in the schema\n")
+    done = cli(tmp_path, db_url, folder, "--steps", "1", "--yes")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert rows(db_url) == hashes(folder, ["0000_a", "0001_b"]) and ("a", "c") in schema(db_url)

@@ -142,14 +142,14 @@ def steps_of(chosen: Sequence[tuple[Migration, TrackingRow]], *, single_transact
             )
         down = m.down
         down.check_runnable()  # a statement that must run alone, mixed with others: exit 1 naming it
-        if not down.statements:
+        if down.text.strip() == custom_down_text(m.tag).strip():  # only the untouched template, as for up files
             raise ConfigError(
-                f"{m.tag}'s down file holds no statement",
+                f"{m.tag}'s down file is still the empty template db.generate --custom wrote",
                 file=down.path,
                 migration=m.tag,
                 state="nothing was run",
-                fix="write the statements that undo it (an empty down would only delete its tracking row, "
-                "leaving its changes in place); if it changed nothing a down can undo, write `SELECT 1;`",
+                fix="write the statements that undo it below the note (or `inv db.generate-down --tags "
+                f"{m.tag} --force`); a down with only comments undoes nothing but its tracking row",
             )
         if down.runs_outside_transaction and (single_transaction or down.self_managed):
             raise ConfigError(
