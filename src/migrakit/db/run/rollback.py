@@ -21,7 +21,7 @@ from psycopg import sql
 
 from migrakit.core.rollback import Loss, Step, Undoing, Undone
 from migrakit.db import tracking
-from migrakit.db.run import translate
+from migrakit.db.run import failpoint, translate
 from migrakit.db.run.guards import APPLY_LOCK
 from migrakit.db.run.lock import apply_key
 from migrakit.errors import LockTimeout, MigrakitError
@@ -74,6 +74,7 @@ class Undoer:
         self._delete = sql.SQL("DELETE FROM {} WHERE id = %s AND hash = %s").format(target)
         self.undone: list[str] = []
         self.single = False
+        self.fp = failpoint.from_env()  # tests: a crash right after the K-th down statement completed
 
     def run(self, steps: Sequence[Step], *, single_transaction: bool = False) -> list[str]:
         """Undo `steps` in order; returns the tags undone. A failure raises a MigrakitError naming the down file,
@@ -149,6 +150,8 @@ class Undoer:
         for i, st in enumerate(stmts, 1):
             try:  # binary forces the extended protocol: each statement alone, as Mode 1 sends an up file's
                 self.conn.cursor().execute(st.text.encode(encoding), binary=True)
+                if self.fp is not None and self.fp.step():
+                    self.fp.fire(self.conn)
             except psycopg.Error as exc:
                 state = (
                     f"{step.migration.tag} is still applied (its row was kept); the statement ran outside a "
