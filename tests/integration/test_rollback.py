@@ -227,8 +227,16 @@ def test_json_contract(tmp_path, db_url):
     assert done["still_applied"] == ["0000_a", "0001_b"] and done["planned"][0]["state"] == "rolled-back"
 
 
-def test_racing_rollback_and_migrate_undo_and_apply_each_exactly_once(tmp_path, db_url):
+@pytest.mark.parametrize("route", ["direct", "pgbouncer-transaction"])
+def test_racing_rollback_and_migrate_undo_and_apply_each_exactly_once(tmp_path, db_url, route, request):
+    """Real processes racing, directly and through PgBouncer in transaction mode: whichever wins, each migration
+    is undone or applied exactly once (never two rows, never a schema the rows do not describe)."""
+    from psycopg.conninfo import conninfo_to_dict
+
     folder = project(tmp_path)
+    target = db_url
+    if route != "direct":
+        target = request.getfixturevalue("pgbouncer_transaction").url(conninfo_to_dict(db_url)["dbname"])
     migrate(tmp_path, db_url, folder, "--to", "0000_a")
     results = {}
 
@@ -239,9 +247,9 @@ def test_racing_rollback_and_migrate_undo_and_apply_each_exactly_once(tmp_path, 
         if len(rows(db_url)) == 3:  # start each round from 0000_a alone
             assert cli(tmp_path, db_url, folder, "--to", "0000_a", "--yes").returncode == 0
         racers = [
-            threading.Thread(target=run, args=("migrate", migrate_args(db_url, folder))),
+            threading.Thread(target=run, args=("migrate", migrate_args(target, folder))),
             threading.Thread(target=run, args=("rollback", ["db.rollback", "--migrations-dir", str(folder),
-                                                            "--database-url", db_url, "--to", "0000_a", "--yes"])),
+                                                            "--database-url", target, "--to", "0000_a", "--yes"])),
         ]  # fmt: skip
         for t in racers:
             t.start()

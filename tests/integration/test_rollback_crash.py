@@ -1,7 +1,7 @@
 """A crash at every statement boundary of a rollback: for every k, a `migrakit db.rollback --yes` process is
 stopped right after down statement k completed (MIGRAKIT_FAILPOINT: SIGKILL of the process, or its session
-terminated), then run again without it. The rerun exits 0 and leaves what an uninterrupted rollback leaves: the
-tracking rows and schema (the first migration's) an uninterrupted rollback leaves (not those of `db.migrate --to`:
+terminated), then run again without it. The rerun exits 0 and leaves the tracking rows and schema (the first migration's) an
+uninterrupted rollback leaves (not compared with `db.migrate --to`:
 the outside-transaction migration leaves migrakit's progress table behind, by design). One down runs outside a
 transaction (DROP INDEX CONCURRENTLY IF EXISTS), so a crash between it and its row's deletion is covered too."""
 
