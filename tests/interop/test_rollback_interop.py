@@ -8,9 +8,9 @@ import pytest
 
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder
-from migrakit.workflows import runner
 from migrakit.workflows.generate_down import generate_down
 from migrakit.workflows.rollback import rollback
+from migrakit.workflows.status import status as read_status
 from tests.interop.drizzle import drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop
@@ -33,9 +33,9 @@ def test_drizzle_reapplies_what_migrakit_rolled_back(case, major, corpus_dir, db
     report = rollback(settings, steps=2, yes=True, allow_data_loss=True)
     assert report.undone == [tags[-1], tags[-2]]
     assert without_ids(tracking_rows(db_url)) == full[:-2]
-    assert [m.tag for m in runner.status(settings).plan.pending] == tags[-2:]
+    assert [m.tag for m in read_status(settings).plan.pending] == tags[-2:]
 
     assert drizzle_migrate(folder, db_url, major=major) == {"ok": True}  # Drizzle's next run
     assert without_ids(tracking_rows(db_url)) == full
-    status = runner.status(settings)
+    status = read_status(settings)
     assert status.plan.pending == () and status.plan.problems == ()

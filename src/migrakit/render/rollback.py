@@ -1,79 +1,13 @@
-"""db.rollback's and db.generate-down's output: their JSON fields (registered in render/json.py's serializers),
-their text, db.rollback's progress."""
+"""db.rollback's and db.generate-down's text, and db.rollback's progress; render/json/rollback.py is their JSON."""
 
 from __future__ import annotations
 
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
 from migrakit.core.rollback import DownResult, DownsReport, RollbackReport, Undoing, Undone
-from migrakit.render import json as as_json
+from migrakit.render.json.rollback import rollback_json  # (its module registers both serializers)
 from migrakit.render.text import fold
-
-
-def rollback_json(r: RollbackReport) -> as_json.Data:
-    """core.rollback.RollbackReport (db.rollback): docs/json.md, "db.rollback"."""
-
-    def step(s: Any) -> as_json.Data:
-        stmts = s.down.statements
-        return as_json.migration(
-            s.migration,
-            "rolled-back" if s.migration.tag in r.undone else "applied",
-            row=as_json.row(s.row),
-            down_file=s.down.path,
-            statement_count=len(stmts),
-            statements=[as_json.statement(i, st.text, st.line, st.col) for i, st in enumerate(stmts, 1)],
-            data_loss=[
-                {"statement": x.number, "line": x.line, "col": x.col, "what": x.what, "table": x.table,
-                 "rows_at_risk": r.rows_at_risk.get(x.table, 0)}
-                for x in s.losses
-            ],  # fmt: skip
-        )
-
-    return {
-        "database": r.target,
-        "dry_run": r.dry_run,
-        "confirmed": r.yes,
-        "single_transaction": r.single_transaction,
-        "changed": bool(r.undone),
-        "planned": [step(s) for s in r.steps],  # newest first: the order they are undone in
-        "rolled_back": list(r.undone),
-        "rolled_back_count": len(r.undone),
-        "still_applied": list(r.remaining),
-        "still_applied_count": len(r.remaining),
-        "rows_at_risk_by_table": dict(r.rows_at_risk),
-    }
-
-
-# render/json.py's registry is keyed by report class name; this module adds its own entry (json.py stays at its
-# size cap until stage 2 of issue 22 gives the registry a home), and every caller of db.rollback imports it.
-as_json._SERIALIZERS["RollbackReport"] = rollback_json
-
-
-def downs_json(r: DownsReport) -> as_json.Data:
-    """core.rollback.DownsReport (db.generate-down): docs/json.md, "db.generate-down"."""
-
-    def one(d: DownResult) -> as_json.Data:
-        return {
-            "tag": d.migration.tag,
-            "file": r.written.get(d.migration.tag),
-            "proven": d.proven,
-            "down_sql": list(d.statements),
-            "cannot_restore": list(d.cannot_restore),
-            "schema_difference": list(d.difference),
-        }
-
-    return {
-        "changed": bool(r.written),
-        "downs": [one(d) for d in r.results],
-        "written_files": list(r.written.values()),
-        "written_count": len(r.written),
-        "unproven": [d.migration.tag for d in r.results if not d.proven],
-        "skipped": list(r.skipped),
-    }
-
-
-as_json._SERIALIZERS["DownsReport"] = downs_json
 
 
 def render_downs(report: DownsReport, fmt: str = "plain") -> str:

@@ -22,13 +22,10 @@ from migrakit.errors import ConfigError, MigrakitError
 from migrakit.tasks import db as _db_module
 from migrakit.tasks import env as _env_module
 from migrakit.tasks import legacy as _legacy_module
-from migrakit.tasks import rollback as _rollback_module
 from migrakit.tasks._run import task
 from migrakit.tasks.db.migrate import migrate as _migrate
 
 db = _db_module.ns
-for _task in _rollback_module.TASKS:  # tasks/db.py is at its size cap: db.rollback lives in its own module
-    db.add_task(_task)
 env = _env_module.ns
 legacy = _legacy_module.ns
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
 
+from migrakit.core.differences import difference_lines
 from migrakit.core.migration import Migration, drizzle_hash
 from migrakit.core.postgres.statements import BREAKPOINT
 from migrakit.core.project import Sources
@@ -62,7 +63,7 @@ def compute_downs(
             try:
                 _undo(after, m, down, schema_name, table)
                 diff = schema.compare(before.database_url, after.database_url, exclude, ignored)
-                lines = tuple(line for d in diff.differences for line in schema.render_difference(d, ""))
+                lines = tuple(line for d in diff.differences for line in difference_lines(d, ""))
                 result = DownResult(m, text, stmts, notes, diff.equal, lines or tuple(diff.statements))
             except MigrakitError as err:
                 result = DownResult(m, text, stmts, notes, False, (f"{err.message}: {err.cause or ''}".strip(),))

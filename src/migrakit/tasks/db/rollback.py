@@ -1,19 +1,18 @@
-"""db.rollback and db.generate-down: undo applied migrations with their down files, and write those files (both
-added to the `db` collection by tasks/__init__.py)."""
+"""db.rollback and db.generate-down: undo applied migrations with their down files, and write those files."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from migrakit.tasks._run import run_core, settings_from, task
+from migrakit.tasks.db._help import COMMON, SHADOW
 
-COLLECTION = "db"  # tasks/_run.py names the task `db.rollback` (JSON `task`, errors)
+COLLECTION = "db"
 
 
 @task(
     help={
-        "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/).",
-        "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
+        **COMMON,
         "to": "Undo every applied migration after TAG (a tag or a unique prefix); TAG stays applied.",
         "steps": "Undo the newest N applied migrations (N >= 1).",
         "yes": "Roll back. Without it the plan is printed (each migration, newest first, its down statements, the "
@@ -52,6 +51,7 @@ def rollback(
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
     run_core(
+        "db.rollback",
         render_rollback,
         lambda: core(settings, to=to, steps=steps or None, yes=yes, dry_run=dry_run, allow_data_loss=allow_data_loss,
                      single_transaction=single_transaction, on_event=RollbackProgress(fmt)),
@@ -63,11 +63,8 @@ def rollback(
 
 @task(
     help={
-        "database_url": "Database URL (default: $DATABASE_URL, else the embedded server in .migrakit/); the shadow "
-        "databases go on its server unless --shadow-url.",
-        "migrations_dir": "drizzle-kit migrations folder (default: [tool.migrakit] migrations_dir, 'migrations').",
-        "shadow_url": "Admin URL of a server for the throwaway shadow databases (default: [tool.migrakit] "
-        "shadow_url, else the embedded server).",
+        **COMMON,
+        "shadow_url": SHADOW,
         "all": "Every Mode 1 migration that has no down file yet.",
         "force": "Rewrite down files that exist.",
         "json": "Print the result as JSON.",
@@ -98,7 +95,5 @@ def generate_down(
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     wanted = [t.strip() for t in tags.split(",") if t.strip()]
-    run_core(render_downs, lambda: core(settings, wanted, every=all, force=force), fmt, settings=settings)
+    run_core("db.generate-down", render_downs, lambda: core(settings, wanted, every=all, force=force), fmt, settings=settings)
 
-
-TASKS = (rollback, generate_down)
