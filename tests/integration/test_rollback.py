@@ -227,6 +227,7 @@ def test_json_contract(tmp_path, db_url):
     assert done["still_applied"] == ["0000_a", "0001_b"] and done["planned"][0]["state"] == "rolled-back"
 
 
+@pytest.mark.concurrency
 @pytest.mark.parametrize("route", ["direct", "pgbouncer-transaction"])
 def test_racing_rollback_and_migrate_undo_and_apply_each_exactly_once(tmp_path, db_url, route, request):
     """Real processes racing, directly and through PgBouncer in transaction mode: whichever wins, each migration

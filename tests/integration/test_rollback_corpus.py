@@ -14,6 +14,7 @@ from tests.fixtures.pg import dump_schema, skip_or_fail
 
 FOLDERS = ["vercel-ai-chatbot", "mail0-zero", "kan", "reactive-resume-v1", "legacy-two-systems"]
 BACK = 5
+pytestmark = pytest.mark.corpus
 
 
 def rows(url):

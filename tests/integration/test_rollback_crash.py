@@ -31,6 +31,7 @@ DOWNS = {
     "0003_tail": BP.join(['ALTER TABLE "users" DROP COLUMN "age";', 'DROP TABLE "tail";']),
 }  # fmt: skip
 STATEMENTS = 6
+pytestmark = pytest.mark.crash
 
 
 def rows(url):
