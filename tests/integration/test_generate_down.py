@@ -42,8 +42,8 @@ def test_all_writes_proven_down_files_that_roll_back_and_forward(tmp_path, db_ur
         assert f"{tag}: wrote migrations/{tag}.down.sql" in result.stdout
     down = (folder / "0002_drop.down.sql").read_text()
     assert down.startswith("-- down of 0002_drop: written by `inv db.generate-down`, proven on a shadow")
-    assert '-- cannot restore: the values DROP COLUMN "name" removed from a' in down
-    assert "-- cannot restore: the data the migration updated in b" in down
+    assert '-- cannot restore: the values DROP COLUMN "name" removed from public.a' in down
+    assert "-- cannot restore: the data the migration updated in public.b" in down
     assert "cannot restore: the values DROP COLUMN" in result.stdout
     assert "name" in down.split("\n", 3)[-1]  # the column comes back (empty)
     # the files are what db.rollback runs: roll all the way back, then forward again

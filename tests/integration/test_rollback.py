@@ -126,10 +126,10 @@ def test_data_loss_on_a_table_with_rows_refuses_unless_allowed(tmp_path, db_url)
         conn.execute("INSERT INTO a (id, c) VALUES (1, 'x'), (2, 'y')")
     plan = cli(tmp_path, db_url, folder, "--steps", "1")
     assert plan.returncode == 5
-    assert 'data loss: DROP COLUMN "c" on a' in plan.stdout
+    assert 'data loss: DROP COLUMN "c" on public.a' in plan.stdout
     refused = cli(tmp_path, db_url, folder, "--steps", "1", "--yes")
     assert refused.returncode == 5, refused.stdout + refused.stderr
-    assert "0002_c.down.sql:1:1: DROP COLUMN \"c\" on a" in refused.stderr
+    assert "0002_c.down.sql:1:1: DROP COLUMN \"c\" on public.a" in refused.stderr
     assert "--allow-data-loss" in refused.stderr
     assert len(rows(db_url)) == 3
     allowed = cli(tmp_path, db_url, folder, "--steps", "1", "--yes", "--allow-data-loss")
@@ -220,7 +220,7 @@ def test_json_contract(tmp_path, db_url):
     assert (step["tag"], step["state"], step["statement_count"]) == ("0002_c", "applied", 1)
     assert step["down_file"].endswith("0002_c.down.sql") and step["row"]["id"] == 3
     assert step["data_loss"] == [
-        {"statement": 1, "line": 1, "col": 1, "what": 'DROP COLUMN "c"', "table": "a", "rows_at_risk": 0}
+        {"statement": 1, "line": 1, "col": 1, "what": 'DROP COLUMN "c"', "table": "public.a", "rows_at_risk": 0}
     ]
     done = json.loads(cli(tmp_path, db_url, folder, "--steps", "1", "--yes", "--json").stdout)
     assert (done["exit_code"], done["changed"], done["rolled_back"]) == (0, True, ["0002_c"])

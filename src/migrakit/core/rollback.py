@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from migrakit.core.classify import classify
 from migrakit.core.migration import STANDARD, Migration, TrackingRow
 from migrakit.core.plan.planner import Plan
 from migrakit.core.plan.to_tag import resolve_tag
@@ -36,7 +37,7 @@ class Loss:
 
     @property
     def table(self) -> str:
-        """The table as messages and the rows-at-risk map name it: schema.name, or name."""
+        """The table as messages and the rows-at-risk map name it: schema.name (as core/classify.py names it)."""
         return f"{self.schema}.{self.relation}" if self.schema else self.relation
 
 
@@ -176,37 +177,19 @@ def losses(down: Migration) -> list[Loss]:
     return [loss for i, st in enumerate(down.statements, 1) for loss in _statement_losses(down.tag, i, st)]
 
 
+_LOSSES = {"drop_table": "DROP TABLE", "truncate": "TRUNCATE", "delete": "DELETE"}  # and drop_column
+
+
 def _statement_losses(tag: str, number: int, st: Statement) -> list[Loss]:
-    from pglast import ast, parse_sql
-    from pglast.enums import AlterTableType, ObjectType
-    from pglast.parser import ParseError
-
-    try:
-        parsed = parse_sql(st.text)
-    except ParseError:
-        return []  # the server reports it when it runs; nothing is judged on what cannot be read
-
-    def loss(what: str, schema: str | None, relation: str) -> Loss:
-        return Loss(tag, number, st.line, st.col, what, schema or None, relation)
-
-    def of(rel: ast.RangeVar, what: str) -> Loss:
-        return loss(what, rel.schemaname, rel.relname or "")
-
+    """What core/classify.py's judgement of the statement says destroys rows or values (its relations are
+    `schema.name`, public when the statement names none)."""
     found: list[Loss] = []
-    for raw in parsed:
-        node = raw.stmt
-        if isinstance(node, ast.DropStmt) and node.removeType == ObjectType.OBJECT_TABLE:
-            for obj in node.objects or ():
-                parts = [getattr(part, "sval", "") for part in obj]
-                found.append(loss("DROP TABLE", parts[-2] if len(parts) > 1 else None, parts[-1]))
-        elif isinstance(node, ast.AlterTableStmt) and node.relation is not None:
-            for cmd in node.cmds or ():
-                if isinstance(cmd, ast.AlterTableCmd) and cmd.subtype == AlterTableType.AT_DropColumn:
-                    found.append(of(node.relation, f'DROP COLUMN "{cmd.name}"'))
-        elif isinstance(node, ast.TruncateStmt):
-            found.extend(of(rel, "TRUNCATE") for rel in node.relations or ())
-        elif isinstance(node, ast.DeleteStmt) and node.relation is not None:
-            found.append(of(node.relation, "DELETE"))
+    for action in classify(st.text).actions or ():  # None: pglast cannot read it; the server reports it
+        what = f'DROP COLUMN "{action.column}"' if action.kind == "drop_column" else _LOSSES.get(action.kind)
+        if what is None or action.relation is None:
+            continue
+        schema, _, relation = action.relation.partition(".")
+        found.append(Loss(tag, number, st.line, st.col, what, schema, relation))
     return found
 
 
@@ -260,36 +243,30 @@ class DownsReport:
 
 
 def cannot_restore(m: Migration) -> list[str]:
-    """What a down of `m` cannot give back, read from `m`'s own statements: values of what it dropped, rows it
-    deleted, data it wrote, enum values it added (PostgreSQL has no ALTER TYPE ... DROP VALUE). Said, never faked."""
-    from pglast import ast, parse_sql
-    from pglast.parser import ParseError
-
+    """What a down of `m` cannot give back, read from `m`'s own statements (core/classify.py's judgement): values
+    of what it dropped, rows it deleted, data it wrote, enum values it added (PostgreSQL has no ALTER TYPE ... DROP
+    VALUE). Said, never faked."""
     notes: list[str] = []
-    for down_loss in losses(m):  # the up's own destructive statements
+    for loss in losses(m):  # the up's own destructive statements
         notes.append(
-            f"the values {down_loss.what} removed from {down_loss.table} (line {down_loss.line}): the down "
-            "recreates the structure, empty"
-            if down_loss.what != "DELETE"
-            else f"the rows DELETE removed from {down_loss.table} (line {down_loss.line})"
+            f"the values {loss.what} removed from {loss.table} (line {loss.line}): the down recreates the "
+            "structure, empty"
+            if loss.what != "DELETE"
+            else f"the rows DELETE removed from {loss.table} (line {loss.line})"
         )
     for st in m.statements:
-        try:
-            parsed = parse_sql(st.text)
-        except ParseError:
-            continue
-        for raw in parsed:
-            node = raw.stmt
-            if isinstance(node, ast.AlterEnumStmt) and node.newVal and not node.oldVal:
+        for action in classify(st.text).actions or ():
+            if action.kind == "enum_add_value":
                 notes.append(
-                    f"the enum value {node.newVal!r} added at line {st.line}: PostgreSQL cannot drop an enum value "
-                    "in place, so the down recreates the type without it (a column holding it fails the down)"
+                    f"the enum value {action.detail.get('value')!r} added at line {st.line}: PostgreSQL cannot drop "
+                    "an enum value in place, so the down recreates the type without it (a column holding it fails "
+                    "the down)"
                 )
-            elif isinstance(node, ast.InsertStmt | ast.UpdateStmt) and node.relation is not None:
-                verb = "inserted into" if isinstance(node, ast.InsertStmt) else "updated in"
+            elif action.kind in ("insert", "update", "merge") and action.relation:
+                verb = {"insert": "inserted into", "update": "updated in"}.get(action.kind, "merged into")
                 notes.append(
-                    f"the data the migration {verb} {node.relation.relname} (line {st.line}, a backfill?): "
-                    "a schema diff does not undo data; add the statements by hand if they matter"
+                    f"the data the migration {verb} {action.relation} (line {st.line}, a backfill?): a schema "
+                    "diff does not undo data; add the statements by hand if they matter"
                 )
     return notes
 
