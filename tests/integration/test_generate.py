@@ -36,6 +36,9 @@ def test_generated_migration_reproduces_the_schema_file(tmp_path, db_url):
     assert result.tag == "0000_people"
     text = (settings.migrations_dir / "0000_people.sql").read_text()
     assert text.count("--> statement-breakpoint") == len(result.statements) - 1
+    down = settings.migrations_dir / "0000_people.down.sql"
+    assert str(down) in result.files, result.note  # written with it, proven on a shadow
+    assert down.read_text().startswith("-- down of 0000_people: written by `inv db.generate-down`, proven")
     migrate(settings)
     with server.shadow_database(db_url) as expected:
         with server.connect(expected, autocommit=True) as conn:
@@ -72,6 +75,9 @@ def test_custom_migration_round_trip(tmp_path, db_url):
     assert result.tag == "0001_seed_rows"
     sql = settings.migrations_dir / "0001_seed_rows.sql"
     assert sql.read_text() == generate.CUSTOM_HEADER
+    down = settings.migrations_dir / "0001_seed_rows.down.sql"
+    assert down.read_text().startswith("-- down of 0001_seed_rows: put the SQL that undoes 0001_seed_rows below")
+    assert str(down) in result.files
     snapshot = json.loads((meta / "0001_snapshot.json").read_text())
     assert snapshot["prevId"] == "a" and snapshot["id"] != "a"
     journal = parse_journal((meta / "_journal.json").read_text())

@@ -196,6 +196,20 @@ def _missing_database(w: World) -> None:
     w.env["DATABASE_URL"] = w.db_url
 
 
+DOWNS = {
+    "0002_comments": 'DROP TABLE "comments";',
+    "0003_seed": "DELETE FROM \"users\" WHERE \"email\" IN ('a@example.com', 'b@example.com');",
+    "0004_placeholder": "SELECT 1;",
+}
+
+
+def _with_downs(w: World) -> None:
+    """Migrated, with the down files of FEATURE's migrations (db.rollback)."""
+    _migrated(w)
+    for tag, body in DOWNS.items():
+        (w.root / "migrations" / f"{tag}.down.sql").write_text(body + "\n", encoding="utf-8")
+
+
 def _pyproject(w: World, migrakit: str = "") -> None:
     text = '[project]\nname = "app"\nversion = "0"\n' + (f"\n[tool.migrakit]\n{migrakit}" if migrakit else "")
     (w.root / "pyproject.toml").write_text(text, encoding="utf-8")
@@ -237,6 +251,10 @@ CASES: dict[str, tuple[Callable[[World], None], list[str]]] = {
     "server_stop": (_plain, ["db.server-stop"]),
     "consolidate_done": (_branch, ["db.consolidate", "--name", "feature", "--yes"]),
     "baseline_written": (_adoptable, ["db.baseline", "--yes"]),
+    "rollback_plan": (_with_downs, ["db.rollback", "--steps", "3"]),
+    "rollback_data_loss_refused": (_with_downs, ["db.rollback", "--steps", "3", "--yes"]),
+    "rollback_missing_down": (_migrated, ["db.rollback", "--steps", "1", "--yes"]),
+    "rollback_done": (_with_downs, ["db.rollback", "--to", "0001", "--yes", "--allow-data-loss"]),
 }
 
 
@@ -312,7 +330,8 @@ def check_golden(path: Path, got: str) -> None:
 # Cases whose task changes the database or the files: text and JSON each get a fresh world. The others
 # (reports and plans) run both forms on one world.
 MUTATES = {"migrate", "migrate_failure", "migrate_consolidated", "bootstrap", "generate_custom", "migrate_to",
-           "bootstrap_failure", "upgrade_layout_done", "upgrade_tracking_done", "consolidate_done", "baseline_written"}  # fmt: skip
+           "bootstrap_failure", "upgrade_layout_done", "upgrade_tracking_done", "consolidate_done", "baseline_written",
+           "rollback_done"}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -336,7 +355,8 @@ def test_every_task_has_goldens_and_json_types_agree() -> None:
     """Every --json task has a golden; a field has one JSON type in every task's document (null aside)."""
     tasks = {"db.status", "db.migrate", "db.migrate-consolidated", "db.check", "db.baseline", "db.bootstrap",
              "db.consolidate", "db.count-branch-migrations", "db.generate", "db.upgrade-tracking",
-             "db.upgrade-layout", "legacy.retire", "env.check", "db.server-status", "db.server-stop"}  # fmt: skip
+             "db.upgrade-layout", "legacy.retire", "env.check", "db.server-status", "db.server-stop",
+             "db.rollback"}  # fmt: skip
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(GOLDEN.glob("*.json"))]
     assert tasks <= {d["task"] for d in docs}
     assert any(d["error"] for d in docs) and any(d["error"] is None for d in docs)

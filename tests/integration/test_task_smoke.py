@@ -30,6 +30,8 @@ TASKS: dict[str, tuple[list[str], int, str]] = {
     "db.consolidate": (["--from", "0000_items", "--to", "0000_items"], 5, "nothing was changed: run again with --yes"),
     "db.count-branch-migrations": ([], 0, "main: 0 new Mode 1 migration(s) in migrations/"),
     "db.generate": (["--custom", "seed"], 0, "wrote migration 0001_seed"),
+    "db.generate-down": (["--all"], 0, "0000_items: wrote migrations/0000_items.down.sql"),
+    "db.rollback": (["--steps", "1"], 0, "nothing to roll back"),  # nothing is applied on this project
     "db.server-status": ([], 0, "embedded PostgreSQL: not running"),
     "db.server-stop": ([], 0, "the embedded PostgreSQL is not running"),
     "db.upgrade-layout": ([], 5, "nothing was changed: run again with --yes to convert"),

@@ -55,6 +55,10 @@ class Migration:
     mode: Mode = Mode.STANDARD
     name: str | None = None  # Drizzle 1.0's `name` column (the folder name); None for 0.x folders
     replaces: tuple[Replaced, ...] = field(default=())
+    # its down file (`<tag>.down.sql`; Drizzle 1.0 layout: `down.sql` in its folder), itself a Migration value
+    # (tag and when of the up, path and text of the down) so its statements, positions and errors are the same
+    # objects an up file's are; None when the migration has none. Never part of the hash or of equality.
+    down: Migration | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def statements(self) -> list[Statement]:

@@ -167,6 +167,7 @@ class FolderMove:
     sql: Path  # old <tag>.sql
     snapshot: Path | None  # old meta/<prefix>_snapshot.json, None when missing
     hash: str
+    down: Path | None = None  # old <tag>.down.sql, carried along as <target>/down.sql
 
 
 @dataclass

@@ -3,6 +3,8 @@
 Layouts:
   journal  drizzle-kit 0.x: `<tag>.sql` + `meta/_journal.json`; journal order is authoritative.
   v1       drizzle-kit 1.0: `<YYYYMMDDHHMMSS>_<name>/migration.sql`, sorted by folder name.
+Down files (db.rollback) sit beside them: `<tag>.down.sql` (journal), `down.sql` in the migration's folder (v1);
+Drizzle's migrator reads neither, and they are never orphans.
 """
 
 from __future__ import annotations
@@ -89,6 +91,21 @@ def read_sql(path: str | Path, shown: str, migration: str) -> tuple[str, str]:
             fix="re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), then run again",
         ) from exc
     return text, drizzle_hash(data)
+
+
+DOWN_SUFFIX = ".down.sql"  # journal layout: `<tag>.down.sql` beside `<tag>.sql`
+V1_DOWN = "down.sql"  # Drizzle 1.0 layout: `down.sql` beside `migration.sql` in the migration's folder
+
+
+def down_path(folder: Path, m: Migration, layout: Layout) -> Path:
+    """Where the down file of Mode 1 migration `m` of `folder` lives (whether or not it exists)."""
+    return folder / m.tag / V1_DOWN if layout == V1 else folder / f"{m.tag}{DOWN_SUFFIX}"
+
+
+def read_down(path: str, shown: str, tag: str, when: int) -> Migration:
+    """The down file of migration `tag` as a Migration value (its own path, text and hash; the up's tag and when)."""
+    text, digest = read_sql(path, shown, tag)
+    return Migration(tag=tag, when=when, path=shown, text=text, hash=digest)
 
 
 def detect_layout(path: Path) -> Layout:
@@ -205,6 +222,8 @@ def _load_journal_folder(path: Path, root: Path | None) -> Folder:
     migrations = []
     shown_folder = os.path.join(display_path(path, root), "")  # computed once: string joins per file below
     folder = os.path.join(os.fspath(path), "")  # str paths: no Path object per file (10,000 files in db.status)
+    names = _sql_names(path)
+    present = set(names)
     for entry in journal.entries:
         tag = entry.tag
         shown = f"{shown_folder}{tag}.sql"
@@ -217,9 +236,15 @@ def _load_journal_folder(path: Path, root: Path | None) -> Folder:
                 migration=tag,
                 fix=f"restore {shown} (e.g. from git), or remove the entry if the migration was never shared",
             ) from exc
-        migrations.append(Migration(tag=tag, when=entry.when, path=shown, text=sql_text, hash=digest))
-    named = {f"{e.tag}.sql" for e in journal.entries}
-    orphans = tuple(sorted(name for name in _sql_names(path) if name not in named))
+        down_name = f"{tag}{DOWN_SUFFIX}"
+        down = (
+            read_down(f"{folder}{down_name}", f"{shown_folder}{down_name}", tag, entry.when)
+            if down_name in present
+            else None
+        )
+        migrations.append(Migration(tag=tag, when=entry.when, path=shown, text=sql_text, hash=digest, down=down))
+    named = {f"{e.tag}.sql" for e in journal.entries} | {f"{e.tag}{DOWN_SUFFIX}" for e in journal.entries}
+    orphans = tuple(sorted(name for name in names if name not in named))
     warnings = journal_warnings(journal) + [
         f"{name} is not in the journal: Drizzle and migrakit ignore it" for name in orphans
     ]
@@ -317,8 +342,12 @@ def _load_v1_folder(path: Path, root: Path | None) -> Folder:
                 fix="name Drizzle 1.0 migration folders <YYYYMMDDHHMMSS>_<name>, as drizzle-kit does",
             )
         text, digest = read_sql(os.path.join(base, rel), shown, name)
+        when = v1_when(name)
+        down_rel = os.path.join(name, V1_DOWN)
+        full_down = os.path.join(base, down_rel)
+        down = read_down(full_down, shown_of(down_rel), name, when) if _is_file(full_down) else None
         migrations.append(
-            Migration(tag=name, when=v1_when(name), path=shown, text=text, hash=digest, mode=STANDARD, name=name)
+            Migration(tag=name, when=when, path=shown, text=text, hash=digest, mode=STANDARD, name=name, down=down)
         )
     warnings = [
         f"{a} and {b} share a timestamp and use non-ASCII characters: Drizzle orders them by the "

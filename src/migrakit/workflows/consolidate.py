@@ -35,7 +35,7 @@ from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.run.executor import Executor
 from migrakit.errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
 from migrakit.sources.consolidated import load_consolidated, render_manifest
-from migrakit.sources.folders import JOURNAL, Folder, check_folders, display_path, load_folder
+from migrakit.sources.folders import JOURNAL, Folder, check_folders, display_path, down_path, load_folder
 
 DEFAULT_NAME = "consolidated"
 
@@ -207,6 +207,11 @@ def plan_consolidation(
             + (" (replacing that file)" if keep_as in snapshots else "")
             + ": drizzle-kit generate diffs against it, and its next snapshot sorts after it"
         )
+    if downs := [m.tag for m in replaced if m.down is not None]:
+        notes.append(
+            f"the down files of {', '.join(downs)} go with them: db.rollback does not undo a consolidation "
+            "(one tracking row stands for all of them); roll back to a migration after it"
+        )
     notes.append(
         "consolidate only migrations no shared database (staging, production) has run in part: a database that ran "
         "all of them records the consolidation without running it, one that ran only some refuses it"
@@ -222,7 +227,9 @@ def plan_consolidation(
         manifest_text=manifest,
         journal_path=folder.path / JOURNAL_PATH,
         journal_text=render_journal(journal),
-        delete=tuple(folder.path / f"{m.tag}.sql" for m in replaced) + tuple(meta / s for s in gone),
+        delete=tuple(folder.path / f"{m.tag}.sql" for m in replaced)
+        + tuple(down_path(folder.path, m, JOURNAL) for m in replaced if m.down is not None)
+        + tuple(meta / s for s in gone),
         snapshot_move=move,
         notes=tuple(notes),
     )

@@ -12,11 +12,12 @@ from pathlib import Path
 
 from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
 from migrakit.core.reports import Generated as Generated
+from migrakit.core.rollback import custom_down_text
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
-from migrakit.sources.folders import load_folder
+from migrakit.sources.folders import down_path, load_folder
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import join_notes, write_migration
 from migrakit.workflows.steps import shadow_build
@@ -31,9 +32,17 @@ DRIZZLE_CONFIGS = (
 
 
 def custom(settings: Settings, name: str) -> Generated:
-    """An empty migration, exactly as `drizzle-kit generate --custom --name NAME` writes it."""
+    """An empty migration, exactly as `drizzle-kit generate --custom --name NAME` writes it, and beside it an
+    empty down file with a note to fill it (db.rollback refuses a down that holds no statement)."""
     result = write_migration(settings, name, CUSTOM_HEADER)
     result.note = join_notes(result.note, "empty custom migration: put your SQL below the header")
+    if result.tag is not None:
+        folder = load_folder(settings.migrations_dir, settings.root)
+        m = next(m for m in folder.migrations if m.tag == result.tag)
+        path = down_path(folder.path, m, folder.layout)
+        path.write_text(custom_down_text(m.tag), encoding="utf-8")
+        result.files.append(str(path))
+        result.note = join_notes(result.note, "and the SQL that undoes it in its down file (db.rollback runs it)")
     return result
 
 
@@ -84,7 +93,30 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
     body = f"\n{BREAKPOINT}\n".join(s.rstrip() for s in statements) + "\n"
     result = write_migration(settings, name, body)
     result.statements, result.destructive = statements, destructive
+    if result.tag is not None:
+        _write_down(settings, result)
     return result
+
+
+def _write_down(settings: Settings, result: Generated) -> None:
+    """The new migration's down file, computed and proven on shadows as db.generate-down does; when the shadow
+    does not prove it, none is written and the note says so."""
+    from migrakit.workflows.steps.down_proof import compute_downs
+
+    src = load_sources(settings)
+    m = next(m for m in src.migrations if m.tag == result.tag)
+    # the shadows on the server db.generate's own shadows used (the target's), unless a shadow server is set
+    on = settings.with_overrides(shadow_url=settings.shadow_url or session.resolve_target(settings).url)
+    (down,) = compute_downs(on, src, [m])
+    if not down.proven:
+        result.note = join_notes(
+            result.note, f"no down file: the computed one was not proven on a shadow ({'; '.join(down.difference)}); "
+            f"write it by hand, then check it with `inv db.rollback --dry-run`",
+        )  # fmt: skip
+        return
+    path = down_path(src.folder.path, m, src.folder.layout)
+    path.write_bytes(down.text.encode("utf-8"))
+    result.files.append(str(path))
 
 
 def find_drizzle_config(root: Path) -> Path | None:

@@ -25,7 +25,17 @@ from migrakit.core.drizzle.naming import locale_key, snapshot_name, v1_folder_na
 from migrakit.core.reports import FolderMove, LayoutUpgrade
 from migrakit.core.settings import Settings
 from migrakit.errors import JournalError, MigrakitError
-from migrakit.sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder
+from migrakit.sources.folders import (
+    EMPTY,
+    JOURNAL,
+    V1,
+    V1_DOWN,
+    Folder,
+    check_folders,
+    display_path,
+    down_path,
+    load_folder,
+)
 
 
 def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:
@@ -64,7 +74,8 @@ def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:
                 "(drizzle-kit up would stop here; `drizzle-kit generate` needs the newest folder's snapshot)"
             )
         moves.append(FolderMove(
-            entry.tag, entry.when, target, path / f"{entry.tag}.sql", snapshot if snapshot.is_file() else None, m.hash
+            entry.tag, entry.when, target, path / f"{entry.tag}.sql", snapshot if snapshot.is_file() else None, m.hash,
+            down_path(path, m, JOURNAL) if m.down is not None else None,
         ))
     v1_order = sorted(moves, key=lambda mv: locale_key(mv.target))
     if [mv.tag for mv in v1_order] != [mv.tag for mv in moves]:
@@ -92,6 +103,8 @@ def apply_layout_upgrade(up: LayoutUpgrade) -> None:
                 raise MigrakitError(f"{target}/migration.sql does not read back as written", file=str(target))
             if mv.snapshot is not None:
                 (target / "snapshot.json").write_bytes(mv.snapshot.read_bytes())
+            if mv.down is not None:
+                (target / V1_DOWN).write_bytes(mv.down.read_bytes())
     except (OSError, MigrakitError) as exc:
         for folder in created:
             shutil.rmtree(folder, ignore_errors=True)
@@ -105,6 +118,8 @@ def apply_layout_upgrade(up: LayoutUpgrade) -> None:
         ) from exc
     for mv in up.moves:
         mv.sql.unlink()
+        if mv.down is not None:
+            mv.down.unlink()
     shutil.rmtree(up.path / "meta")
     up.applied = True
 
