@@ -1,11 +1,12 @@
 """db.generate-down's computation: each migration's down file, computed and proven on two shadow databases.
 
-For migration i: `before` holds the migrations before it, `after` those and i (db.migrate's executor, replayed
-by workflows/steps/shadow_build.replay). The down is results' diff from `after` to `before` (the differ db.generate uses),
-as the exact text of the file to write; then it is run on `after` by db.rollback's own code (db/run/rollback.Undoer:
-guards, statements, the tracking row deleted), and `before` and `after` are compared: equal, the down is proven;
-else the difference is named and nothing is written. The next migration then replays onto both (so `after`
-also proves that migrating forward again works). A shadow a failed proof left wrong is replaced by a new one.
+For migration i: `before` holds the migrations before it, `after` those and i (db.migrate's executor, replayed by
+workflows/steps/shadow_build.replay). The down is results' diff from `after` to `before` (the differ db.generate
+uses), as the exact text of the file to write; then it is run on `after` by db.rollback's own code
+(db/run/rollback.Undoer: guards, statements, the tracking row deleted), and `before` and `after` are compared:
+equal, the down is proven; else the difference is named and nothing is written. The next migration then replays onto
+both (so `after` also proves that migrating forward again works). A shadow a failed proof left wrong is replaced by
+a new one.
 """
 
 from __future__ import annotations
