@@ -7,6 +7,7 @@ db.status one, and a run that applies asks for the lock and the rows together.""
 
 from __future__ import annotations
 
+import bench.proxy
 import psycopg
 import pytest
 from bench.proxy import LatencyProxy
@@ -21,6 +22,7 @@ MIGRATIONS = [
 ]
 ROLLBACK = b"Q\x00\x00\x00\rROLLBACK\x00"
 TERMINATE = b"X\x00\x00\x00\x04"
+SYNC = b"S\x00\x00\x00\x04"
 
 
 @pytest.fixture
@@ -77,7 +79,7 @@ def test_status_costs_one_round_trip(tmp_path, proxied):
     assert b"pg_backend_pid()" in messages[0] and b"__drizzle_migrations" in messages[0]
 
 
-def test_a_first_run_reads_once_then_creates_the_table_and_applies(tmp_path, proxied):
+def test_a_first_run_reads_once_then_creates_the_table_and_applies_in_one_more(tmp_path, proxied):
     _, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
 
@@ -85,10 +87,32 @@ def test_a_first_run_reads_once_then_creates_the_table_and_applies(tmp_path, pro
 
     assert report.applied == ["0000_a", "0001_b"]
     messages = asked(proxy)
+    # The lock's message, then one pipelined burst: the tracking table's CREATE (its own transaction, first) and
+    # the migrations, each statement alone (Parse/Bind/Execute); then the lock's release, not waited for.
+    assert len(messages) == 3, messages
     assert b"pg_try_advisory_xact_lock" in messages[0]
-    assert b"CREATE SCHEMA IF NOT EXISTS" in messages[1] and b"CREATE TABLE IF NOT EXISTS" in messages[1]
+    body = messages[1]
     assert not any(b"pg_catalog.pg_class" in m for m in messages)  # the read said the table was missing
+    create, table, guard = (
+        body.index(b"CREATE SCHEMA IF NOT EXISTS"), body.index(b"CREATE TABLE IF NOT EXISTS"), body.index(b"pg_try_advisory_xact_lock")
+    )
+    assert create < table < body.index(b"COMMIT") < guard  # committed before the first migration's guard
+    assert body.count(b"CREATE TABLE") == 3 and b"CREATE INDEX b_id" in body
+    assert body.count(SYNC) == 1  # one Sync, at the end
     assert messages[-1] in (ROLLBACK, ROLLBACK + TERMINATE)
-    # The migrations themselves: each statement alone (Parse/Bind/Execute), pipelined, nothing else asked.
-    body = b"".join(messages[2:-1])
-    assert body.count(b"CREATE TABLE") == 2 and b"CREATE INDEX b_id" in body
+
+
+def test_a_batch_sends_one_sync_however_long(tmp_path, proxied, monkeypatch):
+    """95 migrations are 1,045 commands (BEGIN, settings, two guards, the statement, the row, COMMIT): past the
+    1,000 where a batch used to stop for a Sync's answer (a round trip with the server idle), one Sync still."""
+    _, through, proxy = proxied
+    monkeypatch.setattr(bench.proxy, "TRACE_BYTES", 1 << 20)
+    make_drizzle_folder(tmp_path, [(f"{i:04d}_m", f"CREATE TABLE m{i} (id int);") for i in range(95)])
+
+    report = runner.migrate(settings(tmp_path, through))
+
+    assert len(report.applied) == 95
+    messages = asked(proxy)
+    queued = b"".join(messages[1:-1])
+    assert queued.count(b"CREATE TABLE m") == 95
+    assert queued.count(SYNC) == 1 and queued.endswith(SYNC)

@@ -58,9 +58,8 @@ def ensure_table(
             return
         try:
             with conn.pipeline():  # both in one round trip
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
-                conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns))
+                for statement in create_statements(schema, name, v1=v1):
+                    conn.execute(statement)
             return
         except psycopg.errors.InsufficientPrivilege as exc:
             raise _no_permission(exc, schema, name, "create") from None
@@ -70,6 +69,16 @@ def ensure_table(
             # catalog row collides with ours). Look again: it exists now.
             if attempt == 2:
                 raise
+
+
+def create_statements(schema: str, name: str, *, v1: bool = False) -> tuple[sql.Composed, sql.Composed]:
+    """The schema's and the table's CREATE ... IF NOT EXISTS, as Drizzle sends them (ensure_table; a pipelined
+    batch opens with them when the lock's read saw no table: db/run/strategies/pipelined.py)."""
+    columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
+    return (
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns),
+    )
 
 
 def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> DatabaseUnavailable:

@@ -12,12 +12,16 @@ writing results can go on: the Sync itself (a few bytes) then always fits. It co
 no-op) when nothing is pending.
 
 `Commands` is Mode 1's pipeline (strategies/pipelined.py): each command one libpq call on psycopg's pq layer, results
-counted as they arrive, a Sync drained first.
+counted as they arrive, a Sync drained first. What it holds is bounded by a window (commands and bytes sent and not
+answered yet) instead of a Sync in the middle of a batch: a Sync that is waited for stops the client from sending
+until the server has run everything before it (a round trip with the server idle), while a window only waits when
+the server is that far behind, and the server keeps working meanwhile.
 """
 
 from __future__ import annotations
 
 import select
+from collections import deque
 from typing import Any
 
 import psycopg
@@ -70,13 +74,16 @@ class Commands:
     Waits are the same as psycopg's: on the socket, while the server runs what was sent (bounded by
     statement_timeout) or the network is gone (bounded by the keepalives set in `server.connect`)."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, window: tuple[int, int] = (1 << 62, 1 << 62)) -> None:
         self.conn, self.pgconn = conn, conn.pgconn
         self.encoding = conn.info.encoding
         self.sent = self.done = self._answered = self._syncs = 0
         self.error: psycopg.Error | None = None
         self.failed: int | None = None
         self._tx = psycopg.adapt.Transformer(conn)
+        self.window = window  # (commands, bytes) sent and not answered yet past which `send` waits
+        self._unanswered: deque[int] = deque()  # the size of each command sent and not answered yet, oldest first
+        self._unanswered_bytes = 0
 
     def __enter__(self) -> Commands:
         self.pgconn.enter_pipeline_mode()
@@ -111,12 +118,33 @@ class Commands:
         else:
             self.pgconn.send_query_params(query, None)
         self.sent += 1
+        self._unanswered.append(len(query))
+        self._unanswered_bytes += len(query)
         if self.sent % _PUMP_EVERY == 0:
             self.pgconn.flush()
             self._read(block=False)
-            if self.error is not None:
-                raise self.error
+        if self._behind():
+            self._catch_up()
+        if self.error is not None:
+            raise self.error
         return self.sent - 1
+
+    def _behind(self) -> bool:
+        """More commands or bytes unanswered than the window allows."""
+        while len(self._unanswered) > self.sent - self._answered:
+            self._unanswered_bytes -= self._unanswered.popleft()
+        commands, size = self.window
+        return len(self._unanswered) > commands or self._unanswered_bytes > size
+
+    def _catch_up(self) -> None:
+        """Wait for results until the window holds again (or an error came). A Flush message asks the server to
+        send the results it holds (without one, it sends them at a Sync or when its buffer fills); unlike a Sync,
+        it ends nothing: an error still makes the server skip everything up to the batch's Sync. An error is
+        sent at once (the server flushes it)."""
+        self.pgconn.send_flush_request()
+        drain(self.conn)
+        while self.error is None and self._behind():
+            self._read(block=True)
 
     def sync(self, *, raise_error: bool = True) -> None:
         """Send a Sync and wait for every result up to it; raise the first error among them (also an error
