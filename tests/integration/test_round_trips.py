@@ -3,7 +3,8 @@
 what is left are the messages the command waits on, plus the lock's closing ROLLBACK (sent, never waited for).
 
 The issue's promise: a target that is up to date costs one round trip after connecting (the fleet's reruns),
-db.status one, and a run that applies asks for the lock and the rows together."""
+db.status one, and a run that applies asks for the lock and the rows together, then sends one pipelined batch
+(with the tracking table's CREATE at its head on a new database) and one Sync."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bench.proxy import LatencyProxy
 
 from migrakit.sources.config import load_settings
 from migrakit.workflows import runner
+from migrakit.workflows.upgrade_tracking import upgrade_tracking
 from tests.fixtures.folders import make_drizzle_folder
 
 MIGRATIONS = [
@@ -116,3 +118,22 @@ def test_a_batch_sends_one_sync_however_long(tmp_path, proxied, monkeypatch):
     queued = b"".join(messages[1:-1])
     assert queued.count(b"CREATE TABLE m") == 95
     assert queued.count(SYNC) == 1 and queued.endswith(SYNC)
+
+
+def test_upgrade_tracking_reads_the_table_in_the_locks_message(tmp_path, proxied):
+    """db.upgrade-tracking on a Drizzle 1.0 table with every row named: the lock's message (rows, columns,
+    existence) and the lock's release, nothing else; both connections opened at once."""
+    direct, through, proxy = proxied
+    folder = tmp_path / "migrations" / "20250101000000_first"
+    folder.mkdir(parents=True)
+    (folder / "migration.sql").write_text('CREATE TABLE "first" ("id" int);')
+    assert runner.migrate(settings(tmp_path, direct)).applied == ["20250101000000_first"]
+
+    report = upgrade_tracking(settings(tmp_path, through), yes=True)
+
+    assert report.upgrade is None and "already has Drizzle 1.0's columns" in report.note
+    messages = asked(proxy)
+    assert len(messages) == 2, messages
+    assert b"pg_try_advisory_xact_lock" in messages[0] and b"__drizzle_migrations" in messages[0]
+    assert messages[1] in (ROLLBACK, ROLLBACK + TERMINATE)
+    assert proxy.connections == 2
