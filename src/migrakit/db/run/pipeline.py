@@ -78,6 +78,7 @@ class Commands:
         self.conn, self.pgconn = conn, conn.pgconn
         self.encoding = conn.info.encoding
         self.sent = self.done = self._answered = self._syncs = 0
+        self._unsynced = 0  # commands sent since the last Sync: leaving pipeline mode needs a Sync after them
         self.error: psycopg.Error | None = None
         self.failed: int | None = None
         self._tx = psycopg.adapt.Transformer(conn)
@@ -91,14 +92,16 @@ class Commands:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if kind is None:
-            if self._answered < self.sent or self._syncs:
+            if self._unsynced or self._syncs:
                 self.sync()
             self.pgconn.exit_pipeline_mode()
             return
         try:  # leave the connection out of pipeline mode, or broken; the exception in flight is what counts
             if not isinstance(exc, psycopg.Error):  # interrupted (Ctrl-C): stop what the server runs
                 self.conn.cancel_safe(timeout=5.0) if hasattr(self.conn, "cancel_safe") else self.conn.cancel()
-            if self._answered < self.sent or self._syncs:
+            # Also when every command is answered: after an error the server skips everything up to a Sync,
+            # a query sent after leaving pipeline mode too (it would wait forever).
+            if self._unsynced or self._syncs:
                 self.sync(raise_error=False)
             self.pgconn.exit_pipeline_mode()
         except (psycopg.Error, OSError):
@@ -118,6 +121,7 @@ class Commands:
         else:
             self.pgconn.send_query_params(query, None)
         self.sent += 1
+        self._unsynced += 1
         self._unanswered.append(len(query))
         self._unanswered_bytes += len(query)
         if self.sent % _PUMP_EVERY == 0:
@@ -151,6 +155,7 @@ class Commands:
         that arrived before)."""
         self.pgconn.pipeline_sync()
         self._syncs += 1
+        self._unsynced = 0
         drain(self.conn)
         while self._syncs:
             self._read(block=True)
