@@ -1,9 +1,6 @@
 """Branch counting and db.consolidate in real git repositories made in temporary folders."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import git
@@ -12,10 +9,10 @@ import pytest
 from migrakit.errors import ConfigError
 from migrakit.sources.config import load_settings
 from migrakit.sources.git import count_branch_migrations
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
-BIN = Path(sys.executable).parent
 BASE = [("0000_users", "CREATE TABLE users (id int PRIMARY KEY);"), ("0001_users_email", "ALTER TABLE users ADD COLUMN email text;")]
 FEATURE = [
     ("0002_orders", "CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users(id));"),
@@ -100,9 +97,8 @@ def test_unknown_base_branch_says_how_to_fetch_it(repo):
 
 
 def cli(cwd, *args, db_url=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIGRAKIT_", "GITHUB_"))}
-    env.update(NO_COLOR="1", **({"DATABASE_URL": db_url} if db_url else {}))
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    env = {"GITHUB_BASE_REF": "", "NO_COLOR": "1", **({"DATABASE_URL": db_url} if db_url else {})}  # "": unset
+    return run_in_process(args, cwd=Path(cwd), env=env)
 
 
 def test_count_task_exits_non_zero_above_max_with_the_advice_to_consolidate(repo):
@@ -140,5 +136,5 @@ def test_consolidate_with_yes_folds_the_branch_and_migrate_runs_it(repo, db_url)
     assert sorted(p.name for p in (root / "migrations" / "meta").glob("*_snapshot.json")) == ["0000_snapshot.json", "0001_snapshot.json"]
     assert json.loads((root / "migrations" / "meta" / "0001_snapshot.json").read_text())["id"] == "s4"
     assert count_branch_migrations(settings_in(root), env={}).branch.tags == ()  # nothing new left on the branch
-    report = runner.migrate(settings_in(root, database_url=db_url))
+    report = migrate(settings_in(root, database_url=db_url))
     assert report.applied == ["0000_users", "0001_users_email", manifest.stem]

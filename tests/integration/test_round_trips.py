@@ -14,7 +14,8 @@ import pytest
 from bench.proxy import LatencyProxy
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status
 from migrakit.workflows.upgrade_tracking import upgrade_tracking
 from tests.fixtures.folders import make_drizzle_folder
 
@@ -52,9 +53,9 @@ def settings(root, url):
 def test_an_up_to_date_target_costs_one_round_trip(tmp_path, proxied):
     direct, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
-    assert runner.migrate(settings(tmp_path, direct)).applied == ["0000_a", "0001_b"]
+    assert migrate(settings(tmp_path, direct)).applied == ["0000_a", "0001_b"]
 
-    report = runner.migrate(settings(tmp_path, through))
+    report = migrate(settings(tmp_path, through))
 
     assert report.applied == []
     messages = asked(proxy)
@@ -71,9 +72,9 @@ def test_an_up_to_date_target_costs_one_round_trip(tmp_path, proxied):
 def test_status_costs_one_round_trip(tmp_path, proxied):
     direct, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
-    runner.migrate(settings(tmp_path, direct))
+    migrate(settings(tmp_path, direct))
 
-    report = runner.status(settings(tmp_path, through))
+    report = status(settings(tmp_path, through))
 
     assert [m.tag for m, _ in report.plan.applied] == ["0000_a", "0001_b"] and not report.plan.pending
     messages = asked(proxy)
@@ -85,7 +86,7 @@ def test_a_first_run_reads_once_then_creates_the_table_and_applies_in_one_more(t
     _, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
 
-    report = runner.migrate(settings(tmp_path, through))
+    report = migrate(settings(tmp_path, through))
 
     assert report.applied == ["0000_a", "0001_b"]
     messages = asked(proxy)
@@ -111,7 +112,7 @@ def test_a_batch_sends_one_sync_however_long(tmp_path, proxied, monkeypatch):
     monkeypatch.setattr(bench.proxy, "TRACE_BYTES", 1 << 20)
     make_drizzle_folder(tmp_path, [(f"{i:04d}_m", f"CREATE TABLE m{i} (id int);") for i in range(95)])
 
-    report = runner.migrate(settings(tmp_path, through))
+    report = migrate(settings(tmp_path, through))
 
     assert len(report.applied) == 95
     messages = asked(proxy)
@@ -127,7 +128,7 @@ def test_upgrade_tracking_reads_the_table_in_the_locks_message(tmp_path, proxied
     folder = tmp_path / "migrations" / "20250101000000_first"
     folder.mkdir(parents=True)
     (folder / "migration.sql").write_text('CREATE TABLE "first" ("id" int);')
-    assert runner.migrate(settings(tmp_path, direct)).applied == ["20250101000000_first"]
+    assert migrate(settings(tmp_path, direct)).applied == ["20250101000000_first"]
 
     report = upgrade_tracking(settings(tmp_path, through), yes=True)
 

@@ -202,7 +202,7 @@ def test_redaction_of_every_shape_is_pure_and_masks_the_piece_libpq_reads():
     for _, url, pieces, _env in SHAPES:
         if not url:
             continue
-        libpq = server.libpq_password(url)
+        libpq = redact.libpq_password(url, psycopg.conninfo.conninfo_to_dict)
         secrets = redact.passwords(url, [libpq] if libpq else [])
         text = f"cannot connect to {url}: failed near '{libpq}' and \"{url}\""
         out = redact.redact_text(text, [url], secrets)

@@ -1,13 +1,14 @@
 """db.generate as text: the migration written, its destructive statements and the next step (its JSON:
-render/json.py's `generated`)."""
+render/json/generate.py's `generated`)."""
 
 from __future__ import annotations
 
+from migrakit.render.json import generate as _json  # noqa: F401  (registers this command's JSON serializers)
 from migrakit.workflows.generate import Generated
 
 
 def render_generated(result: Generated, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `generated`."""
+    """Text; JSON is render/json/generate.py's `generated`."""
     if result.tag is None:
         return result.note
     lines = [f"wrote migration {result.tag}"] + [f"  {f}" for f in result.files]

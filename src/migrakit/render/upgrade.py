@@ -1,4 +1,7 @@
-"""Drizzle 1.0 upgrades as text: db.upgrade-tracking (the tracking table) and db.upgrade-layout (the folder)."""
+"""Drizzle 1.0 upgrades as text: db.upgrade-tracking (the tracking table) and db.upgrade-layout (the folder).
+
+Their JSON (render/json/upgrade.py) is not imported here: db.status draws `upgrade_lines` without loading the
+upgrade workflows that module registers; `render/json/document.serializer_of` loads it on first use."""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:
 
 
 def render_upgrade_tracking(report: UpgradeTrackingReport, fmt: str = "plain") -> str:
-    """db.upgrade-tracking; JSON is render/json.py's `upgrade_tracking`."""
+    """db.upgrade-tracking; JSON is render/json/upgrade.py's `upgrade_tracking`."""
     up = report.upgrade
     lines = [f"database: {report.target}", f"tracking: {report.table}"]
     if up is None or not up.changes:
@@ -54,7 +57,7 @@ def render_upgrade_tracking(report: UpgradeTrackingReport, fmt: str = "plain") -
 
 
 def render_upgrade_layout(up: LayoutUpgrade, fmt: str = "plain") -> str:
-    """db.upgrade-layout; JSON is render/json.py's `upgrade_layout`."""
+    """db.upgrade-layout; JSON is render/json/upgrade.py's `upgrade_layout`."""
     if not up.moves:
         return (
             f"nothing to do: {up.path} is already in Drizzle 1.0's layout"

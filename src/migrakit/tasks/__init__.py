@@ -23,6 +23,7 @@ from migrakit.tasks import db as _db_module
 from migrakit.tasks import env as _env_module
 from migrakit.tasks import legacy as _legacy_module
 from migrakit.tasks._run import task
+from migrakit.tasks.db.migrate import migrate as _migrate
 
 db = _db_module.ns
 env = _env_module.ns
@@ -107,7 +108,7 @@ def _check_build_app(c: Any) -> None:
     _app_command(c, "build")
 
 
-@task(pre=[_check_dev_app, _env_module.check, _db_module.migrate])
+@task(pre=[_check_dev_app, _env_module.check, _migrate])
 def dev(c: Any) -> None:
     """Check the app command and the environment, apply migrations, then start the app's dev command.
 
@@ -116,7 +117,7 @@ def dev(c: Any) -> None:
     _app(c, "dev")
 
 
-@task(pre=[_check_build_app, _env_module.check, _db_module.migrate])
+@task(pre=[_check_build_app, _env_module.check, _migrate])
 def build(c: Any) -> None:
     """Check the app command and the environment, apply migrations, then run the app's build command.
 

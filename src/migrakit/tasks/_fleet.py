@@ -37,8 +37,7 @@ def run_fleet(
             return fleet.lint(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
         return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
 
-    run_core(render_fleet, call, fmt, settings=settings,
-             task=f"db.{command}")  # fmt: skip
+    run_core(f"db.{command}", render_fleet, call, fmt, settings=settings)
 
 
 def single_only(**given: bool) -> None:

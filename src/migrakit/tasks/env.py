@@ -27,7 +27,7 @@ def check(c: Any, database_url: str | None = None, migrations_dir: str | None = 
     from migrakit.workflows.env_check import check_environment
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_env, lambda: check_environment(settings), "json" if json else "plain", settings=settings)
+    run_core("env.check", render_env, lambda: check_environment(settings), "json" if json else "plain", settings=settings)
 
 
 ns = Collection("env", check)

@@ -45,7 +45,7 @@ def retire(
     settings = settings_from(
         c, database_url=database_url, legacy_dir=legacy_dir, legacy_table=legacy_table, shadow_url=shadow_url
     )
-    run_core(render_retire, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
+    run_core("legacy.retire", render_retire, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 ns = Collection("legacy", retire)

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from migrakit.core import attribution
+from migrakit.core.differences import difference_lines
 from migrakit.core.drizzle.journal import JOURNAL_PATH, parse_journal, render_journal
 from migrakit.core.migration import CONSOLIDATED, Migration
 from migrakit.core.plan.planner import Plan
@@ -282,7 +283,7 @@ def _prove(
             ) from err
         diff = schema.compare(url, target.url, ignore_tables=ignore)
     if not diff.equal:
-        details = [line for d in diff.differences for line in schema.render_difference(d)]
+        details = [line for d in diff.differences for line in difference_lines(d)]
         raise DriftError(
             f"{what} refused: applied to a shadow database it does not give this database's schema "
             f"({len(diff.differences) or len(diff.statements)} difference(s))",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from migrakit.core.differences import EXTRA, SchemaDiff
 from migrakit.core.plan.planner import Plan, Problem
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
@@ -33,7 +34,7 @@ class CheckReport:
     target: str
     shadow: str
     plan: Plan
-    diff: schema.SchemaDiff
+    diff: SchemaDiff
     legacy_files: list[str] = field(default_factory=list)
     legacy_unrecorded: list[str] = field(default_factory=list)  # legacy files whose hash no tracking row carries
     legacy_problems: tuple[Problem, ...] = ()  # e.g. a legacy file edited after db.bootstrap ran it
@@ -111,7 +112,7 @@ def _explain(
         found = prov.made_by(d.key) if d.key else None
         if found is None:
             report.made_by[d.object] = (
-                "no migration or legacy file creates it" if d.kind == schema.EXTRA else "(unknown)"
+                "no migration or legacy file creates it" if d.kind == EXTRA else "(unknown)"
             )
             continue
         m, verb = found

@@ -82,7 +82,7 @@ class ConsolidationReport:
     written: bool = False
     proof: str | None = None
     root: Path | None = None
-    lint: list[str] = field(default_factory=list)  # db.lint's findings on the written file (tasks/db.py)
+    lint: list[str] = field(default_factory=list)  # db.lint's findings on the written file (tasks/db/write.py)
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)

@@ -113,6 +113,8 @@ def _version(conn: Any, report: EnvReport) -> str:
 
 def _pooler(conn: Any, settings: Settings, url: str, report: EnvReport) -> str:
     found = pooler.detect(conn, url)
+    if found.statement:
+        raise pooler.statement_refused(url)
     if found.transaction and not settings.direct_url:
         report.notes.append(
             "behind a transaction pooler, migrations that must run outside a transaction (CREATE INDEX CONCURRENTLY, "

@@ -20,6 +20,7 @@ A rerun does only the work left: up-to-date targets report `up-to-date`.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -77,6 +78,11 @@ class TargetResult:
     error: MigrakitError | None = None
     seconds: float = 0.0
     report: Any = None  # the target's MigrateReport / StatusReport, when it ran to the end
+
+    @property
+    def shown_url(self) -> str:
+        """The target's URL as it may be printed."""
+        return server.redact_url(self.target.url)
 
 
 @dataclass
@@ -312,6 +318,7 @@ def _run(
     on_event: FleetSink,
 ) -> FleetReport:
     start = time.monotonic()
+    one = _naming_source(one, source)
     results: dict[str, TargetResult] = {}
     stopped: str | None = None
     on_event(FleetStarted(tuple(t.name for t in targets), concurrency))
@@ -376,6 +383,24 @@ def _wave(
             if result.status == FAILED:
                 failed.append(t.name)
     return failed, interrupted
+
+
+def _naming_source(
+    one: Callable[[Target, EventSink], TargetResult], source: str
+) -> Callable[[Target, EventSink], TargetResult]:
+    """`one`, whose errors' fixes name the target's url in the targets file (or query) instead of DATABASE_URL,
+    which a fleet target does not come from (and of which the embedded database is no alternative)."""
+
+    def named(t: Target, events: EventSink) -> TargetResult:
+        try:
+            return one(t, events)
+        except MigrakitError as err:
+            if err.fix and "DATABASE_URL" in err.fix:
+                fix = re.sub(r",? or unset it to use the embedded database", "", err.fix)
+                err.fix = fix.replace("DATABASE_URL", f"the url of target {t.name} in {source}")
+            raise
+
+    return named
 
 
 def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_event: FleetSink) -> TargetResult:

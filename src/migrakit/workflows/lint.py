@@ -3,7 +3,8 @@
 Recipe: plan (what is applied, what is pending) → a shadow database with the target's schema (the applied
 migrations run there, as `db.check` builds its shadow) → each statement to lint run there as `db.migrate`
 would run it (db/inspect/lint_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
-the rules (core/lint_rules.py) on each statement's parse tree and measurement → the file's suppressions.
+the rules (core/lint/, one module per family: engine.Judge) on each statement's classification and
+measurement, the refusal db.migrate would raise, and the file's suppressions.
 Nothing on the target is changed.
 """
 
@@ -11,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from migrakit.core import lint_catalog, lint_rules
-from migrakit.core.lint_catalog import Finding
+from migrakit.core.lint.engine import Judge, head_offset, rows_on_target
+from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
 from migrakit.core.migration import Migration
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.postgres.pgvalues import parse_duration
-from migrakit.core.postgres.statements import keyword_head
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
@@ -35,7 +35,7 @@ class LintStatement:
     sql: str
     locks: list[tuple[str, str]] = field(default_factory=list)
     held: list[tuple[str, str]] = field(default_factory=list)  # all the transaction holds after the statement
-    rewrites: list[str] = field(default_factory=list)
+    rewrites: list[str] = field(default_factory=list)  # tables, then indexes rebuilt
     scans: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)  # relations created earlier in this migration (or by this statement)
     duration_ms: float | None = None
@@ -44,6 +44,10 @@ class LintStatement:
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
     suppressed: list[Finding] = field(default_factory=list)
+    indexes: list[str] = field(default_factory=list)  # the indexes among `rewrites`
+    writes: dict[str, int] = field(default_factory=dict)  # rows written per table (on the shadow)
+    not_measured: str | None = None  # why its measurement does not count (an earlier failure), or None
+    facts: Measured = field(default_factory=Measured)  # all the probe measured, as the rules read it
 
 
 @dataclass
@@ -70,8 +74,8 @@ class LintReport:
 
     @property
     def failing(self) -> list[Finding]:
-        floor = lint_catalog.severity_rank(self.fail_on)
-        return [f for f in self.findings if lint_catalog.severity_rank(f.severity) >= floor]
+        floor = severity_rank(self.fail_on)
+        return [f for f in self.findings if severity_rank(f.severity) >= floor]
 
     @property
     def ok(self) -> bool:
@@ -115,12 +119,14 @@ def lint(
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
                           fix=f"use one of {', '.join(FAIL_ON)}")
-    src = load_sources(settings)
-    base, chosen, legacy_ran = _choose(settings, src, every, migration)
-    target = session.resolve_target(settings)
-    sizes, target_version = lint_probe.target_sizes(target.url)
-    notes: list[str] = []
-    with shadow.shadow(settings) as url:
+    # the shadow is made while the target is read; the output does not wait for its drop
+    with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
+        src = load_sources(settings)
+        base, chosen, legacy_ran = _choose(settings, src, every, migration)
+        target = session.resolve_target(settings)
+        sizes, target_version = lint_probe.target_sizes(target.url)
+        notes: list[str] = []
+        url = shadow_url()
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
             on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
             if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
@@ -132,10 +138,8 @@ def lint(
     if note:
         notes.append(note)
     # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
-    older = min(version, target_version)
-    migrations = [
-        _judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes, strict=True)
-    ]
+    judge = Judge(Target({}, min(version, target_version), _lock_timeout_disabled(settings)))
+    migrations = [_judge(judge, m, p, sizes) for m, p in zip(chosen, probes, strict=True)]
     return LintReport(
         target=target.display,
         shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
@@ -147,32 +151,30 @@ def lint(
     )
 
 
-def _judge(m: Migration, probe: lint_probe.MigrationProbe, sizes: dict[str, tuple[float, int]], version: int,
-           timeout_off: bool) -> LintMigration:
-    rows = {name: tuples for name, (tuples, _) in sizes.items()}
-    out: list[LintStatement] = []
-    timeout_set = False
-    for st, p in zip(m.statements, probe.statements, strict=False):  # a probe stops at a failing statement
-        head = st.end - len(keyword_head(st.text))  # the statement's first keyword, past its leading comments
-        line = st.source.count("\n", 0, head) + 1
-        created = set(p.new)
-        # relations the target does not have yet (made by an earlier pending migration) hold no rows there
-        known_rows = {**{name: 0.0 for name, _ in p.locks}, **rows}
-        obs = lint_rules.Observed(
-            locks=tuple(p.locks), rewrites=tuple(p.rewrites), scans=tuple(p.scans), new=frozenset(created),
-            error=p.error, in_transaction=p.in_transaction, server_version=version, rows=known_rows,
-            lock_timeout_disabled=timeout_off and not timeout_set, measured=p.ran and p.error is None,
+def _judge(judge: Judge, m: Migration, probe: lint_probe.MigrationProbe,
+           sizes: dict[str, tuple[float, int]]) -> LintMigration:  # fmt: skip
+    measured = [
+        Measured(
+            locks=tuple(p.locks), held=tuple(p.held), rewrites=tuple(p.rewrites), indexes=tuple(p.indexes),
+            scans=tuple(p.scans), seq_scans=tuple(p.seq_scans), writes=dict(p.writes),
+            shadow_rows=dict(p.shadow_rows), new=frozenset(p.new), error=p.error, sqlstate=p.sqlstate,
+            in_transaction=p.in_transaction, ran=p.ran,
         )
-        text = st.text
-        findings = lint_rules.check(text, obs)
-        kept, suppressed = lint_rules.apply_suppressions(findings, lint_rules.suppressions(st.source, head))
-        timeout_set = timeout_set or lint_rules.sets_lock_timeout(text)
+        for p in probe.statements
+    ]  # fmt: skip
+    judge.target = replace(judge.target, rows=rows_on_target({n: t for n, (t, _) in sizes.items()}, measured))
+    verdicts = judge.migration(m.tag, m.statements, measured, m.refusal)
+    out: list[LintStatement] = []
+    for st, p, v, facts in zip(m.statements, probe.statements, verdicts, measured, strict=False):
+        head = head_offset(st)
         out.append(LintStatement(
-            index=p.index, line=line, sql=st.source[head:st.end].strip(),
+            index=p.index, line=st.source.count("\n", 0, head) + 1, sql=st.source[head:st.end].strip(),
             locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
-            scans=list(p.scans), new=sorted(created), duration_ms=p.duration_ms if p.ran else None,
-            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=kept, suppressed=suppressed,
-        ))
+            scans=list(p.scans), new=sorted(p.new), duration_ms=p.duration_ms if p.ran else None,
+            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=v.findings,
+            suppressed=v.suppressed, indexes=list(p.indexes), writes=dict(p.writes), not_measured=v.not_measured,
+            facts=facts,
+        ))  # fmt: skip
     return LintMigration(m.tag, m.path, out, probe.error)
 
 

@@ -88,7 +88,7 @@ def migrate(
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
                 )
-                on_event(events.Planned(len(run)))
+                on_event(events.Planned(len(run), tuple(m.tag for m in run)))
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
 
                 def replan() -> tuple[Plan, list[Migration]]:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from migrakit import __version__
+from migrakit.core.differences import SchemaDiff, difference_lines
 from migrakit.core.drizzle.naming import utc_stamp
 from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from migrakit.core.reports import Check
@@ -117,14 +118,9 @@ def _relative(path: Path, root: Path) -> str:
 class _Shadows:
     """What the shadow databases showed: the schema difference `db.check` would find, and the fold's proof."""
 
-    diff: schema.SchemaDiff
-    fold_diff: schema.SchemaDiff | None = None  # all migrations plus the fold, without the legacy folder
+    diff: SchemaDiff
+    fold_diff: SchemaDiff | None = None  # all migrations plus the fold, without the legacy folder
     fold_error: MigrakitError | None = None  # the fold failed on its shadow (raised once the preconditions hold)
-
-
-def gather(settings: Settings) -> RetirePlan:
-    """What is left to retire and whether the preconditions hold. Changes nothing."""
-    return _gather(settings)[0]
 
 
 def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
@@ -283,7 +279,7 @@ def _shadows(settings: Settings, target: session.Target, plan: RetirePlan, fold:
 
 def _fold_diff(
     settings: Settings, target: session.Target, plan: RetirePlan, fold: tuple[str, str]
-) -> schema.SchemaDiff:
+) -> SchemaDiff:
     """All migrations plus the fold, without the legacy folder, on a shadow database, compared with the target."""
     with tempfile.TemporaryDirectory(prefix="migrakit-retire-") as tmp:
         consolidated = Path(tmp) / "consolidated"
@@ -318,7 +314,7 @@ def _prove_fold(plan: RetirePlan, shadows: _Shadows) -> None:
             state="nothing was changed",
             fix="the differences below would be lost for fresh databases; this usually means migrakit cannot yet run "
             "consolidated files here. Report it; keep the legacy folder meanwhile",
-            details=[line for d in diff.differences for line in schema.render_difference(d)],
+            details=[line for d in diff.differences for line in difference_lines(d)],
         )
 
 

