@@ -48,7 +48,7 @@ from migrakit.core.events import (
     no_fleet_event,
 )
 from migrakit.core.fleet_targets import Target, from_rows, parse_file
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
@@ -301,7 +301,7 @@ def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrenc
     return replace(settings, shadow_url=shadow.shadow_server(settings))
 
 
-def _for(src: Sources, settings: Settings) -> Sources:
+def _for(src: ProjectFiles, settings: Settings) -> ProjectFiles:
     """The folders read once, with this target's tracking table (named in the problems' fix SQL)."""
     table = quoted_table(settings.migrations_schema, settings.migrations_table)
     return src if table == src.table else replace(src, table=table)

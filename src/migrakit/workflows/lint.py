@@ -17,13 +17,14 @@ from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
 from migrakit.core.migration import Migration
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.postgres.pgvalues import parse_duration
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
-from migrakit.db.status import read_status
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
 from migrakit.sources.load import load_sources
+from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
 
@@ -95,7 +96,7 @@ def _lock_timeout_disabled(settings: Settings) -> bool:
 
 
 def _choose(
-    settings: Settings, src: Sources, every: bool, tag: str | None
+    settings: Settings, src: ProjectFiles, every: bool, tag: str | None
 ) -> tuple[list[Migration], list[Migration], bool]:
     """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
     status = read_status(settings, src, allow_empty=None)
@@ -130,7 +131,7 @@ def lint(
         with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
             on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
             if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
-                shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
+                shadow_build.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
         with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
             version = conn.info.server_version
             probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]
@@ -178,26 +179,7 @@ def _judge(judge: Judge, m: Migration, probe: lint_probe.MigrationProbe,
     return LintMigration(m.tag, m.path, out, probe.error)
 
 
-def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
-    """'2.1 GB, ~14 M rows' for a relation of the target; '' when the target does not have it."""
-    if rel not in sizes:
-        return ""
-    tuples, size = sizes[rel]
-    b = float(size)
-    unit = "B"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if b < 1024 or unit == "TB":
-            break
-        b /= 1024
-    if tuples < 0:
-        rows = "never analyzed"
-    elif tuples >= 1e6:
-        rows = f"~{tuples / 1e6:.1f} M rows"
-    elif tuples >= 1e3:
-        rows = f"~{tuples / 1e3:.1f} k rows"
-    else:
-        rows = f"~{int(tuples)} rows"
-    return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
+
 
 
 def refuse_errors(report: LintReport) -> None:
@@ -217,11 +199,3 @@ def refuse_errors(report: LintReport) -> None:
         "(`inv db.lint` shows every finding)",
         details=[f"{mm.path}:{ss.line} [{ff.rule}] {ff.message}" for mm, ss, ff in errors],
     )
-
-
-def finding_lines(report: LintReport) -> list[str]:
-    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
-    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
-             for m in report.migrations for s in m.statements for f in s.findings]
-    count = sum(len(m.statements) for m in report.migrations)
-    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]
