@@ -73,14 +73,15 @@ def test_failure_rolls_back_only_that_migration(tmp_path, db_url, mode):
     assert len(rows(db_url)) == 1
 
 
-@pytest.mark.parametrize("sync_every", [None, 1], ids=["one-sync", "sync-each-statement"])
+@pytest.mark.parametrize("window", [None, 1], ids=["one-sync", "window-of-one-command"])
 def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migrations_before_it(
-    tmp_path, db_url, monkeypatch, sync_every
+    tmp_path, db_url, monkeypatch, window
 ):
     """Five Mode 1 migrations go out as one pipelined batch; the 3rd fails at its 2nd statement. Also with a
-    Sync after every statement (as a large file gets), where transactions span Syncs."""
-    if sync_every:
-        monkeypatch.setattr(pipelined, "_SYNC_STATEMENTS", sync_every)
+    window of one command (as a large file gets one of 8 MB): the batch waits for each result before sending
+    the next command, so the error arrives while it waits, before the batch's Sync."""
+    if window:
+        monkeypatch.setattr(pipelined, "_WINDOW_COMMANDS", window)
     bad = "CREATE TABLE c (id int);\n--> statement-breakpoint\nINSERT INTO c\n  SELECT nope FROM c;"
     good = bad.replace("nope", "id")
     migrations = [

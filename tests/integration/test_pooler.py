@@ -161,6 +161,11 @@ def test_a_migration_tracked_by_another_migrator_meanwhile_is_not_applied_again(
         events.append(event)
         if isinstance(event, Planned):  # planned; before its transaction starts, "another migrator" applies 0000_a
             with psycopg.connect(db_url) as other:
+                # ... creating the tracking table first, as Drizzle does (this run, which found none, creates it
+                # at the head of its first batch: IF NOT EXISTS then leaves the other's alone)
+                other.execute("CREATE SCHEMA IF NOT EXISTS drizzle")
+                other.execute("CREATE TABLE IF NOT EXISTS drizzle.__drizzle_migrations "
+                              "(id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)")  # fmt: skip
                 other.execute("CREATE TABLE a (id int)")
                 other.execute("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) "
                               "SELECT %s, 1700000000000", (hash_of(folder, "0000_a"),))  # fmt: skip

@@ -88,10 +88,7 @@ def ensure_table(
     for attempt in range(3):
         if exists if attempt == 0 and exists is not None else table_exists(conn, schema, name):
             return
-        columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
-        create = sql.SQL("SELECT {}; CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(
-            sql.SQL(BOUNDED), sql.Identifier(schema), table(schema, name), columns
-        )
+        create = sql.SQL("SELECT {}; {}; {}").format(sql.SQL(BOUNDED), *create_statements(schema, name, v1=v1))
         try:
             _, error = simple_query.results(conn, create.as_bytes(conn))  # one message, one transaction
             if error is not None:
@@ -107,6 +104,16 @@ def ensure_table(
             # catalog row collides with ours). Look again: it exists now.
             if attempt == 2:
                 raise
+
+
+def create_statements(schema: str, name: str, *, v1: bool = False) -> tuple[sql.Composed, sql.Composed]:
+    """The schema's and the table's CREATE ... IF NOT EXISTS, as Drizzle sends them (ensure_table; a pipelined
+    batch opens with them when the lock's read saw no table: db/run/strategies/pipelined.py)."""
+    columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
+    return (
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns),
+    )
 
 
 def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> DatabaseUnavailable:

@@ -85,8 +85,6 @@ def migrate(
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
                     table_upgrade.apply(conn, settings, up)
                     on_event(events.TrackingUpgraded(len(up.matches)))
-                # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
-                tracking.ensure_table(conn, schema, table, v1=v1, exists=held.table.exists)
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
                 )
@@ -102,8 +100,11 @@ def migrate(
                     return p, runnable(p, only)
 
                 with direct or nullcontext():
+                    # Drizzle creates its schema and table before it runs anything, even when a migration then
+                    # fails: a missing table is created first, in the first pipelined batch when one comes first.
                     report.applied, report.recorded, report.plan = execute(
-                        conn, p, run, options, on_event, replan=replan, direct=direct, wait=settings.lock_wait_timeout
+                        conn, p, run, options, on_event, replan=replan, direct=direct, wait=settings.lock_wait_timeout,
+                        create_table=not held.table.exists,
                     )
                 return report
         finally:

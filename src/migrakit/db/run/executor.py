@@ -29,6 +29,7 @@ from psycopg import errors as pgerrors
 
 from migrakit.core.events import EventSink, LockRetry, no_event
 from migrakit.core.migration import STANDARD, Migration
+from migrakit.db import tracking
 from migrakit.db.run import progress
 from migrakit.db.run.blockers import BlockerWatch, gave_up
 from migrakit.db.run.strategies.base import Options, Run, rolled_back
@@ -49,8 +50,12 @@ class Executor(Run):
         options: Options,
         on_event: EventSink = no_event,
         direct: psycopg.Connection[Any] | None = None,
+        create_table: bool = False,
     ) -> None:
         super().__init__(conn, options, on_event)
+        # The tracking table is missing (the lock's read saw it): the first pipelined batch creates it, in its own
+        # transaction at its head (no round trip of its own); anything else runs tracking.ensure_table first.
+        self.create_table = create_table
         # Behind a transaction pooler, the connection for SQL that needs one server session (session settings, a
         # file's own transaction control): migrations that run outside a transaction, --single-transaction runs.
         self.session = direct if direct is not None else conn
@@ -61,6 +66,7 @@ class Executor(Run):
     def apply(self, migrations: Sequence[Migration]) -> list[str]:
         """Apply `migrations` in order; raise on the first failure (earlier ones stay applied)."""
         if self.opts.single_transaction:  # a file's own COMMIT ends Drizzle's transaction: one session for the run
+            self._ensure_table()
             return SingleTransaction(self.session, self.opts, self.on_event, parent=self).apply(migrations)
         check_progress(self.conn, progress.tracking_key(self.opts.schema, self.opts.table), migrations)
         i = 0
@@ -71,13 +77,25 @@ class Executor(Run):
                 self._apply_batch(migrations[i:j])
                 i = j
                 continue
+            self._ensure_table()
             if m.runs_outside_transaction:
                 Outside(self.session, self.opts, self.on_event, parent=self).apply_one(m)
             else:
                 one = self.plain if m.mode == STANDARD else self.mode2
                 self.retrying(partial(one.apply_one, m), partial(rolled_back, m))
             i += 1
+        self._ensure_table()
         return self.applied
+
+    def record(self, migrations: Sequence[Migration]) -> list[str]:
+        if migrations:
+            self._ensure_table()
+        return super().record(migrations)
+
+    def _ensure_table(self) -> None:
+        if self.create_table:
+            tracking.ensure_table(self.conn, self.opts.schema, self.opts.table, v1=self.opts.v1, exists=False)
+            self.create_table = False
 
     def _batchable(self, m: Migration) -> bool:
         return self.opts.pipeline and fits_pipeline(m) and not m.runs_outside_transaction
@@ -91,7 +109,8 @@ class Executor(Run):
             return batch[len(self.applied) - base :]
 
         def run() -> None:
-            self.pipelined.apply(rest())
+            create, self.create_table = self.create_table, False
+            self.pipelined.apply(rest(), create_table=create)
 
         self.retrying(run, lambda: rolled_back(rest()[0]), progress=lambda: len(self.applied))
 

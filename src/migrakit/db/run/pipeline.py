@@ -12,12 +12,16 @@ writing results can go on: the Sync itself (a few bytes) then always fits. It co
 no-op) when nothing is pending.
 
 `Commands` is Mode 1's pipeline (strategies/pipelined.py): each command one libpq call on psycopg's pq layer, results
-counted as they arrive, a Sync drained first.
+counted as they arrive, a Sync drained first. What it holds is bounded by a window (commands and bytes sent and not
+answered yet) instead of a Sync in the middle of a batch: a Sync that is waited for stops the client from sending
+until the server has run everything before it (a round trip with the server idle), while a window only waits when
+the server is that far behind, and the server keeps working meanwhile.
 """
 
 from __future__ import annotations
 
 import select
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -71,13 +75,17 @@ class Commands:
     Waits are the same as psycopg's: on the socket, while the server runs what was sent (bounded by
     statement_timeout) or the network is gone (bounded by the keepalives set in `server.connect`)."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, window: tuple[int, int] = (1 << 62, 1 << 62)) -> None:
         self.conn, self.pgconn = conn, conn.pgconn
         self.encoding = conn.info.encoding
         self.sent = self.done = self._answered = self._syncs = 0
+        self._unsynced = 0  # commands sent since the last Sync: leaving pipeline mode needs a Sync after them
         self.error: psycopg.Error | None = None
         self.failed: int | None = None
         self._tx = psycopg.adapt.Transformer(conn)
+        self.window = window  # (commands, bytes) sent and not answered yet past which `send` waits
+        self._unanswered: deque[int] = deque()  # the size of each command sent and not answered yet, oldest first
+        self._unanswered_bytes = 0
         self.on_results: Callable[[], None] | None = None  # called whenever results arrived (live progress)
         self._cancelling = False  # interrupted: the statements still running are cancelled until the Sync
 
@@ -87,7 +95,7 @@ class Commands:
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if kind is None:
-            if self._answered < self.sent or self._syncs:
+            if self._unsynced or self._syncs:
                 self.sync()
             self.pgconn.exit_pipeline_mode()
             return
@@ -95,7 +103,9 @@ class Commands:
             if not isinstance(exc, psycopg.Error):  # interrupted (Ctrl-C): stop what the server runs
                 self._cancelling = True
                 self._cancel()
-            if self._answered < self.sent or self._syncs:
+            # Also when every command is answered: after an error the server skips everything up to a Sync,
+            # a query sent after leaving pipeline mode too (it would wait forever).
+            if self._unsynced or self._syncs:
                 self.sync(raise_error=False)
             self.pgconn.exit_pipeline_mode()
         except (psycopg.Error, OSError):
@@ -120,12 +130,34 @@ class Commands:
         else:
             self.pgconn.send_query_params(query, None)
         self.sent += 1
+        self._unsynced += 1
+        self._unanswered.append(len(query))
+        self._unanswered_bytes += len(query)
         if self.sent % _PUMP_EVERY == 0:
             self.pgconn.flush()
             self._read(block=False)
-            if self.error is not None:
-                raise self.error
+        if self._behind():
+            self._catch_up()
+        if self.error is not None:
+            raise self.error
         return self.sent - 1
+
+    def _behind(self) -> bool:
+        """More commands or bytes unanswered than the window allows."""
+        while len(self._unanswered) > self.sent - self._answered:
+            self._unanswered_bytes -= self._unanswered.popleft()
+        commands, size = self.window
+        return len(self._unanswered) > commands or self._unanswered_bytes > size
+
+    def _catch_up(self) -> None:
+        """Wait for results until the window holds again (or an error came). A Flush message asks the server to
+        send the results it holds (without one, it sends them at a Sync or when its buffer fills); unlike a Sync,
+        it ends nothing: an error still makes the server skip everything up to the batch's Sync. An error is
+        sent at once (the server flushes it)."""
+        self.flush_request()
+        drain(self.conn)
+        while self.error is None and self._behind():
+            self._read(block=True)
 
     def flush_request(self) -> None:
         """Ask the server to send the results it holds once it reaches this point (a Flush message; no result of
@@ -138,6 +170,7 @@ class Commands:
         that arrived before)."""
         self.pgconn.pipeline_sync()
         self._syncs += 1
+        self._unsynced = 0
         drain(self.conn)
         while self._syncs:
             self._read(block=True)

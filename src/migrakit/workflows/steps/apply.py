@@ -16,6 +16,7 @@ from migrakit.core.migration import Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.plan.run_plan import run_state
 from migrakit.core.settings import Settings
+from migrakit.db import tracking
 from migrakit.db.connect import pooler, server, session
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.guards import AppliedElsewhere
@@ -84,18 +85,23 @@ def execute(
     replan: Callable[[], tuple[Plan, list[Migration]]] | None = None,
     direct: Any = None,
     wait: float = 60.0,
+    create_table: bool = False,
 ) -> tuple[list[str], list[str], Plan]:
     """Record the consolidations proven by hash (no SQL of theirs runs), then apply `run`. (applied, recorded,
     the last plan). When a migration transaction finds its migration applied by another migrator (or another
     migrator's transaction open), `replan` re-reads the tracking table and the run goes on with what is left,
-    for at most `wait` seconds."""
+    for at most `wait` seconds. `create_table`: the tracking table is missing; it is created before anything
+    runs, by the first pipelined batch when that comes first (executor.Executor), or on its own."""
     applied: list[str] = []
     recorded: list[str] = []
     deadline = time.monotonic() + wait
     while True:
         if not run and not p.recorded_without_running:
+            if create_table:  # as Drizzle does, also when nothing runs
+                tracking.ensure_table(conn, options.schema, options.table, v1=options.v1, exists=False)
             return applied, recorded, p
-        executor = Executor(conn, options, on_event, direct=direct)
+        executor = Executor(conn, options, on_event, direct=direct, create_table=create_table)
+        create_table = False  # created by this executor before anything else (or it raised)
         try:
             recorded += executor.record(p.recorded_without_running)
             executor.apply(run)

@@ -21,8 +21,12 @@ from migrakit.db.run.guards import BUSY, TRACKED, AppliedElsewhere, tripped
 from migrakit.db.run.strategies.base import SETTINGS, Run, Sent, block_failure, mark_interrupted, rolled_back
 from migrakit.db.run.translate import connection_lost, settings_refused
 
-_SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
-_SYNC_BYTES = 8 << 20  # ... or this many characters of SQL
+# A pipelined batch waits for results while this many commands are sent and not answered yet (pipeline.Commands'
+# window; a command's text stays in libpq until its result comes), or this many bytes of SQL: it never sends a Sync
+# before its end, whose wait would leave the server idle for a round trip.
+_WINDOW_COMMANDS = 10_000
+_WINDOW_BYTES = 8 << 20
+CREATE = "create"  # the role of the commands creating the tracking table at the head of a batch (see Sent.role)
 
 
 class _Started:
@@ -95,21 +99,25 @@ class _Committed:
 
 
 class Pipelined(Run):
-    def apply(self, batch: Sequence[Migration]) -> list[str]:
+    def apply(self, batch: Sequence[Migration], *, create_table: bool = False) -> list[str]:
         """Queue each migration as plain commands: BEGIN, its local timeouts, each statement alone (pipeline
         mode always uses the extended protocol), its tracking row, COMMIT; migrations back to back and one
-        Sync at the end, so the whole batch costs about one round trip. A Sync also goes out every
-        _SYNC_STATEMENTS statements or _SYNC_BYTES of SQL (a transaction spans Syncs), which bounds what
-        libpq holds on a large file. Commands go out through pipeline.Commands (one libpq call each, no cursor).
+        Sync at the end, so the whole batch costs one round trip. What is queued and not answered yet is bounded
+        by _WINDOW_COMMANDS and _WINDOW_BYTES (pipeline.Commands waits for results past them, the server working
+        meanwhile). Commands go out through pipeline.Commands (one libpq call each, no cursor).
+
+        `create_table`: the tracking table is missing (the lock's read saw it): the batch opens with its own
+        transaction creating it (tracking.create_statements), committed before the first migration runs, as
+        Drizzle creates it before anything; no round trip of its own. If that fails, tracking.ensure_table
+        says why (or finds it created by another migrator a moment ago) and the batch is sent again without it.
 
         PostgreSQL skips everything after the first error until the next Sync: the migrations before the
-        failing one are committed (appended to `applied`), the failing one is rolled back, later ones do not
-        run. The first command without a result is the failing command."""
+        failing one are committed (appended to `applied` as their COMMIT is answered), the failing one is rolled
+        back, later ones do not run. The first command without a result is the failing command."""
         sent: list[Sent] = []  # commands queued since the last Sync: sent[i] is command number base + i
         base = 0
-        size = 0
         settings, values = self.local_settings()
-        cmds = pipeline.Commands(self.conn)
+        cmds = pipeline.Commands(self.conn, window=(_WINDOW_COMMANDS, _WINDOW_BYTES))
         own: dict[int, bytes] = {}  # migrakit's own queries (str or sql.Composed), as the bytes sent
 
         def encoded(query: Any) -> bytes:
@@ -128,6 +136,12 @@ class Pipelined(Run):
             self.on_event(Queued(tuple(batch)))
         try:
             with cmds:
+                if create_table:
+                    schema, table = self.opts.schema, self.opts.table
+                    ddl = [q.as_string(self.conn) for q in tracking.create_statements(schema, table, v1=self.opts.v1)]
+                    for query in ("BEGIN", f"SELECT {tracking.BOUNDED}", *ddl, "COMMIT"):  # bounded as ensure_table
+                        sent.append(Sent(batch[0], None, None, 0, CREATE))
+                        cmds.send(cmds.encode(query))
                 for m in batch:
                     sent.append(Sent(m, None, None, 0))
                     cmds.send(begin)
@@ -142,15 +156,12 @@ class Pipelined(Run):
                     for i, st in enumerate(m.statements, 1):
                         sent.append(Sent(m, None, st, i))
                         cmds.send(st.text.encode(encoding))
-                        size += st.end - st.start
-                        due = self.fp is not None and self.fp.step()
-                        if due or len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
+                        if self.fp is not None and self.fp.step():  # a test's failpoint: at a Sync, answered
                             cmds.sync()  # raises the first error, if any
                             ended.poll()
                             sent.clear()
-                            base, size = cmds.sent, 0
-                        if due:
-                            self.fp.fire(self.conn)  # type: ignore[union-attr]
+                            base = cmds.sent
+                            self.fp.fire(self.conn)
                     sent.append(Sent(m, None, None, None))
                     cmds.send(insert, tracking.insert_params(m, v1=self.opts.v1))
                     sent.append(Sent(m, None, None, None))
@@ -165,6 +176,12 @@ class Pipelined(Run):
             raise
         except psycopg.Error as exc:
             failed, fm = self._stopped(cmds, sent, base, batch, ended, exc)
+            if failed is not None and failed.role == CREATE and not connection_lost(self.conn, exc):
+                # nothing of the batch ran: ensure_table says why (or finds the table another migrator created)
+                if isinstance(exc, psycopg.errors.LockNotAvailable):
+                    raise tracking.locked_out(self.conn, exc, self.opts.schema, self.opts.table) from None
+                tracking.ensure_table(self.conn, self.opts.schema, self.opts.table, v1=self.opts.v1)
+                return self.apply(batch)
             if failed is not None and tripped(failed.role, exc):
                 raise AppliedElsewhere(fm, busy=failed.role == BUSY) from None
             refused = settings_refused(exc) if failed is not None and failed.role == SETTINGS else None
@@ -188,7 +205,7 @@ class Pipelined(Run):
         failed = (sent[at] if 0 <= at < len(sent) else sent[-1]) if sent else None
         fm = failed.migration if failed else batch[0]
         ended.poll()  # those whose COMMIT completed before the failing command
-        if not (failed is not None and failed.role in (BUSY, TRACKED)):
+        if not (failed is not None and failed.role in (BUSY, TRACKED, CREATE)):
             ended.started.until(fm)  # 'start' for those that ran, the failed one too
         sent.clear()
         idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
