@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrakit.core.fix import Facts, quote_ident, render_migration, safe_sequence
+from migrakit.core.fix import Facts, quote_ident, render_migration, safe_sequence, without_noop_pairs
 
 
 def rules(texts: list[str]) -> list[str]:
@@ -131,3 +131,25 @@ def test_quote_ident_and_render_migration() -> None:
         "users", '"Users"', '"user"', '"a b"', '"q"""'
     ]  # fmt: skip
     assert render_migration(["SELECT 1", "SELECT 2;"]) == "SELECT 1;\n--> statement-breakpoint\nSELECT 2;\n"
+
+
+FK_DROP = 'alter table "public"."orders" drop constraint "orders_user_id_fkey";'
+FK_ADD = ('alter table "public"."orders" add constraint "orders_user_id_fkey" FOREIGN KEY ("user_id") '
+          'REFERENCES "public"."users"("id") NOT VALID;')  # fmt: skip
+FK_VALIDATE = 'alter table "public"."orders" validate constraint "orders_user_id_fkey";'
+NICK = 'alter table "public"."users" add column "nick" text;'
+
+
+def test_an_unchanged_foreign_key_dropped_and_re_added_by_the_diff_is_left_out() -> None:
+    unchanged = {("public", "orders", "orders_user_id_fkey")}
+    assert without_noop_pairs([FK_DROP, NICK, FK_ADD, FK_VALIDATE], unchanged) == [NICK]
+
+
+def test_a_changed_constraint_keeps_its_drop_and_add() -> None:
+    assert without_noop_pairs([FK_DROP, NICK, FK_ADD, FK_VALIDATE], set()) == [FK_DROP, NICK, FK_ADD, FK_VALIDATE]
+
+
+def test_the_pairs_stay_when_the_diff_drops_something_else() -> None:
+    drop_key = 'alter table "public"."users" drop constraint "users_pkey";'
+    statements = [FK_DROP, drop_key, FK_ADD, FK_VALIDATE]
+    assert without_noop_pairs(statements, {("public", "orders", "orders_user_id_fkey")}) == statements

@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 
 from migrakit.core.differences import CHANGED, EXTRA, MISSING, Difference, SchemaDiff
+from migrakit.core.fix import without_noop_pairs
 from migrakit.db.connect import server
 from migrakit.errors import InspectionFailed, MigrakitError
 
@@ -149,7 +150,27 @@ def diff_statements(
     """The SQL statements that would turn the schema at `from_url` into the schema at `to_url` ([] when equal)."""
     SchemaMigration, _, _ = _results()
     a, b = inspect(from_url, exclude, ignore_tables), inspect(to_url, exclude, ignore_tables)
-    return _guarded(lambda: _ordered_statements(SchemaMigration(a, b)))
+    statements = _guarded(lambda: _ordered_statements(SchemaMigration(a, b)))
+    return without_noop_pairs(statements, _unchanged(a, b))
+
+
+def _unchanged(a: Any, b: Any) -> set[tuple[str, str, str]]:
+    """The constraints and indexes whose definitions (pg_get_constraintdef, pg_get_indexdef) are equal in `a`
+    and `b`, as core/fix.without_noop_pairs names them: results drops and re-adds some of them anyway."""
+    out: set[tuple[str, str, str]] = set()
+    for key, old in a.constraints.items():
+        new = b.constraints.get(key)
+        if new is not None and _constraint_def(old) == _constraint_def(new):
+            out.add((old.schema, old.table_name, old.name))
+    for key, old in a.indexes.items():
+        new = b.indexes.get(key)
+        if new is not None and old.definition == new.definition:
+            out.add((old.schema, "", old.name))
+    return out
+
+
+def _constraint_def(c: Any) -> tuple[Any, ...]:
+    return (c.definition, c.is_deferrable, c.initially_deferred, c.is_not_valid)
 
 
 def has_objects(url: str, exclude: Iterable[str] = BOOKKEEPING_SCHEMAS, ignore_tables: Iterable[str] = ()) -> bool:
