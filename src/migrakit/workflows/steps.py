@@ -1,0 +1,159 @@
+"""Steps two commands share (no workflow calls another's entry point). [I/O]
+
+- `measure`: db.lint's judgement of migrations (core/lint_rules on what a shadow database measured), for
+  db.lint (the pending migrations) and db.generate (the migrations it is about to write).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from migrakit.core import lint_catalog, lint_rules
+from migrakit.core.lint_catalog import Finding
+from migrakit.core.migration import Migration
+from migrakit.core.postgres.pgvalues import parse_duration
+from migrakit.core.postgres.statements import keyword_head
+from migrakit.core.project import Sources
+from migrakit.core.settings import Settings
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import lint_probe, shadow
+from migrakit.errors import LintFindings, MigrakitError
+
+
+@dataclass
+class LintStatement:
+    index: int
+    line: int
+    sql: str
+    locks: list[tuple[str, str]] = field(default_factory=list)
+    held: list[tuple[str, str]] = field(default_factory=list)  # all the transaction holds after the statement
+    rewrites: list[str] = field(default_factory=list)
+    scans: list[str] = field(default_factory=list)
+    new: list[str] = field(default_factory=list)  # relations created earlier in this migration (or by this statement)
+    duration_ms: float | None = None
+    in_transaction: bool = True
+    ran: bool = True
+    error: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    suppressed: list[Finding] = field(default_factory=list)
+
+
+@dataclass
+class LintMigration:
+    tag: str
+    path: str
+    statements: list[LintStatement]
+    error: str | None = None
+
+
+@dataclass
+class LintReport:
+    target: str
+    shadow: str
+    server_version: int
+    migrations: list[LintMigration]
+    sizes: dict[str, tuple[float, int]]  # the target's schema.relation -> (row estimate, bytes)
+    fail_on: str = "error"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for m in self.migrations for s in m.statements for f in s.findings]
+
+    @property
+    def failing(self) -> list[Finding]:
+        floor = lint_catalog.severity_rank(self.fail_on)
+        return [f for f in self.findings if lint_catalog.severity_rank(f.severity) >= floor]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failing
+
+    @property
+    def exit_code(self) -> int:
+        """0, or 7 (LintFindings) when a finding reaches --fail-on."""
+        return 0 if self.ok else LintFindings.exit_code
+
+
+def _lock_timeout_disabled(settings: Settings) -> bool:
+    try:
+        return parse_duration(settings.lock_timeout) == 0
+    except MigrakitError:  # checked at load already; an unreadable value is not "disabled"
+        return False
+
+
+def measure(
+    settings: Settings,
+    src: Sources,
+    base: list[Migration],
+    chosen: list[Migration],
+    legacy_ran: bool,
+    fail_on: str = "error",
+) -> LintReport:
+    """Lint `chosen` on a shadow database that first gets `base` (and the legacy files, with `legacy_ran`), with
+    the sizes of the target's relations; nothing on the target is changed."""
+    target = session.resolve_target(settings)
+    sizes, target_version = lint_probe.target_sizes(target.url)
+    notes: list[str] = []
+    with shadow.shadow(settings) as url:
+        with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
+            on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
+            if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
+                shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
+        with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
+            version = conn.info.server_version
+            probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]
+        note = shadow.version_note(target.url, url)
+    if note:
+        notes.append(note)
+    # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
+    older = min(version, target_version)
+    migrations = [
+        _judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes, strict=True)
+    ]
+    return LintReport(
+        target=target.display,
+        shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
+        server_version=version,
+        migrations=migrations,
+        sizes=sizes,
+        fail_on=fail_on,
+        notes=notes,
+    )
+
+
+def _judge(m: Migration, probe: lint_probe.MigrationProbe, sizes: dict[str, tuple[float, int]], version: int,
+           timeout_off: bool) -> LintMigration:
+    rows = {name: tuples for name, (tuples, _) in sizes.items()}
+    out: list[LintStatement] = []
+    timeout_set = False
+    for st, p in zip(m.statements, probe.statements, strict=False):  # a probe stops at a failing statement
+        head = st.end - len(keyword_head(st.text))  # the statement's first keyword, past its leading comments
+        line = st.source.count("\n", 0, head) + 1
+        created = set(p.new)
+        # relations the target does not have yet (made by an earlier pending migration) hold no rows there
+        known_rows = {**{name: 0.0 for name, _ in p.locks}, **rows}
+        obs = lint_rules.Observed(
+            locks=tuple(p.locks), rewrites=tuple(p.rewrites), scans=tuple(p.scans), new=frozenset(created),
+            error=p.error, in_transaction=p.in_transaction, server_version=version, rows=known_rows,
+            lock_timeout_disabled=timeout_off and not timeout_set, measured=p.ran and p.error is None,
+        )
+        text = st.text
+        findings = lint_rules.check(text, obs)
+        kept, suppressed = lint_rules.apply_suppressions(findings, lint_rules.suppressions(st.source, head))
+        timeout_set = timeout_set or lint_rules.sets_lock_timeout(text)
+        out.append(LintStatement(
+            index=p.index, line=line, sql=st.source[head:st.end].strip(),
+            locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
+            scans=list(p.scans), new=sorted(created), duration_ms=p.duration_ms if p.ran else None,
+            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=kept, suppressed=suppressed,
+        ))
+    return LintMigration(m.tag, m.path, out, probe.error)
+
+
+def finding_lines(report: LintReport) -> list[str]:
+    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
+    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
+             for m in report.migrations for s in m.statements for f in s.findings]
+    count = sum(len(m.statements) for m in report.migrations)
+    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]
