@@ -118,3 +118,57 @@ def test_fix_with_nothing_to_fix_says_so_and_exits_0(repo, db_url, pg_server_url
     migrate(settings)
     report = lint_workflow.fix(settings)
     assert report.exit_code == 0 and not report.fixed and "no pending migration needs a fix" in report.notes[0]
+
+
+def test_fix_refreshes_concurrently_only_a_view_the_target_has_a_unique_index_on(tmp_path, db_url, pg_server_url):
+    r = new_project_repo(tmp_path)
+    folder = make_drizzle_folder(tmp_path, [("0000_views", (
+        "CREATE TABLE t (id int PRIMARY KEY);\n--> statement-breakpoint\n"
+        "CREATE MATERIALIZED VIEW keyed AS SELECT id FROM t;\n--> statement-breakpoint\n"
+        "CREATE UNIQUE INDEX keyed_id ON keyed (id);\n--> statement-breakpoint\n"
+        "CREATE MATERIALIZED VIEW plain AS SELECT id FROM t;"))])  # fmt: skip
+    commit_all(r, "base")
+    r.git.checkout("-b", "feature")
+    add_migration(folder, "0001_refresh", "REFRESH MATERIALIZED VIEW keyed;\n--> statement-breakpoint\n"
+                                          "REFRESH MATERIALIZED VIEW plain;")  # fmt: skip
+    commit_all(r, "feature")
+    settings = settings_for(r, db_url, pg_server_url)
+    migrate(settings, to="0000_views")
+    with pytest.raises(MigrakitError) as info:  # plain has no unique index: no fix, and lint still sees its rewrite
+        lint_workflow.fix(settings, yes=True)
+    assert len(info.value.details) == 1 and "0001_refresh.sql:3 [table-rewrite]" in info.value.details[0]
+    assert "nothing was written" in info.value.state
+    folder.joinpath("0001_refresh.sql").write_text("REFRESH MATERIALIZED VIEW keyed;")
+    report = lint_workflow.fix(settings)
+    assert [m.bodies for m in report.fixed] == [["REFRESH MATERIALIZED VIEW CONCURRENTLY keyed;\n"]]
+
+
+def test_fix_splits_a_drizzle_v1_folder_into_folders_that_sort_in_order(tmp_path, db_url, pg_server_url):
+    r = new_project_repo(tmp_path)
+    folder = tmp_path / "migrations"
+
+    def v1(name: str, sql: str, snap_id: str, prev: str) -> None:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "migration.sql").write_text(sql)
+        (folder / name / "snapshot.json").write_text(json.dumps({"id": snap_id, "prevIds": [prev], "version": "8"}))
+
+    v1("20250101000000_users", "CREATE TABLE users (id int PRIMARY KEY, email text);", "s0", "none")
+    commit_all(r, "base")
+    r.git.checkout("-b", "feature")
+    v1("20250102000000_email_idx", "CREATE INDEX users_email_idx ON users (email);\n--> statement-breakpoint\n"
+       "ALTER TABLE users ADD CONSTRAINT users_email_check CHECK (email <> '');", "s1", "s0")  # fmt: skip
+    v1("20250103000000_nick", "ALTER TABLE users ADD COLUMN nick text;", "s2", "s1")
+    commit_all(r, "feature")
+    settings = settings_for(r, db_url, pg_server_url)
+    migrate(settings, to="20250101000000_users")
+    with server.connect(db_url, autocommit=True) as conn:
+        conn.execute(ROWS.encode())
+    report = lint_workflow.fix(settings, yes=True)
+    assert report.written
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["20250101000000_users", "20250102000000_email_idx", "20250102000000_email_idx_2",
+                     "20250102000000_email_idx_3", "20250103000000_nick"]  # fmt: skip
+    assert (folder / names[1] / "migration.sql").read_text().startswith("CREATE INDEX CONCURRENTLY")
+    snaps = [json.loads((folder / n / "snapshot.json").read_text()) for n in names]
+    assert [s["prevIds"] for s in snaps[1:]] == [[s["id"]] for s in snaps[:-1]]
+    assert migrate(settings).applied == names[1:]

@@ -153,3 +153,22 @@ def test_the_pairs_stay_when_the_diff_drops_something_else() -> None:
     drop_key = 'alter table "public"."users" drop constraint "users_pkey";'
     statements = [FK_DROP, drop_key, FK_ADD, FK_VALIDATE]
     assert without_noop_pairs(statements, {("public", "orders", "orders_user_id_fkey")}) == statements
+
+
+def test_split_tags_numbers_the_pieces_and_later_entries_on_with_increasing_when() -> None:
+    from migrakit.core.drizzle.naming import split_tags
+
+    assert split_tags([("0003_a", 100), ("0004_b", 101), ("0005_c", 500)], {"0003_a": 3}) == [
+        ("0003_a", 0, "0003_a", 100), ("0003_a", 1, "0004_a_2", 101), ("0003_a", 2, "0005_a_3", 102),
+        ("0004_b", 0, "0006_b", 103), ("0005_c", 0, "0007_c", 500),
+    ]  # fmt: skip
+
+
+def test_split_tags_keeps_timestamp_prefixes() -> None:
+    from migrakit.core.drizzle.naming import split_tags
+
+    entries = [("20250101000000_a", 100), ("20250101000001_b", 1100)]
+    assert split_tags(entries, {"20250101000000_a": 2}) == [
+        ("20250101000000_a", 0, "20250101000000_a", 100), ("20250101000000_a", 1, "20250101000000_a_2", 101),
+        ("20250101000001_b", 0, "20250101000001_b", 1100),
+    ]  # fmt: skip

@@ -11,25 +11,26 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from migrakit.core.differences import difference_lines
-from migrakit.core.drizzle.naming import split_tags
-from migrakit.core.fix import render_migration, safe_sequence
+from migrakit.core.drizzle.naming import split_tags, v1_sorted
+from migrakit.core.fix import Facts, render_migration, safe_sequence
 from migrakit.core.migration import STANDARD, Layout, Migration
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import Sources
 from migrakit.core.reports import FixedMigration, LintFixReport
 from migrakit.core.settings import Settings
 from migrakit.db.connect import session
+from migrakit.db.inspect import lint_probe, shadow
 from migrakit.db.inspect import schema_diff as schema
-from migrakit.db.inspect import shadow
 from migrakit.db.status import read_status
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
 from migrakit.sources import git
 from migrakit.sources.load import load_sources
-from migrakit.sources.rewrite import split_folder
+from migrakit.sources.rewrite import split_folder, split_v1_folder
 from migrakit.workflows import steps
 from migrakit.workflows.steps import LintMigration as LintMigration
 from migrakit.workflows.steps import LintReport as LintReport
@@ -117,23 +118,20 @@ def fix(settings: Settings, *, yes: bool = False, base: str | None = None) -> Li
     src = load_sources(settings)
     status = read_status(settings, src, allow_empty=None)
     plan = status.plan
-    report = LintFixReport(session.resolve_target(settings).display)
+    target = session.resolve_target(settings)
+    report = LintFixReport(target.display)
     pending = {m.tag for m in plan.pending}
-    sequences = {m.tag: safe_sequence([s.text for s in m.statements]) for m in plan.pending if m.mode == STANDARD}
+    facts = Facts(unique_indexed_views=lint_probe.unique_indexed_views(target.url))  # REFRESH … CONCURRENTLY
+    sequences = {
+        m.tag: safe_sequence([s.text for s in m.statements], facts) for m in plan.pending if m.mode == STANDARD
+    }
     to_fix = [tag for tag, seq in sequences.items() if seq.changed]
     if not to_fix:
         report.notes.append(f"no pending migration needs a fix ({len(plan.pending)} pending)")
         return report
     folder, journal = src.folder, src.folder.journal
-    if folder.layout != Layout.JOURNAL or journal is None:
-        raise MigrakitError(
-            "db.lint --fix rewrites drizzle-kit 0.x folders (meta/_journal.json) only",
-            file=str(folder.path),
-            state="nothing was written",
-            fix="apply the plan by hand: `inv db.lint` names the safe rewrite of each finding",
-        )
     branch = git.branch_migrations(settings, base=base)
-    order = [e.tag for e in journal.entries]
+    order = [m.tag for m in folder.migrations]
     first = min(order.index(tag) for tag in to_fix)
     region = order[first:]
     refused = [f"{tag}: " + ("applied on the target" if tag not in pending else
@@ -150,29 +148,45 @@ def fix(settings: Settings, *, yes: bool = False, base: str | None = None) -> Li
             details=refused,
         )
     pieces = {tag: len(sequences[tag].migrations) for tag in to_fix}
-    respelled = split_tags([(e.tag, e.when) for e in journal.entries[first:]], pieces)
     bodies = {(t, i): render_migration(texts) for t in to_fix for i, texts in enumerate(sequences[t].migrations)}
+    write: Callable[[Path], list[str]]
+    if folder.layout == Layout.V1:
+        respelled = [(t, i, t if i == 0 else f"{t}_{i + 1}", 0) for t in region for i in range(pieces.get(t, 1))]
+        names = order[:first] + [new for _, _, new, _ in respelled]
+        if v1_sorted(names) != names:
+            raise MigrakitError(
+                "the split migrations' folders (<folder>_2, ...) would not sort right after their migration's folder",
+                file=str(folder.path), state="nothing was written",
+                fix="apply the plan by hand (`inv db.lint` names each safe rewrite), in folders named to sort in order",
+            )  # fmt: skip
+        write = lambda out: split_v1_folder(out, respelled, bodies)  # noqa: E731
+    elif journal is not None:
+        respelled = split_tags([(e.tag, e.when) for e in journal.entries[first:]], pieces)
+        write = lambda out: split_folder(out, journal, respelled, bodies)  # noqa: E731
+    else:
+        raise MigrakitError("db.lint --fix found no journal in the folder", file=str(folder.path),
+                            state="nothing was written", fix="check the folder with `inv db.status`")  # fmt: skip
     for tag in to_fix:
         tags = [new for old, _, new, _ in respelled if old == tag]
         changes = [c.summary for c in sequences[tag].changes]
         report.fixed.append(FixedMigration(tag, tags, changes, [bodies[(tag, i)] for i in range(pieces[tag])]))
     report.renamed = [(old, new) for old, piece, new, _ in respelled if old not in pieces and old != new]
-    report.proof = _prove(settings, src, status, journal, respelled, bodies, region)
+    report.proof = _prove(settings, src, status, write, {new for _, _, new, _ in respelled}, region)
     if yes:
-        report.files = split_folder(folder.path, journal, respelled, bodies)
+        report.files = write(folder.path)
         report.written = True
     return report
 
 
 def _prove(
-    settings: Settings, src: Sources, status: Any, journal: Any, respelled: list[tuple[str, int, str, int]],
-    bodies: dict[tuple[str, int], str], region: list[str],
+    settings: Settings, src: Sources, status: Any, write: Callable[[Path], list[str]], new_tags: set[str],
+    region: list[str],
 ) -> list[str]:
     """Rewrite a copy of the folder and prove it on shadow databases; raise (nothing written) when it fails."""
     with tempfile.TemporaryDirectory(prefix="migrakit-fix-") as tmp:
         copy = Path(tmp) / src.folder.path.name
         shutil.copytree(src.folder.path, copy)
-        split_folder(copy, journal, respelled, bodies)
+        write(copy)
         fixed_settings = settings.with_overrides(migrations_dir=str(copy))
         fixed = load_sources(fixed_settings)
         with shadow.shadow(settings) as original, shadow.shadow(settings) as rewritten:
@@ -187,7 +201,6 @@ def _prove(
                 fix="apply the plan by hand (`inv db.lint` names each safe rewrite), and report the migration",
                 details=[line for d in diff.differences for line in difference_lines(d)],
             )
-        new_tags = {new for _, _, new, _ in respelled}
         base = [m for m in fixed.migrations if m.tag not in new_tags]
         chosen = [m for m in fixed.migrations if m.tag in new_tags]
         legacy_ran = bool(status.legacy and status.legacy.applied)

@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from migrakit.core.differences import CHANGED, EXTRA, MISSING, Difference, SchemaDiff
-from migrakit.core.fix import without_noop_pairs
+from migrakit.core.fix import safe_sequence, without_noop_pairs
 from migrakit.db.connect import server
 from migrakit.errors import InspectionFailed, MigrakitError
 
@@ -191,7 +191,9 @@ def compare(
     expected, actual = inspect(expected_url, exclude, ignore_tables), inspect(actual_url, exclude, ignore_tables)
     found = _guarded(lambda: list(_differences(expected, actual, differences)))
     statements = _guarded(lambda: _ordered_statements(SchemaMigration(actual, expected)))
-    return SchemaDiff(tuple(found), tuple(statements))
+    statements = without_noop_pairs(statements, _unchanged(actual, expected))
+    # db.check's suggested fix, in the lock-safe order db.generate writes (each statement run on its own)
+    return SchemaDiff(tuple(found), tuple(s for m in safe_sequence(statements).migrations for s in m))
 
 
 def _guarded(call: Any) -> Any:
