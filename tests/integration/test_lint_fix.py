@@ -13,7 +13,7 @@ from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import lint as lint_workflow
 from migrakit.workflows.migrate import migrate
-from tests.fixtures.folders import add_migration, make_drizzle_folder
+from tests.fixtures.folders import add_migration, add_v1_migration, make_drizzle_folder
 from tests.fixtures.gitrepo import commit_all, new_project_repo
 
 BASE = [("0000_users", "CREATE TABLE users (id int PRIMARY KEY, email text);")]
@@ -146,18 +146,11 @@ def test_fix_refreshes_concurrently_only_a_view_the_target_has_a_unique_index_on
 def test_fix_splits_a_drizzle_v1_folder_into_folders_that_sort_in_order(tmp_path, db_url, pg_server_url):
     r = new_project_repo(tmp_path)
     folder = tmp_path / "migrations"
-
-    def v1(name: str, sql: str, snap_id: str, prev: str) -> None:
-        (folder / name).mkdir(parents=True)
-        (folder / name / "migration.sql").write_text(sql)
-        (folder / name / "snapshot.json").write_text(json.dumps({"id": snap_id, "prevIds": [prev], "version": "8"}))
-
-    v1("20250101000000_users", "CREATE TABLE users (id int PRIMARY KEY, email text);", "s0", "none")
+    add_v1_migration(folder, "20250101000000_users", BASE[0][1], "s0", "none")
     commit_all(r, "base")
     r.git.checkout("-b", "feature")
-    v1("20250102000000_email_idx", "CREATE INDEX users_email_idx ON users (email);\n--> statement-breakpoint\n"
-       "ALTER TABLE users ADD CONSTRAINT users_email_check CHECK (email <> '');", "s1", "s0")  # fmt: skip
-    v1("20250103000000_nick", "ALTER TABLE users ADD COLUMN nick text;", "s2", "s1")
+    add_v1_migration(folder, "20250102000000_email_idx", FEATURE[1][1], "s1", "s0")
+    add_v1_migration(folder, "20250103000000_nick", "ALTER TABLE users ADD COLUMN nick text;", "s2", "s1")
     commit_all(r, "feature")
     settings = settings_for(r, db_url, pg_server_url)
     migrate(settings, to="20250101000000_users")

@@ -12,7 +12,7 @@ from migrakit.db.inspect import schema_diff as schema
 from migrakit.sources.config import load_settings
 from migrakit.workflows import lint as lint_workflow
 from migrakit.workflows.migrate import migrate
-from tests.fixtures.folders import add_migration, make_drizzle_folder
+from tests.fixtures.folders import add_migration, add_v1_migration, make_drizzle_folder
 from tests.fixtures.gitrepo import commit_all, new_project_repo
 from tests.interop.drizzle import drizzle_migrate, tracking_rows
 
@@ -60,4 +60,21 @@ def test_after_migrakit_ran_a_fixed_concurrent_index_drizzle_applies_nothing(tmp
     assert applied == ["0001_email_idx"]
     before = tracking_rows(db_url)
     assert drizzle_migrate(folder, db_url, major=0) == {"ok": True}
+    assert tracking_rows(db_url) == before
+
+
+def test_drizzle_v1_reads_a_fixed_v1_folder_after_migrakit_and_applies_nothing(tmp_path, db_url, pg_server_url):
+    repo = new_project_repo(tmp_path)
+    folder = tmp_path / "migrations"
+    add_v1_migration(folder, "20250101000000_users", BASE[0][1], "s0", "none")
+    commit_all(repo, "base")
+    repo.git.checkout("-b", "feature")
+    add_v1_migration(folder, "20250102000000_checks", TRANSACTIONAL[0][1], "s1", "s0")
+    commit_all(repo, "feature")
+    settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir="migrations", shadow_url=pg_server_url)
+    migrate(settings, to="20250101000000_users")
+    assert lint_workflow.fix(settings, yes=True).written
+    assert len(migrate(settings).applied) == 3  # the CHECK NOT VALID, its VALIDATE, SET NOT NULL through a check
+    before = tracking_rows(db_url)
+    assert drizzle_migrate(folder, db_url, major=1) == {"ok": True}
     assert tracking_rows(db_url) == before

@@ -32,10 +32,10 @@ def render_fix(report: LintFixReport, fmt: str = "plain") -> str:
 def fix_json(r: LintFixReport) -> dict[str, Any]:
     return {
         "target": r.target,
-        "fixed": [{"tag": m.tag, "tags": list(m.tags), "changes": list(m.changes), "sql": list(m.bodies)}
+        "fixed": [{"tag": m.tag, "tags": list(m.tags), "changes": list(m.changes), "migration_sql": list(m.bodies)}
                   for m in r.fixed],
         "renamed": [{"from": old, "to": new} for old, new in r.renamed],
-        "proof": list(r.proof),
+        "proved": list(r.proof),
         "written": r.written,
         "files": list(r.files),
         "notes": list(r.notes),
