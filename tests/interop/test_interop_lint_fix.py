@@ -78,3 +78,55 @@ def test_drizzle_v1_reads_a_fixed_v1_folder_after_migrakit_and_applies_nothing(t
     before = tracking_rows(db_url)
     assert drizzle_migrate(folder, db_url, major=1) == {"ok": True}
     assert tracking_rows(db_url) == before
+
+
+TS_USERS = """
+import { integer, pgTable, serial, text } from "drizzle-orm/pg-core";
+export const users = pgTable("users", { id: serial("id").primaryKey(), name: text("name") });
+"""
+TS_ORDERS = TS_USERS + """
+export const orders = pgTable("orders", { id: serial("id").primaryKey(), userId: integer("user_id") });
+"""
+TS_ORDERS_FK = TS_USERS + """
+export const orders = pgTable("orders", { id: serial("id").primaryKey(),
+  userId: integer("user_id").references(() => users.id) });
+"""
+TS_ORDERS_FK_NOTE = TS_ORDERS_FK.replace('name: text("name")', 'name: text("name"), note: text("note")')
+
+
+def test_drizzle_kit_generates_on_from_a_fixed_folder(tmp_path, db_url, pg_server_url):
+    """drizzle-kit's own foreign key, split by --fix (NOT VALID, then VALIDATE in a migration of its own): the next
+    `drizzle-kit generate` sees no change, then numbers the next migration after the pieces."""
+    from migrakit.workflows import generate
+    from tests.interop.drizzle import NODE_DIR
+
+    (tmp_path / "node_modules").symlink_to(NODE_DIR / "node_modules")
+    (tmp_path / "drizzle.config.ts").write_text(
+        'import { defineConfig } from "drizzle-kit";\n'
+        'export default defineConfig({ dialect: "postgresql", schema: "./schema.ts", out: "./migrations" });\n'
+    )
+    repo = new_project_repo(tmp_path)
+    (tmp_path / ".gitignore").write_text("node_modules\n")
+    settings = load_settings(tmp_path, env={}, database_url=db_url, shadow_url=pg_server_url)
+    config = tmp_path / "drizzle.config.ts"
+    (tmp_path / "schema.ts").write_text(TS_ORDERS)
+    assert generate.with_drizzle_kit(settings, "init", config).tag == "0000_init"
+    commit_all(repo, "base")
+    repo.git.checkout("-b", "feature")
+    (tmp_path / "schema.ts").write_text(TS_ORDERS_FK)
+    assert generate.with_drizzle_kit(settings, "orders_fk", config).tag == "0001_orders_fk"
+    commit_all(repo, "feature")
+    migrate(settings, to="0000_init")
+    with server.connect(db_url, autocommit=True) as conn:
+        conn.execute(b"INSERT INTO users (name) SELECT 'u' || g FROM generate_series(1, 20000) g; "
+                     b"INSERT INTO orders (user_id) SELECT g FROM generate_series(1, 20000) g; ANALYZE")  # fmt: skip
+    report = lint_workflow.fix(settings, yes=True)
+    assert [m.tags for m in report.fixed] == [["0001_orders_fk", "0002_orders_fk_2"]]
+    unchanged = generate.with_drizzle_kit(settings, None, config)
+    assert unchanged.tag is None  # drizzle-kit read the chain of snapshots: nothing to generate
+    (tmp_path / "schema.ts").write_text(TS_ORDERS_FK_NOTE)
+    assert generate.with_drizzle_kit(settings, "note", config).tag == "0003_note"
+    assert migrate(settings).applied == ["0001_orders_fk", "0002_orders_fk_2", "0003_note"]
+    before = tracking_rows(db_url)
+    assert drizzle_migrate(tmp_path / "migrations", db_url, major=0) == {"ok": True}
+    assert tracking_rows(db_url) == before
