@@ -6,7 +6,15 @@ from __future__ import annotations
 import inspect
 import pickle
 
-from migrakit.core.reports import BootstrapReport, MigrateReport, ServerStatus, StatusReport, StopResult
+from migrakit.core.reports import (
+    BootstrapReport,
+    FixedMigration,
+    LintFixReport,
+    MigrateReport,
+    ServerStatus,
+    StatusReport,
+    StopResult,
+)
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
 from migrakit.render.error_text import render_error
 from migrakit.render.json import shapes
@@ -64,6 +72,7 @@ def test_a_fix_survives_pickling_with_its_command() -> None:
 REPORTS = [
     StatusReport, MigrateReport, BootstrapReport, UpgradeTrackingReport, LayoutUpgrade, CheckReport, BaselineReport,
     ConsolidationReport, BranchCount, Generated, RetirePlan, EnvReport, ServerStatus, StopResult, LintReport, FleetReport,
+    LintFixReport,
 ]  # fmt: skip
 
 
@@ -80,6 +89,10 @@ def test_report_exit_codes() -> None:
     assert RetirePlan("db").exit_code == ConfirmationRequired.exit_code
     assert RetirePlan("db", outcome="retired").exit_code == 0
     assert Generated(None).exit_code == 0 and EnvReport().exit_code == 0
+    fixed = LintFixReport("db", fixed=[FixedMigration("0001_a", ["0001_a", "0002_a_2"], [], [])])
+    assert fixed.exit_code == ConfirmationRequired.exit_code and LintFixReport("db").exit_code == 0
+    fixed.written = True
+    assert fixed.exit_code == 0
     assert DriftError.exit_code == 3
 
 
