@@ -172,3 +172,19 @@ def test_split_tags_keeps_timestamp_prefixes() -> None:
         ("20250101000000_a", 0, "20250101000000_a", 100), ("20250101000000_a", 1, "20250101000000_a_2", 101),
         ("20250101000001_b", 0, "20250101000001_b", 1100),
     ]  # fmt: skip
+
+
+def test_comment_lines_above_a_statement_stay_with_it_through_the_fix() -> None:
+    from migrakit.core.fix import with_leading_comments
+    from migrakit.core.postgres.statements import split_statements
+
+    source = ("-- header\n\n-- migrakit:allow some-rule why\nCREATE INDEX i ON t (a);\n--> statement-breakpoint\n"
+              "-- the column\nALTER TABLE t ADD x int; -- about x\n--> statement-breakpoint\n"
+              "ALTER TABLE t ADD CONSTRAINT c CHECK (x > 0);")  # fmt: skip
+    texts = with_leading_comments(source, [(s.start, s.end) for s in split_statements(source)])
+    assert texts == [
+        "-- header\n-- migrakit:allow some-rule why\nCREATE INDEX i ON t (a)",
+        "-- the column\nALTER TABLE t ADD x int",
+        "ALTER TABLE t ADD CONSTRAINT c CHECK (x > 0)",
+    ]
+    assert safe_sequence(texts).migrations[0] == ["-- header\n-- migrakit:allow some-rule why\nCREATE INDEX CONCURRENTLY i ON t (a)"]

@@ -379,3 +379,20 @@ def _object_key(text: str) -> tuple[str, tuple[str, str, str]] | None:
         parts = [p.sval for p in tree.objects[0]]
         return ("drop", (parts[0] if len(parts) > 1 else "public", "", parts[-1]))
     return None
+
+
+def with_leading_comments(source: str, spans: Sequence[tuple[int, int]]) -> list[str]:
+    """Each statement `source[start:end]` with the `--` comment lines right above it (a `-- migrakit:allow`
+    suppression, the author's note, a file's header), so a rewritten migration keeps them; a comment on the
+    line a previous statement ends stays with that statement, and Drizzle's breakpoints are left out."""
+    out: list[str] = []
+    previous = 0
+    for start, end in spans:
+        gap = source[previous:start]
+        if previous:
+            gap = gap.split("\n", 1)[1] if "\n" in gap else ""  # the rest of the previous statement's line
+        notes = [line.strip() for line in gap.splitlines() if line.strip().startswith("--")]
+        notes = [n for n in notes if not n.startswith(BREAKPOINT)]
+        out.append("".join(f"{n}\n" for n in notes) + source[start:end])
+        previous = end
+    return out

@@ -17,7 +17,7 @@ from typing import Any
 
 from migrakit.core.differences import difference_lines
 from migrakit.core.drizzle.naming import split_tags, v1_sorted
-from migrakit.core.fix import Facts, render_migration, safe_sequence
+from migrakit.core.fix import Facts, render_migration, safe_sequence, with_leading_comments
 from migrakit.core.migration import STANDARD, Layout, Migration
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import Sources
@@ -123,7 +123,9 @@ def fix(settings: Settings, *, yes: bool = False, base: str | None = None) -> Li
     pending = {m.tag for m in plan.pending}
     facts = Facts(unique_indexed_views=lint_probe.unique_indexed_views(target.url))  # REFRESH … CONCURRENTLY
     sequences = {
-        m.tag: safe_sequence([s.text for s in m.statements], facts) for m in plan.pending if m.mode == STANDARD
+        m.tag: safe_sequence(with_leading_comments(m.text, [(s.start, s.end) for s in m.statements]), facts)
+        for m in plan.pending
+        if m.mode == STANDARD
     }
     to_fix = [tag for tag, seq in sequences.items() if seq.changed]
     if not to_fix:
