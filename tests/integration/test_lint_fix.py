@@ -165,3 +165,21 @@ def test_fix_splits_a_drizzle_v1_folder_into_folders_that_sort_in_order(tmp_path
     snaps = [json.loads((folder / n / "snapshot.json").read_text()) for n in names]
     assert [s["prevIds"] for s in snaps[1:]] == [[s["id"]] for s in snaps[:-1]]
     assert migrate(settings).applied == names[1:]
+
+
+def test_the_task_prints_the_plan_with_exit_5_then_writes_it_with_yes(repo, db_url, pg_server_url):
+    from tests.fixtures.cli import run_in_process
+
+    root = Path(repo.working_tree_dir)
+    settings = settings_for(repo, db_url, pg_server_url)
+    target_with_rows(settings, db_url)
+    env = {"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": pg_server_url, "GIT_CONFIG_GLOBAL": "/dev/null"}
+    planned = run_in_process(["db.lint", "--fix", "--base", "main"], cwd=root, env=env)
+    assert planned.returncode == 5, planned.stderr
+    assert "0002_users_email -> 0002_users_email, 0003_users_email_2, 0004_users_email_3" in planned.stdout
+    assert not (root / "migrations" / "0004_users_email_3.sql").exists()
+    written = run_in_process(["db.lint", "--fix", "--yes", "--json"], cwd=root, env=env)
+    assert written.returncode == 0, written.stderr
+    document = json.loads(written.stdout)
+    assert document["task"] == "db.lint" and document["written"] is True
+    assert (root / "migrations" / "0004_users_email_3.sql").is_file()
