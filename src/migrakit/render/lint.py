@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrakit.core.lint_catalog import SEVERITIES
+from migrakit.core.lint.rule import SEVERITIES
 
 HEAD_CHARS = 60
 
@@ -26,7 +26,7 @@ def lock_lines(report: Any, st: Any) -> list[str]:
             extra.append("new in this migration")
         out.append(f"{mode} on {rel}" + (f" ({'; '.join(extra)})" if extra else ""))
     if not out:  # nothing new: show the strong locks the transaction already holds (they last until COMMIT)
-        from migrakit.core.lint_catalog import WRITE_BLOCKING
+        from migrakit.core.postgres.actions import WRITE_BLOCKING
 
         out = [f"{mode} on {rel} (held since an earlier statement)" for rel, mode in st.held
                if mode in WRITE_BLOCKING and rel not in st.new]
@@ -36,10 +36,12 @@ def lock_lines(report: Any, st: Any) -> list[str]:
 def _effects(st: Any) -> str:
     parts = []
     if st.rewrites:
-        parts.append("rewrite: " + ", ".join(st.rewrites))
+        parts.append("rewrite: " + ", ".join(r + (" (index)" if r in st.indexes else "") for r in st.rewrites))
     if st.scans and not st.rewrites:
         parts.append("scan: " + ", ".join(st.scans))
-    if not st.ran:
+    if st.not_measured:
+        parts.append("not measured: " + st.not_measured)
+    elif not st.ran:
         parts.append("not run (an earlier statement failed)")
     return "; ".join(parts)
 
@@ -138,11 +140,14 @@ def lint_json(r: Any) -> dict[str, Any]:
                         ],
                         "held": [{"relation": rel, "mode": mode} for rel, mode in s.held],
                         "rewrites": list(s.rewrites),
+                        "rewritten_indexes": list(s.indexes),
                         "scans": list(s.scans),
                         "duration_ms": s.duration_ms,
                         "in_transaction": s.in_transaction,
                         "ran": s.ran,
                         "failure": s.error,
+                        "not_measured": s.not_measured,
+                        "rows_written": dict(s.writes),
                         "findings": [finding(f) for f in s.findings],
                         "suppressed": [finding(f) for f in s.suppressed],
                     }

@@ -3,8 +3,9 @@
 Recipe: plan (what is applied, what is pending) → a shadow database with the target's schema (the applied
 migrations run there, as `db.check` builds its shadow) → each statement to lint run there as `db.migrate`
 would run it (db/inspect/lint_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
-the rules (core/lint_rules.py) on each statement's parse tree and measurement → the file's suppressions.
-Nothing on the target is changed. The measuring and judging is workflows/steps.measure (db.generate lints with it).
+the rules (core/lint/, one module per family: engine.Judge) on each statement's classification and
+measurement, the refusal db.migrate would raise, and the file's suppressions.
+Nothing on the target is changed.
 """
 
 from __future__ import annotations
@@ -65,9 +66,11 @@ def lint(
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
                           fix=f"use one of {', '.join(FAIL_ON)}")
-    src = load_sources(settings)
-    base, chosen, legacy_ran = _choose(settings, src, every, migration)
-    return steps.measure(settings, src, base, chosen, legacy_ran, fail_on)
+    # the shadow is made while the target is read; the output does not wait for its drop
+    with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
+        src = load_sources(settings)
+        base, chosen, legacy_ran = _choose(settings, src, every, migration)
+        return steps.measure(settings, src, base, chosen, legacy_ran, fail_on, shadow_url)
 
 
 def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:

@@ -1,18 +1,18 @@
 """Steps two commands share (no workflow calls another's entry point). [I/O]
 
-- `measure`: db.lint's judgement of migrations (core/lint_rules on what a shadow database measured), for
-  db.lint (the pending migrations) and db.generate (the migrations it is about to write).
+- `measure`: db.lint's judgement of migrations (core/lint on what a shadow database measured), for db.lint (the
+  pending migrations), db.lint --fix (the fixed ones) and db.generate (the migrations it is about to write).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from migrakit.core import lint_catalog, lint_rules
-from migrakit.core.lint_catalog import Finding
+from migrakit.core.lint.engine import Judge, head_offset, rows_on_target
+from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
 from migrakit.core.migration import Migration
 from migrakit.core.postgres.pgvalues import parse_duration
-from migrakit.core.postgres.statements import keyword_head
 from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
@@ -27,7 +27,7 @@ class LintStatement:
     sql: str
     locks: list[tuple[str, str]] = field(default_factory=list)
     held: list[tuple[str, str]] = field(default_factory=list)  # all the transaction holds after the statement
-    rewrites: list[str] = field(default_factory=list)
+    rewrites: list[str] = field(default_factory=list)  # tables, then indexes rebuilt
     scans: list[str] = field(default_factory=list)
     new: list[str] = field(default_factory=list)  # relations created earlier in this migration (or by this statement)
     duration_ms: float | None = None
@@ -36,6 +36,10 @@ class LintStatement:
     error: str | None = None
     findings: list[Finding] = field(default_factory=list)
     suppressed: list[Finding] = field(default_factory=list)
+    indexes: list[str] = field(default_factory=list)  # the indexes among `rewrites`
+    writes: dict[str, int] = field(default_factory=dict)  # rows written per table (on the shadow)
+    not_measured: str | None = None  # why its measurement does not count (an earlier failure), or None
+    facts: Measured = field(default_factory=Measured)  # all the probe measured, as the rules read it
 
 
 @dataclass
@@ -62,8 +66,8 @@ class LintReport:
 
     @property
     def failing(self) -> list[Finding]:
-        floor = lint_catalog.severity_rank(self.fail_on)
-        return [f for f in self.findings if lint_catalog.severity_rank(f.severity) >= floor]
+        floor = severity_rank(self.fail_on)
+        return [f for f in self.findings if severity_rank(f.severity) >= floor]
 
     @property
     def ok(self) -> bool:
@@ -89,28 +93,31 @@ def measure(
     chosen: list[Migration],
     legacy_ran: bool,
     fail_on: str = "error",
+    shadow_url: Callable[[], str] | None = None,
 ) -> LintReport:
     """Lint `chosen` on a shadow database that first gets `base` (and the legacy files, with `legacy_ran`), with
-    the sizes of the target's relations; nothing on the target is changed."""
+    the sizes of the target's relations; nothing on the target is changed. `shadow_url`: a shadow made ahead
+    (shadow.shadow_ahead), else one is made here."""
+    if shadow_url is None:
+        with shadow.shadow_ahead(settings, wait_drop=False) as made:
+            return measure(settings, src, base, chosen, legacy_ran, fail_on, made)
     target = session.resolve_target(settings)
     sizes, target_version = lint_probe.target_sizes(target.url)
     notes: list[str] = []
-    with shadow.shadow(settings) as url:
-        with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
-            on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
-            if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
-                shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
-        with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
-            version = conn.info.server_version
-            probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]
-        note = shadow.version_note(target.url, url)
+    url = shadow_url()
+    with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
+        on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
+        if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
+            shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
+    with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
+        version = conn.info.server_version
+        probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]
+    note = shadow.version_note(target.url, url)
     if note:
         notes.append(note)
     # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
-    older = min(version, target_version)
-    migrations = [
-        _judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes, strict=True)
-    ]
+    judge = Judge(Target({}, min(version, target_version), _lock_timeout_disabled(settings)))
+    migrations = [_judge(judge, m, p, sizes) for m, p in zip(chosen, probes, strict=True)]
     return LintReport(
         target=target.display,
         shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
@@ -122,32 +129,30 @@ def measure(
     )
 
 
-def _judge(m: Migration, probe: lint_probe.MigrationProbe, sizes: dict[str, tuple[float, int]], version: int,
-           timeout_off: bool) -> LintMigration:
-    rows = {name: tuples for name, (tuples, _) in sizes.items()}
-    out: list[LintStatement] = []
-    timeout_set = False
-    for st, p in zip(m.statements, probe.statements, strict=False):  # a probe stops at a failing statement
-        head = st.end - len(keyword_head(st.text))  # the statement's first keyword, past its leading comments
-        line = st.source.count("\n", 0, head) + 1
-        created = set(p.new)
-        # relations the target does not have yet (made by an earlier pending migration) hold no rows there
-        known_rows = {**{name: 0.0 for name, _ in p.locks}, **rows}
-        obs = lint_rules.Observed(
-            locks=tuple(p.locks), rewrites=tuple(p.rewrites), scans=tuple(p.scans), new=frozenset(created),
-            error=p.error, in_transaction=p.in_transaction, server_version=version, rows=known_rows,
-            lock_timeout_disabled=timeout_off and not timeout_set, measured=p.ran and p.error is None,
+def _judge(judge: Judge, m: Migration, probe: lint_probe.MigrationProbe,
+           sizes: dict[str, tuple[float, int]]) -> LintMigration:  # fmt: skip
+    measured = [
+        Measured(
+            locks=tuple(p.locks), held=tuple(p.held), rewrites=tuple(p.rewrites), indexes=tuple(p.indexes),
+            scans=tuple(p.scans), seq_scans=tuple(p.seq_scans), writes=dict(p.writes),
+            shadow_rows=dict(p.shadow_rows), new=frozenset(p.new), error=p.error, sqlstate=p.sqlstate,
+            in_transaction=p.in_transaction, ran=p.ran,
         )
-        text = st.text
-        findings = lint_rules.check(text, obs)
-        kept, suppressed = lint_rules.apply_suppressions(findings, lint_rules.suppressions(st.source, head))
-        timeout_set = timeout_set or lint_rules.sets_lock_timeout(text)
+        for p in probe.statements
+    ]  # fmt: skip
+    judge.target = replace(judge.target, rows=rows_on_target({n: t for n, (t, _) in sizes.items()}, measured))
+    verdicts = judge.migration(m.tag, m.statements, measured, m.refusal)
+    out: list[LintStatement] = []
+    for st, p, v, facts in zip(m.statements, probe.statements, verdicts, measured, strict=False):
+        head = head_offset(st)
         out.append(LintStatement(
-            index=p.index, line=line, sql=st.source[head:st.end].strip(),
+            index=p.index, line=st.source.count("\n", 0, head) + 1, sql=st.source[head:st.end].strip(),
             locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
-            scans=list(p.scans), new=sorted(created), duration_ms=p.duration_ms if p.ran else None,
-            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=kept, suppressed=suppressed,
-        ))
+            scans=list(p.scans), new=sorted(p.new), duration_ms=p.duration_ms if p.ran else None,
+            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=v.findings,
+            suppressed=v.suppressed, indexes=list(p.indexes), writes=dict(p.writes), not_measured=v.not_measured,
+            facts=facts,
+        ))  # fmt: skip
     return LintMigration(m.tag, m.path, out, probe.error)
 
 

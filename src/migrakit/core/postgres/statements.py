@@ -21,41 +21,19 @@ import re
 from array import array
 from dataclasses import dataclass, field
 
+from migrakit.core.classify import NO_TRANSACTION as NO_TRANSACTION  # the kinds, re-exported for the splitter's users
+from migrakit.core.classify import PLAIN as PLAIN
+from migrakit.core.classify import TRANSACTION_CONTROL as TRANSACTION_CONTROL
+from migrakit.core.classify import transaction_kind
 from migrakit.errors import SplitError
 
 BREAKPOINT = "--> statement-breakpoint"
-
-PLAIN = "plain"
-NO_TRANSACTION = "no-transaction"  # cannot run inside a transaction block (CREATE INDEX CONCURRENTLY, ...)
-TRANSACTION_CONTROL = "transaction-control"  # BEGIN / COMMIT / ROLLBACK written in the file itself
 
 BOM = "\ufeff"
 WHITESPACE = " \t\n\r\f\v"  # PostgreSQL's blanks (scan.l `space`): not Python's wider str.isspace()
 _BLANKS = re.compile(r"[ \t\n\r\f\v]*")
 _LINE_END = re.compile(r"[\n\r]")  # a `--` comment ends at either (scan.l `non_newline`)
 _COMMENT_EDGE = re.compile(r"/\*|\*/")
-_NO_TRANSACTION = re.compile(
-    r"""\A(?:
-        CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY
-      | DROP\s+INDEX\s+CONCURRENTLY
-      | REINDEX\b.*\bCONCURRENTLY
-      | REINDEX\s+(?:\([^)]*\)\s*)?(?:SCHEMA|DATABASE|SYSTEM)\b
-      | ALTER\s+TABLE\b.*\bDETACH\s+PARTITION\b.*\bCONCURRENTLY\b
-      | VACUUM\b
-      | ALTER\s+SYSTEM\b
-      | (?:CREATE|DROP)\s+(?:DATABASE|TABLESPACE)\b
-      | ALTER\s+DATABASE\s+\S+\s+SET\s+TABLESPACE\b
-      | CREATE\s+SUBSCRIPTION\b
-      | DROP\s+SUBSCRIPTION\b
-    )""",
-    re.IGNORECASE | re.VERBOSE | re.DOTALL,
-)
-_ADD_ENUM_VALUE = re.compile(r"\AALTER\s+TYPE\b.*\bADD\s+VALUE\b", re.IGNORECASE | re.DOTALL)
-_TRANSACTION_CONTROL = re.compile(
-    r"\A(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|PREPARE\s+TRANSACTION)\b(?!\s+ATOMIC)"
-    r"(?!(?:\s+(?:WORK|TRANSACTION))?\s+TO\b)",  # ROLLBACK TO SAVEPOINT works inside the run's transaction
-    re.IGNORECASE,
-)
 _DESTRUCTIVE = re.compile(
     r"""\A(?:DROP\b|TRUNCATE\b|DELETE\b|ALTER\s+TYPE\b.*\bRENAME\b
       | ALTER\s+TABLE\b.*\bDROP\s+(?!(?:CONSTRAINT|DEFAULT|NOT\s+NULL|IDENTITY|EXPRESSION)\b))""",
@@ -93,14 +71,8 @@ def keyword_head(text: str) -> str:
 
 
 def classify(text: str, server_version: int = 160000) -> str:
-    head = keyword_head(text)
-    if _TRANSACTION_CONTROL.match(head):
-        return TRANSACTION_CONTROL
-    if _NO_TRANSACTION.match(head):
-        return NO_TRANSACTION
-    if server_version < 120000 and _ADD_ENUM_VALUE.match(head):
-        return NO_TRANSACTION
-    return PLAIN
+    """Whether the statement can run in a transaction block: core/classify.py's judgement, past its comments."""
+    return transaction_kind(keyword_head(text), server_version)
 
 
 def is_destructive(text: str) -> bool:

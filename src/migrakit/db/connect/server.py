@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -188,14 +189,17 @@ def with_database(url: str, dbname: str) -> str:
     return f"{m.group('head')}/{quote(dbname, safe='')}{tail}"
 
 
-def create_database(url: str, name: str, template: str | None = None) -> str:
-    """CREATE DATABASE `name` (optionally from `template`) on `url`'s server; return its URL."""
+def create_database(url: str, name: str, template: str | None = None, *, throwaway: bool = False) -> str:
+    """CREATE DATABASE `name` (optionally from `template`) on `url`'s server; return its URL. A `throwaway` one
+    commits without waiting for its WAL to reach the disk (nothing in it must survive a crash)."""
     query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     if template:
         query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
     with connect(url, autocommit=True) as conn:
         try:
             conn.execute(query)
+            if throwaway:
+                conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(sql.Identifier(name)))
         except psycopg.errors.InsufficientPrivilege as exc:
             raise DatabaseUnavailable(
                 f"cannot create database {name!r} on {redact_url(url)}: permission denied",
@@ -205,20 +209,38 @@ def create_database(url: str, name: str, template: str | None = None) -> str:
     return with_database(url, name)
 
 
-def drop_database(url: str, name: str) -> None:
-    """DROP DATABASE IF EXISTS `name` WITH (FORCE): ends its sessions first (PostgreSQL 13+)."""
-    with connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+DROP_SECONDS = 120  # a bound for a drop the caller does not wait for (the server's statement_timeout)
+
+
+def drop_database(url: str, name: str, *, wait: bool = True) -> None:
+    """DROP DATABASE IF EXISTS `name` WITH (FORCE): ends its sessions first (PostgreSQL 13+). Without `wait`, the
+    statement is sent and the connection closed: the server finishes the drop on its own (bounded by
+    statement_timeout) while the caller goes on (the drop's checkpoint can take a second on a busy server)."""
+    query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    if wait:
+        with connect(url, autocommit=True) as conn:
+            conn.execute(query)
+        return
+    conn = connect(url, autocommit=True)
+    try:
+        conn.execute(f"SET statement_timeout = '{DROP_SECONDS}s'")
+        conn.pgconn.send_query(query.as_bytes(conn))
+        deadline = time.monotonic() + 10
+        while conn.pgconn.flush() and time.monotonic() < deadline:  # the query is in the server's hands once sent
+            time.sleep(0.001)
+    finally:
+        conn.close()  # not `with`: its exit would wait for the drop's result
 
 
 @contextmanager
-def shadow_database(url: str, prefix: str = "migrakit_shadow") -> Iterator[str]:
-    """A throwaway empty database on `url`'s server; yields its URL and drops it afterwards."""
+def shadow_database(url: str, prefix: str = "migrakit_shadow", *, wait_drop: bool = True) -> Iterator[str]:
+    """A throwaway empty database on `url`'s server; yields its URL and drops it afterwards (without waiting for
+    the server to finish, when not `wait_drop`)."""
     import uuid  # here: the read-only commands never make a shadow database
 
     name = f"{prefix}_{uuid.uuid4().hex[:12]}"
-    shadow_url = create_database(url, name)
+    shadow_url = create_database(url, name, throwaway=True)
     try:
         yield shadow_url
     finally:
-        drop_database(url, name)
+        drop_database(url, name, wait=wait_drop)

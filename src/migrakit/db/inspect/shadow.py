@@ -11,7 +11,7 @@ transaction each), applied here with the executor directly (db must not call a w
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -35,10 +35,31 @@ def shadow_server(settings: Settings) -> str:
 
 
 @contextmanager
-def shadow(settings: Settings) -> Iterator[str]:
-    """An empty throwaway database on the shadow server; yields its URL, drops it afterwards."""
-    with server.shadow_database(shadow_server(settings)) as url:
+def shadow(settings: Settings, *, wait_drop: bool = True) -> Iterator[str]:
+    """An empty throwaway database on the shadow server; yields its URL, drops it afterwards (without waiting for
+    the server to finish when not `wait_drop`: db.lint's output does not wait for it)."""
+    with server.shadow_database(shadow_server(settings), wait_drop=wait_drop) as url:
         yield url
+
+
+CREATE_SECONDS = 120.0  # a bound for waiting on a shadow database made on a thread
+
+
+@contextmanager
+def shadow_ahead(settings: Settings, *, wait_drop: bool = True) -> Iterator[Callable[[], str]]:
+    """`shadow`, made on a thread while the caller reads the target: yields a function returning its URL once it
+    exists (a bounded wait; the thread's error, if creating it failed). Dropped afterwards. The server is found
+    (the embedded one started) here first: the thread only sends CREATE DATABASE."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    made = server.shadow_database(shadow_server(settings), wait_drop=wait_drop)
+    with ThreadPoolExecutor(1, thread_name_prefix="migrakit-shadow") as pool:
+        future = pool.submit(made.__enter__)
+        try:
+            yield lambda: future.result(timeout=CREATE_SECONDS)
+        finally:
+            if future.exception(timeout=CREATE_SECONDS) is None:  # it exists: drop it
+                made.__exit__(None, None, None)
 
 
 def ignored_tables(settings: Settings) -> tuple[str, ...]:
