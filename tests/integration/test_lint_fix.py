@@ -134,13 +134,10 @@ def test_fix_refreshes_concurrently_only_a_view_the_target_has_a_unique_index_on
     commit_all(r, "feature")
     settings = settings_for(r, db_url, pg_server_url)
     migrate(settings, to="0000_views")
-    with pytest.raises(MigrakitError) as info:  # plain has no unique index: no fix, and lint still sees its rewrite
-        lint_workflow.fix(settings, yes=True)
-    assert len(info.value.details) == 1 and "0001_refresh.sql:3 [table-rewrite]" in info.value.details[0]
-    assert "nothing was written" in info.value.state
-    folder.joinpath("0001_refresh.sql").write_text("REFRESH MATERIALIZED VIEW keyed;")
-    report = lint_workflow.fix(settings)
-    assert [m.bodies for m in report.fixed] == [["REFRESH MATERIALIZED VIEW CONCURRENTLY keyed;\n"]]
+    report = lint_workflow.fix(settings)  # plain has no unique index: it stays as written
+    assert [m.bodies for m in report.fixed] == [
+        ["REFRESH MATERIALIZED VIEW CONCURRENTLY keyed;\n--> statement-breakpoint\nREFRESH MATERIALIZED VIEW plain;\n"]
+    ]
 
 
 def test_fix_splits_a_drizzle_v1_folder_into_folders_that_sort_in_order(tmp_path, db_url, pg_server_url):
@@ -183,3 +180,16 @@ def test_the_task_prints_the_plan_with_exit_5_then_writes_it_with_yes(repo, db_u
     document = json.loads(written.stdout)
     assert document["task"] == "db.lint" and document["written"] is True
     assert (root / "migrations" / "0004_users_email_3.sql").is_file()
+
+
+def test_fix_writes_nothing_when_the_fixed_folder_still_lints_with_an_error(repo, db_url, pg_server_url):
+    settings = settings_for(repo, db_url, pg_server_url)
+    target_with_rows(settings, db_url)
+    folder = settings.migrations_dir
+    (folder / "0003_users_nick.sql").write_text("ALTER TABLE users ALTER COLUMN email TYPE varchar(500);")
+    before = {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    with pytest.raises(MigrakitError) as info:  # a type change that rewrites users: no fix for it
+        lint_workflow.fix(settings, yes=True)
+    assert "error-level lint finding" in info.value.message and "nothing was written" in info.value.state
+    assert any("0005_users_nick.sql" in line and "] error:" in line for line in info.value.details)
+    assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
