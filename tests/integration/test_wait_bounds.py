@@ -50,3 +50,37 @@ def test_a_drizzle_kit_that_never_finishes_is_stopped(tmp_path, monkeypatch):
     assert "did not finish within 1 s" in info.value.message
     assert "Is the column renamed?" in (info.value.cause or "")
     assert "npx drizzle-kit generate" in (info.value.fix or "")
+
+
+@pytest.fixture
+def short_bookkeeping_timeout(monkeypatch):
+    from migrakit.db import tracking
+
+    monkeypatch.setattr(tracking, "LOCK_TIMEOUT", "500ms", raising=False)
+    monkeypatch.setattr(tracking, "BOUNDED", "set_config('lock_timeout', '500ms', true)", raising=False)
+
+
+@pytest.mark.parametrize("command", ["db.migrate", "db.status"])
+def test_a_locked_tracking_table_ends_the_wait_naming_the_holder(db_url, tmp_path, short_bookkeeping_timeout, command):
+    """Another session holds ACCESS EXCLUSIVE on the tracking table (a LOCK TABLE, an ALTER in progress): the
+    bookkeeping reads used to wait forever; now they give up after their lock_timeout, exit 4, name the pid."""
+    import psycopg
+
+    from tests.fixtures.cli import migrate_args, run_in_process
+    from tests.fixtures.inspect import tracked
+
+    folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);")])
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
+    make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);"), ("0001_b", "CREATE TABLE b (id int);")])
+    with psycopg.connect(db_url) as holder:
+        holder.execute("SET idle_in_transaction_session_timeout = '15s'")  # a hang guard: unbounded, it would wait 15 s
+        holder.execute("LOCK TABLE drizzle.__drizzle_migrations IN ACCESS EXCLUSIVE MODE")
+        pid = holder.info.backend_pid
+        args = migrate_args(db_url, folder) if command == "db.migrate" else [command, "--database-url", db_url, "--migrations-dir", str(folder)]
+        result = run_in_process(args, cwd=tmp_path)
+        holder.rollback()
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert f"pid {pid} holds AccessExclusiveLock" in result.stderr, result.stderr
+    assert f"pg_terminate_backend({pid})" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(tracked(db_url)) == 1

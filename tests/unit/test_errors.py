@@ -8,29 +8,29 @@ import pickle
 
 from migrakit.core.reports import (
     BootstrapReport,
+    BranchCount,
+    EnvReport,
     FixedMigration,
+    LayoutUpgrade,
     LintFixReport,
     MigrateReport,
     ServerStatus,
     StatusReport,
     StopResult,
+    UpgradeTrackingReport,
 )
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
 from migrakit.render.error_text import render_error
 from migrakit.render.json import shapes
 from migrakit.render.json.document import load_families
-from migrakit.sources.git import BranchCount
 from migrakit.tasks._run import run_core
 from migrakit.workflows.baseline import BaselineReport
 from migrakit.workflows.check import CheckReport
 from migrakit.workflows.consolidate import ConsolidationReport
-from migrakit.workflows.env_check import EnvReport
 from migrakit.workflows.fleet import FleetReport
 from migrakit.workflows.generate import Generated
 from migrakit.workflows.lint import LintReport
 from migrakit.workflows.retire import RetirePlan
-from migrakit.workflows.upgrade_layout import LayoutUpgrade
-from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
 
 RERUN = "fix the statement, then run `inv db.migrate` again; `inv db.status` shows what is applied"
 

@@ -41,9 +41,10 @@ class TrackingUpgraded:
 
 @dataclass(frozen=True)
 class Planned:
-    """Under the lock: `count` migrations will run."""
+    """Under the lock: `count` migrations will run (`tags`: which, in order)."""
 
     count: int
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Every migration file of a project as data: the Mode 1 folder, Mode 1 + Mode 2 in run order, the legacy
-files (`Sources`, read by sources/load.py), their plans against tracking rows, and the refusal of an empty
+files (`ProjectFiles`, read by sources/load.py), their plans against tracking rows, and the refusal of an empty
 folder while the tracking table has rows. Pure."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class EmptyFolder:
 
 
 @dataclass(frozen=True)
-class Sources:
+class ProjectFiles:
     """Everything on disk: the Mode 1 folder, Mode 1 + Mode 2 in run order, and the legacy files."""
 
     folder: Folder
@@ -66,7 +66,7 @@ def table_name(settings: Settings) -> str:
 
 
 def refuse_empty_folder(
-    settings: Settings, src: Sources, rows: Sequence[TrackingRow], allow_empty: bool | None
+    settings: Settings, src: ProjectFiles, rows: Sequence[TrackingRow], allow_empty: bool | None
 ) -> None:
     """No Mode 1 or Mode 2 migration on disk while the tracking table has rows of migrations (not only legacy
     files'): most likely the wrong folder, so exit 2 unless `--allow-empty` says the empty folder is meant.

@@ -1,6 +1,7 @@
-"""What db.status, db.migrate (and db.migrate-consolidated) and db.bootstrap return, and one named check
-(env.check, legacy.retire), what db.generate wrote, and what db.server-status and db.server-stop found: data for
-render/. Pure."""
+"""What each command returns, as data for render/ (pure): db.status, db.migrate (and db.migrate-consolidated) and
+db.bootstrap; one named check (env.check, legacy.retire) and env.check's report; what db.generate wrote; what
+db.count-branch-migrations counted; what db.upgrade-layout and db.upgrade-tracking plan or did; what
+db.server-status and db.server-stop found. The other commands' reports still live beside their workflows."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrakit.core.connection import DIRECT, Pooler
 from migrakit.core.drizzle.folder import Folder
+from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
 from migrakit.core.plan.planner import Plan
 from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError
 
@@ -69,7 +71,7 @@ class BootstrapReport:
     recorded: list[str] = field(default_factory=list)  # ... and those it recorded
     already: list[str] = field(default_factory=list)  # files named by --only/--adopt that already have a row
     left: list[str] = field(default_factory=list)  # pending files this run leaves pending
-    proofs: list[Any] = field(default_factory=list)  # db.provenance.LegacyProof of each adopted file
+    proofs: list[Any] = field(default_factory=list)  # workflows.steps.provenance.LegacyProof of each adopted file
 
     @property
     def exit_code(self) -> int:
@@ -88,6 +90,31 @@ class Check:
     error: MigrakitError | None = None
 
 
+def check_lines(checks: list[Check]) -> list[str]:
+    """`ok   name: found` / `FAIL name: found` and its fix, one check after the other."""
+    lines = []
+    for c in checks:
+        lines.append(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.found}")
+        if not c.ok and c.fix:
+            lines.append(f"     fix: {c.fix}")
+    return lines
+
+
+@dataclass
+class EnvReport:
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if not c.ok]
+
+    @property
+    def exit_code(self) -> int:
+        """0: a failed check raises the first failure's error (its code) instead of returning."""
+        return 0
+
+
 @dataclass
 class Generated:
     tag: str | None  # None: nothing to write
@@ -103,6 +130,84 @@ class Generated:
     def exit_code(self) -> int:
         """0: a run that returns did what it was asked (every failure raises a MigrakitError with its own code)."""
         return 0
+
+
+# ------------------------------------------------------------------------------------------ a branch's migrations
+@dataclass(frozen=True)
+class BranchMigrations:
+    """The branch's new Mode 1 migrations (in journal order) and how the base was found."""
+
+    base: str  # the ref as resolved, e.g. "main" or "origin/main"
+    base_source: str  # where the base branch name came from
+    merge_base: str  # commit sha
+    head: str  # "feature/x" or "detached HEAD at 1a2b3c4"
+    migrations_dir: str
+    tags: tuple[str, ...]
+    all_tags: tuple[str, ...] = field(default=())  # every Mode 1 tag in the working tree, in journal order
+
+
+@dataclass(frozen=True)
+class BranchCount:
+    branch: BranchMigrations
+    max: int
+
+    @property
+    def ok(self) -> bool:
+        return len(self.branch.tags) <= self.max
+
+    @property
+    def exit_code(self) -> int:
+        """1 above --max: the branch must consolidate before merging."""
+        return 0 if self.ok else MigrakitError.exit_code
+
+
+# ------------------------------------------------------------------------------------------ Drizzle 1.0 upgrades
+@dataclass(frozen=True)
+class FolderMove:
+    tag: str  # journal tag
+    when: int  # journal `when` (ms), what 0.x rows hold in created_at
+    target: str  # new folder name
+    sql: Path  # old <tag>.sql
+    snapshot: Path | None  # old meta/<prefix>_snapshot.json, None when missing
+    hash: str
+
+
+@dataclass
+class LayoutUpgrade:
+    path: Path
+    layout: str  # the folder's layout before: journal (to convert), v1 (nothing to do), empty
+    moves: tuple[FolderMove, ...] = ()
+    left_in_place: tuple[str, ...] = ()  # .sql files not in the journal (ignored by both migrators)
+    removed: tuple[str, ...] = ()  # everything under meta/, deleted with it
+    notes: tuple[str, ...] = ()
+    applied: bool = False
+
+    @property
+    def done(self) -> bool:
+        return self.applied or not self.moves
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
+
+
+@dataclass
+class UpgradeTrackingReport:
+    target: str
+    folder: Folder
+    table: str
+    upgrade: TrackingUpgrade | None
+    applied: bool = False
+    note: str = ""
+
+    @property
+    def done(self) -> bool:
+        """True when nothing is left to do: applied now, or nothing needed."""
+        return self.applied or self.upgrade is None or not self.upgrade.changes
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 # ------------------------------------------------------------------------------------------ the embedded server

@@ -14,7 +14,7 @@ from psycopg import pq, sql
 from migrakit.core.drizzle.naming import quoted_table
 from migrakit.core.migration import Migration, TrackingRow
 from migrakit.db.run.strategies import simple_query
-from migrakit.errors import DatabaseUnavailable
+from migrakit.errors import DatabaseUnavailable, LockTimeout
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
 _COLUMNS_0X = sql.SQL("id SERIAL PRIMARY KEY,\n\thash text NOT NULL,\n\tcreated_at bigint")
@@ -32,6 +32,38 @@ def table(schema: str, name: str) -> sql.Composed:
 def shown(schema: str, name: str) -> str:
     """The table's name as messages and reports show it: "drizzle"."__drizzle_migrations"."""
     return quoted_table(schema, name)
+
+
+# Every read and write of the tracking table outside a migration's transaction waits at most this long for a lock
+# on it (another session's LOCK TABLE, an ALTER in progress), then fails naming the holder (`locked_out`, exit 4).
+LOCK_TIMEOUT = "10s"
+BOUNDED = f"set_config('lock_timeout', '{LOCK_TIMEOUT}', true)"  # the transaction's own: nothing outlives it
+
+
+def locked_out(conn: psycopg.Connection[Any], exc: psycopg.Error, schema: str, name: str) -> LockTimeout:
+    """The error of a bookkeeping query that hit LOCK_TIMEOUT: who holds a lock on the tracking table (read on
+    `conn`, idle again), and how to clear it."""
+    holders: list[tuple[Any, ...]] = []
+    try:
+        holders = conn.execute(
+            "SELECT DISTINCT a.pid, l.mode, coalesce(nullif(a.application_name, ''), '-'), a.state, "
+            "left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'relation' AND l.granted AND l.relation = to_regclass(%s) "
+            "AND a.pid <> pg_backend_pid() ORDER BY a.pid",
+            (table(schema, name).as_string(conn),),
+        ).fetchall()
+    except psycopg.Error:
+        pass  # the error still says what happened; the holder stays unnamed
+    held = "; ".join(f"pid {pid} holds {mode} ({app}, {state}): {query}" for pid, mode, app, state, query in holders)
+    kill = f"SELECT pg_terminate_backend({holders[0][0]})" if len(holders) == 1 else "SELECT pg_terminate_backend(pid)"
+    return LockTimeout(
+        f"the tracking table {shown(schema, name)} stayed locked by another session for lock_timeout={LOCK_TIMEOUT}"
+        + (f": {held}" if held else ""),
+        cause=f"{exc.diag.message_primary or exc} ({exc.sqlstate})",
+        state="nothing was run; tracking table unchanged",
+        fix=f"let that session finish, or end it (`{kill}`), then run the command again",
+        details=[f"held by pid {pid} ({mode})" for pid, mode, *_ in holders],
+    )
 
 
 def table_exists(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
@@ -56,12 +88,17 @@ def ensure_table(
     for attempt in range(3):
         if exists if attempt == 0 and exists is not None else table_exists(conn, schema, name):
             return
+        columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
+        create = sql.SQL("SELECT {}; CREATE SCHEMA IF NOT EXISTS {}; CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(
+            sql.SQL(BOUNDED), sql.Identifier(schema), table(schema, name), columns
+        )
         try:
-            with conn.pipeline():  # both in one round trip
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
-                conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns))
+            _, error = simple_query.results(conn, create.as_bytes(conn))  # one message, one transaction
+            if error is not None:
+                raise error
             return
+        except psycopg.errors.LockNotAvailable as exc:
+            raise locked_out(conn, exc, schema, name) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise _no_permission(exc, schema, name, "create") from None
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema, psycopg.errors.DuplicateTable,
@@ -128,11 +165,16 @@ def from_result(result: pq.abc.PGresult, encoding: str) -> TableRead:
     return TableRead(rows, True, "name" in pos)
 
 
-def missing_table(error: psycopg.Error | None, schema: str, name: str) -> bool:
+def missing_table(
+    error: psycopg.Error | None, schema: str, name: str, conn: psycopg.Connection[Any] | None = None
+) -> bool:
     """Whether reading the table failed because it (or its schema) does not exist yet; other errors raise
-    (a permission error says so, as read_rows does)."""
+    (a permission error says so, as read_rows does; a lock held past LOCK_TIMEOUT names its holder, read on
+    `conn`, idle again)."""
     if error is None:
         return False
+    if isinstance(error, psycopg.errors.LockNotAvailable) and conn is not None:
+        raise locked_out(conn, error, schema, name) from None
     if isinstance(error, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
         return True
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
@@ -146,14 +188,16 @@ def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[Tra
     alone = conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:  # alone, the query is its own transaction (one round trip); else a savepoint keeps the caller's usable
         with nullcontext() if alone else conn.transaction():
-            done, error = simple_query.results(conn, select_rows(conn, schema, name))
+            # alone: bounded by LOCK_TIMEOUT; in the caller's transaction, by the caller's own lock_timeout
+            bound = f"SELECT {BOUNDED}; ".encode() if alone else b""
+            done, error = simple_query.results(conn, bound + select_rows(conn, schema, name))
             if error is not None:
                 raise error  # inside the savepoint, so that it rolls back
     except psycopg.Error as exc:
-        if missing_table(exc, schema, name):  # raises every other error (a permission error says so)
+        if missing_table(exc, schema, name, conn):  # raises every other error (a permission error says so)
             return []
         raise
-    return from_result(done[0], conn.info.encoding).rows
+    return from_result(done[-1], conn.info.encoding).rows
 
 
 def has_name_column(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:

@@ -3,9 +3,9 @@ and what was written)."""
 
 from __future__ import annotations
 
+from migrakit.core.reports import BranchCount
 from migrakit.render.json import consolidate as as_json
 from migrakit.render.text import group_notes, subjects, table
-from migrakit.sources.git import BranchCount
 from migrakit.workflows.consolidate import ConsolidationReport
 
 

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
+from migrakit.core.reports import EnvReport, check_lines
 from migrakit.render.json import env as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.env_check import EnvReport, check_lines
 
 
 def render_env(report: EnvReport, fmt: str = "plain") -> str:

@@ -67,7 +67,8 @@ class FleetView:
             if isinstance(event, TargetStarted):
                 self._running[event.target] = (time.monotonic(), "connecting")
             elif isinstance(event, TargetRunning) and event.target in self._running:
-                self._running[event.target] = (self._running[event.target][0], event.migration.tag)
+                shown = f"{event.migration.tag} ({len(event.migration.statements)} statement(s))"
+                self._running[event.target] = (self._running[event.target][0], shown)
             elif isinstance(event, TargetWaits) and event.target in self._running:
                 self._running[event.target] = (self._running[event.target][0], "waiting for the migration lock")
             elif isinstance(event, FleetInterrupted) and self._live is None:

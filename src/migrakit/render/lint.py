@@ -3,9 +3,13 @@ fix. JSON is `lint_json` below (registered in render/json/lint.py). Also GitHub 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrakit.core.lint.rule import SEVERITIES
+from migrakit.render.error_text import github_data, github_property
+
+if TYPE_CHECKING:
+    from migrakit.workflows.lint import LintReport
 
 HEAD_CHARS = 60
 
@@ -15,9 +19,29 @@ def head(sql: str, width: int = HEAD_CHARS) -> str:
     return one if len(one) <= width else one[: width - 3] + "..."
 
 
-def lock_lines(report: Any, st: Any) -> list[str]:
-    from migrakit.workflows.lint import size_text
+def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
+    """'2.1 GB, ~14 M rows' for a relation of the target; '' when the target does not have it."""
+    if rel not in sizes:
+        return ""
+    tuples, size = sizes[rel]
+    b = float(size)
+    unit = "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if b < 1024 or unit == "TB":
+            break
+        b /= 1024
+    if tuples < 0:
+        rows = "never analyzed"
+    elif tuples >= 1e6:
+        rows = f"~{tuples / 1e6:.1f} M rows"
+    elif tuples >= 1e3:
+        rows = f"~{tuples / 1e3:.1f} k rows"
+    else:
+        rows = f"~{int(tuples)} rows"
+    return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
 
+
+def lock_lines(report: Any, st: Any) -> list[str]:
     out = []
     for rel, mode in st.locks:
         size = size_text(report.sizes, rel)
@@ -87,11 +111,6 @@ def render_lint(report: Any, fmt: str = "plain") -> str:
     return "\n".join(lines)
 
 
-def _escape(text: str) -> str:
-    """GitHub's workflow-command escaping for a message."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def github_annotations(report: Any) -> str:
     """One `::error file=…,line=…::…` (or ::warning / ::notice) line per finding."""
     level = {"error": "error", "warning": "warning", "info": "notice"}
@@ -99,9 +118,9 @@ def github_annotations(report: Any) -> str:
     for m in report.migrations:
         for st in m.statements:
             for f in st.findings:
-                title = _escape(f"migrakit {f.rule}").replace(",", "%2C").replace(":", "%3A")
+                title = github_property(f"migrakit {f.rule}")
                 out.append(f"::{level[f.severity]} file={m.path},line={st.line},title={title}::"
-                           + _escape(f"{f.message}. Fix: {f.fix}"))
+                           + github_data(f"{f.message}. Fix: {f.fix}"))
     return "\n".join(out)
 
 
@@ -169,3 +188,11 @@ def findings(report: Any) -> list[dict[str, Any]]:
          "fix": f.fix, "failing": id(f) in failing}
         for m in report.migrations for st in m.statements for f in st.findings
     ]  # fmt: skip
+
+
+def finding_lines(report: LintReport) -> list[str]:
+    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
+    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
+             for m in report.migrations for s in m.statements for f in s.findings]
+    count = sum(len(m.statements) for m in report.migrations)
+    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]

@@ -4,8 +4,8 @@ workflows/retire.py builds it."""
 
 from __future__ import annotations
 
+from migrakit.core.reports import check_lines
 from migrakit.render.json import retire as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.env_check import check_lines
 from migrakit.workflows.retire import NOTHING, RETIRED, RetirePlan
 
 

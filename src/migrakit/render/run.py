@@ -11,6 +11,7 @@ folded and repeated notes grouped (render/text.py).
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
@@ -127,11 +128,16 @@ class Progress:
     """Shows migrate events on stderr: a rich progress bar (one step per migration, with its statement count)
     on a TTY, one plain line per event otherwise; nothing for JSON output."""
 
-    def __init__(self, fmt: str, stream: TextIO | None = None) -> None:
+    def __init__(self, fmt: str, stream: TextIO | None = None, *, github: bool = False) -> None:
         self.fmt = fmt
         self.stream = stream or sys.stderr
+        self.github = github and fmt == "plain"  # GitHub Actions: a collapsible ::group:: per migration
+        self._group = False
+        self.planned: tuple[str, ...] = ()  # the migrations the run planned (for the step summary)
         self._bar: Any = None
         self._task: Any = None
+        self._began: dict[str, float] = {}  # tag -> when its Started arrived (time.monotonic)
+        self.seconds: dict[str, float] = {}  # tag -> how long it ran, Started to Done (as seen here)
 
     def _say(self, text: str) -> None:
         if self._bar is not None:
@@ -139,13 +145,47 @@ class Progress:
         else:
             print(text, file=self.stream, flush=True)
 
+    def _end_group(self) -> None:
+        if self._group:
+            self._group = False
+            self._say("::endgroup::")
+
+    def step_summary(self, report: Any, error: Any = None, linted: Iterable[Any] = ()) -> str:
+        """GitHub Actions' job summary (markdown, appended to $GITHUB_STEP_SUMMARY): the plan, what was applied
+        and how long each took, the failure if any (then `report` is None), and `linted` reports' findings."""
+        applied = report.applied if report is not None else getattr(error, "applied_in_run", [])
+        lines = ["### migrakit db.migrate", ""]
+        if not self.planned:
+            lines.append("Nothing to apply: the database is up to date.")
+        else:
+            lines += ["| migration | result | seconds |", "|---|---|---|"]
+            for tag in self.planned:
+                seconds = self.seconds.get(tag)
+                failed = error is not None and tag == error.migration
+                result = "applied" if tag in applied else "failed" if failed else "not applied"
+                lines.append(f"| `{tag}` | {result} | {'' if seconds is None else f'{seconds:.2f}'} |")
+        if error is not None:
+            lines += ["", f"**Failed** (exit {error.exit_code}): {_md(error.message)}"]
+            if error.state:
+                lines.append(f"- state: {_md(error.state)}")
+            if error.fix:
+                lines.append(f"- fix: {_md(error.fix)}")
+        found = [f for lint in linted for f in lint.findings]
+        if found:
+            lines += ["", "Lint findings:", ""]
+            lines += [f"- **{f.severity}** `{f.rule}`: {_md(f.message)}" for f in found]
+        return "\n".join(lines) + "\n"
+
     def __call__(self, event: ev.Event) -> None:
         if self.fmt == "json":
             return
         from migrakit.core import events as ev  # here: db.status never imports the events (25 dataclasses, ~15 ms)
 
         match event:
-            case ev.Planned(count=count) if self.fmt == "rich" and count:
+            case ev.Planned(tags=planned) if self.fmt != "rich" or not event.count:
+                self.planned = planned  # plain output: no bar to start
+            case ev.Planned(count=count, tags=planned):
+                self.planned = planned
                 from rich.console import Console
                 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
                 from rich.progress import Progress as Bar
@@ -191,20 +231,32 @@ class Progress:
                 tags = [m.tag for m in batch]
                 self._say(
                     f"sending {len(tags)} migration(s) in one pipelined batch: {fold(tags)}; "
-                    "each is shown below once it has run"
+                    "each is shown below as the server starts it"
                 )
             case ev.Started(migration=m, statements=statements):
+                self._began[m.tag] = time.monotonic()
                 text = f"{m.tag} ({statements} statement(s))"
                 if self._bar is not None:
                     self._bar.update(self._task, description=text)
                 else:
-                    self._say(f"applying {text} ...")
-            case ev.Done() if self._bar is not None:
-                self._bar.advance(self._task)
+                    self._end_group()
+                    self._group = self.github
+                    self._say(("::group::" if self.github else "") + f"applying {text} ...")
+            case ev.Done(migration=m):
+                began = self._began.pop(m.tag, None)
+                if began is not None:
+                    self.seconds[m.tag] = time.monotonic() - began
+                if self._bar is not None:
+                    self._bar.advance(self._task)
+                else:
+                    self._say(f"applied {m.tag}" + (f" in {self.seconds[m.tag]:.2f} s" if began is not None else ""))
+                    self._end_group()
             case ev.Finished() if self._bar is not None:
                 self._bar.stop()
                 self._bar = None
-            case ev.Planned() | ev.Queued() | ev.Done() | ev.Finished():
+            case ev.Finished():
+                self._end_group()  # a failed migration's group ends before the error is printed
+            case ev.Queued():
                 pass  # plain output: no bar to start, advance or stop; a batch is announced only without a bar
             case ev.TargetChosen():
                 pass  # deliberately silent: the report names the database once, at the end
@@ -212,6 +264,11 @@ class Progress:
                 pass  # deliberately silent: a line per statement would drown the output; Started shows the count
             case _:
                 assert_never(event)
+
+
+def _md(text: str) -> str:
+    """Text for one markdown line: no line breaks, table pipes escaped."""
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 # ---------------------------------------------------------------------- Mode 2, bootstrap, branches

@@ -1,18 +1,15 @@
-"""Drizzle 1.0 upgrades as text: db.upgrade-tracking (the tracking table) and db.upgrade-layout (the folder).
-
-Their JSON (render/json/upgrade.py) is not imported here: db.status draws `upgrade_lines` without loading the
-upgrade workflows that module registers; `render/json/document.serializer_of` loads it on first use."""
+"""Drizzle 1.0 upgrades as text: db.upgrade-tracking (the tracking table) and db.upgrade-layout (the folder)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from migrakit.core.reports import LayoutUpgrade, UpgradeTrackingReport
+from migrakit.render.json import upgrade as _json  # noqa: F401  (registers this command's JSON serializers)
 from migrakit.render.text import table
 
-if TYPE_CHECKING:  # annotations only: db.status draws upgrade_lines without importing the upgrade workflows
+if TYPE_CHECKING:
     from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
-    from migrakit.workflows.upgrade_layout import LayoutUpgrade
-    from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
 
 
 def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:

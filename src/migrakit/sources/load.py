@@ -1,5 +1,5 @@
 """All of a project's migration files at once: the Mode 1 folder, the consolidated folder and the legacy
-folder, in run order (`load_sources`). Every command that reads the files starts here; `Sources` (the data)
+folder, in run order (`load_sources`). Every command that reads the files starts here; `ProjectFiles` (the data)
 and its plans are in core/project.py."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from migrakit.core.drizzle.naming import quoted_table
 from migrakit.core.migration import Migration
 from migrakit.core.plan.planner import order_sequence
-from migrakit.core.project import EmptyFolder, Sources
+from migrakit.core.project import EmptyFolder, ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.sources.consolidated import load_consolidated
 from migrakit.sources.folders import (
@@ -22,7 +22,7 @@ from migrakit.sources.folders import (
 from migrakit.sources.legacy import load_legacy
 
 
-def load_sources(settings: Settings, *, require_migrations: bool = True, require_legacy: bool = False) -> Sources:
+def load_sources(settings: Settings, *, require_migrations: bool = True, require_legacy: bool = False) -> ProjectFiles:
     """Read the Mode 1 folder, the consolidated folder and (when configured) the legacy folder, after
     `check_folders` (a missing folder is a ConfigError, never an empty one).
 
@@ -37,7 +37,7 @@ def load_sources(settings: Settings, *, require_migrations: bool = True, require
     if legacy is None:
         legacy = load_legacy(settings.legacy_dir, settings.root, required=False)
     table = quoted_table(settings.migrations_schema, settings.migrations_table)
-    return Sources(folder, order_sequence(folder.migrations, consolidated), legacy, table, _empty_folder(settings))
+    return ProjectFiles(folder, order_sequence(folder.migrations, consolidated), legacy, table, _empty_folder(settings))
 
 
 def _empty_folder(settings: Settings) -> EmptyFolder:

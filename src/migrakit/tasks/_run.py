@@ -7,7 +7,9 @@ import functools
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -15,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import invoke
 from invoke.exceptions import Exit
 
-from migrakit.errors import MigrakitError
+from migrakit.errors import Interrupted, MigrakitError, Signalled, signal_of
 
 if TYPE_CHECKING:  # `migrakit --help` / `--list` import every tasks module: they read no settings
     from migrakit.core.settings import Settings
@@ -134,7 +136,32 @@ def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", data
         document = as_json.error_document(task, err, shown_url=redact_url(database_url) if database_url else None)
         _write(redact_text(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
-    return Exit(redact_text(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
+    text = render_error(err)
+    if github_actions():
+        from migrakit.render.error_text import github_error
+
+        text = github_error(err) + "\n" + text
+    return Exit(redact_text(text, secrets, short_in_quotes=True), code=err.exit_code)
+
+
+def github_actions() -> bool:
+    """Running as a GitHub Actions step (the runner sets GITHUB_ACTIONS=true)."""
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _step_summary(summary: Callable[[Any, MigrakitError | None], str] | None, result: Any, err: MigrakitError | None,
+                  secrets: list[str]) -> None:  # fmt: skip
+    """Append `summary(result, err)` (markdown) to GitHub Actions' job summary file, when there is one."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary is None or not path or not github_actions():
+        return
+    from migrakit.db.connect.server import redact_text
+
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(redact_text(summary(result, err), secrets) + "\n")
+    except OSError as exc:  # a summary that cannot be written never changes the task's outcome
+        print(f"warning: cannot append to GITHUB_STEP_SUMMARY ({path}): {exc.strerror}", file=sys.stderr)
 
 
 def settings_from(c: Any, **options: Any) -> Settings:
@@ -183,12 +210,41 @@ def _long_lived_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def _signals() -> Iterator[None]:
+    """SIGINT and SIGTERM stop the task as Ctrl-C does (errors.Signalled, a KeyboardInterrupt: psycopg cancels
+    the statement it waits for, the migration's transaction is rolled back, the error says what stayed applied;
+    exit 130 or 143). A second signal exits at once, without waiting for the cancel or the rollback: the server
+    rolls back the open transaction when it sees the session close. Only in the main thread (where Python runs
+    signal handlers); the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if received:
+            os.write(2, f"interrupted again ({signal.Signals(signum).name}): exiting now; the server rolls back "
+                        "the open transaction when it sees the connection close\n".encode())  # fmt: skip
+            os._exit(128 + received[0])
+        received.append(signum)
+        raise Signalled(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_core(
     task: str,
     render: Callable[[Any, str], str],
     call: Callable[[], Any],
     fmt: str,
     settings: Settings | None = None,
+    summary: Callable[[Any, MigrakitError | None], str] | None = None,
 ) -> Any:
     """Run `call` for `task` (its full name, e.g. `db.migrate`: the JSON document's `task`), print
     `render(result, fmt)` (JSON: render/json/document.py's document) and exit with the report's `exit_code`; turn
@@ -204,11 +260,21 @@ def run_core(
     url = settings.database_url if settings is not None else None
     given = (settings.database_url, settings.shadow_url, settings.direct_url) if settings is not None else ()
     urls = [u for u in given if u]
-    with _long_lived_heap():
+    with _long_lived_heap(), _signals():
         try:
             result = call()
         except MigrakitError as err:
+            _step_summary(summary, None, err, urls)
             raise _exit(err, fmt, urls, task, url) from err
+        except KeyboardInterrupt as stop:  # stopped outside a migration (the workflow names those it stopped)
+            stopped = Interrupted(
+                f"interrupted by {stop.name if isinstance(stop, Signalled) else 'SIGINT'}",
+                state="a transaction open at that moment was rolled back; what this task printed above is what it did",
+                fix="run the task again; `inv db.status` shows what is applied",
+                signum=signal_of(stop),
+            )
+            raise _exit(stopped, fmt, urls, task, url) from None
+        _step_summary(summary, result, None, urls)
         code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
         if fmt == "json":
             shown = redact_url(url) if url else None

@@ -37,7 +37,7 @@ from migrakit.core.migration import CONSOLIDATED, Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
 from migrakit.core.settings import Settings
-from migrakit.db import provenance, tracking
+from migrakit.db import tracking
 from migrakit.db.connect import server, session
 from migrakit.db.connect.session import executor_options
 from migrakit.db.inspect import schema_diff as schema
@@ -45,11 +45,12 @@ from migrakit.db.inspect import shadow
 from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.lock import migration_lock
-from migrakit.db.status import read_status
 from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError, MigrationFailed
 from migrakit.sources.folders import V1, Folder, display_path, load_folder
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import write_migration
+from migrakit.workflows.steps import provenance, shadow_build
+from migrakit.workflows.steps.status import read_status
 
 NAME = "baseline"
 _IS_BASELINE = re.compile(r"_baseline$")
@@ -159,7 +160,7 @@ def _baseline(settings: Settings, conn: Any, target: session.Target, *, yes: boo
             details=[m.tag for m in plan.pending[1:6]],
         )
     with shadow.shadow(settings) as url:
-        shadow.build(settings, url, src)
+        shadow_build.build(settings, url, src)
         statements = schema.diff_statements(url, target.url, ignore_tables=ignore)
     if not statements and not legacy:
         return BaselineReport(
@@ -263,7 +264,7 @@ def _prove(
     with shadow.shadow(settings) as url:
         try:
             files = load_sources(settings.with_overrides(migrations_dir=str(migrations_dir)), require_migrations=False)
-            shadow.build(settings, url, files)
+            shadow_build.build(settings, url, files)
         except MigrationFailed as err:
             if err.migration != tag:
                 raise

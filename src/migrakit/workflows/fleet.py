@@ -20,6 +20,7 @@ A rerun does only the work left: up-to-date targets report `up-to-date`.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -47,7 +48,7 @@ from migrakit.core.events import (
     no_fleet_event,
 )
 from migrakit.core.fleet_targets import Target, from_rows, parse_file
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
@@ -300,7 +301,7 @@ def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrenc
     return replace(settings, shadow_url=shadow.shadow_server(settings))
 
 
-def _for(src: Sources, settings: Settings) -> Sources:
+def _for(src: ProjectFiles, settings: Settings) -> ProjectFiles:
     """The folders read once, with this target's tracking table (named in the problems' fix SQL)."""
     table = quoted_table(settings.migrations_schema, settings.migrations_table)
     return src if table == src.table else replace(src, table=table)
@@ -317,6 +318,7 @@ def _run(
     on_event: FleetSink,
 ) -> FleetReport:
     start = time.monotonic()
+    one = _naming_source(one, source)
     results: dict[str, TargetResult] = {}
     stopped: str | None = None
     on_event(FleetStarted(tuple(t.name for t in targets), concurrency))
@@ -381,6 +383,24 @@ def _wave(
             if result.status == FAILED:
                 failed.append(t.name)
     return failed, interrupted
+
+
+def _naming_source(
+    one: Callable[[Target, EventSink], TargetResult], source: str
+) -> Callable[[Target, EventSink], TargetResult]:
+    """`one`, whose errors' fixes name the target's url in the targets file (or query) instead of DATABASE_URL,
+    which a fleet target does not come from (and of which the embedded database is no alternative)."""
+
+    def named(t: Target, events: EventSink) -> TargetResult:
+        try:
+            return one(t, events)
+        except MigrakitError as err:
+            if err.fix and "DATABASE_URL" in err.fix:
+                fix = re.sub(r",? or unset it to use the embedded database", "", err.fix)
+                err.fix = fix.replace("DATABASE_URL", f"the url of target {t.name} in {source}")
+            raise
+
+    return named
 
 
 def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_event: FleetSink) -> TargetResult:

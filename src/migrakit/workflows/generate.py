@@ -18,12 +18,12 @@ from migrakit.core.reports import Generated as Generated
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
-from migrakit.db.inspect import shadow
 from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
 from migrakit.sources.folders import load_folder
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import join_notes, write_migration
-from migrakit.workflows import steps
+from migrakit.workflows.steps import measure as steps
+from migrakit.workflows.steps import shadow_build
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
 # ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).
@@ -58,7 +58,7 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
     with server.shadow_database(base) as from_migrations, server.shadow_database(base) as from_schema:
         # the migrations as db.migrate runs them (the first generated migration starts the folder)
         on_shadow = settings.with_overrides(database_url=from_migrations)
-        shadow.replay(on_shadow, load_sources(on_shadow, require_migrations=False), legacy=False)
+        shadow_build.replay(on_shadow, load_sources(on_shadow, require_migrations=False), legacy=False)
         text = settings.schema.read_text(encoding="utf-8")
         with server.connect(from_schema, autocommit=True) as conn:
             try:

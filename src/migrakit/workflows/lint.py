@@ -21,28 +21,29 @@ from migrakit.core.drizzle.naming import split_tags, v1_sorted
 from migrakit.core.fix import Facts, render_migration, safe_sequence, with_leading_comments
 from migrakit.core.migration import STANDARD, Layout, Migration
 from migrakit.core.plan.to_tag import resolve_tag
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.reports import FixedMigration, LintFixReport
 from migrakit.core.settings import Settings
 from migrakit.db.connect import session
 from migrakit.db.inspect import lint_probe, shadow
 from migrakit.db.inspect import schema_diff as schema
-from migrakit.db.status import read_status
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
 from migrakit.sources import git
 from migrakit.sources.load import load_sources
 from migrakit.sources.rewrite import split_folder, split_v1_folder
-from migrakit.workflows import steps
-from migrakit.workflows.steps import LintMigration as LintMigration
-from migrakit.workflows.steps import LintReport as LintReport
-from migrakit.workflows.steps import LintStatement as LintStatement
-from migrakit.workflows.steps import finding_lines as finding_lines
+from migrakit.workflows.steps import measure as steps
+from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.measure import LintMigration as LintMigration
+from migrakit.workflows.steps.measure import LintReport as LintReport
+from migrakit.workflows.steps.measure import LintStatement as LintStatement
+from migrakit.workflows.steps.measure import finding_lines as finding_lines
+from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
 
 
 def _choose(
-    settings: Settings, src: Sources, every: bool, tag: str | None
+    settings: Settings, src: ProjectFiles, every: bool, tag: str | None
 ) -> tuple[list[Migration], list[Migration], bool]:
     """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
     status = read_status(settings, src, allow_empty=None)
@@ -184,7 +185,7 @@ def fix(settings: Settings, *, yes: bool = False, base: str | None = None) -> Li
 
 
 def _prove(
-    settings: Settings, src: Sources, status: Any, write: Callable[[Path], list[str]], new_tags: set[str],
+    settings: Settings, src: ProjectFiles, status: Any, write: Callable[[Path], list[str]], new_tags: set[str],
     region: list[str],
 ) -> list[str]:
     """Rewrite a copy of the folder and prove it on shadow databases; raise (nothing written) when it fails."""
@@ -195,8 +196,8 @@ def _prove(
         fixed_settings = settings.with_overrides(migrations_dir=str(copy))
         fixed = load_sources(fixed_settings)
         with shadow.shadow(settings) as original, shadow.shadow(settings) as rewritten:
-            shadow.build(settings, original, src)
-            shadow.build(fixed_settings, rewritten, fixed)
+            shadow_build.build(settings, original, src)
+            shadow_build.build(fixed_settings, rewritten, fixed)
             diff = schema.compare(original, rewritten)
         if not diff.equal:
             raise MigrakitError(

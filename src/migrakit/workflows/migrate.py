@@ -3,7 +3,7 @@
 The recipe: read the files (sources/load.py), open the target and the lock's connection at once
 (db/connect/session.py), take the migration lock and read the tracking rows under it in one round trip (db/run/lock.py,
 db/run/probe.py), plan (core/plan/planner.py), cut and check the plan (core/plan/run_plan.py), upgrade the
-tracking table when asked (db/table_upgrade.py), then apply (db/apply_plan.py). Returns a MigrateReport;
+tracking table when asked (db/table_upgrade.py), then apply (workflows/steps/apply.py). Returns a MigrateReport;
 nothing here prints."""
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from migrakit.core.migration import CONSOLIDATED, Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.plan.run_plan import check_statements, refuse_blocking, runnable, up_to
 from migrakit.core.plan.to_tag import resolve_tag
-from migrakit.core.project import Sources, refuse_empty_folder
+from migrakit.core.project import ProjectFiles, refuse_empty_folder
 from migrakit.core.reports import MigrateReport
 from migrakit.core.settings import Settings
 from migrakit.db import table_upgrade, tracking
-from migrakit.db.apply_plan import direct_connection, execute
 from migrakit.db.connect.session import executor_options, open_migrating, open_target
 from migrakit.db.run import probe
 from migrakit.db.run.lock import migration_lock
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
+from migrakit.workflows.steps.apply import direct_connection, execute
 
 
 def migrate(
@@ -40,7 +40,7 @@ def migrate(
     only: tuple[str, ...] | None = None,
     require_migrations: bool = True,
     to: str | None = None,
-    sources: Sources | None = None,
+    sources: ProjectFiles | None = None,
 ) -> MigrateReport:
     """Apply pending Mode 1 and Mode 2 migrations as one sequence, one migrator at a time (advisory lock),
     re-planning under the lock.
@@ -90,7 +90,7 @@ def migrate(
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
                 )
-                on_event(events.Planned(len(run)))
+                on_event(events.Planned(len(run), tuple(m.tag for m in run)))
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
 
                 def replan() -> tuple[Plan, list[Migration]]:

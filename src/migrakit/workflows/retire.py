@@ -36,14 +36,13 @@ from migrakit import __version__
 from migrakit.core.differences import SchemaDiff, difference_lines
 from migrakit.core.drizzle.naming import utc_stamp
 from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
-from migrakit.core.reports import Check
+from migrakit.core.reports import Check, check_lines
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.legacy_table import legacy_table, record_and_drop
-from migrakit.db.status import read_status
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, MigrakitError
 from migrakit.sources.build_commands import REPLACEMENT as REPLACEMENT
 from migrakit.sources.build_commands import BuildEdit, apply_build_edit, build_edits, legacy_scripts, mentions
@@ -52,7 +51,8 @@ from migrakit.sources.consolidated import render_manifest
 from migrakit.sources.folders import V1, load_folder
 from migrakit.sources.legacy import load_legacy
 from migrakit.sources.load import load_sources
-from migrakit.workflows.env_check import check_lines
+from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.status import read_status
 
 RECORD = Path("docs") / "legacy-migration-retirement.md"
 FOLD_NAME = "retired_legacy"
@@ -272,7 +272,7 @@ def _shadows(settings: Settings, target: session.Target, plan: RetirePlan, fold:
         if fold_diff is not None and fold_diff.equal:
             return _Shadows(fold_diff, fold_diff)
     with shadow.shadow(settings) as url:
-        shadow.build(settings, url, load_sources(settings, require_migrations=False))
+        shadow_build.build(settings, url, load_sources(settings, require_migrations=False))
         diff = schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
     return _Shadows(diff, fold_diff, fold_error)
 
@@ -290,7 +290,7 @@ def _fold_diff(
         after = settings.with_overrides(consolidated_dir=str(consolidated))
         after = after.with_overrides(legacy_dir=str(Path(tmp) / "no-legacy"))
         with shadow.shadow(settings) as url:
-            shadow.build(after, url, load_sources(after, require_migrations=False))
+            shadow_build.build(after, url, load_sources(after, require_migrations=False))
             return schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
 
 

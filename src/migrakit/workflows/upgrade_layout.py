@@ -18,43 +18,14 @@ their old format: drizzle-kit 1.0's `drizzle-kit up`, run afterwards, upgrades t
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 from migrakit.core.drizzle.journal import JOURNAL_PATH
 from migrakit.core.drizzle.naming import locale_key, snapshot_name, v1_folder_name
+from migrakit.core.reports import FolderMove, LayoutUpgrade
 from migrakit.core.settings import Settings
-from migrakit.errors import ConfirmationRequired, JournalError, MigrakitError
+from migrakit.errors import JournalError, MigrakitError
 from migrakit.sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder
-
-
-@dataclass(frozen=True)
-class FolderMove:
-    tag: str  # journal tag
-    when: int  # journal `when` (ms), what 0.x rows hold in created_at
-    target: str  # new folder name
-    sql: Path  # old <tag>.sql
-    snapshot: Path | None  # old meta/<prefix>_snapshot.json, None when missing
-    hash: str
-
-
-@dataclass
-class LayoutUpgrade:
-    path: Path
-    layout: str  # the folder's layout before: journal (to convert), v1 (nothing to do), empty
-    moves: tuple[FolderMove, ...] = ()
-    left_in_place: tuple[str, ...] = ()  # .sql files not in the journal (ignored by both migrators)
-    removed: tuple[str, ...] = ()  # everything under meta/, deleted with it
-    notes: tuple[str, ...] = ()
-    applied: bool = False
-
-    @property
-    def done(self) -> bool:
-        return self.applied or not self.moves
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:

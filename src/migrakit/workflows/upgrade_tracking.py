@@ -21,36 +21,15 @@ table, so that an upgrade Drizzle 1.0 would refuse goes through, and Drizzle 1.0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.reports import UpgradeTrackingReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
 from migrakit.db.run.lock import migration_lock
 from migrakit.db.table_upgrade import apply, needed, unmatched_error
-from migrakit.errors import ConfirmationRequired, MigrakitError
-from migrakit.sources.folders import V1, Folder
+from migrakit.errors import MigrakitError
+from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
-
-
-@dataclass
-class UpgradeTrackingReport:
-    target: str
-    folder: Folder
-    table: str
-    upgrade: TrackingUpgrade | None
-    applied: bool = False
-    note: str = ""
-
-    @property
-    def done(self) -> bool:
-        """True when nothing is left to do: applied now, or nothing needed."""
-        return self.applied or self.upgrade is None or not self.upgrade.changes
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.done else ConfirmationRequired.exit_code
 
 
 def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackingReport:

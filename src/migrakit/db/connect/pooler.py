@@ -21,6 +21,29 @@ from psycopg.conninfo import conninfo_to_dict
 from migrakit.core.connection import DIRECT as DIRECT
 from migrakit.core.connection import Pooler as Pooler
 from migrakit.db.connect import server
+from migrakit.errors import ConfigError
+
+# PgBouncer's words when it refuses a transaction in pool_mode=statement (it has no SQLSTATE of its own: 08P01).
+STATEMENT_POOLING = "statement pooling mode"
+
+
+def statement_pooling(exc: BaseException | None) -> bool:
+    """`exc` is a statement pooler refusing a transaction block (and closing the connection)."""
+    return exc is not None and STATEMENT_POOLING in str(exc)
+
+
+def statement_refused(url: str | None) -> ConfigError:
+    """The error of a migrating or reading command behind a statement pooler (exit 2), before anything ran."""
+    shown = server.redact_url(url) if url else "the database"
+    return ConfigError(
+        f"{shown} goes through a pooler in statement mode ({_name(url or '')}, pool_mode=statement): every "
+        "transaction block is refused, and migrations, the migration lock and the tracking row need transactions",
+        cause="transaction blocks not allowed in statement pooling mode",
+        state="nothing was run",
+        fix="point DATABASE_URL at a pool in transaction or session mode (PgBouncer: pool_mode=transaction or "
+        "session for this database in [databases], or another port), or at the server directly",
+    )
+
 
 # Well-known transaction poolers, named from the URL alone.
 SUPABASE_POOLER_PORT = "6543"
@@ -61,6 +84,8 @@ def detect(conn: psycopg.Connection[Any], url: str | None = None, *, server_pid:
                 pinned = _server_pid(other)
                 again = _server_pid(conn)
     except psycopg.Error as exc:  # cannot tell the mode: assume the stricter one
+        if statement_pooling(exc):
+            return Pooler(True, True, name, f"a transaction block was refused: {STATEMENT_POOLING}", statement=True)
         return Pooler(True, True, name, f"a pooler answers (pid {conn.info.backend_pid} is not the server's {first}); "
                       f"mode unknown ({type(exc).__name__}), assumed transaction pooling")  # fmt: skip
     if pinned == first or again != first:

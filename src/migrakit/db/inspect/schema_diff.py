@@ -157,16 +157,11 @@ def diff_statements(
 def _unchanged(a: Any, b: Any) -> set[tuple[str, str, str]]:
     """The constraints and indexes whose definitions (pg_get_constraintdef, pg_get_indexdef) are equal in `a`
     and `b`, as core/fix.without_noop_pairs names them: results drops and re-adds some of them anyway."""
-    out: set[tuple[str, str, str]] = set()
-    for key, old in a.constraints.items():
-        new = b.constraints.get(key)
-        if new is not None and _constraint_def(old) == _constraint_def(new):
-            out.add((old.schema, old.table_name, old.name))
-    for key, old in a.indexes.items():
-        new = b.indexes.get(key)
-        if new is not None and old.definition == new.definition:
-            out.add((old.schema, "", old.name))
-    return out
+    constraints = {(c.schema, c.table_name, c.name) for k, c in a.constraints.items()
+                   if k in b.constraints and _constraint_def(c) == _constraint_def(b.constraints[k])}
+    indexes = {(i.schema, "", i.name) for k, i in a.indexes.items()
+               if k in b.indexes and i.definition == b.indexes[k].definition}
+    return constraints | indexes
 
 
 def _constraint_def(c: Any) -> tuple[Any, ...]:

@@ -4,9 +4,7 @@ A shadow lives on the embedded server by default, or on the server of `--shadow-
 (an admin URL: migrakit creates and drops databases there, e.g. the target's own server, to match its
 version and extensions). It is dropped afterwards, also when building it fails.
 
-"All migrations" is what a fresh database gets: what `db.migrate` runs (every Mode 1 and Mode 2 migration),
-then, while a legacy folder is configured, what `db.bootstrap` runs (each legacy file in order, one
-transaction each), applied here with the executor directly (db must not call a workflow).
+Building one ("all migrations" applied to it) is a step of the workflows: workflows/steps/shadow_build.py.
 """
 
 from __future__ import annotations
@@ -15,15 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
-from migrakit.core.drizzle.folder import V1
-from migrakit.core.plan.run_plan import check_statements, legacy_failure, refuse_blocking
-from migrakit.core.project import Sources
 from migrakit.core.settings import Settings
-from migrakit.db import tracking
-from migrakit.db.apply_plan import execute
 from migrakit.db.connect import server, session
-from migrakit.db.connect.session import executor_options, open_target
-from migrakit.db.run.executor import Executor
 from migrakit.errors import MigrakitError
 
 
@@ -65,42 +56,6 @@ def shadow_ahead(settings: Settings, *, wait_drop: bool = True) -> Iterator[Call
 def ignored_tables(settings: Settings) -> tuple[str, ...]:
     """Tables that are bookkeeping, not schema: the legacy runner's tracking table (left out of comparisons)."""
     return (settings.legacy_table,) if settings.legacy_table else ()
-
-
-def build(settings: Settings, url: str, src: Sources) -> None:
-    """Apply all migrations of `src` (sources/load.py) to the (empty) database at `url` as `db.migrate` would,
-    then the legacy files as `db.bootstrap` would (a fresh database gets them in that order too)."""
-    with failures_on_shadow():
-        replay(settings.with_overrides(database_url=url), src)
-
-
-def replay(settings: Settings, src: Sources, *, legacy: bool = True) -> None:
-    """Apply every migration of `src` (empty ones included: history is replayed), then, with `legacy`, each
-    legacy file in its own transaction, to the database of `settings` (a fresh one): the executor called
-    directly, no migration lock (nobody else knows the database)."""
-    v1 = src.folder.layout == V1
-    options = executor_options(settings, v1=v1)
-    schema, table = settings.migrations_schema, settings.migrations_table
-    with open_target(settings) as (_, conn):
-        p = src.plan(tracking.read_rows(conn, schema, table))
-        refuse_blocking(p)
-        check_statements(p, allow_empty=True)
-        tracking.ensure_table(conn, schema, table, v1=v1)
-        execute(conn, p, list(p.pending), options)
-        if not (legacy and src.legacy):
-            return
-        legacy_plan = src.legacy_plan(tracking.read_rows(conn, schema, table))
-        check_statements(legacy_plan)
-        refuse_blocking(legacy_plan)
-        executor = Executor(conn, options)
-        done: list[str] = []
-        try:
-            for m in legacy_plan.pending:  # file order, each file in its own transaction
-                executor.apply([m])
-                done.append(m.tag)
-        except MigrakitError as err:
-            legacy_failure(err, done)
-            raise
 
 
 @contextmanager

@@ -13,8 +13,8 @@ transaction, also on a transaction pooler's connection.
 
 Not streamed (sent as before, costing the memory above): when the session cannot create temporary tables or
 use PL/pgSQL, in a read-only transaction (the statement then fails with the server's own message), and
-statements PL/pgSQL's EXECUTE refuses or runs differently (SELECT, whose `SELECT ... INTO` would be refused;
-COPY).
+statements PL/pgSQL's EXECUTE refuses or runs differently: COPY, and `SELECT ... INTO` anywhere in the statement
+(after a WITH, in parentheses), found by the parser (`core/postgres/plpgsql.runs_in_execute`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from typing import Any
 
 import psycopg
 
-from migrakit.core.postgres.statements import Statement, keyword_head
+from migrakit.core.postgres.plpgsql import runs_in_execute
+from migrakit.core.postgres.statements import Statement
 
 STREAM_LIMIT = 8 << 20  # characters; under it the copies libpq makes are a few tens of MB at most
 CHUNK = 1 << 20  # characters encoded and sent at a time
@@ -57,8 +58,7 @@ def wanted(st: Statement) -> bool:
     """A statement to stream, if the session allows it (`streamable`)."""
     if _length(st) <= STREAM_LIMIT:
         return False
-    head = keyword_head(st.source[st.start : st.start + 4096]).upper()
-    return not head.startswith(("SELECT", "COPY"))
+    return runs_in_execute(st.source, st.start, st.end)
 
 
 def streamable(conn: psycopg.Connection[Any]) -> bool:

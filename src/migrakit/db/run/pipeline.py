@@ -18,6 +18,7 @@ counted as they arrive, a Sync drained first.
 from __future__ import annotations
 
 import select
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -77,6 +78,8 @@ class Commands:
         self.error: psycopg.Error | None = None
         self.failed: int | None = None
         self._tx = psycopg.adapt.Transformer(conn)
+        self.on_results: Callable[[], None] | None = None  # called whenever results arrived (live progress)
+        self._cancelling = False  # interrupted: the statements still running are cancelled until the Sync
 
     def __enter__(self) -> Commands:
         self.pgconn.enter_pipeline_mode()
@@ -90,12 +93,18 @@ class Commands:
             return
         try:  # leave the connection out of pipeline mode, or broken; the exception in flight is what counts
             if not isinstance(exc, psycopg.Error):  # interrupted (Ctrl-C): stop what the server runs
-                self.conn.cancel_safe(timeout=5.0) if hasattr(self.conn, "cancel_safe") else self.conn.cancel()
+                self._cancelling = True
+                self._cancel()
             if self._answered < self.sent or self._syncs:
                 self.sync(raise_error=False)
             self.pgconn.exit_pipeline_mode()
         except (psycopg.Error, OSError):
             pass
+
+    def _cancel(self) -> None:
+        """libpq's cancel request. One that reaches the server between two pipelined commands cancels nothing
+        (the server forgets it when no statement runs), so `_read` sends it again while results are awaited."""
+        self.conn.cancel_safe(timeout=5.0)
 
     def encode(self, query: str) -> bytes:
         return query.encode(self.encoding)
@@ -118,6 +127,12 @@ class Commands:
                 raise self.error
         return self.sent - 1
 
+    def flush_request(self) -> None:
+        """Ask the server to send the results it holds once it reaches this point (a Flush message; no result of
+        its own), so they arrive as the commands before it complete instead of at the next Sync: progress sees
+        a migration start and end as it happens. Nothing waits for them."""
+        self.pgconn.send_flush_request()
+
     def sync(self, *, raise_error: bool = True) -> None:
         """Send a Sync and wait for every result up to it; raise the first error among them (also an error
         that arrived before)."""
@@ -134,7 +149,9 @@ class Commands:
         pgconn = self.pgconn
         try:
             if block and pgconn.is_busy():
-                select.select([pgconn.socket], [], [], POLL_SECONDS)
+                readable, _, _ = select.select([pgconn.socket], [], [], POLL_SECONDS)
+                if not readable and self._cancelling:
+                    self._cancel()
             pgconn.consume_input()
         except OSError as exc:
             raise psycopg.errors.ConnectionFailure(f"reading results failed: {exc}") from exc
@@ -163,6 +180,8 @@ class Commands:
             elif status != _ABORTED and self.error is None:
                 self.done += 1
             self._answered += 1
+        if got and self.on_results is not None:
+            self.on_results()
         if pgconn.status == psycopg.pq.ConnStatus.BAD and (self._syncs or self._answered < self.sent):
             if self.error is None:
                 self.error = psycopg.errors.ConnectionFailure(

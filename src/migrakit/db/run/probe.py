@@ -8,7 +8,7 @@ together: a target that is up to date costs one round trip after connecting.
 `lock_and_read`, on the lock's own connection (db/run/lock.py):
 
     BEGIN;
-    SELECT <keepalives, SET LOCAL>, pg_try_advisory_xact_lock(<key>), <writable>, pg_backend_pid();
+    SELECT <lock_timeout, keepalives: SET LOCAL>, pg_try_advisory_xact_lock(<key>), <writable>, pg_backend_pid();
     SAVEPOINT migrakit_read;
     SELECT * FROM <tracking table> ORDER BY id;
     ROLLBACK TO SAVEPOINT migrakit_read
@@ -20,6 +20,8 @@ together: a target that is up to date costs one round trip after connecting.
 - A missing table fails the read inside the savepoint: the subtransaction is aborted, the transaction and its
   advisory lock stay (they end with the ROLLBACK that releases the lock).
 - Not granted: the caller rolls back and polls again (db/run/lock.py).
+- The read waits for a lock on the tracking table at most tracking.LOCK_TIMEOUT (its transaction's own
+  lock_timeout), then fails naming the holder (exit 4); `read` does the same.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 import psycopg
 
 from migrakit.db import tracking
+from migrakit.db.connect import pooler
 from migrakit.db.connect.writable import WRITABLE_COLUMNS
 from migrakit.db.run.strategies import simple_query
 from migrakit.db.tracking import TableRead
@@ -50,21 +53,38 @@ class Probe:
 
 
 def _first_row(conn: psycopg.Connection[Any], result: Any, skip: int) -> tuple[tuple[bool, str, str, str], int]:
+    """The writability columns and the pid, after `skip` columns (the first is tracking.BOUNDED's)."""
     enc = conn.info.encoding
     values = [(result.get_value(0, i) or b"").decode(enc) for i in range(skip, result.nfields)]
     in_recovery, tx_read_only, default_read_only, source, pid = values
     return (in_recovery == "t", tx_read_only, default_read_only, source), int(pid)
 
 
+def _results(conn: psycopg.Connection[Any], query: bytes) -> tuple[list[Any], psycopg.Error | None]:
+    """simple_query.results; a statement pooler refusing the message (the first round trip of every command) is
+    exit 2 naming it (pooler.statement_refused), not a connection error."""
+    try:
+        done, error = simple_query.results(conn, query)
+    except psycopg.Error as exc:
+        if pooler.statement_pooling(exc):
+            raise pooler.statement_refused(conn.info.dsn) from None
+        raise
+    if pooler.statement_pooling(error):
+        raise pooler.statement_refused(conn.info.dsn) from None
+    return done, error
+
+
 def read(conn: psycopg.Connection[Any], schema: str, table: str) -> Probe:
     """The rows, writability and server pid from `conn` (autocommit, idle), in one message (its own implicit
     transaction; nothing stays open)."""
-    query = f"SELECT {WRITABLE_COLUMNS}, pg_backend_pid(); ".encode() + tracking.select_rows(conn, schema, table)
-    done, error = simple_query.results(conn, query)
+    query = f"SELECT {tracking.BOUNDED}, {WRITABLE_COLUMNS}, pg_backend_pid(); ".encode() + tracking.select_rows(
+        conn, schema, table
+    )
+    done, error = _results(conn, query)
     if not done:  # the first statement failed: only a broken session does that
         raise error or psycopg.OperationalError("the server answered nothing")
-    writable, pid = _first_row(conn, done[0], 0)
-    missing = tracking.missing_table(error, schema, table)
+    writable, pid = _first_row(conn, done[0], 1)
+    missing = tracking.missing_table(error, schema, table, conn)
     return Probe(tracking.MISSING if missing else tracking.from_result(done[1], conn.info.encoding), writable, pid)
 
 
@@ -72,19 +92,21 @@ def lock_and_read(lock_conn: psycopg.Connection[Any], key: int, schema: str, tab
     """Try the migration lock and read the rows under it, in one message on `lock_conn` (autocommit, idle; see
     the module's docstring). Granted: the lock's transaction stays open. Not granted: rolled back here."""
     query = (
-        f"BEGIN; SELECT {KEEPALIVES_LOCAL}, pg_try_advisory_xact_lock({int(key)}), {WRITABLE_COLUMNS}, "
-        "pg_backend_pid(); "
+        f"BEGIN; SELECT {tracking.BOUNDED}, {KEEPALIVES_LOCAL}, pg_try_advisory_xact_lock({int(key)}), "
+        f"{WRITABLE_COLUMNS}, pg_backend_pid(); "
         f"SAVEPOINT {_SAVEPOINT}; "
     ).encode() + tracking.select_rows(lock_conn, schema, table) + f"; ROLLBACK TO SAVEPOINT {_SAVEPOINT}".encode()
-    done, error = simple_query.results(lock_conn, query)
+    done, error = _results(lock_conn, query)
     if len(done) < 3:  # BEGIN, the lock's SELECT and SAVEPOINT always run: else the session is broken
         lock_conn.execute("ROLLBACK")
         raise error or psycopg.OperationalError("the server answered nothing")
     first = done[1]
-    locked = (first.get_value(0, 4) or b"") == b"t"
-    writable, pid = _first_row(lock_conn, first, 5)
+    locked = (first.get_value(0, 5) or b"") == b"t"
+    writable, pid = _first_row(lock_conn, first, 6)
     if not locked:
         lock_conn.execute("ROLLBACK")
-    missing = tracking.missing_table(error, schema, table)
+    elif isinstance(error, psycopg.errors.LockNotAvailable):
+        lock_conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")  # idle in the lock's transaction: name the holder
+    missing = tracking.missing_table(error, schema, table, lock_conn)
     read_table = tracking.MISSING if missing else tracking.from_result(done[3], lock_conn.info.encoding)
     return Probe(read_table, writable, pid, locked)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from migrakit.core.reports import BranchCount
 from migrakit.render.json.shapes import Data, migration, serializes, tags
-from migrakit.sources.git import BranchCount
 from migrakit.workflows.consolidate import ConsolidationReport
 
 

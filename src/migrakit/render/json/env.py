@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from migrakit.core.reports import EnvReport
 from migrakit.render.json.shapes import Data, check, serializes
-from migrakit.workflows.env_check import EnvReport
 
 
 @serializes(EnvReport)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+from migrakit.core.reports import LayoutUpgrade, UpgradeTrackingReport
 from migrakit.render.json.shapes import Data, serializes, tracking_upgrade
-from migrakit.workflows.upgrade_layout import LayoutUpgrade
-from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
 
 
 @serializes(UpgradeTrackingReport)
 def upgrade_tracking(r: UpgradeTrackingReport) -> Data:
-    """upgrade.UpgradeTrackingReport (db.upgrade-tracking)."""
+    """core.reports.UpgradeTrackingReport (db.upgrade-tracking)."""
     return {
         "database": r.target,
         "tracking_table": r.table,
@@ -21,7 +20,7 @@ def upgrade_tracking(r: UpgradeTrackingReport) -> Data:
 
 @serializes(LayoutUpgrade)
 def upgrade_layout(up: LayoutUpgrade) -> Data:
-    """layout.LayoutUpgrade (db.upgrade-layout)."""
+    """core.reports.LayoutUpgrade (db.upgrade-layout)."""
     return {
         "migrations_dir": str(up.path),
         "layout": up.layout,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrakit.tasks._fleet import FLEET_HELP, run_fleet, single_only
-from migrakit.tasks._run import run_core, settings_from, task
+from migrakit.tasks._run import github_actions, run_core, settings_from, task
 from migrakit.tasks.db._help import ALLOW_EMPTY, COMMON, SHADOW
 
 COLLECTION = "db"
@@ -70,13 +70,15 @@ def migrate(
                        upgrade_tracking=upgrade_tracking, allow_empty=allow_empty)  # fmt: skip
         return run_fleet(settings, fmt, "migrate", targets, targets_query, concurrency, options=options, fail_fast=fail_fast, canary=canary)
     single_only(concurrency=concurrency != 8, fail_fast=fail_fast, canary=bool(canary))
+    progress, linted = Progress(fmt, github=github_actions()), []  # linted: db.lint's report, with --lint
 
     def call() -> Any:
         if lint:
             from migrakit.workflows.lint import lint as lint_first
             from migrakit.workflows.lint import refuse_errors
 
-            refuse_errors(lint_first(settings))
+            linted.append(lint_first(settings))
+            refuse_errors(linted[0])
         return runner.migrate(
             settings,
             dry_run=dry_run,
@@ -84,11 +86,12 @@ def migrate(
             single_transaction=single_transaction,
             upgrade_tracking=upgrade_tracking,
             allow_empty=allow_empty,
-            on_event=Progress(fmt),
+            on_event=progress,
             to=to,
         )
 
-    run_core("db.migrate", render_migrate, call, fmt, settings=settings)
+    summary = lambda report, err: progress.step_summary(report, err, linted)  # noqa: E731
+    run_core("db.migrate", render_migrate, call, fmt, settings=settings, summary=summary)
 
 
 @task(help={**COMMON, "allow_empty": "Accept an empty migrations folder while the tracking table has rows (else exit 2).",

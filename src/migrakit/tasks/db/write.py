@@ -148,7 +148,8 @@ def consolidate(
         report = core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes)
         if report.written:  # lint the file as it will run (one transaction), on a shadow holding what precedes it
             from migrakit.errors import MigrakitError
-            from migrakit.workflows.lint import finding_lines, lint
+            from migrakit.render.lint import finding_lines
+            from migrakit.workflows.lint import lint
 
             try:
                 report.lint = finding_lines(lint(settings, migration=report.plan.stem))

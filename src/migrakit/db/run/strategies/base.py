@@ -62,6 +62,14 @@ def rolled_back(m: Migration) -> str:
     return f"nothing from {m.tag} was applied (its transaction was rolled back); tracking table unchanged"
 
 
+def mark_interrupted(exc: BaseException, m: Migration, failed: Sent | None) -> None:
+    """Note on a KeyboardInterrupt (Ctrl-C, or SIGTERM: errors.Signalled) the migration whose transaction it
+    stopped and the statement it cancelled, for the error apply_plan makes of it (the innermost note wins)."""
+    if getattr(exc, "migration", None) is None:
+        setattr(exc, "migration", m)  # noqa: B010 (an exception of Python's, noted on)
+        setattr(exc, "statement", failed.number if failed is not None else None)  # noqa: B010
+
+
 def block_failure(
     conn: psycopg.Connection[Any], exc: psycopg.Error, failed: Sent | None, first: Migration, state: str
 ) -> MigrakitError:
@@ -213,6 +221,9 @@ class Run:
                 cur = self.conn.cursor()
                 sent.append(Sent(m, cur, None, None))
                 cur.execute(self.insert, tracking.insert_params(m, v1=self.opts.v1))
+        except KeyboardInterrupt as exc:  # psycopg cancelled the statement; the transaction was rolled back
+            mark_interrupted(exc, m, sent[-1] if sent else None)
+            raise
         except psycopg.Error as exc:
             failed = sent[-1] if sent else None
             if failed is not None and tripped(failed.role, exc):

@@ -25,7 +25,7 @@ from migrakit.db.run import progress
 from migrakit.db.run.guards import AppliedElsewhere
 from migrakit.db.run.strategies.base import Run
 from migrakit.db.run.translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
-from migrakit.errors import MigrakitError
+from migrakit.errors import LockTimeout, MigrakitError
 
 
 def check_progress(conn: psycopg.Connection[Any], tracking_name: str, migrations: Sequence[Migration]) -> None:
@@ -53,6 +53,9 @@ class Outside(Run):
         try:
             self.set_timeouts(local=False)
             self.retrying(lambda: self._run_outside(m), lambda: self._outside_state(m))
+        except LockTimeout as err:  # the last lock_timeout of a CREATE INDEX CONCURRENTLY leaves an INVALID index
+            _name_leftover(self.conn, err, stmts[err.statement_no - 1] if err.statement_no else None)
+            raise
         except psycopg.Error as exc:  # between statements (reading or writing progress)
             if not connection_lost(self.conn, exc):
                 raise
@@ -183,8 +186,15 @@ class Outside(Run):
         )
         if i is not None and self._completed(m):
             err.fix = f"{err.fix} (edit only statement {i + 1} or later: the ones before it took effect)"
-        cleanup = concurrent_index_fix(self.conn, stmts[i]) if i is not None else None
-        if cleanup:
-            err.state = f"{err.state}; {cleanup[0]}"
-            err.fix = cleanup[1]
+        _name_leftover(self.conn, err, stmts[i] if i is not None else None)
         return err
+
+
+def _name_leftover(conn: psycopg.Connection[Any], err: MigrakitError, stmt: Any) -> None:
+    """A failed or timed-out CREATE INDEX CONCURRENTLY left its index behind: the error names it (INVALID, or
+    valid when an interrupted run built it) with its `DROP INDEX CONCURRENTLY`, after the fix of the cause (a
+    timeout's fix still says which setting to raise)."""
+    cleanup = concurrent_index_fix(conn, stmt) if stmt is not None and not conn.broken else None
+    if cleanup:
+        err.state = f"{err.state}; {cleanup[0]}"
+        err.fix = f"{err.fix.rstrip('. ')}; then: {cleanup[1]}" if err.fix else cleanup[1]

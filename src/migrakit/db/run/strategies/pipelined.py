@@ -18,7 +18,7 @@ from migrakit.core.migration import STANDARD, Migration
 from migrakit.db import tracking
 from migrakit.db.run import pipeline
 from migrakit.db.run.guards import BUSY, TRACKED, AppliedElsewhere, tripped
-from migrakit.db.run.strategies.base import SETTINGS, Run, Sent, block_failure, rolled_back
+from migrakit.db.run.strategies.base import SETTINGS, Run, Sent, block_failure, mark_interrupted, rolled_back
 from migrakit.db.run.translate import connection_lost, settings_refused
 
 _SYNC_STATEMENTS = 1000  # a pipelined batch sends a Sync (and frees what it holds) after this many statements
@@ -27,7 +27,8 @@ _SYNC_BYTES = 8 << 20  # ... or this many characters of SQL
 
 class _Started:
     """Emits 'start' for a pipelined migration only once its first command's result has arrived (it really
-    ran), in order; a migration queued after a failure never gets one."""
+    ran), in order; a migration queued after a failure never gets one. A Flush request after that command
+    makes the server send its result at once, so the line shows while the migration runs, not after the batch."""
 
     def __init__(self, on_event: EventSink, count: Callable[[Migration], int], cmds: pipeline.Commands) -> None:
         self.on_event, self.count, self.cmds = on_event, count, cmds
@@ -37,8 +38,9 @@ class _Started:
         self.waiting.append((m, first))
         self.poll()
 
-    def poll(self) -> None:
-        while self.waiting and self.waiting[0][1] < self.cmds.done:
+    def poll(self, before: int | None = None) -> None:
+        """'start' for the migrations whose first command completed (and, with `before`, was sent before that)."""
+        while self.waiting and self.waiting[0][1] < self.cmds.done and (before is None or self.waiting[0][1] < before):
             m, _ = self.waiting.popleft()
             self.on_event(Started(m, self.count(m)))
 
@@ -70,6 +72,28 @@ def fits_pipeline(m: Migration) -> bool:
     return m.mode == STANDARD and all(s.end - s.start <= PIPELINE_STATEMENT_LIMIT for s in m.statements)
 
 
+class _Committed:
+    """Appends a pipelined migration to `applied` and emits 'done' once its COMMIT's result has arrived (a Flush
+    request after the COMMIT sends it at once): as each commits, and after a failure exactly those whose COMMIT
+    completed before the failing command."""
+
+    def __init__(self, run: Run, cmds: pipeline.Commands, started: _Started) -> None:
+        self.run, self.cmds, self.started = run, cmds, started
+        self.waiting: deque[tuple[Migration, int]] = deque()  # (migration, number of its COMMIT)
+
+    def watch(self, m: Migration, commit: int) -> None:
+        self.waiting.append((m, commit))
+
+    def poll(self) -> None:
+        """'start' and 'done' in the order they happened, also when many results arrived at once."""
+        while self.waiting and self.waiting[0][1] < self.cmds.done:
+            m, commit = self.waiting.popleft()
+            self.started.poll(before=commit)
+            self.run.applied.append(m.tag)
+            self.run.on_event(Done(m))
+        self.started.poll()
+
+
 class Pipelined(Run):
     def apply(self, batch: Sequence[Migration]) -> list[str]:
         """Queue each migration as plain commands: BEGIN, its local timeouts, each statement alone (pipeline
@@ -83,7 +107,6 @@ class Pipelined(Run):
         run. The first command without a result is the failing command."""
         sent: list[Sent] = []  # commands queued since the last Sync: sent[i] is command number base + i
         base = 0
-        ends: list[Migration] = []  # migrations whose COMMIT was queued since the last Sync
         size = 0
         settings, values = self.local_settings()
         cmds = pipeline.Commands(self.conn)
@@ -98,12 +121,8 @@ class Pipelined(Run):
         begin, commit, setup, insert = encoded("BEGIN"), encoded("COMMIT"), encoded(settings), encoded(self.insert)
         encoding = cmds.encoding
         started = _Started(self.on_event, self.count, cmds)
-
-        def committed(migrations: Sequence[Migration]) -> None:
-            started.poll()
-            for done in migrations:
-                self.applied.append(done.tag)
-                self.on_event(Done(done))
+        ended = _Committed(self, cmds, started)
+        cmds.on_results = ended.poll
 
         if len(batch) > 1:
             self.on_event(Queued(tuple(batch)))
@@ -118,6 +137,7 @@ class Pipelined(Run):
                         sent.append(Sent(m, None, None, 0, guard))
                         number = cmds.send(encoded(query), params)
                         if guard == TRACKED:  # its result arrives only when the migration really runs
+                            cmds.flush_request()
                             started.watch(m, number)
                     for i, st in enumerate(m.statements, 1):
                         sent.append(Sent(m, None, st, i))
@@ -126,31 +146,25 @@ class Pipelined(Run):
                         due = self.fp is not None and self.fp.step()
                         if due or len(sent) >= _SYNC_STATEMENTS or size >= _SYNC_BYTES:
                             cmds.sync()  # raises the first error, if any
-                            committed(ends)
+                            ended.poll()
                             sent.clear()
-                            ends.clear()
                             base, size = cmds.sent, 0
                         if due:
                             self.fp.fire(self.conn)  # type: ignore[union-attr]
                     sent.append(Sent(m, None, None, None))
                     cmds.send(insert, tracking.insert_params(m, v1=self.opts.v1))
                     sent.append(Sent(m, None, None, None))
-                    cmds.send(commit)
-                    ends.append(m)
+                    ended.watch(m, cmds.send(commit))
+                    cmds.flush_request()
                     started.poll()
                 cmds.sync()
-            committed(ends)
+            ended.poll()
+        except KeyboardInterrupt as stop:  # Commands cancelled the statement and synced: as a failure there
+            failed, fm = self._stopped(cmds, sent, base, batch, ended)
+            mark_interrupted(stop, fm, failed)
+            raise
         except psycopg.Error as exc:
-            at = (cmds.failed if cmds.failed is not None else cmds.done) - base
-            failed = (sent[at] if 0 <= at < len(sent) else sent[-1]) if sent else None
-            fm = failed.migration if failed else batch[0]
-            committed(ends[: ends.index(fm)] if fm in ends else ends)
-            if not (failed is not None and failed.role in (BUSY, TRACKED)):
-                started.until(fm)  # 'start' for those that ran, the failed one too
-            sent.clear()
-            idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
-            if not idle and not connection_lost(self.conn, exc):
-                self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+            failed, fm = self._stopped(cmds, sent, base, batch, ended, exc)
             if failed is not None and tripped(failed.role, exc):
                 raise AppliedElsewhere(fm, busy=failed.role == BUSY) from None
             refused = settings_refused(exc) if failed is not None and failed.role == SETTINGS else None
@@ -158,3 +172,27 @@ class Pipelined(Run):
                 raise refused from None
             raise block_failure(self.conn, exc, failed, fm, rolled_back(fm)) from exc
         return self.applied
+
+    def _stopped(
+        self,
+        cmds: pipeline.Commands,
+        sent: list[Sent],
+        base: int,
+        batch: Sequence[Migration],
+        ended: _Committed,
+        exc: psycopg.Error | None = None,
+    ) -> tuple[Sent | None, Migration]:
+        """After a failure or an interrupt: the command that failed and its migration; those committed before it
+        are applied, the failed one's transaction (left aborted at the Sync) is rolled back."""
+        at = (cmds.failed if cmds.failed is not None else cmds.done) - base
+        failed = (sent[at] if 0 <= at < len(sent) else sent[-1]) if sent else None
+        fm = failed.migration if failed else batch[0]
+        ended.poll()  # those whose COMMIT completed before the failing command
+        if not (failed is not None and failed.role in (BUSY, TRACKED)):
+            ended.started.until(fm)  # 'start' for those that ran, the failed one too
+        sent.clear()
+        idle = self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        lost = self.conn.broken or self.conn.closed or (exc is not None and connection_lost(self.conn, exc))
+        if not idle and not lost:
+            self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+        return failed, fm

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from migrakit.core.project import Sources, refuse_empty_folder, table_name
+from migrakit.core.project import ProjectFiles, refuse_empty_folder, table_name
 from migrakit.core.reports import StatusReport
 from migrakit.core.settings import Settings
 from migrakit.db.connect import pooler
@@ -17,7 +17,7 @@ from migrakit.db.table_upgrade import needed
 
 
 def read_status(
-    settings: Settings, src: Sources | Callable[[], Sources], *, out_of_order: bool = False,
+    settings: Settings, src: ProjectFiles | Callable[[], ProjectFiles], *, out_of_order: bool = False,
     allow_empty: bool | None = False,
 ) -> StatusReport:
     """The files (`src`, read by sources/load.py) planned against the target's tracking rows; an empty folder
@@ -31,7 +31,7 @@ def read_status(
     def first(conn: Any) -> probe.Probe:
         return probe.read(conn, schema, table)  # one round trip
 
-    if isinstance(src, Sources):
+    if isinstance(src, ProjectFiles):
         with open_target(settings) as (target, conn):
             return _planned(settings, src, target, conn, first(conn), out_of_order, allow_empty)
     with open_target_reading(settings, first, src) as (target, conn, read, loaded):
@@ -39,7 +39,7 @@ def read_status(
 
 
 def _planned(
-    settings: Settings, src: Sources, target: Target, conn: Any, read: probe.Probe, out_of_order: bool,
+    settings: Settings, src: ProjectFiles, target: Target, conn: Any, read: probe.Probe, out_of_order: bool,
     allow_empty: bool | None,
 ) -> StatusReport:
     rows = read.table.rows

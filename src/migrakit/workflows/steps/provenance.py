@@ -19,7 +19,7 @@ from typing import Any
 from migrakit.core import attribution
 from migrakit.core.drizzle.folder import V1
 from migrakit.core.migration import Migration
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server
@@ -75,7 +75,7 @@ def _short(text: str, width: int = 100) -> str:
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def build(settings: Settings, url: str, src: Sources, *, each_migration: bool = True) -> Provenance:
+def build(settings: Settings, url: str, src: ProjectFiles, *, each_migration: bool = True) -> Provenance:
     """Apply every migration, then every legacy file, to the empty database at `url`, inspecting the schema
     before the first step and after each. `each_migration=False`: the migrations are one step (enough to prove
     legacy files, and one inspection instead of one per migration); legacy files are always one step each.

@@ -13,11 +13,12 @@ from migrakit.core.lint.engine import Judge, head_offset, rows_on_target
 from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
 from migrakit.core.migration import Migration
 from migrakit.core.postgres.pgvalues import parse_duration
-from migrakit.core.project import Sources
+from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
 from migrakit.errors import LintFindings, MigrakitError
+from migrakit.workflows.steps import shadow_build
 
 
 @dataclass
@@ -88,7 +89,7 @@ def _lock_timeout_disabled(settings: Settings) -> bool:
 
 def measure(
     settings: Settings,
-    src: Sources,
+    src: ProjectFiles,
     base: list[Migration],
     chosen: list[Migration],
     legacy_ran: bool,
@@ -108,7 +109,7 @@ def measure(
     with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
         on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
         if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
-            shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
+            shadow_build.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
     with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
         version = conn.info.server_version
         probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]

@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
+
 from migrakit.core import events
 from migrakit.core.events import EventSink, no_event
 from migrakit.core.migration import Migration
@@ -18,7 +20,7 @@ from migrakit.db.connect import pooler, server, session
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.guards import AppliedElsewhere
 from migrakit.db.run.strategies.base import Options
-from migrakit.errors import ConfigError, MigrakitError
+from migrakit.errors import ConfigError, Interrupted, MigrakitError, Signalled, signal_of
 
 REPLAN_PAUSE = 0.2  # seconds between re-plans while another migration transaction is open (AppliedElsewhere.busy)
 
@@ -107,6 +109,8 @@ def execute(
             if err.busy:
                 time.sleep(REPLAN_PAUSE)
             p, run = replan()
+        except KeyboardInterrupt as stop:  # Ctrl-C or SIGTERM (errors.Signalled): the statement was cancelled
+            raise interrupted(conn, stop, run, applied + executor.applied, recorded, options) from None
         except MigrakitError as err:
             err.state = run_state(
                 err.state, applied + executor.applied, recorded, single_transaction=options.single_transaction
@@ -114,3 +118,41 @@ def execute(
             # what this run applied and kept (a fleet reports it per target); --single-transaction keeps nothing
             err.applied_in_run = [] if options.single_transaction else applied + executor.applied
             raise
+
+
+def interrupted(
+    conn: Any, stop: BaseException, run: list[Migration], applied: list[str], recorded: list[str], options: Options
+) -> Interrupted:
+    """The error of a run stopped by a signal: the statement running was cancelled (psycopg does so when a
+    KeyboardInterrupt stops its wait; pipeline.Commands in a pipeline), the migration's transaction is rolled
+    back here if it is still open; it names what stayed applied, what was rolled back and what did not run."""
+    if not conn.closed and not conn.broken:
+        try:
+            if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                conn.rollback()
+        except psycopg.Error:
+            conn.close()  # the server rolls back the transaction of a closed session
+    m: Migration | None = getattr(stop, "migration", None)
+    number: int | None = getattr(stop, "statement", None)
+    name = stop.name if isinstance(stop, Signalled) else "SIGINT"
+    kept = [] if options.single_transaction else applied
+    lost = [t.tag for t in run if t.tag not in kept]
+    where = "between migrations"
+    if m is not None:
+        at = f" at statement {number} of {len(m.statements)}" if number else ""
+        where = f"while {m.tag} ran{at}: its statement was cancelled and its transaction rolled back"
+    parts = [f"applied and kept in this run: {', '.join(kept) or 'none'}"]
+    if lost:
+        parts.append(f"not applied (rolled back or not started): {', '.join(lost)}")
+    if recorded:
+        parts.append(f"recorded without running: {', '.join(recorded)}")
+    parts.append("the tracking table holds exactly the migrations kept; no statement of this run is still running")
+    return Interrupted(
+        f"interrupted by {name} {where}",
+        migration=m.tag if m is not None else None,
+        file=m.path if m is not None else None,
+        statement_no=number,
+        state="; ".join(parts),
+        fix="run `inv db.migrate` again: it applies the migrations not applied",
+        signum=signal_of(stop),
+    )
