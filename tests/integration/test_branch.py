@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-import git
 import pytest
 
 from migrakit.errors import ConfigError
@@ -12,6 +11,7 @@ from migrakit.sources.git import count_branch_migrations
 from migrakit.workflows.migrate import migrate
 from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration, make_drizzle_folder
+from tests.fixtures.gitrepo import commit_all, new_project_repo
 
 BASE = [("0000_users", "CREATE TABLE users (id int PRIMARY KEY);"), ("0001_users_email", "ALTER TABLE users ADD COLUMN email text;")]
 FEATURE = [
@@ -21,20 +21,11 @@ FEATURE = [
 ]
 
 
-def commit_all(repo, message):
-    repo.git.add(A=True)
-    return repo.index.commit(message)
-
-
 @pytest.fixture
 def repo(tmp_path):
     """main: two migrations; feature (checked out): three more; main then moves on without migrations. The embedded
     server a test started in the repository (the default shadow server) is stopped afterwards."""
-    r = git.Repo.init(tmp_path, initial_branch="main")
-    with r.config_writer() as cw:
-        cw.set_value("user", "name", "Test")
-        cw.set_value("user", "email", "test@example.com")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    r = new_project_repo(tmp_path)
     folder = make_drizzle_folder(tmp_path, BASE)
     for i in range(len(BASE)):
         (folder / "meta" / f"{i:04d}_snapshot.json").write_text(json.dumps({"id": f"s{i}", "prevId": f"s{i - 1}"}))

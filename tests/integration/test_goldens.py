@@ -115,15 +115,21 @@ def _drift(w: World) -> None:
     w.sql('ALTER TABLE "comments" ADD COLUMN "hand_made" int')
 
 
-def _branch(w: World) -> None:
-    """main has MAIN; the checked-out branch `feature` adds FEATURE."""
+def _branch(w: World, feature: list[tuple[str, str]] = FEATURE) -> None:
+    """main has MAIN; the checked-out branch `feature` adds `feature` (FEATURE)."""
     w.write_migrations(MAIN)
     (w.root / ".gitignore").write_text(".migrakit/\n")
     w.git("init", "-q", "-b", "main")
     w.commit("main")
     w.git("checkout", "-q", "-b", "feature")
-    w.write_migrations(MAIN + FEATURE)
+    w.write_migrations(MAIN + feature)
     w.commit("feature")
+
+
+def _fixable(w: World) -> None:
+    """main has MAIN; the branch adds a column and an index on the existing posts table (db.lint --fix splits it)."""
+    _branch(w, [("0002_posts_title", 'ALTER TABLE "posts" ADD COLUMN "title" text;\n'
+                 '--> statement-breakpoint\nCREATE INDEX "posts_title_idx" ON "posts" ("title");')])
 
 
 def _consolidated(w: World) -> None:
@@ -255,6 +261,7 @@ CASES: dict[str, tuple[Callable[[World], None], list[str]]] = {
     "rollback_data_loss_refused": (_with_downs, ["db.rollback", "--steps", "3", "--yes"]),
     "rollback_missing_down": (_migrated, ["db.rollback", "--steps", "1", "--yes"]),
     "rollback_done": (_with_downs, ["db.rollback", "--to", "0001", "--yes", "--allow-data-loss"]),
+    "lint_fix_plan": (_fixable, ["db.lint", "--fix"]),
 }
 
 

@@ -10,7 +10,9 @@ from migrakit.core.reports import (
     BootstrapReport,
     BranchCount,
     EnvReport,
+    FixedMigration,
     LayoutUpgrade,
+    LintFixReport,
     MigrateReport,
     ServerStatus,
     StatusReport,
@@ -70,6 +72,7 @@ def test_a_fix_survives_pickling_with_its_command() -> None:
 REPORTS = [
     StatusReport, MigrateReport, BootstrapReport, UpgradeTrackingReport, LayoutUpgrade, CheckReport, BaselineReport,
     ConsolidationReport, BranchCount, Generated, RetirePlan, EnvReport, ServerStatus, StopResult, LintReport, FleetReport,
+    LintFixReport,
 ]  # fmt: skip
 
 
@@ -86,6 +89,10 @@ def test_report_exit_codes() -> None:
     assert RetirePlan("db").exit_code == ConfirmationRequired.exit_code
     assert RetirePlan("db", outcome="retired").exit_code == 0
     assert Generated(None).exit_code == 0 and EnvReport().exit_code == 0
+    fixed = LintFixReport("db", fixed=[FixedMigration("0001_a", ["0001_a", "0002_a_2"], [], [])])
+    assert fixed.exit_code == ConfirmationRequired.exit_code and LintFixReport("db").exit_code == 0
+    fixed.written = True
+    assert fixed.exit_code == 0
     assert DriftError.exit_code == 3
 
 

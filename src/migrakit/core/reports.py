@@ -122,6 +122,9 @@ class Generated:
     statements: list[str] = field(default_factory=list)
     destructive: list[str] = field(default_factory=list)
     note: str = ""
+    tags: list[str] = field(default_factory=list)  # every migration written (a lock-safe sequence can be several)
+    lint: list[str] = field(default_factory=list)  # db.lint's findings on them, measured before they were written
+    fixes: list[str] = field(default_factory=list)  # what core/fix.py changed to make them lock-safe
 
     @property
     def exit_code(self) -> int:
@@ -250,3 +253,31 @@ class StopResult:
     @property
     def exit_code(self) -> int:
         return 0  # nothing running is not an error; a failed stop raises
+
+
+@dataclass
+class FixedMigration:
+    """One pending migration db.lint --fix rewrites: its tag, what it becomes, and why."""
+
+    tag: str
+    tags: list[str]  # the migrations it becomes (its own tag first)
+    changes: list[str]  # core/fix.py's summaries
+    bodies: list[str]  # each new migration's SQL
+
+
+@dataclass
+class LintFixReport:
+    """db.lint --fix: the plan (printed; exit 5 without --yes), the renames it brings, and the proof."""
+
+    target: str
+    fixed: list[FixedMigration] = field(default_factory=list)
+    renamed: list[tuple[str, str]] = field(default_factory=list)  # later migrations whose tags move (old, new)
+    proof: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    written: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """5 while only the plan was printed (it needs --yes); 0 once written or when nothing needs a fix."""
+        return ConfirmationRequired.exit_code if self.fixed and not self.written else 0

@@ -10,89 +10,36 @@ Nothing on the target is changed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from migrakit.core.lint.engine import Judge, head_offset, rows_on_target
-from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
-from migrakit.core.migration import Migration
+from migrakit.core.differences import difference_lines
+from migrakit.core.drizzle.naming import split_tags, v1_sorted
+from migrakit.core.fix import Facts, render_migration, safe_sequence, with_leading_comments
+from migrakit.core.migration import STANDARD, Layout, Migration
 from migrakit.core.plan.to_tag import resolve_tag
-from migrakit.core.postgres.pgvalues import parse_duration
 from migrakit.core.project import ProjectFiles
+from migrakit.core.reports import FixedMigration, LintFixReport
 from migrakit.core.settings import Settings
-from migrakit.db.connect import server, session
+from migrakit.db.connect import session
 from migrakit.db.inspect import lint_probe, shadow
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.sources import git
 from migrakit.sources.load import load_sources
+from migrakit.sources.rewrite import split_folder, split_v1_folder
+from migrakit.workflows.steps import measure as steps
 from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.measure import LintMigration as LintMigration
+from migrakit.workflows.steps.measure import LintReport as LintReport
+from migrakit.workflows.steps.measure import LintStatement as LintStatement
+from migrakit.workflows.steps.measure import finding_lines as finding_lines
 from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
-
-
-@dataclass
-class LintStatement:
-    index: int
-    line: int
-    sql: str
-    locks: list[tuple[str, str]] = field(default_factory=list)
-    held: list[tuple[str, str]] = field(default_factory=list)  # all the transaction holds after the statement
-    rewrites: list[str] = field(default_factory=list)  # tables, then indexes rebuilt
-    scans: list[str] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)  # relations created earlier in this migration (or by this statement)
-    duration_ms: float | None = None
-    in_transaction: bool = True
-    ran: bool = True
-    error: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    suppressed: list[Finding] = field(default_factory=list)
-    indexes: list[str] = field(default_factory=list)  # the indexes among `rewrites`
-    writes: dict[str, int] = field(default_factory=dict)  # rows written per table (on the shadow)
-    not_measured: str | None = None  # why its measurement does not count (an earlier failure), or None
-    facts: Measured = field(default_factory=Measured)  # all the probe measured, as the rules read it
-
-
-@dataclass
-class LintMigration:
-    tag: str
-    path: str
-    statements: list[LintStatement]
-    error: str | None = None
-
-
-@dataclass
-class LintReport:
-    target: str
-    shadow: str
-    server_version: int
-    migrations: list[LintMigration]
-    sizes: dict[str, tuple[float, int]]  # the target's schema.relation -> (row estimate, bytes)
-    fail_on: str = "error"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for m in self.migrations for s in m.statements for f in s.findings]
-
-    @property
-    def failing(self) -> list[Finding]:
-        floor = severity_rank(self.fail_on)
-        return [f for f in self.findings if severity_rank(f.severity) >= floor]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failing
-
-    @property
-    def exit_code(self) -> int:
-        """0, or 7 (LintFindings) when a finding reaches --fail-on."""
-        return 0 if self.ok else LintFindings.exit_code
-
-
-def _lock_timeout_disabled(settings: Settings) -> bool:
-    try:
-        return parse_duration(settings.lock_timeout) == 0
-    except MigrakitError:  # checked at load already; an unreadable value is not "disabled"
-        return False
 
 
 def _choose(
@@ -124,62 +71,29 @@ def lint(
     with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
         src = load_sources(settings)
         base, chosen, legacy_ran = _choose(settings, src, every, migration)
-        target = session.resolve_target(settings)
-        sizes, target_version = lint_probe.target_sizes(target.url)
-        notes: list[str] = []
-        url = shadow_url()
-        with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
-            on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
-            if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
-                shadow_build.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
-        with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
-            version = conn.info.server_version
-            probes = [lint_probe.probe_migration(conn, m, url) for m in chosen]
-        note = shadow.version_note(target.url, url)
-    if note:
-        notes.append(note)
-    # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
-    judge = Judge(Target({}, min(version, target_version), _lock_timeout_disabled(settings)))
-    migrations = [_judge(judge, m, p, sizes) for m, p in zip(chosen, probes, strict=True)]
-    return LintReport(
-        target=target.display,
-        shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
-        server_version=version,
-        migrations=migrations,
-        sizes=sizes,
-        fail_on=fail_on,
-        notes=notes,
-    )
+        return steps.measure(settings, src, base, chosen, legacy_ran, fail_on, shadow_url)
 
 
-def _judge(judge: Judge, m: Migration, probe: lint_probe.MigrationProbe,
-           sizes: dict[str, tuple[float, int]]) -> LintMigration:  # fmt: skip
-    measured = [
-        Measured(
-            locks=tuple(p.locks), held=tuple(p.held), rewrites=tuple(p.rewrites), indexes=tuple(p.indexes),
-            scans=tuple(p.scans), seq_scans=tuple(p.seq_scans), writes=dict(p.writes),
-            shadow_rows=dict(p.shadow_rows), new=frozenset(p.new), error=p.error, sqlstate=p.sqlstate,
-            in_transaction=p.in_transaction, ran=p.ran,
-        )
-        for p in probe.statements
-    ]  # fmt: skip
-    judge.target = replace(judge.target, rows=rows_on_target({n: t for n, (t, _) in sizes.items()}, measured))
-    verdicts = judge.migration(m.tag, m.statements, measured, m.refusal)
-    out: list[LintStatement] = []
-    for st, p, v, facts in zip(m.statements, probe.statements, verdicts, measured, strict=False):
-        head = head_offset(st)
-        out.append(LintStatement(
-            index=p.index, line=st.source.count("\n", 0, head) + 1, sql=st.source[head:st.end].strip(),
-            locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
-            scans=list(p.scans), new=sorted(p.new), duration_ms=p.duration_ms if p.ran else None,
-            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=v.findings,
-            suppressed=v.suppressed, indexes=list(p.indexes), writes=dict(p.writes), not_measured=v.not_measured,
-            facts=facts,
-        ))  # fmt: skip
-    return LintMigration(m.tag, m.path, out, probe.error)
-
-
-
+def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
+    """'2.1 GB, ~14 M rows' for a relation of the target; '' when the target does not have it."""
+    if rel not in sizes:
+        return ""
+    tuples, size = sizes[rel]
+    b = float(size)
+    unit = "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if b < 1024 or unit == "TB":
+            break
+        b /= 1024
+    if tuples < 0:
+        rows = "never analyzed"
+    elif tuples >= 1e6:
+        rows = f"~{tuples / 1e6:.1f} M rows"
+    elif tuples >= 1e3:
+        rows = f"~{tuples / 1e3:.1f} k rows"
+    else:
+        rows = f"~{int(tuples)} rows"
+    return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
 
 
 def refuse_errors(report: LintReport) -> None:
@@ -199,3 +113,115 @@ def refuse_errors(report: LintReport) -> None:
         "(`inv db.lint` shows every finding)",
         details=[f"{mm.path}:{ss.line} [{ff.rule}] {ff.message}" for mm, ss, ff in errors],
     )
+
+
+def fix(settings: Settings, *, yes: bool = False, base: str | None = None) -> LintFixReport:
+    """db.lint --fix: rewrite the pending migrations that are new on this branch into their lock-safe sequence
+    (core/fix.py), proved first on shadow databases: the fixed folder gives the schema the original gives, and
+    lints without error. Without `yes` only the plan (exit 5)."""
+    src = load_sources(settings)
+    status = read_status(settings, src, allow_empty=None)
+    plan = status.plan
+    target = session.resolve_target(settings)
+    report = LintFixReport(target.display)
+    pending = {m.tag for m in plan.pending}
+    facts = Facts(unique_indexed_views=lint_probe.unique_indexed_views(target.url))  # REFRESH … CONCURRENTLY
+    sequences = {
+        m.tag: safe_sequence(with_leading_comments(m.text, [(s.start, s.end) for s in m.statements]), facts)
+        for m in plan.pending
+        if m.mode == STANDARD
+    }
+    to_fix = [tag for tag, seq in sequences.items() if seq.changed]
+    if not to_fix:
+        report.notes.append(f"no pending migration needs a fix ({len(plan.pending)} pending)")
+        return report
+    folder, journal = src.folder, src.folder.journal
+    branch = git.branch_migrations(settings, base=base)
+    order = [m.tag for m in folder.migrations]
+    first = min(order.index(tag) for tag in to_fix)
+    region = order[first:]
+    refused = [f"{tag}: " + ("applied on the target" if tag not in pending else
+               f"not new on this branch ({branch.base} has it): another environment may have applied it")
+               for tag in region if tag not in pending or tag not in branch.tags]  # fmt: skip
+    if refused:
+        raise MigrakitError(
+            f"db.lint --fix rewrites only migrations no environment can have applied (pending here and new on "
+            f"this branch against {branch.base}); {len(refused)} of the {len(region)} it would rewrite or renumber "
+            "are not",
+            file=str(folder.path),
+            state="nothing was written",
+            fix="fix those by hand in a new migration, or rebase the branch so that the fixed ones come last",
+            details=refused,
+        )
+    pieces = {tag: len(sequences[tag].migrations) for tag in to_fix}
+    bodies = {(t, i): render_migration(texts) for t in to_fix for i, texts in enumerate(sequences[t].migrations)}
+    write: Callable[[Path], list[str]]
+    if folder.layout == Layout.V1:
+        respelled = [(t, i, t if i == 0 else f"{t}_{i + 1}", 0) for t in region for i in range(pieces.get(t, 1))]
+        names = order[:first] + [new for _, _, new, _ in respelled]
+        if v1_sorted(names) != names:
+            raise MigrakitError(
+                "the split migrations' folders (<folder>_2, ...) would not sort right after their migration's folder",
+                file=str(folder.path), state="nothing was written",
+                fix="apply the plan by hand (`inv db.lint` names each safe rewrite), in folders named to sort in order",
+            )  # fmt: skip
+        write = lambda out: split_v1_folder(out, respelled, bodies)  # noqa: E731
+    elif journal is not None:
+        respelled = split_tags([(e.tag, e.when) for e in journal.entries[first:]], pieces)
+        write = lambda out: split_folder(out, journal, respelled, bodies)  # noqa: E731
+    else:
+        raise MigrakitError("db.lint --fix found no journal in the folder", file=str(folder.path),
+                            state="nothing was written", fix="check the folder with `inv db.status`")  # fmt: skip
+    for tag in to_fix:
+        tags = [new for old, _, new, _ in respelled if old == tag]
+        changes = [c.summary for c in sequences[tag].changes]
+        report.fixed.append(FixedMigration(tag, tags, changes, [bodies[(tag, i)] for i in range(pieces[tag])]))
+    report.renamed = [(old, new) for old, piece, new, _ in respelled if old not in pieces and old != new]
+    report.proof = _prove(settings, src, status, write, {new for _, _, new, _ in respelled}, region)
+    if yes:
+        report.files = write(folder.path)
+        report.written = True
+    return report
+
+
+def _prove(
+    settings: Settings, src: ProjectFiles, status: Any, write: Callable[[Path], list[str]], new_tags: set[str],
+    region: list[str],
+) -> list[str]:
+    """Rewrite a copy of the folder and prove it on shadow databases; raise (nothing written) when it fails."""
+    with tempfile.TemporaryDirectory(prefix="migrakit-fix-") as tmp:
+        copy = Path(tmp) / src.folder.path.name
+        shutil.copytree(src.folder.path, copy)
+        write(copy)
+        fixed_settings = settings.with_overrides(migrations_dir=str(copy))
+        fixed = load_sources(fixed_settings)
+        with shadow.shadow(settings) as original, shadow.shadow(settings) as rewritten:
+            shadow_build.build(settings, original, src)
+            shadow_build.build(fixed_settings, rewritten, fixed)
+            diff = schema.compare(original, rewritten)
+        if not diff.equal:
+            raise MigrakitError(
+                "the fixed migrations would not give the schema the original ones give",
+                file=str(src.folder.path),
+                state="nothing was written",
+                fix="apply the plan by hand (`inv db.lint` names each safe rewrite), and report the migration",
+                details=[line for d in diff.differences for line in difference_lines(d)],
+            )
+        base = [m for m in fixed.migrations if m.tag not in new_tags]
+        chosen = [m for m in fixed.migrations if m.tag in new_tags]
+        legacy_ran = bool(status.legacy and status.legacy.applied)
+        linted = steps.measure(fixed_settings, fixed, base, chosen, legacy_ran)
+        errors = [line for line in steps.finding_lines(linted) if "] error:" in line]
+        if errors:
+            raise MigrakitError(
+                f"the fixed migrations still have {len(errors)} error-level lint finding(s)",
+                file=str(src.folder.path),
+                state="nothing was written",
+                fix="fix those statements by hand (or allow them with `-- migrakit:allow RULE reason`)",
+                details=[line.replace(str(copy), str(src.folder.path)) for line in errors],
+            )
+    return [
+        f"the fixed folder, replayed on a shadow database, gives the schema the original gives ({len(region)} "
+        "migration(s) rewritten or renumbered)",
+        f"db.lint on the {len(chosen)} fixed migration(s): no error",
+    ]

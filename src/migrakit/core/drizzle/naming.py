@@ -98,3 +98,34 @@ def snapshot_name(tag: str) -> str:
 def quoted_table(schema: str, name: str) -> str:
     """A table as SQL and messages name it, each part double-quoted: `"drizzle"."__drizzle_migrations"`."""
     return ".".join('"' + part.replace('"', '""') + '"' for part in (schema, name))
+
+
+_INDEX_PREFIX = re.compile(r"^(\d{4,6})_(.*)$")  # 0007_name; not a 10- or 14-digit time
+
+
+def split_tags(entries: list[tuple[str, int]], pieces: dict[str, int]) -> list[tuple[str, int, str, int]]:
+    """Journal entries `(tag, when)` re-spelled where entry `tag` becomes `pieces[tag]` migrations (db.lint --fix):
+    `(old tag, piece number from 0, new tag, new when)` for each new entry, in order.
+
+    A piece after the first is named `<tag>_<n>` (n from 2). With drizzle-kit's index prefixes (`0007_name`) the
+    pieces and every later entry are numbered on from the first entry's number, as drizzle-kit would have;
+    other prefixes (timestamps, none) are kept. `when` stays strictly increasing (Drizzle's migrator skips an
+    entry whose `when` is not after the newest applied one)."""
+    out: list[tuple[str, int, str, int]] = []
+    number: int | None = None
+    width = 4
+    previous: int | None = None
+    for tag, when in entries:
+        m = _INDEX_PREFIX.match(tag)
+        if number is None and m:
+            number, width = int(m.group(1)), len(m.group(1))
+        for piece in range(pieces.get(tag, 1)):
+            name = tag if piece == 0 else f"{tag}_{piece + 1}"
+            if m and number is not None:
+                rest = m.group(2) if piece == 0 else f"{m.group(2)}_{piece + 1}"
+                name = f"{number:0{width}d}_{rest}"
+                number += 1
+            new_when = when if previous is None else max(when, previous + 1)
+            out.append((tag, piece, name, new_when))
+            previous = new_when
+    return out

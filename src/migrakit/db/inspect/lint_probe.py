@@ -329,3 +329,17 @@ def target_sizes(url: str) -> tuple[dict[str, tuple[float, int]], int]:
         ).fetchall()
         conn.execute("ROLLBACK")
     return {name: (float(tuples), int(size)) for name, tuples, size in rows}, version
+
+
+def unique_indexed_views(url: str) -> frozenset[str]:
+    """The target's populated materialized views (schema.name) that `REFRESH … CONCURRENTLY` accepts: with a valid
+    unique index on plain columns and without a WHERE clause; read in a READ ONLY transaction."""
+    with server.connect(url) as conn:
+        conn.execute("BEGIN READ ONLY")
+        rows = conn.execute(
+            "SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind = 'm' AND c.relispopulated AND EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid "
+            "AND i.indisunique AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL)"
+        ).fetchall()
+        conn.execute("ROLLBACK")
+    return frozenset(name for (name,) in rows)

@@ -26,6 +26,7 @@ from typing import Any
 import psycopg
 
 from migrakit.core.differences import CHANGED, EXTRA, MISSING, Difference, SchemaDiff
+from migrakit.core.fix import safe_sequence, without_noop_pairs
 from migrakit.db.connect import server
 from migrakit.errors import InspectionFailed, MigrakitError
 
@@ -149,7 +150,22 @@ def diff_statements(
     """The SQL statements that would turn the schema at `from_url` into the schema at `to_url` ([] when equal)."""
     SchemaMigration, _, _ = _results()
     a, b = inspect(from_url, exclude, ignore_tables), inspect(to_url, exclude, ignore_tables)
-    return _guarded(lambda: _ordered_statements(SchemaMigration(a, b)))
+    statements = _guarded(lambda: _ordered_statements(SchemaMigration(a, b)))
+    return without_noop_pairs(statements, _unchanged(a, b))
+
+
+def _unchanged(a: Any, b: Any) -> set[tuple[str, str, str]]:
+    """The constraints and indexes whose definitions (pg_get_constraintdef, pg_get_indexdef) are equal in `a`
+    and `b`, as core/fix.without_noop_pairs names them: results drops and re-adds some of them anyway."""
+    constraints = {(c.schema, c.table_name, c.name) for k, c in a.constraints.items()
+                   if k in b.constraints and _constraint_def(c) == _constraint_def(b.constraints[k])}
+    indexes = {(i.schema, "", i.name) for k, i in a.indexes.items()
+               if k in b.indexes and i.definition == b.indexes[k].definition}
+    return constraints | indexes
+
+
+def _constraint_def(c: Any) -> tuple[Any, ...]:
+    return (c.definition, c.is_deferrable, c.initially_deferred, c.is_not_valid)
 
 
 def has_objects(url: str, exclude: Iterable[str] = BOOKKEEPING_SCHEMAS, ignore_tables: Iterable[str] = ()) -> bool:
@@ -170,7 +186,9 @@ def compare(
     expected, actual = inspect(expected_url, exclude, ignore_tables), inspect(actual_url, exclude, ignore_tables)
     found = _guarded(lambda: list(_differences(expected, actual, differences)))
     statements = _guarded(lambda: _ordered_statements(SchemaMigration(actual, expected)))
-    return SchemaDiff(tuple(found), tuple(statements))
+    statements = without_noop_pairs(statements, _unchanged(actual, expected))
+    # db.check's suggested fix, in the lock-safe order db.generate writes (each statement run on its own)
+    return SchemaDiff(tuple(found), tuple(s for m in safe_sequence(statements).migrations for s in m))
 
 
 def _guarded(call: Any) -> Any:

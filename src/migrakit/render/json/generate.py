@@ -17,4 +17,7 @@ def generated(g: Generated) -> Data:
         "statement_count": len(g.statements),
         "destructive": list(g.destructive),
         "notes": [g.note] if g.note else [],
+        "tags": list(g.tags),
+        "fixes": list(g.fixes),
+        "lint": list(g.lint),
     }

@@ -21,6 +21,11 @@ COLLECTION = "db"
         "github": "Also print GitHub Actions annotations (::error file=...,line=...::...), one per finding.",
         "json": "Print the result as JSON.",
         **FLEET_HELP,
+        "fix": "Rewrite the pending migrations that are new on this branch into their lock-safe sequence (a split "
+        "adds journal entries), proved on shadow databases first: same schema, no lint error. Prints the plan "
+        "(exit 5) unless --yes.",
+        "yes": "With --fix: write the proved plan.",
+        "base": "With --fix: the base branch new migrations are counted against (as db.count-branch-migrations).",
     }
 )
 def lint(
@@ -36,6 +41,9 @@ def lint(
     targets: str | None = None,
     targets_query: str | None = None,
     concurrency: int = 8,
+    fix: bool = False,
+    yes: bool = False,
+    base: str | None = None,
 ) -> None:
     """Lint pending migrations: what each statement locks, rewrites and breaks, measured on a shadow database.
 
@@ -45,7 +53,9 @@ def lint(
     guide, "Safe migrations") name the risk and the safe rewrite. `-- migrakit:allow RULE-ID reason` on the line
     above a statement allows it. Exit 0 when no finding reaches --fail-on, else 7. The target is never changed.
     With --targets FILE (or --targets-query SQL): every database of the fleet, each with its own pending
-    migrations, shadow and table sizes (exit 7 when any target has a finding at --fail-on)."""
+    migrations, shadow and table sizes (exit 7 when any target has a finding at --fail-on).
+    With --fix: rewrite this branch's pending migrations into their lock-safe sequence, proved on shadow databases
+    first (same schema, no lint error); the plan is printed (exit 5) until --yes writes it (guide: Safe migrations)."""
     from migrakit.render.lint import github_annotations, render_lint
     from migrakit.render.run import choose_format
     from migrakit.workflows.lint import lint as core
@@ -62,6 +72,11 @@ def lint(
         options = {"every": all, "migration": migration, "fail_on": fail_on}
         return run_fleet(settings, fmt, "lint", targets, targets_query, concurrency, options=options)
     single_only(concurrency=concurrency != 8)
+    if fix:
+        from migrakit.render.lint_fix import render_fix
+        from migrakit.workflows.lint import fix as fix_core
+
+        return run_core("db.lint", render_fix, lambda: fix_core(settings, yes=yes, base=base), fmt, settings=settings)
 
     def render(report: Any, fmt: str) -> str:
         return render_lint(report, fmt) + ("\n" + github_annotations(report) if github and report.findings else "")
