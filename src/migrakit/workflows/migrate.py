@@ -22,7 +22,7 @@ from migrakit.core.settings import Settings
 from migrakit.db import table_upgrade, tracking
 from migrakit.db.apply_plan import direct_connection, execute
 from migrakit.db.connect.session import executor_options, open_migrating, open_target
-from migrakit.db.run import probe
+from migrakit.db.run import probe, silence
 from migrakit.db.run.lock import migration_lock
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
@@ -101,7 +101,7 @@ def migrate(
                     p, _ = up_to(p, to_tag)  # a racer's re-plan stops at --to as well
                     return p, runnable(p, only)
 
-                with direct or nullcontext():
+                with direct or nullcontext(), silence.bounded(conn, settings.network_timeout):
                     report.applied, report.recorded, report.plan = execute(
                         conn, p, run, options, on_event, replan=replan, direct=direct, wait=settings.lock_wait_timeout
                     )
