@@ -98,12 +98,15 @@ def bounded(conn: psycopg.Connection[Any], seconds: float) -> Iterator[Watch]:
         return
     url = server.conninfo(conn)
     stop = threading.Event()
+    ending = threading.Lock()  # the socket is shut only while the block still runs (its fd is not reused yet)
 
     def run() -> None:
         while not stop.wait(seconds):
-            if not _answers(url, seconds) and not stop.is_set():
-                watch.fired = True
-                _shut(conn)
+            if not _answers(url, seconds):
+                with ending:
+                    if not stop.is_set():
+                        watch.fired = True
+                        _shut(conn)
                 return
 
     thread = threading.Thread(target=run, name="migrakit-silence", daemon=True)
@@ -124,4 +127,5 @@ def bounded(conn: psycopg.Connection[Any], seconds: float) -> Iterator[Watch]:
             )
         ) from None
     finally:
-        stop.set()  # a check under way ends within its connect_timeout; nothing waits for it
+        with ending:
+            stop.set()  # a check under way ends within network_timeout; nothing waits for it
