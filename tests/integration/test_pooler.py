@@ -84,6 +84,30 @@ def test_racing_deploys_through_pgbouncer_apply_each_migration_once(tmp_path, pg
             server.drop_database(pg_server_url, name)
 
 
+def test_racing_deploys_through_a_session_pool_smaller_than_the_racers_all_wait_and_succeed(
+    tmp_path, pg_server_url, pgbouncer_session_small
+):
+    """8 migrators, 4 server connections in session mode: a waiter holds no server connection between its polls
+    (its lock connection is closed, its migrating connection has sent nothing yet), so the holder's second
+    connection is served and every waiter then finds nothing to do: all exit 0, each migration applied once."""
+    name, direct = fresh_database(pg_server_url)
+    try:
+        folder = make_drizzle_folder(
+            tmp_path, [("0000_slow", SLOW_THEN_INSERT), ("0001_more", "INSERT INTO hits VALUES ('0001');")]
+        )
+        url = pgbouncer_session_small.url(name)
+        env = {"MIGRAKIT_LOCK_WAIT_TIMEOUT": "60"}
+        procs = [start_cli(migrate_args(url, folder), cwd=tmp_path, env=env) for _ in range(RACERS)]
+        results = [(p.wait(timeout=180), *p.communicate()) for p in procs]
+        failed = [err for code, _, err in results if code]
+        assert [code for code, _, _ in results] == [0] * RACERS, (failed, pgbouncer_session_small.log())
+        assert sum("applied 2 migration(s)" in out for _, out, _ in results) == 1
+        assert sorted(tracked(direct, "created_at")) == [1_700_000_000_000, 1_700_000_001_000]
+        assert query(direct, "SELECT tag, count(*) FROM hits GROUP BY tag ORDER BY tag") == [("0000", 1), ("0001", 1)]
+    finally:
+        server.drop_database(pg_server_url, name)
+
+
 def test_pooler_detection(pg_server_url, pgbouncer_transaction, pgbouncer_session, db_url):
     name = psycopg.conninfo.conninfo_to_dict(db_url)["dbname"]
     with server.connect(db_url, autocommit=True) as conn:

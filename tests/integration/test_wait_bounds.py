@@ -1,6 +1,6 @@
 """Bounds on waits that have no other test (docs/reliability.md "Bounds on every wait"): TCP keepalives on
-every connection (a silent server or network ends the wait), and a drizzle-kit that never finishes is
-stopped with an error naming it."""
+every connection (a silent server or network ends the wait), a network frozen with TCP alive (network_timeout),
+and a drizzle-kit that never finishes is stopped with an error naming it."""
 
 import os
 import stat
@@ -84,3 +84,69 @@ def test_a_locked_tracking_table_ends_the_wait_naming_the_holder(db_url, tmp_pat
     assert f"pg_terminate_backend({pid})" in result.stderr
     assert "Traceback" not in result.stderr
     assert len(tracked(db_url)) == 1
+
+
+FROZEN_BOUND = 2  # network_timeout for the frozen-network test, seconds
+
+
+def test_a_network_frozen_with_tcp_alive_ends_the_run_with_exit_6_and_nothing_applied_twice(tmp_path, db_url):
+    """A proxy that stops forwarding both ways mid-statement while every socket stays open (keepalives answered):
+    the run ends within twice network_timeout (a check every network_timeout, each given as long to connect)
+    plus a margin, exit 6 saying so; after the network thaws a re-run leaves each migration applied once."""
+    import threading
+    import time
+
+    import psycopg
+    from bench.proxy import LatencyProxy
+
+    from migrakit.workflows.migrate import migrate
+    from tests.fixtures.cli import wait_for
+    from tests.fixtures.inspect import query, tracked
+
+    make_drizzle_folder(tmp_path, [
+        ("0000_a", "CREATE TABLE a (id int);"),
+        ("0001_slow", "CREATE TABLE b (id int);\n--> statement-breakpoint\nSELECT pg_sleep(3);\n"
+                      "--> statement-breakpoint\nINSERT INTO b VALUES (1);"),
+    ])  # fmt: skip
+    params = psycopg.conninfo.conninfo_to_dict(db_url)
+    host, port = str(params.get("host") or "/tmp"), int(params.get("port") or 5432)
+
+    def settings(url):
+        return load_settings(tmp_path, env={"MIGRAKIT_NETWORK_TIMEOUT": str(FROZEN_BOUND)}, database_url=url,
+                             migrations_dir=str(tmp_path / "migrations"))  # fmt: skip
+
+    with LatencyProxy(port, upstream_host="127.0.0.1" if host in ("localhost", "") else host, delay=0.0) as proxy:
+        through = psycopg.conninfo.make_conninfo(db_url, host="127.0.0.1", port=str(proxy.port), sslmode="disable")
+        outcome: list[BaseException | None] = []
+
+        def run():
+            try:
+                migrate(settings(through))
+                outcome.append(None)
+            except BaseException as exc:
+                outcome.append(exc)
+
+        runner = threading.Thread(target=run, daemon=True)
+        runner.start()
+        wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%' "
+                               "AND state = 'active'") == [(1,)], "the slow statement to run")  # fmt: skip
+        proxy.frozen = True
+        frozen_at = time.monotonic()
+        runner.join(timeout=2 * FROZEN_BOUND + 10)
+        elapsed = time.monotonic() - frozen_at
+        assert not runner.is_alive(), "db.migrate still waits on the frozen network"
+        err = outcome[0]
+        assert isinstance(err, MigrakitError) and err.exit_code == 6, err
+        assert elapsed < 2 * FROZEN_BOUND + 10
+        assert err.message.startswith(f"no answer from the server for {FROZEN_BOUND} s"), err.message
+        assert "0001_slow" in err.message and "network_timeout=2s" in str(err.fix)
+        assert err.state
+        proxy.frozen = False
+        proxy.wait_idle(timeout=30)
+
+    wait_for(lambda: query(db_url, "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%' "
+                           "AND state <> 'idle'") == [(0,)], "the frozen run's backend to end")  # fmt: skip
+    again = migrate(settings(db_url))
+    assert len(tracked(db_url, "created_at")) == 2
+    assert query(db_url, "SELECT count(*) FROM b") == [(1,)]
+    assert set(again.applied) <= {"0001_slow"}

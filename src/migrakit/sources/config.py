@@ -173,6 +173,9 @@ def _check_values(values: dict[str, Any], origins: dict[str, str]) -> None:
         raise _bad("lock_wait_timeout", values["lock_wait_timeout"], origins["lock_wait_timeout"], "is negative",
                    fix="set lock_wait_timeout to the seconds to wait for another migrator "
                    "(0: do not wait)")  # fmt: skip
+    if values["network_timeout"] < 0:
+        raise _bad("network_timeout", values["network_timeout"], origins["network_timeout"], "is negative",
+                   fix="set network_timeout to the seconds a silent server gets to answer (0: no check)")  # fmt: skip
     if values["lock_retries"] < 0:
         raise _bad("lock_retries", values["lock_retries"], origins["lock_retries"], "is negative",
                    fix="set lock_retries to how many times to retry after lock_timeout (0: never)")  # fmt: skip
