@@ -8,7 +8,8 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from migrakit.core.postgres.statements import BOM, BREAKPOINT, WHITESPACE, split_breakpoints, split_statements
+from migrakit.core.postgres.scan import WHITESPACE
+from migrakit.core.postgres.statements import BOM, BREAKPOINT, split_breakpoints, split_statements
 from migrakit.errors import SplitError
 
 # ------------------------------------------------------------------------------------------ the grammar
