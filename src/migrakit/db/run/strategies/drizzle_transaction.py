@@ -58,10 +58,10 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from migrakit.core.events import Done, DrizzleTransactionEnded, EventSink, Started
-from migrakit.core.migration import STANDARD, Migration
-from migrakit.core.postgres.statements import LineIndex, Statement, keyword_head, split_breakpoints
+from migrakit.core.migration import Migration
+from migrakit.core.postgres.statements import Statement, keyword_head
 from migrakit.db import tracking
-from migrakit.db.run.strategies import simple_query
+from migrakit.db.run.strategies import drizzle_chunks, simple_query
 from migrakit.db.run.strategies.base import Options, Run
 from migrakit.db.run.translate import (
     concurrent_index_fix,
@@ -86,26 +86,6 @@ class _Done:
     statement: int | None  # 1-based number in its migration; None: a tracking row, or not known (unsplittable)
     row: bool = False
     committed: bool | None = None  # None while its transaction is open
-
-
-def _chunks(m: Migration) -> list[tuple[int, str]]:
-    """(offset, text) of each query Drizzle sends for `m`: its breakpoint chunks; a Mode 2 file whole."""
-    return split_breakpoints(m.text) if m.mode == STANDARD else [(0, m.text)]
-
-
-def _statements_by_chunk(m: Migration, chunks: int) -> list[list[tuple[int, Statement]]] | None:
-    """(number in the migration, statement) of each chunk, or None when the file cannot be split (Drizzle
-    sends it anyway; the server then reports the problem and errors name the chunk instead)."""
-    try:
-        stmts = m.statements
-    except MigrakitError:
-        return None
-    if m.mode != STANDARD:
-        return [list(enumerate(stmts, 1))]
-    by: list[list[tuple[int, Statement]]] = [[] for _ in range(chunks)]
-    for no, st in enumerate(stmts, 1):
-        by[st.piece].append((no, st))
-    return by
 
 
 def _ranges(numbers: Sequence[int]) -> str:
@@ -144,8 +124,8 @@ class DrizzleRun:
             self._query(0, "BEGIN")  # Drizzle's `begin`
             self._query(0, _TIMEOUTS, (self.opts.lock_timeout, True, self.opts.statement_timeout, True))
             for mi, m in enumerate(self.migrations):
-                chunks = _chunks(m)
-                by_chunk = _statements_by_chunk(m, len(chunks))
+                chunks = drizzle_chunks.chunks(m)
+                by_chunk = drizzle_chunks.statements_by_chunk(m, len(chunks))
                 count = sum(len(c) for c in by_chunk) if by_chunk is not None else len(chunks)
                 self.on_event(Started(m, count))
                 for ci, (offset, text) in enumerate(chunks):
@@ -255,7 +235,7 @@ class DrizzleRun:
         self._rollback(exc)
         state = self.state()
         no, st = failing if failing else (None, None)
-        count = self._statement_count(m)
+        count = drizzle_chunks.statement_count(m)
         if was_lost:
             place = where or (f"statement {no} of {count}" if no else f"chunk {chunk[0] + 1 if chunk else '?'}")
             return lost(
@@ -269,7 +249,7 @@ class DrizzleRun:
         if where and not no:
             err.message = f"migration {m.tag} failed at {where}"
         if chunk is not None:
-            self._locate(err, exc, m, st, chunk)
+            drizzle_chunks.locate(err, exc, m, st, chunk)
         if st is not None and exc.sqlstate == pgerrors.ActiveSqlTransaction.sqlstate:
             err.fix = (
                 "--single-transaction runs as Drizzle's migrator does: every pending migration in one transaction, "
@@ -306,30 +286,6 @@ class DrizzleRun:
             )  # fmt: skip
         return err
 
-    @staticmethod
-    def _locate(
-        err: MigrakitError, exc: psycopg.Error, m: Migration, st: Statement | None, chunk: tuple[int, int, str]
-    ) -> None:
-        """The server's error position is an offset into the chunk it received: make it the file's line:col."""
-        ci, offset, text = chunk
-        pos = exc.diag.statement_position
-        if pos:
-            err.line, err.col = LineIndex(m.text).position(offset + int(pos) - 1)
-        elif st is None:
-            start = len(text) - len(text.lstrip())
-            err.line, err.col = LineIndex(m.text).position(offset + start)
-        if st is None and m.mode == STANDARD:
-            err.message = f"migration {m.tag} failed in chunk {ci + 1} (the text after breakpoint {ci})" if ci else (
-                f"migration {m.tag} failed in its first chunk"
-            )
-
-    @staticmethod
-    def _statement_count(m: Migration) -> int:
-        try:
-            return len(m.statements)
-        except MigrakitError:
-            return 0
-
     # -------------------------------------------------------------------------------------------- state
     @property
     def tracked(self) -> list[str]:
@@ -363,7 +319,7 @@ class DrizzleRun:
         known = [n for n in nos if n is not None]
         if not known:
             return "some of its statements"
-        return f"statement(s) {_ranges(known)} of {self._statement_count(m)}"
+        return f"statement(s) {_ranges(known)} of {drizzle_chunks.statement_count(m)}"
 
     def state(self) -> str:
         """What the database holds from this run, from the ledger."""
