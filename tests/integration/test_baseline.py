@@ -16,8 +16,8 @@ from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import DriftError, MigrakitError
 from migrakit.render.baseline import render_baseline
 from migrakit.sources.config import load_settings
-from migrakit.workflows import baseline
 from migrakit.workflows import check as drift
+from migrakit.workflows.baseline import command as baseline
 from migrakit.workflows.migrate import migrate
 from migrakit.workflows.status import status
 from tests.fixtures.cli import run_in_process

@@ -18,8 +18,9 @@ from migrakit.db.connect import server
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
-from migrakit.workflows import baseline, retire
 from migrakit.workflows import check as drift
+from migrakit.workflows import retire
+from migrakit.workflows.baseline import command as baseline
 from migrakit.workflows.bootstrap import bootstrap as run_bootstrap
 from migrakit.workflows.migrate import migrate as run_migrate
 from migrakit.workflows.status import status as run_status

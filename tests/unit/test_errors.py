@@ -24,7 +24,7 @@ from migrakit.render.error_text import render_error
 from migrakit.render.json import shapes
 from migrakit.render.json.document import load_families
 from migrakit.tasks._run import run_core
-from migrakit.workflows.baseline import BaselineReport
+from migrakit.workflows.baseline.command import BaselineReport
 from migrakit.workflows.check import CheckReport
 from migrakit.workflows.consolidate import ConsolidationReport
 from migrakit.workflows.fleet import FleetReport

@@ -4,7 +4,7 @@ render/json/baseline.py's `baseline`)."""
 from __future__ import annotations
 
 from migrakit.render.json import baseline as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.baseline import (
+from migrakit.workflows.baseline.command import (
     ADOPT_PLANNED,
     ADOPTED,
     EMPTY,

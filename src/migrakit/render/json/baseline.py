@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migrakit.render.json.shapes import Data, serializes, statement
-from migrakit.workflows.baseline import BaselineReport
+from migrakit.workflows.baseline.command import BaselineReport
 
 
 @serializes(BaselineReport)

@@ -77,7 +77,7 @@ def baseline(
     """
     from migrakit.render.baseline import render_baseline
     from migrakit.render.run import choose_format
-    from migrakit.workflows.baseline import baseline as core
+    from migrakit.workflows.baseline.command import baseline as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     run_core("db.baseline", render_baseline, lambda: core(settings, yes=yes), choose_format(json), settings=settings)

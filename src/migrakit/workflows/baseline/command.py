@@ -18,6 +18,8 @@ Legacy files (`legacy_dir`) without a tracking row are part of every proof (the 
 migrations, as `db.bootstrap` would), so their rows are inserted with the baseline's; when the schema is
 exactly "migrations + legacy files", only theirs. A database that lacks what they create is refused: they
 never ran there (`db.bootstrap`).
+
+Steps 2 and 3 (the proof and the install) live in proof.py.
 """
 
 from __future__ import annotations
@@ -31,24 +33,20 @@ from pathlib import Path
 from typing import Any
 
 from migrakit.core import attribution
-from migrakit.core.differences import difference_lines
-from migrakit.core.drizzle.journal import JOURNAL_PATH, parse_journal, render_journal
-from migrakit.core.migration import CONSOLIDATED, Migration
+from migrakit.core.migration import Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
 from migrakit.core.settings import Settings
-from migrakit.db import tracking
 from migrakit.db.connect import server, session
-from migrakit.db.connect.session import executor_options
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.inspect.shadow import ignored_tables
-from migrakit.db.run.executor import Executor
 from migrakit.db.run.lock import migration_lock
-from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError, MigrationFailed
-from migrakit.sources.folders import V1, Folder, display_path, load_folder
+from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError
+from migrakit.sources.folders import V1, Folder, display_path
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import write_migration
+from migrakit.workflows.baseline import proof
 from migrakit.workflows.steps import provenance, shadow_build
 from migrakit.workflows.steps.status import read_status
 
@@ -216,7 +214,7 @@ def _record_legacy(
         "have no tracking row (another runner ran them): the schema proves they ran"
     )
     if yes:
-        _track(conn, settings, legacy, v1=folder.layout == V1)
+        proof.track(conn, settings, legacy, v1=folder.layout == V1)
         report.outcome = LEGACY_RECORDED
     return report
 
@@ -242,126 +240,14 @@ def _write(
         copy_settings = settings.with_overrides(migrations_dir=str(copy))
         written = write_migration(copy_settings, NAME, text)
         report.tag = written.tag
-        _prove(settings, copy, target, ignore, f"baseline {written.tag}", written.tag)
+        proof.prove(settings, copy, target, ignore, f"baseline {written.tag}", written.tag)
         relative = [Path(f).relative_to(copy) for f in written.files]
         report.files = [display_path(settings.migrations_dir / r, settings.root) for r in relative]
         if not yes:
             return report
-        _install(conn, settings, copy, relative, written.tag, legacy)
+        proof.install(conn, settings, copy, relative, written.tag, legacy)
     report.outcome = WRITTEN
     return report
-
-
-def _prove(
-    settings: Settings,
-    migrations_dir: Path,
-    target: session.Target,
-    ignore: tuple[str, ...],
-    what: str,
-    tag: str | None,
-) -> None:
-    """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target."""
-    with shadow.shadow(settings) as url:
-        try:
-            files = load_sources(settings.with_overrides(migrations_dir=str(migrations_dir)), require_migrations=False)
-            shadow_build.build(settings, url, files)
-        except MigrationFailed as err:
-            if err.migration != tag:
-                raise
-            raise DriftError(
-                f"{what} refused: its SQL fails on a shadow database, so it cannot reproduce this database's schema",
-                file=None,
-                migration=tag,
-                statement_no=err.statement_no,
-                cause=err.cause,
-                state="nothing was written and nothing was tracked",
-                fix="results generated SQL PostgreSQL rejects for an object of this database (shown below); write a "
-                "migration for that object by hand (`inv db.generate --custom NAME`), apply it, then baseline the rest",
-                details=[
-                    *err.details,
-                    *(f"statement {err.statement_no}: {line}" for line in _statement(migrations_dir, tag, err)),
-                ],
-            ) from err
-        diff = schema.compare(url, target.url, ignore_tables=ignore)
-    if not diff.equal:
-        details = [line for d in diff.differences for line in difference_lines(d)]
-        raise DriftError(
-            f"{what} refused: applied to a shadow database it does not give this database's schema "
-            f"({len(diff.differences) or len(diff.statements)} difference(s))",
-            state="nothing was written and nothing was tracked",
-            fix="the database holds something the generated SQL cannot reproduce (listed below); write a migration "
-            "for it by hand (`inv db.generate --custom NAME`) or change the database, then run `inv db.baseline` again",
-            details=details or list(diff.statements),
-        )
-
-
-def _statement(migrations_dir: Path, tag: str | None, err: MigrationFailed) -> list[str]:
-    """The failing statement's text, for the refusal message."""
-    folder = load_folder(migrations_dir)
-    m = next((m for m in folder.migrations if m.tag == tag), None)
-    if m is None or not err.statement_no or err.statement_no > len(m.statements):
-        return []
-    return m.statements[err.statement_no - 1].text.strip().splitlines()[:8]
-
-
-def _install(
-    conn: Any, settings: Settings, copy: Path, relative: list[Path], tag: str | None, legacy: list[Migration]
-) -> None:
-    """Copy the proven files into the real folder, then insert the tracking row; undo the files if that fails."""
-    real = settings.migrations_dir
-    journal = real / JOURNAL_PATH
-    journal_before = journal.read_bytes() if journal.is_file() else None
-    created: list[Path] = []
-    try:
-        for rel in relative:
-            dest = real / rel
-            if dest.exists() and dest != journal:
-                raise MigrakitError(
-                    f"{dest} appeared while the baseline was being proven", file=str(dest), fix="run again"
-                )
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if not dest.exists():
-                created.append(dest)
-            if dest == journal and journal_before is not None:
-                _merge_journal(journal, copy / rel, tag)
-            else:
-                shutil.copyfile(copy / rel, dest)
-        folder = load_folder(real, settings.root)
-        migration = next(m for m in folder.migrations if m.tag == tag)
-        _track(conn, settings, [*legacy, migration], v1=folder.layout == V1)
-    except BaseException:
-        for path in created:
-            path.unlink(missing_ok=True)
-        for parent in {p.parent for p in created} - {real, real / "meta"}:
-            if parent.is_dir() and not any(parent.iterdir()):
-                parent.rmdir()  # a Drizzle 1.0 migration folder
-        if journal_before is not None:
-            journal.write_bytes(journal_before)
-        raise
-
-
-def _merge_journal(journal: Path, proven: Path, tag: str | None) -> None:
-    """Append the proven journal's new entry to the real journal (as it is now, byte-exact otherwise)."""
-    current = parse_journal(journal.read_text(encoding="utf-8"), str(journal))
-    entry = next(e for e in parse_journal(proven.read_text(encoding="utf-8")).entries if e.tag == tag)
-    journal.write_text(render_journal(current.with_entry(entry.tag, entry.when, entry.breakpoints)), encoding="utf-8")
-
-
-def _track(conn: Any, settings: Settings, migrations: list[Migration], *, v1: bool) -> None:
-    """Insert the rows of `migrations` (proven, not run) in one transaction, on `conn`, which holds the
-    migration lock since before the proof; unless one of them is tracked already (re-checked here)."""
-    schema_name, table = settings.migrations_schema, settings.migrations_table
-    hashes = {r.hash for r in tracking.read_rows(conn, schema_name, table)}
-    already = [m.tag for m in migrations if m.hash in hashes]
-    if already:
-        raise MigrakitError(
-            f"{', '.join(already)} got tracked on this database meanwhile",
-            migration=already[0],
-            state="nothing was tracked by this run",
-            fix="another migrator ran at the same time: check `inv db.status`, then run `inv db.baseline` again",
-        )
-    tracking.ensure_table(conn, schema_name, table, v1=v1)
-    Executor(conn, executor_options(settings, v1=v1)).record(migrations)
 
 
 def _adopt(
@@ -383,40 +269,13 @@ def _adopt(
     )
     with tempfile.TemporaryDirectory(prefix="migrakit-baseline-") as tmp:
         copy = Path(tmp) / "migrations"
-        _prefix_copy(folder, baseline_m.tag, copy)
+        proof.prefix_copy(folder, baseline_m.tag, copy)
         before = settings.with_overrides(
-            consolidated_dir=str(_consolidations_before(settings, plan, baseline_m, Path(tmp)))
+            consolidated_dir=str(proof.consolidations_before(settings, plan, baseline_m, Path(tmp)))
         )
-        _prove(before, copy, target, ignore, f"baseline {baseline_m.tag} on this database", baseline_m.tag)
+        proof.prove(before, copy, target, ignore, f"baseline {baseline_m.tag} on this database", baseline_m.tag)
     report.notes.append(f"{baseline_m.tag} and every migration before it give exactly this database's schema")
     if yes:
-        _track(conn, settings, [*legacy, baseline_m], v1=folder.layout == V1)
+        proof.track(conn, settings, [*legacy, baseline_m], v1=folder.layout == V1)
         report.outcome = ADOPTED
     return report
-
-
-def _consolidations_before(settings: Settings, plan: Plan, baseline_m: Migration, tmp: Path) -> Path:
-    """A copy of the consolidated folder holding only the consolidations that run before the baseline."""
-    dest = tmp / "consolidated"
-    dest.mkdir()
-    order = list(plan.migrations)
-    for m in order[: order.index(baseline_m)]:
-        if m.mode == CONSOLIDATED:
-            for suffix in (".sql", ".toml"):
-                shutil.copyfile(settings.consolidated_dir / f"{m.tag}{suffix}", dest / f"{m.tag}{suffix}")
-    return dest
-
-
-def _prefix_copy(folder: Folder, last_tag: str, dest: Path) -> None:
-    """A copy of `folder` holding only the migrations up to and including `last_tag`."""
-    tags = [m.tag for m in folder.migrations]
-    keep = set(tags[: tags.index(last_tag) + 1])
-    if folder.layout == V1:
-        dest.mkdir(parents=True)
-        for tag in keep:
-            shutil.copytree(folder.path / tag, dest / tag)
-        return
-    shutil.copytree(folder.path, dest)
-    assert folder.journal is not None
-    journal = folder.journal.without(set(tags) - keep)
-    (dest / JOURNAL_PATH).write_text(render_journal(journal), encoding="utf-8")
