@@ -19,10 +19,10 @@ from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 from migrakit.workflows import check as drift
-from migrakit.workflows import retire
 from migrakit.workflows.baseline import command as baseline
 from migrakit.workflows.bootstrap import bootstrap as run_bootstrap
 from migrakit.workflows.migrate import migrate as run_migrate
+from migrakit.workflows.retire import command as retire
 from migrakit.workflows.status import status as run_status
 from tests.fixtures.cli import run_in_process
 

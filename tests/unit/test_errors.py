@@ -30,7 +30,7 @@ from migrakit.workflows.consolidate import ConsolidationReport
 from migrakit.workflows.fleet import FleetReport
 from migrakit.workflows.generate import Generated
 from migrakit.workflows.lint import LintReport
-from migrakit.workflows.retire import RetirePlan
+from migrakit.workflows.retire.plan import RetirePlan
 
 RERUN = "fix the statement, then run `inv db.migrate` again; `inv db.status` shows what is applied"
 

@@ -1,12 +1,12 @@
 """legacy.retire as text: the plan (or what was done), its checks and the next step (its JSON: render/json/retire.py's
 `retire`). The record written to docs/legacy-migration-retirement.md is part of the workflow's work, not output:
-workflows/retire.py builds it."""
+workflows/retire/plan.py builds it."""
 
 from __future__ import annotations
 
 from migrakit.core.reports import check_lines
 from migrakit.render.json import retire as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.retire import NOTHING, RETIRED, RetirePlan
+from migrakit.workflows.retire.plan import NOTHING, RETIRED, RetirePlan
 
 
 def render_retire(plan: RetirePlan, fmt: str = "plain") -> str:

@@ -40,7 +40,7 @@ def retire(
     """
     from migrakit.render.retire import render_retire
     from migrakit.render.run import choose_format
-    from migrakit.workflows.retire import retire as core
+    from migrakit.workflows.retire.command import retire as core
 
     settings = settings_from(
         c, database_url=database_url, legacy_dir=legacy_dir, legacy_table=legacy_table, shadow_url=shadow_url

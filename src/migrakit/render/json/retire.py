@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migrakit.render.json.shapes import Data, check, serializes
-from migrakit.workflows.retire import RetirePlan
+from migrakit.workflows.retire.plan import RetirePlan
 
 
 @serializes(RetirePlan)

@@ -18,6 +18,8 @@ Preconditions, each checked against the target: every legacy file's hash is in t
 `db.check` finds no drift, the git working tree is clean. One shadow database serves both the drift check and
 the fold's proof (the fold is the legacy files' SQL byte for byte, in their order, after the same migrations);
 db.check's own shadow (each legacy file in its own transaction) is built only when that one differs.
+
+The plan itself, the fold's files and the record written into docs/ live in plan.py.
 """
 
 from __future__ import annotations
@@ -26,16 +28,13 @@ import shutil
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from migrakit import __version__
 from migrakit.core.differences import SchemaDiff, difference_lines
 from migrakit.core.drizzle.naming import utc_stamp
-from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
 from migrakit.core.reports import Check, check_lines
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
@@ -43,77 +42,28 @@ from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.legacy_table import legacy_table, record_and_drop
-from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, MigrakitError
-from migrakit.sources.build_commands import REPLACEMENT as REPLACEMENT
-from migrakit.sources.build_commands import BuildEdit, apply_build_edit, build_edits, legacy_scripts, mentions
-from migrakit.sources.build_commands import switch_command as switch_command
-from migrakit.sources.consolidated import render_manifest
+from migrakit.errors import DriftError, MigrakitError
+from migrakit.sources.build_commands import apply_build_edit, build_edits, legacy_scripts, mentions
 from migrakit.sources.folders import V1, load_folder
 from migrakit.sources.legacy import load_legacy
 from migrakit.sources.load import load_sources
+from migrakit.workflows.retire.plan import (
+    FOLD_NAME,
+    NOTHING,
+    RECORD,
+    RETIRED,
+    RetirePlan,
+    fold_files,
+    git_repo,
+    relative,
+    render_record,
+    write_fold,
+)
 from migrakit.workflows.steps import shadow_build
 from migrakit.workflows.steps.status import read_status
 
-RECORD = Path("docs") / "legacy-migration-retirement.md"
-FOLD_NAME = "retired_legacy"
-
-# outcomes
-class Outcome(StrEnum):
-    """What legacy.retire found or did (JSON `outcome`: the value)."""
-
-    NOTHING = "nothing-to-retire"
-    PLANNED = "planned"
-    RETIRED = "retired"
-
-
-NOTHING, PLANNED, RETIRED = Outcome.NOTHING, Outcome.PLANNED, Outcome.RETIRED
-
-
-@dataclass
-class RetirePlan:
-    target: str
-    outcome: Outcome = PLANNED
-    legacy: list[Migration] = field(default_factory=list)
-    recorded: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # hash -> (row id, created_at)
-    scripts: list[str] = field(default_factory=list)  # relative to the project root
-    script_hashes: dict[str, str] = field(default_factory=dict)
-    table: str | None = None  # "schema"."table" to drop, when it exists
-    table_rows: int | None = None
-    fold: str | None = None  # consolidated file, relative to the project root
-    fold_when: int | None = None
-    build_edits: list[BuildEdit] = field(default_factory=list)
-    mentions: list[str] = field(default_factory=list)  # "file:line" still naming a legacy script
-    checks: list[Check] = field(default_factory=list)
-    record: str = str(RECORD)
-    head: str | None = None
-
-    @property
-    def done(self) -> bool:
-        return self.outcome != PLANNED
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.done else ConfirmationRequired.exit_code
-
 
 # ------------------------------------------------------------------------------------------ gathering
-def _repo(settings: Settings) -> Any:
-    import git
-
-    try:
-        return git.Repo(settings.root, search_parent_directories=True)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError) as exc:
-        raise ConfigError(
-            f"{settings.root} is not inside a git repository",
-            fix="legacy.retire removes files with `git rm` so the change is one reviewable commit: run it in the "
-            "project's git checkout",
-        ) from exc
-
-
-def _relative(path: Path, root: Path) -> str:
-    return path.resolve().relative_to(root.resolve()).as_posix()
-
-
 @dataclass
 class _Shadows:
     """What the shadow databases showed: the schema difference `db.check` would find, and the fold's proof."""
@@ -128,8 +78,8 @@ def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
     plan = RetirePlan(target.display)
     plan.legacy = list(load_legacy(settings.legacy_dir, settings.root, required=False))
     scripts = legacy_scripts(settings)
-    plan.scripts = [_relative(p, settings.root) for p in scripts]
-    plan.script_hashes = {_relative(p, settings.root): drizzle_hash(p.read_bytes()) for p in scripts}
+    plan.scripts = [relative(p, settings.root) for p in scripts]
+    plan.script_hashes = {relative(p, settings.root): drizzle_hash(p.read_bytes()) for p in scripts}
     with server.connect(target.url, autocommit=True) as conn:
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         plan.table, plan.table_rows = legacy_table(conn, settings)
@@ -138,7 +88,7 @@ def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
         plan.outcome = NOTHING
         return plan, None
 
-    repo = _repo(settings)
+    repo = git_repo(settings)
     plan.head = repo.head.commit.hexsha if repo.head.is_valid() else None
     unrecorded = [m for m in plan.legacy if m.hash not in plan.recorded]
     plan.checks.append(
@@ -159,8 +109,8 @@ def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
     if plan.legacy:  # the fold is named now: the shadow below proves it
         plan.fold_when = _fold_when(settings, rows)
         stamp = utc_stamp(plan.fold_when)
-        plan.fold = _relative(settings.consolidated_dir, settings.root) + f"/{stamp}_{FOLD_NAME}.sql"
-    shadows = _shadows(settings, target, plan, _fold_files(plan))
+        plan.fold = relative(settings.consolidated_dir, settings.root) + f"/{stamp}_{FOLD_NAME}.sql"
+    shadows = _shadows(settings, target, plan, fold_files(plan))
     drifted = not shadows.diff.equal or any(p.blocking for p in problems)
     plan.checks.append(
         Check(
@@ -211,18 +161,6 @@ def _fold_when(settings: Settings, rows: Sequence[Any]) -> int:
 
 
 # ------------------------------------------------------------------------------------------ acting
-def fold_text(legacy: Sequence[Migration]) -> str:
-    """The legacy files in run order, each under a header naming it and its hash, bytes unchanged."""
-    parts = [
-        "-- migrakit: the retired legacy folder, file by file in the order they ran. Runs as one transaction on a\n"
-        "-- fresh database; a database that ran every file below (their hashes are tracked) only records it.\n"
-    ]
-    for m in legacy:
-        body = m.text if m.text.endswith("\n") else m.text + "\n"
-        parts.append(f"\n-- legacy file {m.path} (sha256 {m.hash})\n{body}")
-    return "".join(parts)
-
-
 def retire(settings: Settings, *, yes: bool = False) -> RetirePlan:
     """Print the plan; with `yes`, and only when every precondition holds, retire the legacy system."""
     plan, shadows = _gather(settings)
@@ -238,23 +176,13 @@ def retire(settings: Settings, *, yes: bool = False) -> RetirePlan:
             fix=failed[0].fix,
             details=check_lines(plan.checks),
         )
-    fold_file = _fold_files(plan)
+    fold_file = fold_files(plan)
     _prove_fold(plan, shadows)
     if not yes:
         return plan
     _act(settings, plan, fold_file)
     plan.outcome = RETIRED
     return plan
-
-
-def _fold_files(plan: RetirePlan) -> tuple[str, str] | None:
-    """(sql text, manifest text) of the fold, or None when there are no legacy files."""
-    if not plan.legacy or plan.fold is None or plan.fold_when is None:
-        return None
-    text = fold_text(plan.legacy)
-    replaces = [Replaced(tag=m.tag, when=m.when, hash=m.hash) for m in plan.legacy]
-    manifest = render_manifest(Path(plan.fold).name, plan.fold_when, drizzle_hash(text.encode("utf-8")), replaces)
-    return text, manifest
 
 
 def _shadows(settings: Settings, target: session.Target, plan: RetirePlan, fold: tuple[str, str] | None) -> _Shadows:
@@ -286,7 +214,7 @@ def _fold_diff(
         if settings.consolidated_dir.is_dir():
             shutil.copytree(settings.consolidated_dir, consolidated)
         consolidated.mkdir(exist_ok=True)
-        _write_fold(consolidated, plan, fold)
+        write_fold(consolidated, plan, fold)
         after = settings.with_overrides(consolidated_dir=str(consolidated))
         after = after.with_overrides(legacy_dir=str(Path(tmp) / "no-legacy"))
         with shadow.shadow(settings) as url:
@@ -318,19 +246,9 @@ def _prove_fold(plan: RetirePlan, shadows: _Shadows) -> None:
         )
 
 
-def _write_fold(folder: Path, plan: RetirePlan, fold: tuple[str, str]) -> list[Path]:
-    assert plan.fold is not None
-    sql_path = folder / Path(plan.fold).name
-    toml_path = sql_path.with_suffix(".toml")
-    folder.mkdir(parents=True, exist_ok=True)
-    sql_path.write_bytes(fold[0].encode("utf-8"))
-    toml_path.write_text(fold[1], encoding="utf-8")
-    return [sql_path, toml_path]
-
-
 def _act(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> None:
     """Files first (undone from git if anything fails: the tree was clean), then the database in one transaction."""
-    repo = _repo(settings)
+    repo = git_repo(settings)
     root = settings.root
     added: list[Path] = []
     edited: list[str] = []
@@ -338,7 +256,7 @@ def _act(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> 
     new_dirs = [d for d in (settings.consolidated_dir, (root / RECORD).parent) if not d.exists()]
     try:
         if fold is not None:
-            added += _write_fold(settings.consolidated_dir, plan, fold)
+            added += write_fold(settings.consolidated_dir, plan, fold)
         for edit in plan.build_edits:
             if apply_build_edit(root, edit):
                 edited.append(edit.file)
@@ -352,7 +270,7 @@ def _act(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> 
         if new_record:
             added.append(record)
         else:
-            edited.append(_relative(record, root))
+            edited.append(relative(record, root))
         if removed:  # absolute paths: the project may sit below the repository's top folder
             repo.git.rm("-q", "--", *[str(root / p) for p in removed])
         repo.git.add("--", *[str(p) for p in added], *[str(root / e) for e in edited])
@@ -387,46 +305,3 @@ def _undo(repo: Any, root: Path, added: list[Path], edited: list[str], removed: 
         repo.git.checkout("HEAD", "--", *restore)
     for p in added:
         p.unlink(missing_ok=True)
-
-
-# ------------------------------------------------------------------------------------------ output
-def render_record(plan: RetirePlan, *, new_file: bool) -> str:
-    """The section written to docs/legacy-migration-retirement.md."""
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    lines = ["# Legacy migration retirement", ""] if new_file else [""]
-    lines += [
-        f"## Retired on {now}",
-        "",
-        f"By `inv legacy.retire --yes` (migrakit {__version__}) against {plan.target}"
-        + (f", from commit {plan.head[:12]}." if plan.head else "."),
-        "",
-        "**Why.** Two migration systems owned one schema, and the legacy runner's own table could say a file was "
-        "applied when it never ran. migrakit now runs and tracks every migration in Drizzle's tracking table, "
-        "where a row exists only after its SQL ran. Before retiring, each file below was proven run (a tracking "
-        "row carries its sha256) and `db.check` found no drift, so the legacy runner is no longer needed.",
-        "",
-    ]
-    if plan.legacy:
-        lines += [
-            f"**Legacy files** (removed; their SQL lives on byte for byte in `{plan.fold}`, which fresh databases "
-            "run and databases that ran these files only record):",
-            "",
-            "| file | sha256 | tracking row id | created_at |",
-            "|---|---|---|---|",
-        ]
-        for m in plan.legacy:
-            row_id, created = plan.recorded.get(m.hash, (None, None))
-            lines.append(f"| `{m.path}` | `{m.hash}` | {row_id} | {created} |")
-        lines.append("")
-    if plan.scripts:
-        lines += ["**Legacy scripts** (removed):", ""]
-        lines += [f"- `{s}` (sha256 `{plan.script_hashes.get(s, '?')}`)" for s in plan.scripts]
-        lines.append("")
-    if plan.table:
-        lines += [f"**Legacy tracking table** `{plan.table}` ({plan.table_rows} row(s)) dropped.", ""]
-    if plan.build_edits:
-        lines += ["**Build command** switched to migrakit:", ""]
-        lines += [f"- `{e.file}` {e.where}: `{e.before}` -> `{e.after}`" for e in plan.build_edits]
-        lines.append("")
-    lines += ["**Checks:**", ""] + [f"- {c.name}: {c.found}" for c in plan.checks] + [""]
-    return "\n".join(lines)
