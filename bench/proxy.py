@@ -47,6 +47,10 @@ class LatencyProxy:
         self.close_turns = 0  # bursts that are only a Terminate ('X'): nothing is waited for
         # set to [] to keep (connection, its first TRACE_BYTES) of each client-to-server burst
         self.trace: list[tuple[int, bytes]] | None = None
+        # True: a frozen network with TCP alive. Nothing is forwarded either way and new connections are accepted
+        # but not connected upstream; every socket stays open (its kernel still answers keepalives). False again:
+        # what was held back goes on.
+        self.frozen = False
         self._active = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -115,6 +119,7 @@ class LatencyProxy:
         upstream_w = None
         try:
             number = self.connections
+            await self._thaw()
             host, port = self.upstream
             if host.startswith("/"):  # a unix socket directory, as libpq names it
                 upstream_r, upstream_w = await asyncio.open_unix_connection(f"{host}/.s.PGSQL.{port}", limit=self.chunk)
@@ -141,6 +146,10 @@ class LatencyProxy:
                 if w is not None:
                     w.close()
 
+    async def _thaw(self) -> None:
+        while self.frozen:
+            await asyncio.sleep(0.02)
+
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, last: list[Any], way: str) -> None:
         """Copy `reader` to `writer`, each read delivered `delay` seconds after it arrived."""
         loop = asyncio.get_running_loop()
@@ -152,6 +161,7 @@ class LatencyProxy:
                 wait = due - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)
+                await self._thaw()
                 if not data:  # EOF: half-close, as the sender did
                     if writer.can_write_eof():
                         writer.write_eof()

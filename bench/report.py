@@ -133,7 +133,7 @@ def targets(results: Results) -> list[tuple[str, str, str]]:
 # ------------------------------------------------------------------------------------------ render
 def _suite_table(suite: Suite, labels: dict[str, str]) -> list[str]:
     psql, drz = suite.median("psql"), suite.median("drizzle")
-    trips = ("", "") if not suite.turns else (" round trips |", " ---: |")
+    trips = ("", "") if not suite.turns else (" round trips (set-up + queries + close) |", " ---: |")
     out = [
         f"### {suite.title}",
         "",
@@ -144,12 +144,17 @@ def _suite_table(suite: Suite, labels: dict[str, str]) -> list[str]:
         med = median(times)
         out.append(
             f"| {labels[key]} | {med:.3f} s | {min(times):.3f} s | {max(times):.3f} s "
-            f"| {_fmt(_ratio(med, psql))} | {_fmt(_ratio(med, drz))} |" + (f" {suite.turns[key]} |" if suite.turns else "")
+            f"| {_fmt(_ratio(med, psql))} | {_fmt(_ratio(med, drz))} |" + (f" {_trips(suite, key)} |" if suite.turns else "")
         )
     out.append("")
     out += [f"- check: {c}" for c in suite.checks]
     out += [f"- **PROBLEM**: {p}" for p in suite.problems] or ["- every check passed"]
     return out + [""]
+
+
+def _trips(suite: Suite, key: str) -> str:
+    parts = suite.turn_parts.get(key)
+    return f"{suite.turns[key]} ({parts[0]} + {parts[1]} + {parts[2]})" if parts else str(suite.turns[key])
 
 
 def render(results: Results) -> str:
@@ -158,7 +163,11 @@ def render(results: Results) -> str:
     out += [
         "",
         "Times are wall-clock medians; ÷ columns are the runner's median divided by psql's / Drizzle's (lower is faster); "
-        "round trips are client-to-server bursts the proxy saw (connection set-up included).",
+        "round trips are the client-to-server bursts the proxy saw in a runner's last run, per runner: connection "
+        "set-up (the startup message, after an SSLRequest where the client sends one: psycopg's libpq does, sslmode=prefer, "
+        "for migrakit and the one-message floor alike), queries, and bursts that only close a connection (Terminate, not waited for). A query "
+        "burst is waited for, except a connection's last one when it ends with Terminate (migrakit's lock "
+        "release: ROLLBACK, Terminate).",
         "",
     ]
     for suite in results.suites:
@@ -187,7 +196,7 @@ def render(results: Results) -> str:
             "### Giant statement",
             "",
             f"`migrakit db.migrate` applying a migration that is one {g.file_bytes / 1e6:.1f} MB `INSERT ... VALUES` "
-            f"(outside the pipeline, sent as COPY data: db/large_statement.py): exit 0 in {g.seconds:.1f} s, peak RSS {g.peak / 2**20:.0f} MiB = "
+            f"(outside the pipeline, sent as COPY data: db/run/large_statement.py): exit 0 in {g.seconds:.1f} s, peak RSS {g.peak / 2**20:.0f} MiB = "
             f"{g.peak / g.file_bytes:.2f}× the statement ({(g.peak - g.baseline) / g.file_bytes:.2f}× above the "
             f"{g.baseline / 2**20:.0f} MiB the same command peaks at on a one-statement folder).",
             "",

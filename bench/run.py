@@ -31,6 +31,16 @@ PARTS = ("proxy", "direct", "status", "help", "memory", "giant")
 QUICK = {"repeat": 1, "proxy_size": "6x3", "direct_size": "20x3", "status_migrations": 100, "memory_mb": 1.0, "giant_mb": 2.0, "help_runs": 2}
 
 
+MODE1_TRIPS = (
+    "migrakit Mode 1's round trips through the proxy, on a new database: its two connections opened at once "
+    "(SSLRequest and startup each: 4 bursts, 2 waits, as the one-message floor's one connection costs 2 waits); "
+    "the lock's message (lock, writability, server pid and the tracking rows, read under the lock: 1 wait, needed "
+    "before anything is planned); the pipelined batch (the tracking table's CREATE in its own transaction, then "
+    "every migration, one Sync at the end: 1 wait); the lock's ROLLBACK with its Terminate, and the migrating "
+    "connection's Terminate (not waited for). The floor: 2 waits to connect, 1 for its query, a Terminate."
+)
+
+
 def _size(text: str) -> tuple[int, int]:
     migrations, _, statements = text.lower().partition("x")
     try:
@@ -97,7 +107,7 @@ def _memory(pg: Postgres, work: Path, megabytes: float) -> Memory:
 
 def _giant(pg: Postgres, work: Path, megabytes: float) -> Memory:
     """Peak memory of applying ONE statement of `megabytes` MB (it runs outside the pipeline, see
-    run_pipelined.PIPELINE_STATEMENT_LIMIT, and travels as COPY data, see db/large_statement.py), against the
+    pipelined.PIPELINE_STATEMENT_LIMIT, and travels as COPY data, see db/run/large_statement.py), against the
     statement's size."""
     folder, statement_bytes = synth.write_giant_statement(work / "giant", megabytes)
     tiny = synth.write_trivial_folder(work / "tiny_giant", 1)
@@ -122,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
                     direct_ms, proxied_ms = round_trip(pg.url) * 1e3, round_trip(pg.url_of("postgres", proxy.port)) * 1e3
                     results.notes.append(f"`SELECT 1` round trip: {direct_ms:.2f} ms direct, {proxied_ms:.2f} ms through the proxy")
                     results.suites.append(_suite(pg, work, args, runners, proxy))
+                    results.notes.append(MODE1_TRIPS)
             if "direct" in args.only:
                 results.suites.append(_suite(pg, work, args, runners, None))
             if "status" in args.only:

@@ -16,11 +16,12 @@ import psycopg
 from tests.interop import drizzle
 
 from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
-from migrakit.db import server, tracking
-from migrakit.db.executor import Executor
-from migrakit.db.run_base import Options
+from migrakit.db import tracking
+from migrakit.db.connect import server
+from migrakit.db.run.executor import Executor
+from migrakit.db.run.strategies.base import Options
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate as run_migrate
 
 from .pg import BIN
 
@@ -35,7 +36,7 @@ class Job:
 
 def mode1(job: Job, *, pipeline: bool = True) -> None:
     settings = load_settings(job.workdir, env={}, database_url=job.url, migrations_dir=str(job.folder), pipeline=pipeline)
-    runner.migrate(settings)
+    run_migrate(settings)
 
 
 def mode1_unpipelined(job: Job) -> None:

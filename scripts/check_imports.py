@@ -4,9 +4,10 @@
 1. No import cycle between migrakit's modules, counting every import: top-level, inside a function, and under
    `if TYPE_CHECKING:` (a cycle there is still a tangle a reader has to untie, and the lazy import that hides it
    at run time only moves the failure to the first call).
-2. No module over 500 lines (MAX_LINES), except those in OVERSIZED, which name why they are allowed for now.
+2. No module over 400 lines (MAX_LINES), except those in OVERSIZED, which name why they are allowed for now.
+3. No package holding more than 15 modules directly (MAX_MODULES; a sub-package's modules are its own).
 
-Reads the files with ast, imports nothing. Exit 0 when both hold, 1 with every offence listed otherwise.
+Reads the files with ast, imports nothing. Exit 0 when all three hold, 1 with every offence listed otherwise.
   .venv/bin/python scripts/check_imports.py [SRC_DIR]
 """
 
@@ -14,13 +15,18 @@ from __future__ import annotations
 
 import ast
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-MAX_LINES = 500
-# Modules allowed over MAX_LINES, with the reason. Split by the redesign (issue 14) in parallel branches: the lead
-# deletes each entry when its split lands, and a listed module that is back under the limit is reported too.
-OVERSIZED: dict[str, str] = {}
+MAX_LINES = 400
+MAX_MODULES = 15
+# Modules allowed over MAX_LINES, with the reason. Each is to be split by job (issue 22); the entry goes when its
+# split lands, and a listed module that is back under the limit is reported too.
+_EDITED_ELSEWHERE = "over 400 since the limit came down from 500; other branches of this round edit it: split after"
+OVERSIZED: dict[str, str] = {
+    "migrakit.sources.config": _EDITED_ELSEWHERE,  # 443: the settings' keys and their checks
+    "migrakit.workflows.fleet": _EDITED_ELSEWHERE,  # 429: the pool, and the four per-target recipes
+}
 # Import cycles known today, each allowed only while its modules stay within the listed set. Removed by the
 # redesign's branches in parallel: the lead deletes each entry when the branch that unties it lands (an entry that
 # matches no cycle any more is reported, like a stale ignore).
@@ -51,6 +57,17 @@ def imported_modules(tree: ast.Module, module: str, is_package: bool, modules: s
                 base = node.module or ""
             for alias in node.names:
                 yield (f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base), node.lineno
+
+
+def package_sizes(modules: Iterable[str], packages: set[str]) -> dict[str, int]:
+    """package -> how many modules (.py files, `__init__` aside) it holds directly: a sub-package is a room of its
+    own, counted on its own."""
+    sizes: dict[str, int] = {}
+    for module in modules:
+        parent = module.rpartition(".")[0]
+        if parent in packages and module not in packages:
+            sizes[parent] = sizes.get(parent, 0) + 1
+    return sizes
 
 
 def build_graph(src: Path) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
@@ -151,6 +168,10 @@ def main(argv: list[str]) -> int:
             problems.append(f"{module} has {count} lines (limit {MAX_LINES}): split it by job")
         elif count <= MAX_LINES and module in OVERSIZED:
             problems.append(f"{module} has {count} lines now: delete its entry in OVERSIZED ({Path(__file__).name})")
+    packages = {module_name(p, src) for p in src.rglob("__init__.py")}
+    for package, count in sorted(package_sizes(lines, packages).items()):
+        if count > MAX_MODULES:
+            problems.append(f"{package} holds {count} modules directly (limit {MAX_MODULES}): group them by job")
     for known in KNOWN_CYCLES:
         if known not in used:
             problems.append(f"the known cycle among {', '.join(sorted(known))} is gone or grew: update KNOWN_CYCLES")

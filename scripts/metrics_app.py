@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import sys
 
-from migrakit.db.server import connect
-from migrakit.db.session import resolve_target
+from migrakit.db.connect.server import connect
+from migrakit.db.connect.session import resolve_target
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 

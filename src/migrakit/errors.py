@@ -1,4 +1,4 @@
-"""The migrakit error family: structured errors that carry data; render/errors.py turns them into text.
+"""The migrakit error family: structured errors that carry data; render/error_text.py turns them into text.
 
 MigrakitError                 exit 1   base: message, file, migration, statement_no, line, col, fix (a Fix), state
  +-- ConfigError              exit 2   bad pyproject key, no database reachable
@@ -11,6 +11,7 @@ MigrakitError                 exit 1   base: message, file, migration, statement
  +-- DatabaseUnavailable      exit 6   cannot connect (unreachable, wrong password, missing permission)
  +-- InspectionFailed         exit 1   a schema could not be read (its catalog changed meanwhile) or compared
  +-- LintFindings             exit 7   db.lint (or db.migrate --lint) found what --fail-on refuses
+ +-- Interrupted              exit 130 SIGINT (Ctrl-C), 143 SIGTERM: the running statement cancelled, rolled back
 
 A task's exit code comes from exactly two places: the error it raised (`exit_code` below) or, when it returned,
 its report's `exit_code` property (e.g. a plan printed without --yes: ConfirmationRequired.exit_code).
@@ -157,15 +158,31 @@ class LintFindings(MigrakitError):
 
     exit_code = 7
     kind = "lint-findings"
+class Interrupted(MigrakitError):
+    """A run stopped by a signal: the running statement was cancelled and its migration's transaction rolled
+    back. Exits as a shell reports a process killed by the signal: 128 + its number (130 SIGINT, 143 SIGTERM)."""
+
+    kind = "interrupted"
+    exit_code = 130
+
+    def __init__(self, message: str, *, signum: int = 2, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.exit_code = 128 + signum
 
 
-EXIT_CODES = {
-    "ok": 0,
-    "error": 1,
-    "config": ConfigError.exit_code,
-    "drift": DriftError.exit_code,
-    "lock-timeout": LockTimeout.exit_code,
-    "confirmation-required": ConfirmationRequired.exit_code,
-    "database-unavailable": DatabaseUnavailable.exit_code,
-    "lint-findings": LintFindings.exit_code,
-}
+class Signalled(KeyboardInterrupt):
+    """Raised in the main thread by the handler of SIGINT or SIGTERM (tasks/_run.py), so the wait in progress
+    stops as on Ctrl-C (psycopg cancels the statement it waits for on a KeyboardInterrupt)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return {2: "SIGINT", 15: "SIGTERM"}.get(self.signum, f"signal {self.signum}")
+
+
+def signal_of(exc: BaseException) -> int:
+    """The signal number a KeyboardInterrupt stands for (a bare one: SIGINT)."""
+    return exc.signum if isinstance(exc, Signalled) else 2

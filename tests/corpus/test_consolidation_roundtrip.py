@@ -6,12 +6,13 @@ import shutil
 import psycopg
 import pytest
 
-from migrakit.db import schema_diff as schema
-from migrakit.db import server
+from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import DriftError
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
 from migrakit.workflows.consolidate import consolidate
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status
 from tests.fixtures.pg import dump_schema
 
 pytestmark = pytest.mark.corpus
@@ -63,11 +64,11 @@ def test_consolidated_folder_stays_valid_for_drizzle_kit(project, corpus_dir):
 
 def test_fresh_database_gets_the_originals_schema_with_one_row_for_the_consolidation(project, db_url, pg_server_url, pg_bin):
     root, report = project
-    applied = runner.migrate(settings_for(root, db_url)).applied
+    applied = migrate(settings_for(root, db_url)).applied
     assert applied == ["0000_fine_steel_serpent", report.plan.stem]
     assert [c for _, c in rows(db_url)] == [1738890788092, 1746566491575]  # the consolidation's `when` = 0025's
     with server.shadow_database(pg_server_url, "mk_originals") as originals:
-        runner.migrate(settings_for(root, originals, originals=True))
+        migrate(settings_for(root, originals, originals=True))
         assert len(rows(originals)) == 26
         assert schema.diff_statements(originals, db_url) == []
         assert dump_schema(originals, pg_bin) == dump_schema(db_url, pg_bin)
@@ -75,13 +76,13 @@ def test_fresh_database_gets_the_originals_schema_with_one_row_for_the_consolida
 
 def test_database_that_ran_the_originals_accepts_the_consolidation_without_rerunning(project, db_url, pg_bin):
     root, report = project
-    runner.migrate(settings_for(root, db_url, originals=True))
+    migrate(settings_for(root, db_url, originals=True))
     before = dump_schema(db_url, pg_bin)
-    result = runner.migrate(settings_for(root, db_url))
+    result = migrate(settings_for(root, db_url))
     assert result.applied == [] and result.recorded == [report.plan.stem]
     assert dump_schema(db_url, pg_bin) == before  # nothing ran
     assert rows(db_url)[-1] == (report.plan.migration.hash, 1746566491575)
-    assert runner.status(settings_for(root, db_url)).plan.problems == ()
+    assert status(settings_for(root, db_url)).plan.problems == ()
 
 
 def test_database_that_ran_only_some_of_the_originals_refuses(project, db_url, tmp_path):
@@ -91,10 +92,10 @@ def test_database_that_ran_only_some_of_the_originals_refuses(project, db_url, t
     journal = json.loads((partial / "meta" / "_journal.json").read_text())
     journal["entries"] = journal["entries"][:11]  # 0000-0010 ran here, 0011-0025 did not
     (partial / "meta" / "_journal.json").write_text(json.dumps(journal, indent=2))
-    runner.migrate(load_settings(root, env={}, database_url=db_url, migrations_dir=str(partial), consolidated_dir=str(tmp_path / "none")))
+    migrate(load_settings(root, env={}, database_url=db_url, migrations_dir=str(partial), consolidated_dir=str(tmp_path / "none")))
     before = rows(db_url)
     with pytest.raises(DriftError) as info:
-        runner.migrate(settings_for(root, db_url))
+        migrate(settings_for(root, db_url))
     assert "ran only 10 of them" in info.value.message
     assert "not run: 0011_huge_newton_destine," in info.value.message
     assert rows(db_url) == before

@@ -7,7 +7,7 @@ import pytest
 
 from migrakit.errors import MigrationFailed
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.pg import dump_schema, reference_schema
 
 pytestmark = pytest.mark.corpus
@@ -46,7 +46,7 @@ def test_corpus_case_matches_drizzle(case_name, corpus_dir, db_url, pg_server_ur
     drizzle_failed = error_file.exists()
     if drizzle_failed and has_extension(db_url, "uuid-ossp"):
         # This server has contrib: the case's failure (a missing extension) cannot happen here.
-        report = runner.migrate(settings)
+        report = migrate(settings)
         journal = json.loads((case / "migrations" / "meta" / "_journal.json").read_text())
         assert report.applied == [e["tag"] for e in journal["entries"]]
         assert [r["created_at"] for r in actual_rows(db_url)] == [str(e["when"]) for e in journal["entries"]]
@@ -55,7 +55,7 @@ def test_corpus_case_matches_drizzle(case_name, corpus_dir, db_url, pg_server_ur
     if drizzle_failed:
         expected_error = error_file.read_text()
         with pytest.raises(MigrationFailed) as info:
-            runner.migrate(settings)
+            migrate(settings)
         err = info.value
         assert err.sqlstate in expected_error
         failed_sql = expected_error.split("Failed query: ", 1)[1].split("\n", 1)[0]
@@ -63,7 +63,7 @@ def test_corpus_case_matches_drizzle(case_name, corpus_dir, db_url, pg_server_ur
         assert "uuid-ossp" in (err.fix or "")
         assert err.file and err.line
     else:
-        runner.migrate(settings)
+        migrate(settings)
     assert actual_rows(db_url) == expected_rows(case)
     assert dump_schema(db_url, pg_bin) == reference_schema(case, "schema.sql", pg_server_url, pg_bin)
 
@@ -72,7 +72,7 @@ def test_corpus_case_matches_drizzle(case_name, corpus_dir, db_url, pg_server_ur
 def test_second_run_applies_nothing(case_name, corpus_dir, db_url, tmp_path):
     case = corpus_dir / case_name
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(case / "migrations"))
-    runner.migrate(settings)
-    again = runner.migrate(settings)
+    migrate(settings)
+    again = migrate(settings)
     assert again.applied == []
     assert len(actual_rows(db_url)) == len(expected_rows(case))

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status as run_status
 from tests.fixtures.pg import dump_schema, reference_schema
 from tests.interop.drizzle import tracking_rows
 
@@ -17,7 +18,7 @@ CASE = "reactive-resume-v1"
 def test_reactive_resume_v1_matches_drizzle(corpus_dir, db_url, pg_server_url, pg_bin, tmp_path):
     case = corpus_dir / CASE
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(case / "migrations"))
-    report = runner.migrate(settings)
+    report = migrate(settings)
     expected = json.loads((case / "expected" / "tracking.json").read_text())
     assert report.applied == [r["name"] for r in expected]
     # every column but applied_at's value (a timestamp): id, hash, created_at, name, and applied_at IS NULL
@@ -28,9 +29,9 @@ def test_reactive_resume_v1_matches_drizzle(corpus_dir, db_url, pg_server_url, p
 def test_reactive_resume_v1_second_run_applies_nothing(corpus_dir, db_url, tmp_path):
     case = corpus_dir / CASE
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(case / "migrations"))
-    runner.migrate(settings)
+    migrate(settings)
     first = tracking_rows(db_url)
-    assert runner.migrate(settings).applied == []
+    assert migrate(settings).applied == []
     assert tracking_rows(db_url) == first
-    status = runner.status(settings)
+    status = run_status(settings)
     assert status.plan.pending == () and status.plan.problems == () and status.plan.drizzle_pending == ()

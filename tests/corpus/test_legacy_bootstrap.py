@@ -10,10 +10,12 @@ import psycopg
 import pytest
 
 from migrakit.errors import ConfigError, DriftError, MigrationFailed
-from migrakit.render.report import render_bootstrap
+from migrakit.render.run import render_bootstrap
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
-from tests.fixtures.cli import run_cli
+from migrakit.workflows.bootstrap import bootstrap as run_bootstrap
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status as run_status
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.pg import dump_schema, reference_schema
 
 pytestmark = pytest.mark.corpus
@@ -40,9 +42,9 @@ def rows(db_url):
 
 def test_bootstrap_runs_022_to_026_after_the_drizzle_part(case, tmp_path, db_url, pg_server_url, pg_bin):
     settings = settings_for(case, tmp_path, db_url)
-    runner.migrate(settings)
+    migrate(settings)
     drizzle_rows = rows(db_url)
-    report = runner.bootstrap(settings)
+    report = run_bootstrap(settings)
     assert report.applied == LEGACY
 
     after = rows(db_url)
@@ -76,14 +78,14 @@ def test_bootstrap_runs_022_to_026_after_the_drizzle_part(case, tmp_path, db_url
 
 def test_second_bootstrap_is_a_no_op(case, tmp_path, db_url):
     settings = settings_for(case, tmp_path, db_url)
-    runner.migrate(settings)
-    runner.bootstrap(settings)
+    migrate(settings)
+    run_bootstrap(settings)
     before = rows(db_url)
-    again = runner.bootstrap(settings)
+    again = run_bootstrap(settings)
     assert again.applied == [] and len(again.plan.applied) == 5
     assert again.already == [] and "nothing to run: all 5 legacy file(s) already ran here" in render_bootstrap(again)
     assert rows(db_url) == before
-    status = runner.status(settings)
+    status = run_status(settings)
     assert status.plan.problems == ()  # the bootstrap rows are explained by the legacy folder, not unknown
     assert status.legacy is not None and status.legacy.pending == ()
 
@@ -98,10 +100,10 @@ def test_a_legacy_file_failing_halfway_leaves_nothing_of_itself(case, tmp_path, 
     )
     broken.write_text(text)
     settings = settings_for(case, tmp_path, db_url, legacy=legacy)
-    runner.migrate(settings)
+    migrate(settings)
 
     with pytest.raises(MigrationFailed) as info:
-        runner.bootstrap(settings)
+        run_bootstrap(settings)
     err = info.value
     assert err.migration == "025_do_block_backfill" and err.file.endswith("legacy/025_do_block_backfill.sql")
     line = text.splitlines().index("INSERT INTO tier_history SELECT 1;") + 1
@@ -119,34 +121,34 @@ def test_a_legacy_file_failing_halfway_leaves_nothing_of_itself(case, tmp_path, 
         assert conn.execute("SELECT to_regclass('active_projects')").fetchone() == (None,)  # 026 never ran
 
     broken.write_text(original)
-    assert runner.bootstrap(settings).applied == ["025_do_block_backfill", "026_reporting_function"]
+    assert run_bootstrap(settings).applied == ["025_do_block_backfill", "026_reporting_function"]
 
 
 def test_legacy_file_edited_after_it_ran_is_drift(case, tmp_path, db_url):
     legacy = tmp_path / "legacy"
     shutil.copytree(case / "legacy", legacy)
     settings = settings_for(case, tmp_path, db_url, legacy=legacy)
-    runner.migrate(settings)
-    runner.bootstrap(settings)
+    migrate(settings)
+    run_bootstrap(settings)
     path = legacy / "023_settings_jsonb.sql"
     path.write_text(path.read_text() + "\n-- tweaked later\n")
     before = rows(db_url)
     with pytest.raises(DriftError, match="023_settings_jsonb was applied .* has changed") as info:
-        runner.bootstrap(settings)
+        run_bootstrap(settings)
     assert info.value.exit_code == 3
     assert rows(db_url) == before
-    status = runner.status(settings)
+    status = run_status(settings)
     assert [p.kind for p in status.legacy.problems] == ["edited"]
 
 
 def test_bootstrap_never_trusts_a_legacy_tracking_table_or_existing_tables(case, tmp_path, db_url):
     settings = settings_for(case, tmp_path, db_url, legacy_table="schema_migrations")
-    runner.migrate(settings)
+    migrate(settings)
     with psycopg.connect(db_url) as conn:  # the old runner claims every file ran
         conn.execute("CREATE TABLE schema_migrations (version text PRIMARY KEY)")
         conn.execute("INSERT INTO schema_migrations SELECT unnest(%s::text[])", ([t.split("_")[0] for t in LEGACY],))
-    assert [m.tag for m in runner.bootstrap(settings, dry_run=True).plan.pending] == LEGACY
-    assert runner.bootstrap(settings).applied == LEGACY
+    assert [m.tag for m in run_bootstrap(settings, dry_run=True).plan.pending] == LEGACY
+    assert run_bootstrap(settings).applied == LEGACY
 
 
 # ------------------------------------------------------------------------------------------ the partly-run folder
@@ -180,7 +182,7 @@ def _printed_command(output, prefix="db.bootstrap"):
 def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(case, tmp_path, db_url, pg_server_url, pg_bin):
     project = _project(case, tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
-    assert run_cli(["db.migrate"], cwd=project, env=env).returncode == 0
+    assert run_in_process(["db.migrate"], cwd=project, env=env).returncode == 0
     for tag in ["022_drop_old_audit", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]:
         _psql_file(pg_bin, db_url, project / "legacy" / f"{tag}.sql")  # 023 never ran
     with psycopg.connect(db_url) as conn:  # ... and the old runner's table says all five did
@@ -189,20 +191,20 @@ def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(ca
     forward = ["db.bootstrap", "--adopt", "022,024,025,026", "--only", "023"]
 
     # db.baseline: refuses, and names the one command that records 022, 024-026 and runs 023
-    out = run_cli(["db.baseline"], cwd=project, env=env)
+    out = run_in_process(["db.baseline"], cwd=project, env=env)
     assert out.returncode == 3, out.stdout + out.stderr
     assert "Traceback" not in out.stderr
     assert _printed_command(out.stderr) == forward
     assert "023_settings_jsonb" in out.stderr and "never ran here" in out.stderr
 
     # db.bootstrap (no options): fails on 022, whose objects exist; its fix leads to db.check, not back to baseline
-    out = run_cli(["db.bootstrap"], cwd=project, env=env)
+    out = run_in_process(["db.bootstrap"], cwd=project, env=env)
     assert out.returncode == 1 and "022_drop_old_audit" in out.stderr and "already exists" in out.stderr
     assert "migrakit db.check" in out.stderr and "baseline" not in out.stderr
     assert rows(db_url)[3:] == []
 
     # db.check: names 023 as the file that creates account_settings, and prints the same command
-    out = run_cli(["db.check"], cwd=project, env=env)
+    out = run_in_process(["db.check"], cwd=project, env=env)
     assert out.returncode == 3, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     at = lines.index('  table "public"."account_settings": missing from the database')
@@ -210,12 +212,12 @@ def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(ca
     assert _printed_command(out.stdout) == forward
 
     # adopting a file that never ran is refused, naming the objects it lacks; nothing is recorded
-    out = run_cli(["db.bootstrap", "--adopt", "023"], cwd=project, env=env)
+    out = run_in_process(["db.bootstrap", "--adopt", "023"], cwd=project, env=env)
     assert out.returncode == 3 and 'table "public"."account_settings": 023_settings_jsonb creates it' in out.stderr
     assert rows(db_url)[3:] == []
 
     # follow the printed fix
-    out = run_cli(_printed_command(run_cli(["db.check"], cwd=project, env=env).stdout), cwd=project, env=env)
+    out = run_in_process(_printed_command(run_in_process(["db.check"], cwd=project, env=env).stdout), cwd=project, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "recorded 4 legacy file(s) as run, without running them: 022_drop_old_audit, 024_audit_trigger, " in out.stdout
     assert "ran 1 legacy file(s), each in one transaction: 023_settings_jsonb" in out.stdout
@@ -224,10 +226,10 @@ def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(ca
     expected = [(hashlib.sha256((case / "legacy" / f"{t}.sql").read_bytes()).hexdigest(), i) for i, t in enumerate(LEGACY, 1)]
     assert [(h, c) for _, h, c in rows(db_url)[3:]] == expected
     for args, code in ((["db.check"], 0), (["db.status"], 0), (["db.bootstrap"], 0)):
-        out = run_cli(args, cwd=project, env=env)
+        out = run_in_process(args, cwd=project, env=env)
         assert out.returncode == code, (args, out.stdout + out.stderr)
-    assert "no drift" in run_cli(["db.check"], cwd=project, env=env).stdout
-    out = run_cli(["db.baseline"], cwd=project, env=env)
+    assert "no drift" in run_in_process(["db.check"], cwd=project, env=env).stdout
+    out = run_in_process(["db.baseline"], cwd=project, env=env)
     assert out.returncode == 0 and "no baseline needed" in out.stdout
     with psycopg.connect(db_url) as conn:  # 023 really ran: its JSONB default document is there
         account = conn.execute("INSERT INTO accounts (email) VALUES ('ada@example.com') RETURNING id").fetchone()[0]
@@ -240,11 +242,11 @@ def test_seed_partly_run_legacy_folder_fixes_lead_forward_to_a_clean_database(ca
 def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_differs(case, tmp_path, db_url, pg_server_url, pg_bin):
     project = _project(case, tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
-    assert run_cli(["db.migrate"], cwd=project, env=env).returncode == 0
+    assert run_in_process(["db.migrate"], cwd=project, env=env).returncode == 0
     _psql_file(pg_bin, db_url, project / "legacy" / "022_drop_old_audit.sql")
     with psycopg.connect(db_url) as conn:  # someone dropped one of 022's indexes by hand
         conn.execute("DROP INDEX audit_events_payload_gin_idx")
-    out = run_cli(["db.bootstrap", "--adopt", "022"], cwd=project, env=env)
+    out = run_in_process(["db.bootstrap", "--adopt", "022"], cwd=project, env=env)
     assert out.returncode == 3, out.stdout + out.stderr
     assert "cannot adopt 022_drop_old_audit" in out.stderr and "(partial)" in out.stderr
     assert 'index "public"."audit_events_payload_gin_idx": 022_drop_old_audit creates it' in out.stderr
@@ -252,29 +254,29 @@ def test_a_partly_present_legacy_file_is_not_adopted_and_the_error_names_what_di
     assert "Traceback" not in out.stderr
     assert rows(db_url)[3:] == []
 
-    out = run_cli(["db.check"], cwd=project, env=env)  # check names the same object, and no command that would adopt it
+    out = run_in_process(["db.check"], cwd=project, env=env)  # check names the same object, and no command that would adopt it
     assert out.returncode == 3 and "migrakit db.bootstrap --adopt" not in out.stdout
     assert "022_drop_old_audit: index \"public\".\"audit_events_payload_gin_idx\"" in out.stdout
 
     with psycopg.connect(db_url) as conn:  # put it back: now 022 is proven and adopted; the rest run
         conn.execute("CREATE INDEX audit_events_payload_gin_idx ON audit_events USING gin (payload jsonb_path_ops)")
-    out = run_cli(_printed_command(run_cli(["db.check"], cwd=project, env=env).stdout), cwd=project, env=env)
+    out = run_in_process(_printed_command(run_in_process(["db.check"], cwd=project, env=env).stdout), cwd=project, env=env)
     assert out.returncode == 0, out.stdout + out.stderr
     assert [c for _, _, c in rows(db_url)[3:]] == [1, 2, 3, 4, 5]
-    assert run_cli(["db.check"], cwd=project, env=env).returncode == 0
+    assert run_in_process(["db.check"], cwd=project, env=env).returncode == 0
 
 
 def test_bootstrap_only_runs_just_the_files_named_and_leaves_the_rest_pending(case, tmp_path, db_url):
     settings = settings_for(case, tmp_path, db_url)
-    runner.migrate(settings)
-    report = runner.bootstrap(settings, only=["022", "023_settings_jsonb.sql"])
+    migrate(settings)
+    report = run_bootstrap(settings, only=["022", "023_settings_jsonb.sql"])
     assert report.applied == LEGACY[:2] and report.left == LEGACY[2:]
     assert [c for _, _, c in rows(db_url)][3:] == [1, 2]
-    again = runner.bootstrap(settings, only=["023"])  # already ran: nothing to do, said so
+    again = run_bootstrap(settings, only=["023"])  # already ran: nothing to do, said so
     assert again.applied == [] and again.already == ["023_settings_jsonb"]
-    assert runner.bootstrap(settings, only=["025-026"]).applied == LEGACY[3:]
-    assert runner.bootstrap(settings).applied == ["024_audit_trigger"]  # a later file ran first: allowed for legacy files
-    assert runner.status(settings).legacy.pending == ()
+    assert run_bootstrap(settings, only=["025-026"]).applied == LEGACY[3:]
+    assert run_bootstrap(settings).applied == ["024_audit_trigger"]  # a later file ran first: allowed for legacy files
+    assert run_status(settings).legacy.pending == ()
 
 
 @pytest.mark.parametrize(
@@ -288,5 +290,5 @@ def test_bootstrap_only_runs_just_the_files_named_and_leaves_the_rest_pending(ca
 def test_bootstrap_selectors_that_name_no_file_or_one_file_twice_are_config_errors(case, tmp_path, db_url, options, message):
     settings = settings_for(case, tmp_path, db_url)
     with pytest.raises(ConfigError, match=re.escape(message)) as info:
-        runner.bootstrap(settings, **options)
+        run_bootstrap(settings, **options)
     assert info.value.exit_code == 2

@@ -10,7 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.fixtures.cli import run_cli
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 
 
@@ -32,7 +32,7 @@ def untouched(db_url: str) -> bool:
 
 @pytest.mark.parametrize("which", ["build", "dev"])
 def test_no_app_command_exits_2_before_touching_the_database(tmp_path, db_url, which):
-    result = run_cli([which], cwd=project(tmp_path, {}), env={"DATABASE_URL": db_url})
+    result = run_in_process([which], cwd=project(tmp_path, {}), env={"DATABASE_URL": db_url})
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"no app command configured for '{which}'" in result.stderr
     assert "fix:" in result.stderr and f"set [tool.migrakit.app] {which} = " in result.stderr
@@ -51,7 +51,7 @@ def test_no_app_command_exits_2_before_touching_the_database(tmp_path, db_url, w
     ],
 )
 def test_an_app_command_whose_program_cannot_run_exits_2_before_migrating(tmp_path, db_url, command, problem):
-    result = run_cli(["build"], cwd=project(tmp_path, {"build": command}), env={"DATABASE_URL": db_url})
+    result = run_in_process(["build"], cwd=project(tmp_path, {"build": command}), env={"DATABASE_URL": db_url})
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"the app command for 'build' cannot run: {problem}" in result.stderr
     assert "fix:" in result.stderr and "Traceback" not in result.stderr
@@ -59,7 +59,7 @@ def test_an_app_command_whose_program_cannot_run_exits_2_before_migrating(tmp_pa
 
 
 def test_an_unparseable_app_command_exits_2(tmp_path, db_url):
-    result = run_cli(["dev"], cwd=project(tmp_path, {"dev": "{python} -c 'print(1)"}), env={"DATABASE_URL": db_url})
+    result = run_in_process(["dev"], cwd=project(tmp_path, {"dev": "{python} -c 'print(1)"}), env={"DATABASE_URL": db_url})
     assert result.returncode == 2
     assert "is not a valid shell command" in result.stderr and "No closing quotation" in result.stderr
     assert untouched(db_url)
@@ -68,7 +68,7 @@ def test_an_unparseable_app_command_exits_2(tmp_path, db_url):
 def test_a_runnable_app_command_migrates_then_runs(tmp_path, db_url):
     """The check lets through what runs: assignments before the program, {python}, a program on PATH."""
     command = "GREETING=hi {python} -c \"import os; print('app says', os.environ['GREETING'])\""
-    result = run_cli(["build"], cwd=project(tmp_path, {"build": command}), env={"DATABASE_URL": db_url})
+    result = run_in_process(["build"], cwd=project(tmp_path, {"build": command}), env={"DATABASE_URL": db_url})
     assert result.returncode == 0, result.stderr
     assert "applied 1 migration(s): 0000_items" in result.stdout
     assert "app says hi" in result.stdout

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
-from tests.fixtures.cli import migrate_args, run_cli, wait_for
+from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import migrate_args, run_in_process, wait_for
 from tests.fixtures.folders import make_consolidation, make_drizzle_folder
 
 GOOD = ("0000_good", "CREATE TABLE good (id int);")
@@ -36,7 +36,7 @@ def snapshot(db_url, root: Path):
 def refused(tmp_path, db_url, folder, code, *needles, env=None):
     """Run db.migrate; assert the exit code, the message parts and that nothing changed. Returns stderr."""
     before = snapshot(db_url, tmp_path)
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path, env=env)
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path, env=env)
     assert result.returncode == code, result.stdout + result.stderr
     for needle in needles:
         assert needle in result.stderr, f"{needle!r} not in:\n{result.stderr}"
@@ -135,7 +135,7 @@ def test_what_drizzle_accepts_runs_with_warnings(tmp_path, db_url):
     )
     edit_journal(folder, lambda j: [e.update(idx=i * 2) for i, e in enumerate(j["entries"])])  # idx 0, 2, 4
     (folder / "0001_orphan.sql").write_text("DROP TABLE good;")  # in no journal entry: ignored
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "applied 3 migration(s): 0000_good, 0002_b, 0003_c" in out
@@ -158,7 +158,7 @@ def test_the_untouched_template_is_refused_and_with_allow_empty_recorded_as_driz
     )
     err = refused(tmp_path, db_url, folder, 1, "migration 0001_custom holds no SQL statement: its SQL was never written")
     assert "also forgotten" not in err  # an empty file is no forgotten --custom migration
-    result = run_cli(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "applied 4 migration(s)" in result.stdout
     assert "warning: migrations/0001_custom.sql holds no SQL statement: still db.generate --custom's header and nothing else: db.migrate refuses it" in result.stdout
@@ -175,7 +175,7 @@ def test_bom_and_crlf_run_and_keep_the_hash_of_the_bytes(tmp_path, db_url):
     bom_crlf = b"\xef\xbb\xbfCREATE TABLE a (id int);\r\n--> statement-breakpoint\r\nCREATE TABLE b (id int);\r\n"
     crlf = b"CREATE TABLE c (\r\n  id int\r\n);\r\n"
     folder = make_drizzle_folder(tmp_path, [("0000_bom", bom_crlf), ("0001_crlf", crlf)])
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "warning: migrations/0000_bom.sql starts with a UTF-8 byte order mark" in result.stdout
     assert "0001_crlf" not in result.stdout.split("applied", 1)[1].split("\n", 1)[1]  # no warning for CRLF
@@ -196,7 +196,7 @@ def test_unreachable_database(tmp_path):
     folder = make_drizzle_folder(tmp_path, [GOOD])
     before = snapshot_files(tmp_path)
     url = "postgresql://app:Unreachable-S3cret@127.0.0.1:1/app"
-    result = run_cli(migrate_args(None, folder), cwd=tmp_path, env={"DATABASE_URL": url})
+    result = run_in_process(migrate_args(None, folder), cwd=tmp_path, env={"DATABASE_URL": url})
     assert result.returncode == 6
     assert "error: cannot connect to postgresql://app:***@127.0.0.1:1/app: the server is unreachable" in result.stderr
     assert "fix:" in result.stderr
@@ -254,7 +254,7 @@ def test_wrong_password_is_never_printed(tmp_path, password_role_url):
     secret = "Wr0ng-Pa55word-xyzzy"
     url = with_user(db_url, role, secret)
     for args, env in ((migrate_args(None, folder), {"DATABASE_URL": url}), (migrate_args(url, folder), {})):
-        result = run_cli(args, cwd=tmp_path, env=env)
+        result = run_in_process(args, cwd=tmp_path, env=env)
         assert result.returncode == 6, result.stderr
         assert "authentication failed" in result.stderr
         assert f"{role}:***@" in result.stderr
@@ -280,7 +280,7 @@ def test_no_permission_to_create_the_tracking_schema(tmp_path, db_url, low_role)
     _, low_url = low_role
     folder = make_drizzle_folder(tmp_path, [("0000_select", "SELECT 1;")])
     before = snapshot(db_url, tmp_path)
-    result = run_cli(migrate_args(low_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(low_url, folder), cwd=tmp_path)
     assert result.returncode == 6, result.stderr
     assert 'error: the database role may not create the tracking table "drizzle"."__drizzle_migrations"' in result.stderr
     assert "permission denied for database" in result.stderr
@@ -291,11 +291,11 @@ def test_no_permission_to_create_the_tracking_schema(tmp_path, db_url, low_role)
 def test_no_permission_on_the_tracking_schema(tmp_path, db_url, low_role):
     name, low_url = low_role
     folder = make_drizzle_folder(tmp_path, [GOOD])
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     (folder.parent / "more").mkdir()
     more = make_drizzle_folder(tmp_path / "more", [GOOD, ("0001_insert", "INSERT INTO good VALUES (1);")])
     before = snapshot(db_url, tmp_path)
-    result = run_cli(migrate_args(low_url, more), cwd=tmp_path)
+    result = run_in_process(migrate_args(low_url, more), cwd=tmp_path)
     assert result.returncode == 6, result.stderr
     assert 'error: the database role may not read the tracking table "drizzle"."__drizzle_migrations"' in result.stderr
     assert "permission denied for schema drizzle" in result.stderr
@@ -307,7 +307,7 @@ def test_no_permission_on_the_tracking_schema(tmp_path, db_url, low_role):
         conn.execute(f"GRANT SELECT, INSERT ON drizzle.__drizzle_migrations TO {name}")
         conn.execute(f"GRANT USAGE ON SEQUENCE drizzle.__drizzle_migrations_id_seq TO {name}")
         conn.execute(f"GRANT INSERT ON good TO {name}")
-    result = run_cli(migrate_args(low_url, more), cwd=tmp_path)
+    result = run_in_process(migrate_args(low_url, more), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "applied 1 migration(s): 0001_insert" in result.stdout
 
@@ -317,7 +317,7 @@ def test_a_failing_run_in_ci_prints_the_whole_error(tmp_path, db_url):
     folder = make_drizzle_folder(
         tmp_path, [GOOD, ("0001_bad", "CREATE TABLE half (id int);\n--> statement-breakpoint\nINSERT INTO missing VALUES (1);")]
     )
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path, env={"CI": "true", "TERM": "dumb"})
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path, env={"CI": "true", "TERM": "dumb"})
     assert result.returncode == 1
     err = result.stderr
     assert "error: migration 0001_bad failed at statement 2 of 2" in err
@@ -327,7 +327,7 @@ def test_a_failing_run_in_ci_prints_the_whole_error(tmp_path, db_url):
         "applied and tracked before it in this run: 0000_good" in err
     assert "fix:    create the table in an earlier migration" in err
 
-    as_json = run_cli(migrate_args(db_url, folder, "--json"), cwd=tmp_path)
+    as_json = run_in_process(migrate_args(db_url, folder, "--json"), cwd=tmp_path)
     assert as_json.returncode == 1
     error = json.loads(as_json.stdout)["error"]
     assert error["kind"] == "migration-failed" and error["exit_code"] == 1
@@ -337,7 +337,7 @@ def test_a_failing_run_in_ci_prints_the_whole_error(tmp_path, db_url):
 
 def test_a_timeout_setting_the_server_would_refuse_is_a_configuration_error(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [GOOD])
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path, env={"MIGRAKIT_LOCK_TIMEOUT": "5 parsecs"})
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path, env={"MIGRAKIT_LOCK_TIMEOUT": "5 parsecs"})
     assert result.returncode == 2, result.stderr
     # refused when the settings load, before connecting (tests/integration/test_settings_match_server.py proves
     # the check reads durations exactly as the server does)

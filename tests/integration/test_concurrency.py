@@ -1,14 +1,18 @@
-"""One migrator at a time, and no migration queued behind a long transaction: real processes, real locks."""
+"""One migrator at a time, and no migration queued behind a long transaction: real processes racing, real locks
+(a single run against a lock the test holds runs in-process)."""
 
 import psycopg
+import pytest
 
 from migrakit.core.events import LockRetry
-from migrakit.db.lock import lock_key
+from migrakit.db.run.lock import lock_key
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
-from tests.fixtures.cli import SLEEP, migrate_args, run_cli, sleeping, start_cli
+from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import SLEEP, migrate_args, run_in_process, sleeping, start_cli
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import tables, tracked
+
+pytestmark = pytest.mark.concurrency
 
 KEY = lock_key("drizzle", "__drizzle_migrations")
 
@@ -71,7 +75,7 @@ def test_giving_up_on_the_migration_lock_exits_4_and_changes_nothing(tmp_path, d
     folder = three_migrations(tmp_path)
     with psycopg.connect(db_url, autocommit=True, application_name="deploy-42") as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (KEY,))
-        result = run_cli(migrate_args(db_url, folder), cwd=tmp_path, env={"MIGRAKIT_LOCK_WAIT_TIMEOUT": "1"})
+        result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path, env={"MIGRAKIT_LOCK_WAIT_TIMEOUT": "1"})
         pid = holder.info.backend_pid
     assert result.returncode == 4, result.stderr
     assert "another migrator has held the migration lock for more than 1s" in result.stderr
@@ -85,7 +89,7 @@ def test_giving_up_on_the_migration_lock_exits_4_and_changes_nothing(tmp_path, d
 
 def test_lock_timeout_gives_up_naming_the_migration_and_the_blocking_session(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (id int);")])
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     add_migration(folder, "0001_add_column", "ALTER TABLE t ADD COLUMN x int;")
     add_migration(folder, "0002_later", "CREATE TABLE later (id int);")
     before = (folder / "0001_add_column.sql").read_bytes()
@@ -93,7 +97,7 @@ def test_lock_timeout_gives_up_naming_the_migration_and_the_blocking_session(tmp
         blocker.execute("SELECT count(*) FROM t")  # an open transaction holding ACCESS SHARE on t
         pid = blocker.info.backend_pid
         env = {"MIGRAKIT_LOCK_TIMEOUT": "500ms", "MIGRAKIT_LOCK_RETRIES": "2"}
-        result = run_cli(migrate_args(db_url, folder), cwd=tmp_path, env=env)
+        result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path, env=env)
         blocker.rollback()
     assert result.returncode == 4, result.stderr
     err = result.stderr
@@ -113,7 +117,7 @@ def test_lock_timeout_gives_up_naming_the_migration_and_the_blocking_session(tmp
 def test_a_lock_timeout_retry_succeeds_once_the_long_transaction_ends(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (id int);")])
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder), lock_timeout="300ms")
-    runner.migrate(settings)
+    migrate(settings)
     add_migration(folder, "0001_add_column", "ALTER TABLE t ADD COLUMN x int;")
     blocker = psycopg.connect(db_url)
     blocker.execute("SELECT count(*) FROM t")
@@ -125,7 +129,7 @@ def test_a_lock_timeout_retry_succeeds_once_the_long_transaction_ends(tmp_path, 
             blocker.rollback()  # the long transaction ends before the retry
 
     try:
-        report = runner.migrate(settings, on_event=on_event)
+        report = migrate(settings, on_event=on_event)
     finally:
         blocker.close()
     assert retries == [1]

@@ -17,7 +17,7 @@ def run_corpus_test(tmp_path: Path, ci: str | None) -> subprocess.CompletedProce
     if ci is not None:
         env["CI"] = ci
     return subprocess.run(
-        [sys.executable, "-m", "pytest", TEST, "-rs", "-p", "no:cacheprovider", "-q"],
+        [sys.executable, "-m", "pytest", TEST, "-rs", "-p", "no:cacheprovider", "-q", "-n", "0"],  # one process
         cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

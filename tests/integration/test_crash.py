@@ -1,5 +1,6 @@
 """A migrator killed (SIGKILL) or cut off (pg_terminate_backend) halfway: nothing half-applied, the next run
-applies the migration exactly once. Real `migrakit db.migrate` processes on a real server."""
+applies the migration exactly once. The run that is killed is a real `migrakit db.migrate` process on a real
+server; the reruns after it run in-process (the console script's entry point)."""
 
 import psycopg
 import pytest
@@ -9,13 +10,15 @@ from tests.fixtures.cli import (
     backend_running,
     migrate_args,
     migrator_sessions,
-    run_cli,
+    run_in_process,
     sleeping,
     start_cli,
     wait_for,
 )
 from tests.fixtures.folders import add_migration, make_consolidation, make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query, tables, tracked
+
+pytestmark = pytest.mark.crash
 
 TRANSACTIONAL = [
     ("0000_first", "CREATE TABLE first (id int);"),
@@ -61,7 +64,7 @@ def interrupt(db_url, tmp_path, folder, how, env=None, running="pg_sleep"):
 
 
 def rerun_applies_exactly_once(db_url, tmp_path, folder, expect_resume):
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "applied 2 migration(s): 0001_slow, 0002_after" in result.stdout
     assert ("resuming at statement 3 of 4" in result.stderr) == expect_resume
@@ -109,7 +112,7 @@ def test_interrupted_migration_outside_a_transaction_resumes_after_what_complete
 
 def test_an_interrupted_concurrent_index_is_rebuilt_by_the_next_run(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (id int);")])
-    assert run_cli(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
     add_migration(folder, "0001_idx", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);")
 
     # An old snapshot makes the index build wait (after it has created the index, still INVALID), and ending
@@ -125,7 +128,7 @@ def test_an_interrupted_concurrent_index_is_rebuilt_by_the_next_run(tmp_path, db
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass") == [(False,)]
     assert tracked(db_url, "created_at") == [1_700_000_000_000]
 
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert 'dropped the INVALID index "public"."t_id_idx" an earlier failed or interrupted run left' in result.stderr
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass") == [(True,)]
@@ -144,7 +147,7 @@ def test_a_mode2_file_cut_off_halfway_is_rolled_back_whole_and_applied_by_the_ne
     assert "lost the connection to the database while applying 20240101000000_all (while its file ran, in one transaction)" in err
     assert tables(db_url) == {"first"}
     assert tracked(db_url, "created_at") == [1_700_000_000_000]
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert tables(db_url) == {"first", "a", "b"}
     assert tracked(db_url, "created_at") == [1_700_000_000_000, 1_700_000_005_000]

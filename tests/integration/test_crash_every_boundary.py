@@ -6,7 +6,8 @@ same tracking rows, the same normalized schema, the same table contents, no prog
 The folder mixes plain migrations, a lone CREATE INDEX CONCURRENTLY and a file with its own BEGIN/COMMIT
 (followed by a CREATE INDEX CONCURRENTLY and a plain statement that run outside any transaction).
 
-Real processes on a real server, a fresh database (cloned from the session's template) per kill point."""
+The stopped run is a real process on a real server (SIGKILL needs one); the reference run and the reruns run
+in-process. A fresh database (cloned from the session's template) per kill point."""
 
 import threading
 import uuid
@@ -14,12 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from migrakit.core.statements import split_statements
-from migrakit.db import server
-from tests.fixtures.cli import migrate_args, run_cli
+from migrakit.core.postgres.statements import split_statements
+from migrakit.db.connect import server
+from tests.fixtures.cli import migrate_args, run_cli, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query
 from tests.fixtures.pg import dump_schema
+
+pytestmark = pytest.mark.crash
 
 BP = "\n--> statement-breakpoint\n"
 FOLDER = [
@@ -133,14 +136,14 @@ def test_a_crash_after_any_statement_is_recovered_exactly_once(action, fresh_db,
     assert STATEMENTS == 18
 
     reference = fresh_db()
-    clean = run_cli(migrate_args(reference, folder), cwd=tmp_path)
+    clean = run_in_process(migrate_args(reference, folder), cwd=tmp_path)
     assert clean.returncode == 0, clean.stderr
     expected = state(reference, pg_bin)
     assert len(expected["tracking"]) == len(FOLDER) and expected["progress"] == [] and not expected["invalid_indexes"]
 
     # The count is exact: a failpoint one past the last statement never fires, the run completes.
     beyond = fresh_db()
-    past = run_cli(migrate_args(beyond, folder), cwd=tmp_path, env={"MIGRAKIT_FAILPOINT": f"{action}:{STATEMENTS + 1}"})
+    past = run_in_process(migrate_args(beyond, folder), cwd=tmp_path, env={"MIGRAKIT_FAILPOINT": f"{action}:{STATEMENTS + 1}"})
     assert past.returncode == 0, past.stderr
     assert state(beyond, pg_bin) == expected
 
@@ -157,7 +160,7 @@ def test_a_crash_after_any_statement_is_recovered_exactly_once(action, fresh_db,
         applied = len(query(db, "SELECT 1 FROM drizzle.__drizzle_migrations")) if has_table else 0
         assert applied < len(FOLDER), f"failpoint {action}:{k} stopped nothing"
 
-        rerun = run_cli(migrate_args(db, folder), cwd=tmp_path)
+        rerun = run_in_process(migrate_args(db, folder), cwd=tmp_path)
         assert rerun.returncode == 0, (k, rerun.stderr)
         assert state(db, pg_bin) == expected, f"after {action} at statement {k} of {STATEMENTS}"
         fresh_db.drop(db)

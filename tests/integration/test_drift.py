@@ -1,23 +1,21 @@
 """db.check: the live schema against what the migrations produce, on a real PostgreSQL."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 
-from migrakit.db import schema_diff as schema
-from migrakit.db import server
+from migrakit.core import differences
+from migrakit.db.connect import server
 from migrakit.errors import DriftError
 from migrakit.render.check import render_check
 from migrakit.sources.config import load_settings
 from migrakit.workflows import check as drift
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 
-BIN = Path(sys.executable).parent
 MIGRATIONS = [
     ("0000_accounts", 'CREATE TABLE "accounts" ("id" serial PRIMARY KEY, "email" text NOT NULL);'),
     (
@@ -35,22 +33,23 @@ def project(tmp_path: Path, db_url: str, shadow_url: str):
 
 
 def migrakit(cwd: Path, db_url: str, shadow_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"})
 
 
-def shadow_databases(admin_url: str) -> list[str]:
+def database_names(admin_url: str) -> set[str]:
     with server.connect(admin_url) as conn:
-        return [r[0] for r in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'migrakit_shadow_%'")]
+        return {r[0] for r in conn.execute("SELECT datname FROM pg_database")}
 
 
-def test_a_migrated_database_has_no_drift(tmp_path, db_url, pg_server_url):
+def test_a_migrated_database_has_no_drift(tmp_path, db_url, pg_server_url, monkeypatch):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
-    before = shadow_databases(pg_server_url)
+    migrate(settings)
+    made: list[str] = []  # the shadows this check creates, by name: other xdist workers may share the server
+    real_create = server.create_database
+    monkeypatch.setattr(server, "create_database", lambda url, name, **kw: made.append(name) or real_create(url, name, **kw))
     report = drift.check(settings)
     assert not report.drifted and report.diff.equal
-    assert shadow_databases(pg_server_url) == before  # the shadow was dropped
+    assert made and not set(made) & database_names(pg_server_url)  # the shadow was made, and dropped
     result = migrakit(tmp_path, db_url, pg_server_url, "db.check")
     assert result.returncode == 0, result.stderr
     assert "no drift" in result.stdout
@@ -58,7 +57,7 @@ def test_a_migrated_database_has_no_drift(tmp_path, db_url, pg_server_url):
 
 def test_a_column_changed_by_hand_is_named_and_exits_with_the_drift_code(tmp_path, db_url, pg_server_url):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
+    migrate(settings)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute('ALTER TABLE "projects" ALTER COLUMN "name" TYPE varchar(40)')
 
@@ -66,7 +65,7 @@ def test_a_column_changed_by_hand_is_named_and_exits_with_the_drift_code(tmp_pat
     assert report.drifted
     [difference] = report.diff.differences
     assert difference.object == 'column "public"."projects"."name"'
-    assert difference.kind == schema.CHANGED
+    assert difference.kind == differences.CHANGED
     assert difference.expected == '"name" text not null'
     assert difference.actual == '"name" character varying(40) not null'
     assert difference.sql == ('alter table "public"."projects" alter column "name" set data type text using "name"::text;',)
@@ -93,7 +92,7 @@ def test_a_column_changed_by_hand_is_named_and_exits_with_the_drift_code(tmp_pat
 
 def test_missing_and_extra_objects_and_tracking_problems_are_reported(tmp_path, db_url, pg_server_url):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
+    migrate(settings)
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute('DROP INDEX "projects_account_idx"')
         conn.execute("CREATE TABLE handmade (id int)")
@@ -101,8 +100,8 @@ def test_missing_and_extra_objects_and_tracking_problems_are_reported(tmp_path, 
 
     report = drift.check(settings)
     kinds = {(d.object, d.kind) for d in report.diff.differences}
-    assert ('index "public"."projects_account_idx"', schema.MISSING) in kinds
-    assert ('table "public"."handmade"', schema.EXTRA) in kinds
+    assert ('index "public"."projects_account_idx"', differences.MISSING) in kinds
+    assert ('table "public"."handmade"', differences.EXTRA) in kinds
     assert [p.kind for p in report.plan.blocking] == ["edited"]
     text = render_check(report)
     assert "problem: 0000_accounts was applied" in text
@@ -119,7 +118,7 @@ def test_an_unmigrated_database_shows_what_is_pending(tmp_path, db_url, pg_serve
 
 def test_each_difference_names_the_migration_that_creates_it(tmp_path, db_url, pg_server_url):
     settings = project(tmp_path, db_url, pg_server_url)
-    runner.migrate(settings)
+    migrate(settings)
     with psycopg.connect(db_url) as conn:  # changes made by hand
         conn.execute('DROP INDEX "projects_account_idx"')
         conn.execute('ALTER TABLE "accounts" DROP COLUMN "email"')

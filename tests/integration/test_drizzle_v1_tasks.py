@@ -1,17 +1,15 @@
 """Moving a project to Drizzle 1.0 through the task surface: plan first (exit 5), act with --yes (exit 0)."""
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 
-BIN = Path(sys.executable).parent
 BODIES = [
     ("0000_users", 'CREATE TABLE "users" ("id" serial PRIMARY KEY);'),
     ("0001_posts", 'CREATE TABLE "posts" ("id" serial PRIMARY KEY);\n--> statement-breakpoint\nCREATE INDEX ON "posts" ("id");'),
@@ -19,8 +17,7 @@ BODIES = [
 
 
 def migrakit(project: Path, db_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=project, env=env, capture_output=True, text=True, timeout=120)
+    return run_in_process(args, cwd=project, env={"DATABASE_URL": db_url, "NO_COLOR": "1"})
 
 
 def columns(db_url: str) -> list[str]:
@@ -136,7 +133,7 @@ def test_migrate_upgrade_tracking_changes_nothing_when_a_file_was_edited(tmp_pat
 def test_empty_drizzle0_table_with_a_v1_folder_is_upgraded_only_when_asked(tmp_path, db_url):
     from migrakit.errors import ConfirmationRequired
     from migrakit.sources.config import load_settings
-    from migrakit.workflows import runner
+    from migrakit.workflows.migrate import migrate
 
     folder = tmp_path / "migrations" / "20250101000000_first"
     folder.mkdir(parents=True)
@@ -146,9 +143,9 @@ def test_empty_drizzle0_table_with_a_v1_folder_is_upgraded_only_when_asked(tmp_p
         conn.execute("CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)")
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder.parent))
     with pytest.raises(ConfirmationRequired) as info:
-        runner.migrate(settings)
+        migrate(settings)
     assert "upgrade-tracking" in (info.value.fix or "")
     assert columns(db_url) == ["id", "hash", "created_at"]
-    report = runner.migrate(settings, upgrade_tracking=True)
+    report = migrate(settings, upgrade_tracking=True)
     assert (report.applied, report.tracking_upgraded) == (["20250101000000_first"], 0)
     assert [r[3:] for r in rows(db_url)] == [("20250101000000_first", False)]

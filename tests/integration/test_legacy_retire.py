@@ -4,10 +4,8 @@ db.bootstrap runs the files, then legacy.retire --yes retires the old system as 
 Real PostgreSQL, real git repository in a temp dir, the corpus case legacy-two-systems."""
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -16,14 +14,18 @@ import psycopg
 import pytest
 
 from migrakit.core.migration import drizzle_hash
-from migrakit.db import schema_diff as schema
-from migrakit.db import server
+from migrakit.db.connect import server
+from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
-from migrakit.workflows import baseline, retire, runner
 from migrakit.workflows import check as drift
+from migrakit.workflows.baseline import command as baseline
+from migrakit.workflows.bootstrap import bootstrap as run_bootstrap
+from migrakit.workflows.migrate import migrate as run_migrate
+from migrakit.workflows.retire import command as retire
+from migrakit.workflows.status import status as run_status
+from tests.fixtures.cli import run_in_process
 
-BIN = Path(sys.executable).parent
 LEGACY = ["022_drop_old_audit", "023_settings_jsonb", "024_audit_trigger", "025_do_block_backfill", "026_reporting_function"]
 SCRIPT = """#!/bin/sh
 # the old runner: applies legacy/*.sql with psql and records each file in schema_migrations
@@ -72,8 +74,7 @@ def settings_for(root: Path, db_url: str, shadow_url: str):
 
 
 def migrakit(cwd: Path, db_url: str, shadow_url: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"}
-    return subprocess.run([str(BIN / "migrakit"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    return run_in_process(args, cwd=cwd, env={"DATABASE_URL": db_url, "MIGRAKIT_SHADOW_URL": shadow_url, "NO_COLOR": "1"})
 
 
 def sync_without_running(db_url: str) -> None:
@@ -97,7 +98,7 @@ def test_the_seeds_drift_is_found_and_the_legacy_system_retired(project, db_url,
     settings = settings_for(project, db_url, pg_server_url)
     repo = git.Repo(project)
     head = repo.head.commit.hexsha
-    runner.migrate(settings)
+    run_migrate(settings)
     sync_without_running(db_url)
 
     # db.check: tracking "says applied" (in schema_migrations), but the JSONB structure is missing
@@ -167,11 +168,11 @@ def test_the_seeds_drift_is_found_and_the_legacy_system_retired(project, db_url,
 
     # the database is still exactly what the (remaining) migrations produce, and tracking agrees
     assert migrakit(project, db_url, pg_server_url, "db.check").returncode == 0
-    status = runner.status(settings_for(project, db_url, pg_server_url))
+    status = run_status(settings_for(project, db_url, pg_server_url))
     assert status.plan.pending == () and status.plan.unknown_rows == () and not status.plan.problems
     # a fresh database built from the retired project gets the legacy schema from the fold
     with server.shadow_database(pg_server_url) as fresh:
-        runner.migrate(settings_for(project, fresh, pg_server_url))
+        run_migrate(settings_for(project, fresh, pg_server_url))
         assert schema.compare(fresh, db_url).equal
 
     # a second run: nothing left to retire
@@ -182,7 +183,7 @@ def test_the_seeds_drift_is_found_and_the_legacy_system_retired(project, db_url,
 
 def test_where_the_old_runner_really_ran_the_files_baseline_records_them_then_retire(project, db_url, pg_server_url):
     settings = settings_for(project, db_url, pg_server_url)
-    runner.migrate(settings)
+    run_migrate(settings)
     with psycopg.connect(db_url, autocommit=True) as conn:  # the old runner: each file with its own transaction
         for name in LEGACY:
             with conn.transaction():
@@ -216,8 +217,8 @@ def git_show(repo: git.Repo, path: str) -> bytes:
 
 def test_a_dirty_working_tree_is_refused(project, db_url, pg_server_url):
     settings = settings_for(project, db_url, pg_server_url)
-    runner.migrate(settings)
-    runner.bootstrap(settings)
+    run_migrate(settings)
+    run_bootstrap(settings)
     (project / "notes.txt").write_text("work in progress")
     with pytest.raises(MigrakitError) as info:
         retire.retire(settings, yes=True)
@@ -228,8 +229,8 @@ def test_a_dirty_working_tree_is_refused(project, db_url, pg_server_url):
 
 def test_a_failure_in_the_database_step_puts_every_file_back(project, db_url, pg_server_url):
     settings = settings_for(project, db_url, pg_server_url)
-    runner.migrate(settings)
-    runner.bootstrap(settings)
+    run_migrate(settings)
+    run_bootstrap(settings)
     sync_without_running(db_url)
     with psycopg.connect(db_url, autocommit=True) as conn:  # outside the compared schemas, so no drift: DROP fails
         conn.execute("CREATE SCHEMA migrakit")

@@ -4,10 +4,11 @@ import psycopg
 import pytest
 
 from migrakit.core import events
-from migrakit.db import run_pipelined
+from migrakit.db.run.strategies import pipelined
 from migrakit.errors import DriftError, MigrakitError, MigrationFailed, SplitError
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status as run_status
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 
 MODES = {
@@ -38,7 +39,7 @@ def tables(db_url):
 def test_each_statement_runs_alone_even_without_breakpoints(tmp_path, db_url, mode):
     body = "CREATE TABLE a (id int);\nCREATE TABLE b (id int);\n-- trailing comment; with a semicolon\n"
     folder = make_drizzle_folder(tmp_path, [("0000_two_statements", body)])
-    report = runner.migrate(settings_for(tmp_path, db_url, folder, **mode))
+    report = migrate(settings_for(tmp_path, db_url, folder, **mode))
     assert report.applied == ["0000_two_statements"]
     assert tables(db_url) == {"a", "b"}
 
@@ -60,7 +61,7 @@ def test_failure_rolls_back_only_that_migration(tmp_path, db_url, mode):
         ],
     )
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder, **mode))
+        migrate(settings_for(tmp_path, db_url, folder, **mode))
     err = info.value
     assert err.migration == "0001_bad"
     assert err.statement_no == 2
@@ -72,14 +73,15 @@ def test_failure_rolls_back_only_that_migration(tmp_path, db_url, mode):
     assert len(rows(db_url)) == 1
 
 
-@pytest.mark.parametrize("sync_every", [None, 1], ids=["one-sync", "sync-each-statement"])
+@pytest.mark.parametrize("window", [None, 1], ids=["one-sync", "window-of-one-command"])
 def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migrations_before_it(
-    tmp_path, db_url, monkeypatch, sync_every
+    tmp_path, db_url, monkeypatch, window
 ):
     """Five Mode 1 migrations go out as one pipelined batch; the 3rd fails at its 2nd statement. Also with a
-    Sync after every statement (as a large file gets), where transactions span Syncs."""
-    if sync_every:
-        monkeypatch.setattr(run_pipelined, "_SYNC_STATEMENTS", sync_every)
+    window of one command (as a large file gets one of 8 MB): the batch waits for each result before sending
+    the next command, so the error arrives while it waits, before the batch's Sync."""
+    if window:
+        monkeypatch.setattr(pipelined, "_WINDOW_COMMANDS", window)
     bad = "CREATE TABLE c (id int);\n--> statement-breakpoint\nINSERT INTO c\n  SELECT nope FROM c;"
     good = bad.replace("nope", "id")
     migrations = [
@@ -92,7 +94,7 @@ def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migratio
     folder = make_drizzle_folder(tmp_path, migrations)
     seen = []
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder, pipeline=True), on_event=lambda e: seen.append(e))
+        migrate(settings_for(tmp_path, db_url, folder, pipeline=True), on_event=lambda e: seen.append(e))
     err = info.value
     assert (err.migration, err.statement_no, err.statement_count) == ("0002_c", 2, 2)
     assert (err.line, err.col) == (4, 10)  # "nope", on the statement's second line
@@ -103,11 +105,12 @@ def test_failure_in_the_middle_of_a_pipelined_batch_commits_exactly_the_migratio
     assert [e.migration.tag for e in seen if isinstance(e, events.Done)] == ["0000_a", "0001_b"]
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT count(*) FROM b").fetchone() == (1,)
-        aborted = "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction (aborted)'"
+        aborted = ("SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction (aborted)' "
+                   "AND datname = current_database()")  # other xdist workers may share the server
         assert conn.execute(aborted).fetchone() == (0,)
 
     (folder / "0002_c.sql").write_text(good)  # not applied yet: fixing it is allowed
-    report = runner.migrate(settings_for(tmp_path, db_url, folder, pipeline=True))
+    report = migrate(settings_for(tmp_path, db_url, folder, pipeline=True))
     assert report.applied == ["0002_c", "0003_d", "0004_e"]
     assert tables(db_url) == {"a", "b", "c", "d", "e"}
     assert len(rows(db_url)) == 5
@@ -119,7 +122,7 @@ def test_file_with_its_own_commit_runs_outside_a_transaction(tmp_path, db_url):
         "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);"
     )
     folder = make_drizzle_folder(tmp_path, [("0000_concurrently", body)])
-    runner.migrate(settings_for(tmp_path, db_url, folder))
+    migrate(settings_for(tmp_path, db_url, folder))
     with psycopg.connect(db_url) as conn:
         assert conn.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass").fetchone() == (True,)
     assert len(rows(db_url)) == 1
@@ -130,7 +133,7 @@ def test_lone_concurrent_index_runs_in_autocommit(tmp_path, db_url):
         tmp_path,
         [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_idx ON t (id);")],
     )
-    assert runner.migrate(settings_for(tmp_path, db_url, folder)).applied == ["0000_t", "0001_idx"]
+    assert migrate(settings_for(tmp_path, db_url, folder)).applied == ["0000_t", "0001_idx"]
 
 
 def test_concurrent_index_mixed_with_other_statements_is_refused_before_running(tmp_path, db_url):
@@ -138,7 +141,7 @@ def test_concurrent_index_mixed_with_other_statements_is_refused_before_running(
         tmp_path, [("0000_mixed", "CREATE TABLE t (id int);\nCREATE INDEX CONCURRENTLY t_idx ON t (id);")]
     )
     with pytest.raises(MigrakitError, match="cannot run in a transaction") as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder))
+        migrate(settings_for(tmp_path, db_url, folder))
     assert "own" in info.value.fix
     assert tables(db_url) == set()
 
@@ -148,30 +151,30 @@ def test_single_transaction_rolls_back_everything(tmp_path, db_url):
         tmp_path, [("0000_ok", "CREATE TABLE ok (id int);"), ("0001_bad", "SELECT * FROM nowhere;")]
     )
     with pytest.raises(MigrationFailed):
-        runner.migrate(settings_for(tmp_path, db_url, folder), single_transaction=True)
+        migrate(settings_for(tmp_path, db_url, folder), single_transaction=True)
     assert tables(db_url) == set()
     assert rows(db_url) == []
 
 
 def test_edited_applied_migration_is_reported_as_drift(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);")])
-    runner.migrate(settings_for(tmp_path, db_url, folder))
+    migrate(settings_for(tmp_path, db_url, folder))
     (folder / "0000_a.sql").write_text("CREATE TABLE a (id bigint);")
     with pytest.raises(DriftError, match="has changed") as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder))
+        migrate(settings_for(tmp_path, db_url, folder))
     assert info.value.exit_code == 3
-    status = runner.status(settings_for(tmp_path, db_url, folder))
+    status = run_status(settings_for(tmp_path, db_url, folder))
     assert [p.kind for p in status.plan.problems] == ["edited"]
 
 
 def test_out_of_order_migration_needs_the_flag(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);")], whens=[2000])
-    runner.migrate(settings_for(tmp_path, db_url, folder))
+    migrate(settings_for(tmp_path, db_url, folder))
     add_migration(folder, "0001_from_old_branch", "CREATE TABLE b (id int);", when=1000)
     with pytest.raises(DriftError, match="skip it forever"):
-        runner.migrate(settings_for(tmp_path, db_url, folder))
+        migrate(settings_for(tmp_path, db_url, folder))
     assert tables(db_url) == {"a"}
-    report = runner.migrate(settings_for(tmp_path, db_url, folder), out_of_order=True)
+    report = migrate(settings_for(tmp_path, db_url, folder), out_of_order=True)
     assert report.applied == ["0001_from_old_branch"]
 
 
@@ -181,7 +184,7 @@ def test_unterminated_dollar_quote_stops_before_anything_runs(tmp_path, db_url):
         [("0000_ok", "CREATE TABLE ok (id int);"), ("0001_broken", "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1;")],
     )
     with pytest.raises(SplitError) as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder))
+        migrate(settings_for(tmp_path, db_url, folder))
     assert info.value.migration == "0001_broken"
     assert (info.value.line, info.value.col) == (1, 36)
     assert tables(db_url) == set()
@@ -189,7 +192,7 @@ def test_unterminated_dollar_quote_stops_before_anything_runs(tmp_path, db_url):
 
 def test_status_changes_nothing(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);")])
-    report = runner.status(settings_for(tmp_path, db_url, folder))
+    report = run_status(settings_for(tmp_path, db_url, folder))
     assert [m.tag for m in report.plan.pending] == ["0000_a"]
     assert not report.table_exists
     with psycopg.connect(db_url) as conn:
@@ -198,6 +201,6 @@ def test_status_changes_nothing(tmp_path, db_url):
 
 def test_dry_run_changes_nothing(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);")])
-    report = runner.migrate(settings_for(tmp_path, db_url, folder), dry_run=True)
+    report = migrate(settings_for(tmp_path, db_url, folder), dry_run=True)
     assert [m.tag for m in report.plan.pending] == ["0000_a"]
     assert tables(db_url) == set()

@@ -5,9 +5,10 @@ import pytest
 
 from migrakit.core.migration import drizzle_hash
 from migrakit.errors import DriftError, MigrationFailed
-from migrakit.render.report import render_migrate, render_status
+from migrakit.render.run import render_migrate, render_status
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate, migrate_consolidated
+from migrakit.workflows.status import status as run_status
 from tests.fixtures.folders import add_migration, make_consolidation, make_drizzle_folder
 from tests.integration.test_migrate import rows, tables
 
@@ -31,7 +32,7 @@ def failing_mode2_file(tmp_path, db_url, text):
     make_drizzle_folder(tmp_path, [])
     make_consolidation(tmp_path / "migrations-consolidated", "k", text, W, [("0000_x", W, "0" * 64)])
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings_for(tmp_path, db_url))
+        migrate(settings_for(tmp_path, db_url))
     return info.value
 
 
@@ -51,7 +52,7 @@ def original_hashes(tmp_path):
 
 def test_mode2_file_runs_in_one_transaction_with_one_row(tmp_path, db_url):
     consolidate_tail(tmp_path, original_hashes(tmp_path))
-    report = runner.migrate(settings_for(tmp_path, db_url))
+    report = migrate(settings_for(tmp_path, db_url))
     assert report.applied == ["0000_base", "20231114223322_orders"]
     assert tables(db_url) == {"base", "orders"}
     assert [r[1] for r in rows(db_url)] == [W, W + 2000]  # the consolidation's created_at is its manifest's `when`
@@ -80,41 +81,41 @@ def test_mode2_failure_without_a_position_names_the_statement_the_server_did_not
 def test_mode1_and_mode2_run_as_one_sequence_by_when(tmp_path, db_url):
     consolidate_tail(tmp_path, original_hashes(tmp_path))
     add_migration(tmp_path / "migrations", "0003_orders_note", "ALTER TABLE orders ADD COLUMN note text;", when=W + 3000)
-    report = runner.migrate(settings_for(tmp_path, db_url))
+    report = migrate(settings_for(tmp_path, db_url))
     assert report.applied == ["0000_base", "20231114223322_orders", "0003_orders_note"]
 
 
 def test_database_that_ran_the_originals_records_the_consolidation_without_running_it(tmp_path, db_url):
     make_drizzle_folder(tmp_path, ORIGINALS)
-    runner.migrate(settings_for(tmp_path, db_url))
+    migrate(settings_for(tmp_path, db_url))
     consolidate_tail(tmp_path, original_hashes(tmp_path))
     settings = settings_for(tmp_path, db_url)
 
-    status = runner.status(settings)
+    status = run_status(settings)
     assert [m.tag for m in status.plan.recorded_without_running] == ["20231114223322_orders"]
     assert status.plan.problems == ()  # the originals' rows are explained by the manifest
     text = render_status(status)
     assert "recorded without running" in text and "proven by hash" in text
 
-    report = runner.migrate(settings)  # the consolidation's CREATE TABLE orders would fail if it ran
+    report = migrate(settings)  # the consolidation's CREATE TABLE orders would fail if it ran
     assert report.applied == [] and report.recorded == ["20231114223322_orders"]
     assert "recorded without running" in render_migrate(report)
     assert len(rows(db_url)) == 4
-    again = runner.migrate(settings)
+    again = migrate(settings)
     assert again.applied == [] and again.recorded == []
 
 
 def test_database_that_ran_only_some_originals_refuses_and_lists_them(tmp_path, db_url):
     make_drizzle_folder(tmp_path, ORIGINALS[:2])
-    runner.migrate(settings_for(tmp_path, db_url))
+    migrate(settings_for(tmp_path, db_url))
     consolidate_tail(tmp_path, original_hashes(tmp_path))
     with pytest.raises(DriftError) as info:
-        runner.migrate(settings_for(tmp_path, db_url))
+        migrate(settings_for(tmp_path, db_url))
     err = info.value
     assert "ran only 1 of them" in err.message and "not run: 0002_orders_total" in err.message
     assert err.state == "nothing was run" and "git log" in err.fix
     assert len(rows(db_url)) == 2
-    status = runner.status(settings_for(tmp_path, db_url))
+    status = run_status(settings_for(tmp_path, db_url))
     assert [p.kind for p in status.plan.blocking] == ["replaced-partial"]
 
 
@@ -123,14 +124,14 @@ def test_migrate_consolidated_runs_only_mode2_and_refuses_to_pass_an_earlier_mod
     add_migration(tmp_path / "migrations", "0003_orders_note", "ALTER TABLE orders ADD COLUMN note text;", when=W + 3000)
     settings = settings_for(tmp_path, db_url)
     with pytest.raises(DriftError, match=r"0000_base \(standard\) is pending and comes before"):
-        runner.migrate_consolidated(settings)
+        migrate_consolidated(settings)
     assert tables(db_url) == set()
 
     first = make_drizzle_folder(tmp_path / "first", ORIGINALS[:1])  # Mode 1 deployed by another tool first
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(first), consolidated_dir="none"))
-    report = runner.migrate_consolidated(settings)
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(first), consolidated_dir="none"))
+    report = migrate_consolidated(settings)
     assert report.applied == ["20231114223322_orders"]  # 0003 (Mode 1, later) is left for db.migrate
-    assert [m.tag for m in runner.status(settings).plan.pending] == ["0003_orders_note"]
+    assert [m.tag for m in run_status(settings).plan.pending] == ["0003_orders_note"]
 
 
 def test_mode2_file_in_a_single_transaction_run_is_one_query_in_it(tmp_path, db_url):
@@ -139,10 +140,10 @@ def test_mode2_file_in_a_single_transaction_run_is_one_query_in_it(tmp_path, db_
     consolidate_tail(tmp_path, original_hashes(tmp_path))
     add_migration(tmp_path / "migrations", "0003_bad", "CREATE TABLE later (id int);\n--> statement-breakpoint\nSELECT 1/0;", when=W + 3000)
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings_for(tmp_path, db_url), single_transaction=True)
+        migrate(settings_for(tmp_path, db_url), single_transaction=True)
     assert (info.value.migration, info.value.statement_no) == ("0003_bad", 2)
     assert tables(db_url) == set() and rows(db_url) == []
     (tmp_path / "migrations" / "0003_bad.sql").write_text("CREATE TABLE later (id int);")
-    report = runner.migrate(settings_for(tmp_path, db_url), single_transaction=True)
+    report = migrate(settings_for(tmp_path, db_url), single_transaction=True)
     assert report.applied == ["0000_base", "20231114223322_orders", "0003_bad"]
     assert tables(db_url) == {"base", "orders", "later"} and [r[1] for r in rows(db_url)] == [W, W + 2000, W + 3000]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.fixtures.cli import MIGRAKIT, cli_env, migrate_args, run_cli
+from tests.fixtures.cli import MIGRAKIT, cli_env, migrate_args, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 
 DATA = [
@@ -42,12 +42,12 @@ def duplicate_rows(db_url: str) -> None:
 # ------------------------------------------------------------------------------------ duplicated rows
 def test_duplicated_tracking_rows_are_reported_with_a_safe_delete_and_status_exits_3(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, DATA)
-    assert run_cli(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
     duplicate_rows(db_url)
     rows = tracking(db_url)
     assert len(rows) == 4
 
-    status = run_cli(["db.status", "--migrations-dir", str(folder), "--database-url", db_url], cwd=tmp_path)
+    status = run_in_process(["db.status", "--migrations-dir", str(folder), "--database-url", db_url], cwd=tmp_path)
     assert status.returncode == 3, status.stdout + status.stderr
     out = status.stdout
     assert "matches no migration file" not in out
@@ -56,7 +56,7 @@ def test_duplicated_tracking_rows_are_reported_with_a_safe_delete_and_status_exi
     delete = re.findall(r"DELETE FROM .*?;$", out, re.MULTILINE)
     assert len(delete) == 2
 
-    as_json = run_cli(["db.status", "--json", "--migrations-dir", str(folder), "--database-url", db_url], cwd=tmp_path)
+    as_json = run_in_process(["db.status", "--json", "--migrations-dir", str(folder), "--database-url", db_url], cwd=tmp_path)
     assert as_json.returncode == 3
     data = json.loads(as_json.stdout)
     assert data["ok"] is False and data["exit_code"] == 3 and data["unknown_rows"] == []
@@ -64,7 +64,7 @@ def test_duplicated_tracking_rows_are_reported_with_a_safe_delete_and_status_exi
     assert [p["kind"] for p in data["problems"]] == ["duplicate-rows", "duplicate-rows"]
 
     # db.migrate warns and goes on: duplicates change nothing it (or Drizzle) runs
-    migrate = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    migrate = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
     assert migrate.returncode == 0
     assert "nothing to apply (2 already applied)" in migrate.stdout
     assert "warning: 0001_seed has 2 tracking rows" in migrate.stdout and "DELETE FROM" in migrate.stdout
@@ -74,7 +74,7 @@ def test_duplicated_tracking_rows_are_reported_with_a_safe_delete_and_status_exi
         for statement in delete:
             conn.execute(statement.encode())
     assert tracking(db_url) == rows[:2]
-    after = run_cli(["db.status", "--migrations-dir", str(folder), "--database-url", db_url], cwd=tmp_path)
+    after = run_in_process(["db.status", "--migrations-dir", str(folder), "--database-url", db_url], cwd=tmp_path)
     assert after.returncode == 0, after.stdout
     assert "tracking rows" not in after.stdout
 
@@ -90,7 +90,7 @@ def test_a_pipelined_failure_prints_applying_only_for_migrations_that_ran(tmp_pa
             ("0003_never", "CREATE TABLE never2 (id int);"),
         ],
     )
-    result = run_cli(migrate_args(db_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
     assert result.returncode == 1
     applying = re.findall(r"^applying (\S+) \((\d+) statement\(s\)\)", result.stderr, re.MULTILINE)
     assert applying == [("0000_a", "1"), ("0001_bad", "2")], result.stderr
@@ -103,7 +103,7 @@ def test_single_transaction_failure_prints_applying_only_for_migrations_that_ran
         tmp_path,
         [("0000_a", "CREATE TABLE a (id int);"), ("0001_bad", "INSERT INTO missing VALUES (1);"), ("0002_never", "SELECT 1;")],
     )
-    result = run_cli(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
+    result = run_in_process(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
     assert result.returncode == 1
     assert re.findall(r"^applying (\S+)", result.stderr, re.MULTILINE) == ["0000_a", "0001_bad"], result.stderr
 
@@ -117,7 +117,7 @@ def test_mode2_progress_and_failure_count_the_same_statements(tmp_path, db_url):
     (legacy / "022_settings.sql").write_text(body + "\n")
     make_drizzle_folder(tmp_path, [])
     args = ["db.bootstrap", "--legacy-dir", str(legacy), "--migrations-dir", str(tmp_path / "migrations"), "--database-url", db_url]
-    result = run_cli(args, cwd=tmp_path)
+    result = run_in_process(args, cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert "applying 022_settings (7 statement(s))" in result.stderr
     assert "failed at statement 3 of 7" in result.stderr
@@ -128,7 +128,7 @@ def test_long_lists_are_folded_and_repeated_notes_grouped(tmp_path, db_url):
     migrations = [(f"{i:04d}_m{i}", f"CREATE TABLE m{i} (id int);") for i in range(30)]
     migrations += [(f"{i:04d}_empty{i}", "-- Custom SQL migration file, put your code below! --\n") for i in range(30, 42)]
     folder = make_drizzle_folder(tmp_path, migrations)
-    result = run_cli(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)  # templates: refused unless asked
+    result = run_in_process(migrate_args(db_url, folder, "--allow-empty"), cwd=tmp_path)  # templates: refused unless asked
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "applied 42 migration(s): 0000_m0, 0001_m1, 0002_m2, … 37 more …, 0040_empty40, 0041_empty41" in out
@@ -139,7 +139,7 @@ def test_long_lists_are_folded_and_repeated_notes_grouped(tmp_path, db_url):
     recorded = [line for line in out.splitlines() if line.startswith("note:")]
     assert len(recorded) == 1 and recorded[0].startswith("note: 12 migrations: ")
     assert "(0030_empty30, 0031_empty31, 0032_empty32, … 7 more …, 0040_empty40, 0041_empty41)" in recorded[0]
-    data = json.loads(run_cli(migrate_args(db_url, folder, "--json"), cwd=tmp_path).stdout)
+    data = json.loads(run_in_process(migrate_args(db_url, folder, "--json"), cwd=tmp_path).stdout)
     assert len(data["warnings"]) == 12  # JSON never folds or groups
     assert data["already_applied_count"] == 42 and len(data["already_applied"]) == 42
 
@@ -180,7 +180,7 @@ def _in_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 def test_no_color_changes_colour_only_not_the_layout(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, DATA)
-    assert run_cli(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
     args = ["db.status", "--migrations-dir", str(folder), "--database-url", db_url]
     coloured = _in_a_terminal(args, tmp_path, {"TERM": "xterm-256color", "COLUMNS": "200"})
     plain_colour = _in_a_terminal(args, tmp_path, {"TERM": "xterm-256color", "COLUMNS": "200", "NO_COLOR": "1"})
@@ -189,7 +189,7 @@ def test_no_color_changes_colour_only_not_the_layout(tmp_path, db_url):
     for out in (coloured, plain_colour):
         assert "─" in out and "│" in out, "a terminal gets rich's table, with or without NO_COLOR"
     assert _ANY_SGR.sub("", coloured) == _ANY_SGR.sub("", plain_colour)
-    piped = run_cli(args, cwd=tmp_path, env={"NO_COLOR": "1"}).stdout
+    piped = run_in_process(args, cwd=tmp_path, env={"NO_COLOR": "1"}).stdout
     assert "│" not in piped and "0001_seed" in piped  # not a terminal: the plain layout
 
 

@@ -4,10 +4,11 @@ import psycopg
 import pytest
 
 from migrakit.core.events import DroppedInvalidIndex, IndexAlreadyBuilt, Resumed
-from migrakit.db import progress
-from migrakit.errors import DriftError, MigrakitError, MigrationFailed
+from migrakit.db.run import progress
+from migrakit.errors import DriftError, LockTimeout, MigrakitError, MigrationFailed
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.sources.load import load_sources
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.folders import add_migration, make_drizzle_folder
 from tests.fixtures.inspect import progress_rows, query, tables, tracked
 
@@ -28,7 +29,7 @@ SELF_MANAGED = (
 
 def test_plain_transactional_migrations_create_no_migrakit_schema(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, [("0000_a", "CREATE TABLE a (id int);"), ("0001_b", "CREATE TABLE b (id int);")])
-    runner.migrate(settings_for(tmp_path, db_url, folder))
+    migrate(settings_for(tmp_path, db_url, folder))
     assert tables(db_url) == {"a", "b"}
     assert not has_migrakit_schema(db_url)
 
@@ -38,7 +39,7 @@ def test_lone_concurrent_index_is_tracked_after_it_succeeded_and_leaves_no_progr
         tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);")]
     )
     events = []
-    report = runner.migrate(settings_for(tmp_path, db_url, folder), on_event=events.append)
+    report = migrate(settings_for(tmp_path, db_url, folder), on_event=events.append)
     assert report.applied == ["0000_t", "0001_idx"]
     assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass") == [(True,)]
     assert len(tracked(db_url)) == 2
@@ -56,7 +57,7 @@ def test_a_failed_concurrent_index_is_reported_and_its_invalid_index_dropped_by_
     )
     settings = settings_for(tmp_path, db_url, folder)
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings)
+        migrate(settings)
     err = info.value
     assert err.migration == "0001_unique" and err.sqlstate == "23505"
     assert 'left the INVALID index "public"."T_email_key" behind' in err.state
@@ -67,10 +68,33 @@ def test_a_failed_concurrent_index_is_reported_and_its_invalid_index_dropped_by_
     with psycopg.connect(db_url, autocommit=True) as conn:  # the data fix; the INVALID index is left as it is
         conn.execute("DELETE FROM t WHERE ctid <> (SELECT min(ctid) FROM t)")
     events = []
-    report = runner.migrate(settings, on_event=events.append)
+    report = migrate(settings, on_event=events.append)
     assert report.applied == ["0001_unique"]
     assert [(e.migration.tag, e.index) for e in events if isinstance(e, DroppedInvalidIndex)] == [("0001_unique", '"public"."T_email_key"')]
     assert query(db_url, """SELECT indisvalid FROM pg_index WHERE indexrelid = '"T_email_key"'::regclass""") == [(True,)]
+
+
+def test_a_concurrent_index_that_timed_out_names_its_invalid_index_and_its_drop(tmp_path, db_url):
+    """CREATE INDEX CONCURRENTLY records its index (INVALID) before it waits for the transactions writing the
+    table; a lock_timeout there (retries exhausted, exit 4) leaves it: the error names it and its DROP, and keeps
+    the timeout's own fix."""
+    folder = make_drizzle_folder(
+        tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_id_idx ON t (id);")]
+    )
+    settings = settings_for(tmp_path, db_url, folder, lock_timeout="200ms", lock_retries=0)
+    migrate(settings_for(tmp_path, db_url, folder), to="0000_t")
+    with psycopg.connect(db_url) as writer:  # an open transaction that wrote to t: CIC waits for it
+        writer.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(LockTimeout) as info:
+            migrate(settings)
+        writer.rollback()
+    err = info.value
+    assert err.migration == "0001_idx"
+    assert 'left the INVALID index "public"."t_id_idx" behind' in err.state, err.state
+    assert 'DROP INDEX CONCURRENTLY "public"."t_id_idx";' in err.fix, err.fix
+    assert "raise lock_timeout" in err.fix  # the timeout's own fix stays first
+    assert query(db_url, "SELECT indisvalid FROM pg_index WHERE indexrelid = 't_id_idx'::regclass") == [(False,)]
+    assert len(tracked(db_url)) == 1
 
 
 def test_a_valid_index_of_the_same_name_is_never_dropped(tmp_path, db_url):
@@ -81,7 +105,7 @@ def test_a_valid_index_of_the_same_name_is_never_dropped(tmp_path, db_url):
         conn.execute("CREATE TABLE t0 (id int)")
         conn.execute("CREATE INDEX t_idx ON t0 (id)")  # someone else's index, valid
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder))
+        migrate(settings_for(tmp_path, db_url, folder))
     assert info.value.sqlstate == "42P07"
     assert 'index "public"."t_idx" already exists and is valid' in info.value.state
     assert "IF NOT EXISTS" in info.value.fix
@@ -92,7 +116,7 @@ def test_a_self_managed_migration_that_failed_halfway_resumes_after_the_fix(tmp_
     folder = make_drizzle_folder(tmp_path, [("0000_halfway", SELF_MANAGED)])
     settings = settings_for(tmp_path, db_url, folder)
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings)
+        migrate(settings)
     err = info.value
     assert err.statement_no == 3
     assert "statements 1-2 of 4 took effect" in err.state and "resumes at statement 3" in err.state
@@ -104,11 +128,11 @@ def test_a_self_managed_migration_that_failed_halfway_resumes_after_the_fix(tmp_
     # The fix touches only the statement that failed; statements 1-2 must not run again ("a" exists).
     (folder / "0000_halfway.sql").write_text(SELF_MANAGED.replace("INSERT INTO missing VALUES (1);", "CREATE TABLE c (id int);"))
     events = []
-    report = runner.migrate(settings, on_event=events.append)
+    report = migrate(settings, on_event=events.append)
     assert report.applied == ["0000_halfway"]
     assert [e.done for e in events if isinstance(e, Resumed)] == [2]
     assert tables(db_url) == {"a", "b", "c"}
-    assert tracked(db_url) == [runner.load_sources(settings).migrations[0].hash]  # the fixed file's hash
+    assert tracked(db_url) == [load_sources(settings).migrations[0].hash]  # the fixed file's hash
     assert progress_rows(db_url) == []
 
 
@@ -116,12 +140,12 @@ def test_changing_a_statement_that_already_took_effect_is_refused(tmp_path, db_u
     folder = make_drizzle_folder(tmp_path, [("0000_halfway", SELF_MANAGED)])
     settings = settings_for(tmp_path, db_url, folder)
     with pytest.raises(MigrationFailed):
-        runner.migrate(settings)
+        migrate(settings)
     add_migration(folder, "0001_later", "CREATE TABLE later (id int);")
     edited = SELF_MANAGED.replace("CREATE TABLE a (id int);", "CREATE TABLE a (id bigint);")
     (folder / "0000_halfway.sql").write_text(edited.replace("INSERT INTO missing VALUES (1);", "SELECT 1;"))
     with pytest.raises(DriftError) as info:
-        runner.migrate(settings)
+        migrate(settings)
     err = info.value
     assert err.exit_code == 3 and err.statement_no == 1 and err.migration == "0000_halfway"
     assert progress.forget_sql("drizzle.__drizzle_migrations", "0000_halfway") in err.fix
@@ -134,7 +158,7 @@ def test_changing_a_statement_that_already_took_effect_is_refused(tmp_path, db_u
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute("DROP TABLE a")
         conn.execute(progress.forget_sql("drizzle.__drizzle_migrations", "0000_halfway"))
-    assert runner.migrate(settings).applied == ["0000_halfway", "0001_later"]
+    assert migrate(settings).applied == ["0000_halfway", "0001_later"]
     assert query(db_url, "SELECT data_type FROM information_schema.columns WHERE table_name = 'a'") == [("bigint",)]
 
 
@@ -143,12 +167,12 @@ def test_statements_inside_the_files_own_transaction_roll_back_together(tmp_path
     folder = make_drizzle_folder(tmp_path, [("0000_own_tx", body)])
     settings = settings_for(tmp_path, db_url, folder)
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings)
+        migrate(settings)
     assert info.value.statement_no == 3
     assert "nothing from 0000_own_tx was applied" in info.value.state
     assert tables(db_url) == set() and progress_rows(db_url) == []
     (folder / "0000_own_tx.sql").write_text(body.replace("INSERT INTO missing VALUES (1);", "CREATE TABLE b (id int);"))
-    assert runner.migrate(settings).applied == ["0000_own_tx"]
+    assert migrate(settings).applied == ["0000_own_tx"]
     assert tables(db_url) == {"a", "b"}
 
 
@@ -158,7 +182,7 @@ def test_a_no_transaction_statement_mixed_with_others_is_refused_before_anything
         [("0000_ok", "CREATE TABLE ok (id int);"), ("0001_mixed", "CREATE TABLE t (id int);\n--> statement-breakpoint\nVACUUM t;")],
     )
     with pytest.raises(MigrakitError, match="cannot run in a transaction") as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder))
+        migrate(settings_for(tmp_path, db_url, folder))
     assert info.value.migration == "0001_mixed" and (info.value.line, info.value.col) == (3, 1)
     assert "migration of its own" in info.value.fix
     assert tables(db_url) == set()  # not even 0000_ok ran
@@ -171,7 +195,7 @@ def test_single_transaction_fails_as_drizzle_on_a_statement_that_must_run_outsid
         tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_idx ON t (id);")]
     )
     with pytest.raises(MigrationFailed) as info:
-        runner.migrate(settings_for(tmp_path, db_url, folder), single_transaction=True)
+        migrate(settings_for(tmp_path, db_url, folder), single_transaction=True)
     assert (info.value.migration, info.value.statement_no, info.value.sqlstate) == ("0001_idx", 1, "25001")
     assert "COMMIT;" in info.value.fix and info.value.state.startswith("nothing from this run was applied")
     assert tables(db_url) == set()
@@ -182,15 +206,15 @@ def test_an_index_built_by_a_run_that_died_before_recording_it_is_not_built_twic
         tmp_path, [("0000_t", "CREATE TABLE t (id int);"), ("0001_idx", "CREATE INDEX CONCURRENTLY t_idx ON t (id);")]
     )
     settings = settings_for(tmp_path, db_url, folder)
-    cic = runner.load_sources(settings).migrations[1]
+    cic = load_sources(settings).migrations[1]
     # The state a run leaves when it dies right after the index was built: a started row, a valid index.
-    runner.migrate(settings_for(tmp_path, db_url, make_drizzle_folder(tmp_path / "first", [("0000_t", "CREATE TABLE t (id int);")])))
+    migrate(settings_for(tmp_path, db_url, make_drizzle_folder(tmp_path / "first", [("0000_t", "CREATE TABLE t (id int);")])))
     with psycopg.connect(db_url, autocommit=True) as conn:
         progress.ensure_table(conn)
         progress.record(conn, "drizzle.__drizzle_migrations", cic, 1, started=True)
         conn.execute("CREATE INDEX CONCURRENTLY t_idx ON t (id)")
     events = []
-    report = runner.migrate(settings, on_event=events.append)
+    report = migrate(settings, on_event=events.append)
     assert report.applied == ["0001_idx"]
     assert [e.index for e in events if isinstance(e, IndexAlreadyBuilt)] == ['"public"."t_idx"']
     assert len(tracked(db_url)) == 2 and progress_rows(db_url) == []
@@ -200,8 +224,8 @@ def test_an_index_of_the_same_name_in_another_schema_is_never_taken_for_this_one
     """Tenants in one database build `accounts_id` side by side: the leftover check looks only in the schema of
     the statement's table (as its search_path resolves it), so one tenant never drops or skips on another's
     index, valid or still building (INVALID)."""
-    from migrakit.core.statements import split_statements
-    from migrakit.db.translate import existing_index
+    from migrakit.core.postgres.statements import split_statements
+    from migrakit.db.run.translate import existing_index
 
     stmt = split_statements("CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);")[0]
     with psycopg.connect(db_url, autocommit=True) as conn:

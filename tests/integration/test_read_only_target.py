@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.fixtures.cli import migrate_args, run_cli
+from tests.fixtures.cli import migrate_args, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 
 GOOD = ("0000_good", "CREATE TABLE good (id int);")
@@ -48,13 +48,13 @@ def role(pg_server_url, db_url):
 
 def refused_read_only(tmp_path, url, db_url, *needles):
     folder = make_drizzle_folder(tmp_path, [GOOD])
-    result = run_cli(migrate_args(url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(url, folder), cwd=tmp_path)
     assert result.returncode == 6, result.stdout + result.stderr
     for needle in needles:
         assert needle in result.stderr, result.stderr
     assert "Traceback" not in result.stdout + result.stderr and "fix:" in result.stderr
     assert nothing_created(db_url)
-    status = run_cli(["db.status", "--migrations-dir", str(folder), "--database-url", url], cwd=tmp_path)
+    status = run_in_process(["db.status", "--migrations-dir", str(folder), "--database-url", url], cwd=tmp_path)
     assert status.returncode == 0 and "0000_good" in status.stdout, status.stderr  # reading still works
     return result.stderr
 
@@ -90,7 +90,7 @@ def test_every_writing_task_checks_before_it_writes(tmp_path, db_url, pg_server_
     legacy.mkdir()
     (legacy / "001_a.sql").write_text("CREATE TABLE a (id int);\n")
     for args in (["db.migrate"], ["db.migrate-consolidated"], ["db.bootstrap", "--legacy-dir", str(legacy)]):
-        result = run_cli([*args, "--migrations-dir", str(folder), "--database-url", url], cwd=tmp_path)
+        result = run_in_process([*args, "--migrations-dir", str(folder), "--database-url", url], cwd=tmp_path)
         assert "Traceback" not in result.stdout + result.stderr
         assert result.returncode == 6, (args, result.stderr)
         assert "the target is read-only" in result.stderr
@@ -100,7 +100,7 @@ def test_every_writing_task_checks_before_it_writes(tmp_path, db_url, pg_server_
 def test_a_setting_the_server_refuses_at_connect_is_a_configuration_error(tmp_path, db_url):
     url = db_url + ("&" if "?" in db_url else "?") + "options=-c%20mk_no_such_setting%3D1"
     folder = make_drizzle_folder(tmp_path, [GOOD])
-    result = run_cli(migrate_args(url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(url, folder), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "a connection parameter or setting was refused" in result.stderr
     assert 'unrecognized configuration parameter "mk_no_such_setting"' in result.stderr
@@ -165,12 +165,12 @@ def test_a_standby_is_named_and_refused(tmp_path, standby):
     with psycopg.connect(standby_url) as conn:
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
     folder = make_drizzle_folder(tmp_path, [GOOD])
-    result = run_cli(migrate_args(standby_url, folder), cwd=tmp_path)
+    result = run_in_process(migrate_args(standby_url, folder), cwd=tmp_path)
     assert result.returncode == 6, result.stdout + result.stderr
     assert "the target is a standby server and cannot be migrated" in result.stderr
     assert "pg_is_in_recovery() = true" in result.stderr and "target_session_attrs=read-write" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
-    status = run_cli(["db.status", "--migrations-dir", str(folder), "--database-url", standby_url], cwd=tmp_path)
+    status = run_in_process(["db.status", "--migrations-dir", str(folder), "--database-url", standby_url], cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     with psycopg.connect(primary_url) as conn:
         assert conn.execute("SELECT to_regnamespace('drizzle')").fetchone() == (None,)

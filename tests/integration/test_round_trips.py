@@ -3,16 +3,20 @@
 what is left are the messages the command waits on, plus the lock's closing ROLLBACK (sent, never waited for).
 
 The issue's promise: a target that is up to date costs one round trip after connecting (the fleet's reruns),
-db.status one, and a run that applies asks for the lock and the rows together."""
+db.status one, and a run that applies asks for the lock and the rows together, then sends one pipelined batch
+(with the tracking table's CREATE at its head on a new database) and one Sync."""
 
 from __future__ import annotations
 
+import bench.proxy
 import psycopg
 import pytest
 from bench.proxy import LatencyProxy
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status
+from migrakit.workflows.upgrade_tracking import upgrade_tracking
 from tests.fixtures.folders import make_drizzle_folder
 
 MIGRATIONS = [
@@ -21,6 +25,7 @@ MIGRATIONS = [
 ]
 ROLLBACK = b"Q\x00\x00\x00\rROLLBACK\x00"
 TERMINATE = b"X\x00\x00\x00\x04"
+SYNC = b"S\x00\x00\x00\x04"
 
 
 @pytest.fixture
@@ -48,9 +53,9 @@ def settings(root, url):
 def test_an_up_to_date_target_costs_one_round_trip(tmp_path, proxied):
     direct, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
-    assert runner.migrate(settings(tmp_path, direct)).applied == ["0000_a", "0001_b"]
+    assert migrate(settings(tmp_path, direct)).applied == ["0000_a", "0001_b"]
 
-    report = runner.migrate(settings(tmp_path, through))
+    report = migrate(settings(tmp_path, through))
 
     assert report.applied == []
     messages = asked(proxy)
@@ -67,9 +72,9 @@ def test_an_up_to_date_target_costs_one_round_trip(tmp_path, proxied):
 def test_status_costs_one_round_trip(tmp_path, proxied):
     direct, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
-    runner.migrate(settings(tmp_path, direct))
+    migrate(settings(tmp_path, direct))
 
-    report = runner.status(settings(tmp_path, through))
+    report = status(settings(tmp_path, through))
 
     assert [m.tag for m, _ in report.plan.applied] == ["0000_a", "0001_b"] and not report.plan.pending
     messages = asked(proxy)
@@ -77,18 +82,59 @@ def test_status_costs_one_round_trip(tmp_path, proxied):
     assert b"pg_backend_pid()" in messages[0] and b"__drizzle_migrations" in messages[0]
 
 
-def test_a_first_run_reads_once_then_creates_the_table_and_applies(tmp_path, proxied):
+def test_a_first_run_reads_once_then_creates_the_table_and_applies_in_one_more(tmp_path, proxied):
     _, through, proxy = proxied
     make_drizzle_folder(tmp_path, MIGRATIONS)
 
-    report = runner.migrate(settings(tmp_path, through))
+    report = migrate(settings(tmp_path, through))
 
     assert report.applied == ["0000_a", "0001_b"]
     messages = asked(proxy)
+    # The lock's message, then one pipelined burst: the tracking table's CREATE (its own transaction, first) and
+    # the migrations, each statement alone (Parse/Bind/Execute); then the lock's release, not waited for.
+    assert len(messages) == 3, messages
     assert b"pg_try_advisory_xact_lock" in messages[0]
-    assert b"CREATE SCHEMA IF NOT EXISTS" in messages[1] and b"CREATE TABLE IF NOT EXISTS" in messages[1]
+    body = messages[1]
     assert not any(b"pg_catalog.pg_class" in m for m in messages)  # the read said the table was missing
+    create, table, guard = (
+        body.index(b"CREATE SCHEMA IF NOT EXISTS"), body.index(b"CREATE TABLE IF NOT EXISTS"), body.index(b"pg_try_advisory_xact_lock")
+    )
+    assert create < table < body.index(b"COMMIT") < guard  # committed before the first migration's guard
+    assert body.count(b"CREATE TABLE") == 3 and b"CREATE INDEX b_id" in body
+    assert body.count(SYNC) == 1  # one Sync, at the end
     assert messages[-1] in (ROLLBACK, ROLLBACK + TERMINATE)
-    # The migrations themselves: each statement alone (Parse/Bind/Execute), pipelined, nothing else asked.
-    body = b"".join(messages[2:-1])
-    assert body.count(b"CREATE TABLE") == 2 and b"CREATE INDEX b_id" in body
+
+
+def test_a_batch_sends_one_sync_however_long(tmp_path, proxied, monkeypatch):
+    """95 migrations are 1,045 commands (BEGIN, settings, two guards, the statement, the row, COMMIT): past the
+    1,000 where a batch used to stop for a Sync's answer (a round trip with the server idle), one Sync still."""
+    _, through, proxy = proxied
+    monkeypatch.setattr(bench.proxy, "TRACE_BYTES", 1 << 20)
+    make_drizzle_folder(tmp_path, [(f"{i:04d}_m", f"CREATE TABLE m{i} (id int);") for i in range(95)])
+
+    report = migrate(settings(tmp_path, through))
+
+    assert len(report.applied) == 95
+    messages = asked(proxy)
+    queued = b"".join(messages[1:-1])
+    assert queued.count(b"CREATE TABLE m") == 95
+    assert queued.count(SYNC) == 1 and queued.endswith(SYNC)
+
+
+def test_upgrade_tracking_reads_the_table_in_the_locks_message(tmp_path, proxied):
+    """db.upgrade-tracking on a Drizzle 1.0 table with every row named: the lock's message (rows, columns,
+    existence) and the lock's release, nothing else; both connections opened at once."""
+    direct, through, proxy = proxied
+    folder = tmp_path / "migrations" / "20250101000000_first"
+    folder.mkdir(parents=True)
+    (folder / "migration.sql").write_text('CREATE TABLE "first" ("id" int);')
+    assert migrate(settings(tmp_path, direct)).applied == ["20250101000000_first"]
+
+    report = upgrade_tracking(settings(tmp_path, through), yes=True)
+
+    assert report.upgrade is None and "already has Drizzle 1.0's columns" in report.note
+    messages = asked(proxy)
+    assert len(messages) == 2, messages
+    assert b"pg_try_advisory_xact_lock" in messages[0] and b"__drizzle_migrations" in messages[0]
+    assert messages[1] in (ROLLBACK, ROLLBACK + TERMINATE)
+    assert proxy.connections == 2

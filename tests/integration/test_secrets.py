@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from migrakit.core import redact
-from migrakit.db import server
+from migrakit.db.connect import server
 from tests.fixtures.cli import run_cli, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.integration.test_bad_input import password_role_url, with_user  # noqa: F401 (a fixture)
@@ -202,7 +202,7 @@ def test_redaction_of_every_shape_is_pure_and_masks_the_piece_libpq_reads():
     for _, url, pieces, _env in SHAPES:
         if not url:
             continue
-        libpq = server.libpq_password(url)
+        libpq = redact.libpq_password(url, psycopg.conninfo.conninfo_to_dict)
         secrets = redact.passwords(url, [libpq] if libpq else [])
         text = f"cannot connect to {url}: failed near '{libpq}' and \"{url}\""
         out = redact.redact_text(text, [url], secrets)

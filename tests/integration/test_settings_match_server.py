@@ -5,7 +5,7 @@ refuses. Also the `options` cutting: the server sees the settings migrakit read 
 import psycopg
 import pytest
 
-from migrakit.core import pgvalues
+from migrakit.core.postgres import pgvalues
 
 DURATIONS = [
     "5s", "5", "0", "500ms", "2min", "1h", "1d", "100us", "1500us", "1.5", "1.5s", "2.5", "0.5", "0.4ms", "1.25min",

@@ -1,9 +1,9 @@
-"""db/simple_query.py on a real server: one multi-statement query read result by result through psycopg.pq."""
+"""db/run/strategies/simple_query.py on a real server: one multi-statement query read result by result through psycopg.pq."""
 
 import psycopg
 import pytest
 
-from migrakit.db import simple_query
+from migrakit.db.run.strategies import simple_query
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """db.status reads the migration files while a second thread connects and reads the tracking rows
-(db/session.open_target_reading). Its errors stay those of reading the files first and connecting afterwards:
+(db/connect/session.open_target_reading). Its errors stay those of reading the files first and connecting afterwards:
 a folder error wins over a database that cannot be reached, the connection opened meanwhile is closed, and an
 error of the read itself is the same documented error as when it ran on the main thread. No traceback."""
 
@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.cli import run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.integration.test_bad_input import with_user
@@ -59,7 +59,7 @@ def test_a_good_folder_and_an_unreachable_database_is_the_connect_error(tmp_path
 
 def test_a_file_error_closes_the_connection_opened_meanwhile(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, GOOD)
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     (folder / "0001_b.sql").write_bytes("-- caf\xe9\nCREATE TABLE b (id int);".encode("latin-1"))
     code, out = status(folder, db_url, tmp_path)
     assert code == 1, out
@@ -81,7 +81,7 @@ def no_grants_role(pg_server_url, db_url):
 
 def test_an_error_of_the_read_is_the_documented_one(tmp_path, db_url, no_grants_role):
     folder = make_drizzle_folder(tmp_path, GOOD)
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     code, out = status(folder, no_grants_role, tmp_path)
     assert code == 6, out
     assert 'error: the database role may not read the tracking table "drizzle"."__drizzle_migrations"' in out
@@ -91,7 +91,7 @@ def test_an_error_of_the_read_is_the_documented_one(tmp_path, db_url, no_grants_
 
 def test_the_rows_read_meanwhile_are_planned(tmp_path, db_url):
     folder = make_drizzle_folder(tmp_path, GOOD[:1])
-    runner.migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
     more = make_drizzle_folder(tmp_path / "more", GOOD)
     code, out = status(more, db_url, tmp_path)
     assert code == 0, out

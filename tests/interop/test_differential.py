@@ -27,7 +27,7 @@ import pytest
 from tests.interop.drizzle import drizzle_migrate_many
 from tests.interop.twins import fresh_databases, migrakit_run, outcome, reset_database
 
-pytestmark = pytest.mark.interop
+pytestmark = [pytest.mark.interop, pytest.mark.differential]
 
 BP = "\n--> statement-breakpoint\n"
 SEED = int(os.environ.get("MIGRAKIT_DIFF_SEED") or random.SystemRandom().randrange(10**9))

@@ -11,7 +11,8 @@ import pytest
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder
-from migrakit.workflows import generate, runner
+from migrakit.workflows import generate
+from migrakit.workflows.migrate import migrate
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop
@@ -43,12 +44,12 @@ def test_generate_delegates_to_drizzle_kit_and_the_result_migrates(tmp_path, db_
 
     first = generate.with_drizzle_kit(settings, "init", config)
     assert first.tag == "0000_init"
-    assert runner.migrate(settings).applied == ["0000_init"]
+    assert migrate(settings).applied == ["0000_init"]
 
     (project / "schema.ts").write_text(SCHEMA_V2)
     second = generate.with_drizzle_kit(settings, "posts", config)
     assert second.tag == "0001_posts"
-    assert runner.migrate(settings).applied == ["0001_posts"]
+    assert migrate(settings).applied == ["0001_posts"]
 
     before = tracking_rows(db_url)
     assert drizzle_migrate(project / "migrations", db_url, major=0) == {"ok": True}

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status as run_status
 from tests.interop.drizzle import drizzle_migrate, tracking_rows
 
 pytestmark = pytest.mark.interop
@@ -17,7 +18,7 @@ CASES = ["vercel-ai-chatbot", "mail0-zero", "legacy-two-systems"]
 
 def migrate_with_migrakit(tmp_path: Path, db_url: str, folder: Path) -> list[str]:
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder))
-    return runner.migrate(settings).applied
+    return migrate(settings).applied
 
 
 def first_k(folder: Path, k: int, dest: Path) -> Path:
@@ -44,7 +45,7 @@ def test_after_drizzle_migrakit_finds_nothing_pending(case_name, corpus_dir, db_
     folder = corpus_dir / case_name / "migrations"
     assert drizzle_migrate(folder, db_url, major=0) == {"ok": True}
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder))
-    status = runner.status(settings)
+    status = run_status(settings)
     assert status.plan.pending == ()
     assert status.plan.problems == ()
     assert migrate_with_migrakit(tmp_path, db_url, folder) == []

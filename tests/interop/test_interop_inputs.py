@@ -7,10 +7,11 @@ import subprocess
 
 import pytest
 
-from migrakit.db import server
+from migrakit.db.connect import server
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.sources.load import load_sources
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.folders import make_drizzle_folder
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
 
@@ -39,12 +40,12 @@ def drizzle_hashes(folder):
 
 def migrakit_migrate(tmp_path, url, folder, allow_empty=False):
     settings = load_settings(tmp_path, env={}, database_url=url, migrations_dir=str(folder))
-    return runner.migrate(settings, allow_empty=allow_empty).applied
+    return migrate(settings, allow_empty=allow_empty).applied
 
 
 def test_hashes_equal_drizzles_for_bom_crlf_empty_and_non_ascii_files(tmp_path):
     folder = make_drizzle_folder(tmp_path, [("0000_bom", BOM_CRLF), *ACCEPTED])
-    ours = [m.hash for m in runner.load_sources(load_settings(tmp_path, env={}, migrations_dir=str(folder))).migrations]
+    ours = [m.hash for m in load_sources(load_settings(tmp_path, env={}, migrations_dir=str(folder))).migrations]
     assert ours == drizzle_hashes(folder)
     assert ours == [hashlib.sha256(body).hexdigest() for _, body in [("0000_bom", BOM_CRLF), *ACCEPTED]]
 

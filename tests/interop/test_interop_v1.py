@@ -9,12 +9,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from migrakit.core.naming import locale_key
-from migrakit.core.tracking_upgrade import plan_tracking_upgrade
+from migrakit.core.drizzle.naming import locale_key
+from migrakit.core.drizzle.tracking_upgrade import plan_tracking_upgrade
+from migrakit.db import tracking as tracking_table
 from migrakit.errors import ConfirmationRequired
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import load_folder
-from migrakit.workflows import runner
+from migrakit.workflows.bootstrap import bootstrap
+from migrakit.workflows.migrate import migrate
+from migrakit.workflows.status import status as run_status
 from migrakit.workflows.upgrade_layout import upgrade_layout
 from migrakit.workflows.upgrade_tracking import upgrade_tracking
 from tests.interop.drizzle import NODE_DIR, drizzle_migrate, tracking_rows
@@ -44,7 +47,7 @@ def public_tables(db_url: str) -> set[str]:
 # ------------------------------------------------------------------------------- Drizzle 1.0 folders
 def test_after_migrakit_drizzle1_applies_nothing(corpus_dir, db_url, tmp_path):
     folder = corpus_dir / V1_CASE / "migrations"
-    assert runner.migrate(settings_for(tmp_path, db_url, folder)).applied
+    assert migrate(settings_for(tmp_path, db_url, folder)).applied
     before = tracking_rows(db_url)
     assert drizzle_migrate(folder, db_url, major=1) == {"ok": True}
     assert tracking_rows(db_url) == before
@@ -54,10 +57,10 @@ def test_after_drizzle1_migrakit_finds_nothing_pending(corpus_dir, db_url, tmp_p
     folder = corpus_dir / V1_CASE / "migrations"
     assert drizzle_migrate(folder, db_url, major=1) == {"ok": True}
     settings = settings_for(tmp_path, db_url, folder)
-    status = runner.status(settings)
+    status = run_status(settings)
     assert status.plan.pending == () and status.plan.problems == ()
     assert status.plan.tracking_upgrade is None
-    assert runner.migrate(settings).applied == []
+    assert migrate(settings).applied == []
 
 
 @pytest.mark.parametrize("k", [1, 10])
@@ -66,7 +69,7 @@ def test_drizzle1_first_k_then_migrakit_equals_drizzles_full_run(k, corpus_dir, 
     partial = first_k_folders(folder, k, tmp_path / "partial")
     assert drizzle_migrate(partial, db_url, major=1) == {"ok": True}
     assert len(tracking_rows(db_url)) == k
-    applied = runner.migrate(settings_for(tmp_path, db_url, folder)).applied
+    applied = migrate(settings_for(tmp_path, db_url, folder)).applied
     expected = json.loads((corpus_dir / V1_CASE / "expected" / "tracking.json").read_text())
     assert applied == [r["name"] for r in expected[k:]]
     assert tracking_rows(db_url) == expected
@@ -110,7 +113,7 @@ def test_tracking_upgrade_matches_drizzle1s_own_upgrade(db_url, tmp_path):
         conn.execute("CREATE TABLE drizzle.__drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)")
         for h, created_at in rows:
             conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES (%s, %s)", (h, created_at))
-        predicted = plan_tracking_upgrade(runner.tracking.read_rows(conn, "drizzle", "__drizzle_migrations"), migrations)
+        predicted = plan_tracking_upgrade(tracking_table.read_rows(conn, "drizzle", "__drizzle_migrations"), migrations)
     assert predicted.possible and len(predicted.matches) == 4
     assert drizzle_migrate(folder, db_url, major=1) == {"ok": True}
     names = [r["name"] for r in tracking_rows(db_url)]
@@ -126,7 +129,7 @@ def test_a_row_matching_no_folder_stops_drizzle1_and_migrakit_alike(db_url, tmp_
         conn.execute("INSERT INTO drizzle.__drizzle_migrations (hash, created_at) VALUES ('abc', 1500000000000)")
     result = drizzle_migrate(folder, db_url, major=1)
     assert result["ok"] is False and "(ids: 1)" in result["message"]
-    status = runner.status(settings_for(tmp_path, db_url, folder))
+    status = run_status(settings_for(tmp_path, db_url, folder))
     up = status.plan.tracking_upgrade
     assert [r.id for r in up.unmatched] == [1]
     assert status.plan.blocking and status.plan.drizzle_pending == ()
@@ -147,15 +150,15 @@ def test_drizzle0_database_converted_folder_then_migrakit_then_drizzle1(corpus_d
     settings = settings_for(tmp_path, db_url, folder)
     tables = public_tables(db_url)
 
-    status = runner.status(settings)  # shows the upgrade first, changes nothing
+    status = run_status(settings)  # shows the upgrade first, changes nothing
     assert status.plan.pending == () and status.plan.blocking == ()
     assert [q.kind for q in status.plan.problems] == ["tracking-upgrade"]
     assert len(status.plan.tracking_upgrade.matches) == len(rows_0x)
     with pytest.raises(ConfirmationRequired):  # a deploy does not alter the table unasked
-        runner.migrate(settings)
+        migrate(settings)
     assert tracking_rows(db_url) == rows_0x
 
-    report = runner.migrate(settings, upgrade_tracking=True)
+    report = migrate(settings, upgrade_tracking=True)
     assert report.applied == []  # nothing re-runs
     assert public_tables(db_url) == tables
     upgraded = tracking_rows(db_url)
@@ -168,7 +171,7 @@ def test_drizzle0_database_converted_folder_then_migrakit_then_drizzle1(corpus_d
 
 def test_migrakits_upgrade_equals_drizzle1s_own(corpus_dir, db_url, pg_server_url, tmp_path):
     """The same Drizzle 0.x database upgraded by Drizzle 1.0 itself gives the same rows."""
-    from migrakit.db import server
+    from migrakit.db.connect import server
 
     folder, _ = drizzle0_database_and_converted_folder(corpus_dir, db_url, tmp_path / "a")
     assert upgrade_tracking(settings_for(tmp_path, db_url, folder), yes=True).applied
@@ -186,11 +189,11 @@ def test_migrakits_upgrade_equals_drizzle1s_own(corpus_dir, db_url, pg_server_ur
 def test_new_folder_after_the_crossing_runs_once_for_both_migrators(corpus_dir, db_url, tmp_path):
     folder, rows_0x = drizzle0_database_and_converted_folder(corpus_dir, db_url, tmp_path)
     settings = settings_for(tmp_path, db_url, folder)
-    runner.migrate(settings, upgrade_tracking=True)
+    migrate(settings, upgrade_tracking=True)
     new = folder / "20990101000000_add_notes"
     new.mkdir()
     (new / "migration.sql").write_text('CREATE TABLE "notes" ("id" serial PRIMARY KEY);')
-    assert runner.migrate(settings).applied == ["20990101000000_add_notes"]
+    assert migrate(settings).applied == ["20990101000000_add_notes"]
     rows = tracking_rows(db_url)
     assert rows[-1] == {"id": len(rows_0x) + 1, "hash": rows[-1]["hash"], "created_at": "4070908800000",
                         "name": "20990101000000_add_notes", "applied_at_is_null": False}
@@ -207,14 +210,14 @@ def test_bootstrapped_legacy_rows_cross_to_drizzle1_too(corpus_dir, db_url, tmp_
     folder = tmp_path / "migrations"
     shutil.copytree(corpus_dir / "vercel-ai-chatbot" / "migrations", folder)
     settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder), legacy_dir=str(legacy))
-    assert runner.bootstrap(settings).applied == ["001_init"]
-    assert len(runner.migrate(settings).applied) == 9
+    assert bootstrap(settings).applied == ["001_init"]
+    assert len(migrate(settings).applied) == 9
     assert upgrade_layout(settings, yes=True).applied
 
     report = upgrade_tracking(settings)
     assert [(m.name, m.how) for m in report.upgrade.matches][0] == ("001_init", "hash (migrakit file)")
     assert report.upgrade.possible and not report.applied
-    assert runner.migrate(settings, upgrade_tracking=True).applied == []
+    assert migrate(settings, upgrade_tracking=True).applied == []
     rows = tracking_rows(db_url)
     assert [r["name"] for r in rows] == ["001_init", *(m.tag for m in load_folder(folder).migrations)]
     assert drizzle_migrate(folder, db_url, major=1) == {"ok": True}

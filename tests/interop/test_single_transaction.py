@@ -12,8 +12,9 @@ import pytest
 
 from migrakit.core.events import LockRetry
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
-from tests.fixtures.cli import migrate_args, run_cli
+from migrakit.sources.load import load_sources
+from migrakit.workflows.migrate import migrate
+from tests.fixtures.cli import migrate_args, run_in_process
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked
 from tests.interop.drizzle import drizzle_migrate_many
@@ -261,7 +262,7 @@ def test_concurrently_inside_the_transaction_explains_the_fix(pg_server_url, pg_
 
 def test_cli_exits_1_and_prints_the_state(db_url, tmp_path):
     folder = make_drizzle_folder(tmp_path, SMALL["commits-then-later-fails-in-second-piece"])
-    proc = run_cli(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
+    proc = run_in_process(migrate_args(db_url, folder, "--single-transaction"), cwd=tmp_path)
     assert proc.returncode == 1, proc.stderr
     out = proc.stdout + proc.stderr
     assert "0001_b" in out and "statement 2 of 2" in out
@@ -284,12 +285,12 @@ def test_a_lock_timeout_is_retried_from_begin_while_nothing_is_committed(db_url,
             tmp_path, env={"MIGRAKIT_LOCK_TIMEOUT": "300ms", "MIGRAKIT_LOCK_RETRIES": "5"}, database_url=db_url,
             migrations_dir=str(folder),
         )  # fmt: skip
-        report = runner.migrate(settings, single_transaction=True, on_event=events.append)
+        report = migrate(settings, single_transaction=True, on_event=events.append)
     finally:
         timer.join()
         held.close()
     assert report.applied == ["0001_b"] and any(isinstance(e, LockRetry) for e in events)
-    assert tracked(db_url) == [m.hash for m in runner.load_sources(settings).migrations]
+    assert tracked(db_url) == [m.hash for m in load_sources(settings).migrations]
     assert query(db_url, "SELECT attname FROM pg_attribute WHERE attrelid = 'a'::regclass AND attnum > 0 ORDER BY attnum") == [("id",), ("n",)]
 
 

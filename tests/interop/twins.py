@@ -12,10 +12,10 @@ from typing import Any
 
 import psycopg
 
-from migrakit.db import server
+from migrakit.db.connect import server
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
-from migrakit.workflows import runner
+from migrakit.workflows.migrate import migrate
 from tests.fixtures.pg import dump_schema
 from tests.interop.drizzle import tracking_rows
 
@@ -76,7 +76,7 @@ def migrakit_run(folder: Path, url: str, root: Path, *, single_transaction: bool
     """`db.migrate` in-process; (succeeded, the error). Anything but a MigrakitError escapes (a bug)."""
     settings = load_settings(root, env={}, database_url=url, migrations_dir=str(folder))
     try:
-        runner.migrate(settings, single_transaction=single_transaction)
+        migrate(settings, single_transaction=single_transaction)
     except MigrakitError as err:
         return False, err
     return True, None

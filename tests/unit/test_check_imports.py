@@ -44,12 +44,21 @@ def test_main_fails_on_a_new_cycle_and_a_long_module(tmp_path, capsys):
     src = package(tmp_path, {
         "__init__.py": "",
         "a.py": "def f():\n    from .b import g\n",
-        "b.py": "from .a import f\n" + "x = 1\n" * 500,
+        "b.py": "from .a import f\n" + "x = 1\n" * 400,
     })  # fmt: skip
     assert check_imports.main(["check_imports.py", str(src)]) == 1
     err = capsys.readouterr().err
     assert "import cycle among pkg.a, pkg.b: pkg.a (line 2) -> pkg.b (line 1) -> pkg.a" in err
-    assert "pkg.b has 501 lines (limit 500)" in err
+    assert "pkg.b has 401 lines (limit 400)" in err
+
+
+def test_main_fails_on_a_package_of_more_than_15_modules(tmp_path, capsys):
+    files = {"__init__.py": "", **{f"m{i}.py": "X = 1\n" for i in range(16)}, "sub/__init__.py": "", "sub/a.py": ""}
+    src = package(tmp_path, files)  # 16 modules directly, and a sub-package (a room of its own)
+    assert check_imports.main(["check_imports.py", str(src)]) == 1
+    assert "pkg holds 16 modules directly (limit 15)" in capsys.readouterr().err
+    (src / "pkg" / "m0.py").unlink()
+    assert check_imports.main(["check_imports.py", str(src)]) == 0
 
 
 def test_the_source_tree_passes():

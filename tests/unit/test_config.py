@@ -100,6 +100,7 @@ def test_variables_that_are_not_settings_stay_accepted(tmp_path):
         ({"pyproject": "[tool.migrakit]\nlock_timeout = 5\n"}, "lock_timeout = 5 (pyproject.toml [tool.migrakit] lock_timeout) is not a string"),
         ({"env": {"MIGRAKIT_LOCK_WAIT_TIMEOUT": "nan"}}, "lock_wait_timeout = 'nan' (environment variable MIGRAKIT_LOCK_WAIT_TIMEOUT) is not a number"),
         ({"env": {"MIGRAKIT_LOCK_RETRIES": "-1"}}, "lock_retries = -1 (environment variable MIGRAKIT_LOCK_RETRIES) is negative"),
+        ({"env": {"MIGRAKIT_NETWORK_TIMEOUT": "-5"}}, "network_timeout = -5.0 (environment variable MIGRAKIT_NETWORK_TIMEOUT) is negative"),
         ({"migrations_table": 7}, "migrations_table = 7 (option --migrations-table) is not a string"),
     ],
 )
@@ -200,7 +201,7 @@ def test_defaults_are_the_settings_fields_own(tmp_path):
         assert getattr(s, f.name) == expected, f.name
         assert s.is_default(f.name)
         checked += 1
-    assert checked == 20
+    assert checked == 21  # max_file_mb and network_timeout came last
 
 
 def test_a_pyproject_nested_too_deep_is_exit_2_not_a_recursion_error(tmp_path):

@@ -6,23 +6,31 @@ from __future__ import annotations
 import inspect
 import pickle
 
-from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
-from migrakit.db.embedded import ServerStatus, StopResult
+from migrakit.core.reports import (
+    BootstrapReport,
+    BranchCount,
+    EnvReport,
+    FixedMigration,
+    LayoutUpgrade,
+    LintFixReport,
+    MigrateReport,
+    ServerStatus,
+    StatusReport,
+    StopResult,
+    UpgradeTrackingReport,
+)
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
-from migrakit.render import json as as_json
-from migrakit.render.errors import render_error
-from migrakit.sources.git import BranchCount
+from migrakit.render.error_text import render_error
+from migrakit.render.json import shapes
+from migrakit.render.json.document import load_families
 from migrakit.tasks._run import run_core
-from migrakit.workflows.baseline import BaselineReport
+from migrakit.workflows.baseline.command import BaselineReport
 from migrakit.workflows.check import CheckReport
 from migrakit.workflows.consolidate import ConsolidationReport
-from migrakit.workflows.env_check import EnvReport
 from migrakit.workflows.fleet import FleetReport
 from migrakit.workflows.generate import Generated
 from migrakit.workflows.lint import LintReport
-from migrakit.workflows.retire import RetirePlan
-from migrakit.workflows.upgrade_layout import LayoutUpgrade
-from migrakit.workflows.upgrade_tracking import UpgradeTrackingReport
+from migrakit.workflows.retire.plan import RetirePlan
 
 RERUN = "fix the statement, then run `inv db.migrate` again; `inv db.status` shows what is applied"
 
@@ -41,7 +49,7 @@ def test_every_way_of_setting_a_fix_gives_a_fix() -> None:
     err.fix = f"{err.fix} (edit only statement 2 or later)"  # how db/ code extends a fix today
     assert isinstance(err.fix, Fix) and err.fix.endswith("(edit only statement 2 or later)")
     assert MigrakitError("no fix").fix is None
-    assert as_json.error(err)["fix"] == str(err.fix)  # JSON: the same string as before
+    assert shapes.error(err)["fix"] == str(err.fix)  # JSON: the same string as before
     assert render_error(err).endswith(f"  fix:    {err.fix}")
 
 
@@ -64,11 +72,13 @@ def test_a_fix_survives_pickling_with_its_command() -> None:
 REPORTS = [
     StatusReport, MigrateReport, BootstrapReport, UpgradeTrackingReport, LayoutUpgrade, CheckReport, BaselineReport,
     ConsolidationReport, BranchCount, Generated, RetirePlan, EnvReport, ServerStatus, StopResult, LintReport, FleetReport,
+    LintFixReport,
 ]  # fmt: skip
 
 
 def test_every_report_class_carries_its_exit_code() -> None:
-    assert {r.__name__ for r in REPORTS} == set(as_json._SERIALIZERS)  # every task's report, none forgotten
+    load_families()
+    assert set(REPORTS) == set(shapes.SERIALIZERS)  # every task's report has its serializer, none forgotten
     for report in REPORTS:
         assert isinstance(inspect.getattr_static(report, "exit_code", None), property), report.__name__
 
@@ -79,6 +89,10 @@ def test_report_exit_codes() -> None:
     assert RetirePlan("db").exit_code == ConfirmationRequired.exit_code
     assert RetirePlan("db", outcome="retired").exit_code == 0
     assert Generated(None).exit_code == 0 and EnvReport().exit_code == 0
+    fixed = LintFixReport("db", fixed=[FixedMigration("0001_a", ["0001_a", "0002_a_2"], [], [])])
+    assert fixed.exit_code == ConfirmationRequired.exit_code and LintFixReport("db").exit_code == 0
+    fixed.written = True
+    assert fixed.exit_code == 0
     assert DriftError.exit_code == 3
 
 

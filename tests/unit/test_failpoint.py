@@ -3,7 +3,7 @@ tests/integration/test_crash_every_boundary.py)."""
 
 import pytest
 
-from migrakit.db.failpoint import ENV, Failpoint, from_env
+from migrakit.db.run.failpoint import ENV, Failpoint, from_env
 from migrakit.errors import ConfigError
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from migrakit.core.journal import journal_warnings, parse_journal, render_journal
+from migrakit.core.drizzle.journal import journal_warnings, parse_journal, render_journal
 from migrakit.errors import ConfigError, JournalError
 
 

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrakit.core.journal import Journal, parse_journal, render_journal
+from migrakit.core.drizzle.journal import Journal, parse_journal, render_journal
 
 # drizzle-kit's tags name files of the folder: no NUL, nothing absolute or climbing out with `..` (refused, exit 2:
 # tests/unit/test_journal.py)

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from migrakit.core.naming import v1_folder_name
+from migrakit.core.drizzle.naming import v1_folder_name
 from migrakit.errors import JournalError
 from migrakit.sources.config import load_settings
 from migrakit.sources.folders import JOURNAL, V1, load_folder

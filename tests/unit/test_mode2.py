@@ -4,7 +4,7 @@ and the pure consolidation plan."""
 import pytest
 
 from migrakit.core.migration import CONSOLIDATED, STANDARD, Migration, Replaced, TrackingRow, drizzle_hash
-from migrakit.core.planner import REPLACED_PARTIAL, UNKNOWN_ROW, order_sequence, plan
+from migrakit.core.plan.planner import REPLACED_PARTIAL, UNKNOWN_ROW, order_sequence, plan
 from migrakit.errors import ConfigError, JournalError, MigrakitError
 from migrakit.sources.consolidated import load_consolidated
 from migrakit.sources.folders import load_folder

@@ -1,5 +1,12 @@
 from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
-from migrakit.core.planner import DUPLICATE_ROWS, EDITED, SKIPPED_BY_DRIZZLE, UNKNOWN_ROW, drizzle_would_apply, plan
+from migrakit.core.plan.planner import (
+    DUPLICATE_ROWS,
+    EDITED,
+    SKIPPED_BY_DRIZZLE,
+    UNKNOWN_ROW,
+    drizzle_would_apply,
+    plan,
+)
 
 
 def mig(tag: str, when: int, text: str | None = None) -> Migration:

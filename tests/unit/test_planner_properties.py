@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrakit.core.migration import Migration, TrackingRow
-from migrakit.core.planner import EDITED, SKIPPED_BY_DRIZZLE, UNKNOWN_ROW, drizzle_would_apply, plan
+from migrakit.core.plan.planner import EDITED, SKIPPED_BY_DRIZZLE, UNKNOWN_ROW, drizzle_would_apply, plan
 
 HASHES = [f"{c:064x}" for c in range(1, 7)]  # a small alphabet, so identical files (same hash) happen
 

@@ -3,7 +3,7 @@
 import pytest
 
 from migrakit.core.migration import Migration
-from migrakit.db.progress import Completed, forget_sql, resume_point, statement_hash
+from migrakit.db.run.progress import Completed, forget_sql, resume_point, statement_hash
 from migrakit.errors import DriftError
 
 TEXT = "CREATE TABLE a (id int);\nCOMMIT;\nCREATE INDEX CONCURRENTLY a_idx ON a (id);\nCREATE TABLE b (id int);\n"

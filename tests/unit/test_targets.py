@@ -1,9 +1,9 @@
-"""core/targets.py: the fleet's targets file and --targets-query rows, checked before anything connects.
+"""core/fleet_targets.py: the fleet's targets file and --targets-query rows, checked before anything connects.
 No message ever holds a target's password."""
 
 import pytest
 
-from migrakit.core.targets import Target, from_rows, parse_file
+from migrakit.core.fleet_targets import Target, from_rows, parse_file
 from migrakit.errors import ConfigError
 
 SECRET = "s3cr3t-Pa55"

@@ -1,10 +1,10 @@
 """Matching 0.x tracking rows to Drizzle 1.0 folders exactly as Drizzle 1.0's upToV1 does, and how the planner
 judges a v1 folder on a table that needs the upgrade. Pure."""
 
+from migrakit.core.drizzle.naming import v1_when
+from migrakit.core.drizzle.tracking_upgrade import BY_HASH, BY_TIME, BY_TIME_AND_HASH, plan_tracking_upgrade
 from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
-from migrakit.core.naming import v1_when
-from migrakit.core.planner import DRIZZLE_WOULD_RERUN, TRACKING_UPGRADE, UNKNOWN_ROW, plan
-from migrakit.core.tracking_upgrade import BY_HASH, BY_TIME, BY_TIME_AND_HASH, plan_tracking_upgrade
+from migrakit.core.plan.planner import DRIZZLE_WOULD_RERUN, TRACKING_UPGRADE, UNKNOWN_ROW, plan
 
 
 def folder(name: str, text: str | None = None) -> Migration:
@@ -107,8 +107,8 @@ def test_v1_row_without_name_or_with_another_name_means_drizzle_would_run_it_aga
 
 
 def test_rows_of_migrakits_own_files_are_named_after_drizzles_rule_fails():
+    from migrakit.core.drizzle.tracking_upgrade import BY_OWN_FILE, own_file_names
     from migrakit.core.migration import CONSOLIDATED, LEGACY, Replaced
-    from migrakit.core.tracking_upgrade import BY_OWN_FILE, own_file_names
 
     legacy = Migration(tag="001_init", when=1, path="legacy/001_init.sql", text="SELECT 1;", hash="1" * 64, mode=LEGACY)
     replaced = Replaced(tag="0003_old", when=1700000000123, hash="3" * 64)
@@ -127,8 +127,8 @@ def test_rows_of_migrakits_own_files_are_named_after_drizzles_rule_fails():
 
 
 def test_an_own_file_row_in_a_folders_second_keeps_its_own_name():
+    from migrakit.core.drizzle.tracking_upgrade import BY_OWN_FILE, own_file_names
     from migrakit.core.migration import CONSOLIDATED
-    from migrakit.core.tracking_upgrade import BY_OWN_FILE, own_file_names
 
     consolidated = Migration(tag="20241010220702_big", when=A.when + 500, path="c/big.sql", text="SELECT 2;",
                              hash="2" * 64, mode=CONSOLIDATED)

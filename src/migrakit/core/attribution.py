@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-Key = tuple[str, ...]  # an object's key in a schema snapshot: (category, name, ...), as db/schema_diff.py makes it
+# an object's key in a schema snapshot: (category, name, ...), as db/inspect/schema_diff.py makes it
+Key = tuple[str, ...]
 Snapshot = Mapping[Key, Any]
 
 

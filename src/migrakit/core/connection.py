@@ -1,6 +1,6 @@
 """What sits between migrakit and PostgreSQL (a connection pooler, and its mode), as data. Pure.
 
-db/pooler.py finds it out; db.status, env.check and the runs read it."""
+db/connect/pooler.py finds it out; db.status, env.check and the runs read it."""
 
 from __future__ import annotations
 
@@ -13,11 +13,14 @@ class Pooler:
     transaction: bool  # server connections are handed out per transaction (session state does not survive)
     name: str  # what it probably is, for messages ("" when direct)
     evidence: str  # what was seen, for messages
+    statement: bool = False  # server connections are handed out per statement: no transaction survives
 
     def describe(self) -> str:
         """One line for env.check and db.status."""
         if not self.present:
             return "direct to PostgreSQL (no pooler seen)"
+        if self.statement:
+            return f"through a statement pooler ({self.name}, pool_mode=statement): migrations cannot run here"
         if self.transaction:
             return (
                 f"through a transaction pooler ({self.name}): each transaction may run on another server "

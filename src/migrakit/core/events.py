@@ -1,6 +1,6 @@
 """What a run reports while it happens: one frozen dataclass per event, `Event` their union. Pure.
 
-The workflows and the db layer emit instances to an `EventSink` (a callable taking one event); render/report.py's
+The workflows and the db layer emit instances to an `EventSink` (a callable taking one event); render/run.py's
 `Progress` turns them into text, matching on the type. An event carries data, never text.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .migration import Migration
+from migrakit.core.migration import Migration
 
 
 @dataclass(frozen=True)
@@ -41,9 +41,10 @@ class TrackingUpgraded:
 
 @dataclass(frozen=True)
 class Planned:
-    """Under the lock: `count` migrations will run."""
+    """Under the lock: `count` migrations will run (`tags`: which, in order)."""
 
     count: int
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from ..errors import MigrakitError
-from .statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
+from migrakit.core.classify import Refusal, refusal
+from migrakit.core.postgres.statements import NO_TRANSACTION, TRANSACTION_CONTROL, Statement, split_statements
+from migrakit.errors import MigrakitError
 
 
 class Mode(StrEnum):
@@ -64,6 +65,10 @@ class Migration:
     mode: Mode = Mode.STANDARD
     name: str | None = None  # Drizzle 1.0's `name` column (the folder name); None for 0.x folders
     replaces: tuple[Replaced, ...] = field(default=())
+    # its down file (`<tag>.down.sql`; Drizzle 1.0 layout: `down.sql` in its folder), itself a Migration value
+    # (tag and when of the up, path and text of the down) so its statements, positions and errors are the same
+    # objects an up file's are; None when the migration has none. Never part of the hash or of equality.
+    down: Migration | None = field(default=None, compare=False, repr=False)
 
     @cached_property
     def statements(self) -> list[Statement]:
@@ -110,38 +115,16 @@ class Migration:
     def check_runnable(self) -> None:
         """Raise before anything runs if the file cannot be run safely: a statement that must run outside a
         transaction (CREATE INDEX CONCURRENTLY ...) mixed with others, without the file's own BEGIN/COMMIT."""
-        stmts = self.statements
-        if self.mode != STANDARD:  # Mode 2 / legacy: the whole file is one transaction, so nothing may end or escape it
-            bad = next((s for s in stmts if s.kind in (TRANSACTION_CONTROL, NO_TRANSACTION)), None)
-            if bad is not None:
-                raise MigrakitError(
-                    f"{self.tag} runs as one transaction (Mode 2), but statement {stmts.index(bad) + 1} "
-                    + (
-                        "ends or starts a transaction itself"
-                        if bad.kind == TRANSACTION_CONTROL
-                        else "cannot run inside a transaction"
-                    ),
-                    file=self.path,
-                    migration=self.tag,
-                    line=bad.line,
-                    col=bad.col,
-                    state="nothing was run",
-                    fix="remove the file's own BEGIN/COMMIT (the whole file already runs in one transaction)"
-                    if bad.kind == TRANSACTION_CONTROL
-                    else "run that statement as a Mode 1 migration of its own (`inv db.generate --custom NAME`)",
-                )
-        if self.mode == STANDARD and self.no_transaction and not self.self_managed and len(stmts) > 1:
-            first = next(s for s in stmts if s.kind == NO_TRANSACTION)
-            raise MigrakitError(
-                f"migration {self.tag} mixes a statement that cannot run in a transaction "
-                f"with {len(stmts) - 1} other(s)",
-                file=self.path,
-                migration=self.tag,
-                line=first.line,
-                col=first.col,
-                state="nothing was run",
-                fix="move that statement into a migration of its own (`inv db.generate --custom NAME`)",
-            )
+        found = self.refusal
+        if found is not None:
+            at = self.statements[found.statement]
+            raise MigrakitError(found.message, file=self.path, migration=self.tag, line=at.line, col=at.col,
+                                state=found.state, fix=found.fix)  # fmt: skip
+
+    @property
+    def refusal(self) -> Refusal | None:
+        """Why db.migrate refuses the file as written (core/classify.py), or None; db.lint reports the same."""
+        return refusal(self.tag, self.mode != STANDARD, [s.kind for s in self.statements])
 
 
 @dataclass(frozen=True)

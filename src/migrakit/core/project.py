@@ -1,5 +1,5 @@
 """Every migration file of a project as data: the Mode 1 folder, Mode 1 + Mode 2 in run order, the legacy
-files (`Sources`, read by sources/load.py), their plans against tracking rows, and the refusal of an empty
+files (`ProjectFiles`, read by sources/load.py), their plans against tracking rows, and the refusal of an empty
 folder while the tracking table has rows. Pure."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import ConfigError
-from .folder import Folder
-from .migration import STANDARD, Migration, TrackingRow
-from .naming import quoted_table
-from .planner import DEFAULT_TABLE, Plan, plan
-from .settings import Settings
-from .tracking_upgrade import TrackingUpgrade
+from migrakit.core.drizzle.folder import Folder
+from migrakit.core.drizzle.naming import quoted_table
+from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.migration import STANDARD, Migration, TrackingRow
+from migrakit.core.plan.planner import DEFAULT_TABLE, Plan, plan
+from migrakit.core.settings import Settings
+from migrakit.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class EmptyFolder:
 
 
 @dataclass(frozen=True)
-class Sources:
+class ProjectFiles:
     """Everything on disk: the Mode 1 folder, Mode 1 + Mode 2 in run order, and the legacy files."""
 
     folder: Folder
@@ -66,7 +66,7 @@ def table_name(settings: Settings) -> str:
 
 
 def refuse_empty_folder(
-    settings: Settings, src: Sources, rows: Sequence[TrackingRow], allow_empty: bool | None
+    settings: Settings, src: ProjectFiles, rows: Sequence[TrackingRow], allow_empty: bool | None
 ) -> None:
     """No Mode 1 or Mode 2 migration on disk while the tracking table has rows of migrations (not only legacy
     files'): most likely the wrong folder, so exit 2 unless `--allow-empty` says the empty folder is meant.

@@ -20,7 +20,8 @@ from a mistyped password), as a whole token there. So password `x` never turns `
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote
 
 MASK = "***"
@@ -256,3 +257,95 @@ def redact_text(
         return text
     except Exception:  # never let redaction be the thing that fails: hide the text rather than risk it
         return "<text hidden: redaction failed>"
+
+
+# ------------------------------------------------------------------------------------------ with libpq's reading
+# What a URL shows and which secrets it holds also depend on how libpq itself reads it: the db layer passes
+# libpq's parse (`parse`: psycopg's conninfo_to_dict, which raises when libpq cannot read the string) and the
+# process's command line and environment (db/connect/server.redact_url, redact_text).
+Parse = Callable[[str], Mapping[str, Any]]
+URL_OPTIONS = ("--database-url", "--shadow-url")
+URL_ENV = ("DATABASE_URL", "MIGRAKIT_SHADOW_URL")
+# a URL as Python's repr (Invoke's debug log) and JSON write it: backslashes doubled, quotes escaped
+_ESCAPES: tuple[Callable[[str], str], ...] = (
+    lambda t: t.replace("\\", "\\\\"),
+    lambda t: t.replace("\\", "\\\\").replace("'", "\\'"),
+    lambda t: t.replace("\\", "\\\\").replace('"', '\\"'),
+)
+
+
+def libpq_password(url: str, parse: Parse) -> str | None:
+    """The password libpq reads from `url` (URL or key=value DSN), or None when it has none or cannot parse it."""
+    try:
+        password = parse(url).get("password")
+        return str(password) if password else None
+    except Exception:  # ProgrammingError for a malformed string; never let redaction fail
+        return None
+
+
+def parses(url: str, parse: Parse) -> bool:
+    try:
+        parse(url)
+        return True
+    except Exception:
+        return False
+
+
+def process_urls(argv: Iterable[str], env: Mapping[str, str]) -> list[str]:
+    """Connection strings this process was given: `--database-url` / `--shadow-url` values on the command line
+    and DATABASE_URL / MIGRAKIT_SHADOW_URL in the environment (what Invoke's --debug may echo)."""
+    argv = list(argv)
+    found = [env.get(name, "") for name in URL_ENV]
+    for i, arg in enumerate(argv):
+        for option in URL_OPTIONS:
+            if arg == option and i + 1 < len(argv):
+                found.append(argv[i + 1])
+            elif arg.startswith(option + "="):
+                found.append(arg[len(option) + 1 :])
+    return [u for u in found if u]
+
+
+def secrets_of(urls: Iterable[str], parse: Parse, env: Mapping[str, str]) -> set[str]:
+    """Every secret to mask for `urls`: their passwords (libpq's reading and every piece, see `passwords`), plus
+    PGPASSWORD."""
+    found: set[str] = set()
+    for url in urls:
+        if url:
+            found |= passwords(url, [p for p in [libpq_password(url, parse)] if p])
+    if env.get("PGPASSWORD"):
+        found |= passwords(f"password='{env['PGPASSWORD']}'", [env["PGPASSWORD"]])
+    return found
+
+
+def shown_url(url: str, parse: Parse) -> str:
+    """`url` with its passwords masked; scheme, host and database only when libpq cannot parse it or its
+    scheme is not PostgreSQL's (the string itself is never echoed then)."""
+    try:
+        if scheme(url) in POSTGRES_SCHEMES or is_dsn(url):
+            return redact_url(url) if parses(url, parse) else summarize(url)
+        return summarize(url)
+    except Exception:  # never let redaction be the thing that fails
+        return "<url hidden>"
+
+
+def redact_all(
+    text: str,
+    urls: Iterable[str],
+    *,
+    parse: Parse,
+    argv: Iterable[str],
+    env: Mapping[str, str],
+    short_in_quotes: bool = True,
+) -> str:
+    """`text` with `urls` (and the process's own URLs, from `argv` and `env`) redacted and every password piece
+    masked; see `redact_text`. `short_in_quotes=False` for JSON, whose keys are quoted too."""
+    urls = [u for u in (*urls, *process_urls(argv, env)) if u]
+    shown: dict[str, str] = {}
+    for url in urls:
+        safe = shown_url(url, parse)
+        shown[url] = safe
+        for escape in _ESCAPES:
+            shown.setdefault(escape(url), escape(safe))
+    for url in sorted(shown, key=len, reverse=True):
+        text = text.replace(url, shown[url])
+    return redact_text(text, (), secrets_of(urls, parse, env), short_in_quotes=short_in_quotes)

@@ -7,12 +7,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..core.migration import Migration
-from ..core.settings import Settings
-from ..errors import MigrakitError
-from . import schema_diff as schema
-from . import server, session, tracking
-from .lock import migration_lock
+from migrakit.core.migration import Migration
+from migrakit.core.settings import Settings
+from migrakit.db import tracking
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.run.lock import migration_lock
+from migrakit.errors import MigrakitError
 
 
 def legacy_table(conn: Any, settings: Settings) -> tuple[str | None, int | None]:

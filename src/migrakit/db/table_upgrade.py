@@ -1,6 +1,6 @@
 """Does this database's tracking table need Drizzle 1.0's upgrade, and doing it. [I/O]
 
-The matching is pure (core/tracking_upgrade.py); here the table is read (`needed`), the refusal a deploy
+The matching is pure (core/drizzle/tracking_upgrade.py); here the table is read (`needed`), the refusal a deploy
 gets when it was not asked for (`require_asked`), and the one transaction that does it (`apply`).
 db.migrate --upgrade-tracking, db.upgrade-tracking and db.status use these."""
 
@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..core.folder import V1, Folder
-from ..core.migration import Migration, TrackingRow
-from ..core.project import table_name
-from ..core.settings import Settings
-from ..core.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
-from ..errors import ConfirmationRequired, DriftError
-from . import tracking
+from migrakit.core.drizzle.folder import V1, Folder
+from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
+from migrakit.core.migration import Migration, TrackingRow
+from migrakit.core.project import table_name
+from migrakit.core.settings import Settings
+from migrakit.db import tracking
+from migrakit.errors import ConfirmationRequired, DriftError
 
 
 def needed(
@@ -30,7 +30,7 @@ def needed(
     """The upgrade this database needs for `folder`, or None: only a Drizzle 1.0 folder needs one, when the
     table lacks `name` (Drizzle 0.x's table) or holds rows without a name. `others`: migrakit's other files
     (consolidated, legacy), whose rows are named too. `read`: what the query that read `rows` saw of the table
-    (db/probe.py); without it, the catalog is asked."""
+    (db/run/probe.py); without it, the catalog is asked."""
     schema, table = settings.migrations_schema, settings.migrations_table
     if folder.layout != V1:
         return None

@@ -11,10 +11,10 @@ from typing import Any
 import psycopg
 from psycopg import pq, sql
 
-from ..core.migration import Migration, TrackingRow
-from ..core.naming import quoted_table
-from ..errors import DatabaseUnavailable
-from . import simple_query
+from migrakit.core.drizzle.naming import quoted_table
+from migrakit.core.migration import Migration, TrackingRow
+from migrakit.db.run.strategies import simple_query
+from migrakit.errors import DatabaseUnavailable, LockTimeout
 
 # Drizzle 0.x creates (drizzle-orm pg-core/dialect.ts); 1.0 adds `name` and `applied_at`.
 _COLUMNS_0X = sql.SQL("id SERIAL PRIMARY KEY,\n\thash text NOT NULL,\n\tcreated_at bigint")
@@ -34,6 +34,38 @@ def shown(schema: str, name: str) -> str:
     return quoted_table(schema, name)
 
 
+# Every read and write of the tracking table outside a migration's transaction waits at most this long for a lock
+# on it (another session's LOCK TABLE, an ALTER in progress), then fails naming the holder (`locked_out`, exit 4).
+LOCK_TIMEOUT = "10s"
+BOUNDED = f"set_config('lock_timeout', '{LOCK_TIMEOUT}', true)"  # the transaction's own: nothing outlives it
+
+
+def locked_out(conn: psycopg.Connection[Any], exc: psycopg.Error, schema: str, name: str) -> LockTimeout:
+    """The error of a bookkeeping query that hit LOCK_TIMEOUT: who holds a lock on the tracking table (read on
+    `conn`, idle again), and how to clear it."""
+    holders: list[tuple[Any, ...]] = []
+    try:
+        holders = conn.execute(
+            "SELECT DISTINCT a.pid, l.mode, coalesce(nullif(a.application_name, ''), '-'), a.state, "
+            "left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200) FROM pg_locks l JOIN pg_stat_activity a USING (pid) "
+            "WHERE l.locktype = 'relation' AND l.granted AND l.relation = to_regclass(%s) "
+            "AND a.pid <> pg_backend_pid() ORDER BY a.pid",
+            (table(schema, name).as_string(conn),),
+        ).fetchall()
+    except psycopg.Error:
+        pass  # the error still says what happened; the holder stays unnamed
+    held = "; ".join(f"pid {pid} holds {mode} ({app}, {state}): {query}" for pid, mode, app, state, query in holders)
+    kill = f"SELECT pg_terminate_backend({holders[0][0]})" if len(holders) == 1 else "SELECT pg_terminate_backend(pid)"
+    return LockTimeout(
+        f"the tracking table {shown(schema, name)} stayed locked by another session for lock_timeout={LOCK_TIMEOUT}"
+        + (f": {held}" if held else ""),
+        cause=f"{exc.diag.message_primary or exc} ({exc.sqlstate})",
+        state="nothing was run; tracking table unchanged",
+        fix=f"let that session finish, or end it (`{kill}`), then run the command again",
+        details=[f"held by pid {pid} ({mode})" for pid, mode, *_ in holders],
+    )
+
+
 def table_exists(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:
     """Whether the table exists, read from the catalog: true also when this role may not read it (reading it
     then fails with a permission error that says so, instead of "no table")."""
@@ -49,19 +81,21 @@ def ensure_table(
     conn: psycopg.Connection[Any], schema: str, name: str, *, v1: bool = False, exists: bool | None = None
 ) -> None:
     """Create the schema and table as Drizzle does (IF NOT EXISTS), outside any migration's transaction.
-    `exists`: what a read just saw (db/probe.py), saving the catalog query.
+    `exists`: what a read just saw (db/run/probe.py), saving the catalog query.
 
     An existing table is left alone without a CREATE: PostgreSQL checks the CREATE privilege before IF NOT
     EXISTS, so a migration role with only USAGE on the schema and SELECT, INSERT on the table still works."""
     for attempt in range(3):
         if exists if attempt == 0 and exists is not None else table_exists(conn, schema, name):
             return
+        create = sql.SQL("SELECT {}; {}; {}").format(sql.SQL(BOUNDED), *create_statements(schema, name, v1=v1))
         try:
-            with conn.pipeline():  # both in one round trip
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-                columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
-                conn.execute(sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns))
+            _, error = simple_query.results(conn, create.as_bytes(conn))  # one message, one transaction
+            if error is not None:
+                raise error
             return
+        except psycopg.errors.LockNotAvailable as exc:
+            raise locked_out(conn, exc, schema, name) from None
         except psycopg.errors.InsufficientPrivilege as exc:
             raise _no_permission(exc, schema, name, "create") from None
         except (psycopg.errors.UniqueViolation, psycopg.errors.DuplicateSchema, psycopg.errors.DuplicateTable,
@@ -70,6 +104,16 @@ def ensure_table(
             # catalog row collides with ours). Look again: it exists now.
             if attempt == 2:
                 raise
+
+
+def create_statements(schema: str, name: str, *, v1: bool = False) -> tuple[sql.Composed, sql.Composed]:
+    """The schema's and the table's CREATE ... IF NOT EXISTS, as Drizzle sends them (ensure_table; a pipelined
+    batch opens with them when the lock's read saw no table: db/run/strategies/pipelined.py)."""
+    columns = _COLUMNS_V1 if v1 else _COLUMNS_0X
+    return (
+        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)),
+        sql.SQL("CREATE TABLE IF NOT EXISTS {} (\n\t{}\n)").format(table(schema, name), columns),
+    )
 
 
 def _no_permission(exc: psycopg.Error, schema: str, name: str, action: str) -> DatabaseUnavailable:
@@ -96,7 +140,7 @@ MISSING = TableRead([], False, False)
 
 
 def select_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> bytes:
-    """The query read_rows sends, as bytes for a message of several statements (db/probe.py)."""
+    """The query read_rows sends, as bytes for a message of several statements (db/run/probe.py)."""
     return sql.SQL("SELECT * FROM {} ORDER BY id").format(table(schema, name)).as_bytes(conn)
 
 
@@ -128,11 +172,16 @@ def from_result(result: pq.abc.PGresult, encoding: str) -> TableRead:
     return TableRead(rows, True, "name" in pos)
 
 
-def missing_table(error: psycopg.Error | None, schema: str, name: str) -> bool:
+def missing_table(
+    error: psycopg.Error | None, schema: str, name: str, conn: psycopg.Connection[Any] | None = None
+) -> bool:
     """Whether reading the table failed because it (or its schema) does not exist yet; other errors raise
-    (a permission error says so, as read_rows does)."""
+    (a permission error says so, as read_rows does; a lock held past LOCK_TIMEOUT names its holder, read on
+    `conn`, idle again)."""
     if error is None:
         return False
+    if isinstance(error, psycopg.errors.LockNotAvailable) and conn is not None:
+        raise locked_out(conn, error, schema, name) from None
     if isinstance(error, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
         return True
     if isinstance(error, psycopg.errors.InsufficientPrivilege):
@@ -142,18 +191,20 @@ def missing_table(error: psycopg.Error | None, schema: str, name: str) -> bool:
 
 def read_rows(conn: psycopg.Connection[Any], schema: str, name: str) -> list[TrackingRow]:
     """All rows ordered by id, in one query; [] when the table does not exist yet. Decoded by `from_result`, as
-    db/probe.py's reads are."""
+    db/run/probe.py's reads are."""
     alone = conn.autocommit and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     try:  # alone, the query is its own transaction (one round trip); else a savepoint keeps the caller's usable
         with nullcontext() if alone else conn.transaction():
-            done, error = simple_query.results(conn, select_rows(conn, schema, name))
+            # alone: bounded by LOCK_TIMEOUT; in the caller's transaction, by the caller's own lock_timeout
+            bound = f"SELECT {BOUNDED}; ".encode() if alone else b""
+            done, error = simple_query.results(conn, bound + select_rows(conn, schema, name))
             if error is not None:
                 raise error  # inside the savepoint, so that it rolls back
     except psycopg.Error as exc:
-        if missing_table(exc, schema, name):  # raises every other error (a permission error says so)
+        if missing_table(exc, schema, name, conn):  # raises every other error (a permission error says so)
             return []
         raise
-    return from_result(done[0], conn.info.encoding).rows
+    return from_result(done[-1], conn.info.encoding).rows
 
 
 def has_name_column(conn: psycopg.Connection[Any], schema: str, name: str) -> bool:

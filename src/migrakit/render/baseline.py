@@ -1,9 +1,10 @@
 """db.baseline as text: the generated statements, the proof, what was (or would be) written and tracked (its JSON:
-render/json.py's `baseline`)."""
+render/json/baseline.py's `baseline`)."""
 
 from __future__ import annotations
 
-from ..workflows.baseline import (
+from migrakit.render.json import baseline as _json  # noqa: F401  (registers this command's JSON serializers)
+from migrakit.workflows.baseline.command import (
     ADOPT_PLANNED,
     ADOPTED,
     EMPTY,
@@ -17,7 +18,7 @@ from ..workflows.baseline import (
 
 
 def render_baseline(report: BaselineReport, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `baseline`."""
+    """Text; JSON is render/json/baseline.py's `baseline`."""
     lines = [f"database: {report.target}"]
     if report.outcome in (EMPTY, IN_SYNC):
         return "\n".join(lines + report.notes)

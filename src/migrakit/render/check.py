@@ -1,15 +1,16 @@
 """db.check as text: each difference with the file that makes it, the reconciling SQL, the tracking table's
-problems and the fix (its JSON: render/json.py's `drift_check`)."""
+problems and the fix (its JSON: render/json/check.py's `drift_check`)."""
 
 from __future__ import annotations
 
-from ..core.planner import DUPLICATE_ROWS
-from ..db.schema_diff import render_difference
-from ..workflows.check import CheckReport
+from migrakit.core.differences import difference_lines
+from migrakit.core.plan.planner import DUPLICATE_ROWS
+from migrakit.render.json import check as _json  # noqa: F401  (registers this command's JSON serializers)
+from migrakit.workflows.check import CheckReport
 
 
 def render_check(report: CheckReport, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `drift_check`."""
+    """Text; JSON is render/json/check.py's `drift_check`."""
     counted = f"{len(report.plan.migrations)} migration(s)" + (
         f" and {len(report.legacy_files)} legacy file(s)" if report.legacy_files else ""
     )
@@ -23,7 +24,7 @@ def render_check(report: CheckReport, fmt: str = "plain") -> str:
     else:
         lines.append(f"schema:   DRIFT: {len(diff.differences) or len(diff.statements)} difference(s)")
         for d in diff.differences:
-            rendered = render_difference(d)
+            rendered = difference_lines(d)
             lines += ["  " + rendered[0]]
             if d.object in report.made_by:
                 lines.append(f"    made by: {report.made_by[d.object]}")

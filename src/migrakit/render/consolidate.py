@@ -3,14 +3,14 @@ and what was written)."""
 
 from __future__ import annotations
 
-from ..sources.git import BranchCount
-from ..workflows.consolidate import ConsolidationReport
-from . import json as as_json
-from .text import group_notes, subjects, table
+from migrakit.core.reports import BranchCount
+from migrakit.render.json import consolidate as as_json
+from migrakit.render.text import group_notes, subjects, table
+from migrakit.workflows.consolidate import ConsolidationReport
 
 
 def render_consolidation(report: ConsolidationReport, fmt: str = "plain") -> str:
-    """db.consolidate: the plan, and what was written; JSON is render/json.py's `consolidation`."""
+    """db.consolidate: the plan, and what was written; JSON is render/json/consolidate.py's `consolidation`."""
     plan = report.plan
     data = as_json.consolidation(report)
     lines = [
@@ -41,7 +41,7 @@ def render_consolidation(report: ConsolidationReport, fmt: str = "plain") -> str
 
 
 def render_branch_count(report: BranchCount, fmt: str = "plain") -> str:
-    """db.count-branch-migrations; JSON is render/json.py's `branch_count`."""
+    """db.count-branch-migrations; JSON is render/json/consolidate.py's `branch_count`."""
     b = report.branch
     lines = [f"{b.head}: {len(b.tags)} new Mode 1 migration(s) in {b.migrations_dir}/ since it left {b.base} "
              f"(merge base {b.merge_base[:7]}; base from {b.base_source})"]

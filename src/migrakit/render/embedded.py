@@ -1,11 +1,13 @@
-"""`db.server-status` and `db.server-stop` as text (their JSON: render/json.py, like every task)."""
+"""`db.server-status` and `db.server-stop` as text (their JSON: render/json/embedded.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..db.embedded import INSTALL_FIX, PACKAGE, ServerStatus, StopResult
-from ..db.server import redact_url
+from migrakit.core.reports import EMBEDDED_INSTALL_FIX as INSTALL_FIX
+from migrakit.core.reports import EMBEDDED_PACKAGE as PACKAGE
+from migrakit.core.reports import ServerStatus, StopResult
+from migrakit.render.json import embedded as _json  # noqa: F401  (registers this command's JSON serializers)
 
 
 def _shown(path: Path) -> str:
@@ -16,7 +18,7 @@ def _shown(path: Path) -> str:
 
 
 def render_server_status(status: ServerStatus, fmt: str) -> str:
-    url = redact_url(status.url) if status.url else None  # JSON: render/json.py server_status
+    url = status.shown_url  # JSON: render/json/embedded.py server_status
     data = _shown(status.data_dir)
     if status.initialized:
         data += f" (created by PostgreSQL {status.data_version})"

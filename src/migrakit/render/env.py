@@ -1,11 +1,12 @@
-"""env.check as text: one line per check, the fix under each failure, then the notes (its JSON: render/json.py's
+"""env.check as text: one line per check, the fix under each failure, then the notes (its JSON: render/json/env.py's
 `env_check`). A failed env.check raises its error, whose details are these same lines."""
 
 from __future__ import annotations
 
-from ..workflows.env_check import EnvReport, check_lines
+from migrakit.core.reports import EnvReport, check_lines
+from migrakit.render.json import env as _json  # noqa: F401  (registers this command's JSON serializers)
 
 
 def render_env(report: EnvReport, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `env_check`."""
+    """Text; JSON is render/json/env.py's `env_check`."""
     return "\n".join([*check_lines(report.checks), *(f"note: {n}" for n in report.notes)])

@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from ..core.events import (
+from migrakit.core.events import (
     FleetEvent,
     FleetFinished,
     FleetInterrupted,
@@ -23,9 +23,10 @@ from ..core.events import (
     TargetStarted,
     TargetWaits,
 )
-from ..core.planner import DUPLICATE_ROWS
-from ..render.text import fold
-from . import lint
+from migrakit.core.plan.planner import DUPLICATE_ROWS
+from migrakit.render import lint
+from migrakit.render.json import fleet as _json  # noqa: F401  (registers this command's JSON serializers)
+from migrakit.render.text import fold
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED",
                 "skipped": "skipped (not started)", "pending": "pending", "drift": "DRIFT", "no-drift": "no drift",
@@ -66,7 +67,8 @@ class FleetView:
             if isinstance(event, TargetStarted):
                 self._running[event.target] = (time.monotonic(), "connecting")
             elif isinstance(event, TargetRunning) and event.target in self._running:
-                self._running[event.target] = (self._running[event.target][0], event.migration.tag)
+                shown = f"{event.migration.tag} ({len(event.migration.statements)} statement(s))"
+                self._running[event.target] = (self._running[event.target][0], shown)
             elif isinstance(event, TargetWaits) and event.target in self._running:
                 self._running[event.target] = (self._running[event.target][0], "waiting for the migration lock")
             elif isinstance(event, FleetInterrupted) and self._live is None:
@@ -140,8 +142,8 @@ def _what(r: Any) -> str:
 
 def render_fleet(report: Any, fmt: str = "plain") -> str:
     """The summary: counts, one row per target, then why targets were skipped, then each failure with its fix."""
-    from .errors import render_error
-    from .text import table as _table
+    from migrakit.render.error_text import render_error
+    from migrakit.render.text import table as _table
 
     counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "clean",
                                              "findings", "failed", "skipped")}  # fmt: skip

@@ -1,11 +1,15 @@
 """`db.lint` as text: a table per migration (rich on a terminal, plain otherwise), then each finding with its
-fix. JSON is render/json.py's `lint`. Also GitHub Actions annotations (`--github`)."""
+fix. JSON is `lint_json` below (registered in render/json/lint.py). Also GitHub Actions annotations (`--github`)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core.lint_catalog import SEVERITIES
+from migrakit.core.lint.rule import SEVERITIES
+from migrakit.render.error_text import github_data, github_property
+
+if TYPE_CHECKING:
+    from migrakit.workflows.lint import LintReport
 
 HEAD_CHARS = 60
 
@@ -15,9 +19,29 @@ def head(sql: str, width: int = HEAD_CHARS) -> str:
     return one if len(one) <= width else one[: width - 3] + "..."
 
 
-def lock_lines(report: Any, st: Any) -> list[str]:
-    from ..workflows.lint import size_text
+def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
+    """'2.1 GB, ~14 M rows' for a relation of the target; '' when the target does not have it."""
+    if rel not in sizes:
+        return ""
+    tuples, size = sizes[rel]
+    b = float(size)
+    unit = "B"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if b < 1024 or unit == "TB":
+            break
+        b /= 1024
+    if tuples < 0:
+        rows = "never analyzed"
+    elif tuples >= 1e6:
+        rows = f"~{tuples / 1e6:.1f} M rows"
+    elif tuples >= 1e3:
+        rows = f"~{tuples / 1e3:.1f} k rows"
+    else:
+        rows = f"~{int(tuples)} rows"
+    return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
 
+
+def lock_lines(report: Any, st: Any) -> list[str]:
     out = []
     for rel, mode in st.locks:
         size = size_text(report.sizes, rel)
@@ -26,7 +50,7 @@ def lock_lines(report: Any, st: Any) -> list[str]:
             extra.append("new in this migration")
         out.append(f"{mode} on {rel}" + (f" ({'; '.join(extra)})" if extra else ""))
     if not out:  # nothing new: show the strong locks the transaction already holds (they last until COMMIT)
-        from ..core.lint_catalog import WRITE_BLOCKING
+        from migrakit.core.postgres.actions import WRITE_BLOCKING
 
         out = [f"{mode} on {rel} (held since an earlier statement)" for rel, mode in st.held
                if mode in WRITE_BLOCKING and rel not in st.new]
@@ -36,16 +60,18 @@ def lock_lines(report: Any, st: Any) -> list[str]:
 def _effects(st: Any) -> str:
     parts = []
     if st.rewrites:
-        parts.append("rewrite: " + ", ".join(st.rewrites))
+        parts.append("rewrite: " + ", ".join(r + (" (index)" if r in st.indexes else "") for r in st.rewrites))
     if st.scans and not st.rewrites:
         parts.append("scan: " + ", ".join(st.scans))
-    if not st.ran:
+    if st.not_measured:
+        parts.append("not measured: " + st.not_measured)
+    elif not st.ran:
         parts.append("not run (an earlier statement failed)")
     return "; ".join(parts)
 
 
 def render_lint(report: Any, fmt: str = "plain") -> str:
-    from .text import table as _table
+    from migrakit.render.text import table as _table
 
     lines = [
         f"database: {report.target} (read only: row estimates and sizes)",
@@ -85,11 +111,6 @@ def render_lint(report: Any, fmt: str = "plain") -> str:
     return "\n".join(lines)
 
 
-def _escape(text: str) -> str:
-    """GitHub's workflow-command escaping for a message."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
 def github_annotations(report: Any) -> str:
     """One `::error file=…,line=…::…` (or ::warning / ::notice) line per finding."""
     level = {"error": "error", "warning": "warning", "info": "notice"}
@@ -97,9 +118,9 @@ def github_annotations(report: Any) -> str:
     for m in report.migrations:
         for st in m.statements:
             for f in st.findings:
-                title = _escape(f"migrakit {f.rule}").replace(",", "%2C").replace(":", "%3A")
+                title = github_property(f"migrakit {f.rule}")
                 out.append(f"::{level[f.severity]} file={m.path},line={st.line},title={title}::"
-                           + _escape(f"{f.message}. Fix: {f.fix}"))
+                           + github_data(f"{f.message}. Fix: {f.fix}"))
     return "\n".join(out)
 
 
@@ -138,11 +159,14 @@ def lint_json(r: Any) -> dict[str, Any]:
                         ],
                         "held": [{"relation": rel, "mode": mode} for rel, mode in s.held],
                         "rewrites": list(s.rewrites),
+                        "rewritten_indexes": list(s.indexes),
                         "scans": list(s.scans),
                         "duration_ms": s.duration_ms,
                         "in_transaction": s.in_transaction,
                         "ran": s.ran,
                         "failure": s.error,
+                        "not_measured": s.not_measured,
+                        "rows_written": dict(s.writes),
                         "findings": [finding(f) for f in s.findings],
                         "suppressed": [finding(f) for f in s.suppressed],
                     }
@@ -164,3 +188,11 @@ def findings(report: Any) -> list[dict[str, Any]]:
          "fix": f.fix, "failing": id(f) in failing}
         for m in report.migrations for st in m.statements for f in st.findings
     ]  # fmt: skip
+
+
+def finding_lines(report: LintReport) -> list[str]:
+    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
+    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
+             for m in report.migrations for s in m.statements for f in s.findings]
+    count = sum(len(m.statements) for m in report.migrations)
+    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]

@@ -1,15 +1,16 @@
-"""legacy.retire as text: the plan (or what was done), its checks and the next step (its JSON: render/json.py's
+"""legacy.retire as text: the plan (or what was done), its checks and the next step (its JSON: render/json/retire.py's
 `retire`). The record written to docs/legacy-migration-retirement.md is part of the workflow's work, not output:
-workflows/retire.py builds it."""
+workflows/retire/plan.py builds it."""
 
 from __future__ import annotations
 
-from ..workflows.env_check import check_lines
-from ..workflows.retire import NOTHING, RETIRED, RetirePlan
+from migrakit.core.reports import check_lines
+from migrakit.render.json import retire as _json  # noqa: F401  (registers this command's JSON serializers)
+from migrakit.workflows.retire.plan import NOTHING, RETIRED, RetirePlan
 
 
 def render_retire(plan: RetirePlan, fmt: str = "plain") -> str:
-    """Text; JSON is render/json.py's `retire`."""
+    """Text; JSON is render/json/retire.py's `retire`."""
     lines = [f"database: {plan.target}"]
     if plan.outcome == NOTHING:
         lines.append("nothing left to retire: no legacy files, no legacy scripts, no legacy tracking table")

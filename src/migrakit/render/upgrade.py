@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .text import table
+from migrakit.core.reports import LayoutUpgrade, UpgradeTrackingReport
+from migrakit.render.json import upgrade as _json  # noqa: F401  (registers this command's JSON serializers)
+from migrakit.render.text import table
 
-if TYPE_CHECKING:  # annotations only: db.status draws upgrade_lines without importing the upgrade workflows
-    from ..core.tracking_upgrade import TrackingUpgrade
-    from ..workflows.upgrade_layout import LayoutUpgrade
-    from ..workflows.upgrade_tracking import UpgradeTrackingReport
+if TYPE_CHECKING:
+    from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
 
 
 def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:
@@ -42,7 +42,7 @@ def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:
 
 
 def render_upgrade_tracking(report: UpgradeTrackingReport, fmt: str = "plain") -> str:
-    """db.upgrade-tracking; JSON is render/json.py's `upgrade_tracking`."""
+    """db.upgrade-tracking; JSON is render/json/upgrade.py's `upgrade_tracking`."""
     up = report.upgrade
     lines = [f"database: {report.target}", f"tracking: {report.table}"]
     if up is None or not up.changes:
@@ -54,7 +54,7 @@ def render_upgrade_tracking(report: UpgradeTrackingReport, fmt: str = "plain") -
 
 
 def render_upgrade_layout(up: LayoutUpgrade, fmt: str = "plain") -> str:
-    """db.upgrade-layout; JSON is render/json.py's `upgrade_layout`."""
+    """db.upgrade-layout; JSON is render/json/upgrade.py's `upgrade_layout`."""
     if not up.moves:
         return (
             f"nothing to do: {up.path} is already in Drizzle 1.0's layout"

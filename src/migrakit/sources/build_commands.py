@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.settings import Settings
+from migrakit.core.settings import Settings
 
 REPLACEMENT = "migrakit db.migrate"
 

@@ -21,9 +21,9 @@ from dataclasses import MISSING, Field, fields
 from pathlib import Path
 from typing import Any
 
-from ..core import pgvalues
-from ..core.settings import MAX_FILE_MB, PATH_DEFAULTS, PATH_KEYS, Settings, under_root
-from ..errors import ConfigError
+from migrakit.core.postgres import pgvalues
+from migrakit.core.settings import MAX_FILE_MB, PATH_DEFAULTS, PATH_KEYS, Settings, under_root
+from migrakit.errors import ConfigError
 
 # The keys are Settings' fields but these (database_url comes from the variable `database_url_env` names).
 # search_path: a fleet target's schema; warnings: what loading noticed but did not refuse
@@ -177,6 +177,9 @@ def _check_values(values: dict[str, Any], origins: dict[str, str]) -> None:
     if values["max_file_mb"] < 1:
         raise _bad("max_file_mb", values["max_file_mb"], origins["max_file_mb"], "is below 1",
                    fix=f"set max_file_mb to the largest file to read, in MiB (default {MAX_FILE_MB})")  # fmt: skip
+    if values["network_timeout"] < 0:
+        raise _bad("network_timeout", values["network_timeout"], origins["network_timeout"], "is negative",
+                   fix="set network_timeout to the seconds a silent server gets to answer (0: no check)")  # fmt: skip
     if values["lock_retries"] < 0:
         raise _bad("lock_retries", values["lock_retries"], origins["lock_retries"], "is negative",
                    fix="set lock_retries to how many times to retry after lock_timeout (0: never)")  # fmt: skip

@@ -26,11 +26,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..core.journal import nested_too_deep
-from ..core.migration import CONSOLIDATED, Migration, Replaced
-from ..core.settings import MAX_FILE_MB, MIB
-from ..errors import JournalError
-from .folders import display_path, listed_files, read_bytes, read_sql
+from migrakit.core.drizzle.journal import nested_too_deep
+from migrakit.core.migration import CONSOLIDATED, Migration, Replaced
+from migrakit.core.settings import MAX_FILE_MB, MIB
+from migrakit.errors import JournalError
+from migrakit.sources.folders import display_path
+from migrakit.sources.reading import listed_files, read_bytes, read_sql
 
 FORMAT = 1
 MANIFEST_HEADER = (

@@ -3,6 +3,8 @@
 Layouts:
   journal  drizzle-kit 0.x: `<tag>.sql` + `meta/_journal.json`; journal order is authoritative.
   v1       drizzle-kit 1.0: `<YYYYMMDDHHMMSS>_<name>/migration.sql`, sorted by folder name.
+Down files (db.rollback) sit beside them: `<tag>.down.sql` (journal), `down.sql` in the migration's folder (v1);
+Drizzle's migrator reads neither, and they are never orphans.
 """
 
 from __future__ import annotations
@@ -17,19 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..core.folder import EMPTY as EMPTY
-from ..core.folder import JOURNAL as JOURNAL
-from ..core.folder import V1 as V1
-from ..core.folder import Folder as Folder
-from ..core.journal import JOURNAL_PATH, journal_warnings, parse_journal
-from ..core.migration import STANDARD, Layout, Migration, drizzle_hash
-from ..core.naming import v1_sorted, v1_when
-from ..core.settings import MAX_FILE_MB, MIB
-from ..core.statements import BREAKPOINT, keyword_head
-from ..errors import ConfigError, JournalError
+from migrakit.core.drizzle.folder import EMPTY as EMPTY
+from migrakit.core.drizzle.folder import JOURNAL as JOURNAL
+from migrakit.core.drizzle.folder import V1 as V1
+from migrakit.core.drizzle.folder import Folder as Folder
+from migrakit.core.drizzle.journal import JOURNAL_PATH, journal_warnings, parse_journal
+from migrakit.core.drizzle.naming import v1_sorted, v1_when
+from migrakit.core.migration import STANDARD, Layout, Migration
+from migrakit.core.postgres.statements import BREAKPOINT, keyword_head
+from migrakit.core.settings import MAX_FILE_MB, MIB
+from migrakit.errors import ConfigError, JournalError
+from migrakit.sources.reading import kind_of, not_a_file, read_bytes, read_sql, regular_stat
 
 if TYPE_CHECKING:
-    from ..core.settings import Settings
+    from migrakit.core.settings import Settings
 
 _V1_FOLDER = re.compile(r"^(\d{14})_")
 
@@ -51,130 +54,6 @@ def _abs_dir(base: str) -> str:
     return os.path.join(os.path.abspath(base), "")
 
 
-_FIRST_READ = 1 << 16  # a migration file is read with one os.read when it is smaller than this (most are)
-# O_NONBLOCK: a path swapped for a FIFO between the stat and the open must not block the open (fstat then refuses it)
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-_NOT_REGULAR = (
-    (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-    (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"),
-)  # fmt: skip
-_REFUSED_STATE = "nothing was run: the files are read before anything is sent to the database"
-
-
-def not_a_file(shown: str, what: str, migration: str | None = None) -> ConfigError:
-    """A path migrakit reads that is not a regular file (or a symlink to one): exit 2 naming it. Reading a FIFO
-    would wait for a writer forever, a device (/dev/zero) would never end."""
-    return ConfigError(
-        f"{shown} is {what}, not a regular file",
-        file=shown,
-        migration=migration,
-        state=_REFUSED_STATE,
-        fix=f"make {shown} a regular file (or a symlink to one), e.g. restore it from git (`git checkout -- {shown}`)",
-    )
-
-
-def _kind(mode: int) -> str:
-    return next((what for test, what in _NOT_REGULAR if test(mode)), "not a regular file")
-
-
-def regular_stat(path: str | Path, shown: str, migration: str | None = None) -> os.stat_result:
-    """`os.stat(path)` of a regular file (a symlink to one included); ConfigError (exit 2) naming `shown` for a
-    FIFO, a device, a socket or a symlink loop. A directory raises IsADirectoryError and a missing file
-    FileNotFoundError, as opening them would (their callers name the journal entry or folder)."""
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise not_a_file(shown, "a symlink loop", migration) from None
-        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path))
-    if not stat.S_ISREG(st.st_mode):
-        raise not_a_file(shown, _kind(st.st_mode), migration)
-    return st
-
-
-def _too_large(shown: str, size: int, max_bytes: int, migration: str | None) -> ConfigError:
-    return ConfigError(
-        f"{shown} is {'over ' if size > max_bytes else ''}{size / MIB:.1f} MiB, larger than max_file_mb "
-        f"({max_bytes // MIB} MiB)",
-        file=shown,
-        migration=migration,
-        state=_REFUSED_STATE,
-        fix="if the file is meant to be this large, raise max_file_mb in [tool.migrakit] (or MIGRAKIT_MAX_FILE_MB); "
-        f"otherwise restore {shown} from git",
-    )
-
-
-def read_bytes(path: str | Path, shown: str | None = None, max_bytes: int = MAX_FILE_MB * MIB,
-               migration: str | None = None) -> bytes:  # fmt: skip
-    """The bytes of a regular file (or a symlink to one) of at most `max_bytes`; ConfigError (exit 2) naming
-    `shown` for anything else (`regular_stat`) or a larger file, checked before it is read and again on the open
-    descriptor (a path swapped meanwhile). One `os.read` for a file under 64 KiB, no file object; a larger file
-    is read into one buffer of its size (a 100 MB migration is not held twice).
-
-    db.status on 10,000 migrations reads 10,000 files: 0.31 s with `Path.read_bytes`, 0.09 s so (one machine)."""
-    shown = shown or os.fspath(path)
-    size = regular_stat(path, shown, migration).st_size
-    if size > max_bytes:
-        raise _too_large(shown, size, max_bytes, migration)
-    fd = os.open(path, _OPEN_FLAGS)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise not_a_file(shown, _kind(st.st_mode), migration)
-        data = os.read(fd, _FIRST_READ)
-        if len(data) < _FIRST_READ and len(data) >= st.st_size:  # the whole file
-            return data
-        os.lseek(fd, 0, os.SEEK_SET)
-        with open(fd, "rb", buffering=0, closefd=False) as raw:
-            data = raw.read(min(st.st_size, max_bytes) + 1)  # one buffer; a byte more shows a file that grew
-            while len(data) <= max_bytes and len(data) > st.st_size:  # it grew while read: the rest, bounded
-                more = raw.read(min(MIB, max_bytes + 1 - len(data)))
-                if not more:
-                    break
-                data += more
-        if len(data) > max_bytes:
-            raise _too_large(shown, len(data), max_bytes, migration)
-        return data
-    except OSError as exc:  # a folder opens, then fails to read: name the file, as open() would (tasks/_run)
-        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from None
-    finally:
-        os.close(fd)
-
-
-def read_sql(path: str | Path, shown: str, migration: str, max_bytes: int = MAX_FILE_MB * MIB) -> tuple[str, str]:
-    """(text, Drizzle hash) of a migration file; non-UTF-8 bytes are an error, not a silent replacement."""
-    data = read_bytes(path, shown, max_bytes, migration)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise JournalError(
-            f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-            file=shown,
-            migration=migration,
-            line=line,
-            fix="re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), then run again",
-        ) from exc
-    return text, drizzle_hash(data)
-
-
-def listed_files(path: Path, pattern: str) -> list[Path]:
-    """`path.glob(pattern)` as a folder of files is read: regular files (and symlinks to them), and what is neither
-    a file nor a folder (a FIFO, a device, a symlink loop), so that reading it refuses it by name instead of
-    passing over it in silence; not folders, nor symlinks to nothing."""
-    found = []
-    for p in path.glob(pattern):
-        try:
-            if not stat.S_ISDIR(os.stat(p).st_mode):
-                found.append(p)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                found.append(p)
-    return found
-
-
 def journal_present(path: Path, root: Path | None = None) -> bool:
     """Whether the folder has a journal: False when nothing is at meta/_journal.json; True for a regular file (or
     a symlink to one); ConfigError (exit 2) naming it for anything else (a FIFO, a directory, a symlink loop or
@@ -192,6 +71,21 @@ def journal_present(path: Path, root: Path | None = None) -> bool:
     except FileNotFoundError:
         raise not_a_file(shown, "a symlink to nothing") from None
     return True
+
+
+DOWN_SUFFIX = ".down.sql"  # journal layout: `<tag>.down.sql` beside `<tag>.sql`
+V1_DOWN = "down.sql"  # Drizzle 1.0 layout: `down.sql` beside `migration.sql` in the migration's folder
+
+
+def down_path(folder: Path, m: Migration, layout: Layout) -> Path:
+    """Where the down file of Mode 1 migration `m` of `folder` lives (whether or not it exists)."""
+    return folder / m.tag / V1_DOWN if layout == V1 else folder / f"{m.tag}{DOWN_SUFFIX}"
+
+
+def read_down(path: str, shown: str, tag: str, when: int, max_bytes: int = MAX_FILE_MB * MIB) -> Migration:
+    """The down file of migration `tag` as a Migration value (its own path, text and hash; the up's tag and when)."""
+    text, digest = read_sql(path, shown, tag, max_bytes)
+    return Migration(tag=tag, when=when, path=shown, text=text, hash=digest)
 
 
 def detect_layout(path: Path, root: Path | None = None) -> Layout:
@@ -309,6 +203,8 @@ def _load_journal_folder(path: Path, root: Path | None, max_bytes: int) -> Folde
     migrations = []
     shown_folder = os.path.join(display_path(path, root), "")  # computed once: string joins per file below
     folder = os.path.join(os.fspath(path), "")  # str paths: no Path object per file (10,000 files in db.status)
+    names = _sql_names(path)
+    present = set(names)
     for entry in journal.entries:
         tag = entry.tag
         shown = f"{shown_folder}{tag}.sql"
@@ -321,9 +217,15 @@ def _load_journal_folder(path: Path, root: Path | None, max_bytes: int) -> Folde
                 migration=tag,
                 fix=f"restore {shown} (e.g. from git), or remove the entry if the migration was never shared",
             ) from exc
-        migrations.append(Migration(tag=tag, when=entry.when, path=shown, text=sql_text, hash=digest))
-    named = {f"{e.tag}.sql" for e in journal.entries}
-    orphans = tuple(sorted(name for name in _sql_names(path) if name not in named))
+        down_name = f"{tag}{DOWN_SUFFIX}"
+        down = (
+            read_down(f"{folder}{down_name}", f"{shown_folder}{down_name}", tag, entry.when, max_bytes)
+            if down_name in present
+            else None
+        )
+        migrations.append(Migration(tag=tag, when=entry.when, path=shown, text=sql_text, hash=digest, down=down))
+    named = {f"{e.tag}.sql" for e in journal.entries} | {f"{e.tag}{DOWN_SUFFIX}" for e in journal.entries}
+    orphans = tuple(sorted(name for name in names if name not in named))
     warnings = journal_warnings(journal) + [
         f"{name} is not in the journal: Drizzle and migrakit ignore it" for name in orphans
     ]
@@ -338,7 +240,7 @@ def _sql_names(path: Path) -> list[str]:
         return [e.name for e in entries if e.name.endswith(".sql")]
 
 
-_LEADING_BLANKS = re.compile(r"[ \t\n\r\f\v]*")  # the blanks core.statements skips before a keyword
+_LEADING_BLANKS = re.compile(r"[ \t\n\r\f\v]*")  # the blanks core.postgres.statements skips before a keyword
 
 
 def _holds_sql(text: str) -> bool:
@@ -385,15 +287,15 @@ def _entry_is_dir(entry: os.DirEntry[str], shown_of: Callable[[str], str] | None
         return False
 
 
-def _is_file(name: str, path: str, shown_of: Callable[[str], str]) -> bool:
-    """Whether the v1 folder `name` holds its `migration.sql` (at `path`): False where nothing (or a folder) is
+def _is_file(name: str, path: str, shown_of: Callable[[str], str], file: str = "migration.sql") -> bool:
+    """Whether the v1 folder `name` holds its `file` (at `path`): False where nothing (or a folder) is
     there; True for a regular file or a symlink to one; ConfigError (exit 2) for a FIFO, device, socket or
     symlink loop (never skipped in silence). One stat per folder: db.status reads 10,000 of them."""
     try:
         mode = os.stat(path).st_mode
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise not_a_file(shown_of(os.path.join(name, "migration.sql")), "a symlink loop", name) from None
+            raise not_a_file(shown_of(os.path.join(name, file)), "a symlink loop", name) from None
         if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.EBADF):
             return False
         raise
@@ -401,7 +303,7 @@ def _is_file(name: str, path: str, shown_of: Callable[[str], str]) -> bool:
         return False
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return stat.S_ISREG(mode)
-    raise not_a_file(shown_of(os.path.join(name, "migration.sql")), _kind(mode), name)
+    raise not_a_file(shown_of(os.path.join(name, file)), kind_of(mode), name)
 
 
 def _display_under(path: Path, root: Path | None) -> Callable[[str], str]:
@@ -441,8 +343,13 @@ def _load_v1_folder(path: Path, root: Path | None, max_bytes: int) -> Folder:
                 fix="name Drizzle 1.0 migration folders <YYYYMMDDHHMMSS>_<name>, as drizzle-kit does",
             )
         text, digest = read_sql(os.path.join(base, rel), shown, name, max_bytes)
+        when = v1_when(name)
+        down_rel = os.path.join(name, V1_DOWN)
+        full_down = os.path.join(base, down_rel)
+        has_down = _is_file(name, full_down, shown_of, V1_DOWN)
+        down = read_down(full_down, shown_of(down_rel), name, when, max_bytes) if has_down else None
         migrations.append(
-            Migration(tag=name, when=v1_when(name), path=shown, text=text, hash=digest, mode=STANDARD, name=name)
+            Migration(tag=name, when=when, path=shown, text=text, hash=digest, mode=STANDARD, name=name, down=down)
         )
     warnings = [
         f"{a} and {b} share a timestamp and use non-ASCII characters: Drizzle orders them by the "

@@ -13,44 +13,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.journal import JOURNAL_PATH
-from ..core.settings import Settings
-from ..errors import ConfigError, MigrakitError
-from .folders import check_folders, load_folder
+from migrakit.core.drizzle.journal import JOURNAL_PATH
+from migrakit.core.reports import BranchCount, BranchMigrations
+from migrakit.core.settings import Settings
+from migrakit.errors import ConfigError
+from migrakit.sources.folders import check_folders, load_folder
 
 DEFAULT_MAX = 20
-
-
-@dataclass(frozen=True)
-class BranchMigrations:
-    """The branch's new Mode 1 migrations (in journal order) and how the base was found."""
-
-    base: str  # the ref as resolved, e.g. "main" or "origin/main"
-    base_source: str  # where the base branch name came from
-    merge_base: str  # commit sha
-    head: str  # "feature/x" or "detached HEAD at 1a2b3c4"
-    migrations_dir: str
-    tags: tuple[str, ...]
-    all_tags: tuple[str, ...] = field(default=())  # every Mode 1 tag in the working tree, in journal order
-
-
-@dataclass(frozen=True)
-class BranchCount:
-    branch: BranchMigrations
-    max: int
-
-    @property
-    def ok(self) -> bool:
-        return len(self.branch.tags) <= self.max
-
-    @property
-    def exit_code(self) -> int:
-        """1 above --max: the branch must consolidate before merging."""
-        return 0 if self.ok else MigrakitError.exit_code
 
 
 def base_branch(option: str | None, settings: Settings, env: Mapping[str, str]) -> tuple[str, str]:

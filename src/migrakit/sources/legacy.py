@@ -21,10 +21,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..core.migration import LEGACY, Migration
-from ..core.settings import MAX_FILE_MB, MIB
-from ..errors import ConfigError
-from .folders import display_path, listed_files, read_sql
+from migrakit.core.migration import LEGACY, Migration
+from migrakit.core.settings import MAX_FILE_MB, MIB
+from migrakit.errors import ConfigError
+from migrakit.sources.folders import display_path
+from migrakit.sources.reading import listed_files, read_sql
 
 _LEADING_NUMBER = re.compile(r"^(\d+)")
 

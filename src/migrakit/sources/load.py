@@ -1,20 +1,28 @@
 """All of a project's migration files at once: the Mode 1 folder, the consolidated folder and the legacy
-folder, in run order (`load_sources`). Every command that reads the files starts here; `Sources` (the data)
+folder, in run order (`load_sources`). Every command that reads the files starts here; `ProjectFiles` (the data)
 and its plans are in core/project.py."""
 
 from __future__ import annotations
 
-from ..core.migration import Migration
-from ..core.naming import quoted_table
-from ..core.planner import order_sequence
-from ..core.project import EmptyFolder, Sources
-from ..core.settings import Settings
-from .consolidated import load_consolidated
-from .folders import MIGRATIONS_EXPECTED, check_folders, display_path, folder_fix, load_folder, require_folder, said
-from .legacy import load_legacy
+from migrakit.core.drizzle.naming import quoted_table
+from migrakit.core.migration import Migration
+from migrakit.core.plan.planner import order_sequence
+from migrakit.core.project import EmptyFolder, ProjectFiles
+from migrakit.core.settings import Settings
+from migrakit.sources.consolidated import load_consolidated
+from migrakit.sources.folders import (
+    MIGRATIONS_EXPECTED,
+    check_folders,
+    display_path,
+    folder_fix,
+    load_folder,
+    require_folder,
+    said,
+)
+from migrakit.sources.legacy import load_legacy
 
 
-def load_sources(settings: Settings, *, require_migrations: bool = True, require_legacy: bool = False) -> Sources:
+def load_sources(settings: Settings, *, require_migrations: bool = True, require_legacy: bool = False) -> ProjectFiles:
     """Read the Mode 1 folder, the consolidated folder and (when configured) the legacy folder, after
     `check_folders` (a missing folder is a ConfigError, never an empty one).
 
@@ -31,7 +39,7 @@ def load_sources(settings: Settings, *, require_migrations: bool = True, require
     if legacy is None:
         legacy = load_legacy(settings.legacy_dir, settings.root, required=False, max_bytes=limit)
     table = quoted_table(settings.migrations_schema, settings.migrations_table)
-    return Sources(folder, order_sequence(folder.migrations, consolidated), legacy, table, _empty_folder(settings))
+    return ProjectFiles(folder, order_sequence(folder.migrations, consolidated), legacy, table, _empty_folder(settings))
 
 
 def _empty_folder(settings: Settings) -> EmptyFolder:

@@ -11,12 +11,12 @@ import time
 import uuid
 from pathlib import Path
 
-from ..core.journal import JOURNAL_PATH, Journal, render_journal
-from ..core.naming import snapshot_name, utc_stamp
-from ..core.reports import Generated
-from ..core.settings import Settings
-from ..errors import ConfigError, MigrakitError
-from .folders import JOURNAL, V1, display_path, load_folder, said
+from migrakit.core.drizzle.journal import JOURNAL_PATH, Journal, render_journal
+from migrakit.core.drizzle.naming import snapshot_name, utc_stamp
+from migrakit.core.reports import Generated
+from migrakit.core.settings import Settings
+from migrakit.errors import ConfigError, MigrakitError
+from migrakit.sources.folders import JOURNAL, V1, display_path, load_folder, said
 
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 

@@ -18,12 +18,13 @@ from typing import Any, NoReturn
 
 from invoke import Collection
 
-from ..errors import ConfigError, MigrakitError
-from . import _program
-from . import db as _db_module
-from . import env as _env_module
-from . import legacy as _legacy_module
-from ._run import task
+from migrakit.errors import ConfigError, MigrakitError
+from migrakit.tasks import _program
+from migrakit.tasks import db as _db_module
+from migrakit.tasks import env as _env_module
+from migrakit.tasks import legacy as _legacy_module
+from migrakit.tasks._run import task
+from migrakit.tasks.db.migrate import migrate as _migrate
 
 db = _db_module.ns
 env = _env_module.ns
@@ -37,7 +38,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _fail(err: MigrakitError) -> NoReturn:
-    from ._run import _exit
+    from migrakit.tasks._run import _exit
 
     raise _exit(err, "plain", [])  # the one place errors become exit codes
 
@@ -46,7 +47,7 @@ def _app_command(c: Any, which: str) -> str:
     """The `[tool.migrakit.app]` command for `which`, with {python} filled in, checked before anything runs: it is
     configured, it parses as a shell command, and its program exists (on PATH, or as a path from the current
     directory). Otherwise exit 2 with the fix; nothing has touched the database yet."""
-    from ..sources.config import find_root, load_settings
+    from migrakit.sources.config import find_root, load_settings
 
     try:
         app = dict(load_settings().app)
@@ -108,7 +109,7 @@ def _check_build_app(c: Any) -> None:
     _app_command(c, "build")
 
 
-@task(pre=[_check_dev_app, _env_module.check, _db_module.migrate])
+@task(pre=[_check_dev_app, _env_module.check, _migrate])
 def dev(c: Any) -> None:
     """Check the app command and the environment, apply migrations, then start the app's dev command.
 
@@ -117,7 +118,7 @@ def dev(c: Any) -> None:
     _app(c, "dev")
 
 
-@task(pre=[_check_build_app, _env_module.check, _db_module.migrate])
+@task(pre=[_check_build_app, _env_module.check, _migrate])
 def build(c: Any) -> None:
     """Check the app command and the environment, apply migrations, then run the app's build command.
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._run import run_core
+from migrakit.tasks._run import run_core
 
 FLEET_HELP = {
     "targets": "Run on every database of this TOML file ([[targets]] with name, url and optionally schema) instead "
@@ -22,8 +22,8 @@ def run_fleet(
 ) -> None:
     """db.migrate / db.status / db.check / db.lint on every target (workflows/fleet.py); exit code: the first
     failed target's, else 7 when a target has lint findings, 3 when one has drift (status, check)."""
-    from ..render.fleet import FleetView, render_fleet
-    from ..workflows import fleet
+    from migrakit.render.fleet import FleetView, render_fleet
+    from migrakit.workflows import fleet
 
     def call() -> Any:
         found, source = fleet.load_targets(settings, targets, query)
@@ -37,15 +37,14 @@ def run_fleet(
             return fleet.lint(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
         return fleet.status(settings, found, source=source, concurrency=concurrency, on_event=view, **options)
 
-    run_core(render_fleet, call, fmt, settings=settings,
-             task=f"db.{command}")  # fmt: skip
+    run_core(f"db.{command}", render_fleet, call, fmt, settings=settings)
 
 
 def single_only(**given: bool) -> None:
     """Fleet options without --targets are a mistake (the user meant a fleet run): exit 2."""
     named = [f"--{k.replace('_', '-')}" for k, v in given.items() if v]
     if named:
-        from ..errors import ConfigError
+        from migrakit.errors import ConfigError
 
         raise ConfigError(
             f"{', '.join(named)} only applies to a fleet run",

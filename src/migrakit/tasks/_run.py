@@ -7,7 +7,9 @@ import functools
 import gc
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -15,18 +17,18 @@ from typing import TYPE_CHECKING, Any
 import invoke
 from invoke.exceptions import Exit
 
-from ..errors import Fix, MigrakitError
-from ._program import retarget
+from migrakit.errors import Fix, Interrupted, MigrakitError, Signalled, signal_of
+from migrakit.tasks._program import retarget
 
 if TYPE_CHECKING:  # `migrakit --help` / `--list` import every tasks module: they read no settings
-    from ..core.settings import Settings
+    from migrakit.core.settings import Settings
 
 
 class _RedactInvokeLog(logging.Filter):
     """`inv -d` / `migrakit -d` log every parsed argument, `--database-url` included: mask passwords first."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from ..db.server import redact_text
+        from migrakit.db.connect.server import redact_text
 
         try:
             record.msg, record.args = redact_text(record.getMessage()), ()
@@ -125,26 +127,50 @@ def _write(text: str) -> None:
 def _exit(err: MigrakitError, fmt: str, secrets: list[str], task: str = "", database_url: str | None = None) -> Exit:
     """The Exit for `err`: its text on stderr (JSON: the error document on stdout), its exit code; every field
     redacted first (see run_core)."""
-    from ..render import json as as_json
-    from ..render.errors import render_error
+    from migrakit.db.connect.server import redact_url
+    from migrakit.render.error_text import render_error
+    from migrakit.render.json import document as as_json
 
     secrets = [s for s in secrets if s]
     redact_error(err, secrets)
     if isinstance(err.fix, Fix):  # the task the fix names, as the user calls it here (`migrakit db.x`, `inv db.x`)
         err.fix = Fix(retarget(err.fix), retarget(err.fix.command) if err.fix.command else None)
     if fmt == "json":
-        document = as_json.error_document(task, err, database_url=database_url)
+        document = as_json.error_document(task, err, shown_url=redact_url(database_url) if database_url else None)
         _write(shown(as_json.dumps(document), secrets, short_in_quotes=False))
         return Exit(code=err.exit_code)
-    return Exit(shown(render_error(err), secrets, short_in_quotes=True), code=err.exit_code)
+    text = render_error(err)
+    if github_actions():
+        from migrakit.render.error_text import github_error
+
+        text = retarget(github_error(err)) + "\n" + text
+    return Exit(shown(text, secrets, short_in_quotes=True), code=err.exit_code)
 
 
 def shown(text: str, secrets: list[str], *, short_in_quotes: bool) -> str:
-    """What migrakit prints, from what a renderer wrote: passwords masked (db.server.redact_text), and every
-    `inv db.x` hint naming the program the user ran and the task's name there (_program.retarget)."""
-    from ..db.server import redact_text
+    """What migrakit prints, from what a renderer wrote: passwords masked (db/connect/server.redact_text), and
+    every `inv db.x` hint naming the program the user ran and the task's name there (_program.retarget)."""
+    from migrakit.db.connect.server import redact_text
 
     return retarget(redact_text(text, secrets, short_in_quotes=short_in_quotes))
+
+
+def github_actions() -> bool:
+    """Running as a GitHub Actions step (the runner sets GITHUB_ACTIONS=true)."""
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def _step_summary(summary: Callable[[Any, MigrakitError | None], str] | None, result: Any, err: MigrakitError | None,
+                  secrets: list[str]) -> None:  # fmt: skip
+    """Append `summary(result, err)` (markdown) to GitHub Actions' job summary file, when there is one."""
+    path = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary is None or not path or not github_actions():
+        return
+    try:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(shown(summary(result, err), secrets, short_in_quotes=False) + "\n")
+    except OSError as exc:  # a summary that cannot be written never changes the task's outcome
+        print(f"warning: cannot append to GITHUB_STEP_SUMMARY ({path}): {exc.strerror}", file=sys.stderr)
 
 
 def settings_from(c: Any, **options: Any) -> Settings:
@@ -163,7 +189,7 @@ def settings_from(c: Any, **options: Any) -> Settings:
             "`inv db.status` shows what is pending",
             code=2,
         )
-    from ..sources.config import load_settings
+    from migrakit.sources.config import load_settings
 
     configured = dict(c.config.get("migrakit", {}) or {}) if c is not None else {}
     settings = load_settings(invoke_config=configured, **options)
@@ -175,12 +201,6 @@ def settings_from(c: Any, **options: Any) -> Settings:
 def _collection(module: dict[str, Any]) -> str:
     """The Invoke collection of a tasks module's tasks: its `COLLECTION`, else the module's own name."""
     return str(module.get("COLLECTION") or module.get("__name__", "").rsplit(".", 1)[-1])
-
-
-def _task_name(frame_depth: int = 2) -> str:
-    """`db.migrate`, `legacy.retire`, ...: the collection (module) and task (function) that called run_core."""
-    frame = sys._getframe(frame_depth)
-    return f"{_collection(frame.f_globals)}.{frame.f_code.co_name.replace('_', '-')}"
 
 
 def _invoke_dry(c: Any) -> bool:
@@ -202,35 +222,75 @@ def _long_lived_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+@contextmanager
+def _signals() -> Iterator[None]:
+    """SIGINT and SIGTERM stop the task as Ctrl-C does (errors.Signalled, a KeyboardInterrupt: psycopg cancels
+    the statement it waits for, the migration's transaction is rolled back, the error says what stayed applied;
+    exit 130 or 143). A second signal exits at once, without waiting for the cancel or the rollback: the server
+    rolls back the open transaction when it sees the session close. Only in the main thread (where Python runs
+    signal handlers); the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        if received:
+            os.write(2, f"interrupted again ({signal.Signals(signum).name}): exiting now; the server rolls back "
+                        "the open transaction when it sees the connection close\n".encode())  # fmt: skip
+            os._exit(128 + received[0])
+        received.append(signum)
+        raise Signalled(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run_core(
+    task: str,
     render: Callable[[Any, str], str],
     call: Callable[[], Any],
     fmt: str,
     settings: Settings | None = None,
-    task: str | None = None,
+    summary: Callable[[Any, MigrakitError | None], str] | None = None,
 ) -> Any:
-    """Run `call`, print `render(result, fmt)` (JSON: render/json.py's document for `task`, the calling
-    task's name by default) and exit with the report's `exit_code`; turn MigrakitError into Exit with its
-    code and its fix.
+    """Run `call` for `task` (its full name, e.g. `db.migrate`: the JSON document's `task`), print
+    `render(result, fmt)` (JSON: render/json/document.py's document) and exit with the report's `exit_code`; turn
+    MigrakitError into Exit with its code and its fix.
 
     Nothing printed holds a password: an error's fields are redacted one by one before rendering (libpq quotes
     what it could not read, so short password pieces are masked inside quotes there), then the whole output
     again by shape and by every long password piece (JSON: not inside quotes, where its keys are). The URLs
     are the configured database, shadow and direct URLs, plus those in the environment and on the command line."""
-    from ..render import json as as_json
+    from migrakit.db.connect.server import redact_url
+    from migrakit.render.json import document as as_json
 
-    task = task or _task_name()
     url = settings.database_url if settings is not None else None
     given = (settings.database_url, settings.shadow_url, settings.direct_url) if settings is not None else ()
     urls = [u for u in given if u]
-    with _long_lived_heap():
+    with _long_lived_heap(), _signals():
         try:
             result = call()
         except MigrakitError as err:
+            _step_summary(summary, None, err, urls)
             raise _exit(err, fmt, urls, task, url) from err
+        except KeyboardInterrupt as stop:  # stopped outside a migration (the workflow names those it stopped)
+            stopped = Interrupted(
+                f"interrupted by {stop.name if isinstance(stop, Signalled) else 'SIGINT'}",
+                state="a transaction open at that moment was rolled back; what this task printed above is what it did",
+                fix="run the task again; `inv db.status` shows what is applied",
+                signum=signal_of(stop),
+            )
+            raise _exit(stopped, fmt, urls, task, url) from None
+        _step_summary(summary, result, None, urls)
         code = int(result.exit_code)  # every report class carries it (0, or e.g. 5: the plan needs --yes)
         if fmt == "json":
-            text = as_json.dumps(as_json.document(task, result, exit_code=code, database_url=url))
+            shown_url = redact_url(url) if url else None
+            text = as_json.dumps(as_json.document(task, result, exit_code=code, shown_url=shown_url))
         else:
             text = render(result, fmt)
         _write(shown(text, urls, short_in_quotes=fmt != "json"))
@@ -242,7 +302,7 @@ def run_core(
 
 def redact_error(err: MigrakitError, urls: list[str]) -> None:
     """Mask passwords in each text field of `err` (in place), before any renderer quotes them."""
-    from ..db.server import redact_text
+    from migrakit.db.connect.server import redact_text
 
     for name in ("message", "file", "cause", "state", "fix"):
         value = getattr(err, name)

@@ -18,9 +18,9 @@ from typing import Any
 from invoke import Program
 from invoke.exceptions import Exit
 
-from .. import __version__
-from . import ns
-from ._program import DROPPED, adopt  # adopt: also for a Program of a project's own (see the guide)
+from migrakit import __version__
+from migrakit.tasks import ns
+from migrakit.tasks._program import DROPPED, adopt  # adopt: also for a Program of a project's own (see the guide)
 
 
 def dropped_flag_error(flag: str) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 
 from invoke import Collection
 
-from ._run import run_core, settings_from, task
+from migrakit.tasks._run import run_core, settings_from, task
 
 
 @task(
@@ -23,11 +23,11 @@ def check(c: Any, database_url: str | None = None, migrations_dir: str | None = 
     (before the checks run), 6 when the database cannot be reached or the
     tracking table cannot be read, 1 when a migration folder cannot be read or split.
     """
-    from ..render.env import render_env
-    from ..workflows.env_check import check_environment
+    from migrakit.render.env import render_env
+    from migrakit.workflows.env_check import check_environment
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
-    run_core(render_env, lambda: check_environment(settings), "json" if json else "plain", settings=settings)
+    run_core("env.check", render_env, lambda: check_environment(settings), "json" if json else "plain", settings=settings)
 
 
 ns = Collection("env", check)

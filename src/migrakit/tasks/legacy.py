@@ -6,7 +6,7 @@ from typing import Any
 
 from invoke import Collection
 
-from ._run import run_core, settings_from, task
+from migrakit.tasks._run import run_core, settings_from, task
 
 
 @task(
@@ -38,14 +38,14 @@ def retire(
     build command switched to `migrakit db.migrate`, the legacy table dropped and
     docs/legacy-migration-retirement.md written. The change is staged, not committed. Exit 5 without --yes.
     """
-    from ..render.report import choose_format
-    from ..render.retire import render_retire
-    from ..workflows.retire import retire as core
+    from migrakit.render.retire import render_retire
+    from migrakit.render.run import choose_format
+    from migrakit.workflows.retire.command import retire as core
 
     settings = settings_from(
         c, database_url=database_url, legacy_dir=legacy_dir, legacy_table=legacy_table, shadow_url=shadow_url
     )
-    run_core(render_retire, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
+    run_core("legacy.retire", render_retire, lambda: core(settings, yes=yes), choose_format(json), settings=settings)
 
 
 ns = Collection("legacy", retire)

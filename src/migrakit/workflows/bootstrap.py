@@ -2,28 +2,31 @@
 
 The recipe: read the files once, the legacy folder required (sources/load.py), parse --only/--adopt
 (core/attribution.py), open the target, plan the legacy files against the rows (again under the migration
-lock), prove the adopted ones on a shadow database (db/provenance.py), then record or run each file in
+lock), prove the adopted ones on a shadow database (workflows/steps/provenance.py), then record or run each file in
 file order. Returns a BootstrapReport; nothing here prints."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..core import events
-from ..core.attribution import SelectionError, parse_selection, split_selectors
-from ..core.events import EventSink, no_event
-from ..core.migration import Migration
-from ..core.project import Sources
-from ..core.reports import BootstrapReport
-from ..core.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
-from ..core.settings import Settings
-from ..db import provenance, session, shadow, tracking
-from ..db.executor import Executor
-from ..db.lock import migration_lock
-from ..db.session import executor_options, open_target
-from ..errors import ConfigError, DriftError, MigrakitError
-from ..sources.folders import V1, display_path
-from ..sources.load import load_sources
+from migrakit.core import events
+from migrakit.core.attribution import SelectionError, parse_selection, split_selectors
+from migrakit.core.events import EventSink, no_event
+from migrakit.core.migration import Migration
+from migrakit.core.plan.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
+from migrakit.core.project import ProjectFiles
+from migrakit.core.reports import BootstrapReport
+from migrakit.core.settings import Settings
+from migrakit.db import tracking
+from migrakit.db.connect import session
+from migrakit.db.connect.session import executor_options, open_target
+from migrakit.db.inspect import shadow
+from migrakit.db.run.executor import Executor
+from migrakit.db.run.lock import migration_lock
+from migrakit.errors import ConfigError, DriftError, MigrakitError
+from migrakit.sources.folders import V1, display_path
+from migrakit.sources.load import load_sources
+from migrakit.workflows.steps import provenance
 
 
 def bootstrap(
@@ -39,7 +42,7 @@ def bootstrap(
 
     `only`: run only these files (selectors: tag, number, `024-026`). `adopt`: record these files without
     running them, each only when a shadow database proves its effect present in the live schema
-    (db/provenance.py); a file only partly present, absent, or without schema effect is refused (DriftError
+    (workflows/steps/provenance.py); a file only partly present, absent, or without schema effect is refused (DriftError
     naming the objects). With either option, the files not named stay pending. Files run and recorded in
     file order, each in its own transaction, all under the migration lock (the proof too)."""
     # a legacy-only project (no drizzle-kit folder yet) may lack the default migrations folder;
@@ -122,10 +125,14 @@ def _selection(
 
 
 def _prove_adoption(
-    settings: Settings, src: Sources, target: session.Target, pending: tuple[Migration, ...], adopt: list[Migration]
+    settings: Settings,
+    src: ProjectFiles,
+    target: session.Target,
+    pending: tuple[Migration, ...],
+    adopt: list[Migration],
 ) -> list[Any]:
-    """Prove each file of `adopt` present in the live schema (db/provenance.py), or raise DriftError naming,
-    per refused file, the objects that differ and the fix."""
+    """Prove each file of `adopt` present in the live schema (workflows/steps/provenance.py), or raise DriftError
+    naming, per refused file, the objects that differ and the fix."""
     with shadow.shadow(settings) as url:
         prov = provenance.build(settings, url, src, each_migration=False)
         note = shadow.version_note(target.url, url)

@@ -6,7 +6,7 @@ planner's problems (edited files, rows no file explains, migrations Drizzle woul
 target is changed.
 
 When the schemas differ, or legacy files have no tracking row, a second shadow is built one file at a
-time (db/provenance.py) to name, for each differing object, the migration or legacy file that creates it,
+time (workflows/steps/provenance.py) to name, for each differing object, the migration or legacy file that creates it,
 and to prove which legacy files already ran here: the fix is then the one `db.bootstrap --adopt ... --only
 ...` command that records those and runs the rest.
 """
@@ -15,15 +15,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.planner import Plan, Problem
-from ..core.project import Sources
-from ..core.settings import Settings
-from ..db import provenance, server, session, shadow
-from ..db import schema_diff as schema
-from ..db.shadow import ignored_tables
-from ..db.status import read_status
-from ..errors import DriftError
-from ..sources.load import load_sources
+from migrakit.core.differences import EXTRA, SchemaDiff
+from migrakit.core.plan.planner import Plan, Problem
+from migrakit.core.project import ProjectFiles
+from migrakit.core.settings import Settings
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.inspect import shadow
+from migrakit.db.inspect.shadow import ignored_tables
+from migrakit.errors import DriftError
+from migrakit.sources.load import load_sources
+from migrakit.workflows.steps import provenance, shadow_build
+from migrakit.workflows.steps.status import read_status
 
 
 @dataclass
@@ -31,7 +34,7 @@ class CheckReport:
     target: str
     shadow: str
     plan: Plan
-    diff: schema.SchemaDiff
+    diff: SchemaDiff
     legacy_files: list[str] = field(default_factory=list)
     legacy_unrecorded: list[str] = field(default_factory=list)  # legacy files whose hash no tracking row carries
     legacy_problems: tuple[Problem, ...] = ()  # e.g. a legacy file edited after db.bootstrap ran it
@@ -62,7 +65,7 @@ def check(settings: Settings) -> CheckReport:
     legacy = list(status.legacy.migrations) if status.legacy else []
     unrecorded = {m.tag for m in status.legacy.pending} if status.legacy else set()
     with shadow.shadow(settings) as url:
-        shadow.build(settings, url, src)
+        shadow_build.build(settings, url, src)
         diff = schema.compare(url, target.url, ignore_tables=ignored_tables(settings))
         note = shadow.version_note(target.url, url)
     report = CheckReport(
@@ -98,7 +101,12 @@ def check(settings: Settings) -> CheckReport:
 
 
 def _explain(
-    settings: Settings, src: Sources, target: session.Target, report: CheckReport, pending_legacy: tuple, plan: Plan
+    settings: Settings,
+    src: ProjectFiles,
+    target: session.Target,
+    report: CheckReport,
+    pending_legacy: tuple,
+    plan: Plan,
 ) -> None:
     """Name the file behind each difference, and prove which legacy files without a row ran here."""
     with shadow.shadow(settings) as url:
@@ -109,7 +117,7 @@ def _explain(
         found = prov.made_by(d.key) if d.key else None
         if found is None:
             report.made_by[d.object] = (
-                "no migration or legacy file creates it" if d.kind == schema.EXTRA else "(unknown)"
+                "no migration or legacy file creates it" if d.kind == EXTRA else "(unknown)"
             )
             continue
         m, verb = found

@@ -22,19 +22,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..core.journal import JOURNAL_PATH, Journal, render_journal
-from ..core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
-from ..core.naming import snapshot_name as snapshot_name
-from ..core.naming import utc_stamp
-from ..core.planner import order_sequence
-from ..core.settings import Settings
-from ..db import schema_diff as schema
-from ..db import server, session, tracking
-from ..db.executor import Executor
-from ..db.session import executor_options
-from ..errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
-from ..sources.consolidated import load_consolidated, render_manifest
-from ..sources.folders import JOURNAL, Folder, check_folders, display_path, load_folder
+from migrakit.core.drizzle.journal import JOURNAL_PATH, Journal, render_journal
+from migrakit.core.drizzle.naming import snapshot_name as snapshot_name
+from migrakit.core.drizzle.naming import utc_stamp
+from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
+from migrakit.core.plan.planner import order_sequence
+from migrakit.core.settings import Settings
+from migrakit.db import tracking
+from migrakit.db.connect import server, session
+from migrakit.db.connect.session import executor_options
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.db.run.executor import Executor
+from migrakit.errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
+from migrakit.sources.consolidated import load_consolidated, render_manifest
+from migrakit.sources.folders import JOURNAL, Folder, check_folders, display_path, down_path, load_folder
 
 DEFAULT_NAME = "consolidated"
 
@@ -81,7 +82,7 @@ class ConsolidationReport:
     written: bool = False
     proof: str | None = None
     root: Path | None = None
-    lint: list[str] = field(default_factory=list)  # db.lint's findings on the written file (tasks/db.py)
+    lint: list[str] = field(default_factory=list)  # db.lint's findings on the written file (tasks/db/write.py)
 
     def shown(self, path: Path) -> str:
         return display_path(path, self.root)
@@ -206,6 +207,11 @@ def plan_consolidation(
             + (" (replacing that file)" if keep_as in snapshots else "")
             + ": drizzle-kit generate diffs against it, and its next snapshot sorts after it"
         )
+    if downs := [m.tag for m in replaced if m.down is not None]:
+        notes.append(
+            f"the down files of {', '.join(downs)} go with them: db.rollback does not undo a consolidation "
+            "(one tracking row stands for all of them); roll back to a migration after it"
+        )
     notes.append(
         "consolidate only migrations no shared database (staging, production) has run in part: a database that ran "
         "all of them records the consolidation without running it, one that ran only some refuses it"
@@ -221,7 +227,9 @@ def plan_consolidation(
         manifest_text=manifest,
         journal_path=folder.path / JOURNAL_PATH,
         journal_text=render_journal(journal),
-        delete=tuple(folder.path / f"{m.tag}.sql" for m in replaced) + tuple(meta / s for s in gone),
+        delete=tuple(folder.path / f"{m.tag}.sql" for m in replaced)
+        + tuple(down_path(folder.path, m, JOURNAL) for m in replaced if m.down is not None)
+        + tuple(meta / s for s in gone),
         snapshot_move=move,
         notes=tuple(notes),
     )
@@ -296,7 +304,7 @@ def consolidate(
         tags = select_range(folder, from_tag, to_tag)
         selection = f"--from {tags[0]} --to {tags[-1]}" if tags else "--from/--to"
     else:
-        from ..sources.git import branch_migrations
+        from migrakit.sources.git import branch_migrations
 
         found = branch_migrations(settings, base=base, env=env)
         tags = found.tags

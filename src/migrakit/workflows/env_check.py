@@ -2,7 +2,7 @@
 
 Checks, in order: the database URL (set, or the embedded server), the database is reachable, the server
 version, the tracking table is readable, the migration folders (Mode 1, Mode 2, legacy) read and split, the
-connection (direct, or through which pooler, and what a transaction pooler means: see db/pooler.py).
+connection (direct, or through which pooler, and what a transaction pooler means: see db/connect/pooler.py).
 A failure does not stop the others; at the end the first failure's error is raised (its exit code: 2 for a
 malformed URL, 6 for an unreachable database or a permission problem, 1 for a folder), listing every check.
 """
@@ -11,34 +11,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..core.migration import STANDARD
-from ..core.reports import Check
-from ..core.settings import Settings
-from ..db import pooler, server, session, tracking
-from ..errors import ConfigError, DatabaseUnavailable, MigrakitError
-from ..sources.folders import display_path
-from ..sources.load import load_sources
+from migrakit.core.migration import STANDARD
+from migrakit.core.reports import Check, EnvReport, check_lines
+from migrakit.core.settings import Settings
+from migrakit.db import tracking
+from migrakit.db.connect import pooler, server, session
+from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
+from migrakit.sources.folders import display_path
+from migrakit.sources.load import load_sources
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
-
-
-@dataclass
-class EnvReport:
-    checks: list[Check] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if not c.ok]
-
-    @property
-    def exit_code(self) -> int:
-        """0: a failed check raises the first failure's error (its code) instead of returning."""
-        return 0
 
 
 def _attempt(report: EnvReport, name: str, run: Callable[[], str]) -> bool:
@@ -115,6 +100,8 @@ def _version(conn: Any, report: EnvReport) -> str:
 
 def _pooler(conn: Any, settings: Settings, url: str, report: EnvReport) -> str:
     found = pooler.detect(conn, url)
+    if found.statement:
+        raise pooler.statement_refused(url)
     if found.transaction and not settings.direct_url:
         report.notes.append(
             "behind a transaction pooler, migrations that must run outside a transaction (CREATE INDEX CONCURRENTLY, "
@@ -161,16 +148,6 @@ def _folders(settings: Settings, report: EnvReport) -> str:
     if src.legacy and settings.legacy_dir:
         parts.append(f"{len(src.legacy)} legacy file(s) in {shown(settings.legacy_dir)}")
     return "; ".join(parts)
-
-
-def check_lines(checks: list[Check]) -> list[str]:
-    """`ok   name: found` / `FAIL name: found` and its fix, one check after the other."""
-    lines = []
-    for c in checks:
-        lines.append(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.found}")
-        if not c.ok and c.fix:
-            lines.append(f"     fix: {c.fix}")
-    return lines
 
 
 def _lines(report: EnvReport) -> list[str]:

@@ -20,6 +20,7 @@ A rerun does only the work left: up-to-date targets report `up-to-date`.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..core.events import (
+from migrakit.core.drizzle.naming import quoted_table
+from migrakit.core.events import (
     Event,
     EventSink,
     FleetEvent,
@@ -45,17 +47,16 @@ from ..core.events import (
     TargetWaits,
     no_fleet_event,
 )
-from ..core.naming import quoted_table
-from ..core.project import Sources
-from ..core.settings import Settings
-from ..core.targets import Target, from_rows, parse_file
-from ..db import server
-from ..errors import ConfigError, LintFindings, MigrakitError
-from ..sources.folders import read_bytes
-from ..sources.load import load_sources
-from . import check as check_workflow
-from . import migrate as migrate_workflow
-from . import status as status_workflow
+from migrakit.core.fleet_targets import Target, from_rows, parse_file
+from migrakit.core.project import ProjectFiles
+from migrakit.core.settings import Settings
+from migrakit.db.connect import server
+from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.sources.load import load_sources
+from migrakit.sources.reading import read_bytes
+from migrakit.workflows import check as check_workflow
+from migrakit.workflows import migrate as migrate_workflow
+from migrakit.workflows import status as status_workflow
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256  # two connections per running target: keep far below any server's max_connections
@@ -78,6 +79,11 @@ class TargetResult:
     error: MigrakitError | None = None
     seconds: float = 0.0
     report: Any = None  # the target's MigrateReport / StatusReport, when it ran to the end
+
+    @property
+    def shown_url(self) -> str:
+        """The target's URL as it may be printed."""
+        return server.redact_url(self.target.url)
 
 
 @dataclass
@@ -139,7 +145,7 @@ def load_targets(settings: Settings, path: str | None, query: str | None) -> tup
             raise ConfigError(f"the targets file {path} is not UTF-8 text", file=path, state="nothing was run",
                               fix="save it as UTF-8") from None  # fmt: skip
         return parse_file(text, path), path
-    from ..db.targets import query_rows
+    from migrakit.db.inspect.targets_query import query_rows
 
     if not settings.database_url:
         raise ConfigError(
@@ -265,7 +271,7 @@ def lint(
     """`db.lint` (workflows/lint.lint) on every target: its pending migrations measured on a shadow database of
     its own schema, judged with its own table sizes: clean, findings (exit 7 when one reaches --fail-on) or
     failed. Whole databases only, as db.check (the shadow is built without a tenant's search_path)."""
-    from . import lint as lint_workflow
+    from migrakit.workflows import lint as lint_workflow
 
     shared = _on_shadows("db.lint", settings, targets, concurrency)
 
@@ -281,7 +287,7 @@ def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrenc
     """The checks db.check and db.lint make before any target is touched (options, whole databases only, the
     folder: a bad one is exit 2 here), and `settings` with the shadow server, the embedded one started once and
     not per thread. Whole databases only: the shadow is built without a tenant's search_path."""
-    from ..db import shadow
+    from migrakit.db.inspect import shadow
 
     check_options(targets, concurrency, 0)
     schemas = [t.name for t in targets if t.schema]
@@ -296,7 +302,7 @@ def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrenc
     return replace(settings, shadow_url=shadow.shadow_server(settings))
 
 
-def _for(src: Sources, settings: Settings) -> Sources:
+def _for(src: ProjectFiles, settings: Settings) -> ProjectFiles:
     """The folders read once, with this target's tracking table (named in the problems' fix SQL)."""
     table = quoted_table(settings.migrations_schema, settings.migrations_table)
     return src if table == src.table else replace(src, table=table)
@@ -313,6 +319,7 @@ def _run(
     on_event: FleetSink,
 ) -> FleetReport:
     start = time.monotonic()
+    one = _naming_source(one, source)
     results: dict[str, TargetResult] = {}
     stopped: str | None = None
     on_event(FleetStarted(tuple(t.name for t in targets), concurrency))
@@ -377,6 +384,24 @@ def _wave(
             if result.status == FAILED:
                 failed.append(t.name)
     return failed, interrupted
+
+
+def _naming_source(
+    one: Callable[[Target, EventSink], TargetResult], source: str
+) -> Callable[[Target, EventSink], TargetResult]:
+    """`one`, whose errors' fixes name the target's url in the targets file (or query) instead of DATABASE_URL,
+    which a fleet target does not come from (and of which the embedded database is no alternative)."""
+
+    def named(t: Target, events: EventSink) -> TargetResult:
+        try:
+            return one(t, events)
+        except MigrakitError as err:
+            if err.fix and "DATABASE_URL" in err.fix:
+                fix = re.sub(r",? or unset it to use the embedded database", "", err.fix)
+                err.fix = fix.replace("DATABASE_URL", f"the url of target {t.name} in {source}")
+            raise
+
+    return named
 
 
 def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_event: FleetSink) -> TargetResult:

@@ -8,18 +8,24 @@ from __future__ import annotations
 
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
-from ..core import migration
-from ..core.reports import Generated as Generated
-from ..core.settings import Settings
-from ..core.statements import BREAKPOINT, is_destructive
-from ..db import schema_diff as schema
-from ..db import server, session, shadow
-from ..errors import ConfigError, ConfirmationRequired, MigrakitError
-from ..sources.folders import load_folder
-from ..sources.load import load_sources
-from ..sources.writer import join_notes, write_migration
+from migrakit.core import migration
+from migrakit.core.fix import render_migration, safe_sequence
+from migrakit.core.migration import Migration, drizzle_hash
+from migrakit.core.postgres.statements import is_destructive
+from migrakit.core.reports import Generated as Generated
+from migrakit.core.rollback import custom_down_text
+from migrakit.core.settings import Settings
+from migrakit.db.connect import server, session
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
+from migrakit.sources.folders import down_path, load_folder
+from migrakit.sources.load import load_sources
+from migrakit.sources.writer import join_notes, write_migration
+from migrakit.workflows.steps import measure as steps
+from migrakit.workflows.steps import shadow_build
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
 # ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).
@@ -31,9 +37,18 @@ DRIZZLE_CONFIGS = (
 
 
 def custom(settings: Settings, name: str) -> Generated:
-    """An empty migration, exactly as `drizzle-kit generate --custom --name NAME` writes it."""
+    """An empty migration, exactly as `drizzle-kit generate --custom --name NAME` writes it, and beside it an
+    empty down file with a note to fill it (db.rollback refuses a down that holds no statement)."""
     result = write_migration(settings, name, CUSTOM_HEADER)
+    result.tags = [result.tag] if result.tag else []
     result.note = join_notes(result.note, "empty custom migration: put your SQL below the header")
+    if result.tag is not None:
+        folder = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes)
+        m = next(m for m in folder.migrations if m.tag == result.tag)
+        path = down_path(folder.path, m, folder.layout)
+        path.write_text(custom_down_text(m.tag), encoding="utf-8")
+        result.files.append(str(path))
+        result.note = join_notes(result.note, "and the SQL that undoes it in its down file (db.rollback runs it)")
     return result
 
 
@@ -53,7 +68,7 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
     with server.shadow_database(base) as from_migrations, server.shadow_database(base) as from_schema:
         # the migrations as db.migrate runs them (the first generated migration starts the folder)
         on_shadow = settings.with_overrides(database_url=from_migrations)
-        shadow.replay(on_shadow, load_sources(on_shadow, require_migrations=False), legacy=False)
+        shadow_build.replay(on_shadow, load_sources(on_shadow, require_migrations=False), legacy=False)
         text = settings.schema.read_text(encoding="utf-8")
         with server.connect(from_schema, autocommit=True) as conn:
             try:
@@ -81,10 +96,65 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
             fix="review them, then run again with --allow-destructive",
             details=destructive,
         )
-    body = f"\n{BREAKPOINT}\n".join(s.rstrip() for s in statements) + "\n"
-    result = write_migration(settings, name, body)
-    result.statements, result.destructive = statements, destructive
+    result = write_safe_sequence(settings, name, statements, destructive)
+    if result.tags:
+        _write_downs(settings, result)
     return result
+
+
+def _write_downs(settings: Settings, result: Generated) -> None:
+    """The down file of each migration just written (one, or each piece of the safe sequence), computed and proven
+    on shadows as db.generate-down does; a down the shadow does not prove is not written and the note says so."""
+    from migrakit.workflows.steps.down_proof import compute_downs
+
+    src = load_sources(settings)
+    wanted = [m for m in src.migrations if m.tag in result.tags]
+    # the shadows on the server db.generate's own shadows used (the target's), unless a shadow server is set
+    on = settings.with_overrides(shadow_url=settings.shadow_url or session.resolve_target(settings).url)
+    for down in compute_downs(on, src, wanted):
+        if not down.proven:
+            result.note = join_notes(
+                result.note, f"no down file for {down.migration.tag}: the computed one was not proven on a shadow "
+                f"({'; '.join(down.difference)}); write it by hand, then check it with `inv db.rollback --dry-run`",
+            )  # fmt: skip
+            continue
+        path = down_path(src.folder.path, down.migration, src.folder.layout)
+        path.write_bytes(down.text.encode("utf-8"))
+        result.files.append(str(path))
+
+
+def write_safe_sequence(settings: Settings, name: str, statements: list[str], destructive: list[str]) -> Generated:
+    """Write `statements` as their lock-safe sequence (core/fix.py: one migration, or several where a step cannot
+    share a transaction), each linted on a shadow database before anything is written (workflows/steps.measure);
+    the findings are in the result."""
+    sequence = safe_sequence(statements)
+    names = [name] + [f"{name}_{k}" for k in range(2, len(sequence.migrations) + 1)]
+    bodies = [render_migration(texts) for texts in sequence.migrations]
+    src = load_sources(settings, require_migrations=False)
+    drafts = [
+        Migration(n, 0, f"{n} (not written yet)", b, drizzle_hash(b.encode()))
+        for n, b in zip(names, bodies, strict=True)
+    ]
+    # shadows on the server generate used for its own (the target's) unless a shadow server is configured
+    on = settings if settings.shadow_url else replace(settings, shadow_url=session.resolve_target(settings).url)
+    report = steps.measure(on, src, list(src.migrations), drafts, legacy_ran=False)
+    written = [write_migration(settings, n, b) for n, b in zip(names, bodies, strict=True)]
+    result = Generated(
+        written[-1].tag,
+        [f for w in written for f in w.files],
+        statements=statements,
+        destructive=destructive,
+        note=join_notes(*(w.note for w in written)),
+        tags=[w.tag for w in written if w.tag],
+        lint=[line.replace(f"{d.path}:", f"{w.files[0]}:") for d, w in zip(drafts, written, strict=True)
+              for line in steps.finding_lines(_only(report, d.tag))],
+        fixes=[c.summary for c in sequence.changes],
+    )
+    return result
+
+
+def _only(report: steps.LintReport, tag: str) -> steps.LintReport:
+    return replace(report, migrations=[m for m in report.migrations if m.tag == tag])
 
 
 def find_drizzle_config(root: Path) -> Path | None:
@@ -130,7 +200,8 @@ def with_drizzle_kit(settings: Settings, name: str | None, config: Path) -> Gene
     for m in new:
         m.check_runnable()
     return Generated(
-        new[-1].tag if new else None, [m.path for m in new], note="generated by drizzle-kit, checked by migrakit"
+        new[-1].tag if new else None, [m.path for m in new], note="generated by drizzle-kit, checked by migrakit",
+        tags=[m.tag for m in new],
     )
 
 

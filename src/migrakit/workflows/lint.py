@@ -2,95 +2,48 @@
 
 Recipe: plan (what is applied, what is pending) → a shadow database with the target's schema (the applied
 migrations run there, as `db.check` builds its shadow) → each statement to lint run there as `db.migrate`
-would run it (db/lock_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
-the rules (core/lint_rules.py) on each statement's parse tree and measurement → the file's suppressions.
+would run it (db/inspect/lint_probe.py) → the target's row estimates and sizes read in a READ ONLY transaction →
+the rules (core/lint/, one module per family: engine.Judge) on each statement's classification and
+measurement, the refusal db.migrate would raise, and the file's suppressions.
 Nothing on the target is changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from ..core import lint_catalog, lint_rules
-from ..core.lint_catalog import Finding
-from ..core.migration import Migration
-from ..core.pgvalues import parse_duration
-from ..core.project import Sources
-from ..core.settings import Settings
-from ..core.statements import keyword_head
-from ..core.target import resolve_tag
-from ..db import lock_probe, server, session, shadow
-from ..db.status import read_status
-from ..errors import ConfigError, LintFindings, MigrakitError
-from ..sources.load import load_sources
+from migrakit.core.differences import difference_lines
+from migrakit.core.drizzle.naming import split_tags, v1_sorted
+from migrakit.core.fix import Facts, render_migration, safe_sequence, with_leading_comments
+from migrakit.core.migration import STANDARD, Layout, Migration
+from migrakit.core.plan.to_tag import resolve_tag
+from migrakit.core.project import ProjectFiles
+from migrakit.core.reports import FixedMigration, LintFixReport
+from migrakit.core.settings import Settings
+from migrakit.db.connect import session
+from migrakit.db.inspect import lint_probe, shadow
+from migrakit.db.inspect import schema_diff as schema
+from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.sources import git
+from migrakit.sources.load import load_sources
+from migrakit.sources.rewrite import split_folder, split_v1_folder
+from migrakit.workflows.steps import measure as steps
+from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.measure import LintMigration as LintMigration
+from migrakit.workflows.steps.measure import LintReport as LintReport
+from migrakit.workflows.steps.measure import LintStatement as LintStatement
+from migrakit.workflows.steps.measure import finding_lines as finding_lines
+from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
 
 
-@dataclass
-class LintStatement:
-    index: int
-    line: int
-    sql: str
-    locks: list[tuple[str, str]] = field(default_factory=list)
-    held: list[tuple[str, str]] = field(default_factory=list)  # all the transaction holds after the statement
-    rewrites: list[str] = field(default_factory=list)
-    scans: list[str] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)  # relations created earlier in this migration (or by this statement)
-    duration_ms: float | None = None
-    in_transaction: bool = True
-    ran: bool = True
-    error: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    suppressed: list[Finding] = field(default_factory=list)
-
-
-@dataclass
-class LintMigration:
-    tag: str
-    path: str
-    statements: list[LintStatement]
-    error: str | None = None
-
-
-@dataclass
-class LintReport:
-    target: str
-    shadow: str
-    server_version: int
-    migrations: list[LintMigration]
-    sizes: dict[str, tuple[float, int]]  # the target's schema.relation -> (row estimate, bytes)
-    fail_on: str = "error"
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for m in self.migrations for s in m.statements for f in s.findings]
-
-    @property
-    def failing(self) -> list[Finding]:
-        floor = lint_catalog.severity_rank(self.fail_on)
-        return [f for f in self.findings if lint_catalog.severity_rank(f.severity) >= floor]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failing
-
-    @property
-    def exit_code(self) -> int:
-        """0, or 7 (LintFindings) when a finding reaches --fail-on."""
-        return 0 if self.ok else LintFindings.exit_code
-
-
-def _lock_timeout_disabled(settings: Settings) -> bool:
-    try:
-        return parse_duration(settings.lock_timeout) == 0
-    except MigrakitError:  # checked at load already; an unreadable value is not "disabled"
-        return False
-
-
 def _choose(
-    settings: Settings, src: Sources, every: bool, tag: str | None
+    settings: Settings, src: ProjectFiles, every: bool, tag: str | None
 ) -> tuple[list[Migration], list[Migration], bool]:
     """(migrations the shadow gets first, migrations to lint, whether legacy files ran on the target)."""
     status = read_status(settings, src, allow_empty=None)
@@ -114,65 +67,11 @@ def lint(
     if fail_on not in FAIL_ON:
         raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
                           fix=f"use one of {', '.join(FAIL_ON)}")
-    src = load_sources(settings)
-    base, chosen, legacy_ran = _choose(settings, src, every, migration)
-    target = session.resolve_target(settings)
-    sizes, target_version = lock_probe.target_sizes(target.url)
-    notes: list[str] = []
-    with shadow.shadow(settings) as url:
-        with shadow.failures_on_shadow():  # the target's schema: what it applied (and its legacy files, as db.check)
-            on_shadow = replace(settings.with_overrides(database_url=url), direct_url=None)  # never the target's
-            if base or legacy_ran:  # what the target applied, in the order db.migrate then db.bootstrap ran it
-                shadow.replay(on_shadow, replace(src, migrations=tuple(base)), legacy=legacy_ran)
-        with server.connect(url, autocommit=True, application_name="migrakit-lint") as conn:
-            version = conn.info.server_version
-            probes = [lock_probe.probe_migration(conn, m, url) for m in chosen]
-        note = shadow.version_note(target.url, url)
-    if note:
-        notes.append(note)
-    # rules about the server (ADD VALUE in a transaction) follow the older of the two: the target runs the migration
-    older = min(version, target_version)
-    migrations = [
-        _judge(m, p, sizes, older, _lock_timeout_disabled(settings)) for m, p in zip(chosen, probes, strict=True)
-    ]
-    return LintReport(
-        target=target.display,
-        shadow=server.redact_url(settings.shadow_url) if settings.shadow_url else "the embedded server",
-        server_version=version,
-        migrations=migrations,
-        sizes=sizes,
-        fail_on=fail_on,
-        notes=notes,
-    )
-
-
-def _judge(m: Migration, probe: lock_probe.MigrationProbe, sizes: dict[str, tuple[float, int]], version: int,
-           timeout_off: bool) -> LintMigration:
-    rows = {name: tuples for name, (tuples, _) in sizes.items()}
-    out: list[LintStatement] = []
-    timeout_set = False
-    for st, p in zip(m.statements, probe.statements, strict=False):  # a probe stops at a failing statement
-        head = st.end - len(keyword_head(st.text))  # the statement's first keyword, past its leading comments
-        line = st.source.count("\n", 0, head) + 1
-        created = set(p.new)
-        # relations the target does not have yet (made by an earlier pending migration) hold no rows there
-        known_rows = {**{name: 0.0 for name, _ in p.locks}, **rows}
-        obs = lint_rules.Observed(
-            locks=tuple(p.locks), rewrites=tuple(p.rewrites), scans=tuple(p.scans), new=frozenset(created),
-            error=p.error, in_transaction=p.in_transaction, server_version=version, rows=known_rows,
-            lock_timeout_disabled=timeout_off and not timeout_set, measured=p.ran and p.error is None,
-        )
-        text = st.text
-        findings = lint_rules.check(text, obs)
-        kept, suppressed = lint_rules.apply_suppressions(findings, lint_rules.suppressions(st.source, head))
-        timeout_set = timeout_set or lint_rules.sets_lock_timeout(text)
-        out.append(LintStatement(
-            index=p.index, line=line, sql=st.source[head:st.end].strip(),
-            locks=list(p.locks), held=list(p.held), rewrites=list(p.rewrites),
-            scans=list(p.scans), new=sorted(created), duration_ms=p.duration_ms if p.ran else None,
-            in_transaction=p.in_transaction, ran=p.ran, error=p.error, findings=kept, suppressed=suppressed,
-        ))
-    return LintMigration(m.tag, m.path, out, probe.error)
+    # the shadow is made while the target is read; the output does not wait for its drop
+    with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
+        src = load_sources(settings)
+        base, chosen, legacy_ran = _choose(settings, src, every, migration)
+        return steps.measure(settings, src, base, chosen, legacy_ran, fail_on, shadow_url)
 
 
 def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
@@ -216,9 +115,113 @@ def refuse_errors(report: LintReport) -> None:
     )
 
 
-def finding_lines(report: LintReport) -> list[str]:
-    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
-    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
-             for m in report.migrations for s in m.statements for f in s.findings]
-    count = sum(len(m.statements) for m in report.migrations)
-    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]
+def fix(settings: Settings, *, yes: bool = False, base: str | None = None) -> LintFixReport:
+    """db.lint --fix: rewrite the pending migrations that are new on this branch into their lock-safe sequence
+    (core/fix.py), proved first on shadow databases: the fixed folder gives the schema the original gives, and
+    lints without error. Without `yes` only the plan (exit 5)."""
+    src = load_sources(settings)
+    status = read_status(settings, src, allow_empty=None)
+    plan = status.plan
+    target = session.resolve_target(settings)
+    report = LintFixReport(target.display)
+    pending = {m.tag for m in plan.pending}
+    facts = Facts(unique_indexed_views=lint_probe.unique_indexed_views(target.url))  # REFRESH … CONCURRENTLY
+    sequences = {
+        m.tag: safe_sequence(with_leading_comments(m.text, [(s.start, s.end) for s in m.statements]), facts)
+        for m in plan.pending
+        if m.mode == STANDARD
+    }
+    to_fix = [tag for tag, seq in sequences.items() if seq.changed]
+    if not to_fix:
+        report.notes.append(f"no pending migration needs a fix ({len(plan.pending)} pending)")
+        return report
+    folder, journal = src.folder, src.folder.journal
+    branch = git.branch_migrations(settings, base=base)
+    order = [m.tag for m in folder.migrations]
+    first = min(order.index(tag) for tag in to_fix)
+    region = order[first:]
+    refused = [f"{tag}: " + ("applied on the target" if tag not in pending else
+               f"not new on this branch ({branch.base} has it): another environment may have applied it")
+               for tag in region if tag not in pending or tag not in branch.tags]  # fmt: skip
+    if refused:
+        raise MigrakitError(
+            f"db.lint --fix rewrites only migrations no environment can have applied (pending here and new on "
+            f"this branch against {branch.base}); {len(refused)} of the {len(region)} it would rewrite or renumber "
+            "are not",
+            file=str(folder.path),
+            state="nothing was written",
+            fix="fix those by hand in a new migration, or rebase the branch so that the fixed ones come last",
+            details=refused,
+        )
+    pieces = {tag: len(sequences[tag].migrations) for tag in to_fix}
+    bodies = {(t, i): render_migration(texts) for t in to_fix for i, texts in enumerate(sequences[t].migrations)}
+    write: Callable[[Path], list[str]]
+    if folder.layout == Layout.V1:
+        respelled = [(t, i, t if i == 0 else f"{t}_{i + 1}", 0) for t in region for i in range(pieces.get(t, 1))]
+        names = order[:first] + [new for _, _, new, _ in respelled]
+        if v1_sorted(names) != names:
+            raise MigrakitError(
+                "the split migrations' folders (<folder>_2, ...) would not sort right after their migration's folder",
+                file=str(folder.path), state="nothing was written",
+                fix="apply the plan by hand (`inv db.lint` names each safe rewrite), in folders named to sort in order",
+            )  # fmt: skip
+        write = lambda out: split_v1_folder(out, respelled, bodies)  # noqa: E731
+    elif journal is not None:
+        respelled = split_tags([(e.tag, e.when) for e in journal.entries[first:]], pieces)
+        write = lambda out: split_folder(out, journal, respelled, bodies)  # noqa: E731
+    else:
+        raise MigrakitError("db.lint --fix found no journal in the folder", file=str(folder.path),
+                            state="nothing was written", fix="check the folder with `inv db.status`")  # fmt: skip
+    for tag in to_fix:
+        tags = [new for old, _, new, _ in respelled if old == tag]
+        changes = [c.summary for c in sequences[tag].changes]
+        report.fixed.append(FixedMigration(tag, tags, changes, [bodies[(tag, i)] for i in range(pieces[tag])]))
+    report.renamed = [(old, new) for old, piece, new, _ in respelled if old not in pieces and old != new]
+    report.proof = _prove(settings, src, status, write, {new for _, _, new, _ in respelled}, region)
+    if yes:
+        report.files = write(folder.path)
+        report.written = True
+    return report
+
+
+def _prove(
+    settings: Settings, src: ProjectFiles, status: Any, write: Callable[[Path], list[str]], new_tags: set[str],
+    region: list[str],
+) -> list[str]:
+    """Rewrite a copy of the folder and prove it on shadow databases; raise (nothing written) when it fails."""
+    with tempfile.TemporaryDirectory(prefix="migrakit-fix-") as tmp:
+        copy = Path(tmp) / src.folder.path.name
+        shutil.copytree(src.folder.path, copy)
+        write(copy)
+        fixed_settings = settings.with_overrides(migrations_dir=str(copy))
+        fixed = load_sources(fixed_settings)
+        with shadow.shadow(settings) as original, shadow.shadow(settings) as rewritten:
+            shadow_build.build(settings, original, src)
+            shadow_build.build(fixed_settings, rewritten, fixed)
+            diff = schema.compare(original, rewritten)
+        if not diff.equal:
+            raise MigrakitError(
+                "the fixed migrations would not give the schema the original ones give",
+                file=str(src.folder.path),
+                state="nothing was written",
+                fix="apply the plan by hand (`inv db.lint` names each safe rewrite), and report the migration",
+                details=[line for d in diff.differences for line in difference_lines(d)],
+            )
+        base = [m for m in fixed.migrations if m.tag not in new_tags]
+        chosen = [m for m in fixed.migrations if m.tag in new_tags]
+        legacy_ran = bool(status.legacy and status.legacy.applied)
+        linted = steps.measure(fixed_settings, fixed, base, chosen, legacy_ran)
+        errors = [line for line in steps.finding_lines(linted) if "] error:" in line]
+        if errors:
+            raise MigrakitError(
+                f"the fixed migrations still have {len(errors)} error-level lint finding(s)",
+                file=str(src.folder.path),
+                state="nothing was written",
+                fix="fix those statements by hand (or allow them with `-- migrakit:allow RULE reason`)",
+                details=[line.replace(str(copy), str(src.folder.path)) for line in errors],
+            )
+    return [
+        f"the fixed folder, replayed on a shadow database, gives the schema the original gives ({len(region)} "
+        "migration(s) rewritten or renumbered)",
+        f"db.lint on the {len(chosen)} fixed migration(s): no error",
+    ]

@@ -1,30 +1,31 @@
 """`db.migrate` and `db.migrate-consolidated`: apply the pending migrations, one migrator at a time.
 
 The recipe: read the files (sources/load.py), open the target and the lock's connection at once
-(db/session.py), take the migration lock and read the tracking rows under it in one round trip (db/lock.py,
-db/probe.py), plan (core/planner.py), cut and check the plan (core/run_plan.py), upgrade the
-tracking table when asked (db/table_upgrade.py), then apply (db/apply_plan.py). Returns a MigrateReport;
+(db/connect/session.py), take the migration lock and read the tracking rows under it in one round trip (db/run/lock.py,
+db/run/probe.py), plan (core/plan/planner.py), cut and check the plan (core/plan/run_plan.py), upgrade the
+tracking table when asked (db/table_upgrade.py), then apply (workflows/steps/apply.py). Returns a MigrateReport;
 nothing here prints."""
 
 from __future__ import annotations
 
 from contextlib import nullcontext
 
-from ..core import events
-from ..core.events import EventSink, no_event
-from ..core.migration import CONSOLIDATED, Migration
-from ..core.planner import Plan
-from ..core.project import Sources, refuse_empty_folder
-from ..core.reports import MigrateReport
-from ..core.run_plan import check_statements, refuse_blocking, runnable, up_to
-from ..core.settings import Settings
-from ..core.target import resolve_tag
-from ..db import probe, table_upgrade, tracking
-from ..db.apply_plan import direct_connection, execute
-from ..db.lock import migration_lock
-from ..db.session import executor_options, open_migrating, open_target
-from ..sources.folders import V1
-from ..sources.load import load_sources
+from migrakit.core import events
+from migrakit.core.events import EventSink, no_event
+from migrakit.core.migration import CONSOLIDATED, Migration
+from migrakit.core.plan.planner import Plan
+from migrakit.core.plan.run_plan import check_statements, refuse_blocking, runnable, up_to
+from migrakit.core.plan.to_tag import resolve_tag
+from migrakit.core.project import ProjectFiles, refuse_empty_folder
+from migrakit.core.reports import MigrateReport
+from migrakit.core.settings import Settings
+from migrakit.db import table_upgrade, tracking
+from migrakit.db.connect.session import executor_options, open_migrating, open_target
+from migrakit.db.run import probe, silence
+from migrakit.db.run.lock import migration_lock
+from migrakit.sources.folders import V1
+from migrakit.sources.load import load_sources
+from migrakit.workflows.steps.apply import direct_connection, execute
 
 
 def migrate(
@@ -39,7 +40,7 @@ def migrate(
     only: tuple[str, ...] | None = None,
     require_migrations: bool = True,
     to: str | None = None,
-    sources: Sources | None = None,
+    sources: ProjectFiles | None = None,
 ) -> MigrateReport:
     """Apply pending Mode 1 and Mode 2 migrations as one sequence, one migrator at a time (advisory lock),
     re-planning under the lock.
@@ -66,7 +67,7 @@ def migrate(
     with open_migrating(settings) as (target, conn, lock_conn):  # both connections at once
         on_event(events.TargetChosen(target.display))
         try:
-            # One round trip: the lock, and the rows read under it (db/probe.py).
+            # One round trip: the lock, and the rows read under it (db/run/probe.py).
             with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout, on_event=on_event,
                                 lock_conn=lock_conn) as held:  # fmt: skip
                 v1 = folder.layout == V1
@@ -84,12 +85,10 @@ def migrate(
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
                     table_upgrade.apply(conn, settings, up)
                     on_event(events.TrackingUpgraded(len(up.matches)))
-                # Drizzle creates its schema and table before it runs anything, even when a migration then fails.
-                tracking.ensure_table(conn, schema, table, v1=v1, exists=held.table.exists)
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
                 )
-                on_event(events.Planned(len(run)))
+                on_event(events.Planned(len(run), tuple(m.tag for m in run)))
                 options = executor_options(settings, v1=v1, single_transaction=single_transaction)
 
                 def replan() -> tuple[Plan, list[Migration]]:
@@ -100,9 +99,12 @@ def migrate(
                     p, _ = up_to(p, to_tag)  # a racer's re-plan stops at --to as well
                     return p, runnable(p, only)
 
-                with direct or nullcontext():
+                with direct or nullcontext(), silence.bounded(conn, settings.network_timeout):
+                    # Drizzle creates its schema and table before it runs anything, even when a migration then
+                    # fails: a missing table is created first, in the first pipelined batch when one comes first.
                     report.applied, report.recorded, report.plan = execute(
-                        conn, p, run, options, on_event, replan=replan, direct=direct, wait=settings.lock_wait_timeout
+                        conn, p, run, options, on_event, replan=replan, direct=direct, wait=settings.lock_wait_timeout,
+                        create_table=not held.table.exists,
                     )
                 return report
         finally:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..core.project import Sources
-from ..core.reports import StatusReport
-from ..core.settings import Settings
-from ..db.status import read_status
-from ..sources.folders import check_folders
-from ..sources.load import load_sources
+from migrakit.core.project import ProjectFiles
+from migrakit.core.reports import StatusReport
+from migrakit.core.settings import Settings
+from migrakit.sources.folders import check_folders
+from migrakit.sources.load import load_sources
+from migrakit.workflows.steps.status import read_status
 
 
 def status(
@@ -16,7 +16,7 @@ def status(
     out_of_order: bool = False,
     allow_empty: bool | None = False,
     require_migrations: bool = True,
-    sources: Sources | None = None,
+    sources: ProjectFiles | None = None,
 ) -> StatusReport:
     """What is applied, pending, edited or unknown. Changes nothing (not even the tracking table).
     `require_migrations=False`: a missing migrations folder reads as empty (db.baseline starts one).

@@ -18,43 +18,24 @@ their old format: drizzle-kit 1.0's `drizzle-kit up`, run afterwards, upgrades t
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..core.journal import JOURNAL_PATH
-from ..core.naming import locale_key, snapshot_name, v1_folder_name
-from ..core.settings import Settings
-from ..errors import ConfirmationRequired, JournalError, MigrakitError
-from ..sources.folders import EMPTY, JOURNAL, V1, Folder, check_folders, display_path, load_folder
-
-
-@dataclass(frozen=True)
-class FolderMove:
-    tag: str  # journal tag
-    when: int  # journal `when` (ms), what 0.x rows hold in created_at
-    target: str  # new folder name
-    sql: Path  # old <tag>.sql
-    snapshot: Path | None  # old meta/<prefix>_snapshot.json, None when missing
-    hash: str
-
-
-@dataclass
-class LayoutUpgrade:
-    path: Path
-    layout: str  # the folder's layout before: journal (to convert), v1 (nothing to do), empty
-    moves: tuple[FolderMove, ...] = ()
-    left_in_place: tuple[str, ...] = ()  # .sql files not in the journal (ignored by both migrators)
-    removed: tuple[str, ...] = ()  # everything under meta/, deleted with it
-    notes: tuple[str, ...] = ()
-    applied: bool = False
-
-    @property
-    def done(self) -> bool:
-        return self.applied or not self.moves
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.done else ConfirmationRequired.exit_code
+from migrakit.core.drizzle.journal import JOURNAL_PATH
+from migrakit.core.drizzle.naming import locale_key, snapshot_name, v1_folder_name
+from migrakit.core.reports import FolderMove, LayoutUpgrade
+from migrakit.core.settings import Settings
+from migrakit.errors import JournalError, MigrakitError
+from migrakit.sources.folders import (
+    EMPTY,
+    JOURNAL,
+    V1,
+    V1_DOWN,
+    Folder,
+    check_folders,
+    display_path,
+    down_path,
+    load_folder,
+)
 
 
 def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:
@@ -93,7 +74,8 @@ def plan_layout_upgrade(folder: Folder) -> LayoutUpgrade:
                 "(drizzle-kit up would stop here; `drizzle-kit generate` needs the newest folder's snapshot)"
             )
         moves.append(FolderMove(
-            entry.tag, entry.when, target, path / f"{entry.tag}.sql", snapshot if snapshot.is_file() else None, m.hash
+            entry.tag, entry.when, target, path / f"{entry.tag}.sql", snapshot if snapshot.is_file() else None, m.hash,
+            down_path(path, m, JOURNAL) if m.down is not None else None,
         ))
     v1_order = sorted(moves, key=lambda mv: locale_key(mv.target))
     if [mv.tag for mv in v1_order] != [mv.tag for mv in moves]:
@@ -121,6 +103,8 @@ def apply_layout_upgrade(up: LayoutUpgrade) -> None:
                 raise MigrakitError(f"{target}/migration.sql does not read back as written", file=str(target))
             if mv.snapshot is not None:
                 (target / "snapshot.json").write_bytes(mv.snapshot.read_bytes())
+            if mv.down is not None:
+                (target / V1_DOWN).write_bytes(mv.down.read_bytes())
     except (OSError, MigrakitError) as exc:
         for folder in created:
             shutil.rmtree(folder, ignore_errors=True)
@@ -134,6 +118,8 @@ def apply_layout_upgrade(up: LayoutUpgrade) -> None:
         ) from exc
     for mv in up.moves:
         mv.sql.unlink()
+        if mv.down is not None:
+            mv.down.unlink()
     shutil.rmtree(up.path / "meta")
     up.applied = True
 

@@ -21,35 +21,15 @@ table, so that an upgrade Drizzle 1.0 would refuse goes through, and Drizzle 1.0
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..core.settings import Settings
-from ..core.tracking_upgrade import TrackingUpgrade
-from ..db import server, session, tracking
-from ..db.lock import migration_lock
-from ..db.table_upgrade import apply, needed, unmatched_error
-from ..errors import ConfirmationRequired, MigrakitError
-from ..sources.folders import V1, Folder
-from ..sources.load import load_sources
-
-
-@dataclass
-class UpgradeTrackingReport:
-    target: str
-    folder: Folder
-    table: str
-    upgrade: TrackingUpgrade | None
-    applied: bool = False
-    note: str = ""
-
-    @property
-    def done(self) -> bool:
-        """True when nothing is left to do: applied now, or nothing needed."""
-        return self.applied or self.upgrade is None or not self.upgrade.changes
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.done else ConfirmationRequired.exit_code
+from migrakit.core.reports import UpgradeTrackingReport
+from migrakit.core.settings import Settings
+from migrakit.db import tracking
+from migrakit.db.connect import session
+from migrakit.db.run.lock import migration_lock
+from migrakit.db.table_upgrade import apply, needed, unmatched_error
+from migrakit.errors import MigrakitError
+from migrakit.sources.folders import V1
+from migrakit.sources.load import load_sources
 
 
 def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackingReport:
@@ -65,17 +45,16 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
             state="nothing was changed",
             fix="convert the folder first: `inv db.upgrade-layout` shows the plan, `--yes` converts it",
         )
-    target = session.resolve_target(settings)
-    conn = server.connect(target.url, autocommit=True)
-    try:
-        with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout):
-            rows = tracking.read_rows(conn, schema, table)
-            up = needed(conn, settings, folder, rows, others)
+    # Both connections at once; the lock and the table (rows, columns, existence) in one round trip.
+    with session.open_migrating(settings) as (target, conn, lock_conn):
+        with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout, lock_conn=lock_conn) as held:
+            read = held.table
+            up = needed(conn, settings, folder, read.rows, others, read=read)
             report = UpgradeTrackingReport(target.display, folder, shown_table, up)
             if up is None:
                 report.note = (
                     "the tracking table already has Drizzle 1.0's columns and every row has a name"
-                    if tracking.table_exists(conn, schema, table)
+                    if read.exists
                     else "there is no tracking table yet: `inv db.migrate` creates Drizzle 1.0's table"
                 )
                 return report
@@ -85,5 +64,3 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
                 apply(conn, settings, up)
                 report.applied = True
             return report
-    finally:
-        conn.close()

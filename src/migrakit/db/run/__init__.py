@@ -1,0 +1,1 @@
+"""Running migrations: executor, pipeline, guards, lock, probe, large statements, progress, error translation."""

@@ -1,0 +1,110 @@
+"""Who blocks a migration that hit lock_timeout: a watch thread on a second connection while it retries, and
+the final LockTimeout naming the sessions in the way."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+
+from migrakit.db.connect import server
+from migrakit.errors import LockTimeout, MigrakitError, MigrationFailed
+
+WATCH_JOIN_SECONDS = 5.0  # the blocker watch is best effort: never wait longer than this for its thread
+
+
+class BlockerWatch:
+    """While a migration retries after lock_timeout, a second connection polls `pg_blocking_pids` of the
+    migrator's backend from a thread and keeps the last sessions seen blocking it. Costs nothing unless a
+    lock timeout already happened."""
+
+    _QUERY = (
+        "SELECT pid, coalesce(nullif(application_name, ''), '-'), coalesce(state, '?'), "
+        "date_trunc('second', now() - xact_start), left(regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 200) "
+        "FROM pg_stat_activity WHERE pid = ANY (pg_blocking_pids(%s)) ORDER BY xact_start"
+    )
+
+    def __init__(self, conn: psycopg.Connection[Any], poll: float = 0.05) -> None:
+        info = conn.info
+        self._pid = info.backend_pid
+        self._conninfo = server.conninfo(conn)
+        self._poll = poll
+        self._stop = threading.Event()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._thread: threading.Thread | None = None
+        self.seen: list[tuple[Any, ...]] = []
+
+    def __enter__(self) -> BlockerWatch:
+        try:
+            self._conn = server.connect(self._conninfo, autocommit=True, application_name="migrakit-lock-watch")
+        except MigrakitError:
+            return self  # no second connection: the error falls back to listing open transactions
+        self._thread = threading.Thread(target=self._run, name="migrakit-lock-watch", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        assert self._conn is not None
+        while not self._stop.wait(self._poll):
+            try:
+                rows = self._conn.execute(self._QUERY, (self._pid,)).fetchall()
+            except psycopg.Error:
+                return
+            if rows:
+                self.seen = rows
+
+    def __exit__(self, *_: Any) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=WATCH_JOIN_SECONDS)
+            if self._thread.is_alive():  # stuck in a query on a dead network: a daemon, left behind with its connection
+                return
+        if self._conn is not None:
+            self._conn.close()
+
+
+def gave_up(
+    conn: psycopg.Connection[Any],
+    err: MigrationFailed,
+    blockers: list[tuple[Any, ...]],
+    state: str,
+    *,
+    lock_timeout: str,
+    retries: int,
+) -> LockTimeout:
+    """The error after the last lock_timeout: who was in the way (the watch's sightings, else the sessions holding
+    relation locks in open transactions) and how to clear them."""
+    details = [
+        f"blocked by pid {pid} ({app}, {st}, transaction open for {age}): {query}"
+        for pid, app, st, age, query in blockers
+    ]
+    if not details:  # the watch saw nothing (no second connection, or waits too short): list likely culprits
+        rows = conn.execute(
+            "SELECT a.pid, coalesce(nullif(a.application_name, ''), '-'), a.state, "
+            "date_trunc('second', now() - a.xact_start), left(regexp_replace(a.query, '\\s+', ' ', 'g'), 200) "
+            "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
+            "AND a.xact_start IS NOT NULL AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid "
+            "AND l.locktype = 'relation' AND l.granted) ORDER BY a.xact_start LIMIT 5"
+        ).fetchall()
+        details = [
+            f"open transaction holding locks: pid {pid} ({app}, {st}, open for {age}): {query}"
+            for pid, app, st, age, query in rows
+        ]
+    pids = sorted({str(d[0]) for d in (blockers or [])})
+    terminate = f"SELECT pg_terminate_backend({pids[0]})" if len(pids) == 1 else "SELECT pg_terminate_backend(pid)"
+    return LockTimeout(
+        f"migration {err.migration} could not get its locks within lock_timeout={lock_timeout} "
+        f"after {retries + 1} attempts",
+        file=err.file,
+        migration=err.migration,
+        line=err.line,
+        col=err.col,
+        statement_no=err.statement_no,
+        cause=err.cause,
+        state=state,
+        fix="let the transaction in the way finish, or end it "
+        f"(`{terminate}`), or raise lock_timeout / lock_retries (MIGRAKIT_LOCK_TIMEOUT, MIGRAKIT_LOCK_RETRIES), "
+        "then run `inv db.migrate` again",
+        details=details,
+    )

@@ -1,0 +1,185 @@
+"""Running a rollback's steps (db.rollback), and reading the rows its down statements would destroy.
+
+Each migration is undone in one transaction: the busy guard (db/run/guards.py's `APPLY_LOCK`), the check that
+its tracking row is still there with its hash, the down statements (each alone, over the extended protocol, as
+Mode 1 sends an up file's), then `DELETE` of exactly that row (by id and hash), `COMMIT`. The checks live inside
+the transaction, so they hold through a transaction pooler whatever happened to the migration lock; a crash
+anywhere rolls the transaction back and the next run finds the row still there. A down that must run outside a
+transaction (DROP INDEX CONCURRENTLY) runs alone after the same checks, then its row is deleted in a guarded
+transaction; a crash between the two leaves the row, and the next run repeats the statement (write it with
+IF EXISTS: db.generate-down does). `single_transaction`: every step in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg import sql
+
+from migrakit.core.rollback import Loss, Step, Undoing, Undone
+from migrakit.db import tracking
+from migrakit.db.run import failpoint, translate
+from migrakit.db.run.guards import APPLY_LOCK
+from migrakit.db.run.lock import apply_key
+from migrakit.errors import LockTimeout, MigrakitError
+
+_COUNT_CAP = 10_000  # rows counted at most where the estimate is unknown (a bound on the read, not on the answer)
+_UNDONE_BY_OTHER = "another migrator changed the tracking table during the rollback"
+
+
+def rows_at_risk(conn: psycopg.Connection[Any], losses: Sequence[Loss]) -> dict[str, int]:
+    """Each table a down statement would destroy data in, with its estimated rows (pg_class.reltuples); where the
+    estimate says 0 or unknown (-1: never analyzed yet), the rows are counted, up to _COUNT_CAP; 0 for a table
+    that does not exist. Read only."""
+    found: dict[str, int] = {}
+    for loss in losses:
+        if loss.table in found:
+            continue
+        name = (
+            sql.SQL("{}.{}").format(sql.Identifier(loss.schema), sql.Identifier(loss.relation))
+            if loss.schema
+            else sql.Identifier(loss.relation)
+        )
+        text = name.as_string(conn)
+        row = conn.execute(
+            "SELECT c.reltuples::bigint, c.relkind FROM pg_catalog.pg_class c WHERE c.oid = to_regclass(%s)", (text,)
+        ).fetchone()
+        if row is None or row[1] not in ("r", "p"):
+            found[loss.table] = 0
+            continue
+        estimate = int(row[0])
+        if estimate <= 0:
+            counted = conn.execute(
+                sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {} LIMIT %s) AS sample").format(name), (_COUNT_CAP,)
+            ).fetchone()
+            estimate = int(counted[0]) if counted else 0
+        found[loss.table] = estimate
+    return found
+
+
+class Undoer:
+    """Undoes steps on `conn` (autocommit, no transaction open) for one tracking table."""
+
+    def __init__(
+        self, conn: psycopg.Connection[Any], schema: str, table: str, on_event: Callable[[object], None]
+    ) -> None:
+        self.conn = conn
+        self.key = apply_key(schema, table)
+        self.on_event = on_event
+        target = tracking.table(schema, table)
+        self._present = sql.SQL("SELECT 1 / count(*)::int FROM {} WHERE id = %s AND hash = %s").format(target)
+        self._delete = sql.SQL("DELETE FROM {} WHERE id = %s AND hash = %s").format(target)
+        self.undone: list[str] = []
+        self.single = False
+        self.fp = failpoint.from_env()  # tests: a crash right after the K-th down statement completed
+
+    def run(self, steps: Sequence[Step], *, single_transaction: bool = False) -> list[str]:
+        """Undo `steps` in order; returns the tags undone. A failure raises a MigrakitError naming the down file,
+        statement, line and column, what was undone and what was not."""
+        if single_transaction:
+            self.single = True
+            with self.conn.transaction():
+                self._busy(steps[0])
+                for step in steps:
+                    self._one(step, steps)
+            self.undone = [s.migration.tag for s in steps]
+            return self.undone
+        for step in steps:
+            if step.down.runs_outside_transaction:
+                with self.conn.transaction():
+                    self._busy(step)
+                    self._guard(step, steps)
+                self._statements(step, steps, outside=True)
+                with self.conn.transaction():
+                    self._busy(step)
+                    self._guard(step, steps)
+                    self._forget(step, steps)
+            else:
+                with self.conn.transaction():
+                    self._busy(step)
+                    self._one(step, steps)
+            self.undone.append(step.migration.tag)
+            self.on_event(Undone(step.migration))
+        return self.undone
+
+    def _one(self, step: Step, steps: Sequence[Step]) -> None:
+        self._guard(step, steps)
+        self._statements(step, steps)
+        self._forget(step, steps)
+
+    def _state(self, steps: Sequence[Step]) -> str:
+        if self.single:
+            return "nothing was undone: the rollback's single transaction was rolled back"
+        done = ", ".join(self.undone) if self.undone else "none"
+        left = [s.migration.tag for s in steps if s.migration.tag not in self.undone]
+        return f"undone before it: {done}; still applied: {', '.join(left)} (its transaction was rolled back)"
+
+    def _busy(self, step: Step) -> None:
+        try:
+            self.conn.execute(APPLY_LOCK, (self.key,))
+        except pgerrors.DivisionByZero:
+            raise LockTimeout(
+                f"{_UNDONE_BY_OTHER}: another migration transaction is open",
+                file=step.down.path,
+                migration=step.migration.tag,
+                state=f"nothing of {step.migration.tag} was undone; "
+                f"undone before it: {', '.join(self.undone) or 'none'}",
+                fix="wait for the other migrator, then run `inv db.status` and `inv db.rollback` again",
+            ) from None
+
+    def _guard(self, step: Step, steps: Sequence[Step]) -> None:
+        try:
+            self.conn.execute(self._present, (step.row.id, step.row.hash))
+        except pgerrors.DivisionByZero:
+            raise LockTimeout(
+                f"{_UNDONE_BY_OTHER}: the tracking row of {step.migration.tag} (id {step.row.id}) is gone",
+                file=step.down.path,
+                migration=step.migration.tag,
+                state=self._state(steps),
+                fix="run `inv db.status` to see what is applied, then `inv db.rollback` again",
+            ) from None
+
+    def _statements(self, step: Step, steps: Sequence[Step], *, outside: bool = False) -> None:
+        down = step.down
+        stmts = down.statements
+        self.on_event(Undoing(step.migration, len(stmts)))
+        encoding = self.conn.info.encoding
+        for i, st in enumerate(stmts, 1):
+            try:  # binary forces the extended protocol: each statement alone, as Mode 1 sends an up file's
+                self.conn.cursor().execute(st.text.encode(encoding), binary=True)
+                if self.fp is not None and self.fp.step():
+                    self.fp.fire(self.conn)
+            except psycopg.Error as exc:
+                state = (
+                    f"{step.migration.tag} is still applied (its row was kept); the statement ran outside a "
+                    "transaction and changed nothing"
+                    if outside
+                    else self._state(steps)
+                )
+                err = translate.failure(exc, down, st, i, len(stmts), state)
+                raise MigrakitError(
+                    f"the down file of {step.migration.tag} failed at statement {i} of {len(stmts)}",
+                    file=down.path,
+                    migration=step.migration.tag,
+                    statement_no=i,
+                    statement_count=len(stmts),
+                    line=err.line,
+                    col=err.col,
+                    cause=err.cause,
+                    state=state,
+                    fix="fix the down file, then run `inv db.rollback` again",
+                    details=list(err.details),
+                ) from None
+
+    def _forget(self, step: Step, steps: Sequence[Step]) -> None:
+        deleted = self.conn.execute(self._delete, (step.row.id, step.row.hash)).rowcount
+        if deleted != 1:  # the guard just saw it: only a racer outside every lock could make this happen
+            raise LockTimeout(
+                f"{_UNDONE_BY_OTHER}: {deleted} rows deleted for {step.migration.tag}, expected 1",
+                migration=step.migration.tag,
+                state=self._state(steps),
+                fix="run `inv db.status`, then `inv db.rollback` again",
+            )

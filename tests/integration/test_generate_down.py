@@ -1,0 +1,91 @@
+"""`db.generate-down`: down files computed on shadows (schema after -> schema before), written only when a shadow
+proves them (the migration, then the down, gives the schema before), naming what they cannot restore."""
+
+import json
+
+import psycopg
+import pytest
+
+from tests.fixtures.cli import migrate_args, run_in_process
+from tests.fixtures.folders import make_drizzle_folder
+
+UPS = [
+    ("0000_a", 'CREATE TABLE "a" ("id" integer PRIMARY KEY, "name" text);'),
+    ("0001_b", 'CREATE TABLE "b" ("id" integer, "a_id" integer REFERENCES "a" ("id"));\n--> statement-breakpoint\n'
+               'CREATE INDEX "b_a" ON "b" ("a_id");'),
+    ("0002_drop", 'ALTER TABLE "a" DROP COLUMN "name";\n--> statement-breakpoint\nUPDATE "b" SET "id" = 1;'),
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _shadow_on_the_test_server(pg_server_url, monkeypatch):
+    global SHADOW
+    SHADOW = pg_server_url
+
+
+SHADOW = ""
+
+
+def gen(tmp_path, db_url, folder, *args):
+    return run_in_process(
+        ["db.generate-down", *args, "--migrations-dir", str(folder), "--database-url", db_url, "--shadow-url", SHADOW],
+        cwd=tmp_path,
+    )
+
+
+def test_all_writes_proven_down_files_that_roll_back_and_forward(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, UPS)
+    result = gen(tmp_path, db_url, folder, "--all")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for tag, _ in UPS:
+        assert (folder / f"{tag}.down.sql").is_file(), tag
+        assert f"{tag}: wrote migrations/{tag}.down.sql" in result.stdout
+    down = (folder / "0002_drop.down.sql").read_text()
+    assert down.startswith("-- down of 0002_drop: written by `inv db.generate-down`, proven on a shadow")
+    assert '-- cannot restore: the values DROP COLUMN "name" removed from public.a' in down
+    assert "-- cannot restore: the data the migration updated in public.b" in down
+    assert "cannot restore: the values DROP COLUMN" in result.stdout
+    assert "name" in down.split("\n", 3)[-1]  # the column comes back (empty)
+    # the files are what db.rollback runs: roll all the way back, then forward again
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
+    back = run_in_process(["db.rollback", "--migrations-dir", str(folder), "--database-url", db_url, "--steps", "3",
+                           "--yes"], cwd=tmp_path)  # fmt: skip
+    assert back.returncode == 0, back.stdout + back.stderr
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM drizzle.__drizzle_migrations").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
+
+
+def test_existing_down_files_are_kept_unless_force(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, UPS[:1])
+    (folder / "0000_a.down.sql").write_text('DROP TABLE "a";')
+    kept = gen(tmp_path, db_url, folder, "--tags", "0000")
+    assert kept.returncode == 0 and "kept 1 existing down file(s)" in kept.stdout
+    assert (folder / "0000_a.down.sql").read_text() == 'DROP TABLE "a";'
+    forced = json.loads(gen(tmp_path, db_url, folder, "--tags", "0000", "--force", "--json").stdout)
+    assert forced["written_files"] == ["migrations/0000_a.down.sql"] and forced["downs"][0]["proven"] is True
+    assert 'drop table "public"."a"' in (folder / "0000_a.down.sql").read_text().lower()
+
+
+def test_a_down_the_shadow_cannot_prove_is_not_written_and_the_difference_is_named(tmp_path, db_url):
+    # an enum value cannot be dropped while a column holds the type's values: results recreates the type,
+    # which the shadow shows does not give the schema back (or fails): either way nothing is written
+    folder = make_drizzle_folder(tmp_path, [
+        ("0000_t", "CREATE TYPE \"mood\" AS ENUM ('a');\n--> statement-breakpoint\n"
+                   'CREATE TABLE "m" ("v" "mood");'),
+        ("0001_v", "ALTER TYPE \"mood\" ADD VALUE 'b';"),
+    ])  # fmt: skip
+    result = gen(tmp_path, db_url, folder, "--tags", "0001_v")
+    if result.returncode == 0:  # results managed it: then the proof held, and the header names the enum value
+        assert "cannot restore: the enum value 'b'" in (folder / "0001_v.down.sql").read_text()
+    else:
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "0001_v: NOT written" in result.stdout
+        assert not (folder / "0001_v.down.sql").exists()
+
+
+def test_needs_tags_or_all(tmp_path, db_url):
+    folder = make_drizzle_folder(tmp_path, UPS[:1])
+    result = gen(tmp_path, db_url, folder)
+    assert result.returncode == 2 and "needs migration tags or --all" in result.stderr
