@@ -10,7 +10,7 @@ import pytest
 
 from migrakit.db.connect import server
 from tests.fixtures.cli import run_in_process
-from tests.fixtures.pg import dump_schema, skip_or_fail
+from tests.fixtures.pg import dump_schema
 
 FOLDERS = ["vercel-ai-chatbot", "mail0-zero", "kan", "reactive-resume-v1", "legacy-two-systems"]
 BACK = 5
@@ -35,11 +35,16 @@ def ok(result):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", FOLDERS)
 def test_roll_back_the_last_five_of_a_real_folder(name, tmp_path, db_url, pg_server_url, pg_bin, corpus_dir):
-    if name == "kan" and not has_uuid_ossp(db_url):
-        skip_or_fail("kan needs uuid-ossp, which this server lacks (the embedded server's documented gap)")
     folder = tmp_path / "migrations"
     shutil.copytree(corpus_dir / name / "migrations", folder)
     common = ["--migrations-dir", str(folder), "--database-url", db_url]
+    if name == "kan" and not has_uuid_ossp(db_url):
+        # Drizzle's own migrator fails on this server (the corpus' expected/error.txt): so do the shadows, naming
+        # the extension, and no down file is written. .ci/run rolls kan back on the second server, which has it.
+        refused = run_in_process(["db.generate-down", "--all", *common, "--shadow-url", pg_server_url], cwd=tmp_path)
+        assert refused.returncode == 1 and "uuid-ossp" in refused.stdout + refused.stderr, refused.stdout[-3000:]
+        assert not list(folder.glob("*.down.sql"))
+        return
     ok(run_in_process(["db.generate-down", "--all", *common, "--shadow-url", pg_server_url], cwd=tmp_path))
     from migrakit.sources.folders import load_folder
 

@@ -176,7 +176,9 @@ def migration_lock(
         return held[0]
 
     try:
-        probe, held[0] = acquire_lock(held[0], key, schema, table, timeout=timeout, on_event=on_event, reopen=reopen)
+        probe, held[0] = acquire_lock(held[0], key, schema, table, timeout=timeout, on_event=on_event)
+        # no `reopen`: a waiter that reconnects for each poll left PgBouncer in transaction mode short of server
+        # connections after 8 racers (test_pooler's pool check timed out), cause not found yet; docs/reliability.md
         yield probe
     except pgerrors.ReadOnlySqlTransaction as exc:
         err = read_only_error(conn, cause=f"{exc.diag.message_primary} (25006 ReadOnlySqlTransaction)")

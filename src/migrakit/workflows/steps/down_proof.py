@@ -55,8 +55,9 @@ def compute_downs(
         for i in order:
             m = src.migrations[i]
             with shadow.failures_on_shadow():
-                shadow_build.replay(before, replace(src, migrations=src.migrations[:i]), legacy=False)
-                shadow_build.replay(after, replace(src, migrations=src.migrations[: i + 1]), legacy=False)
+                history = {"legacy": False, "out_of_order": True}  # one migration at a time, in journal order
+                shadow_build.replay(before, replace(src, migrations=src.migrations[:i]), **history)
+                shadow_build.replay(after, replace(src, migrations=src.migrations[: i + 1]), **history)
             assert before.database_url is not None and after.database_url is not None
             stmts = drops_last(schema.diff_statements(after.database_url, before.database_url, exclude, ignored))
             notes = tuple(cannot_restore(m))

@@ -27,15 +27,17 @@ def build(settings: Settings, url: str, src: ProjectFiles) -> None:
         replay(settings.with_overrides(database_url=url), src)
 
 
-def replay(settings: Settings, src: ProjectFiles, *, legacy: bool = True) -> None:
+def replay(settings: Settings, src: ProjectFiles, *, legacy: bool = True, out_of_order: bool = False) -> None:
     """Apply every migration of `src` (empty ones included: history is replayed), then, with `legacy`, each
     legacy file in its own transaction, to the database of `settings` (a fresh one): the executor called
-    directly, no migration lock (nobody else knows the database)."""
+    directly, no migration lock (nobody else knows the database). `out_of_order`: a shadow that already holds a
+    prefix of the history (db.generate-down replays one migration at a time) takes the next in journal order even
+    where its `when` is older than a row's, as Drizzle's migrator took it on a fresh database in one run."""
     v1 = src.folder.layout == V1
     options = executor_options(settings, v1=v1)
     schema, table = settings.migrations_schema, settings.migrations_table
     with open_target(settings) as (_, conn):
-        p = src.plan(tracking.read_rows(conn, schema, table))
+        p = src.plan(tracking.read_rows(conn, schema, table), out_of_order=out_of_order)
         refuse_blocking(p)
         check_statements(p, allow_empty=True)
         tracking.ensure_table(conn, schema, table, v1=v1)
