@@ -414,6 +414,10 @@ def test_rollback_targets_a_failing_target_stops_at_its_down_while_the_others_fi
     for refused in (["--steps", "1", "--yes"], ["--to", "0000_accounts"], ["--to", "0000", "--yes", "--dry-run"]):
         result = rollback(*refused)
         assert result.returncode == 2 and "needs --to TAG and --yes" in result.stderr, refused
+    write_targets(tmp_path / "schemas.toml", targets, schema=True)  # downs would run without the tenant's schema
+    result = run_in_process(["db.rollback", "-m", str(folder), "--targets", "schemas.toml", "--to", "0000", "--yes"],
+                            cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and "rolls back whole databases" in result.stderr
     assert all(tracked(url) == 3 for _, url in tenants[:6])
 
     result = rollback("--to", "0000_accounts", "--yes", "--concurrency", "3")

@@ -238,6 +238,13 @@ def rollback(
             "--targets FILE --to TAG --yes`: a rerun after a failure undoes only what is still after TAG",
         )
     check_options(targets, concurrency, canary, single_transaction=bool(options.get("single_transaction")))
+    schemas = [t.name for t in targets if t.schema]
+    if schemas:  # db.rollback's down statements run without a tenant's search_path (db/run/rollback.Undoer)
+        raise ConfigError(
+            f"db.rollback --targets rolls back whole databases; {', '.join(schemas[:3])} name a schema",
+            state="nothing was run",
+            fix="list whole databases in the targets file; a schema's migrations are rolled back by a new migration",
+        )
     load_sources(settings)  # a bad folder is exit 2 here, before any target
 
     def one(t: Target, events: EventSink) -> TargetResult:
