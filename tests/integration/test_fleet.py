@@ -387,3 +387,55 @@ def test_the_live_view_shows_the_migration_each_target_is_running(tmp_path, tena
     report = workflow.migrate(settings, [Target(name, url)], source="t", concurrency=1, on_event=on_event)
     assert [r.status for r in report.results] == ["applied"]
     assert shown == ["0001_sleep (1 statement(s))"]
+
+
+DOWNS = {
+    "0001_orders": "DROP TABLE orders;",
+    "0002_orders_total": "DROP INDEX orders_account;\n--> statement-breakpoint\nALTER TABLE orders DROP COLUMN total;",
+}
+
+
+def test_rollback_targets_a_failing_target_stops_at_its_down_while_the_others_finish_then_a_rerun_fixes_only_it(
+    tmp_path, tenants
+):
+    folder = make_drizzle_folder(tmp_path, MIGRATIONS)
+    for tag, text in DOWNS.items():
+        (folder / f"{tag}.down.sql").write_text(text)
+    targets = [(name, with_password(url)) for name, url in tenants[:6]]
+    write_targets(tmp_path / "fleet.toml", targets)
+    assert fleet(tmp_path, "--targets", "fleet.toml").returncode == 0
+    broken_name, broken_url = tenants[2]
+    with psycopg.connect(broken_url, autocommit=True) as conn:  # its down's first statement fails there
+        conn.execute("DROP INDEX orders_account")
+
+    def rollback(*args: str):
+        argv = ["db.rollback", "-m", str(folder), "--targets", "fleet.toml", *args]
+        return run_in_process(argv, cwd=tmp_path)
+
+    for refused in (["--steps", "1", "--yes"], ["--to", "0000_accounts"], ["--to", "0000", "--yes", "--dry-run"]):
+        result = rollback(*refused)
+        assert result.returncode == 2 and "needs --to TAG and --yes" in result.stderr, refused
+    write_targets(tmp_path / "schemas.toml", targets, schema=True)  # downs would run without the tenant's schema
+    result = run_in_process(["db.rollback", "-m", str(folder), "--targets", "schemas.toml", "--to", "0000", "--yes"],
+                            cwd=tmp_path)  # fmt: skip
+    assert result.returncode == 2 and "rolls back whole databases" in result.stderr
+    assert all(tracked(url) == 3 for _, url in tenants[:6])
+
+    result = rollback("--to", "0000_accounts", "--yes", "--concurrency", "3")
+    assert result.returncode == 1, result.stdout + result.stderr  # the failed down's exit code
+    no_password(result.stdout, result.stderr)
+    assert "5 rolled back, 1 FAILED" in result.stdout
+    assert f"target {broken_name} (postgresql://" in result.stdout and "0002_orders_total" in result.stdout
+    for name, url in tenants[:6]:
+        assert tracked(url) == (3 if name == broken_name else 1), name
+
+    with psycopg.connect(broken_url, autocommit=True) as conn:  # the fix
+        conn.execute("CREATE INDEX orders_account ON orders (account)")
+    again = rollback("--to", "0000_accounts", "--yes", "--json")
+    assert again.returncode == 0, again.stdout + again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["counts"] == {"applied": 0, "up-to-date": 5, "failed": 0, "skipped": 0, "rolled-back": 1}
+    by_name = {t["name"]: t for t in doc["targets"]}
+    assert by_name[broken_name]["rolled_back"] == ["0002_orders_total", "0001_orders"]
+    assert [t["name"] for t in doc["targets"] if t["status"] != "up-to-date"] == [broken_name]
+    assert all(tracked(url) == 1 for _, url in tenants[:6])

@@ -30,7 +30,10 @@ from migrakit.render.text import fold
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED",
                 "skipped": "skipped (not started)", "pending": "pending", "drift": "DRIFT", "no-drift": "no drift",
-                "clean": "clean", "findings": "FINDINGS"}  # fmt: skip
+                "clean": "clean", "findings": "FINDINGS", "rolled-back": "rolled back"}  # fmt: skip
+
+
+DONE = ("applied", "rolled-back", "up-to-date")  # a target whose work is done
 
 
 class FleetView:
@@ -137,7 +140,7 @@ def _what(r: Any) -> str:
     if r.error is not None:
         where = f"at {r.error.migration}" if r.error.migration else r.error.kind
         return where + (f" (applied before it: {fold(r.applied)})" if r.applied else "")
-    return fold(r.applied) if r.applied else fold(r.pending) if r.pending else ""
+    return fold(r.applied) if r.applied else fold(r.undone) if r.undone else fold(r.pending) if r.pending else ""
 
 
 def render_fleet(report: Any, fmt: str = "plain") -> str:
@@ -145,8 +148,8 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     from migrakit.render.error_text import render_error
     from migrakit.render.text import table as _table
 
-    counts = {s: len(report.of(s)) for s in ("applied", "up-to-date", "pending", "no-drift", "drift", "clean",
-                                             "findings", "failed", "skipped")}  # fmt: skip
+    counts = {s: len(report.of(s)) for s in ("applied", "rolled-back", "up-to-date", "pending", "no-drift", "drift",
+                                             "clean", "findings", "failed", "skipped")}  # fmt: skip
     said = ", ".join(f"{n} {_STATUS_WORD[s] if s != 'skipped' else 'skipped'}" for s, n in counts.items() if n)
     lines = [f"{len(report.results)} target(s) from {report.source} in {report.seconds:.2f} s, "
              f"{report.concurrency} at a time: {said}"]  # fmt: skip
@@ -156,7 +159,8 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
             r.target.name, _STATUS_WORD.get(r.status, r.status), _what(r),
             f"{r.seconds:.2f} s" if r.status != "skipped" else "",
         ])
-    header = ["target", "status", "migrations" if report.command == "migrate" else "pending", "time"]
+    header = ["target", "status", {"migrate": "migrations", "rollback": "rolled back"}.get(report.command, "pending"),
+              "time"]  # fmt: skip
     if report.command == "check":
         rows = [[*row[:2], str(len(r.report.diff.differences)) if r.report is not None else "", row[3]]
                 for row, r in zip(rows, report.results, strict=True)]  # fmt: skip
@@ -201,9 +205,10 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
         for r in failed:
             lines += ["", f"target {r.target.name} ({r.target.display}):", _indent(render_error(r.error, fmt))]
         lines += ["", f"fix the targets above, then run the same command again: only their work is left "
-                      f"({len(report.of('applied')) + len(report.of('up-to-date'))} target(s) are done)"]  # fmt: skip
+                      f"({sum(len(report.of(s)) for s in DONE)} target(s) are done)"]  # fmt: skip
     elif report.stopped:
-        lines += ["", "run the same command again to migrate the skipped targets"]
+        lines += ["", "run the same command again to "
+                  + ("roll back" if report.command == "rollback" else "migrate") + " the skipped targets"]
     return "\n".join(lines)
 
 

@@ -78,7 +78,7 @@ def render_lint(report: Any, fmt: str = "plain") -> str:
         f"shadow:   {report.shadow}, PostgreSQL {report.server_version // 10000}",
     ]
     if not report.migrations:
-        lines.append("nothing to lint: no pending migration (use --all or --migration TAG)")
+        lines.append(f"nothing to lint: {report.nothing}")
     for m in report.migrations:
         lines.append("")
         lines.append(f"{m.tag} ({m.path})")

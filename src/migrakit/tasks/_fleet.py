@@ -20,8 +20,8 @@ def run_fleet(
     settings: Any, fmt: str, command: str, targets: str | None, query: str | None, concurrency: int,
     *, options: dict[str, Any], fail_fast: bool = False, canary: int = 0,
 ) -> None:
-    """db.migrate / db.status / db.check / db.lint on every target (workflows/fleet.py); exit code: the first
-    failed target's, else 7 when a target has lint findings, 3 when one has drift (status, check)."""
+    """db.migrate / db.rollback / db.status / db.check / db.lint on every target (workflows/fleet.py); exit code:
+    the first failed target's, else 7 when a target has lint findings, 3 when one has drift (status, check)."""
     from migrakit.render.fleet import FleetView, render_fleet
     from migrakit.workflows import fleet
 
@@ -31,6 +31,9 @@ def run_fleet(
         if command == "migrate":
             return fleet.migrate(settings, found, source=source, concurrency=concurrency, fail_fast=fail_fast,
                                  canary=canary, on_event=view, **options)  # fmt: skip
+        if command == "rollback":
+            return fleet.rollback(settings, found, source=source, concurrency=concurrency, fail_fast=fail_fast,
+                                  canary=canary, on_event=view, **options)  # fmt: skip
         if command == "check":
             return fleet.check(settings, found, source=source, concurrency=concurrency, on_event=view)
         if command == "lint":

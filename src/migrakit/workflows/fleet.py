@@ -8,8 +8,8 @@ database would. Nothing is shared between targets but the folder on disk, read o
 Why threads, not psycopg's async connections: the single-database path is synchronous and a target's time is
 almost all waiting on its server, which a thread does with the GIL released; `bench/fleet.py` measures the
 pool against one-after-another. Reusing the exact path keeps "exactly once" proven once, not twice. This is
-the one workflow that calls others, by design: it is the single-database recipe (migrate, status, check, lint), per
-target; nothing calls it back.
+the one workflow that calls others, by design: it is the single-database recipe (migrate, rollback, status, check,
+lint), per target; nothing calls it back.
 
 Failure semantics (see docs/MIGRATION_GUIDE.md, "Many databases"):
 - a failing target stops at its failing migration, as a single run does; the others go on;
@@ -68,6 +68,7 @@ APPLIED, UP_TO_DATE, FAILED, SKIPPED = "applied", "up-to-date", "failed", "skipp
 PENDING, DRIFT = "pending", "drift"  # db.status --targets (and db.check: drift)
 NO_DRIFT = "no-drift"  # db.check --targets
 CLEAN, FINDINGS = "clean", "findings"  # db.lint --targets
+ROLLED_BACK = "rolled-back"  # db.rollback --targets (up-to-date: nothing after --to TAG is applied)
 
 
 @dataclass
@@ -76,6 +77,7 @@ class TargetResult:
     status: str
     applied: list[str] = field(default_factory=list)
     pending: list[str] = field(default_factory=list)
+    undone: list[str] = field(default_factory=list)  # db.rollback: the migrations rolled back, newest first
     error: MigrakitError | None = None
     seconds: float = 0.0
     report: Any = None  # the target's MigrateReport / StatusReport, when it ran to the end
@@ -88,7 +90,7 @@ class TargetResult:
 
 @dataclass
 class FleetReport:
-    command: str  # "migrate", "status", "check" or "lint"
+    command: str  # "migrate", "status", "check", "lint" or "rollback"
     source: str  # the targets file, or "--targets-query"
     results: list[TargetResult]
     concurrency: int
@@ -211,6 +213,46 @@ def migrate(
         return TargetResult(t, APPLIED if report.applied else UP_TO_DATE, applied=list(report.applied), report=report)
 
     return _run("migrate", targets, one, source, concurrency, fail_fast, canary, on_event)
+
+
+def rollback(
+    settings: Settings,
+    targets: list[Target],
+    *,
+    source: str,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    fail_fast: bool = False,
+    canary: int = 0,
+    on_event: FleetSink = no_fleet_event,
+    **options: Any,
+) -> FleetReport:
+    """`rollback_workflow.rollback(yes=True, to=TAG, **options)` on every target, with db.migrate's failure
+    semantics. Only --to TAG and --yes: a rerun after a failure then does only the work left (`--steps N` would
+    undo N more on the targets that succeeded), and a fleet has no one plan to print."""
+    from migrakit.workflows import rollback as rollback_workflow
+
+    if options.get("to") is None or options.get("steps") or not options.get("yes") or options.get("dry_run"):
+        raise ConfigError(
+            "db.rollback --targets needs --to TAG and --yes (not --steps, not --dry-run)",
+            state="nothing was run",
+            fix="see one target's plan with `inv db.rollback --database-url URL --to TAG`, then `inv db.rollback "
+            "--targets FILE --to TAG --yes`: a rerun after a failure undoes only what is still after TAG",
+        )
+    check_options(targets, concurrency, canary, single_transaction=bool(options.get("single_transaction")))
+    schemas = [t.name for t in targets if t.schema]
+    if schemas:  # db.rollback's down statements run without a tenant's search_path (db/run/rollback.Undoer)
+        raise ConfigError(
+            f"db.rollback --targets rolls back whole databases; {', '.join(schemas[:3])} name a schema",
+            state="nothing was run",
+            fix="list whole databases in the targets file; a schema's migrations are rolled back by a new migration",
+        )
+    load_sources(settings)  # a bad folder is exit 2 here, before any target
+
+    def one(t: Target, events: EventSink) -> TargetResult:
+        report = rollback_workflow.rollback(target_settings(settings, t), on_event=events, **options)
+        return TargetResult(t, ROLLED_BACK if report.undone else UP_TO_DATE, undone=list(report.undone), report=report)
+
+    return _run("rollback", targets, one, source, concurrency, fail_fast, canary, on_event)
 
 
 def status(

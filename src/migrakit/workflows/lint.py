@@ -20,9 +20,11 @@ from migrakit.core.differences import difference_lines
 from migrakit.core.drizzle.naming import split_tags, v1_sorted
 from migrakit.core.fix import Facts, render_migration, safe_sequence, with_leading_comments
 from migrakit.core.migration import STANDARD, Layout, Migration
+from migrakit.core.plan.run_plan import refuse_blocking
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import ProjectFiles
 from migrakit.core.reports import FixedMigration, LintFixReport
+from migrakit.core.rollback import choose, steps_of
 from migrakit.core.settings import Settings
 from migrakit.db.connect import session
 from migrakit.db.inspect import lint_probe, shadow
@@ -64,14 +66,44 @@ def lint(
     settings: Settings, *, every: bool = False, migration: str | None = None, fail_on: str = "error"
 ) -> LintReport:
     """Lint the pending migrations (every migration with `every`, one with `migration`)."""
-    if fail_on not in FAIL_ON:
-        raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
-                          fix=f"use one of {', '.join(FAIL_ON)}")
+    _check_fail_on(fail_on)
     # the shadow is made while the target is read; the output does not wait for its drop
     with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
         src = load_sources(settings)
         base, chosen, legacy_ran = _choose(settings, src, every, migration)
         return steps.measure(settings, src, base, chosen, legacy_ran, fail_on, shadow_url)
+
+
+def lint_down(
+    settings: Settings, *, to: str | None = None, count: int | None = None, fail_on: str = "error"
+) -> LintReport:
+    """db.lint --down: the down files db.rollback would run (after `to`, or the newest `count`; by default the
+    last applied migration), newest first, on a shadow holding every applied migration (the state before the
+    rollback), with the rules and measurement of db.lint. Refuses what db.rollback refuses before running."""
+    _check_fail_on(fail_on)
+    if to is None and count is None:
+        count = 1
+    with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
+        src = load_sources(settings)
+        status = read_status(settings, src, allow_empty=None)
+        plan = status.plan
+        refuse_blocking(plan)  # an edited applied migration ...: exit 3, as db.rollback
+        undo = steps_of(choose(plan, to=to, steps=count), single_transaction=False)
+        applied = {id(m) for m, _ in plan.applied}
+        base = [m for m in plan.migrations if id(m) in applied]
+        legacy_ran = bool(status.legacy and status.legacy.applied)
+        report = steps.measure(settings, src, base, [s.down for s in undo], legacy_ran, fail_on, shadow_url)
+    report.nothing = "no applied migration: a rollback would run no down file"
+    report.notes.append(f"the down files of {len(undo)} migration(s) db.rollback would undo, newest first "
+                        f"({', '.join(s.migration.tag for s in undo) or 'none'}), on a shadow with every applied "
+                        "migration")  # fmt: skip
+    return report
+
+
+def _check_fail_on(fail_on: str) -> None:
+    if fail_on not in FAIL_ON:
+        raise ConfigError(f"--fail-on {fail_on!r} is not a severity", state="nothing was run",
+                          fix=f"use one of {', '.join(FAIL_ON)}")  # fmt: skip
 
 
 def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:

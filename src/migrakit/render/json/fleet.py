@@ -30,6 +30,9 @@ def fleet(r: FleetReport) -> Data:
             entry["differences"] = [difference(d) for d in t.report.diff.differences] if t.report is not None else []
             entry["difference_count"] = len(entry["differences"])
             entry["problems"] = [problem(p) for p in t.report.problems] if t.report is not None else []
+        if r.command == "rollback":
+            entry["rolled_back"] = list(t.undone)
+            entry["rolled_back_count"] = len(t.undone)
         if r.command == "lint":
             entry["linted"] = list(t.pending)
             entry["findings"] = findings(t.report) if t.report is not None else []
@@ -38,10 +41,11 @@ def fleet(r: FleetReport) -> Data:
         entry["error"] = error(t.error) if t.error is not None else None
         return entry
 
-    extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift"), "lint": ("clean", "findings")}.get(r.command, ())
+    extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift"), "lint": ("clean", "findings"),
+             "rollback": ("rolled-back",)}.get(r.command, ())
     counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *extra)}
     return {
-        "changed": any(t.applied for t in r.results),
+        "changed": any(t.applied or t.undone for t in r.results),
         "targets_from": r.source,
         "target_count": len(r.results),
         "counts": counts,

@@ -26,6 +26,10 @@ COLLECTION = "db"
         "(exit 5) unless --yes.",
         "yes": "With --fix: write the proved plan.",
         "base": "With --fix: the base branch new migrations are counted against (as db.count-branch-migrations).",
+        "down": "Lint the down files db.rollback would run (default: the last applied migration's), newest first, on a "
+        "shadow at the state before the rollback; findings name the down file and line.",
+        "to": "With --down: the down files of every applied migration after TAG (as db.rollback --to).",
+        "steps": "With --down: the down files of the newest N applied migrations (as db.rollback --steps).",
     }
 )
 def lint(
@@ -44,6 +48,9 @@ def lint(
     fix: bool = False,
     yes: bool = False,
     base: str | None = None,
+    down: bool = False,
+    to: str | None = None,
+    steps: int = 0,
 ) -> None:
     """Lint pending migrations: what each statement locks, rewrites and breaks, measured on a shadow database.
 
@@ -55,13 +62,18 @@ def lint(
     With --targets FILE (or --targets-query SQL): every database of the fleet, each with its own pending
     migrations, shadow and table sizes (exit 7 when any target has a finding at --fail-on).
     With --fix: rewrite this branch's pending migrations into their lock-safe sequence, proved on shadow databases
-    first (same schema, no lint error); the plan is printed (exit 5) until --yes writes it (guide: Safe migrations)."""
-    from migrakit.render.lint import github_annotations, render_lint
+    first (same schema, no lint error); the plan is printed (exit 5) until --yes writes it (guide: Safe migrations).
+    With --down [--to TAG | --steps N]: the down files db.rollback would run, on a shadow holding every applied
+    migration (guide: Rolling back)."""
     from migrakit.render.run import choose_format
     from migrakit.workflows.lint import lint as core
 
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir, shadow_url=shadow_url)
     fmt = choose_format(json)
+    if down or to is not None or steps:
+        return _lint_down(settings, fmt, down=down, to=to, steps=steps, fail_on=fail_on, github=github,
+                          others={"all": all, "migration": migration is not None, "fix": fix,
+                                  "targets": bool(targets or targets_query)})  # fmt: skip
     if targets or targets_query:
         if github:
             from migrakit.errors import ConfigError
@@ -78,11 +90,35 @@ def lint(
 
         return run_core("db.lint", render_fix, lambda: fix_core(settings, yes=yes, base=base), fmt, settings=settings)
 
+    run_core("db.lint",
+        _render(github), lambda: core(settings, every=all, migration=migration, fail_on=fail_on), fmt,
+        settings=settings,
+    )  # fmt: skip
+
+
+def _render(github: bool) -> Any:
+    from migrakit.render.lint import github_annotations, render_lint
+
     def render(report: Any, fmt: str) -> str:
         return render_lint(report, fmt) + ("\n" + github_annotations(report) if github and report.findings else "")
 
-    run_core("db.lint",
-        render, lambda: core(settings, every=all, migration=migration, fail_on=fail_on), fmt,
-        settings=settings,
-    )  # fmt: skip
+    return render
+
+
+def _lint_down(settings: Any, fmt: str, *, down: bool, to: str | None, steps: int, fail_on: str, github: bool,
+               others: dict[str, bool]) -> None:  # fmt: skip
+    """db.lint --down: exit 2 for --to/--steps without --down, or --down with an option choosing other files."""
+    from migrakit.errors import ConfigError
+    from migrakit.workflows.lint import lint_down
+
+    clash = [f"--{k}" for k, v in others.items() if v]
+    if not down or clash or (to is not None and steps):
+        raise ConfigError(
+            ("--to and --steps need --down" if not down else
+             f"--down does not combine with {', '.join(clash) or '--to and --steps together'}"),
+            state="nothing was run",
+            fix="`inv db.lint --down` (the last applied migration), `--down --steps N` or `--down --to TAG`",
+        )  # fmt: skip
+    run_core("db.lint", _render(github),
+             lambda: lint_down(settings, to=to, count=steps or None, fail_on=fail_on), fmt, settings=settings)  # fmt: skip
 

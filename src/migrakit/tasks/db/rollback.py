@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from migrakit.tasks._fleet import FLEET_HELP, run_fleet, single_only
 from migrakit.tasks._run import run_core, settings_from, task
 from migrakit.tasks.db._help import COMMON, SHADOW
 
@@ -22,6 +23,9 @@ COLLECTION = "db"
         "dry_run": "Print the plan and every down statement; change nothing (exit 0).",
         "single_transaction": "Undo every migration in one transaction (default: one transaction per migration).",
         "json": "Print the result as JSON.",
+        **FLEET_HELP,
+        "fail_fast": "With --targets: after the first failed target, start no other (running ones finish).",
+        "canary": "With --targets: roll back the first N targets first; if any fails, start no other.",
     }
 )
 def rollback(
@@ -35,6 +39,11 @@ def rollback(
     dry_run: bool = False,
     single_transaction: bool = False,
     json: bool = False,
+    targets: str | None = None,
+    targets_query: str | None = None,
+    concurrency: int = 8,
+    fail_fast: bool = False,
+    canary: int = 0,
 ) -> None:
     """Roll back the newest applied migrations (--steps N) or those after a migration (--to TAG), newest first.
 
@@ -43,13 +52,22 @@ def rollback(
     exactly that row is deleted; Drizzle's migrator and `inv db.migrate` apply it again on their next run. Refuses
     before anything runs: a missing down file (exit 2; `inv db.generate-down --tags TAG` writes one), an edited applied
     migration (exit 3), a consolidated (Mode 2) migration (exit 2), data loss on tables with rows without
-    --allow-data-loss (exit 5)."""
+    --allow-data-loss (exit 5).
+    With --targets FILE (or --targets-query SQL) --to TAG --yes: every database of the fleet, as db.migrate
+    --targets runs it (a failing target stops at its migration, the others go on; --fail-fast, --canary N; the
+    exit code is the first failed target's)."""
     from migrakit.render.rollback import RollbackProgress, render_rollback
     from migrakit.render.run import choose_format
     from migrakit.workflows.rollback import rollback as core
 
     fmt = choose_format(json)
     settings = settings_from(c, database_url=database_url, migrations_dir=migrations_dir)
+    if targets or targets_query:
+        options = {"to": to, "steps": steps or None, "yes": yes, "dry_run": dry_run,
+                   "allow_data_loss": allow_data_loss, "single_transaction": single_transaction}  # fmt: skip
+        return run_fleet(settings, fmt, "rollback", targets, targets_query, concurrency, options=options,
+                         fail_fast=fail_fast, canary=canary)  # fmt: skip
+    single_only(concurrency=concurrency != 8, fail_fast=fail_fast, canary=bool(canary))
     run_core(
         "db.rollback",
         render_rollback,

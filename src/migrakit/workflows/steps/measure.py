@@ -60,6 +60,7 @@ class LintReport:
     sizes: dict[str, tuple[float, int]]  # the target's schema.relation -> (row estimate, bytes)
     fail_on: str = "error"
     notes: list[str] = field(default_factory=list)
+    nothing: str = "no pending migration (use --all or --migration TAG)"  # why nothing was linted, when so
 
     @property
     def findings(self) -> list[Finding]:
