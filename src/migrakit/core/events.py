@@ -198,7 +198,7 @@ class FleetTick:
 
 @dataclass(frozen=True)
 class FleetInterrupted:
-    """Ctrl-C: no other target starts; these finish their run."""
+    """SIGINT or SIGTERM: no other target starts; these are stopped (statement cancelled, migration rolled back)."""
 
     running: tuple[str, ...]
 

@@ -14,7 +14,9 @@ target; nothing calls it back.
 Failure semantics (see docs/MIGRATION_GUIDE.md, "Many databases"):
 - a failing target stops at its failing migration, as a single run does; the others go on;
 - `fail_fast`: after the first failure no new target starts (running ones finish); the rest are `skipped`;
-- `canary=N`: the first N targets run first; if any of them fails, no other target starts.
+- `canary=N`: the first N targets run first; if any of them fails, no other target starts;
+- SIGINT/SIGTERM: no new target starts; each running one is stopped as a single run is (its statement
+  cancelled, its migration rolled back: `interrupted`); the fleet exits 130/143.
 A rerun does only the work left: up-to-date targets report `up-to-date`.
 """
 
@@ -50,8 +52,8 @@ from migrakit.core.events import (
 from migrakit.core.fleet_targets import Target, from_rows, parse_file
 from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
-from migrakit.db.connect import server
-from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.db.connect import server, stop
+from migrakit.errors import ConfigError, Interrupted, LintFindings, MigrakitError, Signalled, signal_of
 from migrakit.sources.load import load_sources
 from migrakit.workflows import check as check_workflow
 from migrakit.workflows import migrate as migrate_workflow
@@ -64,6 +66,7 @@ _POLL = 0.25  # seconds between looks at the running targets (and the live view'
 
 # statuses of a target in a fleet run
 APPLIED, UP_TO_DATE, FAILED, SKIPPED = "applied", "up-to-date", "failed", "skipped"
+INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM: its statement cancelled, its migration rolled back
 PENDING, DRIFT = "pending", "drift"  # db.status --targets (and db.check: drift)
 NO_DRIFT = "no-drift"  # db.check --targets
 CLEAN, FINDINGS = "clean", "findings"  # db.lint --targets
@@ -95,6 +98,7 @@ class FleetReport:
     canary: int = 0
     stopped: str | None = None  # why targets were skipped
     seconds: float = 0.0
+    signum: int = 0  # the signal that stopped the run (SIGINT 2, SIGTERM 15), 0: none
 
     def of(self, status: str) -> list[TargetResult]:
         return [r for r in self.results if r.status == status]
@@ -105,9 +109,12 @@ class FleetReport:
 
     @property
     def exit_code(self) -> int:
-        """The exit code of the first failed target in the targets' order (its error's own code); for
-        db.lint, 7 when a target has a finding at --fail-on; for db.status and db.check, 3 when a target has
-        drift; 0 when every target succeeded."""
+        """The shell's code for the signal that stopped the run (130 SIGINT, 143 SIGTERM); else the exit code
+        of the first failed target in the targets' order (its error's own code); for db.lint, 7 when a target
+        has a finding at --fail-on; for db.status and db.check, 3 when a target has drift; 0 when every target
+        succeeded."""
+        if self.signum:
+            return 128 + self.signum
         failed = self.of(FAILED)
         if failed:
             return failed[0].error.exit_code if failed[0].error is not None else 1
@@ -321,15 +328,19 @@ def _run(
     one = _naming_source(one, source)
     results: dict[str, TargetResult] = {}
     stopped: str | None = None
+    signum = 0
     on_event(FleetStarted(tuple(t.name for t in targets), concurrency))
     waves = [targets[:canary], targets[canary:]] if 0 < canary < len(targets) else [targets]
     with ThreadPoolExecutor(max_workers=min(concurrency, len(targets)), thread_name_prefix="migrakit-fleet") as pool:
         for number, wave in enumerate(waves):
             if stopped:
                 break
-            failed, interrupted = _wave(pool, wave, one, concurrency, fail_fast, results, on_event)
-            if interrupted:
-                stopped = "interrupted (Ctrl-C): no other target was started; those running finished their run"
+            failed, signum = _wave(pool, wave, one, concurrency, fail_fast, results, on_event)
+            if signum:
+                stopped = (
+                    f"interrupted by {Signalled(signum).name}: no other target was started; each running target's "
+                    "statement was cancelled and its migration rolled back"
+                )
             elif failed and fail_fast:
                 stopped = f"--fail-fast: {failed[0]} failed, so no other target was started"
             elif failed and canary and number == 0 and len(waves) > 1:
@@ -341,7 +352,7 @@ def _run(
         results.setdefault(t.name, TargetResult(t, SKIPPED))
     report = FleetReport(
         command, source, [results[t.name] for t in targets], concurrency, fail_fast, canary, stopped,
-        time.monotonic() - start,
+        time.monotonic() - start, signum,
     )  # fmt: skip
     on_event(FleetFinished(report))
     return report
@@ -355,34 +366,40 @@ def _wave(
     fail_fast: bool,
     results: dict[str, TargetResult],
     on_event: FleetSink,
-) -> tuple[list[str], bool]:
+) -> tuple[list[str], int]:
     """Run `wave`, at most `concurrency` targets at a time; with fail_fast, start none after a failure (those
-    running finish). Ctrl-C starts no other target and lets the running ones finish their run (a thread cannot
-    be stopped mid-transaction; each target's waits are bounded). Returns (the targets that failed, interrupted)."""
+    running finish). SIGINT or SIGTERM starts no other target and stops the running ones as a single run stops
+    (db/connect/stop.py: their statement cancelled, their migration rolled back); a second signal exits at once
+    (tasks/_run.py). Returns (the targets that failed, the signal that stopped the wave or 0)."""
     queue = list(wave)
     running: dict[Future[TargetResult], Target] = {}
     failed: list[str] = []
-    interrupted = False
+    signum = 0
     while queue or running:
-        while queue and len(running) < concurrency and not (fail_fast and failed) and not interrupted:
+        while queue and len(running) < concurrency and not (fail_fast and failed) and not signum:
             t = queue.pop(0)
             running[pool.submit(_guarded, one, t, on_event)] = t
         if not running:
             break
         try:
             done, _ = wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)  # each target's own waits are bounded
-        except KeyboardInterrupt:
-            if not interrupted:
+        except KeyboardInterrupt as exc:  # the first signal (the second exits in its handler)
+            if not signum:
+                signum = signal_of(exc)
                 on_event(FleetInterrupted(tuple(t.name for t in running.values())))
-            interrupted, done = True, set()
+                stop.stop(signum)
+            done = set()
         on_event(FleetTick())
         for future in done:
             t = running.pop(future)
-            result = future.result()  # _guarded never raises
+            try:
+                result = future.result()
+            except KeyboardInterrupt as exc:  # a stop seen after _guarded's own handling: where, unknown
+                result = _stopped(t, exc, None)
             results[t.name] = result
             if result.status == FAILED:
                 failed.append(t.name)
-    return failed, interrupted
+    return failed, signum
 
 
 def _naming_source(
@@ -421,9 +438,13 @@ def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_eve
 
     events(TargetStarted(t.name))
     try:
-        result = one(t, run_events)
+        with stop.stoppable():
+            result = one(t, run_events)
+    except KeyboardInterrupt as exc:  # stopped outside a migration (connecting, planning, taking the lock)
+        result = _stopped(t, exc, "its run stopped before or between its migrations")
     except MigrakitError as err:
-        result = TargetResult(t, FAILED, error=err, applied=list(getattr(err, "applied_in_run", [])))
+        status = INTERRUPTED if isinstance(err, Interrupted) else FAILED
+        result = TargetResult(t, status, error=err, applied=list(getattr(err, "applied_in_run", [])))
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         result = TargetResult(t, FAILED, error=MigrakitError(
@@ -437,6 +458,20 @@ def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_eve
         _redact(result.error, [t.url])
     events(TargetFinished(t.name, result))
     return result
+
+
+def _stopped(t: Target, exc: BaseException, where: str | None) -> TargetResult:
+    """A target stopped by a signal where no migration ran (or where is unknown): its open transaction, if
+    any, was rolled back; what it kept is what db.status shows."""
+    name = exc.name if isinstance(exc, Signalled) else "SIGINT"
+    err = Interrupted(
+        f"target {t.name} interrupted by {name}",
+        state=(where + "; " if where else "") + "a transaction open at that moment was rolled back; "
+        "`inv db.status --targets` shows what is applied",
+        fix="run the same command again: it applies what is left",
+        signum=signal_of(exc),
+    )
+    return TargetResult(t, INTERRUPTED, error=err)
 
 
 def _redact(err: MigrakitError, urls: Iterable[str]) -> None:

@@ -39,7 +39,7 @@ def fleet(r: FleetReport) -> Data:
         return entry
 
     extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift"), "lint": ("clean", "findings")}.get(r.command, ())
-    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *extra)}
+    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "interrupted", "skipped", *extra)}
     return {
         "changed": any(t.applied for t in r.results),
         "targets_from": r.source,
