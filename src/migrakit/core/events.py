@@ -154,7 +154,7 @@ def no_event(_: Event) -> None:
     return None
 
 
-# ------------------------------------------------------------------------ a fleet run (workflows/fleet.py)
+# ------------------------------------------------------------------------ a fleet run (workflows/fleet/)
 # Emitted from the pool's threads; render/fleet.FleetView draws them. `result` and `report` are the workflow's
 # TargetResult and FleetReport (typed there; core does not import workflows).
 

@@ -55,7 +55,7 @@ class Settings:
     pipeline: bool = True
     app: Mapping[str, str] = field(default_factory=dict)
     search_path: str | None = (
-        None  # a fleet target's schema (workflows/fleet.py), SET LOCAL in each migration; not a key
+        None  # a fleet target's schema (workflows/fleet/), SET LOCAL in each migration; not a key
     )
     # key -> where its value came from ("pyproject.toml [tool.migrakit] x", "environment variable MIGRAKIT_X",
     # "option --x", "Invoke config migrakit.x"); absent: the default

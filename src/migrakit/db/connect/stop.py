@@ -1,4 +1,4 @@
-"""Stopping worker threads on a signal as the main thread stops on one (a fleet's targets, workflows/fleet.py).
+"""Stopping worker threads on a signal as the main thread stops on one (a fleet's targets, workflows/fleet/).
 
 Python runs signal handlers in the main thread only: there, errors.Signalled (a KeyboardInterrupt) stops the
 wait in progress, psycopg cancels the statement it waits for, and the migration's transaction is rolled back.

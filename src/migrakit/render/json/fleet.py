@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrakit.render.json.shapes import Data, difference, error, problem, serializes
-from migrakit.workflows.fleet import FleetReport
+from migrakit.workflows.fleet.pool import FleetReport
 
 
 @serializes(FleetReport)
