@@ -365,6 +365,37 @@ def test_a_signal_cancels_each_running_target_and_rolls_back_its_migration(tmp_p
         assert out.count("skipped (not started)") == 1 and out.count("INTERRUPTED") >= 3
 
 
+def test_a_signal_stops_a_target_waiting_for_the_migration_lock(tmp_path, tenants):
+    """One target waits for its migration lock (held by another session) while another runs pg_sleep(30): SIGTERM
+    stops both; the waiting one is `interrupted` with nothing applied, and no migrakit session is left."""
+    import signal
+
+    from migrakit.db.run.lock import lock_key
+    from tests.fixtures.cli import backend_running, migrator_sessions, start_cli, wait_for
+
+    make_drizzle_folder(tmp_path, SLEEPY)
+    targets = tenants[:2]
+    write_targets(tmp_path / "fleet.toml", targets)
+    with psycopg.connect(targets[0][1], autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("drizzle", "__drizzle_migrations"),))
+        args = ["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--json"]
+        proc = start_cli(args, cwd=tmp_path, env={"MIGRAKIT_LOCK_WAIT_TIMEOUT": "60"})
+        try:
+            wait_for(lambda: backend_running(targets[1][1], "pg_sleep(30)"), "the free target's pg_sleep", timeout=60)
+            time.sleep(1)  # the locked target is waiting for its lock by now
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)  # a hang guard
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 143, out + err
+    waiting, sleeping = json.loads(out)["targets"]
+    assert waiting["status"] == "interrupted" and waiting["applied"] == [] and waiting["error"]["kind"] == "interrupted"
+    assert sleeping["status"] == "interrupted" and sleeping["applied"] == ["0000_first"]
+    assert [tracked(url) for _, url in targets] == [0, 1]
+    assert all(migrator_sessions(url) == 0 for _, url in targets)
+
+
 def test_a_second_signal_exits_the_fleet_at_once(tmp_path, tenants):
     """The first SIGTERM cannot finish (one target's backend is stopped with SIGSTOP, so its cancel is not acted
     on); the second exits without waiting (exit 143). Once that backend runs again, the server ends its session
