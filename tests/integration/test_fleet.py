@@ -103,7 +103,7 @@ def test_a_broken_tenant_fails_at_its_migration_while_the_others_finish_then_a_r
     again = fleet(tmp_path, "--targets", "fleet.toml", "--json")
     assert again.returncode == 1
     doc = json.loads(again.stdout)
-    assert doc["counts"] == {"applied": 0, "up-to-date": TENANTS - 1, "failed": 1, "skipped": 0}
+    assert doc["counts"] == {"applied": 0, "up-to-date": TENANTS - 1, "failed": 1, "interrupted": 0, "skipped": 0}
 
     with psycopg.connect(broken_url, autocommit=True) as conn:  # the fix: the legacy table goes
         conn.execute("DROP TABLE orders")
@@ -313,26 +313,124 @@ def test_lint_targets_judges_each_tenant_on_its_own_pending_migrations(tmp_path,
     assert github.returncode == 2 and "--github does not combine with --targets" in github.stderr
 
 
-def test_ctrl_c_starts_no_other_target_and_lets_the_running_ones_finish(tmp_path, tenants):
+SLEEPY = [
+    ("0000_first", 'CREATE TABLE "first" ("id" integer);'),
+    ("0001_sleep", 'CREATE TABLE "slept" ("id" integer);\n--> statement-breakpoint\nSELECT pg_sleep(30);'),
+    ("0002_after", 'CREATE TABLE "after" ("id" integer);'),
+]
+
+
+@pytest.mark.parametrize(("signame", "code", "as_json", "pipeline"), [("SIGTERM", 143, False, True), ("SIGINT", 130, True, False)])
+def test_a_signal_cancels_each_running_target_and_rolls_back_its_migration(tmp_path, tenants, signame, code, as_json, pipeline):
+    """Three targets run 0001_sleep's pg_sleep(30) at once, a fourth waits for a slot: a real signal to a real
+    process cancels each statement (pipelined and not) and rolls back each migration; the fourth never starts."""
     import signal
 
-    from tests.fixtures.cli import backend_running, start_cli, wait_for
+    from tests.fixtures.cli import backend_running, migrator_sessions, start_cli, wait_for
 
-    make_drizzle_folder(tmp_path, [("0000_slow", "SELECT pg_sleep(2);"), ("0001_t", "CREATE TABLE t (id int);")])
-    targets = tenants[:6]
+    make_drizzle_folder(tmp_path, SLEEPY)
+    targets = tenants[:4]
     write_targets(tmp_path / "fleet.toml", targets)
-    proc = start_cli(["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--concurrency", "2"], cwd=tmp_path)
+    args = ["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--concurrency", "3"]
+    proc = start_cli(args + (["--json"] if as_json else []), cwd=tmp_path, env={"MIGRAKIT_PIPELINE": str(pipeline).lower()})
     try:
-        wait_for(lambda: backend_running(targets[0][1], "pg_sleep"), "the first target's migration to run", timeout=60)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        for _, url in targets[:3]:
+            wait_for(lambda url=url: backend_running(url, "pg_sleep(30)"), "each running target's pg_sleep", timeout=60)
+        proc.send_signal(getattr(signal, signame))
+        out, err = proc.communicate(timeout=30)  # a hang guard: the cancels take milliseconds
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 1, out + err
-    assert "Traceback" not in err and "stopped: interrupted (Ctrl-C)" in out
-    assert [tracked(url) for _, url in targets[:2]] == [2, 2]  # the running ones finished their run
-    assert all(tracked(url) == 0 for _, url in targets[2:]) and out.count("skipped (not started)") == 4
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in out + err
+    for _, url in targets[:3]:
+        assert tracked(url) == 1  # 0000_first kept, 0001_sleep rolled back
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT to_regclass('slept') IS NULL, to_regclass('first') IS NOT NULL").fetchone() == (True, True)
+        assert not backend_running(url, "pg_sleep(30)")
+        assert migrator_sessions(url) == 0
+    assert tracked(targets[3][1]) == 0
+    if as_json:
+        doc = json.loads(out)
+        assert doc["exit_code"] == code and doc["counts"]["interrupted"] == 3 and doc["counts"]["skipped"] == 1
+        entries = doc["targets"]
+        assert [e["status"] for e in entries] == ["interrupted"] * 3 + ["skipped"]
+        for e in entries[:3]:
+            assert e["applied"] == ["0000_first"] and e["error"]["kind"] == "interrupted"
+            assert e["error"]["migration"] == "0001_sleep" and "not applied (rolled back or not started): 0001_sleep, 0002_after" in e["error"]["state"]
+        assert doc["stopped_because"].startswith(f"interrupted by {signame}")
+    else:
+        assert f"stopped: interrupted by {signame}: no other target was started" in out
+        assert out.count(f"interrupted by {signame} while 0001_sleep ran at statement 2 of 2") == 3, out
+        assert out.count("applied and kept in this run: 0000_first") == 3
+        assert out.count("skipped (not started)") == 1 and out.count("INTERRUPTED") >= 3
+
+
+def test_a_signal_stops_a_target_waiting_for_the_migration_lock(tmp_path, tenants):
+    """One target waits for its migration lock (held by another session) while another runs pg_sleep(30): SIGTERM
+    stops both; the waiting one is `interrupted` with nothing applied, and no migrakit session is left."""
+    import signal
+
+    from migrakit.db.run.lock import lock_key
+    from tests.fixtures.cli import backend_running, migrator_sessions, start_cli, wait_for
+
+    make_drizzle_folder(tmp_path, SLEEPY)
+    targets = tenants[:2]
+    write_targets(tmp_path / "fleet.toml", targets)
+    with psycopg.connect(targets[0][1], autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(%s)", (lock_key("drizzle", "__drizzle_migrations"),))
+        args = ["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml", "--json"]
+        proc = start_cli(args, cwd=tmp_path, env={"MIGRAKIT_LOCK_WAIT_TIMEOUT": "60"})
+        try:
+            wait_for(lambda: backend_running(targets[1][1], "pg_sleep(30)"), "the free target's pg_sleep", timeout=60)
+            time.sleep(1)  # the locked target is waiting for its lock by now
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)  # a hang guard
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 143, out + err
+    waiting, sleeping = json.loads(out)["targets"]
+    assert waiting["status"] == "interrupted" and waiting["applied"] == [] and waiting["error"]["kind"] == "interrupted"
+    assert sleeping["status"] == "interrupted" and sleeping["applied"] == ["0000_first"]
+    assert [tracked(url) for _, url in targets] == [0, 1]
+    assert all(migrator_sessions(url) == 0 for _, url in targets)
+
+
+def test_a_second_signal_exits_the_fleet_at_once(tmp_path, tenants):
+    """The first SIGTERM cannot finish (one target's backend is stopped with SIGSTOP, so its cancel is not acted
+    on); the second exits without waiting (exit 143). Once that backend runs again, the server ends its session
+    and rolls its transaction back; the other target's migration was rolled back by the first signal."""
+    import os
+    import signal
+
+    from tests.fixtures.cli import backend_running, freeze_backend, start_cli, wait_for
+
+    make_drizzle_folder(tmp_path, SLEEPY)
+    targets = tenants[:2]
+    write_targets(tmp_path / "fleet.toml", targets)
+    proc = start_cli(["db.migrate", "--migrations-dir", str(tmp_path / "migrations"), "--targets", "fleet.toml"], cwd=tmp_path)
+    pid = None
+    try:
+        for _, url in targets:
+            wait_for(lambda url=url: backend_running(url, "pg_sleep(30)"), "each target's pg_sleep", timeout=60)
+        pid = freeze_backend(targets[0][1], "pg_sleep(30)")
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(1)  # let the first be seen: Python runs one handler for two signals that arrive before it looks
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)  # a hang guard
+    finally:
+        if pid is not None:
+            os.kill(pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 143, out + err
+    assert "interrupted again (SIGTERM): exiting now" in err
+    for _, url in targets:
+        wait_for(lambda url=url: not backend_running(url, "pg_sleep(30)"), "the server to end the session", timeout=40)
+        assert tracked(url) == 1
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT to_regclass('slept') IS NULL").fetchone() == (True,)
 
 
 def test_schema_targets_run_outside_transaction_migrations_in_their_schema(tmp_path, db_url):

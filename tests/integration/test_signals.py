@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tests.fixtures.cli import backend_running, migrate_args, migrator_sessions, start_cli, wait_for
+from tests.fixtures.cli import backend_running, freeze_backend, migrate_args, migrator_sessions, start_cli, wait_for
 from tests.fixtures.folders import make_drizzle_folder
 from tests.fixtures.inspect import query, tracked
 
@@ -57,12 +57,7 @@ def test_a_second_ctrl_c_exits_at_once(db_url, tmp_path):
     pid = None
     try:
         wait_for(lambda: backend_running(db_url, "pg_sleep(30)"), "the migration's pg_sleep to run", timeout=60)
-        pid = query(db_url, "SELECT pid FROM pg_stat_activity WHERE strpos(query, 'pg_sleep(30)') > 0 AND pid <> pg_backend_pid()")[0][0]
-        try:
-            os.kill(pid, signal.SIGSTOP)
-        except OSError:
-            pid = None
-            pytest.skip("the server's processes are not this user's (MIGRAKIT_TEST_DATABASE_URL elsewhere)")
+        pid = freeze_backend(db_url, "pg_sleep(30)")
         proc.send_signal(signal.SIGINT)
         time.sleep(1)  # Python runs one handler for two signals that arrive before it looks: let the first be seen
         proc.send_signal(signal.SIGINT)

@@ -154,7 +154,7 @@ def no_event(_: Event) -> None:
     return None
 
 
-# ------------------------------------------------------------------------ a fleet run (workflows/fleet.py)
+# ------------------------------------------------------------------------ a fleet run (workflows/fleet/)
 # Emitted from the pool's threads; render/fleet.FleetView draws them. `result` and `report` are the workflow's
 # TargetResult and FleetReport (typed there; core does not import workflows).
 
@@ -198,7 +198,7 @@ class FleetTick:
 
 @dataclass(frozen=True)
 class FleetInterrupted:
-    """Ctrl-C: no other target starts; these finish their run."""
+    """SIGINT or SIGTERM: no other target starts; these are stopped (statement cancelled, migration rolled back)."""
 
     running: tuple[str, ...]
 

@@ -63,7 +63,7 @@ class Settings:
     max_file_mb: int = MAX_FILE_MB  # the largest migration, journal or manifest read, in MiB
     app: Mapping[str, str] = field(default_factory=dict)
     search_path: str | None = (
-        None  # a fleet target's schema (workflows/fleet.py), SET LOCAL in each migration; not a key
+        None  # a fleet target's schema (workflows/fleet/), SET LOCAL in each migration; not a key
     )
     # key -> where its value came from ("pyproject.toml [tool.migrakit] x", "environment variable MIGRAKIT_X",
     # "option --x", "Invoke config migrakit.x"); absent: the default

@@ -29,8 +29,9 @@ from migrakit.render.json import fleet as _json  # noqa: F401  (registers this c
 from migrakit.render.text import fold
 
 _STATUS_WORD = {"applied": "applied", "up-to-date": "up to date", "failed": "FAILED",
-                "skipped": "skipped (not started)", "pending": "pending", "drift": "DRIFT", "no-drift": "no drift",
-                "clean": "clean", "findings": "FINDINGS", "rolled-back": "rolled back"}  # fmt: skip
+                "skipped": "skipped (not started)", "interrupted": "INTERRUPTED", "pending": "pending",
+                "drift": "DRIFT", "no-drift": "no drift", "clean": "clean", "findings": "FINDINGS",
+                "rolled-back": "rolled back"}  # fmt: skip
 
 
 DONE = ("applied", "rolled-back", "up-to-date")  # a target whose work is done
@@ -75,8 +76,8 @@ class FleetView:
             elif isinstance(event, TargetWaits) and event.target in self._running:
                 self._running[event.target] = (self._running[event.target][0], "waiting for the migration lock")
             elif isinstance(event, FleetInterrupted) and self._live is None:
-                self._say(f"interrupted: starting no other target; waiting for the {len(event.running)} running "
-                          "to finish their run (each within its own bounds)")  # fmt: skip
+                self._say(f"interrupted: starting no other target; stopping the {len(event.running)} running "
+                          "(their statement cancelled, their migration rolled back)")  # fmt: skip
             elif isinstance(event, TargetFinished):
                 self._running.pop(event.target, None)
                 self._done[event.target] = event.result
@@ -149,7 +150,7 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
     from migrakit.render.text import table as _table
 
     counts = {s: len(report.of(s)) for s in ("applied", "rolled-back", "up-to-date", "pending", "no-drift", "drift",
-                                             "clean", "findings", "failed", "skipped")}  # fmt: skip
+                                             "clean", "findings", "failed", "interrupted", "skipped")}  # fmt: skip
     said = ", ".join(f"{n} {_STATUS_WORD[s] if s != 'skipped' else 'skipped'}" for s, n in counts.items() if n)
     lines = [f"{len(report.results)} target(s) from {report.source} in {report.seconds:.2f} s, "
              f"{report.concurrency} at a time: {said}"]  # fmt: skip
@@ -206,9 +207,14 @@ def render_fleet(report: Any, fmt: str = "plain") -> str:
             lines += ["", f"target {r.target.name} ({r.target.display}):", _indent(render_error(r.error, fmt))]
         lines += ["", f"fix the targets above, then run the same command again: only their work is left "
                       f"({sum(len(report.of(s)) for s in DONE)} target(s) are done)"]  # fmt: skip
-    elif report.stopped:
-        lines += ["", "run the same command again to "
-                  + ("roll back" if report.command == "rollback" else "migrate") + " the skipped targets"]
+    stopped = report.of("interrupted")
+    if stopped:
+        lines += ["", f"{len(stopped)} target(s) interrupted; what each kept and rolled back:"]
+        for r in stopped:
+            lines += ["", f"target {r.target.name} ({r.target.display}):", _indent(render_error(r.error, fmt))]
+    if report.stopped and not failed:
+        lines += ["", "run the same command again to " + ("roll back" if report.command == "rollback" else "migrate")
+                  + " the targets interrupted or skipped"]  # fmt: skip
     return "\n".join(lines)
 
 

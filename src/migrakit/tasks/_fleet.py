@@ -1,5 +1,5 @@
 """The fleet's part of the db tasks: the --targets options' help, and running a task on every target
-(workflows/fleet.py)."""
+(workflows/fleet/)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def run_fleet(
     settings: Any, fmt: str, command: str, targets: str | None, query: str | None, concurrency: int,
     *, options: dict[str, Any], fail_fast: bool = False, canary: int = 0,
 ) -> None:
-    """db.migrate / db.rollback / db.status / db.check / db.lint on every target (workflows/fleet.py); exit code:
+    """db.migrate / db.rollback / db.status / db.check / db.lint on every target (workflows/fleet/); exit code:
     the first failed target's, else 7 when a target has lint findings, 3 when one has drift (status, check)."""
     from migrakit.render.fleet import FleetView, render_fleet
     from migrakit.workflows import fleet

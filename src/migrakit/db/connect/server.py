@@ -22,6 +22,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from migrakit.core import redact
+from migrakit.db.connect import stop
 from migrakit.errors import ConfigError, DatabaseUnavailable
 
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
@@ -132,7 +133,7 @@ def connect(
     contains the password."""
     check_url(url)
     try:
-        return psycopg.connect(
+        conn = psycopg.connect(
             url,
             autocommit=autocommit,
             application_name=application_name,
@@ -140,6 +141,8 @@ def connect(
             prepare_threshold=None,
             **_keepalives(url),
         )
+        stop.opened(conn)  # a fleet's target thread: a signal cancels its statements (stop.py)
+        return conn
     except psycopg.OperationalError as exc:
         cause = redact_text(str(exc).strip(), [url])
         # libpq or the server refused a parameter: a setting to fix, not a network problem

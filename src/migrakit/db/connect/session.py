@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 
 from migrakit.core.settings import Settings
-from migrakit.db.connect import server
+from migrakit.db.connect import server, stop
 from migrakit.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ def open_target_reading(
                 pending.result()[1].close()
             raise
         target, conn, outcome = pending.result()
+        stop.opened(conn)  # opened on the helper thread: a signal in this one cancels it too
     with _lost(target, conn):
         if isinstance(outcome, Exception):
             raise outcome
@@ -120,6 +121,7 @@ def open_migrating(settings: Settings) -> Iterator[tuple[Target, Any, Any]]:
             raise
         try:
             lock_conn = pending.result()  # bounded by its connect_timeout
+            stop.opened(lock_conn)  # opened on the helper thread: a signal in this one cancels it too
         except BaseException:
             conn.close()
             raise

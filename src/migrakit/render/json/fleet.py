@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from migrakit.render.json.shapes import Data, difference, error, problem, serializes
-from migrakit.workflows.fleet import FleetReport
+from migrakit.workflows.fleet.pool import FleetReport
 
 
 @serializes(FleetReport)
@@ -43,7 +43,7 @@ def fleet(r: FleetReport) -> Data:
 
     extra = {"status": ("pending", "drift"), "check": ("no-drift", "drift"), "lint": ("clean", "findings"),
              "rollback": ("rolled-back",)}.get(r.command, ())
-    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "skipped", *extra)}
+    counts = {s: len(r.of(s)) for s in ("applied", "up-to-date", "failed", "interrupted", "skipped", *extra)}
     return {
         "changed": any(t.applied or t.undone for t in r.results),
         "targets_from": r.source,

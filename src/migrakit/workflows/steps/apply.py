@@ -153,7 +153,7 @@ def interrupted(
     if recorded:
         parts.append(f"recorded without running: {', '.join(recorded)}")
     parts.append("the tracking table holds exactly the migrations kept; no statement of this run is still running")
-    return Interrupted(
+    err = Interrupted(
         f"interrupted by {name} {where}",
         migration=m.tag if m is not None else None,
         file=m.path if m is not None else None,
@@ -162,3 +162,5 @@ def interrupted(
         fix="run `inv db.migrate` again: it applies the migrations not applied",
         signum=signal_of(stop),
     )
+    err.applied_in_run = kept  # a fleet reports it per target
+    return err

@@ -14,111 +14,52 @@ lint), per target; nothing calls it back.
 Failure semantics (see docs/MIGRATION_GUIDE.md, "Many databases"):
 - a failing target stops at its failing migration, as a single run does; the others go on;
 - `fail_fast`: after the first failure no new target starts (running ones finish); the rest are `skipped`;
-- `canary=N`: the first N targets run first; if any of them fails, no other target starts.
+- `canary=N`: the first N targets run first; if any of them fails, no other target starts;
+- SIGINT/SIGTERM: no new target starts; each running one is stopped as a single run is (its statement
+  cancelled, its migration rolled back: `interrupted`); the fleet exits 130/143.
 A rerun does only the work left: up-to-date targets report `up-to-date`.
 """
 
 from __future__ import annotations
 
-import re
-import threading
-import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from migrakit.core.drizzle.naming import quoted_table
-from migrakit.core.events import (
-    Event,
-    EventSink,
-    FleetEvent,
-    FleetFinished,
-    FleetInterrupted,
-    FleetSink,
-    FleetStarted,
-    FleetTick,
-    LockWait,
-    Started,
-    TargetFinished,
-    TargetRunning,
-    TargetStarted,
-    TargetWaits,
-    no_fleet_event,
-)
+from migrakit.core.events import EventSink, FleetSink, no_fleet_event
 from migrakit.core.fleet_targets import Target, from_rows, parse_file
 from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
-from migrakit.db.connect import server
-from migrakit.errors import ConfigError, LintFindings, MigrakitError
+from migrakit.errors import ConfigError
 from migrakit.sources.load import load_sources
 from migrakit.sources.reading import read_bytes
 from migrakit.workflows import check as check_workflow
 from migrakit.workflows import migrate as migrate_workflow
 from migrakit.workflows import status as status_workflow
+from migrakit.workflows.fleet.pool import (  # the statuses and reports are this package's interface too
+    APPLIED,
+    CLEAN,
+    DRIFT,
+    FAILED,
+    FINDINGS,
+    INTERRUPTED,
+    NO_DRIFT,
+    PENDING,
+    ROLLED_BACK,
+    SKIPPED,
+    UP_TO_DATE,
+    FleetReport,
+    TargetResult,
+    run,
+)
+
+__all__ = ["APPLIED", "CLEAN", "DRIFT", "FAILED", "FINDINGS", "INTERRUPTED", "NO_DRIFT", "PENDING", "SKIPPED",
+           "UP_TO_DATE", "FleetReport", "TargetResult", "check", "load_targets", "lint", "migrate",
+           "status"]  # fmt: skip
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256  # two connections per running target: keep far below any server's max_connections
-_POLL = 0.25  # seconds between looks at the running targets (and the live view's clock)
-
-
-# statuses of a target in a fleet run
-APPLIED, UP_TO_DATE, FAILED, SKIPPED = "applied", "up-to-date", "failed", "skipped"
-PENDING, DRIFT = "pending", "drift"  # db.status --targets (and db.check: drift)
-NO_DRIFT = "no-drift"  # db.check --targets
-CLEAN, FINDINGS = "clean", "findings"  # db.lint --targets
-ROLLED_BACK = "rolled-back"  # db.rollback --targets (up-to-date: nothing after --to TAG is applied)
-
-
-@dataclass
-class TargetResult:
-    target: Target
-    status: str
-    applied: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
-    undone: list[str] = field(default_factory=list)  # db.rollback: the migrations rolled back, newest first
-    error: MigrakitError | None = None
-    seconds: float = 0.0
-    report: Any = None  # the target's MigrateReport / StatusReport, when it ran to the end
-
-    @property
-    def shown_url(self) -> str:
-        """The target's URL as it may be printed."""
-        return server.redact_url(self.target.url)
-
-
-@dataclass
-class FleetReport:
-    command: str  # "migrate", "status", "check", "lint" or "rollback"
-    source: str  # the targets file, or "--targets-query"
-    results: list[TargetResult]
-    concurrency: int
-    fail_fast: bool = False
-    canary: int = 0
-    stopped: str | None = None  # why targets were skipped
-    seconds: float = 0.0
-
-    def of(self, status: str) -> list[TargetResult]:
-        return [r for r in self.results if r.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
-
-    @property
-    def exit_code(self) -> int:
-        """The exit code of the first failed target in the targets' order (its error's own code); for
-        db.lint, 7 when a target has a finding at --fail-on; for db.status and db.check, 3 when a target has
-        drift; 0 when every target succeeded."""
-        failed = self.of(FAILED)
-        if failed:
-            return failed[0].error.exit_code if failed[0].error is not None else 1
-        if self.of(SKIPPED):  # interrupted: never green while targets were left out
-            return 1
-        if self.of(FINDINGS):
-            return LintFindings.exit_code
-        return 3 if self.of(DRIFT) else 0
 
 
 # ------------------------------------------------------------------------------------------ targets
@@ -212,7 +153,7 @@ def migrate(
         report = migrate_workflow.migrate(mine, on_event=events, sources=_for(src, mine), **options)
         return TargetResult(t, APPLIED if report.applied else UP_TO_DATE, applied=list(report.applied), report=report)
 
-    return _run("migrate", targets, one, source, concurrency, fail_fast, canary, on_event)
+    return run("migrate", targets, one, source, concurrency, fail_fast, canary, on_event)
 
 
 def rollback(
@@ -252,7 +193,7 @@ def rollback(
         report = rollback_workflow.rollback(target_settings(settings, t), on_event=events, **options)
         return TargetResult(t, ROLLED_BACK if report.undone else UP_TO_DATE, undone=list(report.undone), report=report)
 
-    return _run("rollback", targets, one, source, concurrency, fail_fast, canary, on_event)
+    return run("rollback", targets, one, source, concurrency, fail_fast, canary, on_event)
 
 
 def status(
@@ -274,7 +215,7 @@ def status(
         state = DRIFT if not report.ok else PENDING if report.plan.pending else UP_TO_DATE
         return TargetResult(t, state, pending=[m.tag for m in report.plan.pending], report=report)
 
-    return _run("status", targets, one, source, concurrency, False, 0, on_event)
+    return run("status", targets, one, source, concurrency, False, 0, on_event)
 
 
 def check(
@@ -296,7 +237,7 @@ def check(
             t, DRIFT if report.drifted else NO_DRIFT, pending=[m.tag for m in report.plan.pending], report=report
         )
 
-    return _run("check", targets, one, source, concurrency, False, 0, on_event)
+    return run("check", targets, one, source, concurrency, False, 0, on_event)
 
 
 def lint(
@@ -322,7 +263,7 @@ def lint(
         tags = [m.tag for m in report.migrations]
         return TargetResult(t, CLEAN if report.ok else FINDINGS, pending=tags, report=report)
 
-    return _run("lint", targets, one, source, concurrency, False, 0, on_event)
+    return run("lint", targets, one, source, concurrency, False, 0, on_event)
 
 
 def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrency: int) -> Settings:
@@ -349,144 +290,3 @@ def _for(src: ProjectFiles, settings: Settings) -> ProjectFiles:
     table = quoted_table(settings.migrations_schema, settings.migrations_table)
     return src if table == src.table else replace(src, table=table)
 
-
-def _run(
-    command: str,
-    targets: list[Target],
-    one: Callable[[Target, EventSink], TargetResult],
-    source: str,
-    concurrency: int,
-    fail_fast: bool,
-    canary: int,
-    on_event: FleetSink,
-) -> FleetReport:
-    start = time.monotonic()
-    one = _naming_source(one, source)
-    results: dict[str, TargetResult] = {}
-    stopped: str | None = None
-    on_event(FleetStarted(tuple(t.name for t in targets), concurrency))
-    waves = [targets[:canary], targets[canary:]] if 0 < canary < len(targets) else [targets]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(targets)), thread_name_prefix="migrakit-fleet") as pool:
-        for number, wave in enumerate(waves):
-            if stopped:
-                break
-            failed, interrupted = _wave(pool, wave, one, concurrency, fail_fast, results, on_event)
-            if interrupted:
-                stopped = "interrupted (Ctrl-C): no other target was started; those running finished their run"
-            elif failed and fail_fast:
-                stopped = f"--fail-fast: {failed[0]} failed, so no other target was started"
-            elif failed and canary and number == 0 and len(waves) > 1:
-                stopped = (
-                    f"--canary {canary}: {', '.join(failed)} failed among the first {canary} target(s), "
-                    "so no other target was started"
-                )
-    for t in targets:
-        results.setdefault(t.name, TargetResult(t, SKIPPED))
-    report = FleetReport(
-        command, source, [results[t.name] for t in targets], concurrency, fail_fast, canary, stopped,
-        time.monotonic() - start,
-    )  # fmt: skip
-    on_event(FleetFinished(report))
-    return report
-
-
-def _wave(
-    pool: ThreadPoolExecutor,
-    wave: list[Target],
-    one: Callable[[Target, EventSink], TargetResult],
-    concurrency: int,
-    fail_fast: bool,
-    results: dict[str, TargetResult],
-    on_event: FleetSink,
-) -> tuple[list[str], bool]:
-    """Run `wave`, at most `concurrency` targets at a time; with fail_fast, start none after a failure (those
-    running finish). Ctrl-C starts no other target and lets the running ones finish their run (a thread cannot
-    be stopped mid-transaction; each target's waits are bounded). Returns (the targets that failed, interrupted)."""
-    queue = list(wave)
-    running: dict[Future[TargetResult], Target] = {}
-    failed: list[str] = []
-    interrupted = False
-    while queue or running:
-        while queue and len(running) < concurrency and not (fail_fast and failed) and not interrupted:
-            t = queue.pop(0)
-            running[pool.submit(_guarded, one, t, on_event)] = t
-        if not running:
-            break
-        try:
-            done, _ = wait(running, timeout=_POLL, return_when=FIRST_COMPLETED)  # each target's own waits are bounded
-        except KeyboardInterrupt:
-            if not interrupted:
-                on_event(FleetInterrupted(tuple(t.name for t in running.values())))
-            interrupted, done = True, set()
-        on_event(FleetTick())
-        for future in done:
-            t = running.pop(future)
-            result = future.result()  # _guarded never raises
-            results[t.name] = result
-            if result.status == FAILED:
-                failed.append(t.name)
-    return failed, interrupted
-
-
-def _naming_source(
-    one: Callable[[Target, EventSink], TargetResult], source: str
-) -> Callable[[Target, EventSink], TargetResult]:
-    """`one`, whose errors' fixes name the target's url in the targets file (or query) instead of DATABASE_URL,
-    which a fleet target does not come from (and of which the embedded database is no alternative)."""
-
-    def named(t: Target, events: EventSink) -> TargetResult:
-        try:
-            return one(t, events)
-        except MigrakitError as err:
-            if err.fix and "DATABASE_URL" in err.fix:
-                fix = re.sub(r",? or unset it to use the embedded database", "", err.fix)
-                err.fix = fix.replace("DATABASE_URL", f"the url of target {t.name} in {source}")
-            raise
-
-    return named
-
-
-def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_event: FleetSink) -> TargetResult:
-    """Run one target; any failure becomes its result (redacted), never the fleet's."""
-    start = time.monotonic()
-    lock = threading.Lock()
-
-    def events(event: FleetEvent) -> None:
-        with lock:
-            on_event(event)
-
-    def run_events(event: Event) -> None:
-        """The target's own run events, as the fleet's view shows them: which migration runs, a lock wait."""
-        if isinstance(event, Started):
-            events(TargetRunning(t.name, event.migration))
-        elif isinstance(event, LockWait):
-            events(TargetWaits(t.name))
-
-    events(TargetStarted(t.name))
-    try:
-        result = one(t, run_events)
-    except MigrakitError as err:
-        result = TargetResult(t, FAILED, error=err, applied=list(getattr(err, "applied_in_run", [])))
-    except Exception as exc:
-        first = (str(exc).strip().splitlines() or [""])[0]
-        result = TargetResult(t, FAILED, error=MigrakitError(
-            f"target {t.name} failed: {type(exc).__name__}",
-            cause=first or None,
-            state="unknown: `inv db.status --targets` shows what is applied on each target",
-            fix="run this target alone (`inv db.migrate --database-url ...`) to see the full error, and report it",
-        ))  # fmt: skip
-    result.seconds = time.monotonic() - start
-    if result.error is not None:
-        _redact(result.error, [t.url])
-    events(TargetFinished(t.name, result))
-    return result
-
-
-def _redact(err: MigrakitError, urls: Iterable[str]) -> None:
-    """Mask passwords in every text field of `err`, with the target's URL among the known ones."""
-    urls = list(urls)
-    for name in ("message", "file", "cause", "state", "fix"):
-        value = getattr(err, name)
-        if isinstance(value, str):
-            setattr(err, name, server.redact_text(value, urls))
-    err.details = [server.redact_text(d, urls) for d in err.details]
