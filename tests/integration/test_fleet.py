@@ -532,7 +532,7 @@ def test_rollback_targets_a_failing_target_stops_at_its_down_while_the_others_fi
     again = rollback("--to", "0000_accounts", "--yes", "--json")
     assert again.returncode == 0, again.stdout + again.stderr
     doc = json.loads(again.stdout)
-    assert doc["counts"] == {"applied": 0, "up-to-date": 5, "failed": 0, "skipped": 0, "rolled-back": 1}
+    assert doc["counts"] == {"applied": 0, "up-to-date": 5, "failed": 0, "interrupted": 0, "skipped": 0, "rolled-back": 1}
     by_name = {t["name"]: t for t in doc["targets"]}
     assert by_name[broken_name]["rolled_back"] == ["0002_orders_total", "0001_orders"]
     assert [t["name"] for t in doc["targets"] if t["status"] != "up-to-date"] == [broken_name]

@@ -106,7 +106,7 @@ def test_missing_down_file_refuses_with_exit_2_naming_the_file_and_generate_down
     result = cli(tmp_path, db_url, folder, "--steps", "2", "--yes")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "0001_b.down.sql does not exist" in result.stderr
-    assert "inv db.generate-down --tags 0001_b" in result.stderr
+    assert "migrakit db.generate-down --tags 0001_b" in result.stderr
     assert len(rows(db_url)) == 3 and ("a", "c") in schema(db_url)  # 0002_c was not undone either
 
 
