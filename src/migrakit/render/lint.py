@@ -7,9 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 from migrakit.core.lint.rule import SEVERITIES
 from migrakit.render.error_text import github_data, github_property
+from migrakit.workflows.steps.measure import (
+    finding_lines as finding_lines,  # also an error's details (db.migrate --lint)
+)
 
 if TYPE_CHECKING:
-    from migrakit.workflows.lint import LintReport
+    pass
 
 HEAD_CHARS = 60
 
@@ -188,11 +191,3 @@ def findings(report: Any) -> list[dict[str, Any]]:
          "fix": f.fix, "failing": id(f) in failing}
         for m in report.migrations for st in m.statements for f in st.findings
     ]  # fmt: skip
-
-
-def finding_lines(report: LintReport) -> list[str]:
-    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
-    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
-             for m in report.migrations for s in m.statements for f in s.findings]
-    count = sum(len(m.statements) for m in report.migrations)
-    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]

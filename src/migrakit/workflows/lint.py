@@ -106,28 +106,6 @@ def _check_fail_on(fail_on: str) -> None:
                           fix=f"use one of {', '.join(FAIL_ON)}")  # fmt: skip
 
 
-def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
-    """'2.1 GB, ~14 M rows' for a relation of the target; '' when the target does not have it."""
-    if rel not in sizes:
-        return ""
-    tuples, size = sizes[rel]
-    b = float(size)
-    unit = "B"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if b < 1024 or unit == "TB":
-            break
-        b /= 1024
-    if tuples < 0:
-        rows = "never analyzed"
-    elif tuples >= 1e6:
-        rows = f"~{tuples / 1e6:.1f} M rows"
-    elif tuples >= 1e3:
-        rows = f"~{tuples / 1e3:.1f} k rows"
-    else:
-        rows = f"~{int(tuples)} rows"
-    return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
-
-
 def refuse_errors(report: LintReport) -> None:
     """`db.migrate --lint`: raise LintFindings (exit 7) when a finding is an error; nothing has run yet."""
     errors = [(m, s, f) for m in report.migrations for s in m.statements for f in s.findings if f.severity == "error"]
