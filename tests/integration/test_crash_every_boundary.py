@@ -160,7 +160,9 @@ def test_a_crash_after_any_statement_is_recovered_exactly_once(action, fresh_db,
         applied = len(query(db, "SELECT 1 FROM drizzle.__drizzle_migrations")) if has_table else 0
         assert applied < len(FOLDER), f"failpoint {action}:{k} stopped nothing"
 
-        rerun = run_in_process(migrate_args(db, folder), cwd=tmp_path)
+        # a process, not in-process: these reruns run on a thread pool, and an in-process run's captured
+        # stdout/stderr and signal handlers are the whole process's (one rerun lost its message to another's capture)
+        rerun = run_cli(migrate_args(db, folder), cwd=tmp_path)
         assert rerun.returncode == 0, (k, rerun.stderr)
         assert state(db, pg_bin) == expected, f"after {action} at statement {k} of {STATEMENTS}"
         fresh_db.drop(db)
