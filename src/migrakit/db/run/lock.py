@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -52,7 +52,7 @@ def apply_key(schema: str, table: str) -> int:
 
 
 POLL_SECONDS = 0.2  # the first pause between two polls for the lock
-POLL_MAX_SECONDS = 1.0  # the pause doubles after each poll up to this (a waiter reconnects for each poll)
+POLL_MAX_SECONDS = 1.0  # the pause doubles after each poll up to this
 
 
 def acquire_lock(
@@ -64,17 +64,13 @@ def acquire_lock(
     timeout: float,
     on_event: EventSink = no_event,
     poll: float = POLL_SECONDS,
-    reopen: Callable[[], psycopg.Connection[Any]] | None = None,
-) -> tuple[Probe, psycopg.Connection[Any]]:
-    """Poll for the lock until it is granted, each poll one round trip that also reads the tracking rows under the
-    lock (db/run/probe.py); the transaction it opened then stays open and holds the lock. Returns the granted
-    poll's Probe and the connection that holds the lock: `lock_conn`, or, when a poll was refused and `reopen` is
-    given, a connection `reopen()` opened for a later poll.
+) -> Probe:
+    """Poll for the lock on `lock_conn` (autocommit) until it is granted, each poll one round trip that also
+    reads the tracking rows under the lock (db/run/probe.py); the transaction it opened then stays open and holds
+    the lock. Returns the granted poll's Probe.
 
-    Between polls no transaction is open and, with `reopen`, no connection either: the waiter's connection is
-    closed after a refused poll and a new one opened for the next, so a waiter pins no server connection in any
-    pooler mode (a session pooler gives a client its server connection until it leaves; a waiter that kept one
-    would starve the holder's second connection in a small pool). The pause between polls doubles from `poll`
+    Between polls no transaction is open (behind a transaction pooler a waiter pins no server connection; behind
+    a session pooler it does: docs/reliability.md, known gaps). The pause between polls doubles from `poll`
     up to POLL_MAX_SECONDS, never past the deadline. Nothing blocks inside the server (a blocked migrator can
     deadlock with another's CREATE INDEX CONCURRENTLY). A target that cannot be written (the first poll's answer)
     raises at once (exit 6). Raise LockTimeout after `timeout` seconds, naming the holder.
@@ -93,7 +89,7 @@ def acquire_lock(
         if got.locked:
             if announced:
                 on_event(LockAcquired())
-            return got, lock_conn
+            return got
         if not announced or time.monotonic() >= deadline:
             holder = lock_conn.execute(_HOLDER, (key,)).fetchone() or holder
         if not announced:
@@ -107,12 +103,8 @@ def acquire_lock(
                 fix="wait for the other deploy to finish and run again, or raise lock_wait_timeout; "
                 "if that process is gone, its connection still holds the lock: end it with pg_terminate_backend(pid)",
             )
-        if reopen is not None:
-            lock_conn.close()  # idle, no transaction: a pooler takes its server connection back at once
         time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
         pause = min(pause * 2, POLL_MAX_SECONDS)
-        if reopen is not None:
-            lock_conn = reopen()
 
 
 def release_lock(lock_conn: psycopg.Connection[Any]) -> None:
@@ -168,20 +160,14 @@ def migration_lock(
     (db/connect/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
     ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
     key = lock_key(schema, table)
-    url = server.conninfo(conn)
-    held = [lock_conn or open_lock_connection(url)]  # the connection to release: a waiter's changes per poll
-
-    def reopen() -> psycopg.Connection[Any]:
-        held[0] = open_lock_connection(url)
-        return held[0]
-
+    if lock_conn is None:
+        lock_conn = open_lock_connection(server.conninfo(conn))
     try:
-        probe, held[0] = acquire_lock(held[0], key, schema, table, timeout=timeout, on_event=on_event)
-        # no `reopen`: a waiter that reconnects for each poll left PgBouncer in transaction mode short of server
-        # connections after 8 racers (test_pooler's pool check timed out), cause not found yet; docs/reliability.md
-        yield probe
+        # The waiter keeps this connection between polls: reconnecting for each poll left PgBouncer in transaction
+        # mode short of server connections after 8 racers (docs/reliability.md, known gaps).
+        yield acquire_lock(lock_conn, key, schema, table, timeout=timeout, on_event=on_event)
     except pgerrors.ReadOnlySqlTransaction as exc:
         err = read_only_error(conn, cause=f"{exc.diag.message_primary} (25006 ReadOnlySqlTransaction)")
         raise (err or exc) from None
     finally:
-        release_lock(held[0])
+        release_lock(lock_conn)
