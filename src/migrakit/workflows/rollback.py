@@ -17,6 +17,7 @@ from migrakit.core import events
 from migrakit.core.migration import TrackingRow
 from migrakit.core.plan.planner import Plan
 from migrakit.core.plan.run_plan import refuse_blocking
+from migrakit.core.project import ProjectFiles
 from migrakit.core.rollback import RollbackReport, Step, choose, refuse_data_loss, steps_of
 from migrakit.core.settings import Settings
 from migrakit.db.connect.session import open_migrating, open_target
@@ -36,10 +37,12 @@ def rollback(
     allow_data_loss: bool = False,
     single_transaction: bool = False,
     on_event: Callable[[Any], None] = lambda _: None,
+    sources: ProjectFiles | None = None,
 ) -> RollbackReport:
     """Undo the applied migrations after `to` (a tag or a unique prefix; it stays applied), or the newest
-    `steps`, newest first. Without `yes` only the plan is returned (exit 5); `dry_run` the same, exit 0."""
-    src = load_sources(settings)
+    `steps`, newest first. Without `yes` only the plan is returned (exit 5); `dry_run` the same, exit 0.
+    `sources`: the folders already read (a fleet reads them once for every target)."""
+    src = sources if sources is not None else load_sources(settings)
     schema, table = settings.migrations_schema, settings.migrations_table
 
     def decide(conn: Any, rows: Sequence[TrackingRow]) -> tuple[Plan, list[Step], dict[str, int]]:

@@ -187,10 +187,11 @@ def rollback(
             state="nothing was run",
             fix="list whole databases in the targets file; a schema's migrations are rolled back by a new migration",
         )
-    load_sources(settings)  # a bad folder is exit 2 here, before any target
+    src = load_sources(settings)  # once: every target runs the same files (a bad folder is exit 2 here)
 
     def one(t: Target, events: EventSink) -> TargetResult:
-        report = rollback_workflow.rollback(target_settings(settings, t), on_event=events, **options)
+        mine = target_settings(settings, t)
+        report = rollback_workflow.rollback(mine, on_event=events, sources=_for(src, mine), **options)
         return TargetResult(t, ROLLED_BACK if report.undone else UP_TO_DATE, undone=list(report.undone), report=report)
 
     return run("rollback", targets, one, source, concurrency, fail_fast, canary, on_event)
