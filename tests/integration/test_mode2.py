@@ -5,6 +5,7 @@ import pytest
 
 from migrakit.core.migration import drizzle_hash
 from migrakit.errors import DriftError, MigrationFailed
+from migrakit.render.json import run as as_json
 from migrakit.render.run import render_migrate, render_status
 from migrakit.sources.config import load_settings
 from migrakit.workflows.migrate import migrate, migrate_consolidated
@@ -103,6 +104,27 @@ def test_database_that_ran_the_originals_records_the_consolidation_without_runni
     assert len(rows(db_url)) == 4
     again = migrate(settings)
     assert again.applied == [] and again.recorded == []
+
+
+def test_status_counts_every_migration_once_beside_a_replaced_applied_and_an_edited_one(tmp_path, db_url):
+    """A consolidation recorded from its originals' rows and a migration edited since it ran are neither applied
+    nor pending: db.status's count line and JSON `state_counts` name them, so the counts add up to the table."""
+    make_drizzle_folder(tmp_path, ORIGINALS)
+    migrate(settings_for(tmp_path, db_url))
+    consolidate_tail(tmp_path, original_hashes(tmp_path))
+    add_migration(tmp_path / "migrations", "0003_note", "CREATE TABLE note (id int);", when=W + 3000)
+    (tmp_path / "migrations" / "0000_base.sql").write_text("CREATE TABLE base (id bigint PRIMARY KEY);")
+    status = run_status(settings_for(tmp_path, db_url))
+    assert [status.plan.state_of(m) for m in status.plan.migrations] == ["edited", "replaced-applied", "pending"]
+    counts = status.plan.state_counts()
+    assert counts == {"replaced-applied": 1, "edited": 1, "pending": 1}
+    assert sum(counts.values()) == len(status.plan.migrations)
+    text = render_status(status)
+    assert ("0 applied, 1 recorded from what it replaced (replaced-applied), 1 edited since it ran (edited), "
+            "1 pending") in text.splitlines()
+    assert as_json.status(status)["state_counts"] == [
+        {"state": "replaced-applied", "count": 1}, {"state": "edited", "count": 1}, {"state": "pending", "count": 1}
+    ]
 
 
 def test_database_that_ran_only_some_originals_refuses_and_lists_them(tmp_path, db_url):

@@ -44,6 +44,21 @@ def _problem_lines(problems: Iterable[dict[str, Any]]) -> list[str]:
     return lines
 
 
+# The words of db.status's count line for the states besides applied and pending (core/plan/planner.STATES).
+_COUNTED = {
+    "replaced-applied": "recorded from what it replaced (replaced-applied)",
+    "edited": "edited since it ran (edited)",
+    "replaced-partial": "replaced only in part (replaced-partial)",
+}
+
+
+def _count_line(counts: dict[str, int]) -> str:
+    """`3 applied, 1 pending`; a migration in another state is counted by its name between them, so the counts
+    always add up to the migrations listed above."""
+    others = [f"{n} {_COUNTED[state]}" for state, n in counts.items() if state in _COUNTED]
+    return ", ".join([f"{counts.get('applied', 0)} applied", *others, f"{counts.get('pending', 0)} pending"])
+
+
 def render_status(report: StatusReport, fmt: str = "plain") -> str:
     """The same facts as render/json/run.py's `status`, read from the report itself: 10,000 migrations are not
     made into JSON objects first (db.status on 10,000 migrations: ~25 ms)."""
@@ -64,7 +79,7 @@ def render_status(report: StatusReport, fmt: str = "plain") -> str:
         ],
         fmt,
     )
-    tail = [f"{len(plan.applied)} applied, {len(plan.pending)} pending"]
+    tail = [_count_line(plan.state_counts())]
     orphans = list(folder.orphans)
     if orphans:
         tail.append(f"{len(orphans)} file(s) not in the journal (ignored, as Drizzle does): {fold(orphans)}")

@@ -46,6 +46,10 @@ class Problem:
     blocking: bool = True  # migrate refuses to run while a blocking problem stands
 
 
+# Every state a migration of a plan can be in (Plan.state_of), in the order db.status counts them.
+STATES = ("applied", "replaced-applied", "edited", "replaced-partial", "pending")
+
+
 @dataclass(frozen=True)
 class Plan:
     migrations: tuple[Migration, ...]
@@ -76,6 +80,14 @@ class Plan:
 
     def state_of(self, migration: Migration) -> str:
         return self._states.get(id(migration), "pending")
+
+    def state_counts(self) -> dict[str, int]:
+        """How many migrations are in each state, every migration counted once, in STATES' order (a state no
+        migration is in is left out): what db.status's count line and its JSON `state_counts` say."""
+        counts = dict.fromkeys(STATES, 0)
+        for state in self._states.values():
+            counts[state] += 1
+        return {state: n for state, n in counts.items() if n}
 
 
 def _match_rows(migrations: Sequence[Migration], rows: Sequence[TrackingRow]) -> dict[int, TrackingRow]:

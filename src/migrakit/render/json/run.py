@@ -36,6 +36,7 @@ def status(r: StatusReport) -> Data:
         "applied_count": len(plan.applied),
         "pending": tags(plan.pending),
         "pending_count": len(plan.pending),
+        "state_counts": [{"state": state, "count": n} for state, n in plan.state_counts().items()],
         "recorded_without_running": tags(plan.recorded_without_running),
         "consolidations": [{"tag": m.tag, "replaces": [x.tag for x in m.replaces]} for m in plan.recorded_without_running],
         "unknown_rows": [row(x) for x in plan.unknown_rows],
