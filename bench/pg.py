@@ -55,14 +55,23 @@ class Postgres:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         try:
             self._run("initdb", "-D", str(self.pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres")
-            options = f"-h 127.0.0.1 -p {self.port} -k {self.base}"
-            self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-o", options, "-l", str(self.base / "log"), "start")
+            self._start()
         except subprocess.CalledProcessError as exc:
             log = self.base / "log"
             detail = log.read_text() if log.exists() else ""
             shutil.rmtree(self.base, ignore_errors=True)
             raise RuntimeError(f"cannot start PostgreSQL: {exc.stderr}\n{detail}") from exc
         return self
+
+    def _start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.base}"
+        self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-o", options, "-l", str(self.base / "log"), "start")
+
+    def crash_and_restart(self) -> None:
+        """Stop as a crash does (`-m immediate`: no checkpoint, nothing more flushed), then start: what the WAL
+        on disk held survives, anything else is gone."""
+        self._run("pg_ctl", "-D", str(self.pgdata), "-w", "-m", "immediate", "stop")
+        self._start()
 
     def __exit__(self, *exc: object) -> None:
         try:

@@ -1,7 +1,9 @@
 """Mode 1, pipelined (the default): consecutive migrations queued back to back, about one round trip for all.
 
 Each migration is plain commands: BEGIN, its local timeouts, the two guards (db/run/guards.py), each statement alone
-(pipeline mode always uses the extended protocol), its tracking row, COMMIT. A migration holding a statement
+(pipeline mode always uses the extended protocol), its tracking row, COMMIT: asynchronous but for the batch's
+last (group commit: the last one's WAL flush makes them all durable; a failed batch flushes with _flush_wal
+before it reports). A migration holding a statement
 longer than PIPELINE_STATEMENT_LIMIT is never pipelined (executor.Executor runs it with plain.Plain).
 """
 
@@ -84,6 +86,7 @@ class _Committed:
     def __init__(self, run: Run, cmds: pipeline.Commands, started: _Started) -> None:
         self.run, self.cmds, self.started = run, cmds, started
         self.waiting: deque[tuple[Migration, int]] = deque()  # (migration, number of its COMMIT)
+        self.count = 0  # migrations of this batch committed so far
 
     def watch(self, m: Migration, commit: int) -> None:
         self.waiting.append((m, commit))
@@ -94,6 +97,7 @@ class _Committed:
             m, commit = self.waiting.popleft()
             self.started.poll(before=commit)
             self.run.applied.append(m.tag)
+            self.count += 1
             self.run.on_event(Done(m))
         self.started.poll()
 
@@ -127,6 +131,9 @@ class Pipelined(Run):
             return b
 
         begin, commit, setup, insert = encoded("BEGIN"), encoded("COMMIT"), encoded(settings), encoded(self.insert)
+        # Group commit: every COMMIT of the batch but the last is asynchronous; the last one's WAL flush (and
+        # synchronous replication wait) covers all earlier ones, WAL being flushed in order.
+        setup_async = cmds.encode(_numbered(settings + ", set_config('synchronous_commit', 'off', true)"))
         encoding = cmds.encoding
         started = _Started(self.on_event, self.count, cmds)
         ended = _Committed(self, cmds, started)
@@ -142,11 +149,12 @@ class Pipelined(Run):
                     for query in ("BEGIN", f"SELECT {tracking.BOUNDED}", *ddl, "COMMIT"):  # bounded as ensure_table
                         sent.append(Sent(batch[0], None, None, 0, CREATE))
                         cmds.send(cmds.encode(query))
+                last = batch[-1] if batch else None
                 for m in batch:
                     sent.append(Sent(m, None, None, 0))
                     cmds.send(begin)
                     sent.append(Sent(m, None, None, 0, SETTINGS))
-                    cmds.send(setup, values)
+                    cmds.send(setup if m is last else setup_async, values)
                     for guard, query, params in self.guards.statements(m):
                         sent.append(Sent(m, None, None, 0, guard))
                         number = cmds.send(encoded(query), params)
@@ -212,4 +220,22 @@ class Pipelined(Run):
         lost = self.conn.broken or self.conn.closed or (exc is not None and connection_lost(self.conn, exc))
         if not idle and not lost:
             self.conn.execute("ROLLBACK")  # the failed migration's transaction, left aborted at the Sync
+        if not lost and ended.count:
+            _flush_wal(self.conn)
         return failed, fm
+
+
+# A transaction with an xid that wrote WAL (a non-transactional logical message: no table touched, any role may
+# send one) commits synchronously: its commit flushes the WAL up to it, every earlier commit included.
+_FLUSH = "SELECT pg_catalog.txid_current(), pg_catalog.pg_logical_emit_message(false, 'migrakit', 'flush')"
+
+
+def _flush_wal(conn: psycopg.Connection[Any]) -> None:
+    """After a failed batch: its COMMITs were asynchronous but the last (group commit, in `apply`), and the last
+    did not happen; make those that did durable before the run reports them applied. Best effort: a server that
+    refuses the message (no such function) leaves them to its WAL writer (within 3 × wal_writer_delay)."""
+    try:
+        conn.execute(_FLUSH)
+    except psycopg.Error:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            conn.execute("ROLLBACK")
