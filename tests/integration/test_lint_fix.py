@@ -193,3 +193,63 @@ def test_fix_writes_nothing_when_the_fixed_folder_still_lints_with_an_error(repo
     assert "error-level lint finding" in info.value.message and "nothing was written" in info.value.state
     assert any("0005_users_nick.sql" in line and "] error:" in line for line in info.value.details)
     assert {p.name: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == before
+
+
+TOKEN = 'ALTER TABLE "users" ADD COLUMN "token" uuid DEFAULT gen_random_uuid() NOT NULL;'  # drizzle-kit's form
+
+
+def token_repo(tmp_path):
+    """main: users; feature: a NOT NULL column with a volatile default (a rewrite of users under its lock)."""
+    r = new_project_repo(tmp_path)
+    make_drizzle_folder(tmp_path, BASE)
+    commit_all(r, "base")
+    r.git.checkout("-b", "feature")
+    add_migration(tmp_path / "migrations", "0001_token", TOKEN)
+    commit_all(r, "feature")
+    return r
+
+
+def test_fix_backfills_a_volatile_default_in_batches_that_each_commit(tmp_path, db_url, pg_server_url, tmp_path_factory):
+    repo = token_repo(tmp_path)
+    settings = settings_for(repo, db_url, pg_server_url)
+    target_with_rows(settings, db_url)
+    original = tmp_path_factory.mktemp("original") / "migrations"
+    shutil.copytree(settings.migrations_dir, original)
+    report = lint_workflow.fix(settings, yes=True)
+    assert [m.tags for m in report.fixed] == [["0001_token", "0002_token_2", "0003_token_3", "0004_token_4",
+                                               "0005_token_5"]]  # fmt: skip
+    backfill = (settings.migrations_dir / "0002_token_2.sql").read_text()
+    assert backfill.startswith("DO $migrakit$") and "COMMIT;" in backfill
+    assert migrate(settings).applied == report.fixed[0].tags
+    with server.connect(db_url, autocommit=True) as conn:
+        rows, tokens, transactions = conn.execute(
+            "SELECT count(*), count(DISTINCT token), count(DISTINCT xmin::text) FROM users").fetchone()
+        nullable = conn.execute("SELECT attnotnull FROM pg_attribute WHERE attrelid = 'users'::regclass "
+                                "AND attname = 'token'").fetchone()[0]  # fmt: skip
+    assert rows == tokens == 30000 and nullable  # every row got its own value, and the column is NOT NULL
+    assert transactions >= 30  # 1,000 rows a transaction: each batch committed on its own
+    with server.shadow_database(pg_server_url) as expected:
+        migrate(load_settings(Path(repo.working_tree_dir), env={}, database_url=expected, migrations_dir=str(original)))
+        assert schema.diff_statements(db_url, expected) == []
+
+
+def test_a_stopped_backfill_keeps_its_committed_batches_and_the_next_run_finishes(tmp_path, db_url, pg_server_url):
+    from migrakit.errors import LockTimeout
+
+    repo = token_repo(tmp_path)
+    settings = settings_for(repo, db_url, pg_server_url)
+    target_with_rows(settings, db_url)
+    lint_workflow.fix(settings, yes=True)
+    impatient = settings.with_overrides(lock_timeout="300ms", lock_retries=0)
+    migrate(impatient, to="0001_token")
+    with server.connect(db_url) as holder:  # an application transaction holds the last row
+        holder.execute("SELECT 1 FROM users WHERE id = 30000 FOR UPDATE")
+        with pytest.raises(LockTimeout):
+            migrate(impatient)
+        holder.execute("ROLLBACK")
+    with server.connect(db_url, autocommit=True) as conn:
+        done = conn.execute("SELECT count(token) FROM users").fetchone()[0]
+    assert 0 < done < 30000  # the batches before the held row committed; the run stopped at that one
+    assert migrate(settings).applied == ["0002_token_2", "0003_token_3", "0004_token_4", "0005_token_5"]
+    with server.connect(db_url, autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM users WHERE token IS NULL").fetchone()[0] == 0

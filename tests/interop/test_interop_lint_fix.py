@@ -25,6 +25,7 @@ TRANSACTIONAL = [
     ("0002_nick", "ALTER TABLE users ADD COLUMN nick text;"),
 ]  # fmt: skip
 CONCURRENT = [("0001_email_idx", "CREATE INDEX users_email_idx ON users (email);")]
+BACKFILL = [("0001_token", 'ALTER TABLE "users" ADD COLUMN "token" uuid DEFAULT gen_random_uuid() NOT NULL;')]
 
 
 def fixed_folder(tmp_path: Path, feature: list[tuple[str, str]], url: str, shadow: str) -> Path:
@@ -61,6 +62,53 @@ def test_after_migrakit_ran_a_fixed_concurrent_index_drizzle_applies_nothing(tmp
     before = tracking_rows(db_url)
     assert drizzle_migrate(folder, db_url, major=0) == {"ok": True}
     assert tracking_rows(db_url) == before
+
+
+def test_after_migrakit_ran_a_fixed_batched_backfill_drizzle_applies_nothing(tmp_path, db_url, pg_server_url):
+    folder = fixed_folder(tmp_path, BACKFILL, db_url, pg_server_url)
+    assert (folder / "0002_token_2.sql").read_text().startswith("DO $migrakit$")
+    migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+    before = tracking_rows(db_url)
+    assert drizzle_migrate(folder, db_url, major=0) == {"ok": True}
+    assert tracking_rows(db_url) == before
+
+
+def drizzle_on_rows(tmp_path, folder: Path, url: str, to: str) -> dict:
+    """Drizzle's migrator on a database with 20,000 users, migrated by migrakit up to `to` (Drizzle's rows)."""
+    settings = load_settings(tmp_path, env={}, database_url=url, migrations_dir=str(folder))
+    migrate(settings, to="0000_users")
+    with server.connect(url, autocommit=True) as conn:
+        conn.execute(b"INSERT INTO users SELECT g, 'u' || g, g FROM generate_series(1, 20000) g; ANALYZE users")
+    migrate(settings, to=to)
+    return drizzle_migrate(folder, url, major=0)
+
+
+def test_drizzle_applies_the_batched_backfill_in_its_one_transaction(tmp_path, db_url, pg_server_url):
+    """Inside Drizzle's transaction (which already wrote: the column's migration, its tracking row) the backfill
+    runs its batches without COMMIT, the one transaction Drizzle gives every migration."""
+    folder = fixed_folder(tmp_path, BACKFILL, db_url, pg_server_url)
+    with server.shadow_database(pg_server_url) as by_drizzle:
+        assert drizzle_on_rows(tmp_path, folder, by_drizzle, "0000_users") == {"ok": True}
+        with server.connect(by_drizzle, autocommit=True) as conn:
+            nulls, transactions = conn.execute("SELECT count(*) FILTER (WHERE token IS NULL), "
+                                               "count(DISTINCT xmin::text) FROM users").fetchone()  # fmt: skip
+        assert nulls == 0 and transactions == 1
+        assert len(tracking_rows(by_drizzle)) == len(json.loads((folder / "meta" / "_journal.json").read_text())["entries"])
+        migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
+        assert schema.diff_statements(db_url, by_drizzle) == []
+
+
+def test_the_backfill_first_in_drizzles_transaction_on_rows_fails_whole(tmp_path, db_url, pg_server_url):
+    """The one case the backfill cannot tell Drizzle's transaction from its own: it is the first statement there
+    (the column's migration was applied before) and the table has rows. Its COMMIT fails (2D000) and Drizzle rolls
+    everything back: nothing half-done."""
+    folder = fixed_folder(tmp_path, BACKFILL, db_url, pg_server_url)
+    with server.shadow_database(pg_server_url) as by_drizzle:
+        result = drizzle_on_rows(tmp_path, folder, by_drizzle, "0001_token")
+        assert result["ok"] is False and result["sqlstate"] == "2D000"  # invalid transaction termination
+        with server.connect(by_drizzle, autocommit=True) as conn:
+            nulls = conn.execute("SELECT count(*) FROM users WHERE token IS NULL").fetchone()[0]
+        assert nulls == 20000 and len(tracking_rows(by_drizzle)) == 2  # rolled back whole; migrakit's two rows
 
 
 def test_drizzle_v1_reads_a_fixed_v1_folder_after_migrakit_and_applies_nothing(tmp_path, db_url, pg_server_url):

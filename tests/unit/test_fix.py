@@ -1,8 +1,10 @@
-"""core/fix.safe_sequence: one test per rewrite, each checking the exact migrations it returns."""
+"""core/fix's safe_sequence: one test per rewrite, each checking the exact migrations it returns."""
 
 from __future__ import annotations
 
+from migrakit.core.classify import NO_TRANSACTION, classify
 from migrakit.core.fix import Facts, quote_ident, render_migration, safe_sequence, without_noop_pairs
+from migrakit.core.fix.backfill import backfill
 
 
 def rules(texts: list[str]) -> list[str]:
@@ -84,20 +86,52 @@ def test_refresh_becomes_concurrently_only_where_a_unique_index_allows() -> None
     assert result.migrations == [["REFRESH MATERIALIZED VIEW CONCURRENTLY mv", "REFRESH MATERIALIZED VIEW other"]]
 
 
-def test_volatile_default_is_set_after_the_column_and_rows_backfilled_in_their_own_migration() -> None:
+def test_volatile_default_is_set_after_the_column_and_rows_backfilled_in_batches_in_their_own_migration() -> None:
     result = safe_sequence(["ALTER TABLE t ADD COLUMN r float8 DEFAULT random()::float8 NULL;"])
     assert result.migrations == [
         ["ALTER TABLE t ADD COLUMN r float8 NULL;", "ALTER TABLE t ALTER COLUMN r SET DEFAULT random()::float8"],
-        ["UPDATE t SET r = DEFAULT WHERE r IS NULL"],
+        [backfill("t", "r")],
     ]
+    assert rules(["ALTER TABLE t ADD COLUMN r float8 DEFAULT random()"]) == ["volatile-default"]
+
+
+def test_the_backfill_commits_each_batch_so_it_runs_outside_a_transaction() -> None:
+    block = backfill('"S"."T"', "c", batch_rows=500)
+    assert block.startswith("DO $migrakit$") and block.endswith("$migrakit$")
+    assert "LIMIT 500" in block and "COMMIT;" in block
+    assert 'UPDATE "S"."T" SET c = DEFAULT WHERE ctid = ANY (migrakit_batch) AND c IS NULL' in block
+    assert classify(block).kind == NO_TRANSACTION  # db.migrate runs it alone, outside a transaction
+
+
+def test_the_backfills_variables_never_take_the_columns_name() -> None:
+    block = backfill("t", "migrakit_batch")
+    assert "migrakit_batch_ tid[]" in block and "SET migrakit_batch = DEFAULT" in block
+
+
+def test_a_not_null_volatile_default_gets_the_backfill_then_not_null_through_a_validated_check() -> None:
+    text = 'ALTER TABLE "users" ADD COLUMN "token" uuid DEFAULT gen_random_uuid() NOT NULL;'  # drizzle-kit's form
+    check = "users_token_not_null_check"
+    assert safe_sequence([text]).migrations == [
+        ['ALTER TABLE "users" ADD COLUMN "token" uuid;', "ALTER TABLE users ALTER COLUMN token SET DEFAULT gen_random_uuid()"],
+        [backfill("users", "token")],
+        [f"ALTER TABLE users ADD CONSTRAINT {check} CHECK (token IS NOT NULL) NOT VALID"],
+        [f"ALTER TABLE users VALIDATE CONSTRAINT {check}"],
+        ["ALTER TABLE users ALTER COLUMN token SET NOT NULL", f"ALTER TABLE users DROP CONSTRAINT {check}"],
+    ]  # fmt: skip
+
+
+def test_not_null_written_before_the_volatile_default_is_taken_out_too() -> None:
+    result = safe_sequence(["ALTER TABLE t ADD COLUMN u uuid NOT NULL DEFAULT gen_random_uuid()"])
+    assert result.migrations[0] == ["ALTER TABLE t ADD COLUMN u uuid", "ALTER TABLE t ALTER COLUMN u SET DEFAULT gen_random_uuid()"]
 
 
 def test_a_stable_default_like_now_is_left_alone() -> None:
     assert not safe_sequence(["ALTER TABLE users ADD COLUMN at timestamptz DEFAULT now()"]).changed
 
 
-def test_a_volatile_default_on_a_not_null_column_is_left_alone() -> None:
-    assert not safe_sequence(["ALTER TABLE t ADD COLUMN u uuid NOT NULL DEFAULT gen_random_uuid()"]).changed
+def test_a_volatile_default_with_a_key_or_a_named_not_null_is_left_alone() -> None:
+    assert not safe_sequence(["ALTER TABLE t ADD COLUMN u uuid UNIQUE DEFAULT gen_random_uuid()"]).changed
+    assert not safe_sequence(["ALTER TABLE t ADD COLUMN u uuid CONSTRAINT nn NOT NULL DEFAULT gen_random_uuid()"]).changed
 
 
 def test_statements_on_a_table_created_in_the_same_migration_need_no_fix() -> None:

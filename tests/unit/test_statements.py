@@ -237,6 +237,12 @@ def test_line_index_counts_characters_and_skips_a_bom():
         ("CREATE INDEX i ON t (c)", PLAIN),
         ("REFRESH MATERIALIZED VIEW CONCURRENTLY v", PLAIN),
         ("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END", PLAIN),
+        ("DO $$ BEGIN LOOP UPDATE t SET c = 1; COMMIT; EXIT; END LOOP; END $$", NO_TRANSACTION),  # commits itself
+        ("do $b$ begin rollback; end $b$ language plpgsql", NO_TRANSACTION),
+        ("DO $$ BEGIN RAISE NOTICE 'commit'; END $$", PLAIN),  # the word in a string, not PL/pgSQL's COMMIT
+        ("DO $$ BEGIN -- commit later\n PERFORM 1; END $$", PLAIN),
+        ("DO $$ BEGIN UPDATE t SET c = 1; END $$", PLAIN),
+        ("DO $$ commit $$ LANGUAGE plperl", PLAIN),  # another language: judged as before
     ],
 )
 def test_classify(text, kind):

@@ -2,9 +2,10 @@
 transaction block, what it does to which relation (read on pglast's tree of a slice of the original text), the
 lock each action takes by PostgreSQL's documented rules, and whether it may scan, rewrite or write rows. Pure.
 
-- `transaction_kind`: `PLAIN`, `NO_TRANSACTION` (CREATE INDEX CONCURRENTLY, VACUUM, ...: PostgreSQL refuses them
-  in a transaction block) or `TRANSACTION_CONTROL` (the file's own BEGIN/COMMIT). The statement splitter sets it
-  on every Statement; the executor, the lint probe and `refusal` read it.
+- `transaction_kind`: `PLAIN`, `NO_TRANSACTION` (CREATE INDEX CONCURRENTLY, VACUUM, a DO block whose PL/pgSQL
+  COMMITs or ROLLBACKs, ...: PostgreSQL refuses them in a transaction block) or `TRANSACTION_CONTROL` (the file's
+  own BEGIN/COMMIT). The statement splitter sets it on every Statement; the executor, the lint probe and
+  `refusal` read it.
 - `classify`: the actions (`Action`), each with the lock it takes and whether it may scan, rewrite or write rows.
   What the tree says a statement may do; the lint probe measures what it did.
 - `refusal`: why db.migrate refuses a migration as written (a statement that cannot run in a transaction mixed
@@ -48,6 +49,10 @@ _TRANSACTION_CONTROL = re.compile(
     r"(?!(?:\s+(?:WORK|TRANSACTION))?\s+TO\b)",  # ROLLBACK TO SAVEPOINT works inside the run's transaction
     re.IGNORECASE,
 )
+# A DO block that may end transactions itself (a batched backfill commits each batch): PL/pgSQL's COMMIT and
+# ROLLBACK run only when the block is not inside a transaction block ("invalid transaction termination", 2D000).
+_DO = re.compile(r"\ADO\b", re.IGNORECASE)
+_ENDS_TRANSACTION = re.compile(r"\b(?:COMMIT|ROLLBACK)\b", re.IGNORECASE)
 _LEADING_NOISE = re.compile(r"\A(?:[ \t\n\r\f\v]+|--[^\n\r]*|/\*(?:[^*]|\*(?!/))*\*/)*")
 _CONCURRENTLY = re.compile(r"\bCONCURRENTLY\b", re.IGNORECASE)
 
@@ -61,6 +66,8 @@ def transaction_kind(head: str, server_version: int = 160000) -> str:
     if _TRANSACTION_CONTROL.match(head):
         return _confirmed(head, TRANSACTION_CONTROL, server_version)
     if _NO_TRANSACTION.match(head) or _CONCURRENTLY.search(head, 0, 4096):
+        return _confirmed(head, NO_TRANSACTION, server_version)
+    if _DO.match(head) and _ENDS_TRANSACTION.search(head):
         return _confirmed(head, NO_TRANSACTION, server_version)
     if server_version < 120000 and _ADD_ENUM_VALUE.match(head):
         return NO_TRANSACTION
@@ -104,7 +111,29 @@ def _tree_kind(s: Any, server_version: int) -> str:
         return NO_TRANSACTION
     if isinstance(s, ast.AlterEnumStmt) and s.newVal and not s.oldVal and server_version < 120000:
         return NO_TRANSACTION
+    if isinstance(s, ast.DoStmt) and _do_ends_transactions(s):
+        return NO_TRANSACTION
     return PLAIN
+
+
+def _do_ends_transactions(s: Any) -> bool:
+    """Whether a DO block's PL/pgSQL holds a COMMIT or ROLLBACK statement (read by PL/pgSQL's own parser, so the
+    word in a string or a comment does not count). Another language, or a body PL/pgSQL cannot parse (the server
+    refuses it anyway), is judged as before: a statement that runs in a transaction."""
+    from pglast import parser
+
+    args = {str(d.defname).lower(): getattr(d.arg, "sval", None) for d in s.args or ()}
+    body, language = args.get("as"), (args.get("language") or "plpgsql").lower()
+    if language != "plpgsql" or not body or not _ENDS_TRANSACTION.search(body):
+        return False
+    tag = "$migrakit$"
+    while tag in body:
+        tag = tag[:-1] + "_$"
+    try:
+        tree = parser.parse_plpgsql_json(f"DO {tag}{body}{tag}")
+    except parser.ParseError:
+        return False
+    return '"PLpgSQL_stmt_commit"' in tree or '"PLpgSQL_stmt_rollback"' in tree
 
 
 def _parse(text: str) -> tuple[Any, ...] | None:
