@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 from migrakit.core import migration
-from migrakit.core.fix import render_migration, safe_sequence
-from migrakit.core.migration import Migration, drizzle_hash
 from migrakit.core.postgres.statements import is_destructive
 from migrakit.core.reports import Generated as Generated
 from migrakit.core.rollback import custom_down_text
@@ -24,8 +21,7 @@ from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
 from migrakit.sources.folders import down_path, load_folder
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import join_notes, write_migration
-from migrakit.workflows.steps import measure as steps
-from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps import safe_write, shadow_build
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
 # ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).
@@ -124,37 +120,26 @@ def _write_downs(settings: Settings, result: Generated) -> None:
 
 
 def write_safe_sequence(settings: Settings, name: str, statements: list[str], destructive: list[str]) -> Generated:
-    """Write `statements` as their lock-safe sequence (core/fix.py: one migration, or several where a step cannot
-    share a transaction), each linted on a shadow database before anything is written (workflows/steps.measure);
-    the findings are in the result."""
-    sequence = safe_sequence(statements)
-    names = [name] + [f"{name}_{k}" for k in range(2, len(sequence.migrations) + 1)]
-    bodies = [render_migration(texts) for texts in sequence.migrations]
+    """Write `statements` as their lock-safe sequence (workflows/steps/safe_write.py: one migration, or several
+    where a step cannot share a transaction), each linted on a shadow database before anything is written; the
+    findings are in the result."""
+    planned = safe_write.pieces(name, statements)
     src = load_sources(settings, require_migrations=False)
-    drafts = [
-        Migration(n, 0, f"{n} (not written yet)", b, drizzle_hash(b.encode()))
-        for n, b in zip(names, bodies, strict=True)
-    ]
-    # shadows on the server generate used for its own (the target's) unless a shadow server is configured
-    on = settings if settings.shadow_url else replace(settings, shadow_url=session.resolve_target(settings).url)
-    report = steps.measure(on, src, list(src.migrations), drafts, legacy_ran=False)
-    written = [write_migration(settings, n, b) for n, b in zip(names, bodies, strict=True)]
-    result = Generated(
+    drafts = safe_write.drafts(planned)
+    findings = safe_write.lint(settings, src, list(src.migrations), drafts, [d.path for d in drafts])
+    written = [write_migration(settings, n, b) for n, b in zip(planned.names, planned.bodies, strict=True)]
+    for d, w in zip(drafts, written, strict=True):
+        findings = [line.replace(f"{d.path}:", f"{w.files[0]}:") for line in findings]
+    return Generated(
         written[-1].tag,
         [f for w in written for f in w.files],
         statements=statements,
         destructive=destructive,
         note=join_notes(*(w.note for w in written)),
         tags=[w.tag for w in written if w.tag],
-        lint=[line.replace(f"{d.path}:", f"{w.files[0]}:") for d, w in zip(drafts, written, strict=True)
-              for line in steps.finding_lines(_only(report, d.tag))],
-        fixes=[c.summary for c in sequence.changes],
+        lint=findings,
+        fixes=planned.fixes,
     )
-    return result
-
-
-def _only(report: steps.LintReport, tag: str) -> steps.LintReport:
-    return replace(report, migrations=[m for m in report.migrations if m.tag == tag])
 
 
 def find_drizzle_config(root: Path) -> Path | None:

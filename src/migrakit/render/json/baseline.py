@@ -22,4 +22,7 @@ def baseline(r: BaselineReport) -> Data:
         "tracked": tracked,
         "legacy_files": list(r.legacy),
         "notes": list(r.notes),
+        "tags": list(r.tags),
+        "fixes": list(r.fixes),
+        "lint": list(r.lint),
     }

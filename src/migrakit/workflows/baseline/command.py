@@ -35,7 +35,7 @@ from typing import Any
 from migrakit.core import attribution
 from migrakit.core.migration import Migration
 from migrakit.core.plan.planner import Plan
-from migrakit.core.postgres.statements import BREAKPOINT, is_destructive
+from migrakit.core.postgres.statements import is_destructive
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
@@ -47,11 +47,12 @@ from migrakit.sources.folders import V1, Folder, display_path
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import write_migration
 from migrakit.workflows.baseline import proof
-from migrakit.workflows.steps import provenance, shadow_build
+from migrakit.workflows.steps import provenance, safe_write, shadow_build
 from migrakit.workflows.steps.status import read_status
 
 NAME = "baseline"
 _IS_BASELINE = re.compile(r"_baseline$")
+_IS_PIECE = re.compile(r"_baseline_\d+$")  # a later migration of a baseline's lock-safe sequence
 
 # outcomes
 class Outcome(StrEnum):
@@ -83,6 +84,9 @@ class BaselineReport:
     destructive: list[str] = field(default_factory=list)
     legacy: list[str] = field(default_factory=list)  # legacy files recorded (or to record) with the proof
     notes: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list)  # every migration of the baseline (its lock-safe sequence)
+    fixes: list[str] = field(default_factory=list)  # what core/fix changed to make them lock-safe
+    lint: list[str] = field(default_factory=list)  # db.lint's findings on them, measured before they were written
 
     @property
     def done(self) -> bool:
@@ -96,12 +100,6 @@ class BaselineReport:
 
 def is_baseline(m: Migration) -> bool:
     return bool(_IS_BASELINE.search(m.tag))
-
-
-def body(statements: list[str]) -> str:
-    """The baseline file: one statement per breakpoint, each ending with `;`."""
-    parts = [s.strip() if s.strip().endswith(";") else s.strip() + ";" for s in statements]
-    return f"\n{BREAKPOINT}\n".join(parts) + "\n"
 
 
 def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
@@ -230,22 +228,33 @@ def _write(
     *,
     yes: bool,
 ) -> BaselineReport:
-    text = body(statements)
+    """The baseline written as its lock-safe sequence (workflows/steps/safe_write.py, as db.generate writes): one
+    migration, or pieces `baseline_2`, ... where a step cannot share a transaction; all of them proven together
+    and tracked together here, linted on a shadow before anything is written."""
+    planned = safe_write.pieces(NAME, statements)
     report = BaselineReport(target.display, PLANNED, statements=statements, legacy=[m.path for m in legacy])
     report.destructive = [s for s in statements if is_destructive(s)]
+    report.fixes = planned.fixes
     with tempfile.TemporaryDirectory(prefix="migrakit-baseline-") as tmp:
         copy = Path(tmp) / "migrations"
         if folder.path.is_dir():
             shutil.copytree(folder.path, copy)
         copy_settings = settings.with_overrides(migrations_dir=str(copy))
-        written = write_migration(copy_settings, NAME, text)
-        report.tag = written.tag
-        proof.prove(settings, copy, target, ignore, f"baseline {written.tag}", written.tag)
-        relative = [Path(f).relative_to(copy) for f in written.files]
+        written = [write_migration(copy_settings, n, b) for n, b in zip(planned.names, planned.bodies, strict=True)]
+        report.tags = [w.tag for w in written if w.tag]
+        report.tag = report.tags[0]
+        proof.prove(settings, copy, target, ignore, f"baseline {report.tag}", tuple(report.tags))
+        relative = list(dict.fromkeys(Path(f).relative_to(copy) for w in written for f in w.files))
         report.files = [display_path(settings.migrations_dir / r, settings.root) for r in relative]
+        shown = [display_path(settings.migrations_dir / Path(w.files[0]).relative_to(copy), settings.root)
+                 for w in written]  # fmt: skip
+        fixed = load_sources(copy_settings)
+        base = [m for m in fixed.migrations if m.tag not in report.tags]
+        pieces = [m for m in fixed.migrations if m.tag in report.tags]
+        report.lint = safe_write.lint(settings, fixed, base, pieces, shown, legacy_ran=bool(fixed.legacy))
         if not yes:
             return report
-        proof.install(conn, settings, copy, relative, written.tag, legacy)
+        proof.install(conn, settings, copy, relative, report.tags, legacy)
     report.outcome = WRITTEN
     return report
 
@@ -262,20 +271,28 @@ def _adopt(
     *,
     yes: bool,
 ) -> BaselineReport:
-    """The folder already has a baseline this database has not tracked: prove "everything up to it" equals
-    this database, then (with `yes`) insert its row."""
+    """The folder already has a baseline this database has not tracked: prove "everything up to it" (its pieces
+    `_baseline_2`, ... included) equals this database, then (with `yes`) insert their rows."""
+    pieces = [baseline_m]
+    for m in plan.pending[1:]:
+        if not _IS_PIECE.search(m.tag):
+            break
+        pieces.append(m)
+    tags = [m.tag for m in pieces]
     report = BaselineReport(
-        target.display, ADOPT_PLANNED, tag=baseline_m.tag, files=[baseline_m.path], legacy=[m.path for m in legacy]
-    )
+        target.display, ADOPT_PLANNED, tag=baseline_m.tag, files=[m.path for m in pieces],
+        legacy=[m.path for m in legacy], tags=tags,
+    )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="migrakit-baseline-") as tmp:
         copy = Path(tmp) / "migrations"
-        proof.prefix_copy(folder, baseline_m.tag, copy)
+        proof.prefix_copy(folder, tags[-1], copy)
         before = settings.with_overrides(
             consolidated_dir=str(proof.consolidations_before(settings, plan, baseline_m, Path(tmp)))
         )
-        proof.prove(before, copy, target, ignore, f"baseline {baseline_m.tag} on this database", baseline_m.tag)
-    report.notes.append(f"{baseline_m.tag} and every migration before it give exactly this database's schema")
+        proof.prove(before, copy, target, ignore, f"baseline {baseline_m.tag} on this database", tuple(tags))
+    report.notes.append(f"{', '.join(tags)} and every migration before {'them' if len(tags) > 1 else 'it'} give "
+                        "exactly this database's schema")  # fmt: skip
     if yes:
-        proof.track(conn, settings, [*legacy, baseline_m], v1=folder.layout == V1)
+        proof.track(conn, settings, [*legacy, *pieces], v1=folder.layout == V1)
         report.outcome = ADOPTED
     return report

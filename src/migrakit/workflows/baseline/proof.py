@@ -35,20 +35,21 @@ def prove(
     target: session.Target,
     ignore: tuple[str, ...],
     what: str,
-    tag: str | None,
+    tags: tuple[str, ...],
 ) -> None:
-    """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target."""
+    """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target. A
+    failure in one of `tags` (the baseline's migrations) is the baseline's refusal."""
     with shadow.shadow(settings) as url:
         try:
             files = load_sources(settings.with_overrides(migrations_dir=str(migrations_dir)), require_migrations=False)
             shadow_build.build(settings, url, files)
         except MigrationFailed as err:
-            if err.migration != tag:
+            if err.migration not in tags:
                 raise
             raise DriftError(
                 f"{what} refused: its SQL fails on a shadow database, so it cannot reproduce this database's schema",
                 file=None,
-                migration=tag,
+                migration=err.migration,
                 statement_no=err.statement_no,
                 cause=err.cause,
                 state="nothing was written and nothing was tracked",
@@ -56,7 +57,7 @@ def prove(
                 "migration for that object by hand (`inv db.generate --custom NAME`), apply it, then baseline the rest",
                 details=[
                     *err.details,
-                    *(f"statement {err.statement_no}: {line}" for line in _statement(migrations_dir, tag, err)),
+                    *(f"statement {err.statement_no}: {line}" for line in _statement(migrations_dir, err)),
                 ],
             ) from err
         diff = schema.compare(url, target.url, ignore_tables=ignore)
@@ -72,19 +73,20 @@ def prove(
         )
 
 
-def _statement(migrations_dir: Path, tag: str | None, err: MigrationFailed) -> list[str]:
+def _statement(migrations_dir: Path, err: MigrationFailed) -> list[str]:
     """The failing statement's text, for the refusal message."""
     folder = load_folder(migrations_dir)
-    m = next((m for m in folder.migrations if m.tag == tag), None)
+    m = next((m for m in folder.migrations if m.tag == err.migration), None)
     if m is None or not err.statement_no or err.statement_no > len(m.statements):
         return []
     return m.statements[err.statement_no - 1].text.strip().splitlines()[:8]
 
 
 def install(
-    conn: Any, settings: Settings, copy: Path, relative: list[Path], tag: str | None, legacy: list[Migration]
+    conn: Any, settings: Settings, copy: Path, relative: list[Path], tags: list[str], legacy: list[Migration]
 ) -> None:
-    """Copy the proven files into the real folder, then insert the tracking row; undo the files if that fails."""
+    """Copy the proven files into the real folder, then insert the tracking rows of `tags` (the baseline's
+    migrations) and of `legacy`, in one transaction; undo the files if that fails."""
     real = settings.migrations_dir
     journal = real / JOURNAL_PATH
     journal_before = journal.read_bytes() if journal.is_file() else None
@@ -100,12 +102,11 @@ def install(
             if not dest.exists():
                 created.append(dest)
             if dest == journal and journal_before is not None:
-                _merge_journal(journal, copy / rel, tag)
+                _merge_journal(journal, copy / rel, tags)
             else:
                 shutil.copyfile(copy / rel, dest)
         folder = load_folder(real, settings.root, max_bytes=settings.max_file_bytes)
-        migration = next(m for m in folder.migrations if m.tag == tag)
-        track(conn, settings, [*legacy, migration], v1=folder.layout == V1)
+        track(conn, settings, [*legacy, *(m for m in folder.migrations if m.tag in tags)], v1=folder.layout == V1)
     except BaseException:
         for path in created:
             path.unlink(missing_ok=True)
@@ -117,11 +118,12 @@ def install(
         raise
 
 
-def _merge_journal(journal: Path, proven: Path, tag: str | None) -> None:
-    """Append the proven journal's new entry to the real journal (as it is now, byte-exact otherwise)."""
+def _merge_journal(journal: Path, proven: Path, tags: list[str]) -> None:
+    """Append the proven journal's new entries to the real journal (as it is now, byte-exact otherwise)."""
     current = parse_journal(journal.read_text(encoding="utf-8"), str(journal))
-    entry = next(e for e in parse_journal(proven.read_text(encoding="utf-8")).entries if e.tag == tag)
-    journal.write_text(render_journal(current.with_entry(entry.tag, entry.when, entry.breakpoints)), encoding="utf-8")
+    for entry in (e for e in parse_journal(proven.read_text(encoding="utf-8")).entries if e.tag in tags):
+        current = current.with_entry(entry.tag, entry.when, entry.breakpoints)
+    journal.write_text(render_journal(current), encoding="utf-8")
 
 
 def track(conn: Any, settings: Settings, migrations: list[Migration], *, v1: bool) -> None:
