@@ -88,7 +88,8 @@ def test_custom_migration_round_trip(tmp_path, db_url):
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
 
 
-# Issue 23.4: five everyday changes to tables with rows, each generated as lock-safe migrations.
+# Issue 23.4: five everyday changes to tables with rows, each generated as lock-safe migrations, and a volatile
+# default (23.3: the column, its default, a batched backfill of its own, NOT NULL through a check).
 EVERYDAY_BASE = """CREATE TABLE users (id serial PRIMARY KEY, email text);
 CREATE TABLE orders (id serial PRIMARY KEY, user_id int REFERENCES users (id), total int, buyer_id int);
 """
@@ -102,6 +103,7 @@ EVERYDAY_CHANGES = {
     "not_null": "ALTER TABLE users ALTER COLUMN email SET NOT NULL;",
     "unique": "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
     "foreign_key": "ALTER TABLE orders ADD CONSTRAINT orders_buyer_fk FOREIGN KEY (buyer_id) REFERENCES users (id);",
+    "volatile_default": "ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();",
 }
 
 
