@@ -97,3 +97,23 @@ def test_a_baseline_never_drops_and_re_adds_a_foreign_key_it_does_not_touch(tmp_
     report = baseline.baseline(settings, yes=True)
     assert report.statements == ['alter table "public"."users" add column "nick" text;']
     assert report.tags == ["0001_baseline"] and report.fixes == []
+
+
+def test_a_drizzle_v1_baseline_sequence_is_a_folder_per_piece_all_tracked(tmp_path, db_url, pg_server_url):
+    from tests.fixtures.folders import add_v1_migration
+
+    folder = tmp_path / "migrations"
+    add_v1_migration(folder, "20250101000000_users", BASE[0][1], "s0", "00000000-0000-0000-0000-000000000000")
+    settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir="migrations", shadow_url=pg_server_url)
+    migrate(settings)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO users SELECT g, 'u' || g, g FROM generate_series(1, 20000) g; ANALYZE users")
+        conn.execute(BY_HAND)
+    report = baseline.baseline(settings, yes=True)
+    assert [t.split("_", 1)[1] for t in report.tags] == ["baseline", "baseline_2", "baseline_3"]
+    assert sorted(p.name for p in folder.iterdir()) == ["20250101000000_users", *report.tags]
+    assert (folder / report.tags[0] / "migration.sql").read_text().startswith("CREATE INDEX CONCURRENTLY")
+    assert status(settings).plan.pending == () and not drift.check(settings).drifted
+    with server.shadow_database(pg_server_url) as fresh:
+        assert migrate(settings.with_overrides(database_url=fresh)).applied == ["20250101000000_users", *report.tags]
+        assert schema.compare(fresh, db_url).equal
