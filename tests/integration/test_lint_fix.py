@@ -244,8 +244,9 @@ def test_a_stopped_backfill_keeps_its_committed_batches_and_the_next_run_finishe
     migrate(impatient, to="0001_token")
     with server.connect(db_url) as holder:  # an application transaction holds the last row
         holder.execute("SELECT 1 FROM users WHERE id = 30000 FOR UPDATE")
-        with pytest.raises(LockTimeout):
+        with pytest.raises(LockTimeout) as info:
             migrate(impatient)
+        assert "kept the batches it committed before it stopped" in info.value.state
         holder.execute("ROLLBACK")
     with server.connect(db_url, autocommit=True) as conn:
         done = conn.execute("SELECT count(token) FROM users").fetchone()[0]

@@ -116,6 +116,13 @@ def _tree_kind(s: Any, server_version: int) -> str:
     return PLAIN
 
 
+def commits_as_it_goes(text: str) -> bool:
+    """A DO block that ends transactions itself (the fixer's batched backfill): what it committed before an error
+    stays, so a failure's state must say so."""
+    found = classify(text)
+    return found.kind == NO_TRANSACTION and found.has("do")
+
+
 def _do_ends_transactions(s: Any) -> bool:
     """Whether a DO block's PL/pgSQL holds a COMMIT or ROLLBACK statement (read by PL/pgSQL's own parser, so the
     word in a string or a comment does not count). Another language, or a body PL/pgSQL cannot parse (the server

@@ -17,6 +17,7 @@ import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
 
+from migrakit.core.classify import commits_as_it_goes
 from migrakit.core.events import Done, DroppedInvalidIndex, IndexAlreadyBuilt, Resumed, Started, StatementDone
 from migrakit.core.migration import Migration
 from migrakit.core.postgres.statements import NO_TRANSACTION, PLAIN
@@ -154,6 +155,13 @@ class Outside(Run):
 
     def _outside_state(self, m: Migration) -> str:
         done, total = self._completed(m), len(m.statements)
+        if done < total and commits_as_it_goes(m.statements[done].text):
+            before = f"statements 1-{done} of {total} took effect, and " if done else ""
+            return (
+                f"{m.tag} runs without a wrapping transaction: {before}statement {done + 1}, a DO block that commits "
+                "as it goes (a batched backfill), kept the batches it committed before it stopped; tracking table "
+                "unchanged; the next `inv db.migrate` runs that statement again, which goes on from there"
+            )
         if not done:
             return f"nothing from {m.tag} was applied; tracking table unchanged"
         return (
