@@ -54,13 +54,16 @@ def volatile_default(text: str, rel: str, table: str, col: Any) -> Steps | None:
     if others or any(c.conname for c in not_null) or len(not_null) > 1:
         return None  # a key, a check, a reference: the column cannot be added empty first
     toks = tokens(text)
+    at = {t.start: i for i, t in enumerate(toks)}
+    nn = at.get(not_null[0].location) if not_null else None
+    if default.location not in at or (not_null and (nn is None or toks[nn].name != "NOT")):
+        return None  # the tree's locations do not point at the words: leave the statement as written
     after_default = [t for t in toks if t.start > default.location]
     expr_start = after_default[0].start  # the expression's own location is its operator's (`::`)
     expr_end = expression_end(text, expr_start)
     spans = [(default.location, expr_end)]
-    if not_null:
-        at = next(i for i, t in enumerate(toks) if t.start == not_null[0].location)
-        spans.append((toks[at].start, toks[at + 1].end + 1))  # NOT NULL
+    if nn is not None:
+        spans.append((toks[nn].start, toks[nn + 1].end + 1))  # NOT NULL
     name, expression = quote_ident(col.colname), text[expr_start:expr_end]
     steps = Steps(
         "volatile-default",
