@@ -111,21 +111,43 @@ def test_the_backfill_first_in_drizzles_transaction_on_rows_fails_whole(tmp_path
         assert nulls == 20000 and len(tracking_rows(by_drizzle)) == 2  # rolled back whole; migrakit's two rows
 
 
-def test_drizzle_v1_reads_a_fixed_v1_folder_after_migrakit_and_applies_nothing(tmp_path, db_url, pg_server_url):
+def fixed_v1_folder(tmp_path: Path, name: str, body: str, url: str, shadow: str):
+    """A Drizzle 1.0 folder (users on main, `name` new on the branch) whose feature db.lint --fix rewrote, with users
+    applied on `url`: (folder, settings)."""
     repo = new_project_repo(tmp_path)
     folder = tmp_path / "migrations"
     add_v1_migration(folder, "20250101000000_users", BASE[0][1], "s0", "none")
     commit_all(repo, "base")
     repo.git.checkout("-b", "feature")
-    add_v1_migration(folder, "20250102000000_checks", TRANSACTIONAL[0][1], "s1", "s0")
+    add_v1_migration(folder, name, body, "s1", "s0")
     commit_all(repo, "feature")
-    settings = load_settings(tmp_path, env={}, database_url=db_url, migrations_dir="migrations", shadow_url=pg_server_url)
+    settings = load_settings(tmp_path, env={}, database_url=url, migrations_dir="migrations", shadow_url=shadow)
     migrate(settings, to="20250101000000_users")
     assert lint_workflow.fix(settings, yes=True).written
+    return folder, settings
+
+
+def test_drizzle_v1_reads_a_fixed_v1_folder_after_migrakit_and_applies_nothing(tmp_path, db_url, pg_server_url):
+    folder, settings = fixed_v1_folder(tmp_path, "20250102000000_checks", TRANSACTIONAL[0][1], db_url, pg_server_url)
     assert len(migrate(settings).applied) == 3  # the CHECK NOT VALID, its VALIDATE, SET NOT NULL through a check
     before = tracking_rows(db_url)
     assert drizzle_migrate(folder, db_url, major=1) == {"ok": True}
     assert tracking_rows(db_url) == before
+
+
+def test_drizzle_v1_applies_a_fixed_v1_backfill_on_rows_in_its_one_transaction(tmp_path, db_url, pg_server_url):
+    folder, settings = fixed_v1_folder(tmp_path, "20250102000000_token", BACKFILL[0][1], db_url, pg_server_url)
+    with server.shadow_database(pg_server_url) as by_drizzle:
+        on_drizzle = settings.with_overrides(database_url=by_drizzle)
+        migrate(on_drizzle, to="20250101000000_users")
+        with server.connect(by_drizzle, autocommit=True) as conn:
+            conn.execute(b"INSERT INTO users SELECT g, 'u' || g, g FROM generate_series(1, 20000) g")
+        assert drizzle_migrate(folder, by_drizzle, major=1) == {"ok": True}
+        with server.connect(by_drizzle, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM users WHERE token IS NULL").fetchone()[0] == 0
+        assert len(tracking_rows(by_drizzle)) == 6  # users, then the column, backfill, check, validate, not null
+        migrate(settings)
+        assert schema.diff_statements(db_url, by_drizzle) == []
 
 
 TS_USERS = """
