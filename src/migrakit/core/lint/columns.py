@@ -20,7 +20,8 @@ VOLATILE_DEFAULT = Rule(
     ERROR,
     "column added with a volatile default (or serial, identity, stored generated)",
     "add the column without a default (or with a constant one), set the default with ALTER COLUMN ... SET "
-    "DEFAULT, and backfill existing rows in batches",
+    "DEFAULT, and backfill existing rows in batches, each committed (`db.lint --fix` writes this sequence for a "
+    "volatile default)",
     "every row gets its own value, so the table is rewritten under AccessExclusiveLock",
 )
 COLUMN_TYPE_CHANGE = Rule(
