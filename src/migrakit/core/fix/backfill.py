@@ -24,7 +24,8 @@ Each batch takes the next rows still NULL by their physical position (`ctid`, a 
 14+, so a batch reads only its pages), sets them to the column's default (`SET c = DEFAULT`: the expression
 runs per row, as the rewrite would have), and moves on from the highest position it took; a last pass from the
 start picks up the rows an update moved behind it, and the loop ends when a pass from the start finds no NULL.
-A row the application writes NULL into explicitly while the backfill runs gets the default too.
+A row the application writes NULL into explicitly while the backfill runs gets the default too, and the table's
+row triggers fire for each row (the rewrite fired none).
 """
 
 from __future__ import annotations
