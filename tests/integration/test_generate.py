@@ -88,6 +88,24 @@ def test_custom_migration_round_trip(tmp_path, db_url):
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (2,)
 
 
+def test_an_enum_value_added_in_the_schema_file_is_generated_as_add_value_and_its_down_recreates_the_type(
+    tmp_path, db_url
+):
+    settings = project(tmp_path, db_url, SCHEMA_V1.replace("('ok', 'great')", "('ok', 'meh', 'great')"),
+                       [("0000_v1", SCHEMA_V1)])  # fmt: skip
+    migrate(settings)
+    result = generate.from_schema_file(settings, "meh")
+    up = (settings.migrations_dir / f"{result.tag}.sql").read_text()
+    assert up.strip() == """alter type "public"."mood" add value 'meh' after 'ok';"""  # no table touched
+    down = (settings.migrations_dir / f"{result.tag}.down.sql").read_text()
+    assert 'rename to "mood__old_version_to_be_dropped"' in down and "cannot restore: the enum value 'meh'" in down
+    assert migrate(settings).applied == [result.tag]
+    with server.shadow_database(db_url) as expected:
+        with server.connect(expected, autocommit=True) as conn:
+            conn.execute(SCHEMA_V1.replace("('ok', 'great')", "('ok', 'meh', 'great')").encode())
+        assert schema.diff_statements(db_url, expected) == []
+
+
 # Issue 23.4: five everyday changes to tables with rows, each generated as lock-safe migrations, and a volatile
 # default (23.3: the column, its default, a batched backfill of its own, NOT NULL through a check).
 EVERYDAY_BASE = """CREATE TABLE users (id serial PRIMARY KEY, email text);

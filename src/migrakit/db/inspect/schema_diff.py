@@ -1,19 +1,18 @@
 """Schema inspection and diff between two live databases, with the `results` library (migra's successor).
 
-The tracking schemas (Drizzle's and migrakit's own) are bookkeeping, not schema: they are left out, and
-so is any table named in `ignore_tables` (a legacy runner's tracking table). `results` is imported on
-first use: it is large and only check / baseline / generate / consolidate need it.
+The tracking schemas (Drizzle's and migrakit's own) are bookkeeping, not schema: they are left out, and so is any
+table named in `ignore_tables` (a legacy runner's tracking table). `results` is imported on first use (it is large).
 
 Two views of one comparison:
-- `diff_statements(a, b)`: the ordered SQL (results' dependency-aware order) that turns a into b.
-- `compare(expected, actual)`: each differing object, what the migrations produce (`expected`), what the
-  database has (`actual`), and the SQL that makes the database match; plus the ordered script.
+- `diff_statements(a, b)`: the ordered SQL (results' dependency-aware order; a changed enum's statements are
+  db/inspect/enum_diff.py's) that turns a into b.
+- `compare(expected, actual)`: each differing object, what the migrations produce (`expected`), what the database
+  has (`actual`), and the SQL that makes the database match; plus the ordered script.
 
-Every inspection (`inspect`) reads the catalog in one REPEATABLE READ, READ ONLY transaction, so all of
-results' queries see one snapshot. A concurrent DDL can still make a catalog function fail ("cache lookup
-failed", "could not open relation"); an inspection that fails is retried (INSPECT_ATTEMPTS, a short pause
-between) and then reported as InspectionFailed with the state and the fix, never as a traceback (results
-raises KeyError when the catalog changes between two of its queries).
+Every inspection (`inspect`) reads the catalog in one REPEATABLE READ, READ ONLY transaction, so all of results'
+queries see one snapshot. A concurrent DDL can still make a catalog function fail ("cache lookup failed", "could not
+open relation", or results' KeyError); an inspection that fails is retried (INSPECT_ATTEMPTS, a short pause between)
+and then reported as InspectionFailed with the state and the fix, never as a traceback.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import psycopg
 from migrakit.core.differences import CHANGED, EXTRA, MISSING, Difference, SchemaDiff
 from migrakit.core.fix import safe_sequence, without_noop_pairs
 from migrakit.db.connect import server
+from migrakit.db.inspect import enum_diff
 from migrakit.errors import InspectionFailed, MigrakitError
 
 BOOKKEEPING_SCHEMAS = ("drizzle", "migrakit")
@@ -137,20 +137,20 @@ def inspect(
     ) from None
 
 
-def _ordered_statements(diff: Any) -> list[str]:
+def _ordered_statements(a: Any, b: Any) -> list[str]:
+    diff = _results()[0](a, b)
     diff.set_safety(False)
     diff.add_all_changes_ordered()
     # results' ordered diff can emit the same statement twice (seen with enums): keep the first
-    return list(dict.fromkeys(s.strip() for s in diff.statements if s.strip()))
+    return list(dict.fromkeys(enum_diff.rewrite([s.strip() for s in diff.statements if s.strip()], a, b)))
 
 
 def diff_statements(
     from_url: str, to_url: str, exclude: Iterable[str] = BOOKKEEPING_SCHEMAS, ignore_tables: Iterable[str] = ()
 ) -> list[str]:
     """The SQL statements that would turn the schema at `from_url` into the schema at `to_url` ([] when equal)."""
-    SchemaMigration, _, _ = _results()
     a, b = inspect(from_url, exclude, ignore_tables), inspect(to_url, exclude, ignore_tables)
-    statements = _guarded(lambda: _ordered_statements(SchemaMigration(a, b)))
+    statements = _guarded(lambda: _ordered_statements(a, b))
     return without_noop_pairs(statements, _unchanged(a, b))
 
 
@@ -182,10 +182,10 @@ def compare(
     ignore_tables: Iterable[str] = (),
 ) -> SchemaDiff:
     """Compare the schema the migrations produce (`expected_url`, a shadow database) with a live one."""
-    SchemaMigration, differences, _ = _results()
+    _, differences, _ = _results()
     expected, actual = inspect(expected_url, exclude, ignore_tables), inspect(actual_url, exclude, ignore_tables)
     found = _guarded(lambda: list(_differences(expected, actual, differences)))
-    statements = _guarded(lambda: _ordered_statements(SchemaMigration(actual, expected)))
+    statements = _guarded(lambda: _ordered_statements(actual, expected))
     statements = without_noop_pairs(statements, _unchanged(actual, expected))
     # db.check's suggested fix, in the lock-safe order db.generate writes (each statement run on its own)
     return SchemaDiff(tuple(found), tuple(s for m in safe_sequence(statements).migrations for s in m))

@@ -1,0 +1,123 @@
+"""The statements of an enum type whose values differ between two schemas, in place of results' own.
+
+results' ordered diff handles a changed enum twice, and the two halves do not fit: its enums step drops and recreates
+the type (`drop type` fails while a column uses it), and its tables step renames the type, creates it again, recasts
+the columns (their names unquoted: a camelCase column is not found) and drops the renamed one. Here each changed enum
+gets one sequence, where results put its first statement:
+
+- values only added (the old ones kept, in their order): `ALTER TYPE ... ADD VALUE ... BEFORE/AFTER`, as drizzle-kit
+  writes it; no table is touched;
+- a value removed, or the order changed: PostgreSQL has no `ALTER TYPE ... DROP VALUE`. The type is renamed, created
+  anew with the target's values, each column of it recast through text (its default dropped before and set after,
+  where results recast its columns: after the views on them are dropped), and the renamed type is dropped after
+  every other statement. A row still holding a removed value fails the recast (`invalid input value for enum`),
+  so the transaction changes nothing: no value is ever mapped to another or to NULL.
+Enums created or dropped whole are left to results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+OLD_SUFFIX = "__old_version_to_be_dropped"  # results' own name for the renamed type
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def rewrite(statements: Sequence[str], a: Any, b: Any) -> list[str]:
+    """`statements` (results' diff from inspection `a` to `b`, stripped) with each changed enum's statements replaced
+    by this module's sequence (see the module's docstring)."""
+    at: dict[str, list[str]] = {}  # a statement of results' -> what goes where it stood (itself dropped)
+    dropped: set[str] = set()
+    last: list[str] = []
+    for key, new in b.enums.items():
+        old = a.enums.get(key)
+        if old is None or old.elements == new.elements:
+            continue
+        name = new.quoted_full_name
+        renamed = _ident(new.name + OLD_SUFFIX)
+        columns = list(_columns(a, b, name))
+        results_own = [old.drop_statement, new.create_statement, old.alter_rename_statement(new.name + OLD_SUFFIX),
+                       old.drop_statement_with_rename(new.name + OLD_SUFFIX)]  # fmt: skip
+        for table, was, col in columns:
+            results_own += [col.change_enum_statement(table), was.drop_default_statement(table),
+                            was.add_default_statement(table)]  # fmt: skip
+        results_own = [s.strip() for s in results_own]
+        dropped.update(results_own)
+        anchor = next((s for s in statements if s in results_own[:3]), None)
+        if _only_added(old.elements, new.elements):
+            first, recast = _add_values(name, old.elements, new.elements), []
+        else:
+            first = [f"alter type {name} rename to {renamed};",
+                     f"create type {name} as enum ({', '.join(literal(e) for e in new.elements)});"]  # fmt: skip
+            recast = _recast(name, columns)
+            last.append(f"drop type {_ident(new.schema)}.{renamed};")
+        if anchor is None:  # results said nothing of it (cannot happen for a changed enum): first of all
+            at.setdefault("", []).extend(first + recast)
+            continue
+        at.setdefault(anchor, []).extend(first)
+        rename = results_own[2]
+        at.setdefault(rename if rename in statements else anchor, []).extend(recast)
+    if not at:
+        return list(statements)
+    out = list(at.pop("", []))
+    for s in statements:
+        out.extend(at.pop(s, []))
+        if s not in dropped:
+            out.append(s)
+    return out + last
+
+
+def _only_added(old: Sequence[str], new: Sequence[str]) -> bool:
+    return [e for e in new if e in old] == list(old)
+
+
+def _add_values(name: str, old: Sequence[str], new: Sequence[str]) -> list[str]:
+    """`ALTER TYPE ... ADD VALUE` for each value of `new` that `old` lacks, placed as in `new`."""
+    out: list[str] = []
+    previous: str | None = None
+    for value in new:
+        if value not in old:
+            where = f"after {literal(previous)}" if previous is not None else f"before {literal(old[0])}"
+            out.append(f"alter type {name} add value {literal(value)} {where};")
+        previous = value
+    return out
+
+
+def _columns(a: Any, b: Any, name: str) -> list[tuple[str, Any, Any]]:
+    """(table, column in `a`, column in `b`) for each column both sides have, of the enum `name` on both sides."""
+    found = []
+    for key, table in b.tables.items():
+        before = a.tables.get(key)
+        if before is None:
+            continue
+        for col_name, col in table.columns.items():
+            was = before.columns.get(col_name)
+            # an inherited column (a partition's, a child table's) follows its parent's ALTER
+            if was is not None and not col.is_inherited and _of(col, name) and _of(was, name):
+                found.append((key, was, col))
+    return found
+
+
+def _of(col: Any, name: str) -> bool:
+    return bool(col.is_enum) and col.enum is not None and col.enum.quoted_full_name == name
+
+
+def _recast(name: str, columns: Sequence[tuple[str, Any, Any]]) -> list[str]:
+    """Each column recast to the new type through text, its default dropped first and the target's set after."""
+    out: list[str] = []
+    for table, was, col in columns:
+        alter = f"alter table {table} alter column {col.quoted_name}"
+        if was.default and not was.is_generated:
+            out.append(f"{alter} drop default;")
+        out.append(f"{alter} type {name} using {col.quoted_name}::text::{name};")
+        if col.default and not col.is_generated:
+            out.append(f"{alter} set default {col.default};")
+    return out
