@@ -513,10 +513,6 @@ def test_rollback_targets_a_failing_target_stops_at_its_down_while_the_others_fi
     for refused in (["--steps", "1", "--yes"], ["--to", "0000_accounts"], ["--to", "0000", "--yes", "--dry-run"]):
         result = rollback(*refused)
         assert result.returncode == 2 and "needs --to TAG and --yes" in result.stderr, refused
-    write_targets(tmp_path / "schemas.toml", targets, schema=True)  # downs would run without the tenant's schema
-    result = run_in_process(["db.rollback", "-m", str(folder), "--targets", "schemas.toml", "--to", "0000", "--yes"],
-                            cwd=tmp_path)  # fmt: skip
-    assert result.returncode == 2 and "rolls back whole databases" in result.stderr
     assert all(tracked(url) == 3 for _, url in tenants[:6])
 
     result = rollback("--to", "0000_accounts", "--yes", "--concurrency", "3")
@@ -537,3 +533,64 @@ def test_rollback_targets_a_failing_target_stops_at_its_down_while_the_others_fi
     assert by_name[broken_name]["rolled_back"] == ["0002_orders_total", "0001_orders"]
     assert [t["name"] for t in doc["targets"] if t["status"] != "up-to-date"] == [broken_name]
     assert all(tracked(url) == 1 for _, url in tenants[:6])
+
+
+def test_rollback_schema_targets_undo_each_tenants_own_objects_in_its_schema(tmp_path, db_url):
+    """db.rollback --targets with schema targets, as db.migrate --targets runs them: each down runs with the tenant's
+    schema as its search_path (SET LOCAL in its transaction; for the session while a down runs outside one, reset
+    after), so unqualified downs undo that tenant's own index, column and table and delete its own tracking rows;
+    the rows at risk are read from the tenant's own table (a row there: refused, exit 5, until --allow-data-loss)."""
+    folder = make_drizzle_folder(tmp_path, [*MIGRATIONS, ("0003_concurrently", "CREATE INDEX CONCURRENTLY accounts_id ON accounts (id);")])
+    for tag, text in {**DOWNS, "0003_concurrently": "DROP INDEX CONCURRENTLY IF EXISTS accounts_id;"}.items():
+        (folder / f"{tag}.down.sql").write_text(text)
+    names = ["acme", "globex"]
+    write_targets(tmp_path / "fleet.toml", [(n, db_url) for n in names], schema=True)
+    assert fleet(tmp_path, "--targets", "fleet.toml").returncode == 0
+    with psycopg.connect(db_url, autocommit=True) as conn:  # acme's orders has a row; globex's none
+        conn.execute("INSERT INTO acme.accounts VALUES (1); INSERT INTO acme.orders VALUES (1, 1, 9.5); ANALYZE acme.orders")
+
+    def rollback(to: str, *more: str):
+        argv = ["db.rollback", "-m", str(folder), "--targets", "fleet.toml", "--to", to, "--yes", *more]
+        return run_in_process(argv, cwd=tmp_path)
+
+    def objects():
+        with psycopg.connect(db_url) as conn:
+            indexes = conn.execute("SELECT schemaname, indexname FROM pg_indexes WHERE schemaname IN ('acme', 'globex') "
+                                   "AND indexname IN ('accounts_id', 'orders_account') ORDER BY 1, 2").fetchall()  # fmt: skip
+            columns = conn.execute("SELECT table_schema, table_name, column_name FROM information_schema.columns "
+                                   "WHERE table_schema IN ('acme', 'globex') AND table_name IN ('accounts', 'orders') "
+                                   "ORDER BY 1, 2, 3").fetchall()  # fmt: skip
+            outside = conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname IN ('public', 'drizzle')").fetchone()[0]
+            search_path = conn.execute("SHOW search_path").fetchone()[0]
+        assert outside == 0 and search_path == '"$user", public'  # nothing outside the tenants; no lasting setting
+        return indexes, columns
+
+    def tags(schema: str) -> list[str]:
+        with psycopg.connect(db_url) as conn:
+            return [r[0] for r in conn.execute(f'SELECT hash FROM "{schema}".__drizzle_migrations ORDER BY id')]
+
+    applied = {n: tags(n) for n in names}
+    assert all(len(h) == 4 for h in applied.values())
+    one = rollback("0002_orders_total")  # one step on both: 0003's down runs outside a transaction, in each schema
+    assert one.returncode == 0, one.stdout + one.stderr
+    indexes, _ = objects()
+    assert indexes == [("acme", "orders_account"), ("globex", "orders_account")]
+    assert {n: tags(n) for n in names} == {n: h[:3] for n, h in applied.items()}
+
+    refused = rollback("0001_orders", "--json")  # 0002's down drops orders.total: acme's holds a row
+    assert refused.returncode == 5, refused.stdout + refused.stderr
+    by_name = {t["name"]: t for t in json.loads(refused.stdout)["targets"]}
+    assert by_name["acme"]["status"] == "failed" and by_name["globex"]["status"] == "rolled-back"
+    assert "acme.orders" in json.dumps(by_name["acme"]["error"]), by_name["acme"]["error"]
+    indexes, columns = objects()
+    assert indexes == [("acme", "orders_account")]
+    assert ("acme", "orders", "total") in columns and ("globex", "orders", "total") not in columns
+    assert tags("acme") == applied["acme"][:3] and tags("globex") == applied["globex"][:2]
+
+    allowed = rollback("0000_accounts", "--allow-data-loss")
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    indexes, columns = objects()
+    assert indexes == [] and columns == [("acme", "accounts", "id"), ("globex", "accounts", "id")]
+    assert {n: tags(n) for n in names} == {n: h[:1] for n, h in applied.items()}
+    with psycopg.connect(db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM acme.accounts").fetchone() == (1,)  # 0000 stays: its rows with it

@@ -25,7 +25,8 @@ from migrakit.errors import ConfigError, ConfirmationRequired
 @dataclass(frozen=True)
 class Loss:
     """A down statement that destroys data: `what` (DROP TABLE, DROP COLUMN "c", TRUNCATE, DELETE) on the table
-    `relation` of `schema` (None when the statement does not qualify it: the search path decides)."""
+    `relation` of `schema` (when the statement names none: the target's own, a fleet's schema target's, else
+    public)."""
 
     migration: str
     number: int  # the statement's number in the down file, 1-based
@@ -119,9 +120,12 @@ def choose(p: Plan, *, to: str | None, steps: int | None) -> list[tuple[Migratio
     return list(reversed(applied[index + 1 :]))
 
 
-def steps_of(chosen: Sequence[tuple[Migration, TrackingRow]], *, single_transaction: bool) -> list[Step]:
+def steps_of(
+    chosen: Sequence[tuple[Migration, TrackingRow]], *, single_transaction: bool, schema: str | None = None
+) -> list[Step]:
     """Each chosen migration with its down file, checked: ConfigError (exit 2) naming the file for a
-    consolidation or legacy file, a missing down, a down holding no statement, or one that cannot run as asked."""
+    consolidation or legacy file, a missing down, a down holding no statement, or one that cannot run as asked.
+    `schema`: a schema target's (its downs' unqualified tables are there)."""
     out = []
     for m, row in chosen:
         if m.mode != STANDARD:
@@ -168,19 +172,22 @@ def steps_of(chosen: Sequence[tuple[Migration, TrackingRow]], *, single_transact
                 if down.self_managed
                 else "roll back without --single-transaction (that down then runs on its own, as db.migrate runs one)",
             )
-        out.append(Step(m, row, down, tuple(losses(down))))
+        out.append(Step(m, row, down, tuple(losses(down, schema))))
     return out
 
 
-def losses(down: Migration) -> list[Loss]:
-    """The statements of `down` that destroy data: DROP TABLE, ALTER TABLE ... DROP COLUMN, TRUNCATE, DELETE."""
-    return [loss for i, st in enumerate(down.statements, 1) for loss in _statement_losses(down.tag, i, st)]
+def losses(down: Migration, default_schema: str | None = None) -> list[Loss]:
+    """The statements of `down` that destroy data: DROP TABLE, ALTER TABLE ... DROP COLUMN, TRUNCATE, DELETE; a
+    table named without a schema is in `default_schema` (a schema target's), else in public."""
+    return [
+        loss for i, st in enumerate(down.statements, 1) for loss in _statement_losses(down.tag, i, st, default_schema)
+    ]
 
 
 _LOSSES = {"drop_table": "DROP TABLE", "truncate": "TRUNCATE", "delete": "DELETE"}  # and drop_column
 
 
-def _statement_losses(tag: str, number: int, st: Statement) -> list[Loss]:
+def _statement_losses(tag: str, number: int, st: Statement, default_schema: str | None) -> list[Loss]:
     """What core/classify.py's judgement of the statement says destroys rows or values (its relations are
     `schema.name`, public when the statement names none)."""
     found: list[Loss] = []
@@ -189,6 +196,8 @@ def _statement_losses(tag: str, number: int, st: Statement) -> list[Loss]:
         if what is None or action.relation is None:
             continue
         schema, _, relation = action.relation.partition(".")
+        if not action.detail.get("qualified", True) and default_schema:
+            schema = default_schema  # the search_path a schema target's downs run with: that schema alone
         found.append(Loss(tag, number, st.line, st.col, what, schema, relation))
     return found
 

@@ -48,7 +48,9 @@ def rollback(
     def decide(conn: Any, rows: Sequence[TrackingRow]) -> tuple[Plan, list[Step], dict[str, int]]:
         p = src.plan(rows)
         refuse_blocking(p)  # an edited applied migration, rows no file explains ...: exit 3
-        chosen = steps_of(choose(p, to=to, steps=steps), single_transaction=single_transaction)
+        chosen = steps_of(
+            choose(p, to=to, steps=steps), single_transaction=single_transaction, schema=settings.search_path
+        )
         return p, chosen, rows_at_risk(conn, [loss for s in chosen for loss in s.losses])
 
     def report(target: str, p: Plan, chosen: list[Step], risk: dict[str, int], undone: list[str]) -> RollbackReport:
@@ -72,7 +74,7 @@ def rollback(
                 p, chosen, risk = decide(conn, held.table.rows)
                 refuse_data_loss(chosen, risk, allowed=allow_data_loss)
                 on_event(events.Planned(len(chosen)))
-                undoer = Undoer(conn, schema, table, on_event)
+                undoer = Undoer(conn, schema, table, on_event, search_path=settings.search_path)
                 undone = undoer.run(chosen, single_transaction=single_transaction) if chosen else []
                 return report(target.display, p, chosen, risk, undone)
         finally:

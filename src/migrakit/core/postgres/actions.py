@@ -29,7 +29,9 @@ WRITE_BLOCKING = frozenset(LOCK_MODES[4:])
 class Action:
     """One thing a statement does: `kind` on `relation` (`schema.name`), the lock it takes there (`lock`, as
     pg_locks names it) and on other relations (`others`), and whether it may read every row (`scans`), copy the
-    table to a new file (`rewrites`) or write rows (`writes`)."""
+    table to a new file (`rewrites`) or write rows (`writes`). `relation` says public when the statement names no
+    schema; the actions that destroy data (drop_table, drop_column, truncate, delete) say in `detail["qualified"]`
+    whether it named one (else the search_path decides: a fleet's schema target)."""
 
     kind: str
     relation: str | None = None
@@ -120,8 +122,8 @@ def _drop(s: Any) -> Iterator[Action]:
     if kind is None:
         return
     lock = SHARE_UPDATE_EXCLUSIVE if s.concurrent else ACCESS_EXCLUSIVE
-    for n in names:
-        yield Action(kind, n, detail={"concurrent": bool(s.concurrent)}, lock=lock)
+    for o, n in zip(objs, names, strict=True):  # qualified: the statement names the schema (else the search_path)
+        yield Action(kind, n, detail={"concurrent": bool(s.concurrent), "qualified": len(o) >= 2}, lock=lock)
 
 
 def _alter_table(s: Any) -> Iterator[Action]:
@@ -151,7 +153,8 @@ def _alter_table(s: Any) -> Iterator[Action]:
             yield Action("validate_constraint", rel, detail={"name": cmd.name}, lock=SHARE_UPDATE_EXCLUSIVE,
                          scans=True)  # fmt: skip
         elif st == AT.AT_DropColumn:
-            yield Action("drop_column", rel, cmd.name, lock=ACCESS_EXCLUSIVE)
+            yield Action("drop_column", rel, cmd.name, {"qualified": s.relation.schemaname is not None},
+                         lock=ACCESS_EXCLUSIVE)  # fmt: skip
         elif st == AT.AT_SetTableSpace:
             yield Action("set_tablespace", rel, detail={"tablespace": cmd.name}, lock=ACCESS_EXCLUSIVE,
                          rewrites=True)  # fmt: skip
@@ -252,8 +255,9 @@ def _write(s: Any) -> Iterator[Action]:
     where = getattr(s, "whereClause", None) is not None
     select = getattr(s, "selectStmt", None)
     values = kind == "insert" and (select is None or getattr(select, "valuesLists", None) is not None)
-    yield Action(kind, rangevar(s.relation), detail={"where": where, "values": values}, lock=ROW_EXCLUSIVE,
-                 writes=True, scans=kind in ("update", "delete"))  # fmt: skip
+    detail = {"where": where, "values": values, "qualified": s.relation.schemaname is not None}
+    yield Action(kind, rangevar(s.relation), detail=detail, lock=ROW_EXCLUSIVE, writes=True,
+                 scans=kind in ("update", "delete"))  # fmt: skip
 
 
 def _refresh(s: Any) -> Iterator[Action]:
@@ -280,7 +284,7 @@ def _cluster(s: Any) -> Iterator[Action]:
 
 def _truncate(s: Any) -> Iterator[Action]:
     for rv in s.relations or ():
-        yield Action("truncate", rangevar(rv), lock=ACCESS_EXCLUSIVE)
+        yield Action("truncate", rangevar(rv), detail={"qualified": rv.schemaname is not None}, lock=ACCESS_EXCLUSIVE)
 
 
 def _reindex(s: Any) -> Iterator[Action]:

@@ -7,7 +7,9 @@ the transaction, so they hold through a transaction pooler whatever happened to 
 anywhere rolls the transaction back and the next run finds the row still there. A down that must run outside a
 transaction (DROP INDEX CONCURRENTLY) runs alone after the same checks, then its row is deleted in a guarded
 transaction; a crash between the two leaves the row, and the next run repeats the statement (write it with
-IF EXISTS: db.generate-down does). `single_transaction`: every step in one transaction.
+IF EXISTS: db.generate-down does). `single_transaction`: every step in one transaction. A schema target (a fleet's
+tenant) has its schema as the search_path of each transaction (SET LOCAL), and of the session only while a down
+runs outside a transaction (RESET after), as db.migrate's strategies set it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from migrakit.db import tracking
 from migrakit.db.run import failpoint, translate
 from migrakit.db.run.guards import APPLY_LOCK
 from migrakit.db.run.lock import apply_key
+from migrakit.db.run.strategies.base import search_path_value
 from migrakit.errors import LockTimeout, MigrakitError
 
 _COUNT_CAP = 10_000  # rows counted at most where the estimate is unknown (a bound on the read, not on the answer)
@@ -64,9 +67,16 @@ class Undoer:
     """Undoes steps on `conn` (autocommit, no transaction open) for one tracking table."""
 
     def __init__(
-        self, conn: psycopg.Connection[Any], schema: str, table: str, on_event: Callable[[object], None]
+        self,
+        conn: psycopg.Connection[Any],
+        schema: str,
+        table: str,
+        on_event: Callable[[object], None],
+        *,
+        search_path: str | None = None,
     ) -> None:
         self.conn = conn
+        self.search_path = search_path  # a schema target's schema (core/settings.Settings.search_path)
         self.key = apply_key(schema, table)
         self.on_event = on_event
         target = tracking.table(schema, table)
@@ -82,7 +92,7 @@ class Undoer:
         if single_transaction:
             self.single = True
             with self.conn.transaction():
-                self._busy(steps[0])
+                self._begin(steps[0])
                 for step in steps:
                     self._one(step, steps)
             self.undone = [s.migration.tag for s in steps]
@@ -90,16 +100,16 @@ class Undoer:
         for step in steps:
             if step.down.runs_outside_transaction:
                 with self.conn.transaction():
-                    self._busy(step)
+                    self._begin(step)
                     self._guard(step, steps)
-                self._statements(step, steps, outside=True)
+                self._outside(step, steps)
                 with self.conn.transaction():
-                    self._busy(step)
+                    self._begin(step)
                     self._guard(step, steps)
                     self._forget(step, steps)
             else:
                 with self.conn.transaction():
-                    self._busy(step)
+                    self._begin(step)
                     self._one(step, steps)
             self.undone.append(step.migration.tag)
             self.on_event(Undone(step.migration))
@@ -116,6 +126,23 @@ class Undoer:
         done = ", ".join(self.undone) if self.undone else "none"
         left = [s.migration.tag for s in steps if s.migration.tag not in self.undone]
         return f"undone before it: {done}; still applied: {', '.join(left)} (its transaction was rolled back)"
+
+    def _begin(self, step: Step) -> None:
+        """The start of each transaction: the tenant's search_path for it alone, then the busy guard."""
+        if self.search_path is not None:
+            self.conn.execute("SELECT set_config('search_path', %s, true)", (search_path_value(self.search_path),))
+        self._busy(step)
+
+    def _outside(self, step: Step, steps: Sequence[Step]) -> None:
+        """A down that runs outside a transaction, with the tenant's search_path set for the session meanwhile."""
+        if self.search_path is None:
+            return self._statements(step, steps, outside=True)
+        self.conn.execute("SELECT set_config('search_path', %s, false)", (search_path_value(self.search_path),))
+        try:
+            self._statements(step, steps, outside=True)
+        finally:
+            if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+                self.conn.execute("RESET search_path")
 
     def _busy(self, step: Step) -> None:
         try:

@@ -53,8 +53,8 @@ def rollback(
     before anything runs: a missing down file (exit 2; `inv db.generate-down --tags TAG` writes one), an edited applied
     migration (exit 3), a consolidated (Mode 2) migration (exit 2), data loss on tables with rows without
     --allow-data-loss (exit 5).
-    With --targets FILE (or --targets-query SQL) --to TAG --yes: every database of the fleet, as db.migrate
-    --targets runs it (a failing target stops at its migration, the others go on; --fail-fast, --canary N; the
+    With --targets FILE (or --targets-query SQL) --to TAG --yes: every database (or schema) of the fleet, as
+    db.migrate --targets runs it (a failing target stops at its migration, the others go on; --fail-fast, --canary N; the
     exit code is the first failed target's)."""
     from migrakit.render.rollback import RollbackProgress, render_rollback
     from migrakit.render.run import choose_format

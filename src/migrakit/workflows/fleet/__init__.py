@@ -168,8 +168,9 @@ def rollback(
     **options: Any,
 ) -> FleetReport:
     """`rollback_workflow.rollback(yes=True, to=TAG, **options)` on every target, with db.migrate's failure
-    semantics. Only --to TAG and --yes: a rerun after a failure then does only the work left (`--steps N` would
-    undo N more on the targets that succeeded), and a fleet has no one plan to print."""
+    semantics; a schema target's downs run with its schema as the search_path and its tracking table, as db.migrate
+    runs its migrations. Only --to TAG and --yes: a rerun after a failure then does only the work left (`--steps N`
+    would undo N more on the targets that succeeded), and a fleet has no one plan to print."""
     from migrakit.workflows import rollback as rollback_workflow
 
     if options.get("to") is None or options.get("steps") or not options.get("yes") or options.get("dry_run"):
@@ -180,13 +181,6 @@ def rollback(
             "--targets FILE --to TAG --yes`: a rerun after a failure undoes only what is still after TAG",
         )
     check_options(targets, concurrency, canary, single_transaction=bool(options.get("single_transaction")))
-    schemas = [t.name for t in targets if t.schema]
-    if schemas:  # db.rollback's down statements run without a tenant's search_path (db/run/rollback.Undoer)
-        raise ConfigError(
-            f"db.rollback --targets rolls back whole databases; {', '.join(schemas[:3])} name a schema",
-            state="nothing was run",
-            fix="list whole databases in the targets file; a schema's migrations are rolled back by a new migration",
-        )
     src = load_sources(settings)  # once: every target runs the same files (a bad folder is exit 2 here)
 
     def one(t: Target, events: EventSink) -> TargetResult:

@@ -185,7 +185,7 @@ class Run:
             params += (local,)
         if self.opts.search_path is not None:  # quoted: the schema name as written, case and all
             query += ", set_config('search_path', %s, %s)"
-            params += ('"' + self.opts.search_path.replace('"', '""') + '"', local)
+            params += (search_path_value(self.opts.search_path), local)
         return query, params
 
     def set_timeouts(self, local: bool = True) -> None:
@@ -231,3 +231,8 @@ class Run:
             raise block_failure(self.conn, exc, failed, m, rolled_back(m)) from exc
         self.on_event(Done(m))
         self.applied.append(m.tag)
+
+
+def search_path_value(schema: str) -> str:
+    """A schema target's search_path, as set_config takes it: the schema name as written, quoted (case and all)."""
+    return '"' + schema.replace('"', '""') + '"'
