@@ -151,6 +151,31 @@ def test_failing_down_statement_names_file_line_col_and_keeps_its_row(tmp_path, 
     assert ("b_id",) in schema(db_url)  # statement 1's DROP INDEX was rolled back with its transaction
 
 
+def test_a_down_waiting_for_a_lock_is_bounded_by_lock_timeout_retried_then_names_the_blocking_session(
+    tmp_path, db_url
+):
+    """The down runs with db.migrate's settings: lock_timeout per attempt, lock_retries more attempts, then exit 4
+    naming the session in the way; that migration's transaction rolled back (its row and table kept)."""
+    folder = project(tmp_path)
+    migrate(tmp_path, db_url, folder)
+    with psycopg.connect(db_url, application_name="nightly-report") as blocker:
+        blocker.execute('SELECT count(*) FROM "b"')  # an open transaction holding ACCESS SHARE on b
+        pid = blocker.info.backend_pid
+        env = {"MIGRAKIT_LOCK_TIMEOUT": "300ms", "MIGRAKIT_LOCK_RETRIES": "1"}
+        result = run_in_process(["db.rollback", "--migrations-dir", str(folder), "--database-url", db_url,
+                                 "--steps", "2", "--yes"], cwd=tmp_path, env=env)  # fmt: skip
+        blocker.rollback()
+    assert result.returncode == 4, result.stdout + result.stderr
+    err = result.stderr
+    assert "the down file of 0001_b could not get its locks within lock_timeout=300ms after 2 attempts" in err
+    assert "0001_b: lock_timeout hit in its down, retry 1 of 1" in err
+    assert f"blocked by pid {pid} (nightly-report, idle in transaction" in err
+    assert f"SELECT pg_terminate_backend({pid})" in err and "db.rollback` again" in err
+    assert "undone before it: 0002_c" in err
+    assert rows(db_url) == hashes(folder, ["0000_a", "0001_b"])
+    assert ("b_id",) in schema(db_url)
+
+
 def test_single_transaction_rolls_back_everything_on_a_failure(tmp_path, db_url):
     downs = {**DOWNS, "0001_b": 'DROP TABLE "nope";'}
     folder = project(tmp_path, downs=downs)

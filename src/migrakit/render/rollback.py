@@ -94,5 +94,7 @@ class RollbackProgress:
                 text = f"rolling back {m.tag} ({n} statement(s)) ..."
             case Undone(migration=m):
                 text = f"rolled back {m.tag}"
+            case ev.LockRetry(migration=tag, attempt=attempt, retries=retries):
+                text = f"{tag}: lock_timeout hit in its down, retry {attempt} of {retries} (watching who blocks it)"
         if text is not None:
             print(text, file=self.stream, flush=True)

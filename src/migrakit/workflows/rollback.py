@@ -20,7 +20,7 @@ from migrakit.core.plan.run_plan import refuse_blocking
 from migrakit.core.project import ProjectFiles
 from migrakit.core.rollback import RollbackReport, Step, choose, refuse_data_loss, steps_of
 from migrakit.core.settings import Settings
-from migrakit.db.connect.session import open_migrating, open_target
+from migrakit.db.connect.session import executor_options, open_migrating, open_target
 from migrakit.db.run import probe
 from migrakit.db.run.lock import migration_lock
 from migrakit.db.run.rollback import Undoer, rows_at_risk
@@ -74,7 +74,7 @@ def rollback(
                 p, chosen, risk = decide(conn, held.table.rows)
                 refuse_data_loss(chosen, risk, allowed=allow_data_loss)
                 on_event(events.Planned(len(chosen)))
-                undoer = Undoer(conn, schema, table, on_event, search_path=settings.search_path)
+                undoer = Undoer(conn, schema, table, on_event, executor_options(settings, v1=False))
                 undone = undoer.run(chosen, single_transaction=single_transaction) if chosen else []
                 return report(target.display, p, chosen, risk, undone)
         finally:

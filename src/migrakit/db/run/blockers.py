@@ -4,12 +4,19 @@ the final LockTimeout naming the sessions in the way."""
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg import errors as pgerrors
 
+from migrakit.core.events import LockRetry
 from migrakit.db.connect import server
 from migrakit.errors import LockTimeout, MigrakitError, MigrationFailed
+
+if TYPE_CHECKING:
+    from migrakit.db.run.strategies.base import Options
 
 WATCH_JOIN_SECONDS = 5.0  # the blocker watch is best effort: never wait longer than this for its thread
 
@@ -72,9 +79,11 @@ def gave_up(
     *,
     lock_timeout: str,
     retries: int,
+    subject: str = "migration",
+    command: str = "db.migrate",
 ) -> LockTimeout:
     """The error after the last lock_timeout: who was in the way (the watch's sightings, else the sessions holding
-    relation locks in open transactions) and how to clear them."""
+    relation locks in open transactions) and how to clear them. `subject` and `command`: db.rollback's words."""
     details = [
         f"blocked by pid {pid} ({app}, {st}, transaction open for {age}): {query}"
         for pid, app, st, age, query in blockers
@@ -94,7 +103,7 @@ def gave_up(
     pids = sorted({str(d[0]) for d in (blockers or [])})
     terminate = f"SELECT pg_terminate_backend({pids[0]})" if len(pids) == 1 else "SELECT pg_terminate_backend(pid)"
     return LockTimeout(
-        f"migration {err.migration} could not get its locks within lock_timeout={lock_timeout} "
+        f"{subject} {err.migration} could not get its locks within lock_timeout={lock_timeout} "
         f"after {retries + 1} attempts",
         file=err.file,
         migration=err.migration,
@@ -105,6 +114,50 @@ def gave_up(
         state=state,
         fix="let the transaction in the way finish, or end it "
         f"(`{terminate}`), or raise lock_timeout / lock_retries (MIGRAKIT_LOCK_TIMEOUT, MIGRAKIT_LOCK_RETRIES), "
-        "then run `inv db.migrate` again",
+        f"then run `inv {command}` again",
         details=details,
     )
+
+
+def with_lock_retries(
+    conn: psycopg.Connection[Any],
+    run: Callable[[], None],
+    state: Callable[[], str],
+    progress: Callable[[], int],
+    opts: Options,
+    on_event: Callable[[Any], None],
+    *,
+    subject: str = "migration",
+    command: str = "db.migrate",
+) -> None:
+    """Run, and again after a lock_timeout (a MigrationFailed of SQLSTATE 55P03; at most opts.lock_retries more
+    times, pausing longer each time), then `gave_up`. Retries run with a BlockerWatch on `conn` (the connection
+    `run` uses) so the final error can name the session in the way. When `progress` moved since the last failure (a
+    batch committed migrations before the one that timed out), the count starts again: each migration gets its own
+    retries. db.migrate's executor and db.rollback's Undoer (`subject`, `command`: its words)."""
+    seen: list[tuple[Any, ...]] = []
+    attempt, mark = 0, progress()
+    while True:
+        try:
+            if attempt == 0:
+                run()
+            else:
+                with BlockerWatch(conn) as watch:
+                    try:
+                        run()
+                    finally:
+                        seen = watch.seen or seen
+            return
+        except MigrationFailed as err:
+            if err.sqlstate != pgerrors.LockNotAvailable.sqlstate:
+                raise
+            if progress() != mark:
+                attempt, mark, seen = 0, progress(), []
+            if attempt == opts.lock_retries:
+                raise gave_up(
+                    conn, err, seen, state(), lock_timeout=opts.lock_timeout, retries=opts.lock_retries,
+                    subject=subject, command=command,
+                ) from err  # fmt: skip
+            on_event(LockRetry(err.migration or "", attempt + 1, opts.lock_retries))
+            time.sleep(opts.retry_pause * (2**attempt))
+            attempt += 1

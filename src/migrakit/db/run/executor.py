@@ -19,26 +19,23 @@ psycopg errors are caught in the strategies and become MigrakitErrors (translate
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
 import psycopg
-from psycopg import errors as pgerrors
 
-from migrakit.core.events import EventSink, LockRetry, no_event
+from migrakit.core.events import EventSink, no_event
 from migrakit.core.migration import STANDARD, Migration
 from migrakit.db import tracking
 from migrakit.db.run import progress
-from migrakit.db.run.blockers import BlockerWatch, gave_up
+from migrakit.db.run.blockers import with_lock_retries
 from migrakit.db.run.strategies.base import Options, Run, rolled_back
 from migrakit.db.run.strategies.drizzle_transaction import SingleTransaction
 from migrakit.db.run.strategies.mode2 import Mode2
 from migrakit.db.run.strategies.outside import Outside, check_progress
 from migrakit.db.run.strategies.pipelined import Pipelined, fits_pipeline
 from migrakit.db.run.strategies.plain import Plain
-from migrakit.errors import MigrationFailed
 
 
 class Executor(Run):
@@ -122,32 +119,5 @@ class Executor(Run):
         state: Callable[[], str],
         progress: Callable[[], int],
     ) -> None:
-        """Run, and again after a lock_timeout (at most lock_retries more times, pausing longer each time).
-        Retries run with a BlockerWatch on `conn` (the connection `run` uses) so the final error can name the
-        session in the way. When `progress` moved since the last failure (a batch committed migrations before
-        the one that timed out), the count starts again: each migration gets its own retries."""
-        seen: list[tuple[Any, ...]] = []
-        attempt, mark = 0, progress()
-        while True:
-            try:
-                if attempt == 0:
-                    run()
-                else:
-                    with BlockerWatch(conn) as watch:
-                        try:
-                            run()
-                        finally:
-                            seen = watch.seen or seen
-                return
-            except MigrationFailed as err:
-                if err.sqlstate != pgerrors.LockNotAvailable.sqlstate:
-                    raise
-                if progress() != mark:
-                    attempt, mark, seen = 0, progress(), []
-                if attempt == self.opts.lock_retries:
-                    raise gave_up(
-                        conn, err, seen, state(), lock_timeout=self.opts.lock_timeout, retries=self.opts.lock_retries
-                    ) from err
-                self.on_event(LockRetry(err.migration or "", attempt + 1, self.opts.lock_retries))
-                time.sleep(self.opts.retry_pause * (2**attempt))
-                attempt += 1
+        """Run, and again after a lock_timeout (db/run/blockers.with_lock_retries, with this executor's settings)."""
+        with_lock_retries(conn, run, state, progress, self.opts, self.on_event)

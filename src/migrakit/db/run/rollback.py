@@ -7,14 +7,18 @@ the transaction, so they hold through a transaction pooler whatever happened to 
 anywhere rolls the transaction back and the next run finds the row still there. A down that must run outside a
 transaction (DROP INDEX CONCURRENTLY) runs alone after the same checks, then its row is deleted in a guarded
 transaction; a crash between the two leaves the row, and the next run repeats the statement (write it with
-IF EXISTS: db.generate-down does). `single_transaction`: every step in one transaction. A schema target (a fleet's
-tenant) has its schema as the search_path of each transaction (SET LOCAL), and of the session only while a down
-runs outside a transaction (RESET after), as db.migrate's strategies set it.
+IF EXISTS: db.generate-down does). `single_transaction`: every step in one transaction.
+Each transaction starts with db.migrate's settings (db/run/strategies/base.set_timeouts, SET LOCAL): lock_timeout,
+statement_timeout, client_connection_check_interval and a schema target's search_path (a fleet's tenant); a down
+that runs outside a transaction has them for the session, RESET after. A down statement that waits longer than
+lock_timeout rolls its transaction back and is retried as db.migrate retries (db/run/blockers.with_lock_retries),
+then exit 4 naming the session in the way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -24,9 +28,10 @@ from psycopg import sql
 from migrakit.core.rollback import Loss, Step, Undoing, Undone
 from migrakit.db import tracking
 from migrakit.db.run import failpoint, translate
+from migrakit.db.run.blockers import with_lock_retries
 from migrakit.db.run.guards import APPLY_LOCK
 from migrakit.db.run.lock import apply_key
-from migrakit.db.run.strategies.base import search_path_value
+from migrakit.db.run.strategies.base import Options, reset_settings, set_timeouts
 from migrakit.errors import LockTimeout, MigrakitError
 
 _COUNT_CAP = 10_000  # rows counted at most where the estimate is unknown (a bound on the read, not on the answer)
@@ -72,11 +77,10 @@ class Undoer:
         schema: str,
         table: str,
         on_event: Callable[[object], None],
-        *,
-        search_path: str | None = None,
+        opts: Options | None = None,
     ) -> None:
         self.conn = conn
-        self.search_path = search_path  # a schema target's schema (core/settings.Settings.search_path)
+        self.opts = opts or Options(schema=schema, table=table)  # db.migrate's (db/connect/session.executor_options)
         self.key = apply_key(schema, table)
         self.on_event = on_event
         target = tracking.table(schema, table)
@@ -91,10 +95,14 @@ class Undoer:
         statement, line and column, what was undone and what was not."""
         if single_transaction:
             self.single = True
-            with self.conn.transaction():
-                self._begin(steps[0])
-                for step in steps:
-                    self._one(step, steps)
+
+            def every() -> None:
+                with self.conn.transaction():
+                    self._begin(steps[0])
+                    for step in steps:
+                        self._one(step, steps)
+
+            self._retrying(every, steps)
             self.undone = [s.migration.tag for s in steps]
             return self.undone
         for step in steps:
@@ -102,18 +110,27 @@ class Undoer:
                 with self.conn.transaction():
                     self._begin(step)
                     self._guard(step, steps)
-                self._outside(step, steps)
+                self._retrying(partial(self._outside, step, steps), steps)
                 with self.conn.transaction():
                     self._begin(step)
                     self._guard(step, steps)
                     self._forget(step, steps)
             else:
-                with self.conn.transaction():
-                    self._begin(step)
-                    self._one(step, steps)
+                self._retrying(partial(self._in_transaction, step, steps), steps)
             self.undone.append(step.migration.tag)
             self.on_event(Undone(step.migration))
         return self.undone
+
+    def _retrying(self, run: Callable[[], None], steps: Sequence[Step]) -> None:
+        """`run`, retried after a lock_timeout as db.migrate retries (its transaction was rolled back whole)."""
+        words = {"subject": "the down file of", "command": "db.rollback"}
+        with_lock_retries(self.conn, run, lambda: self._state(steps), lambda: len(self.undone), self.opts,
+                          self.on_event, **words)  # fmt: skip
+
+    def _in_transaction(self, step: Step, steps: Sequence[Step]) -> None:
+        with self.conn.transaction():
+            self._begin(step)
+            self._one(step, steps)
 
     def _one(self, step: Step, steps: Sequence[Step]) -> None:
         self._guard(step, steps)
@@ -128,21 +145,17 @@ class Undoer:
         return f"undone before it: {done}; still applied: {', '.join(left)} (its transaction was rolled back)"
 
     def _begin(self, step: Step) -> None:
-        """The start of each transaction: the tenant's search_path for it alone, then the busy guard."""
-        if self.search_path is not None:
-            self.conn.execute("SELECT set_config('search_path', %s, true)", (search_path_value(self.search_path),))
+        """The start of each transaction: db.migrate's settings for it alone (SET LOCAL), then the busy guard."""
+        set_timeouts(self.conn, self.opts)
         self._busy(step)
 
     def _outside(self, step: Step, steps: Sequence[Step]) -> None:
-        """A down that runs outside a transaction, with the tenant's search_path set for the session meanwhile."""
-        if self.search_path is None:
-            return self._statements(step, steps, outside=True)
-        self.conn.execute("SELECT set_config('search_path', %s, false)", (search_path_value(self.search_path),))
+        """A down that runs outside a transaction, with db.migrate's settings for the session meanwhile."""
+        set_timeouts(self.conn, self.opts, local=False)
         try:
             self._statements(step, steps, outside=True)
         finally:
-            if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-                self.conn.execute("RESET search_path")
+            reset_settings(self.conn, self.opts)
 
     def _busy(self, step: Step) -> None:
         try:
@@ -187,6 +200,8 @@ class Undoer:
                     else self._state(steps)
                 )
                 err = translate.failure(exc, down, st, i, len(stmts), state)
+                if isinstance(exc, pgerrors.LockNotAvailable):
+                    raise err from None  # retried (_retrying), then exit 4 naming the session in the way
                 raise MigrakitError(
                     f"the down file of {step.migration.tag} failed at statement {i} of {len(stmts)}",
                     file=down.path,

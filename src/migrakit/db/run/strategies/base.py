@@ -175,28 +175,12 @@ class Run:
 
     # --- shared parts
     def local_settings(self, local: bool = True) -> tuple[str, tuple[Any, ...]]:
-        """The query (and its parameters) setting lock_timeout, statement_timeout and (PostgreSQL 14+: the
-        server notices a dead client while a statement runs) client_connection_check_interval; local=True:
-        for the current transaction only (SET LOCAL), so nothing outlives it on a pooled connection."""
-        query = "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)"
-        params: tuple[Any, ...] = (self.opts.lock_timeout, local, self.opts.statement_timeout, local)
-        if self.conn.info.server_version >= 140000:
-            query += ", set_config('client_connection_check_interval', '1s', %s)"
-            params += (local,)
-        if self.opts.search_path is not None:  # quoted: the schema name as written, case and all
-            query += ", set_config('search_path', %s, %s)"
-            params += (search_path_value(self.opts.search_path), local)
-        return query, params
+        """This strategy's `local_settings` (below)."""
+        return local_settings(self.conn, self.opts, local)
 
     def set_timeouts(self, local: bool = True) -> None:
         """Send `local_settings`; a value the server refuses is a ConfigError."""
-        try:
-            self.conn.execute(*self.local_settings(local))
-        except psycopg.Error as exc:
-            refused = settings_refused(exc)
-            if refused is not None:
-                raise refused from None
-            raise
+        set_timeouts(self.conn, self.opts, local)
 
     @staticmethod
     def count(m: Migration) -> int:
@@ -231,6 +215,43 @@ class Run:
             raise block_failure(self.conn, exc, failed, m, rolled_back(m)) from exc
         self.on_event(Done(m))
         self.applied.append(m.tag)
+
+
+def local_settings(conn: psycopg.Connection[Any], opts: Options, local: bool = True) -> tuple[str, tuple[Any, ...]]:
+    """The query (and its parameters) setting lock_timeout, statement_timeout, (PostgreSQL 14+: the server notices a
+    dead client while a statement runs) client_connection_check_interval and a schema target's search_path;
+    local=True: for the current transaction only (SET LOCAL), so nothing outlives it on a pooled connection."""
+    query = "SELECT set_config('lock_timeout', %s, %s), set_config('statement_timeout', %s, %s)"
+    params: tuple[Any, ...] = (opts.lock_timeout, local, opts.statement_timeout, local)
+    if conn.info.server_version >= 140000:
+        query += ", set_config('client_connection_check_interval', '1s', %s)"
+        params += (local,)
+    if opts.search_path is not None:  # quoted: the schema name as written, case and all
+        query += ", set_config('search_path', %s, %s)"
+        params += (search_path_value(opts.search_path), local)
+    return query, params
+
+
+def set_timeouts(conn: psycopg.Connection[Any], opts: Options, local: bool = True) -> None:
+    """Send `local_settings` (db.migrate's strategies, db.rollback's Undoer); a value the server refuses is a
+    ConfigError."""
+    try:
+        conn.execute(*local_settings(conn, opts, local))
+    except psycopg.Error as exc:
+        refused = settings_refused(exc)
+        if refused is not None:
+            raise refused from None
+        raise
+
+
+def reset_settings(conn: psycopg.Connection[Any], opts: Options) -> None:
+    """RESET what `set_timeouts(local=False)` set for the session, once the statements outside a transaction ran
+    (when the connection is still usable and idle)."""
+    if conn.broken or conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return
+    check = "; RESET client_connection_check_interval" if conn.info.server_version >= 140000 else ""
+    check += "; RESET search_path" if opts.search_path is not None else ""
+    conn.execute("RESET lock_timeout; RESET statement_timeout" + check)
 
 
 def search_path_value(schema: str) -> str:

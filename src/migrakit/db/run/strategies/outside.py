@@ -24,7 +24,7 @@ from migrakit.core.postgres.statements import NO_TRANSACTION, PLAIN
 from migrakit.db import tracking
 from migrakit.db.run import progress
 from migrakit.db.run.guards import AppliedElsewhere
-from migrakit.db.run.strategies.base import Run
+from migrakit.db.run.strategies.base import Run, reset_settings
 from migrakit.db.run.translate import concurrent_index_fix, connection_lost, existing_index, failure, index_name, lost
 from migrakit.errors import LockTimeout, MigrakitError
 
@@ -69,10 +69,7 @@ class Outside(Run):
                 "the next `inv db.migrate` resumes after them",
             ) from exc
         finally:
-            if not self.conn.broken and self.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-                check = "; RESET client_connection_check_interval" if self.conn.info.server_version >= 140000 else ""
-                check += "; RESET search_path" if self.opts.search_path is not None else ""
-                self.conn.execute("RESET lock_timeout; RESET statement_timeout" + check)
+            reset_settings(self.conn, self.opts)
         self.on_event(Done(m))
         self.applied.append(m.tag)
 
