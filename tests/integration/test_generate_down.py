@@ -129,6 +129,20 @@ def test_an_added_enum_value_is_undone_by_recreating_the_type_without_it(tmp_pat
     assert moods(db_url)[0] == ["ok", "meh", "great"]
 
 
+def test_an_enum_value_added_under_a_partitioned_table_is_undone_through_the_parent_only(tmp_path, db_url):
+    """The partitions' columns follow their parent's ALTER COLUMN TYPE (altering a partition's own fails)."""
+    folder = make_drizzle_folder(tmp_path, [
+        ("0000_t", "CREATE TYPE \"mood\" AS ENUM ('ok', 'great');\n--> statement-breakpoint\n"
+                   'CREATE TABLE "p" ("m" "mood", "k" int) PARTITION BY LIST ("k");\n--> statement-breakpoint\n'
+                   'CREATE TABLE "p1" PARTITION OF "p" FOR VALUES IN (1);'),
+        ("0001_meh", "ALTER TYPE \"mood\" ADD VALUE 'meh';"),
+    ])  # fmt: skip
+    result = gen(tmp_path, db_url, folder, "--tags", "0001_meh")
+    assert result.returncode == 0, result.stdout + result.stderr
+    down = (folder / "0001_meh.down.sql").read_text()
+    assert 'alter table "public"."p" alter column "m" type' in down and '"public"."p1"' not in down
+
+
 def test_a_row_holding_the_added_enum_value_fails_the_down_and_changes_nothing(tmp_path, db_url):
     """Never mapped to another value or NULL: the recast fails, the down's transaction rolls back, the migration
     stays applied (exit 1, naming the statement), even with --allow-data-loss."""

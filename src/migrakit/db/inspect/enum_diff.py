@@ -23,7 +23,7 @@ from typing import Any
 OLD_SUFFIX = "__old_version_to_be_dropped"  # results' own name for the renamed type
 
 
-def literal(value: str) -> str:
+def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -46,17 +46,17 @@ def rewrite(statements: Sequence[str], a: Any, b: Any) -> list[str]:
         columns = list(_columns(a, b, name))
         results_own = [old.drop_statement, new.create_statement, old.alter_rename_statement(new.name + OLD_SUFFIX),
                        old.drop_statement_with_rename(new.name + OLD_SUFFIX)]  # fmt: skip
-        for table, was, col in columns:
+        for table, was, col, _ in columns:
             results_own += [col.change_enum_statement(table), was.drop_default_statement(table),
                             was.add_default_statement(table)]  # fmt: skip
         results_own = [s.strip() for s in results_own]
         dropped.update(results_own)
         anchor = next((s for s in statements if s in results_own[:3]), None)
-        if _only_added(old.elements, new.elements):
-            first, recast = _add_values(name, old.elements, new.elements), []
+        if _only_added(old.elements, new.elements):  # no recast: only a default that changed (results' was left out)
+            first, recast = _add_values(name, old.elements, new.elements), _defaults(columns)
         else:
             first = [f"alter type {name} rename to {renamed};",
-                     f"create type {name} as enum ({', '.join(literal(e) for e in new.elements)});"]  # fmt: skip
+                     f"create type {name} as enum ({', '.join(_literal(e) for e in new.elements)});"]  # fmt: skip
             recast = _recast(name, columns)
             last.append(f"drop type {_ident(new.schema)}.{renamed};")
         if anchor is None:  # results said nothing of it (cannot happen for a changed enum): first of all
@@ -85,14 +85,16 @@ def _add_values(name: str, old: Sequence[str], new: Sequence[str]) -> list[str]:
     previous: str | None = None
     for value in new:
         if value not in old:
-            where = f"after {literal(previous)}" if previous is not None else f"before {literal(old[0])}"
-            out.append(f"alter type {name} add value {literal(value)} {where};")
+            where = f"after {_literal(previous)}" if previous is not None else f"before {_literal(old[0])}"
+            out.append(f"alter type {name} add value {_literal(value)} {where};")
         previous = value
     return out
 
 
-def _columns(a: Any, b: Any, name: str) -> list[tuple[str, Any, Any]]:
-    """(table, column in `a`, column in `b`) for each column both sides have, of the enum `name` on both sides."""
+def _columns(a: Any, b: Any, name: str) -> list[tuple[str, Any, Any, bool]]:
+    """(table, column in `a`, column in `b`, inherited) for each column both sides have, of the enum `name` on both
+    sides (the ones results recasts); inherited: a partition's or a child table's, which follows its parent's ALTER
+    (ALTER TABLE recurses) and is not altered itself."""
     found = []
     for key, table in b.tables.items():
         before = a.tables.get(key)
@@ -100,9 +102,8 @@ def _columns(a: Any, b: Any, name: str) -> list[tuple[str, Any, Any]]:
             continue
         for col_name, col in table.columns.items():
             was = before.columns.get(col_name)
-            # an inherited column (a partition's, a child table's) follows its parent's ALTER
-            if was is not None and not col.is_inherited and _of(col, name) and _of(was, name):
-                found.append((key, was, col))
+            if was is not None and _of(col, name) and _of(was, name):
+                found.append((key, was, col, bool(col.is_inherited or getattr(table, "parent_table", None))))
     return found
 
 
@@ -110,14 +111,27 @@ def _of(col: Any, name: str) -> bool:
     return bool(col.is_enum) and col.enum is not None and col.enum.quoted_full_name == name
 
 
-def _recast(name: str, columns: Sequence[tuple[str, Any, Any]]) -> list[str]:
+def _recast(name: str, columns: Sequence[tuple[str, Any, Any, bool]]) -> list[str]:
     """Each column recast to the new type through text, its default dropped first and the target's set after."""
     out: list[str] = []
-    for table, was, col in columns:
+    for table, was, col, inherited in columns:
+        if inherited:
+            continue
         alter = f"alter table {table} alter column {col.quoted_name}"
         if was.default and not was.is_generated:
             out.append(f"{alter} drop default;")
         out.append(f"{alter} type {name} using {col.quoted_name}::text::{name};")
         if col.default and not col.is_generated:
             out.append(f"{alter} set default {col.default};")
+    return out
+
+
+def _defaults(columns: Sequence[tuple[str, Any, Any, bool]]) -> list[str]:
+    """The default of each column whose default differs between the two sides, as the target has it."""
+    out: list[str] = []
+    for table, was, col, inherited in columns:
+        if inherited or col.is_generated or was.default == col.default:
+            continue
+        alter = f"alter table {table} alter column {col.quoted_name}"
+        out.append(f"{alter} set default {col.default};" if col.default else f"{alter} drop default;")
     return out
