@@ -155,6 +155,7 @@ def test_a_row_holding_the_added_enum_value_fails_the_down_and_changes_nothing(t
     assert back.returncode == 1, back.stdout + back.stderr
     assert "the down file of 0001_meh failed at statement" in back.stderr
     assert 'invalid input value for enum mood: "meh"' in back.stderr
+    assert "rows still hold an enum value this down removes" in back.stderr  # the fix says what to do
     assert moods(db_url) == (["ok", "meh", "great"], [(1, "meh"), (2, "ok")], 2)
 
 

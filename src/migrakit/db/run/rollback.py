@@ -68,6 +68,17 @@ def rows_at_risk(conn: psycopg.Connection[Any], losses: Sequence[Loss]) -> dict[
     return found
 
 
+_ENUM_FIX = (
+    "rows still hold an enum value this down removes (PostgreSQL cannot drop a value, so the down recreates the type "
+    "without it; the cause names the value): update or delete those rows, then run `inv db.rollback` again"
+)
+
+
+def _enum_value_held(exc: psycopg.Error) -> bool:
+    """A recast of a column to an enum recreated without a value that some row holds (22P02)."""
+    return isinstance(exc, pgerrors.InvalidTextRepresentation) and "for enum" in (exc.diag.message_primary or "")
+
+
 class Undoer:
     """Undoes steps on `conn` (autocommit, no transaction open) for one tracking table."""
 
@@ -212,7 +223,7 @@ class Undoer:
                     col=err.col,
                     cause=err.cause,
                     state=state,
-                    fix="fix the down file, then run `inv db.rollback` again",
+                    fix=_ENUM_FIX if _enum_value_held(exc) else "fix the down file, then run `inv db.rollback` again",
                     details=list(err.details),
                 ) from None
 
