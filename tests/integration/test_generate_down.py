@@ -69,11 +69,11 @@ def test_existing_down_files_are_kept_unless_force(tmp_path, db_url):
 
 
 def test_a_down_the_shadow_cannot_prove_is_not_written_and_the_difference_is_named(tmp_path, db_url):
-    # an array of the enum is not recast (only columns of the type itself are), so the renamed type cannot be
-    # dropped: the down fails on the shadow, the failure is named, nothing is written
+    # a domain over the enum keeps the renamed type (only columns of the type or its array are recast), so that type
+    # cannot be dropped: the down fails on the shadow, the failure is named, nothing is written
     folder = make_drizzle_folder(tmp_path, [
         ("0000_t", "CREATE TYPE \"mood\" AS ENUM ('a');\n--> statement-breakpoint\n"
-                   'CREATE TABLE "m" ("v" "mood"[]);'),
+                   'CREATE DOMAIN "mood_d" AS "mood";\n--> statement-breakpoint\nCREATE TABLE "m" ("v" "mood_d");'),
         ("0001_v", "ALTER TYPE \"mood\" ADD VALUE 'b';"),
     ])  # fmt: skip
     result = gen(tmp_path, db_url, folder, "--tags", "0001_v")
@@ -85,7 +85,8 @@ def test_a_down_the_shadow_cannot_prove_is_not_written_and_the_difference_is_nam
 
 ENUM_UPS = [
     ("0000_t", "CREATE TYPE \"mood\" AS ENUM ('ok', 'great');\n--> statement-breakpoint\n"
-               'CREATE TABLE "people" ("id" integer PRIMARY KEY, "myMood" "mood" DEFAULT \'ok\' NOT NULL);\n'
+               'CREATE TABLE "people" ("id" integer PRIMARY KEY, "myMood" "mood" DEFAULT \'ok\' NOT NULL, '
+               '"pastMoods" "mood"[] DEFAULT \'{ok}\');\n'
                "--> statement-breakpoint\n"
                'CREATE INDEX "people_mood" ON "people" ("myMood");'),
     ("0001_meh", "ALTER TYPE \"mood\" ADD VALUE 'meh' BEFORE 'great';"),
@@ -100,15 +101,15 @@ def rollback_one(tmp_path, db_url, folder):
 def moods(db_url):
     with psycopg.connect(db_url) as conn:
         values = [r[0] for r in conn.execute("SELECT unnest(enum_range(NULL::mood))::text")]
-        rows = conn.execute('SELECT "id", "myMood"::text FROM "people" ORDER BY 1').fetchall()
+        rows = conn.execute('SELECT "id", "myMood"::text, "pastMoods"::text FROM "people" ORDER BY 1').fetchall()
         tracked = conn.execute("SELECT count(*) FROM drizzle.__drizzle_migrations").fetchone()[0]
     return values, rows, tracked
 
 
 def test_an_added_enum_value_is_undone_by_recreating_the_type_without_it(tmp_path, db_url):
     """PostgreSQL cannot drop an enum value: the down renames the type, creates it with the values before, recasts
-    the (camelCase) column through text with its default dropped and set again, then drops the renamed type; the
-    shadow proves it (the schema before, exactly) and the header names the value it cannot restore."""
+    the (camelCase) columns of it and of its array through text with their defaults dropped and set again, then drops
+    the renamed type; the shadow proves it (the schema before, exactly) and the header names the value."""
     folder = make_drizzle_folder(tmp_path, ENUM_UPS)
     result = gen(tmp_path, db_url, folder, "--all")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -116,12 +117,13 @@ def test_an_added_enum_value_is_undone_by_recreating_the_type_without_it(tmp_pat
     assert "-- cannot restore: the enum value 'meh' added at line 1" in down
     assert "cannot restore: the enum value 'meh'" in result.stdout
     assert 'using "myMood"::text::"public"."mood"' in down
+    assert 'type "public"."mood"[] using "pastMoods"::text[]::"public"."mood"[]' in down
     assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0
     with psycopg.connect(db_url, autocommit=True) as conn:
-        conn.execute("""INSERT INTO "people" VALUES (1, 'great'), (2, DEFAULT)""")
+        conn.execute("""INSERT INTO "people" VALUES (1, 'great', '{ok,great}'), (2, DEFAULT, DEFAULT)""")
     back = rollback_one(tmp_path, db_url, folder)
     assert back.returncode == 0, back.stdout + back.stderr
-    assert moods(db_url) == (["ok", "great"], [(1, "great"), (2, "ok")], 1)  # the rows kept, the value gone
+    assert moods(db_url) == (["ok", "great"], [(1, "great", "{ok,great}"), (2, "ok", "{ok}")], 1)  # rows kept
     with psycopg.connect(db_url, autocommit=True) as conn:
         conn.execute('INSERT INTO "people" ("id") VALUES (3)')  # the default came back with the type
         assert conn.execute("SELECT to_regtype('mood__old_version_to_be_dropped')").fetchone() == (None,)
@@ -156,7 +158,7 @@ def test_a_row_holding_the_added_enum_value_fails_the_down_and_changes_nothing(t
     assert "the down file of 0001_meh failed at statement" in back.stderr
     assert 'invalid input value for enum mood: "meh"' in back.stderr
     assert "rows still hold an enum value this down removes" in back.stderr  # the fix says what to do
-    assert moods(db_url) == (["ok", "meh", "great"], [(1, "meh"), (2, "ok")], 2)
+    assert moods(db_url) == (["ok", "meh", "great"], [(1, "meh", "{ok}"), (2, "ok", "{ok}")], 2)
 
 
 def test_needs_tags_or_all(tmp_path, db_url):
