@@ -27,6 +27,25 @@ def test_keepalive_parameters_in_the_url_win(db_url):
     assert params["keepalives_idle"] == "7" and params["keepalives_count"] == "3"
 
 
+@pytest.mark.parametrize(("system", "release", "counts"), [
+    ("Linux", "5.10.209-1", True), ("Linux", "5.11.0", False), ("Linux", "6.18.44-fc-v1300", False),
+    ("Darwin", "23.4.0", True), ("Linux", "unknown", True),
+])  # fmt: skip
+def test_tcp_user_timeout_is_set_only_where_a_zero_window_does_not_count(system, release, counts):
+    assert server._kernel_counts_zero_window(system, release) is counts
+
+
+def test_connections_carry_tcp_user_timeout_where_the_kernel_allows_it(db_url):
+    import platform
+
+    with server.connect(db_url) as conn:
+        params = psycopg_params(conn)
+    wanted = not server._kernel_counts_zero_window(platform.system(), platform.release())
+    assert (params.get("tcp_user_timeout") == server.TCP_USER_TIMEOUT["tcp_user_timeout"]) is wanted
+    with server.connect(db_url + ("&" if "?" in db_url else "?") + "tcp_user_timeout=0") as conn:
+        assert psycopg_params(conn)["tcp_user_timeout"] == "0"  # the URL's own wins
+
+
 def psycopg_params(conn):
     from psycopg.conninfo import conninfo_to_dict
 
@@ -91,8 +110,9 @@ FROZEN_BOUND = 2  # network_timeout for the frozen-network test, seconds
 
 def test_a_network_frozen_with_tcp_alive_ends_the_run_with_exit_6_and_nothing_applied_twice(tmp_path, db_url):
     """A proxy that stops forwarding both ways mid-statement while every socket stays open (keepalives answered):
-    the run ends within twice network_timeout (a check every network_timeout, each given as long to connect)
-    plus a margin, exit 6 saying so; after the network thaws a re-run leaves each migration applied once."""
+    the run ends within twice network_timeout (a check once the server was silent for network_timeout, given as
+    long to connect) plus a margin, exit 6 saying so and what was rolled back; after the network thaws a re-run
+    leaves each migration applied once. More commands and waits: test_frozen_network.py."""
     import threading
     import time
 
@@ -138,7 +158,7 @@ def test_a_network_frozen_with_tcp_alive_ends_the_run_with_exit_6_and_nothing_ap
         err = outcome[0]
         assert isinstance(err, MigrakitError) and err.exit_code == 6, err
         assert elapsed < 2 * FROZEN_BOUND + 10
-        assert err.message.startswith(f"no answer from the server for {FROZEN_BOUND} s"), err.message
+        assert err.message.startswith(f"no answer from 127.0.0.1:{proxy.port} for {FROZEN_BOUND} s: "), err.message
         assert "0001_slow" in err.message and "network_timeout=2s" in str(err.fix)
         assert err.state
         proxy.frozen = False

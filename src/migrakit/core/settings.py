@@ -55,7 +55,7 @@ class Settings:
     direct_url: str | None = None  # a direct/session URL for steps that cannot run through a transaction pooler
     schema: Path | None = None
     lock_wait_timeout: float = 60.0
-    network_timeout: float = 30.0  # seconds a silent server is given to answer a new connection (db/run/silence.py)
+    network_timeout: float = 30.0  # silence before a new connection checks the server (db/connect/answer.py)
     lock_timeout: str = "5s"
     statement_timeout: str = "0"
     lock_retries: int = 3

@@ -250,6 +250,16 @@ def _signals() -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _told(call: Callable[[], Any]) -> Any:
+    """`call()`; a silent server no step of it translated (db/connect/answer.NoAnswer) is its error (exit 6)."""
+    from migrakit.db.connect.answer import STOPPED, NoAnswer
+
+    try:
+        return call()
+    except NoAnswer as silent:
+        raise silent.unavailable(STOPPED) from None
+
+
 def run_core(
     task: str,
     render: Callable[[Any, str], str],
@@ -274,7 +284,7 @@ def run_core(
     urls = [u for u in given if u]
     with _long_lived_heap(), _signals():
         try:
-            result = call()
+            result = _told(call)
         except MigrakitError as err:
             _step_summary(summary, None, err, urls)
             raise _exit(err, fmt, urls, task, url) from err

@@ -20,8 +20,9 @@ from migrakit.core.project import ProjectFiles, refuse_empty_folder
 from migrakit.core.reports import MigrateReport
 from migrakit.core.settings import Settings
 from migrakit.db import table_upgrade, tracking
+from migrakit.db.connect.answer import told
 from migrakit.db.connect.session import executor_options, open_migrating, open_target
-from migrakit.db.run import probe, silence
+from migrakit.db.run import probe
 from migrakit.db.run.lock import migration_lock
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
@@ -99,7 +100,7 @@ def migrate(
                     p, _ = up_to(p, to_tag)  # a racer's re-plan stops at --to as well
                     return p, runnable(p, only)
 
-                with direct or nullcontext(), silence.bounded(conn, settings.network_timeout):
+                with direct or nullcontext(), told(conn, direct):
                     # Drizzle creates its schema and table before it runs anything, even when a migration then
                     # fails: a missing table is created first, in the first pipelined batch when one comes first.
                     report.applied, report.recorded, report.plan = execute(

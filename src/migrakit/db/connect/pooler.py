@@ -20,7 +20,7 @@ from psycopg.conninfo import conninfo_to_dict
 
 from migrakit.core.connection import DIRECT as DIRECT
 from migrakit.core.connection import Pooler as Pooler
-from migrakit.db.connect import server
+from migrakit.db.connect import answer, server
 from migrakit.errors import ConfigError
 
 # PgBouncer's words when it refuses a transaction in pool_mode=statement (it has no SQLSTATE of its own: 08P01).
@@ -78,11 +78,13 @@ def detect(conn: psycopg.Connection[Any], url: str | None = None, *, server_pid:
         return DIRECT
     name = _name(url or conn.info.dsn)
     try:
-        with psycopg.connect(server.conninfo(conn), autocommit=True, connect_timeout=10, prepare_threshold=None,
-                             application_name="migrakit-pooler-probe") as other:  # fmt: skip
+        with answer.open_watched(server.conninfo(conn), autocommit=True, connect_timeout=10, prepare_threshold=None,
+                                 application_name="migrakit-pooler-probe") as other:  # fmt: skip
             with other.transaction():  # pins a server connection in every pooling mode
                 pinned = _server_pid(other)
                 again = _server_pid(conn)
+    except answer.NoAnswer:
+        raise
     except psycopg.Error as exc:  # cannot tell the mode: assume the stricter one
         if statement_pooling(exc):
             return Pooler(True, True, name, f"a transaction block was refused: {STATEMENT_POOLING}", statement=True)

@@ -22,7 +22,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from migrakit.core import redact
-from migrakit.db.connect import stop
+from migrakit.db.connect import answer, stop
+from migrakit.db.connect.answer import conninfo as conninfo  # another connection like one open
 from migrakit.errors import ConfigError, DatabaseUnavailable
 
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
@@ -84,6 +85,34 @@ _QUOTED_VALUE = re.compile(r"\"[^\"]*\"|'[^']*'")
 # libpq's TCP keepalives (client side: no server setting, so nothing stays on a pooled server connection): a
 # migrator on a silent network notices within about a minute. Options the URL sets itself win.
 KEEPALIVES = {"keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3"}
+# libpq's tcp_user_timeout (milliseconds): data sent and not acknowledged for this long ends the connection (a
+# network that died while migrakit sends; the kernel's own limit is about 15 min). The keepalives' own bound.
+# Only on Linux 5.11 and later: earlier kernels count a zero window (a server busy with a long statement while
+# a pipelined batch waits to be read) against it, which would cut a long migration short.
+TCP_USER_TIMEOUT = {"tcp_user_timeout": "60000"}
+
+
+def _kernel_counts_zero_window(system: str, release: str) -> bool:
+    """Whether TCP_USER_TIMEOUT would also end a connection whose peer only keeps its window closed (Linux
+    before 5.11); other systems ignore libpq's tcp_user_timeout."""
+    if system != "Linux":
+        return True
+    try:
+        major, minor = (int(part) for part in re.findall(r"\d+", release)[:2])
+    except ValueError:
+        return True
+    return (major, minor) < (5, 11)
+
+
+def _defaults() -> dict[str, str]:
+    import platform
+
+    if _kernel_counts_zero_window(platform.system(), platform.release()):
+        return KEEPALIVES
+    return {**KEEPALIVES, **TCP_USER_TIMEOUT}
+
+
+_DEFAULTS = _defaults()
 
 
 def _keepalives(url: str) -> dict[str, Any]:
@@ -91,7 +120,7 @@ def _keepalives(url: str) -> dict[str, Any]:
         given = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:
         return {}  # connect reports the malformed URL
-    return {k: v for k, v in KEEPALIVES.items() if k not in given}
+    return {k: v for k, v in _DEFAULTS.items() if k not in given}
 
 
 _SETTING_REFUSED = re.compile(
@@ -117,10 +146,11 @@ def _diagnose(message: str) -> tuple[str, str]:
     return "the server is unreachable", "check that the server is running and reachable; " + _FIX_URL
 
 
-# Client-side TCP keepalives (libpq parameters; ignored on unix sockets): while migrakit waits for a result, a
-# server or network that went silent is noticed after about idle + interval * count = 60 s, and the wait ends
-# with a lost-connection error (exit 6). A live server answers the probes, so a long statement is not cut short.
-# Parameters the URL sets itself win.
+# Client-side TCP keepalives and tcp_user_timeout (libpq parameters; ignored on unix sockets): while migrakit
+# waits for a result, a server or network that went silent is noticed after about idle + interval * count = 60 s,
+# and the wait ends with a lost-connection error (exit 6). A live server answers the probes, so a long statement
+# is not cut short. Parameters the URL sets itself win. A network frozen with TCP alive answers them all: every
+# wait is also watched by answer.py (network_timeout).
 def connect(
     url: str,
     *,
@@ -128,12 +158,12 @@ def connect(
     application_name: str = "migrakit",
     connect_timeout: int = 10,
 ) -> psycopg.Connection:
-    """Open a connection (no server-side prepared statements), with `connect_timeout` and TCP keepalives
-    (`KEEPALIVES`). Failures raise DatabaseUnavailable (ConfigError for a malformed URL) whose text never
-    contains the password."""
+    """Open a connection (no server-side prepared statements), with `connect_timeout`, TCP keepalives
+    (`KEEPALIVES`, `TCP_USER_TIMEOUT`) and every wait bounded (answer.py). Failures raise DatabaseUnavailable
+    (ConfigError for a malformed URL) whose text never contains the password."""
     check_url(url)
     try:
-        conn = psycopg.connect(
+        conn = answer.open_watched(
             url,
             autocommit=autocommit,
             application_name=application_name,
@@ -163,13 +193,6 @@ def connect(
             cause=_QUOTED_VALUE.sub('"…"', str(exc).strip()),  # libpq quotes the piece it could not read
             fix="use postgresql://<user>:<password>@<host>:<port>/<database> (percent-encode special characters)",
         ) from None
-
-
-def conninfo(conn: psycopg.Connection[Any]) -> str:
-    """The conninfo of `conn`, password included, to open another connection like it (the lock's, the lock
-    watch's, the pooler probe's, the failpoint's)."""
-    info = conn.info
-    return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
 
 
 def server_version(conn: psycopg.Connection) -> int:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 
 from migrakit.core.settings import Settings
-from migrakit.db.connect import server, stop
+from migrakit.db.connect import answer, server, stop
 from migrakit.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
@@ -37,7 +37,9 @@ class Target:
 
 def resolve_target(settings: Settings) -> Target:
     """`settings.database_url` when set; else the embedded server in `settings.embedded_dir`
-    (started if needed, left running) and its `migrakit` database (created if missing)."""
+    (started if needed, left running) and its `migrakit` database (created if missing). Connections opened from
+    now on wait for an answer `settings.network_timeout` (db/connect/answer.py)."""
+    answer.within(settings.network_timeout)
     if settings.database_url:
         return Target(settings.database_url, False, server.redact_url(settings.database_url))
     folder = Path(settings.embedded_dir)
@@ -140,17 +142,22 @@ def _close(pending: Future[Any]) -> None:
         pass
 
 
+_STATE = "each migration is tracked in the transaction that applies it: `inv db.status` shows what is applied"
+
+
 @contextmanager
 def _lost(target: Target, conn: Any) -> Iterator[None]:
     try:
         yield
+    except answer.NoAnswer as exc:  # on this connection or another of the command's (the lock's)
+        raise exc.unavailable(_STATE) from None
     except psycopg.OperationalError as exc:
         if not (conn.broken or conn.closed):
             raise
         raise DatabaseUnavailable(
             f"lost the connection to {target.display}",
             cause=server.redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0], [target.url]),
-            state="each migration is tracked in the transaction that applies it: `inv db.status` shows what is applied",
+            state=_STATE,
             fix="find out why the connection dropped (server restart, pg_terminate_backend, network), then run again",
         ) from None
     finally:

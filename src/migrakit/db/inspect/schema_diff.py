@@ -26,7 +26,7 @@ import psycopg
 
 from migrakit.core.differences import CHANGED, EXTRA, MISSING, Difference, SchemaDiff
 from migrakit.core.fix import safe_sequence, without_noop_pairs
-from migrakit.db.connect import server
+from migrakit.db.connect import answer, server
 from migrakit.db.inspect import enum_diff
 from migrakit.errors import InspectionFailed, MigrakitError
 
@@ -115,7 +115,7 @@ def inspect(
                 inspected = _inspector(conn, exclude, ignore)
                 conn.rollback()
                 return inspected
-        except MigrakitError:
+        except (MigrakitError, answer.NoAnswer):  # NoAnswer: a silent server, exit 6 (db/connect/answer.py)
             raise
         except _INSPECTION_ERRORS as exc:
             failure = exc

@@ -20,12 +20,13 @@ the server is that far behind, and the server keeps working meanwhile.
 
 from __future__ import annotations
 
-import select
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import psycopg
+
+from migrakit.db.connect import answer
 
 POLL_SECONDS = 1.0  # how often a drain that is waiting for the socket looks again (it never gives up on its own)
 
@@ -33,16 +34,23 @@ POLL_SECONDS = 1.0  # how often a drain that is waiting for the socket looks aga
 def drain(conn: psycopg.Connection[Any]) -> None:
     """Send everything libpq holds for `conn`. Waits only while the server is not reading: it is busy with
     a statement already sent (bounded by statement_timeout) or the network is gone (bounded by the TCP
-    keepalives and retransmission limits set in `server.connect`)."""
+    keepalives and retransmission limits set in `server.connect`, and by db/connect/answer.py's watch)."""
     pgconn = conn.pgconn
+    watch = None  # made when there is something to wait for: nothing on the common path
     try:
         while pgconn.flush() == 1:
-            readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [], POLL_SECONDS)
+            watch = watch or answer.quiet(conn)
+            readable, _ = watch.select(write=True, seconds=POLL_SECONDS)
             if readable:
                 # the server may be blocked writing results: read them (they stay queued for psycopg)
                 pgconn.consume_input()
+    except answer.NoAnswer:
+        raise
     except (psycopg.OperationalError, OSError) as exc:  # a lost connection, whatever libpq's status says yet
         raise psycopg.errors.ConnectionFailure(f"sending the pipeline failed: {exc}") from exc
+    finally:
+        if watch is not None:
+            watch.close()
 
 
 def sync(conn: psycopg.Connection[Any], pipe: psycopg.Pipeline) -> None:
@@ -73,7 +81,7 @@ class Commands:
     connection is usable (or broken) as psycopg expects.
 
     Waits are the same as psycopg's: on the socket, while the server runs what was sent (bounded by
-    statement_timeout) or the network is gone (bounded by the keepalives set in `server.connect`)."""
+    statement_timeout) or the network is gone or silent (the keepalives set in `server.connect`, answer.py)."""
 
     def __init__(self, conn: psycopg.Connection[Any], *, window: tuple[int, int] = (1 << 62, 1 << 62)) -> None:
         self.conn, self.pgconn = conn, conn.pgconn
@@ -88,12 +96,19 @@ class Commands:
         self._unanswered_bytes = 0
         self.on_results: Callable[[], None] | None = None  # called whenever results arrived (live progress)
         self._cancelling = False  # interrupted: the statements still running are cancelled until the Sync
+        self._quiet: answer.Quiet | None = None  # the watch of the wait for results in progress (answer.py)
 
     def __enter__(self) -> Commands:
         self.pgconn.enter_pipeline_mode()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        try:
+            self._leave(kind, exc)
+        finally:
+            self._end_quiet()
+
+    def _leave(self, kind: type[BaseException] | None, exc: BaseException | None) -> None:
         if kind is None:
             if self._unsynced or self._syncs:
                 self.sync()
@@ -178,11 +193,13 @@ class Commands:
             raise self.error
 
     def _read(self, *, block: bool) -> None:
-        """Take the results that arrived; with `block`, wait for at least one more first."""
+        """Take the results that arrived; with `block`, wait for at least one more first (watched: `_quiet` lives
+        across the calls of one wait, until results come)."""
         pgconn = self.pgconn
         try:
             if block and pgconn.is_busy():
-                readable, _, _ = select.select([pgconn.socket], [], [], POLL_SECONDS)
+                self._quiet = self._quiet or answer.quiet(self.conn)
+                readable, _ = self._quiet.select(seconds=POLL_SECONDS)
                 if not readable and self._cancelling:
                     self._cancel()
             pgconn.consume_input()
@@ -213,8 +230,10 @@ class Commands:
             elif status != _ABORTED and self.error is None:
                 self.done += 1
             self._answered += 1
-        if got and self.on_results is not None:
-            self.on_results()
+        if got:
+            self._end_quiet()
+            if self.on_results is not None:
+                self.on_results()
         if pgconn.status == psycopg.pq.ConnStatus.BAD and (self._syncs or self._answered < self.sent):
             if self.error is None:
                 self.error = psycopg.errors.ConnectionFailure(
@@ -228,6 +247,11 @@ class Commands:
             )
 
 
+    def _end_quiet(self) -> None:
+        if self._quiet is not None:
+            self._quiet.close()
+            self._quiet = None
+
     def _copy(self, status: int) -> None:
         """A statement that is a COPY (as simple_query.py treats it): FROM STDIN is refused through the protocol
         (a migration has no data to send; the server reports the error, so the statement fails as any
@@ -237,10 +261,12 @@ class Commands:
             pgconn.put_copy_end(b"COPY FROM STDIN cannot run in a migration file")
             drain(self.conn)
             return
+        watch = answer.quiet(self.conn)
         while (n := pgconn.get_copy_data(1)[0]) >= 0:
             if n == 0:
-                select.select([pgconn.socket], [], [], POLL_SECONDS)
+                watch.select(seconds=POLL_SECONDS)
                 pgconn.consume_input()
+        watch.close()
 
 
 _COPY_IN, _COPY_OUT = psycopg.pq.ExecStatus.COPY_IN, psycopg.pq.ExecStatus.COPY_OUT

@@ -29,7 +29,7 @@ from migrakit.core.events import (
     TargetWaits,
 )
 from migrakit.core.fleet_targets import Target
-from migrakit.db.connect import server, stop
+from migrakit.db.connect import answer, server, stop
 from migrakit.errors import Interrupted, LintFindings, MigrakitError, Signalled, signal_of
 
 _POLL = 0.25  # seconds between looks at the running targets (and the live view's clock)
@@ -229,6 +229,8 @@ def _guarded(one: Callable[[Target, EventSink], TargetResult], t: Target, on_eve
     except MigrakitError as err:
         status = INTERRUPTED if isinstance(err, Interrupted) else FAILED
         result = TargetResult(t, status, error=err, applied=list(getattr(err, "applied_in_run", [])))
+    except answer.NoAnswer as silent:  # a silent server no step of the run translated (db/connect/answer.py)
+        result = TargetResult(t, FAILED, error=silent.unavailable(answer.STOPPED))
     except Exception as exc:
         first = (str(exc).strip().splitlines() or [""])[0]
         result = TargetResult(t, FAILED, error=MigrakitError(

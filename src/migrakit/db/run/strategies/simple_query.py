@@ -7,18 +7,19 @@ file failed when the error has no position (a unique violation, a lock timeout).
 completed come back with the error (`psycopg.errors.error_from_result`, the same error class psycopg raises).
 
 Waits are those of any query on this connection: the statement is bounded by statement_timeout (the run's
-setting) and a dead network by the TCP keepalives and retransmission limits set in `server.connect`.
+setting), a dead network by the TCP keepalives and retransmission limits set in `server.connect`, a silent one
+by db/connect/answer.py (network_timeout).
 """
 
 from __future__ import annotations
 
-import select
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import pq
 
+from migrakit.db.connect import answer
 from migrakit.db.run import pipeline
 
 POLL_SECONDS = 1.0  # how often a wait for the server's answer looks at the socket again
@@ -35,11 +36,18 @@ class Outcome:
     error: psycopg.Error | None
 
 
-def _wait_readable(pgconn: Any) -> None:
-    """Until libpq holds a whole result: read what the socket has."""
-    while pgconn.is_busy():
-        select.select([pgconn.socket], [], [], POLL_SECONDS)
-        pgconn.consume_input()
+def _wait_readable(conn: psycopg.Connection[Any]) -> None:
+    """Until libpq holds a whole result: read what the socket has (a silent server: answer.NoAnswer)."""
+    pgconn = conn.pgconn
+    if not pgconn.is_busy():
+        return
+    watch = answer.quiet(conn)
+    try:
+        while pgconn.is_busy():
+            watch.select(seconds=POLL_SECONDS)
+            pgconn.consume_input()
+    finally:
+        watch.close()
 
 
 def run(conn: psycopg.Connection[Any], query: bytes) -> Outcome:
@@ -56,7 +64,7 @@ def run(conn: psycopg.Connection[Any], query: bytes) -> Outcome:
     pipeline.drain(conn)  # a large file does not fit in the socket's buffer: send it all before waiting
     while True:
         try:
-            _wait_readable(pgconn)
+            _wait_readable(conn)
         except psycopg.OperationalError:
             if error is None:
                 raise
@@ -71,13 +79,15 @@ def run(conn: psycopg.Connection[Any], query: bytes) -> Outcome:
             pgconn.put_copy_end(b"COPY FROM STDIN cannot run in a migration file")
             pipeline.drain(conn)
         elif status == _COPY_OUT:  # COPY ... TO STDOUT: read and drop its rows
+            watch = answer.quiet(conn)
             while True:
                 n, _ = pgconn.get_copy_data(1)
                 if n == 0:
-                    select.select([pgconn.socket], [], [], POLL_SECONDS)
+                    watch.select(seconds=POLL_SECONDS)
                     pgconn.consume_input()
                 elif n < 0:
                     break
+            watch.close()
         if status in (_COPY_IN, _COPY_OUT):
             continue  # not the statement's end: its own result (COMMAND_OK or the error) follows
         if counting and status in _OK:
@@ -97,7 +107,7 @@ def results(conn: psycopg.Connection[Any], query: bytes) -> tuple[list[pq.abc.PG
     pgconn.send_query(query)
     pipeline.drain(conn)
     while True:
-        _wait_readable(pgconn)
+        _wait_readable(conn)
         result = pgconn.get_result()
         if result is None:
             return done, error
