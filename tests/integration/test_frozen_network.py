@@ -91,6 +91,8 @@ def test_a_read_before_the_plan_on_a_frozen_network_ends_with_exit_6(tmp_path, d
                                       "the read to wait for the tracking table")  # fmt: skip
         holder.rollback()
     _assert_no_answer(result, elapsed, proxy)
+    if command == "db.migrate":
+        assert "no migration was applied by this run" in result.stderr, result.stderr
 
 
 def test_waiting_for_the_migration_lock_on_a_frozen_network_ends_with_exit_6_not_the_lock_timeout(
@@ -111,6 +113,7 @@ def test_waiting_for_the_migration_lock_on_a_frozen_network_ends_with_exit_6_not
         )  # fmt: skip
         holder.rollback()
     _assert_no_answer(result, elapsed, proxy)
+    assert "no migration was applied by this run" in result.stderr, result.stderr
     assert query(db_url, "SELECT to_regclass('public.a') IS NULL") == [(True,)], "nothing was applied"
 
 

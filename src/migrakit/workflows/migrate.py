@@ -20,7 +20,7 @@ from migrakit.core.project import ProjectFiles, refuse_empty_folder
 from migrakit.core.reports import MigrateReport
 from migrakit.core.settings import Settings
 from migrakit.db import table_upgrade, tracking
-from migrakit.db.connect.answer import told
+from migrakit.db.connect.answer import NoAnswer, told
 from migrakit.db.connect.session import executor_options, open_migrating, open_target
 from migrakit.db.run import probe
 from migrakit.db.run.lock import migration_lock
@@ -108,6 +108,8 @@ def migrate(
                         create_table=not held.table.exists,
                     )
                 return report
+        except NoAnswer as silent:  # the lock's polls or a read before the plan (the run's own waits: `told`)
+            raise silent.unavailable("no migration was applied by this run") from None
         finally:
             on_event(events.Finished())
 

@@ -261,9 +261,12 @@ def _watched(gen: Generator[Any, Any, RV], watch: Quiet) -> Generator[Any, Any, 
 @contextmanager
 def told(*conns: Any) -> Iterator[None]:
     """A lost-connection error (DatabaseUnavailable) raised in the block, when silence on one of `conns` ended
-    it, leads with that ("no answer from ... for N s: <the error, with what it says of the state>")."""
+    it, leads with that ("no answer from ... for N s: <the error, with what it says of the state>"); a NoAnswer
+    no step translated is the error, with the state STOPPED."""
     try:
         yield
+    except NoAnswer as exc:
+        raise exc.unavailable(STOPPED) from None
     except DatabaseUnavailable as err:
         silent = next((c.no_answer for c in conns if isinstance(c, Answering) and c.no_answer), None)
         if silent is None or err.message.startswith(silent.headline):
