@@ -71,10 +71,10 @@ def _waiting_on_lock(db_url: str, application: str) -> bool:
                          "wait_event_type = 'Lock'", application) == [(1,)]  # fmt: skip
 
 
-@pytest.mark.parametrize("command", ["db.status", "db.check", "db.migrate", "db.migrate --dry-run"])
+@pytest.mark.parametrize("command", ["db.status", "db.check", "db.migrate", "db.migrate --dry-run", "env.check"])
 def test_a_read_before_the_plan_on_a_frozen_network_ends_with_exit_6(tmp_path, db_url, pg_server_url, route, command):
     """The tracking rows are being read (held up by a lock on the table, so the freeze lands mid-read): the read
-    of db.status and db.check, db.migrate's read under the migration lock, db.migrate --dry-run's."""
+    of db.status and db.check, db.migrate's read under the migration lock, db.migrate --dry-run's, env.check's."""
     proxy, through = route
     folder = _migrations(tmp_path)
     assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0  # the tracking table exists

@@ -18,7 +18,7 @@ from migrakit.core.migration import STANDARD
 from migrakit.core.reports import Check, EnvReport, check_lines
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
-from migrakit.db.connect import pooler, server, session
+from migrakit.db.connect import answer, pooler, server, session
 from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
 from migrakit.sources.folders import display_path
 from migrakit.sources.load import load_sources
@@ -118,6 +118,8 @@ def _tracking(conn: Any, settings: Settings) -> str:
     try:
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         exists = bool(rows) or tracking.table_exists(conn, settings.migrations_schema, settings.migrations_table)
+    except answer.NoAnswer:  # a silent server, not a permission (exit 6: tasks' run_core)
+        raise
     except psycopg.Error as exc:
         raise DatabaseUnavailable(
             f"cannot read the tracking table {name}",

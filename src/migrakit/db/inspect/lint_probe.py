@@ -32,7 +32,7 @@ from psycopg import sql
 from migrakit.core.classify import classify
 from migrakit.core.migration import STANDARD, Migration
 from migrakit.core.postgres.statements import NO_TRANSACTION, PLAIN, TRANSACTION_CONTROL, keyword_head
-from migrakit.db.connect import server
+from migrakit.db.connect import answer, server
 
 # One round trip: user relations (oid, file, name, kind, this transaction's scans of it, the table of an index, the
 # row estimate, this transaction's rows written to it), then this backend's granted relation locks (kind 'lock',
@@ -204,6 +204,8 @@ def probe_migration(conn: psycopg.Connection[Any], m: Migration, url: str) -> Mi
             t0 = time.perf_counter()
             try:
                 conn.execute(st.text.encode(conn.info.encoding), binary=True)
+            except answer.NoAnswer:  # a silent server: no finding, the command's error (exit 6)
+                raise
             except psycopg.Error as exc:
                 p.duration_ms = round((time.perf_counter() - t0) * 1000, 2)
                 _failed(p, exc)
@@ -224,6 +226,8 @@ def probe_migration(conn: psycopg.Connection[Any], m: Migration, url: str) -> Mi
                 conn.execute("RELEASE SAVEPOINT migrakit_lint")
         if conn.info.transaction_status != idle:
             conn.execute("COMMIT")
+    except answer.NoAnswer:
+        raise
     except psycopg.Error as exc:  # a COMMIT (deferred constraint) or transaction control that failed
         error = error or _error_text(exc)
         if conn.info.transaction_status != idle:
