@@ -81,7 +81,7 @@ class NoAnswer(psycopg.errors.ConnectionFailure):
         return (
             "the server or something on the way (a proxy, a load balancer, the network) stopped answering while the "
             "TCP connection stayed open; find out why, then run the command again (`inv db.status` shows what is "
-            f"applied); raise network_timeout={self.seconds:g}s if the route is only slow"
+            f"applied); network_timeout={self.seconds:g}s: raise it if the route is only slow"
         )
 
     def unavailable(self, state: str) -> DatabaseUnavailable:
