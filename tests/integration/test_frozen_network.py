@@ -140,3 +140,27 @@ def test_a_slow_query_through_psycopg_on_a_live_network_is_left_to_finish(route)
     with server.connect(through, autocommit=True) as conn:
         assert conn.execute("SELECT 42 FROM pg_sleep(3)").fetchone() == (42,)
     assert proxy.connections - before >= 2, "the query's connection and at least one check's"
+
+
+def test_a_ctrl_c_that_lands_in_the_check_cancels_the_statement_as_psycopg_does(db_url, monkeypatch):
+    """A Ctrl-C raised while the watch ticks (outside psycopg's select, where psycopg's own handler would not see
+    it): the running statement is cancelled, its end is read, the interrupt is raised, and the connection is
+    left idle and usable, as after a Ctrl-C anywhere else in a wait."""
+    real_tick = answer.Quiet.tick
+    fired: list[bool] = []
+
+    def tick(self):
+        if time.monotonic() - self.heard_at > 0.5 and not fired:
+            fired.append(True)
+            raise KeyboardInterrupt
+        real_tick(self)
+
+    monkeypatch.setattr(answer.Quiet, "tick", tick)
+    answer.within(30)
+    with server.connect(db_url, autocommit=True) as conn:
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            conn.execute("SELECT pg_sleep(20)")
+        assert fired and time.monotonic() - started < 10, "the statement was cancelled, not waited for"
+        assert conn.execute("SELECT 42").fetchone() == (42,)
+    answer.within(answer.DEFAULT_SECONDS)

@@ -232,7 +232,7 @@ def _watched(gen: Generator[Any, Any, RV], watch: Quiet) -> Generator[Any, Any, 
     """`gen` as psycopg's wait drives it: a byte to read tells `watch` the server is heard; every other wake-up
     (psycopg wakes the generator every 0.1 s to let a Ctrl-C in) ticks it. A Ctrl-C that lands in the tick is
     handled as psycopg handles one in its wait: the statement is cancelled, the generator runs to its end (the
-    cancel's error), then the interrupt is raised."""
+    cancel's error, or NoAnswer), then the interrupt is raised."""
     interrupted: BaseException | None = None
     try:
         waiting = next(gen)
@@ -240,13 +240,14 @@ def _watched(gen: Generator[Any, Any, RV], watch: Quiet) -> Generator[Any, Any, 
             ready = yield waiting
             if ready and ready & selectors.EVENT_READ:
                 watch.heard()
-            elif interrupted is None:
+            else:
                 try:
-                    watch.tick()
+                    watch.tick()  # also while a cancel is awaited: a silent server ends that wait too
                 except KeyboardInterrupt as exc:
-                    interrupted = exc
-                    with contextlib.suppress(psycopg.Error, OSError):
-                        watch.conn.cancel_safe(timeout=5.0)
+                    if interrupted is None:
+                        interrupted = exc
+                        with contextlib.suppress(psycopg.Error, OSError):
+                            watch.conn.cancel_safe(timeout=5.0)
             waiting = gen.send(ready)
     except StopIteration as end:
         if interrupted is not None:
