@@ -164,3 +164,18 @@ def test_a_ctrl_c_that_lands_in_the_check_cancels_the_statement_as_psycopg_does(
         assert fired and time.monotonic() - started < 10, "the statement was cancelled, not waited for"
         assert conn.execute("SELECT 42").fetchone() == (42,)
     answer.within(answer.DEFAULT_SECONDS)
+
+
+def test_the_check_is_answered_on_the_route_the_connection_took(db_url, monkeypatch):
+    """On the test server's own route (no proxy: a unix socket or TCP, as the URL says), a query silent for
+    longer than network_timeout is checked, the check is answered (SSLRequest, before any authentication), and
+    the query finishes."""
+    real = answer.Quiet._answered
+    answers: list[bool] = []
+    monkeypatch.setattr(answer.Quiet, "_answered", lambda self: answers.append(real(self)) or answers[-1])
+    answer.within(1)
+    with server.connect(db_url, autocommit=True) as conn:
+        assert conn.execute("SELECT 42 FROM pg_sleep(2.5)").fetchone() == (42,)
+        route = answer.where(conn)
+    answer.within(answer.DEFAULT_SECONDS)
+    assert True in answers, f"no check was answered on {route}"

@@ -5,9 +5,11 @@ proxy that stops forwarding while its kernel keeps the sockets open acknowledges
 sent. And a statement that runs (a migration's own work, unbounded by default) is, from the client, the same
 silence as a frozen network. So every wait for the server on a connection opened by server.connect is watched:
 once `seconds` (the `network_timeout` setting) went by without a byte from the server, a new connection to the
-same address is started beside the wait and given `seconds` to complete its start-up (refused counts as an
-answer; through a pooler the pooler answers). A live server answers and the wait goes on, so a long statement is
-never cut; a byte arriving on the waiting connection meanwhile ends the check too. No answer either: the
+same address is opened beside the wait, sends the first message of every PostgreSQL client (SSLRequest), and
+is given `seconds` for any answer. The server (or a pooler) answers it at once, before any authentication (a
+slow LDAP server or a full pool does not delay it) and without starting a session; refused counts as an answer
+too. A live server answers and the wait goes on, so a long statement is never cut; a byte arriving on the
+waiting connection meanwhile ends the check too. No answer either: the
 waiting connection's socket is shut down (libpq reports it lost, as a server restart would be) and NoAnswer is
 raised, psycopg's ConnectionFailure saying "no answer from <host:port> for N s", within 2 x `seconds` of the
 server's last byte. Every handler of a lost connection reports it (exit 6); session._lost and `told` lead with it.
@@ -19,18 +21,18 @@ loops (simple_query, pipeline's drain and Commands: Quiet.select). Connecting is
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import select
 import selectors
 import socket
+import struct
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from time import monotonic
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import pq
-from psycopg.conninfo import make_conninfo
 
 from migrakit.errors import DatabaseUnavailable
 
@@ -48,17 +50,26 @@ def within(seconds: float) -> None:
     _seconds = seconds
 
 
-def conninfo(conn: psycopg.Connection[Any]) -> str:
-    """The conninfo of `conn`, password included, to open another connection like it (the lock's, the lock
-    watch's, the pooler probe's, the failpoint's, this module's check)."""
-    info = conn.info
-    return make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
-
-
 def where(conn: psycopg.Connection[Any]) -> str:
     """`host:port` of `conn` (the unix socket's path for a local one): no user, no password."""
     host, port = conn.info.host, conn.info.port
-    return f"{host}/.s.PGSQL.{port}" if host.startswith("/") else f"{host}:{port}"
+    return f"{host}/.s.PGSQL.{port}" if host.startswith(("/", "@")) else f"{host}:{port}"
+
+
+def _address(conn: psycopg.Connection[Any]) -> tuple[int, Any]:
+    """(address family, socket address) of the server `conn` is connected to: the same route, the same host
+    of a multi-host URL (libpq's hostaddr, no new name lookup when it has one)."""
+    info = conn.info
+    host, port = info.host, int(info.port)
+    if host.startswith("/"):
+        return socket.AF_UNIX, f"{host}/.s.PGSQL.{port}"
+    if host.startswith("@"):  # Linux's abstract namespace
+        return socket.AF_UNIX, f"\0{host[1:]}/.s.PGSQL.{port}"
+    family, _, _, _, address = socket.getaddrinfo(info.hostaddr or host, port, type=socket.SOCK_STREAM)[0]
+    return family, address
+
+
+_SSL_REQUEST = struct.pack("!ii", 8, 80877103)  # the protocol's SSLRequest: length 8, code 1234.5679
 
 
 class NoAnswer(psycopg.errors.ConnectionFailure):
@@ -104,8 +115,8 @@ class Quiet:
     def __init__(self, conn: psycopg.Connection[Any], seconds: float) -> None:
         self.conn, self.seconds = conn, seconds
         self.heard_at = monotonic()
-        self._check: pq.abc.PGconn | None = None
-        self._state = pq.PollingStatus.WRITING
+        self._check: socket.socket | None = None
+        self._asked = False  # the check's SSLRequest is sent
         self._check_until = 0.0
 
     def heard(self) -> None:
@@ -122,7 +133,7 @@ class Quiet:
         return max(0.0, self.heard_at + self.seconds - monotonic())
 
     def tick(self) -> None:
-        """Start the check once `seconds` went by without a byte, advance it; a completed one restarts the clock.
+        """Start the check once `seconds` went by without a byte, advance it; an answered one restarts the clock.
         Raise NoAnswer (the socket shut down) when it got no answer within `seconds` either."""
         if not self.seconds:
             return
@@ -151,35 +162,45 @@ class Quiet:
         return bool(readable), bool(writable)
 
     def close(self) -> None:
-        """Drop a pending check (its socket closed now: a start-up a frozen proxy holds back never completes)."""
+        """Drop a pending check (its socket closed now)."""
         if self._check is not None:
-            self._check.finish()
+            self._check.close()
             self._check = None
 
     def _start(self, now: float) -> None:
+        """Connect a socket to the server's address without waiting; refused at once is an answer."""
         try:
-            self._check = pq.PGconn.connect_start(
-                make_conninfo(conninfo(self.conn), application_name="migrakit-check").encode()
-            )
-        except (psycopg.Error, OSError):
-            self.heard_at = now  # refused at once: an answer
+            family, address = _address(self.conn)
+            self._check = socket.socket(family, socket.SOCK_STREAM)
+            self._check.setblocking(False)
+            if self._check.connect_ex(address) not in (0, errno.EINPROGRESS, errno.EAGAIN):
+                raise ConnectionRefusedError
+        except (OSError, psycopg.Error, ValueError):
+            self.close()
+            self.heard_at = now
             return
-        self._state = pq.PollingStatus.WRITING
+        self._asked = False
         self._check_until = now + self.seconds
 
     def _answered(self) -> bool:
-        """The check's start-up completed or failed (both answers), polled without waiting."""
-        assert self._check is not None
+        """Whether the check got an answer, looked at without waiting: its connection refused or ended, or any
+        byte in answer to its SSLRequest (the first message of every PostgreSQL client; the server, or a
+        pooler, answers it at once, before any authentication, and no session starts)."""
+        sock = self._check
+        assert sock is not None
         try:
-            while self._state not in (pq.PollingStatus.OK, pq.PollingStatus.FAILED):
-                reading = self._state == pq.PollingStatus.READING
-                sock = self._check.socket
-                ready = select.select([sock] if reading else [], [] if reading else [sock], [], 0)
-                if not (ready[0] or ready[1]):
-                    return False
-                self._state = pq.PollingStatus(self._check.connect_poll())
-        except (psycopg.Error, OSError):
-            return True
+            if not self._asked:
+                if not select.select([], [sock], [], 0)[1]:
+                    return False  # still connecting
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    return True  # refused or unreachable: an answer (a dead route is the keepalives' to find)
+                sock.send(_SSL_REQUEST)
+                self._asked = True
+            if not select.select([sock], [], [], 0)[0]:
+                return False
+            sock.recv(1)  # 'S', 'N', an error, or the end: all answers
+        except OSError:
+            pass
         return True
 
     def _fire(self) -> NoAnswer:

@@ -23,7 +23,6 @@ from psycopg.conninfo import conninfo_to_dict
 
 from migrakit.core import redact
 from migrakit.db.connect import answer, stop
-from migrakit.db.connect.answer import conninfo as conninfo  # another connection like one open
 from migrakit.errors import ConfigError, DatabaseUnavailable
 
 _FIX_URL = "check DATABASE_URL (host, port, user, password, database) or unset it to use the embedded database"
@@ -193,6 +192,13 @@ def connect(
             cause=_QUOTED_VALUE.sub('"…"', str(exc).strip()),  # libpq quotes the piece it could not read
             fix="use postgresql://<user>:<password>@<host>:<port>/<database> (percent-encode special characters)",
         ) from None
+
+
+def conninfo(conn: psycopg.Connection[Any]) -> str:
+    """The conninfo of `conn`, password included, to open another connection like it (the lock's, the lock
+    watch's, the pooler probe's, the failpoint's)."""
+    info = conn.info
+    return psycopg.conninfo.make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
 
 
 def server_version(conn: psycopg.Connection) -> int:
