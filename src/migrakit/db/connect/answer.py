@@ -119,6 +119,12 @@ class Quiet:
         self._asked = False  # the check's SSLRequest is sent
         self._check_until = 0.0
 
+    def __enter__(self) -> Quiet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def heard(self) -> None:
         """A byte came from the server: the clock starts again, a pending check is dropped."""
         self.heard_at = monotonic()

@@ -261,12 +261,11 @@ class Commands:
             pgconn.put_copy_end(b"COPY FROM STDIN cannot run in a migration file")
             drain(self.conn)
             return
-        watch = answer.quiet(self.conn)
-        while (n := pgconn.get_copy_data(1)[0]) >= 0:
-            if n == 0:
-                watch.select(seconds=POLL_SECONDS)
-                pgconn.consume_input()
-        watch.close()
+        with answer.quiet(self.conn) as watch:
+            while (n := pgconn.get_copy_data(1)[0]) >= 0:
+                if n == 0:
+                    watch.select(seconds=POLL_SECONDS)
+                    pgconn.consume_input()
 
 
 _COPY_IN, _COPY_OUT = psycopg.pq.ExecStatus.COPY_IN, psycopg.pq.ExecStatus.COPY_OUT

@@ -41,13 +41,10 @@ def _wait_readable(conn: psycopg.Connection[Any]) -> None:
     pgconn = conn.pgconn
     if not pgconn.is_busy():
         return
-    watch = answer.quiet(conn)
-    try:
+    with answer.quiet(conn) as watch:
         while pgconn.is_busy():
             watch.select(seconds=POLL_SECONDS)
             pgconn.consume_input()
-    finally:
-        watch.close()
 
 
 def run(conn: psycopg.Connection[Any], query: bytes) -> Outcome:
@@ -79,15 +76,14 @@ def run(conn: psycopg.Connection[Any], query: bytes) -> Outcome:
             pgconn.put_copy_end(b"COPY FROM STDIN cannot run in a migration file")
             pipeline.drain(conn)
         elif status == _COPY_OUT:  # COPY ... TO STDOUT: read and drop its rows
-            watch = answer.quiet(conn)
-            while True:
-                n, _ = pgconn.get_copy_data(1)
-                if n == 0:
-                    watch.select(seconds=POLL_SECONDS)
-                    pgconn.consume_input()
-                elif n < 0:
-                    break
-            watch.close()
+            with answer.quiet(conn) as watch:
+                while True:
+                    n, _ = pgconn.get_copy_data(1)
+                    if n == 0:
+                        watch.select(seconds=POLL_SECONDS)
+                        pgconn.consume_input()
+                    elif n < 0:
+                        break
         if status in (_COPY_IN, _COPY_OUT):
             continue  # not the statement's end: its own result (COMMAND_OK or the error) follows
         if counting and status in _OK:
