@@ -23,6 +23,12 @@ MARGIN = 15  # seconds on top of 2 x BOUND: a loaded test machine
 PASSWORD = "frozen-Secret-42"  # in the URL given to migrakit; the server (trust) never asks for it
 
 
+@pytest.fixture(autouse=True)
+def _restored_bound(monkeypatch):
+    """The process-wide bound (answer.within: each command sets it from its settings) as it was, afterwards."""
+    monkeypatch.setattr(answer, "_seconds", answer._seconds)
+
+
 @pytest.fixture
 def route(db_url):
     """A proxy in front of the test server, and the URL through it (with a password that must never show)."""
@@ -34,7 +40,6 @@ def route(db_url):
         yield proxy, through
         proxy.frozen = False
         proxy.wait_idle(timeout=30)
-    answer.within(answer.DEFAULT_SECONDS)  # the process-wide bound the commands here set
 
 
 def _migrations(tmp_path: Path) -> Path:
@@ -163,7 +168,6 @@ def test_a_ctrl_c_that_lands_in_the_check_cancels_the_statement_as_psycopg_does(
             conn.execute("SELECT pg_sleep(20)")
         assert fired and time.monotonic() - started < 10, "the statement was cancelled, not waited for"
         assert conn.execute("SELECT 42").fetchone() == (42,)
-    answer.within(answer.DEFAULT_SECONDS)
 
 
 def test_the_check_is_answered_on_the_route_the_connection_took(db_url, monkeypatch):
@@ -177,5 +181,4 @@ def test_the_check_is_answered_on_the_route_the_connection_took(db_url, monkeypa
     with server.connect(db_url, autocommit=True) as conn:
         assert conn.execute("SELECT 42 FROM pg_sleep(2.5)").fetchone() == (42,)
         route = answer.where(conn)
-    answer.within(answer.DEFAULT_SECONDS)
     assert True in answers, f"no check was answered on {route}"

@@ -108,7 +108,8 @@ def test_a_locked_tracking_table_ends_the_wait_naming_the_holder(db_url, tmp_pat
 FROZEN_BOUND = 2  # network_timeout for the frozen-network test, seconds
 
 
-def test_a_network_frozen_with_tcp_alive_ends_the_run_with_exit_6_and_nothing_applied_twice(tmp_path, db_url):
+def test_a_network_frozen_with_tcp_alive_ends_the_run_with_exit_6_and_nothing_applied_twice(tmp_path, db_url,
+                                                                                              monkeypatch):
     """A proxy that stops forwarding both ways mid-statement while every socket stays open (keepalives answered):
     the run ends within twice network_timeout (a check once the server was silent for network_timeout, given as
     long to connect) plus a margin, exit 6 saying so and what was rolled back; after the network thaws a re-run
@@ -119,9 +120,12 @@ def test_a_network_frozen_with_tcp_alive_ends_the_run_with_exit_6_and_nothing_ap
     import psycopg
     from bench.proxy import LatencyProxy
 
+    from migrakit.db.connect import answer
     from migrakit.workflows.migrate import migrate
     from tests.fixtures.cli import wait_for
     from tests.fixtures.inspect import query, tracked
+
+    monkeypatch.setattr(answer, "_seconds", answer._seconds)  # the process-wide bound the run sets, restored after
 
     make_drizzle_folder(tmp_path, [
         ("0000_a", "CREATE TABLE a (id int);"),
