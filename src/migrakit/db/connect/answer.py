@@ -9,10 +9,10 @@ same address is opened beside the wait, sends the first message of every Postgre
 is given `seconds` for any answer. The server (or a pooler) answers it at once, before any authentication (a
 slow LDAP server or a full pool does not delay it) and without starting a session; refused counts as an answer
 too. A live server answers and the wait goes on, so a long statement is never cut; a byte arriving on the
-waiting connection meanwhile ends the check too. No answer either: the
-waiting connection's socket is shut down (libpq reports it lost, as a server restart would be) and NoAnswer is
-raised, psycopg's ConnectionFailure saying "no answer from <host:port> for N s", within 2 x `seconds` of the
-server's last byte. Every handler of a lost connection reports it (exit 6); session._lost and `told` lead with it.
+waiting connection meanwhile ends the check too. No answer either: the waiting connection's socket is shut down
+(libpq reports it lost, as a server restart would be) and NoAnswer is raised, psycopg's ConnectionFailure saying
+"no answer from <host:port> for N s", within 2 x `seconds` of the start of the silence. Every handler of a lost
+connection reports it (exit 6); session._lost, `told` and tasks' run_core lead with it.
 
 Waits watched: psycopg's own (execute, fetch, commit, a pipeline's sync: Answering.wait) and migrakit's socket
 loops (simple_query, pipeline's drain and Commands: Quiet.select). Connecting is bounded by `connect_timeout`.
