@@ -182,3 +182,21 @@ def test_the_check_is_answered_on_the_route_the_connection_took(db_url, monkeypa
         assert conn.execute("SELECT 42 FROM pg_sleep(2.5)").fetchone() == (42,)
         route = answer.where(conn)
     assert True in answers, f"no check was answered on {route}"
+
+
+def test_through_pgbouncer_the_pooler_answers_the_check_and_a_long_statement_finishes(
+    tmp_path, db_url, pgbouncer_transaction, monkeypatch
+):
+    """Behind a pooler the check's SSLRequest is the pooler's to answer (PgBouncer does at once, whatever its
+    pools hold): a statement longer than network_timeout through PgBouncer is checked and left to finish."""
+    real = answer.Quiet._answered
+    answers: list[bool] = []
+    monkeypatch.setattr(answer.Quiet, "_answered", lambda self: answers.append(real(self)) or answers[-1])
+    url = pgbouncer_transaction.url(psycopg.conninfo.conninfo_to_dict(db_url)["dbname"])
+    folder = make_drizzle_folder(tmp_path, [
+        ("0000_slow", "CREATE TABLE c (id int);\n--> statement-breakpoint\nSELECT pg_sleep(3);"),
+    ])  # fmt: skip
+    result = run_in_process(migrate_args(url, folder), cwd=tmp_path, env={"MIGRAKIT_NETWORK_TIMEOUT": "1"})
+    assert result.returncode == 0, result.stdout + result.stderr + pgbouncer_transaction.log()
+    assert True in answers, "no check was answered"
+    assert query(db_url, "SELECT count(*) FROM c") == [(0,)]
