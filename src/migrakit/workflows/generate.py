@@ -15,7 +15,7 @@ from migrakit.core.postgres.statements import is_destructive
 from migrakit.core.reports import Generated as Generated
 from migrakit.core.rollback import custom_down_text
 from migrakit.core.settings import Settings
-from migrakit.db.connect import server, session
+from migrakit.db.connect import answer, server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.errors import ConfigError, ConfirmationRequired, MigrakitError
 from migrakit.sources.folders import down_path, load_folder
@@ -72,7 +72,7 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
             except Exception as exc:
                 import psycopg
 
-                if not isinstance(exc, psycopg.Error):
+                if not isinstance(exc, psycopg.Error) or isinstance(exc, answer.NoAnswer):  # a silent server: exit 6
                     raise
                 raise MigrakitError(
                     "the schema file does not apply to an empty database",
