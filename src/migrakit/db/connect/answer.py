@@ -83,6 +83,9 @@ class NoAnswer(psycopg.errors.ConnectionFailure):
         )
         self.where, self.seconds = where, seconds
 
+    def __reduce__(self) -> Any:  # pickles (multiprocessing, pytest-xdist) as its two fields
+        return (NoAnswer, (self.where, self.seconds))
+
     @property
     def headline(self) -> str:
         return f"no answer from {self.where} for {self.seconds:g} s"
