@@ -19,6 +19,7 @@ from migrakit.core.reports import (
     StopResult,
     UpgradeTrackingReport,
 )
+from migrakit.core.rollback import DownsReport, RollbackReport
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
 from migrakit.render.error_text import render_error
 from migrakit.render.json import shapes
@@ -72,7 +73,7 @@ def test_a_fix_survives_pickling_with_its_command() -> None:
 REPORTS = [
     StatusReport, MigrateReport, BootstrapReport, UpgradeTrackingReport, LayoutUpgrade, CheckReport, BaselineReport,
     ConsolidationReport, BranchCount, Generated, RetirePlan, EnvReport, ServerStatus, StopResult, LintReport, FleetReport,
-    LintFixReport,
+    LintFixReport, RollbackReport, DownsReport,
 ]  # fmt: skip
 
 

@@ -86,6 +86,7 @@ def load_families() -> None:
         generate,
         lint,
         retire,
+        rollback,
         run,
         upgrade,
     )
