@@ -6,32 +6,20 @@ from __future__ import annotations
 import inspect
 import pickle
 
-from migrakit.core.reports import (
-    BootstrapReport,
-    BranchCount,
-    EnvReport,
-    FixedMigration,
-    LayoutUpgrade,
-    LintFixReport,
-    MigrateReport,
-    ServerStatus,
-    StatusReport,
-    StopResult,
-    UpgradeTrackingReport,
-)
+from migrakit.core.reports.check import CheckReport, EnvReport
+from migrakit.core.reports.embedded import ServerStatus, StopResult
+from migrakit.core.reports.fleet import FleetReport
+from migrakit.core.reports.lint import FixedMigration, LintFixReport, LintReport
+from migrakit.core.reports.retire import RetirePlan
+from migrakit.core.reports.run import BootstrapReport, MigrateReport, StatusReport
+from migrakit.core.reports.upgrade import LayoutUpgrade, UpgradeTrackingReport
+from migrakit.core.reports.write import BaselineReport, BranchCount, ConsolidationReport, Generated
 from migrakit.core.rollback import DownsReport, RollbackReport
 from migrakit.errors import ConfigError, ConfirmationRequired, DriftError, Fix, MigrakitError, MigrationFailed
 from migrakit.render.error_text import render_error
 from migrakit.render.json import shapes
 from migrakit.render.json.document import load_families
 from migrakit.tasks._run import run_core
-from migrakit.workflows.baseline.command import BaselineReport
-from migrakit.workflows.check import CheckReport
-from migrakit.workflows.consolidate import ConsolidationReport
-from migrakit.workflows.fleet import FleetReport
-from migrakit.workflows.generate import Generated
-from migrakit.workflows.lint import LintReport
-from migrakit.workflows.retire.plan import RetirePlan
 
 RERUN = "fix the statement, then run `inv db.migrate` again; `inv db.status` shows what is applied"
 

@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from migrakit.core.differences import describe, key_label
+from migrakit.core.migration import Migration
+
 # an object's key in a schema snapshot: (category, name, ...), as db/inspect/schema_diff.py makes it
 Key = tuple[str, ...]
 Snapshot = Mapping[Key, Any]
@@ -111,6 +114,34 @@ class FileProof:
     @property
     def differing(self) -> tuple[ObjectProof, ...]:
         return tuple(o for o in self.objects if not o.ok)
+
+
+@dataclass(frozen=True)
+class LegacyProof:
+    """A legacy file's proof (db.check, db.bootstrap --adopt, db.baseline): is its effect in the live schema?"""
+
+    migration: Migration
+    verdict: str  # PRESENT / ABSENT / PARTIAL / NO_EFFECT
+    objects: tuple[ObjectProof, ...]
+
+    def differing_lines(self, limit: int = 12) -> list[str]:
+        """Each object of the file's effect the live schema does not have as the file leaves it."""
+        out = []
+        bad = [o for o in self.objects if not o.ok]
+        for o in bad[:limit]:
+            what = {CREATED: "creates", CHANGED: "changes", DROPPED: "drops"}[o.verb]
+            out.append(
+                f"{key_label(o.key)}: {self.migration.tag} {what} it; "
+                f"the file leaves: {_short(describe(o.expected))}; "
+                f"the database has: {_short(describe(o.actual))}"
+            )
+        if len(bad) > limit:
+            out.append(f"... and {len(bad) - limit} more object(s)")
+        return out
+
+
+def _short(text: str, width: int = 100) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _same(a: Any, b: Any) -> bool:

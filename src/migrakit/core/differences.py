@@ -1,5 +1,6 @@
 """What comparing two schemas found (db/inspect/schema_diff.py compares them): each differing object, the script
-that reconciles them, and a difference as text lines. Pure."""
+that reconciles them, and a difference as text lines; an inspected object (results') and a snapshot's key as text.
+Pure."""
 
 from __future__ import annotations
 
@@ -10,6 +11,14 @@ from typing import Any
 MISSING = "missing"  # the migrations produce it; the database lacks it
 EXTRA = "extra"  # the database has it; no migration produces it
 CHANGED = "changed"  # both have it, defined differently
+
+# what messages call an object of each of results' inspector categories
+LABELS = {
+    "schemas": "schema", "extensions": "extension", "collations": "collation", "enums": "enum", "types": "type",
+    "domains": "domain", "composite_types": "composite type", "sequences": "sequence", "tables": "table",
+    "views": "view", "materialized_views": "materialized view", "functions": "function",
+    "constraints": "constraint", "indexes": "index", "triggers": "trigger", "rlspolicies": "policy",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -62,3 +71,36 @@ def difference_lines(d: Difference, indent: str = "  ") -> list[str]:
         first, *rest = s.splitlines()
         lines.append(f"{indent}sql: {first}" + (f" ... ({len(rest)} more lines)" if rest else ""))
     return lines
+
+
+# ------------------------------------------------------------------------------------------ objects as text
+def key_label(key: tuple[str, ...]) -> str:
+    """A snapshot key as `compare` names objects: `table "public"."t"`, `column "public"."t"."c"`."""
+    if key[0] == "columns":
+        return f'column {key[1]}."{key[2]}"'
+    return f"{LABELS.get(key[0], key[0])} {key[1]}"
+
+
+def describe(value: Any) -> str:
+    """An object of a snapshot as one line of text (its definition where results has one)."""
+    if value is None or type(value).__name__ == "_Absent":  # core/attribution.MISSING_OBJECT
+        return "(nothing)"
+    if isinstance(value, tuple):
+        return "the table (its own properties: comment, RLS, persistence, options)"
+    if hasattr(value, "creation_clause"):
+        return str(value.creation_clause)
+    text = definition(value)
+    return " ".join(text.split()) if text else type(value).__name__
+
+
+def text_of(obj: Any, attr: str) -> str | None:
+    """An inspected object's text attribute (`create_statement`, `definition` ...), stripped; None without one."""
+    try:
+        value = getattr(obj, attr)
+    except (AttributeError, NotImplementedError, KeyError):
+        return None
+    return value.strip() if isinstance(value, str) else None
+
+
+def definition(obj: Any) -> str | None:
+    return text_of(obj, "create_statement") or text_of(obj, "definition")

@@ -3,8 +3,7 @@ render/json/baseline.py's `baseline`)."""
 
 from __future__ import annotations
 
-from migrakit.render.json import baseline as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.baseline.command import (
+from migrakit.core.reports.write import (
     ADOPT_PLANNED,
     ADOPTED,
     EMPTY,
@@ -15,6 +14,7 @@ from migrakit.workflows.baseline.command import (
     WRITTEN,
     BaselineReport,
 )  # fmt: skip
+from migrakit.render.json import baseline as _json  # noqa: F401  (registers this command's JSON serializers)
 
 
 def render_baseline(report: BaselineReport, fmt: str = "plain") -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from migrakit.core.differences import difference_lines
 from migrakit.core.plan.planner import DUPLICATE_ROWS
+from migrakit.core.reports.check import CheckReport
 from migrakit.render.json import check as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.check import CheckReport
 
 
 def render_check(report: CheckReport, fmt: str = "plain") -> str:

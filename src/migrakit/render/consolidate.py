@@ -3,10 +3,9 @@ and what was written)."""
 
 from __future__ import annotations
 
-from migrakit.core.reports import BranchCount
+from migrakit.core.reports.write import BranchCount, ConsolidationReport
 from migrakit.render.json import consolidate as as_json
 from migrakit.render.text import group_notes, subjects, table
-from migrakit.workflows.consolidate import ConsolidationReport
 
 
 def render_consolidation(report: ConsolidationReport, fmt: str = "plain") -> str:

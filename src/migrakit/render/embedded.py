@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrakit.core.reports import EMBEDDED_INSTALL_FIX as INSTALL_FIX
-from migrakit.core.reports import EMBEDDED_PACKAGE as PACKAGE
-from migrakit.core.reports import ServerStatus, StopResult
+from migrakit.core.reports.embedded import EMBEDDED_INSTALL_FIX as INSTALL_FIX
+from migrakit.core.reports.embedded import EMBEDDED_PACKAGE as PACKAGE
+from migrakit.core.reports.embedded import ServerStatus, StopResult
 from migrakit.render.json import embedded as _json  # noqa: F401  (registers this command's JSON serializers)
 
 

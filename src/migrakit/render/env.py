@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from migrakit.core.reports import EnvReport, check_lines
+from migrakit.core.reports.check import EnvReport, check_lines
 from migrakit.render.json import env as _json  # noqa: F401  (registers this command's JSON serializers)
 
 

@@ -3,8 +3,8 @@ statements and the next step (its JSON: render/json/generate.py's `generated`)."
 
 from __future__ import annotations
 
+from migrakit.core.reports.write import Generated
 from migrakit.render.json import generate as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.generate import Generated
 
 
 def render_generated(result: Generated, fmt: str = "plain") -> str:

@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from migrakit.core.lint.rule import SEVERITIES
 from migrakit.render.error_text import github_data, github_property
-from migrakit.workflows.steps.measure import (
-    finding_lines as finding_lines,  # also an error's details (db.migrate --lint)
-)
 
 if TYPE_CHECKING:
-    pass
+    from migrakit.core.lint.rule import Finding
+    from migrakit.core.reports.lint import LintReport, LintStatement
 
 HEAD_CHARS = 60
 
@@ -44,7 +42,7 @@ def size_text(sizes: dict[str, tuple[float, int]], rel: str) -> str:
     return f"{b:.0f} {unit}, {rows}" if unit == "B" else f"{b:.1f} {unit}, {rows}"
 
 
-def lock_lines(report: Any, st: Any) -> list[str]:
+def lock_lines(report: LintReport, st: LintStatement) -> list[str]:
     out = []
     for rel, mode in st.locks:
         size = size_text(report.sizes, rel)
@@ -60,7 +58,7 @@ def lock_lines(report: Any, st: Any) -> list[str]:
     return out
 
 
-def _effects(st: Any) -> str:
+def _effects(st: LintStatement) -> str:
     parts = []
     if st.rewrites:
         parts.append("rewrite: " + ", ".join(r + (" (index)" if r in st.indexes else "") for r in st.rewrites))
@@ -73,7 +71,7 @@ def _effects(st: Any) -> str:
     return "; ".join(parts)
 
 
-def render_lint(report: Any, fmt: str = "plain") -> str:
+def render_lint(report: LintReport, fmt: str = "plain") -> str:
     from migrakit.render.text import table as _table
 
     lines = [
@@ -114,7 +112,7 @@ def render_lint(report: Any, fmt: str = "plain") -> str:
     return "\n".join(lines)
 
 
-def github_annotations(report: Any) -> str:
+def github_annotations(report: LintReport) -> str:
     """One `::error file=…,line=…::…` (or ::warning / ::notice) line per finding."""
     level = {"error": "error", "warning": "warning", "info": "notice"}
     out = []
@@ -127,12 +125,12 @@ def github_annotations(report: Any) -> str:
     return "\n".join(out)
 
 
-def finding(f: Any) -> dict[str, Any]:
+def finding(f: Finding) -> dict[str, Any]:
     return {"rule": f.rule, "severity": f.severity, "message": f.message, "fix": f.fix}
 
 
-def lint_json(r: Any) -> dict[str, Any]:
-    """workflows.lint.LintReport (db.lint): per migration, per statement (index from 1 within the migration)."""
+def lint_json(r: LintReport) -> dict[str, Any]:
+    """core.reports.lint.LintReport (db.lint): per migration, per statement (index from 1 within the migration)."""
     def size(rel: str) -> dict[str, Any] | None:
         if rel not in r.sizes:
             return None
@@ -182,7 +180,7 @@ def lint_json(r: Any) -> dict[str, Any]:
     }
 
 
-def findings(report: Any) -> list[dict[str, Any]]:
+def findings(report: LintReport) -> list[dict[str, Any]]:
     """A LintReport's findings, flat: where (migration tag, statement index from 1), what, and whether it fails
     the run."""
     failing = {id(f) for f in report.failing}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrakit.core.reports import LintFixReport
+from migrakit.core.reports.lint import LintFixReport
 
 
 def render_fix(report: LintFixReport, fmt: str = "plain") -> str:

@@ -4,9 +4,9 @@ workflows/retire/plan.py builds it."""
 
 from __future__ import annotations
 
-from migrakit.core.reports import check_lines
+from migrakit.core.reports.check import check_lines
+from migrakit.core.reports.retire import NOTHING, RETIRED, RetirePlan
 from migrakit.render.json import retire as _json  # noqa: F401  (registers this command's JSON serializers)
-from migrakit.workflows.retire.plan import NOTHING, RETIRED, RetirePlan
 
 
 def render_retire(plan: RetirePlan, fmt: str = "plain") -> str:

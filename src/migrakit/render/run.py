@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
 from migrakit.core.migration import STANDARD
 from migrakit.core.plan.planner import DUPLICATE_ROWS
-from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
+from migrakit.core.reports.run import BootstrapReport, MigrateReport, StatusReport
 from migrakit.render.json import run as as_json
 from migrakit.render.json.shapes import problem
 from migrakit.render.text import fold, group_notes, subjects, table

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from migrakit.core.reports import LayoutUpgrade, UpgradeTrackingReport
+from migrakit.core.reports.upgrade import LayoutUpgrade, UpgradeTrackingReport
 from migrakit.render.json import upgrade as _json  # noqa: F401  (registers this command's JSON serializers)
 from migrakit.render.text import table
 

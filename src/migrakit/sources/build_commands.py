@@ -7,20 +7,12 @@ import json
 import re
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from migrakit.core.reports.retire import BuildEdit
 from migrakit.core.settings import Settings
 
 REPLACEMENT = "migrakit db.migrate"
-
-
-@dataclass(frozen=True)
-class BuildEdit:
-    file: str  # relative to the project root
-    where: str  # e.g. `scripts.build`
-    before: str
-    after: str
 
 
 def legacy_scripts(settings: Settings) -> list[Path]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from migrakit.core.drizzle.journal import JOURNAL_PATH
-from migrakit.core.reports import BranchCount, BranchMigrations
+from migrakit.core.reports.write import BranchCount, BranchMigrations
 from migrakit.core.settings import Settings
 from migrakit.errors import ConfigError
 from migrakit.sources.folders import check_folders, load_folder

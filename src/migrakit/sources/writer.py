@@ -13,7 +13,7 @@ from pathlib import Path
 
 from migrakit.core.drizzle.journal import JOURNAL_PATH, Journal, render_journal
 from migrakit.core.drizzle.naming import snapshot_name, utc_stamp
-from migrakit.core.reports import Generated
+from migrakit.core.reports.write import Generated
 from migrakit.core.settings import Settings
 from migrakit.errors import ConfigError, MigrakitError
 from migrakit.sources.folders import JOURNAL, V1, display_path, load_folder, said

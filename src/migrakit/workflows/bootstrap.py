@@ -15,7 +15,7 @@ from migrakit.core.events import EventSink, no_event
 from migrakit.core.migration import Migration
 from migrakit.core.plan.run_plan import bootstrap_report, check_statements, legacy_failure, refuse_blocking
 from migrakit.core.project import ProjectFiles
-from migrakit.core.reports import BootstrapReport
+from migrakit.core.reports.run import BootstrapReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import session

@@ -13,47 +13,18 @@ and to prove which legacy files already ran here: the fix is then the one `db.bo
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from migrakit.core.differences import EXTRA, SchemaDiff
-from migrakit.core.plan.planner import Plan, Problem
+from migrakit.core.differences import EXTRA
+from migrakit.core.plan.planner import Plan
 from migrakit.core.project import ProjectFiles
+from migrakit.core.reports.check import CheckReport
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.inspect.shadow import ignored_tables
-from migrakit.errors import DriftError
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps import provenance, shadow_build
 from migrakit.workflows.steps.status import read_status
-
-
-@dataclass
-class CheckReport:
-    target: str
-    shadow: str
-    plan: Plan
-    diff: SchemaDiff
-    legacy_files: list[str] = field(default_factory=list)
-    legacy_unrecorded: list[str] = field(default_factory=list)  # legacy files whose hash no tracking row carries
-    legacy_problems: tuple[Problem, ...] = ()  # e.g. a legacy file edited after db.bootstrap ran it
-    notes: list[str] = field(default_factory=list)
-    made_by: dict[str, str] = field(default_factory=dict)  # difference's object -> "file (what it does to it)"
-    legacy_proofs: list[provenance.LegacyProof] = field(default_factory=list)  # per legacy file without a row
-    next_step: str | None = None  # the db.bootstrap command that adopts the proven files and runs the rest
-
-    @property
-    def problems(self) -> tuple[Problem, ...]:
-        return self.plan.problems + self.legacy_problems
-
-    @property
-    def drifted(self) -> bool:
-        return not self.diff.equal or any(p.blocking for p in self.problems)
-
-    @property
-    def exit_code(self) -> int:
-        return DriftError.exit_code if self.drifted else 0
 
 
 def check(settings: Settings) -> CheckReport:

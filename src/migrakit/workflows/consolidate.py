@@ -19,7 +19,6 @@ Rules (also in docs/MIGRATION_GUIDE.md):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrakit.core.drizzle.journal import JOURNAL_PATH, Journal, render_journal
@@ -27,13 +26,14 @@ from migrakit.core.drizzle.naming import snapshot_name as snapshot_name
 from migrakit.core.drizzle.naming import utc_stamp
 from migrakit.core.migration import CONSOLIDATED, Migration, Replaced, drizzle_hash
 from migrakit.core.plan.planner import order_sequence
+from migrakit.core.reports.write import ConsolidationPlan, ConsolidationReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
 from migrakit.db.connect.session import executor_options
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.run.executor import Executor
-from migrakit.errors import ConfigError, ConfirmationRequired, JournalError, MigrakitError
+from migrakit.errors import ConfigError, JournalError, MigrakitError
 from migrakit.sources.consolidated import load_consolidated, render_manifest
 from migrakit.sources.folders import JOURNAL, Folder, check_folders, display_path, down_path, load_folder
 
@@ -44,53 +44,6 @@ class NotEquivalent(MigrakitError):
     """The consolidated file does not give the schema the originals give."""
 
     kind = "not-equivalent"
-
-
-@dataclass(frozen=True)
-class ConsolidationPlan:
-    stem: str
-    when: int
-    selection: str  # how the migrations were chosen, for the user
-    replaced: tuple[Migration, ...]
-    sql_path: Path
-    sql_text: str
-    manifest_path: Path
-    manifest_text: str
-    journal_path: Path
-    journal_text: str
-    delete: tuple[Path, ...]  # replaced .sql files and snapshots
-    snapshot_move: tuple[Path, Path] | None = None  # (latest snapshot, the name it is kept under)
-    notes: tuple[str, ...] = ()
-
-    @property
-    def migration(self) -> Migration:
-        """The consolidation as the planner and executor will see it."""
-        return Migration(
-            tag=self.stem,
-            when=self.when,
-            path=str(self.sql_path),
-            text=self.sql_text,
-            hash=drizzle_hash(self.sql_text.encode("utf-8")),
-            mode=CONSOLIDATED,
-            replaces=tuple(Replaced(m.tag, m.when, m.hash) for m in self.replaced),
-        )
-
-
-@dataclass
-class ConsolidationReport:
-    plan: ConsolidationPlan
-    written: bool = False
-    proof: str | None = None
-    root: Path | None = None
-    lint: list[str] = field(default_factory=list)  # db.lint's findings on the written file (tasks/db/write.py)
-
-    def shown(self, path: Path) -> str:
-        return display_path(path, self.root)
-
-    @property
-    def exit_code(self) -> int:
-        """5 while only the plan was printed (it needs --yes)."""
-        return 0 if self.written else ConfirmationRequired.exit_code
 
 
 # ------------------------------------------------------------------------------------------------ pure
@@ -320,7 +273,8 @@ def consolidate(
         snapshots=snapshots,
         existing=[m.tag for m in existing],
     )
-    report = ConsolidationReport(plan, root=settings.root)
+    paths = [plan.sql_path, plan.manifest_path, plan.journal_path, *plan.delete, *(plan.snapshot_move or ())]
+    report = ConsolidationReport(plan, shown_paths={p: display_path(p, settings.root) for p in paths})
     if not yes:
         return report
     sequence = order_sequence(folder.migrations, existing)

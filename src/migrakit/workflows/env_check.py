@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from migrakit.core.migration import STANDARD
-from migrakit.core.reports import Check, EnvReport, check_lines
+from migrakit.core.reports.check import Check, EnvReport, check_lines
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import answer, pooler, server, session

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from migrakit.core import migration
 from migrakit.core.postgres.statements import is_destructive
-from migrakit.core.reports import Generated as Generated
+from migrakit.core.reports.write import Generated
 from migrakit.core.rollback import custom_down_text
 from migrakit.core.settings import Settings
 from migrakit.db.connect import answer, server, session

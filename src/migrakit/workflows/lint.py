@@ -23,7 +23,7 @@ from migrakit.core.migration import STANDARD, Layout, Migration
 from migrakit.core.plan.run_plan import refuse_blocking
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import ProjectFiles
-from migrakit.core.reports import FixedMigration, LintFixReport
+from migrakit.core.reports.lint import FixedMigration, LintFixReport, LintReport, finding_lines
 from migrakit.core.rollback import choose, steps_of
 from migrakit.core.settings import Settings
 from migrakit.db.connect import session
@@ -35,10 +35,6 @@ from migrakit.sources.load import load_sources
 from migrakit.sources.rewrite import split_folder, split_v1_folder
 from migrakit.workflows.steps import measure as steps
 from migrakit.workflows.steps import shadow_build
-from migrakit.workflows.steps.measure import LintMigration as LintMigration
-from migrakit.workflows.steps.measure import LintReport as LintReport
-from migrakit.workflows.steps.measure import LintStatement as LintStatement
-from migrakit.workflows.steps.measure import finding_lines as finding_lines
 from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
@@ -221,7 +217,7 @@ def _prove(
         chosen = [m for m in fixed.migrations if m.tag in new_tags]
         legacy_ran = bool(status.legacy and status.legacy.applied)
         linted = steps.measure(fixed_settings, fixed, base, chosen, legacy_ran)
-        errors = [line for line in steps.finding_lines(linted) if "] error:" in line]
+        errors = [line for line in finding_lines(linted) if "] error:" in line]
         if errors:
             raise MigrakitError(
                 f"the fixed migrations still have {len(errors)} error-level lint finding(s)",

@@ -17,7 +17,7 @@ from migrakit.core.plan.planner import Plan
 from migrakit.core.plan.run_plan import check_statements, refuse_blocking, runnable, up_to
 from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import ProjectFiles, refuse_empty_folder
-from migrakit.core.reports import MigrateReport
+from migrakit.core.reports.run import MigrateReport
 from migrakit.core.settings import Settings
 from migrakit.db import table_upgrade, tracking
 from migrakit.db.connect.answer import NoAnswer, told

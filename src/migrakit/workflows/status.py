@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from migrakit.core.project import ProjectFiles
-from migrakit.core.reports import StatusReport
+from migrakit.core.reports.run import StatusReport
 from migrakit.core.settings import Settings
 from migrakit.sources.folders import check_folders
 from migrakit.sources.load import load_sources

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from migrakit.core.drizzle.journal import JOURNAL_PATH
 from migrakit.core.drizzle.naming import locale_key, snapshot_name, v1_folder_name
-from migrakit.core.reports import FolderMove, LayoutUpgrade
+from migrakit.core.reports.upgrade import FolderMove, LayoutUpgrade
 from migrakit.core.settings import Settings
 from migrakit.errors import JournalError, MigrakitError
 from migrakit.sources.folders import (

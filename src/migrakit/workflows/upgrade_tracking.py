@@ -21,7 +21,7 @@ table, so that an upgrade Drizzle 1.0 would refuse goes through, and Drizzle 1.0
 
 from __future__ import annotations
 
-from migrakit.core.reports import UpgradeTrackingReport
+from migrakit.core.reports.upgrade import UpgradeTrackingReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import session

@@ -8,7 +8,7 @@ from typing import Any
 
 from migrakit.core.migration import STANDARD, UNTOUCHED_TEMPLATE, Migration
 from migrakit.core.plan.planner import Plan
-from migrakit.core.reports import BootstrapReport
+from migrakit.core.reports.run import BootstrapReport
 from migrakit.errors import DriftError, MigrakitError
 
 

@@ -20,9 +20,9 @@ import psutil
 import psycopg
 from psycopg import sql
 
-from migrakit.core.reports import EMBEDDED_INSTALL_FIX as INSTALL_FIX
-from migrakit.core.reports import EMBEDDED_PACKAGE as PACKAGE
-from migrakit.core.reports import ServerStatus, StopResult
+from migrakit.core.reports.embedded import EMBEDDED_INSTALL_FIX as INSTALL_FIX
+from migrakit.core.reports.embedded import EMBEDDED_PACKAGE as PACKAGE
+from migrakit.core.reports.embedded import ServerStatus, StopResult
 from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
 
 DATABASE = "migrakit"  # the database tasks use on the embedded server

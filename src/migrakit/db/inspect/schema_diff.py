@@ -24,7 +24,16 @@ from typing import Any
 
 import psycopg
 
-from migrakit.core.differences import CHANGED, EXTRA, MISSING, Difference, SchemaDiff
+from migrakit.core.differences import (
+    CHANGED,
+    EXTRA,
+    LABELS,
+    MISSING,
+    Difference,
+    SchemaDiff,
+    definition,
+    text_of,
+)
 from migrakit.core.fix import safe_sequence, without_noop_pairs
 from migrakit.db.connect import answer, server
 from migrakit.db.inspect import enum_diff
@@ -39,12 +48,6 @@ CATEGORIES = (
     "tables", "views", "materialized_views", "functions", "constraints", "indexes", "triggers", "rlspolicies",
 )  # fmt: skip
 _TABLE_RELATED = ("indexes", "constraints", "triggers", "rlspolicies", "sequences")
-_LABELS = {
-    "schemas": "schema", "extensions": "extension", "collations": "collation", "enums": "enum", "types": "type",
-    "domains": "domain", "composite_types": "composite type", "sequences": "sequence", "tables": "table",
-    "views": "view", "materialized_views": "materialized view", "functions": "function",
-    "constraints": "constraint", "indexes": "index", "triggers": "trigger", "rlspolicies": "policy",
-}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ inspection
@@ -230,38 +233,7 @@ def _table_properties(table: Any) -> tuple[Any, ...]:
     return tuple(getattr(table, n, None) for n in names)
 
 
-def key_label(key: tuple[str, ...]) -> str:
-    """A snapshot key as `compare` names objects: `table "public"."t"`, `column "public"."t"."c"`."""
-    if key[0] == "columns":
-        return f'column {key[1]}."{key[2]}"'
-    return f"{_LABELS.get(key[0], key[0])} {key[1]}"
-
-
-def describe(value: Any) -> str:
-    """An object of a snapshot as one line of text (its definition where results has one)."""
-    if value is None or type(value).__name__ == "_Absent":
-        return "(nothing)"
-    if isinstance(value, tuple):
-        return "the table (its own properties: comment, RLS, persistence, options)"
-    if hasattr(value, "creation_clause"):
-        return str(value.creation_clause)
-    text = _definition(value)
-    return " ".join(text.split()) if text else type(value).__name__
-
-
 # ------------------------------------------------------------------------------------------ differences
-def _text(obj: Any, attr: str) -> str | None:
-    try:
-        value = getattr(obj, attr)
-    except (AttributeError, NotImplementedError, KeyError):
-        return None
-    return value.strip() if isinstance(value, str) else None
-
-
-def _definition(obj: Any) -> str | None:
-    return _text(obj, "create_statement") or _text(obj, "definition")
-
-
 def _owner_table(obj: Any) -> tuple[str, str] | None:
     table = getattr(obj, "table_name", None)
     return (obj.schema, table) if table else None
@@ -287,18 +259,18 @@ def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Diffe
         per_category.append((cat, added, removed, modified))
 
     for cat, added, removed, modified in per_category:
-        label = _LABELS[cat]
+        label = LABELS[cat]
         for key, obj in added.items():
-            sql: Iterable[str | None] = [_text(obj, "create_statement") or ""]
+            sql: Iterable[str | None] = [text_of(obj, "create_statement") or ""]
             if cat == "tables":
                 sql = _table_create(obj, whole_tables[(obj.schema, obj.name)])
             yield Difference(
-                f"{label} {key}", cat, MISSING, _definition(obj), None, tuple(s for s in sql if s), (cat, key)
+                f"{label} {key}", cat, MISSING, definition(obj), None, tuple(s for s in sql if s), (cat, key)
             )
         for key, obj in removed.items():
             yield Difference(
-                f"{label} {key}", cat, EXTRA, None, _definition(obj),
-                tuple(s for s in [_text(obj, "drop_statement")] if s), (cat, key),
+                f"{label} {key}", cat, EXTRA, None, definition(obj),
+                tuple(s for s in [text_of(obj, "drop_statement")] if s), (cat, key),
             )
         for key, obj in modified.items():
             old = before_obj = getattr(actual, cat)[key]
@@ -306,12 +278,12 @@ def _differences(expected: Any, actual: Any, differences: Any) -> Iterator[Diffe
                 yield from _table_changes(key, obj, before_obj, differences)
                 continue
             if hasattr(obj, "can_replace") and obj.can_replace(old):
-                sql = [_text(obj, "create_statement")]
+                sql = [text_of(obj, "create_statement")]
             elif hasattr(obj, "alter_statements") and cat == "sequences":
                 sql = list(obj.alter_statements(old))
             else:
-                sql = [_text(old, "drop_statement"), _text(obj, "create_statement")]
-            expected_text, actual_text = _definition(obj), _definition(old)
+                sql = [text_of(old, "drop_statement"), text_of(obj, "create_statement")]
+            expected_text, actual_text = definition(obj), definition(old)
             if expected_text == actual_text:  # same text: say which property differs
                 expected_text, actual_text = _properties(obj, old)
             yield Difference(
@@ -323,21 +295,21 @@ def _table_create(table: Any, attached: list[Any]) -> list[str]:
     """A missing table: its sequences, the table, its comments, then indexes, constraints, triggers."""
     order = {"InspectedSequence": 0, "InspectedIndex": 2, "InspectedConstraint": 3, "InspectedTrigger": 4}
     attached = sorted(attached, key=lambda o: order.get(type(o).__name__, 5))
-    sql = [_text(o, "create_statement") for o in attached if type(o).__name__ == "InspectedSequence"]
-    sql.append(_text(table, "create_statement"))
+    sql = [text_of(o, "create_statement") for o in attached if type(o).__name__ == "InspectedSequence"]
+    sql.append(text_of(table, "create_statement"))
     if getattr(table, "comment", None) is not None:
-        sql.append(_text(table, "comment_statement"))
+        sql.append(text_of(table, "comment_statement"))
     for col in table.columns.values():
         if col.comment is not None:
             sql.append(col.comment_statement(table.quoted_full_name))
-    sql += [_text(o, "alter_ownership_statement") for o in attached if type(o).__name__ == "InspectedSequence"]
+    sql += [text_of(o, "alter_ownership_statement") for o in attached if type(o).__name__ == "InspectedSequence"]
     for o in attached:
         if type(o).__name__ == "InspectedConstraint" and getattr(o, "index", None):
             continue  # its index is listed as an index; the constraint then uses it
         if type(o).__name__ != "InspectedSequence":
-            sql.append(_text(o, "create_statement"))
+            sql.append(text_of(o, "create_statement"))
     sql += [
-        _text(o, "create_statement")
+        text_of(o, "create_statement")
         for o in attached
         if type(o).__name__ == "InspectedConstraint" and getattr(o, "index", None)
     ]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from migrakit.core.reports.write import BaselineReport
 from migrakit.render.json.shapes import Data, serializes, statement
-from migrakit.workflows.baseline.command import BaselineReport
 
 
 @serializes(BaselineReport)
 def baseline(r: BaselineReport) -> Data:
-    """baseline.BaselineReport (db.baseline)."""
+    """core.reports.write.BaselineReport (db.baseline)."""
     tracked = r.outcome in ("written", "adopted", "legacy-recorded")
     return {
         "database": r.target,

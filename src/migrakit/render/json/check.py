@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from migrakit.core.reports.check import CheckReport
 from migrakit.render.json.shapes import Data, difference, problem, serializes, tags
-from migrakit.workflows.check import CheckReport
 
 
 @serializes(CheckReport)
 def drift_check(r: CheckReport) -> Data:
-    """drift.CheckReport (db.check)."""
+    """core.reports.check.CheckReport (db.check)."""
     return {
         "database": r.target,
         "drift": not r.diff.equal,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from migrakit.core.reports import BranchCount
+from migrakit.core.reports.write import BranchCount, ConsolidationReport
 from migrakit.render.json.shapes import Data, migration, serializes, tags
-from migrakit.workflows.consolidate import ConsolidationReport
 
 
 @serializes(ConsolidationReport)
 def consolidation(r: ConsolidationReport) -> Data:
-    """consolidate.ConsolidationReport (db.consolidate)."""
+    """core.reports.write.ConsolidationReport (db.consolidate)."""
     plan = r.plan
     return {
         "changed": r.written,
@@ -34,7 +33,7 @@ def consolidation(r: ConsolidationReport) -> Data:
 
 @serializes(BranchCount)
 def branch_count(r: BranchCount) -> Data:
-    """branch.BranchCount (db.count-branch-migrations)."""
+    """core.reports.write.BranchCount (db.count-branch-migrations)."""
     b = r.branch
     return {
         "head": b.head,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from migrakit.core.reports import EMBEDDED_PACKAGE, ServerStatus, StopResult
+from migrakit.core.reports.embedded import EMBEDDED_PACKAGE, ServerStatus, StopResult
 from migrakit.render.json.shapes import Data, serializes
 
 
 @serializes(ServerStatus)
 def server_status(st: ServerStatus) -> Data:
-    """core.reports.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
+    """core.reports.embedded.ServerStatus (db.server-status): `database_url` is the embedded server's own URL, redacted."""
 
     return {
         "database_url": st.shown_url,
@@ -29,5 +29,5 @@ def server_status(st: ServerStatus) -> Data:
 
 @serializes(StopResult)
 def server_stop(r: StopResult) -> Data:
-    """core.reports.StopResult (db.server-stop)."""
+    """core.reports.embedded.StopResult (db.server-stop)."""
     return {"changed": r.was_running, "stopped": r.was_running, "pid": r.pid, "data_dir": str(r.data_dir), "seconds": r.seconds}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from migrakit.core.reports import EnvReport
+from migrakit.core.reports.check import EnvReport
 from migrakit.render.json.shapes import Data, check, serializes
 
 
 @serializes(EnvReport)
 def env_check(r: EnvReport) -> Data:
-    """envcheck.EnvReport (env.check)."""
+    """core.reports.check.EnvReport (env.check)."""
     database = next((c.found for c in r.checks if c.name == "database reachable" and c.ok), None)
     return {"database": database, "checks": [check(c) for c in r.checks], "notes": list(r.notes)}

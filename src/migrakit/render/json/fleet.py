@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from migrakit.core.reports.fleet import FleetReport
 from migrakit.render.json.shapes import Data, difference, error, problem, serializes
-from migrakit.workflows.fleet.pool import FleetReport
 
 
 @serializes(FleetReport)
 def fleet(r: FleetReport) -> Data:
-    """workflows.fleet.FleetReport (db.migrate / status / check / lint with --targets or --targets-query): one entry per
+    """core.reports.fleet.FleetReport (db.migrate / status / check / lint with --targets or --targets-query): one entry per
     target in the targets' order, its URL redacted."""
     def target(t: Any) -> Data:
         entry: Data = {

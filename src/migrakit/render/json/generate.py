@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from migrakit.core.reports import Generated
+from migrakit.core.reports.write import Generated
 from migrakit.render.json.shapes import Data, serializes, statement
 
 
 @serializes(Generated)
 def generated(g: Generated) -> Data:
-    """generate.Generated (db.generate)."""
+    """core.reports.write.Generated (db.generate)."""
     return {
         "changed": g.tag is not None,
         "tag": g.tag,

@@ -3,11 +3,10 @@ and render/lint_fix.py's `fix_json` for db.lint --fix's LintFixReport."""
 
 from __future__ import annotations
 
-from migrakit.core.reports import LintFixReport
+from migrakit.core.reports.lint import LintFixReport, LintReport
 from migrakit.render.json.shapes import serializes
 from migrakit.render.lint import lint_json
 from migrakit.render.lint_fix import fix_json
-from migrakit.workflows.lint import LintReport
 
 serializes(LintReport)(lint_json)
 serializes(LintFixReport)(fix_json)

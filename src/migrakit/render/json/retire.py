@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from migrakit.core.reports.retire import RetirePlan
 from migrakit.render.json.shapes import Data, check, serializes
-from migrakit.workflows.retire.plan import RetirePlan
 
 
 @serializes(RetirePlan)
 def retire(p: RetirePlan) -> Data:
-    """retire.RetirePlan (legacy.retire)."""
+    """core.reports.retire.RetirePlan (legacy.retire)."""
     return {
         "database": p.target,
         "outcome": p.outcome,

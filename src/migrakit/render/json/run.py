@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from migrakit.core.reports import BootstrapReport, MigrateReport, StatusReport
+from migrakit.core.reports.run import BootstrapReport, MigrateReport, StatusReport
 from migrakit.render.json.shapes import Data, migration, problem, row, serializes, statement, tags, tracking_upgrade
 
 if TYPE_CHECKING:
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 @serializes(StatusReport)
 def status(r: StatusReport) -> Data:
-    """runner.StatusReport (db.status)."""
+    """core.reports.run.StatusReport (db.status)."""
     plan = r.plan
     drizzle = set(plan.drizzle_pending)
     return {
@@ -64,7 +64,7 @@ def legacy(plan: Plan | None, legacy_dir: str | None = None) -> Data | None:
 
 @serializes(MigrateReport)
 def migrate(r: MigrateReport) -> Data:
-    """runner.MigrateReport (db.migrate, db.migrate-consolidated)."""
+    """core.reports.run.MigrateReport (db.migrate, db.migrate-consolidated)."""
     plan = r.plan
     recorded = r.recorded if not r.dry_run else tags(plan.recorded_without_running)
 
@@ -107,7 +107,7 @@ def migrate(r: MigrateReport) -> Data:
 
 @serializes(BootstrapReport)
 def bootstrap(r: BootstrapReport) -> Data:
-    """runner.BootstrapReport (db.bootstrap)."""
+    """core.reports.run.BootstrapReport (db.bootstrap)."""
     data = legacy(r.plan, r.legacy_dir) or {}
     return {
         "database": r.target,

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
     from migrakit.core.migration import Migration, TrackingRow
     from migrakit.core.plan.planner import Problem
-    from migrakit.core.reports import Check
+    from migrakit.core.reports.check import Check
 
 Data = dict[str, Any]
 Report = TypeVar("Report")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from migrakit.core.reports import LayoutUpgrade, UpgradeTrackingReport
+from migrakit.core.reports.upgrade import LayoutUpgrade, UpgradeTrackingReport
 from migrakit.render.json.shapes import Data, serializes, tracking_upgrade
 
 
 @serializes(UpgradeTrackingReport)
 def upgrade_tracking(r: UpgradeTrackingReport) -> Data:
-    """core.reports.UpgradeTrackingReport (db.upgrade-tracking)."""
+    """core.reports.upgrade.UpgradeTrackingReport (db.upgrade-tracking)."""
     return {
         "database": r.target,
         "tracking_table": r.table,
@@ -20,7 +20,7 @@ def upgrade_tracking(r: UpgradeTrackingReport) -> Data:
 
 @serializes(LayoutUpgrade)
 def upgrade_layout(up: LayoutUpgrade) -> Data:
-    """core.reports.LayoutUpgrade (db.upgrade-layout)."""
+    """core.reports.upgrade.LayoutUpgrade (db.upgrade-layout)."""
     return {
         "migrations_dir": str(up.path),
         "layout": up.layout,

@@ -147,8 +147,8 @@ def consolidate(
     def call() -> Any:
         report = core(settings, from_tag=from_, to_tag=to, name=name, base=base, yes=yes)
         if report.written:  # lint the file as it will run (one transaction), on a shadow holding what precedes it
+            from migrakit.core.reports.lint import finding_lines
             from migrakit.errors import MigrakitError
-            from migrakit.render.lint import finding_lines
             from migrakit.workflows.lint import lint
 
             try:

@@ -27,8 +27,6 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +34,24 @@ from migrakit.core import attribution
 from migrakit.core.migration import Migration
 from migrakit.core.plan.planner import Plan
 from migrakit.core.postgres.statements import is_destructive
+from migrakit.core.reports.write import (
+    ADOPT_PLANNED,
+    ADOPTED,
+    EMPTY,
+    IN_SYNC,
+    LEGACY_PLANNED,
+    LEGACY_RECORDED,
+    PLANNED,
+    WRITTEN,
+    BaselineReport,
+)
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.db.run.lock import migration_lock
-from migrakit.errors import ConfirmationRequired, DriftError, MigrakitError
+from migrakit.errors import DriftError, MigrakitError
 from migrakit.sources.folders import V1, Folder, display_path
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import write_migration
@@ -53,50 +62,6 @@ from migrakit.workflows.steps.status import read_status
 NAME = "baseline"
 _IS_BASELINE = re.compile(r"_baseline$")
 _IS_PIECE = re.compile(r"_baseline_\d+$")  # a later migration of a baseline's lock-safe sequence
-
-# outcomes
-class Outcome(StrEnum):
-    """What db.baseline found or did (JSON `outcome`: the value)."""
-
-    EMPTY = "empty"  # the database holds no schema: nothing to adopt
-    IN_SYNC = "in-sync"  # the migrations already produce the live schema
-    PLANNED = "planned"  # proven; written and tracked only with --yes
-    WRITTEN = "written"  # written, proven, tracked
-    ADOPT_PLANNED = "adopt-planned"  # an existing baseline file matches this database; tracked only with --yes
-    ADOPTED = "adopted"  # an existing baseline file was proven here and tracked
-    LEGACY_PLANNED = "legacy-planned"  # the schema is exactly migrations + legacy files; their rows only with --yes
-    LEGACY_RECORDED = "legacy-recorded"  # ... and the legacy files' rows were recorded
-
-
-EMPTY, IN_SYNC, PLANNED, WRITTEN, ADOPT_PLANNED, ADOPTED, LEGACY_PLANNED, LEGACY_RECORDED = (
-    Outcome.EMPTY, Outcome.IN_SYNC, Outcome.PLANNED, Outcome.WRITTEN, Outcome.ADOPT_PLANNED, Outcome.ADOPTED,
-    Outcome.LEGACY_PLANNED, Outcome.LEGACY_RECORDED,
-)
-
-
-@dataclass
-class BaselineReport:
-    target: str
-    outcome: Outcome
-    tag: str | None = None
-    files: list[str] = field(default_factory=list)
-    statements: list[str] = field(default_factory=list)
-    destructive: list[str] = field(default_factory=list)
-    legacy: list[str] = field(default_factory=list)  # legacy files recorded (or to record) with the proof
-    notes: list[str] = field(default_factory=list)
-    tags: list[str] = field(default_factory=list)  # every migration of the baseline (its lock-safe sequence)
-    fixes: list[str] = field(default_factory=list)  # what core/fix changed to make them lock-safe
-    lint: list[str] = field(default_factory=list)  # db.lint's findings on them, measured before they were written
-
-    @property
-    def done(self) -> bool:
-        """False when the plan was only printed (it needs --yes)."""
-        return self.outcome not in (PLANNED, ADOPT_PLANNED, LEGACY_PLANNED)
-
-    @property
-    def exit_code(self) -> int:
-        return 0 if self.done else ConfirmationRequired.exit_code
-
 
 def is_baseline(m: Migration) -> bool:
     return bool(_IS_BASELINE.search(m.tag))

@@ -30,6 +30,18 @@ from migrakit.core.drizzle.naming import quoted_table
 from migrakit.core.events import EventSink, FleetSink, no_fleet_event
 from migrakit.core.fleet_targets import Target, from_rows, parse_file
 from migrakit.core.project import ProjectFiles
+from migrakit.core.reports.fleet import (
+    APPLIED,
+    CLEAN,
+    DRIFT,
+    FINDINGS,
+    NO_DRIFT,
+    PENDING,
+    ROLLED_BACK,
+    UP_TO_DATE,
+    FleetReport,
+    TargetResult,
+)
 from migrakit.core.settings import Settings
 from migrakit.errors import ConfigError
 from migrakit.sources.load import load_sources
@@ -37,26 +49,9 @@ from migrakit.sources.reading import read_bytes
 from migrakit.workflows import check as check_workflow
 from migrakit.workflows import migrate as migrate_workflow
 from migrakit.workflows import status as status_workflow
-from migrakit.workflows.fleet.pool import (  # the statuses and reports are this package's interface too
-    APPLIED,
-    CLEAN,
-    DRIFT,
-    FAILED,
-    FINDINGS,
-    INTERRUPTED,
-    NO_DRIFT,
-    PENDING,
-    ROLLED_BACK,
-    SKIPPED,
-    UP_TO_DATE,
-    FleetReport,
-    TargetResult,
-    run,
-)
+from migrakit.workflows.fleet.pool import run
 
-__all__ = ["APPLIED", "CLEAN", "DRIFT", "FAILED", "FINDINGS", "INTERRUPTED", "NO_DRIFT", "PENDING", "SKIPPED",
-           "UP_TO_DATE", "FleetReport", "TargetResult", "check", "load_targets", "lint", "migrate",
-           "status"]  # fmt: skip
+__all__ = ["check", "load_targets", "lint", "migrate", "status"]
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 256  # two connections per running target: keep far below any server's max_connections

@@ -1,6 +1,6 @@
 """A fleet's pool: one recipe per target on a bounded thread pool, with --fail-fast, --canary and signals
 (workflows/fleet/__init__.py holds the recipes, and the failure semantics in its docstring); each target's
-result, and the fleet's report."""
+result and the fleet's report are core/reports/fleet.py's."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
-from typing import Any
 
 from migrakit.core.events import (
     Event,
@@ -29,73 +27,11 @@ from migrakit.core.events import (
     TargetWaits,
 )
 from migrakit.core.fleet_targets import Target
+from migrakit.core.reports.fleet import FAILED, INTERRUPTED, SKIPPED, FleetReport, TargetResult
 from migrakit.db.connect import answer, server, stop
-from migrakit.errors import Interrupted, LintFindings, MigrakitError, Signalled, signal_of
+from migrakit.errors import Interrupted, MigrakitError, Signalled, signal_of
 
 _POLL = 0.25  # seconds between looks at the running targets (and the live view's clock)
-
-
-# statuses of a target in a fleet run
-APPLIED, UP_TO_DATE, FAILED, SKIPPED = "applied", "up-to-date", "failed", "skipped"
-INTERRUPTED = "interrupted"  # stopped by SIGINT/SIGTERM: its statement cancelled, its migration rolled back
-PENDING, DRIFT = "pending", "drift"  # db.status --targets (and db.check: drift)
-NO_DRIFT = "no-drift"  # db.check --targets
-CLEAN, FINDINGS = "clean", "findings"  # db.lint --targets
-ROLLED_BACK = "rolled-back"  # db.rollback --targets (up-to-date: nothing after --to TAG is applied)
-
-
-@dataclass
-class TargetResult:
-    target: Target
-    status: str
-    applied: list[str] = field(default_factory=list)
-    pending: list[str] = field(default_factory=list)
-    undone: list[str] = field(default_factory=list)  # db.rollback: the migrations rolled back, newest first
-    error: MigrakitError | None = None
-    seconds: float = 0.0
-    report: Any = None  # the target's MigrateReport / StatusReport, when it ran to the end
-
-    @property
-    def shown_url(self) -> str:
-        """The target's URL as it may be printed."""
-        return server.redact_url(self.target.url)
-
-
-@dataclass
-class FleetReport:
-    command: str  # "migrate", "status", "check", "lint" or "rollback"
-    source: str  # the targets file, or "--targets-query"
-    results: list[TargetResult]
-    concurrency: int
-    fail_fast: bool = False
-    canary: int = 0
-    stopped: str | None = None  # why targets were skipped
-    seconds: float = 0.0
-    signum: int = 0  # the signal that stopped the run (SIGINT 2, SIGTERM 15), 0: none
-
-    def of(self, status: str) -> list[TargetResult]:
-        return [r for r in self.results if r.status == status]
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0
-
-    @property
-    def exit_code(self) -> int:
-        """The shell's code for the signal that stopped the run (130 SIGINT, 143 SIGTERM); else the exit code
-        of the first failed target in the targets' order (its error's own code); for db.lint, 7 when a target
-        has a finding at --fail-on; for db.status and db.check, 3 when a target has drift; 0 when every target
-        succeeded."""
-        if self.signum:
-            return 128 + self.signum
-        failed = self.of(FAILED)
-        if failed:
-            return failed[0].error.exit_code if failed[0].error is not None else 1
-        if self.of(SKIPPED):  # interrupted: never green while targets were left out
-            return 1
-        if self.of(FINDINGS):
-            return LintFindings.exit_code
-        return 3 if self.of(DRIFT) else 0
 
 
 def run(
@@ -134,6 +70,7 @@ def run(
                 )
     for t in targets:
         results.setdefault(t.name, TargetResult(t, SKIPPED))
+        results[t.name].shown_url = server.redact_url(t.url)
     report = FleetReport(
         command, source, [results[t.name] for t in targets], concurrency, fail_fast, canary, stopped,
         time.monotonic() - start, signum,

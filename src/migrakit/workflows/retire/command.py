@@ -29,13 +29,16 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrakit import __version__
 from migrakit.core.differences import SchemaDiff, difference_lines
 from migrakit.core.drizzle.naming import utc_stamp
 from migrakit.core.migration import CONSOLIDATED, Migration, drizzle_hash
-from migrakit.core.reports import Check, check_lines
+from migrakit.core.reports.check import Check, check_lines
+from migrakit.core.reports.retire import NOTHING, RECORD, RETIRED, RetirePlan, render_record
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
@@ -47,18 +50,7 @@ from migrakit.sources.build_commands import apply_build_edit, build_edits, legac
 from migrakit.sources.folders import V1, load_folder
 from migrakit.sources.legacy import load_legacy
 from migrakit.sources.load import load_sources
-from migrakit.workflows.retire.plan import (
-    FOLD_NAME,
-    NOTHING,
-    RECORD,
-    RETIRED,
-    RetirePlan,
-    fold_files,
-    git_repo,
-    relative,
-    render_record,
-    write_fold,
-)
+from migrakit.workflows.retire.plan import FOLD_NAME, fold_files, git_repo, relative, write_fold
 from migrakit.workflows.steps import shadow_build
 from migrakit.workflows.steps.status import read_status
 
@@ -267,7 +259,9 @@ def _act(settings: Settings, plan: RetirePlan, fold: tuple[str, str] | None) -> 
         new_record = not record.exists()
         record.parent.mkdir(parents=True, exist_ok=True)
         with record.open("a", encoding="utf-8") as out:
-            out.write(render_record(plan, new_file=new_record))
+            out.write(render_record(
+                plan, new_file=new_record, now=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"), version=__version__
+            ))
         if new_record:
             added.append(record)
         else:

@@ -1,84 +1,26 @@
 """Steps two commands share (no workflow calls another's entry point). [I/O]
 
 - `measure`: db.lint's judgement of migrations (core/lint on what a shadow database measured), for db.lint (the
-  pending migrations), db.lint --fix (the fixed ones) and db.generate (the migrations it is about to write).
+  pending migrations), db.lint --fix (the fixed ones) and db.generate (the migrations it is about to write); the
+  report it returns is core/reports/lint.LintReport.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from migrakit.core.lint.engine import Judge, head_offset, rows_on_target
-from migrakit.core.lint.rule import Finding, Measured, Target, severity_rank
+from migrakit.core.lint.rule import Measured, Target
 from migrakit.core.migration import Migration
 from migrakit.core.postgres.pgvalues import parse_duration
 from migrakit.core.project import ProjectFiles
+from migrakit.core.reports.lint import LintMigration, LintReport, LintStatement
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
-from migrakit.errors import LintFindings, MigrakitError
+from migrakit.errors import MigrakitError
 from migrakit.workflows.steps import shadow_build
-
-
-@dataclass
-class LintStatement:
-    index: int
-    line: int
-    sql: str
-    locks: list[tuple[str, str]] = field(default_factory=list)
-    held: list[tuple[str, str]] = field(default_factory=list)  # all the transaction holds after the statement
-    rewrites: list[str] = field(default_factory=list)  # tables, then indexes rebuilt
-    scans: list[str] = field(default_factory=list)
-    new: list[str] = field(default_factory=list)  # relations created earlier in this migration (or by this statement)
-    duration_ms: float | None = None
-    in_transaction: bool = True
-    ran: bool = True
-    error: str | None = None
-    findings: list[Finding] = field(default_factory=list)
-    suppressed: list[Finding] = field(default_factory=list)
-    indexes: list[str] = field(default_factory=list)  # the indexes among `rewrites`
-    writes: dict[str, int] = field(default_factory=dict)  # rows written per table (on the shadow)
-    not_measured: str | None = None  # why its measurement does not count (an earlier failure), or None
-    facts: Measured = field(default_factory=Measured)  # all the probe measured, as the rules read it
-
-
-@dataclass
-class LintMigration:
-    tag: str
-    path: str
-    statements: list[LintStatement]
-    error: str | None = None
-
-
-@dataclass
-class LintReport:
-    target: str
-    shadow: str
-    server_version: int
-    migrations: list[LintMigration]
-    sizes: dict[str, tuple[float, int]]  # the target's schema.relation -> (row estimate, bytes)
-    fail_on: str = "error"
-    notes: list[str] = field(default_factory=list)
-    nothing: str = "no pending migration (use --all or --migration TAG)"  # why nothing was linted, when so
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for m in self.migrations for s in m.statements for f in s.findings]
-
-    @property
-    def failing(self) -> list[Finding]:
-        floor = severity_rank(self.fail_on)
-        return [f for f in self.findings if severity_rank(f.severity) >= floor]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failing
-
-    @property
-    def exit_code(self) -> int:
-        """0, or 7 (LintFindings) when a finding reaches --fail-on."""
-        return 0 if self.ok else LintFindings.exit_code
 
 
 def _lock_timeout_disabled(settings: Settings) -> bool:
@@ -156,11 +98,3 @@ def _judge(judge: Judge, m: Migration, probe: lint_probe.MigrationProbe,
             facts=facts,
         ))  # fmt: skip
     return LintMigration(m.tag, m.path, out, probe.error)
-
-
-def finding_lines(report: LintReport) -> list[str]:
-    """One line per finding, `file:line [rule] severity: message (fix: ...)`; a line saying none when clean."""
-    lines = [f"{m.path}:{s.line} [{f.rule}] {f.severity}: {f.message} (fix: {f.fix})"
-             for m in report.migrations for s in m.statements for f in s.findings]
-    count = sum(len(m.statements) for m in report.migrations)
-    return lines or [f"no finding in {count} statement(s), measured on a shadow database"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrakit.core import attribution
+from migrakit.core.attribution import LegacyProof
 from migrakit.core.drizzle.folder import V1
 from migrakit.core.migration import Migration
 from migrakit.core.project import ProjectFiles
@@ -45,34 +46,6 @@ class Provenance:
 
     def step_of(self, m: Migration) -> int:
         return next(i for i, step in enumerate(self.steps) if any(f.hash == m.hash and f.tag == m.tag for f in step))
-
-
-@dataclass(frozen=True)
-class LegacyProof:
-    migration: Migration
-    verdict: str  # attribution.PRESENT / ABSENT / PARTIAL / NO_EFFECT
-    objects: tuple[attribution.ObjectProof, ...]
-
-    def differing_lines(self, limit: int = 12) -> list[str]:
-        """Each object of the file's effect the live schema does not have as the file leaves it."""
-        out = []
-        bad = [o for o in self.objects if not o.ok]
-        for o in bad[:limit]:
-            what = {
-                attribution.CREATED: "creates", attribution.CHANGED: "changes", attribution.DROPPED: "drops"
-            }[o.verb]
-            out.append(
-                f"{schema.key_label(o.key)}: {self.migration.tag} {what} it; "
-                f"the file leaves: {_short(schema.describe(o.expected))}; "
-                f"the database has: {_short(schema.describe(o.actual))}"
-            )
-        if len(bad) > limit:
-            out.append(f"... and {len(bad) - limit} more object(s)")
-        return out
-
-
-def _short(text: str, width: int = 100) -> str:
-    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def build(settings: Settings, url: str, src: ProjectFiles, *, each_migration: bool = True) -> Provenance:

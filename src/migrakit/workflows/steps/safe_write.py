@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from migrakit.core.fix import render_migration, safe_sequence
 from migrakit.core.migration import Migration, drizzle_hash
 from migrakit.core.project import ProjectFiles
+from migrakit.core.reports.lint import finding_lines
 from migrakit.core.settings import Settings
 from migrakit.db.connect import session
 from migrakit.workflows.steps import measure as steps
@@ -42,7 +43,7 @@ def lint(settings: Settings, src: ProjectFiles, base: list[Migration], chosen: l
     lines: list[str] = []
     for m, file in zip(chosen, files, strict=True):
         only = replace(report, migrations=[lm for lm in report.migrations if lm.tag == m.tag])
-        lines += [line.replace(f"{m.path}:", f"{file}:") for line in steps.finding_lines(only)]
+        lines += [line.replace(f"{m.path}:", f"{file}:") for line in finding_lines(only)]
     return lines
 
 

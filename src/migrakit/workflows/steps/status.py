@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from migrakit.core.project import ProjectFiles, refuse_empty_folder, table_name
-from migrakit.core.reports import StatusReport
+from migrakit.core.reports.run import StatusReport
 from migrakit.core.settings import Settings
 from migrakit.db.connect import pooler
 from migrakit.db.connect.session import Target, open_target, open_target_reading
