@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 PATH_KEYS = ("migrations_dir", "consolidated_dir", "embedded_dir", "legacy_dir", "schema")
 # The defaults of the path settings that have one, relative to the project root (a Path needs the root, so they
 # cannot be field defaults). Every other default is the field's own below: together the one place defaults are
-# written; sources/config.py derives the keys, their types and defaults from them.
+# written; sources/config_keys.py derives the keys, their types and defaults from them.
 PATH_DEFAULTS: Mapping[str, str] = MappingProxyType(
     {"migrations_dir": "migrations", "consolidated_dir": "migrations-consolidated", "embedded_dir": ".migrakit"}
 )

@@ -123,7 +123,7 @@ def connection_lost(conn: psycopg.Connection[Any], exc: psycopg.Error) -> bool:
 def settings_refused(exc: psycopg.Error) -> ConfigError | None:
     """The error of the command that sets lock_timeout / statement_timeout (a run's settings: the other values
     it sets are constants): InvalidParameterValue there means the server refused a configured value (e.g. a unit
-    this server version does not know; sources/config.py checks them at load already). Callers pass only errors
+    this server version does not know; sources/config_keys.py checks them at load already). Callers pass only errors
     of that command, so a migration's own `SET lock_timeout = ...` is reported as the statement that failed."""
     if exc.sqlstate != pgerrors.InvalidParameterValue.sqlstate:
         return None
