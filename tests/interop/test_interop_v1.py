@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from migrakit.core.drizzle.naming import locale_key
-from migrakit.core.drizzle.tracking_upgrade import plan_tracking_upgrade
+from migrakit.core.drizzle.row_matching import plan_tracking_upgrade
 from migrakit.db import tracking as tracking_table
 from migrakit.errors import ConfirmationRequired
 from migrakit.sources.config import load_settings

@@ -2,7 +2,7 @@
 judges a v1 folder on a table that needs the upgrade. Pure."""
 
 from migrakit.core.drizzle.naming import v1_when
-from migrakit.core.drizzle.tracking_upgrade import BY_HASH, BY_TIME, BY_TIME_AND_HASH, plan_tracking_upgrade
+from migrakit.core.drizzle.row_matching import BY_HASH, BY_TIME, BY_TIME_AND_HASH, plan_tracking_upgrade
 from migrakit.core.migration import Migration, TrackingRow, drizzle_hash
 from migrakit.core.plan.planner import DRIZZLE_WOULD_RERUN, TRACKING_UPGRADE, UNKNOWN_ROW, plan
 
@@ -107,7 +107,7 @@ def test_v1_row_without_name_or_with_another_name_means_drizzle_would_run_it_aga
 
 
 def test_rows_of_migrakits_own_files_are_named_after_drizzles_rule_fails():
-    from migrakit.core.drizzle.tracking_upgrade import BY_OWN_FILE, own_file_names
+    from migrakit.core.drizzle.row_matching import BY_OWN_FILE, own_file_names
     from migrakit.core.migration import CONSOLIDATED, LEGACY, Replaced
 
     legacy = Migration(tag="001_init", when=1, path="legacy/001_init.sql", text="SELECT 1;", hash="1" * 64, mode=LEGACY)
@@ -127,7 +127,7 @@ def test_rows_of_migrakits_own_files_are_named_after_drizzles_rule_fails():
 
 
 def test_an_own_file_row_in_a_folders_second_keeps_its_own_name():
-    from migrakit.core.drizzle.tracking_upgrade import BY_OWN_FILE, own_file_names
+    from migrakit.core.drizzle.row_matching import BY_OWN_FILE, own_file_names
     from migrakit.core.migration import CONSOLIDATED
 
     consolidated = Migration(tag="20241010220702_big", when=A.when + 500, path="c/big.sql", text="SELECT 2;",

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from migrakit.core.drizzle.folder import Folder
 from migrakit.core.drizzle.naming import quoted_table
-from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.drizzle.row_matching import TrackingUpgrade
 from migrakit.core.migration import STANDARD, Migration, TrackingRow
 from migrakit.core.plan.planner import DEFAULT_TABLE, Plan, plan
 from migrakit.core.settings import Settings

@@ -9,7 +9,7 @@ from migrakit.render.json import upgrade as _json  # noqa: F401  (registers this
 from migrakit.render.text import table
 
 if TYPE_CHECKING:
-    from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+    from migrakit.core.drizzle.row_matching import TrackingUpgrade
 
 
 def upgrade_lines(up: TrackingUpgrade, fmt: str) -> list[str]:

@@ -3,7 +3,7 @@
 The recipe: read the files (sources/load.py), open the target and the lock's connection at once
 (db/connect/session.py), take the migration lock and read the tracking rows under it in one round trip (db/run/lock.py,
 db/run/probe.py), plan (core/plan/planner.py), cut and check the plan (core/plan/run_plan.py), upgrade the
-tracking table when asked (db/table_upgrade.py), then apply (workflows/steps/apply.py). Returns a MigrateReport;
+tracking table when asked (db/tracking_shape.py), then apply (workflows/steps/apply.py). Returns a MigrateReport;
 nothing here prints."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from migrakit.core.plan.to_tag import resolve_tag
 from migrakit.core.project import ProjectFiles, refuse_empty_folder
 from migrakit.core.reports.run import MigrateReport
 from migrakit.core.settings import Settings
-from migrakit.db import table_upgrade, tracking
+from migrakit.db import tracking, tracking_shape
 from migrakit.db.connect.answer import NoAnswer, told
 from migrakit.db.connect.session import executor_options, open_migrating, open_target
 from migrakit.db.run import probe
@@ -61,7 +61,7 @@ def migrate(
             on_event(events.TargetChosen(target.display))
             read = probe.read(conn, schema, table).table  # one round trip
             refuse_empty_folder(settings, src, read.rows, allow_empty)
-            up = table_upgrade.needed(conn, settings, folder, read.rows, src.others, read=read)
+            up = tracking_shape.needed(conn, settings, folder, read.rows, src.others, read=read)
             p, cut = up_to(src.plan(read.rows, out_of_order=out_of_order, up=up), to_tag)
             check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
             return MigrateReport(target.display, folder, p, dry_run=True, **cut)
@@ -74,7 +74,7 @@ def migrate(
                 v1 = folder.layout == V1
                 rows = held.table.rows
                 refuse_empty_folder(settings, src, rows, allow_empty)
-                up = table_upgrade.require_asked(
+                up = tracking_shape.require_asked(
                     conn, settings, folder, src.others, rows, upgrade_tracking, read=held.table
                 )
                 p = src.plan(rows, out_of_order=out_of_order, up=up)
@@ -84,7 +84,7 @@ def migrate(
                 check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
                 direct = direct_connection(conn, settings, target, run)  # before anything runs: may refuse
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
-                    table_upgrade.apply(conn, settings, up)
+                    tracking_shape.apply(conn, settings, up)
                     on_event(events.TrackingUpgraded(len(up.matches)))
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
@@ -94,7 +94,7 @@ def migrate(
 
                 def replan() -> tuple[Plan, list[Migration]]:
                     rows = tracking.read_rows(conn, schema, table)
-                    up = table_upgrade.needed(conn, settings, folder, rows, src.others)
+                    up = tracking_shape.needed(conn, settings, folder, rows, src.others)
                     p = src.plan(rows, out_of_order=out_of_order, up=up)
                     refuse_blocking(p)
                     p, _ = up_to(p, to_tag)  # a racer's re-plan stops at --to as well

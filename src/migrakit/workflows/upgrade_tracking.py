@@ -3,7 +3,7 @@
 Drizzle 1.0 (`drizzle-orm/up-migrations/pg.ts`) upgrades a table without a `name` column on its first run: it
 matches every row to a local migration folder, then adds `name` and `applied_at` and writes each row's folder
 name (applied_at NULL: the time is unknown) in one transaction. migrakit does the same matching
-(`plan_tracking_upgrade`, pure; the table read and written in db/table_upgrade.py) and shows it first; the
+(core/drizzle/row_matching.py, pure; the table read and changed in db/tracking_shape.py) and shows it first; the
 table changes only with `--yes` (`inv db.upgrade-tracking --yes`, or `inv db.migrate --upgrade-tracking` in a
 deploy). Nothing is re-run.
 
@@ -26,7 +26,7 @@ from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import session
 from migrakit.db.run.lock import migration_lock
-from migrakit.db.table_upgrade import apply, needed, unmatched_error
+from migrakit.db.tracking_shape import apply, needed, unmatched_error
 from migrakit.errors import MigrakitError
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources

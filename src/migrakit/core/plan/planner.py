@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.drizzle.row_matching import TrackingUpgrade
 from migrakit.core.migration import STANDARD, Layout, Migration, TrackingRow
 
 

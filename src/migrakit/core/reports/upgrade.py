@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from migrakit.core.drizzle.folder import Folder
-from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+from migrakit.core.drizzle.row_matching import TrackingUpgrade
 from migrakit.errors import ConfirmationRequired
 
 if TYPE_CHECKING:

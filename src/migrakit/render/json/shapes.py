@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from migrakit.errors import MigrakitError
 
 if TYPE_CHECKING:
-    from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade
+    from migrakit.core.drizzle.row_matching import TrackingUpgrade
     from migrakit.core.migration import Migration, TrackingRow
     from migrakit.core.plan.planner import Problem
     from migrakit.core.reports.check import Check

@@ -13,7 +13,7 @@ from migrakit.core.settings import Settings
 from migrakit.db.connect import pooler
 from migrakit.db.connect.session import Target, open_target, open_target_reading
 from migrakit.db.run import probe
-from migrakit.db.table_upgrade import needed
+from migrakit.db.tracking_shape import needed
 
 
 def read_status(

@@ -1,4 +1,6 @@
-"""Planning the upgrade of Drizzle 0.x's tracking table to Drizzle 1.0's (pure; acting on it is db/tracking.py)."""
+"""Which Drizzle 1.0 folder each row of a tracking table stands for, matched as Drizzle 1.0's migrator matches them,
+and so what upgrading the table to Drizzle 1.0's shape would change (`TrackingUpgrade`: columns to add, names to
+write). Pure: reading the table and changing it is db/tracking_shape.py."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
-"""Does this database's tracking table need Drizzle 1.0's upgrade, and doing it. [I/O]
+"""The tracking table's shape: whether it lacks Drizzle 1.0's columns (`name`, `applied_at`) or holds rows without a
+name, and changing it. [I/O]
 
-The matching is pure (core/drizzle/tracking_upgrade.py); here the table is read (`needed`), the refusal a deploy
-gets when it was not asked for (`require_asked`), and the one transaction that does it (`apply`).
-db.migrate --upgrade-tracking, db.upgrade-tracking and db.status use these."""
+Which folder each row stands for is decided in core/drizzle/row_matching.py (pure); here the table is read
+(`needed`), a deploy that did not ask for the change is refused (`require_asked`), and the one transaction that
+adds the columns and writes the names runs (`apply`). db.migrate --upgrade-tracking, db.upgrade-tracking and
+db.status use these."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from migrakit.core.drizzle.folder import V1, Folder
-from migrakit.core.drizzle.tracking_upgrade import TrackingUpgrade, own_file_names, plan_tracking_upgrade
+from migrakit.core.drizzle.row_matching import TrackingUpgrade, own_file_names, plan_tracking_upgrade
 from migrakit.core.migration import Migration, TrackingRow
 from migrakit.core.project import table_name
 from migrakit.core.settings import Settings
