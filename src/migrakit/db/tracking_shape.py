@@ -14,15 +14,14 @@ from typing import Any
 from migrakit.core.drizzle.folder import V1, Folder
 from migrakit.core.drizzle.row_matching import TrackingUpgrade, own_file_names, plan_tracking_upgrade
 from migrakit.core.migration import Migration, TrackingRow
-from migrakit.core.project import table_name
-from migrakit.core.settings import Settings
+from migrakit.core.options import TrackingTable
 from migrakit.db import tracking
 from migrakit.errors import ConfirmationRequired, DriftError
 
 
 def needed(
     conn: Any,
-    settings: Settings,
+    table: TrackingTable,
     folder: Folder,
     rows: Sequence[TrackingRow],
     others: Sequence[Migration] = (),
@@ -33,18 +32,17 @@ def needed(
     table lacks `name` (Drizzle 0.x's table) or holds rows without a name. `others`: migrakit's other files
     (consolidated, legacy), whose rows are named too. `read`: what the query that read `rows` saw of the table
     (db/run/probe.py); without it, the catalog is asked."""
-    schema, table = settings.migrations_schema, settings.migrations_table
     if folder.layout != V1:
         return None
-    if not (read.exists if read is not None else tracking.table_exists(conn, schema, table)):
+    if not (read.exists if read is not None else tracking.table_exists(conn, table.schema, table.name)):
         return None
-    table_v1 = read.has_name if read is not None else tracking.has_name_column(conn, schema, table)
+    table_v1 = read.has_name if read is not None else tracking.has_name_column(conn, table.schema, table.name)
     if table_v1 and all(r.name is not None for r in rows):
         return None
     return plan_tracking_upgrade(rows, folder.migrations, table_v1=table_v1, own_files=own_file_names(others))
 
 
-def unmatched_error(up: TrackingUpgrade, settings: Settings, folder: Folder) -> DriftError:
+def unmatched_error(up: TrackingUpgrade, folder: Folder) -> DriftError:
     return DriftError(
         f"{len(up.unmatched)} tracking row(s) match no migration folder in {folder.path.name}/, so the tracking "
         "table cannot be upgraded (Drizzle 1.0's migrator refuses the same way)",
@@ -58,7 +56,7 @@ def unmatched_error(up: TrackingUpgrade, settings: Settings, folder: Folder) -> 
 
 def require_asked(
     conn: Any,
-    settings: Settings,
+    table: TrackingTable,
     folder: Folder,
     others: Sequence[Migration],
     rows: list[TrackingRow],
@@ -68,14 +66,14 @@ def require_asked(
 ) -> TrackingUpgrade | None:
     """A v1 folder on Drizzle 0.x's table needs the table upgraded: refuse (exit 5) unless --upgrade-tracking
     asked for it; a deploy never alters the table unasked. Returns the upgrade to do."""
-    up = needed(conn, settings, folder, rows, others, read=read)
+    up = needed(conn, table, folder, rows, others, read=read)
     if up is None or not up.add_columns:
         return None
     if not up.possible:
-        raise unmatched_error(up, settings, folder)
+        raise unmatched_error(up, folder)
     if not asked:
         raise ConfirmationRequired(
-            f"the tracking table {table_name(settings)} has Drizzle 0.x's columns, but {folder.path.name}/ uses "
+            f"the tracking table {table.shown} has Drizzle 0.x's columns, but {folder.path.name}/ uses "
             f"Drizzle 1.0's folder layout: it needs `name` and `applied_at` ({len(up.matches)} row(s) to name)",
             file=str(folder.path),
             state="nothing was run",
@@ -85,12 +83,12 @@ def require_asked(
     return up
 
 
-def apply(conn: Any, settings: Settings, up: TrackingUpgrade) -> None:
+def apply(conn: Any, table: TrackingTable, up: TrackingUpgrade) -> None:
     """Add the columns (0.x table) and write the names, in one transaction."""
     tracking.upgrade_to_v1(
         conn,
-        settings.migrations_schema,
-        settings.migrations_table,
+        table.schema,
+        table.name,
         [(m.row.id, m.name) for m in up.matches],
         clear_applied_at=up.add_columns,
     )

@@ -27,6 +27,7 @@ from migrakit.errors import ConfigError, DriftError, MigrakitError
 from migrakit.sources.folders import V1, display_path
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps import provenance
+from migrakit.workflows.steps.options import ignored_tables, shadow_options
 
 
 def bootstrap(
@@ -133,10 +134,10 @@ def _prove_adoption(
 ) -> list[Any]:
     """Prove each file of `adopt` present in the live schema (workflows/steps/provenance.py), or raise DriftError
     naming, per refused file, the objects that differ and the fix."""
-    with shadow.shadow(settings) as url:
+    with shadow.shadow(shadow_options(settings)) as url:
         prov = provenance.build(settings, url, src, each_migration=False)
         note = shadow.version_note(target.url, url)
-    live = provenance.live_snapshot(target.url, shadow.ignored_tables(settings), target.display)
+    live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
     proofs = provenance.legacy_proofs(prov, list(pending), live)
     refused = [pr for pr in proofs if pr.migration in adopt and pr.verdict != "present"]
     if refused:

@@ -21,9 +21,9 @@ from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
-from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps import provenance, shadow_build
+from migrakit.workflows.steps.options import ignored_tables, shadow_options
 from migrakit.workflows.steps.status import read_status
 
 
@@ -35,7 +35,7 @@ def check(settings: Settings) -> CheckReport:
     plan = status.plan
     legacy = list(status.legacy.migrations) if status.legacy else []
     unrecorded = {m.tag for m in status.legacy.pending} if status.legacy else set()
-    with shadow.shadow(settings) as url:
+    with shadow.shadow(shadow_options(settings)) as url:
         shadow_build.build(settings, url, src)
         diff = schema.compare(url, target.url, ignore_tables=ignored_tables(settings))
         note = shadow.version_note(target.url, url)
@@ -80,7 +80,7 @@ def _explain(
     plan: Plan,
 ) -> None:
     """Name the file behind each difference, and prove which legacy files without a row ran here."""
-    with shadow.shadow(settings) as url:
+    with shadow.shadow(shadow_options(settings)) as url:
         prov = provenance.build(settings, url, src, each_migration=not report.diff.equal)
     live = provenance.live_snapshot(target.url, ignored_tables(settings), target.display)
     pending = {m.tag for m in plan.pending} | {m.tag for m in pending_legacy}

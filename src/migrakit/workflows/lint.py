@@ -35,6 +35,7 @@ from migrakit.sources.load import load_sources
 from migrakit.sources.rewrite import split_folder, split_v1_folder
 from migrakit.workflows.steps import measure as steps
 from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.options import shadow_options
 from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
@@ -64,7 +65,7 @@ def lint(
     """Lint the pending migrations (every migration with `every`, one with `migration`)."""
     _check_fail_on(fail_on)
     # the shadow is made while the target is read; the output does not wait for its drop
-    with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
+    with shadow.shadow_ahead(shadow_options(settings), wait_drop=False) as shadow_url:
         src = load_sources(settings)
         base, chosen, legacy_ran = _choose(settings, src, every, migration)
         return steps.measure(settings, src, base, chosen, legacy_ran, fail_on, shadow_url)
@@ -79,7 +80,7 @@ def lint_down(
     _check_fail_on(fail_on)
     if to is None and count is None:
         count = 1
-    with shadow.shadow_ahead(settings, wait_drop=False) as shadow_url:
+    with shadow.shadow_ahead(shadow_options(settings), wait_drop=False) as shadow_url:
         src = load_sources(settings)
         status = read_status(settings, src, allow_empty=None)
         plan = status.plan
@@ -201,7 +202,7 @@ def _prove(
         write(copy)
         fixed_settings = settings.with_overrides(migrations_dir=str(copy))
         fixed = load_sources(fixed_settings)
-        with shadow.shadow(settings) as original, shadow.shadow(settings) as rewritten:
+        with shadow.shadow(shadow_options(settings)) as original, shadow.shadow(shadow_options(settings)) as rewritten:
             shadow_build.build(settings, original, src)
             shadow_build.build(fixed_settings, rewritten, fixed)
             diff = schema.compare(original, rewritten)

@@ -27,6 +27,7 @@ from migrakit.db.run.lock import migration_lock
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps.apply import direct_connection, execute
+from migrakit.workflows.steps.options import tracking_table
 
 
 def migrate(
@@ -61,7 +62,7 @@ def migrate(
             on_event(events.TargetChosen(target.display))
             read = probe.read(conn, schema, table).table  # one round trip
             refuse_empty_folder(settings, src, read.rows, allow_empty)
-            up = tracking_shape.needed(conn, settings, folder, read.rows, src.others, read=read)
+            up = tracking_shape.needed(conn, tracking_table(settings), folder, read.rows, src.others, read=read)
             p, cut = up_to(src.plan(read.rows, out_of_order=out_of_order, up=up), to_tag)
             check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
             return MigrateReport(target.display, folder, p, dry_run=True, **cut)
@@ -75,7 +76,7 @@ def migrate(
                 rows = held.table.rows
                 refuse_empty_folder(settings, src, rows, allow_empty)
                 up = tracking_shape.require_asked(
-                    conn, settings, folder, src.others, rows, upgrade_tracking, read=held.table
+                    conn, tracking_table(settings), folder, src.others, rows, upgrade_tracking, read=held.table
                 )
                 p = src.plan(rows, out_of_order=out_of_order, up=up)
                 refuse_blocking(p)
@@ -84,7 +85,7 @@ def migrate(
                 check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
                 direct = direct_connection(conn, settings, target, run)  # before anything runs: may refuse
                 if up is not None:  # as Drizzle 1.0 does: the upgrade commits on its own, before any migration
-                    tracking_shape.apply(conn, settings, up)
+                    tracking_shape.apply(conn, tracking_table(settings), up)
                     on_event(events.TrackingUpgraded(len(up.matches)))
                 report = MigrateReport(
                     target.display, folder, p, tracking_upgraded=len(up.matches) if up else None, **cut
@@ -94,7 +95,7 @@ def migrate(
 
                 def replan() -> tuple[Plan, list[Migration]]:
                     rows = tracking.read_rows(conn, schema, table)
-                    up = tracking_shape.needed(conn, settings, folder, rows, src.others)
+                    up = tracking_shape.needed(conn, tracking_table(settings), folder, rows, src.others)
                     p = src.plan(rows, out_of_order=out_of_order, up=up)
                     refuse_blocking(p)
                     p, _ = up_to(p, to_tag)  # a racer's re-plan stops at --to as well

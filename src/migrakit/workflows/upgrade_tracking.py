@@ -30,6 +30,7 @@ from migrakit.db.tracking_shape import apply, needed, unmatched_error
 from migrakit.errors import MigrakitError
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
+from migrakit.workflows.steps.options import tracking_table
 
 
 def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackingReport:
@@ -49,7 +50,7 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
     with session.open_migrating(settings) as (target, conn, lock_conn):
         with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout, lock_conn=lock_conn) as held:
             read = held.table
-            up = needed(conn, settings, folder, read.rows, others, read=read)
+            up = needed(conn, tracking_table(settings), folder, read.rows, others, read=read)
             report = UpgradeTrackingReport(target.display, folder, shown_table, up)
             if up is None:
                 report.note = (
@@ -59,8 +60,8 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
                 )
                 return report
             if not up.possible:
-                raise unmatched_error(up, settings, folder)
+                raise unmatched_error(up, folder)
             if yes and up.changes:
-                apply(conn, settings, up)
+                apply(conn, tracking_table(settings), up)
                 report.applied = True
             return report

@@ -11,25 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
-from migrakit.core.settings import Settings
-from migrakit.db.connect import server, session
+from migrakit.core.options import ShadowOptions
+from migrakit.db.connect import server
 from migrakit.errors import MigrakitError
 
 
-def shadow_server(settings: Settings) -> str:
-    """Admin URL of the server that holds shadow databases."""
-    if settings.shadow_url:
-        return settings.shadow_url
-    return session.resolve_target(replace(settings, database_url=None)).url
+def shadow_server(options: ShadowOptions) -> str:
+    """Admin URL of the server that holds shadow databases: `shadow_url`, else the embedded server's (started if
+    needed, left running)."""
+    if options.shadow_url:
+        return options.shadow_url
+    from migrakit.db.connect.embedded import ensure_running
+
+    return ensure_running(options.embedded_dir)
 
 
 @contextmanager
-def shadow(settings: Settings, *, wait_drop: bool = True) -> Iterator[str]:
+def shadow(options: ShadowOptions, *, wait_drop: bool = True) -> Iterator[str]:
     """An empty throwaway database on the shadow server; yields its URL, drops it afterwards (without waiting for
     the server to finish when not `wait_drop`: db.lint's output does not wait for it)."""
-    with server.shadow_database(shadow_server(settings), wait_drop=wait_drop) as url:
+    with server.shadow_database(shadow_server(options), wait_drop=wait_drop) as url:
         yield url
 
 
@@ -37,13 +39,13 @@ CREATE_SECONDS = 120.0  # a bound for waiting on a shadow database made on a thr
 
 
 @contextmanager
-def shadow_ahead(settings: Settings, *, wait_drop: bool = True) -> Iterator[Callable[[], str]]:
+def shadow_ahead(options: ShadowOptions, *, wait_drop: bool = True) -> Iterator[Callable[[], str]]:
     """`shadow`, made on a thread while the caller reads the target: yields a function returning its URL once it
     exists (a bounded wait; the thread's error, if creating it failed). Dropped afterwards. The server is found
     (the embedded one started) here first: the thread only sends CREATE DATABASE."""
     from concurrent.futures import ThreadPoolExecutor
 
-    made = server.shadow_database(shadow_server(settings), wait_drop=wait_drop)
+    made = server.shadow_database(shadow_server(options), wait_drop=wait_drop)
     with ThreadPoolExecutor(1, thread_name_prefix="migrakit-shadow") as pool:
         future = pool.submit(made.__enter__)
         try:
@@ -51,11 +53,6 @@ def shadow_ahead(settings: Settings, *, wait_drop: bool = True) -> Iterator[Call
         finally:
             if future.exception(timeout=CREATE_SECONDS) is None:  # it exists: drop it
                 made.__exit__(None, None, None)
-
-
-def ignored_tables(settings: Settings) -> tuple[str, ...]:
-    """Tables that are bookkeeping, not schema: the legacy runner's tracking table (left out of comparisons)."""
-    return (settings.legacy_table,) if settings.legacy_table else ()
 
 
 @contextmanager

@@ -49,7 +49,6 @@ from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
-from migrakit.db.inspect.shadow import ignored_tables
 from migrakit.db.run.lock import migration_lock
 from migrakit.errors import DriftError, MigrakitError
 from migrakit.sources.folders import V1, Folder, display_path
@@ -57,6 +56,7 @@ from migrakit.sources.load import load_sources
 from migrakit.sources.writer import write_migration
 from migrakit.workflows.baseline import proof
 from migrakit.workflows.steps import provenance, safe_write, shadow_build
+from migrakit.workflows.steps.options import ignored_tables, shadow_options
 from migrakit.workflows.steps.status import read_status
 
 NAME = "baseline"
@@ -120,7 +120,7 @@ def _baseline(settings: Settings, conn: Any, target: session.Target, *, yes: boo
             "`inv db.baseline` again for what the database has beyond them",
             details=[m.tag for m in plan.pending[1:6]],
         )
-    with shadow.shadow(settings) as url:
+    with shadow.shadow(shadow_options(settings)) as url:
         shadow_build.build(settings, url, src)
         statements = schema.diff_statements(url, target.url, ignore_tables=ignore)
     if not statements and not legacy:
@@ -139,7 +139,7 @@ def _refuse_partial_legacy(
 ) -> None:
     """The database lacks something the legacy files create: prove file by file which of them ran here and
     raise a DriftError whose fix is the db.bootstrap command that records those and runs the others."""
-    with shadow.shadow(settings) as url:
+    with shadow.shadow(shadow_options(settings)) as url:
         prov = provenance.build(settings, url, load_sources(settings), each_migration=False)
     proofs = provenance.legacy_proofs(prov, legacy, provenance.live_snapshot(target.url, ignore, target.display))
     forward = provenance.next_step(proofs)

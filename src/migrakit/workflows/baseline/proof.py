@@ -27,6 +27,7 @@ from migrakit.errors import DriftError, MigrakitError, MigrationFailed
 from migrakit.sources.folders import V1, Folder, load_folder
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.options import shadow_options
 
 
 def prove(
@@ -39,7 +40,7 @@ def prove(
 ) -> None:
     """Apply `migrations_dir` (and the legacy files) to a shadow database; raise unless it equals the target. A
     failure in one of `tags` (the baseline's migrations) is the baseline's refusal."""
-    with shadow.shadow(settings) as url:
+    with shadow.shadow(shadow_options(settings)) as url:
         try:
             files = load_sources(settings.with_overrides(migrations_dir=str(migrations_dir)), require_migrations=False)
             shadow_build.build(settings, url, files)

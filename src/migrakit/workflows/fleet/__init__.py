@@ -50,6 +50,7 @@ from migrakit.workflows import check as check_workflow
 from migrakit.workflows import migrate as migrate_workflow
 from migrakit.workflows import status as status_workflow
 from migrakit.workflows.fleet.pool import run
+from migrakit.workflows.steps.options import shadow_options
 
 __all__ = ["check", "load_targets", "lint", "migrate", "status"]
 
@@ -272,7 +273,7 @@ def _on_shadows(task: str, settings: Settings, targets: list[Target], concurrenc
             "list whole databases in the targets file",
         )
     load_sources(settings)
-    return replace(settings, shadow_url=shadow.shadow_server(settings))
+    return replace(settings, shadow_url=shadow.shadow_server(shadow_options(settings)))
 
 
 def _for(src: ProjectFiles, settings: Settings) -> ProjectFiles:

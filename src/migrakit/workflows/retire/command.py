@@ -52,6 +52,7 @@ from migrakit.sources.legacy import load_legacy
 from migrakit.sources.load import load_sources
 from migrakit.workflows.retire.plan import FOLD_NAME, fold_files, git_repo, relative, write_fold
 from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.options import ignored_tables, shadow_options, tracking_table
 from migrakit.workflows.steps.status import read_status
 
 
@@ -75,7 +76,7 @@ def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
     plan.script_hashes = {relative(p, settings.root): drizzle_hash(p.read_bytes()) for p in scripts}
     with server.connect(target.url, autocommit=True) as conn:
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
-        plan.table, plan.table_rows = legacy_table(conn, settings)
+        plan.table, plan.table_rows = legacy_table(conn, settings.legacy_table)
     plan.recorded = {r.hash: (r.id, r.created_at) for r in rows}
     if not (plan.legacy or plan.scripts or plan.table):
         plan.outcome = NOTHING
@@ -192,9 +193,9 @@ def _shadows(settings: Settings, target: session.Target, plan: RetirePlan, fold:
             fold_error = err
         if fold_diff is not None and fold_diff.equal:
             return _Shadows(fold_diff, fold_diff)
-    with shadow.shadow(settings) as url:
+    with shadow.shadow(shadow_options(settings)) as url:
         shadow_build.build(settings, url, load_sources(settings, require_migrations=False))
-        diff = schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
+        diff = schema.compare(url, target.url, ignore_tables=ignored_tables(settings))
     return _Shadows(diff, fold_diff, fold_error)
 
 
@@ -210,9 +211,9 @@ def _fold_diff(
         write_fold(consolidated, plan, fold)
         after = settings.with_overrides(consolidated_dir=str(consolidated))
         after = after.with_overrides(legacy_dir=str(Path(tmp) / "no-legacy"))
-        with shadow.shadow(settings) as url:
+        with shadow.shadow(shadow_options(settings)) as url:
             shadow_build.build(after, url, load_sources(after, require_migrations=False))
-            return schema.compare(url, target.url, ignore_tables=shadow.ignored_tables(settings))
+            return schema.compare(url, target.url, ignore_tables=ignored_tables(settings))
 
 
 def _prove_fold(plan: RetirePlan, shadows: _Shadows) -> None:
@@ -287,7 +288,10 @@ def _retire_in_database(settings: Settings, plan: RetirePlan, fold: tuple[str, s
             tag=Path(plan.fold).stem, when=plan.fold_when, path=plan.fold, text=fold[0], hash=digest, mode=CONSOLIDATED
         )
     v1 = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes).layout == V1
-    record_and_drop(settings, row, drop=bool(plan.table), v1=v1)
+    record_and_drop(
+        session.resolve_target(settings).url, tracking_table(settings), row, legacy=settings.legacy_table,
+        lock_wait_timeout=settings.lock_wait_timeout, drop=bool(plan.table), v1=v1,
+    )
 
 
 def _undo(repo: Any, root: Path, added: list[Path], edited: list[str], removed: list[str]) -> None:

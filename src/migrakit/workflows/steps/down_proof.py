@@ -29,6 +29,7 @@ from migrakit.db.inspect import shadow
 from migrakit.db.run.rollback import Undoer
 from migrakit.errors import MigrakitError
 from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.options import ignored_tables, shadow_options
 
 
 def compute_downs(
@@ -43,8 +44,8 @@ def compute_downs(
     order = [i for i, m in enumerate(src.migrations) if id(m) in ids]
     schema_name, table = settings.migrations_schema, settings.migrations_table
     exclude = (*schema.BOOKKEEPING_SCHEMAS, schema_name)
-    ignored = shadow.ignored_tables(settings)
-    admin = shadow.shadow_server(settings)
+    ignored = ignored_tables(settings)
+    admin = shadow.shadow_server(shadow_options(settings))
     results: list[DownResult] = []
     with ExitStack() as stack:
 

@@ -21,6 +21,7 @@ from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
 from migrakit.errors import MigrakitError
 from migrakit.workflows.steps import shadow_build
+from migrakit.workflows.steps.options import shadow_options
 
 
 def _lock_timeout_disabled(settings: Settings) -> bool:
@@ -43,7 +44,7 @@ def measure(
     the sizes of the target's relations; nothing on the target is changed. `shadow_url`: a shadow made ahead
     (shadow.shadow_ahead), else one is made here."""
     if shadow_url is None:
-        with shadow.shadow_ahead(settings, wait_drop=False) as made:
+        with shadow.shadow_ahead(shadow_options(settings), wait_drop=False) as made:
             return measure(settings, src, base, chosen, legacy_ran, fail_on, made)
     target = session.resolve_target(settings)
     sizes, target_version = lint_probe.target_sizes(target.url)

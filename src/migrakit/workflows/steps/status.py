@@ -14,6 +14,7 @@ from migrakit.db.connect import pooler
 from migrakit.db.connect.session import Target, open_target, open_target_reading
 from migrakit.db.run import probe
 from migrakit.db.tracking_shape import needed
+from migrakit.workflows.steps.options import tracking_table
 
 
 def read_status(
@@ -44,7 +45,7 @@ def _planned(
 ) -> StatusReport:
     rows = read.table.rows
     refuse_empty_folder(settings, src, rows, allow_empty)
-    up = needed(conn, settings, src.folder, rows, src.others, read=read.table)
+    up = needed(conn, tracking_table(settings), src.folder, rows, src.others, read=read.table)
     p = src.plan(rows, out_of_order=out_of_order, up=up)
     legacy = src.legacy_plan(rows) if src.legacy else None
     found = pooler.detect(conn, target.url, server_pid=read.server_pid)  # no query on a direct connection
