@@ -65,7 +65,8 @@ def test_status_loads_the_driver_but_no_parser_no_rich_and_no_other_workflow(tmp
     steps = {m for m in modules if m.startswith("migrakit.workflows.steps")}
     workflows = {m for m in modules if m.startswith("migrakit.workflows.")} - steps
     assert workflows == {"migrakit.workflows.status"}, workflows
-    assert steps == {"migrakit.workflows.steps", "migrakit.workflows.steps.status"}, steps  # only the read it shares
+    # only the read it shares, and the settings as db/ is told them (workflows/steps/options.py)
+    assert steps == {"migrakit.workflows.steps", "migrakit.workflows.steps.status", "migrakit.workflows.steps.options"}, steps
     # what only other commands use: the run events (db.migrate's progress), lint's renderer and rules, the
     # consolidation manifest's writer, shadow databases' uuid
     unused = ("migrakit.core.events", "migrakit.render.lint", "migrakit.core.lint", "tomli_w", "uuid")

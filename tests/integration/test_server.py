@@ -19,9 +19,11 @@ import psutil
 import psycopg
 import pytest
 
+from migrakit.core.options import TargetOptions
 from migrakit.core.settings import Settings
 from migrakit.db.connect import server, session
 from migrakit.errors import ConfigError, DatabaseUnavailable
+from migrakit.workflows.steps.options import target_options
 from tests.fixtures.cli import run_cli, run_in_process
 
 SECRET = "S3cret-Pw#42"
@@ -252,14 +254,15 @@ def test_shadow_database_is_dropped_after_an_exception(pg_server_url):
 
 
 # ------------------------------------------------------------------------------------------ target
-def settings_at(root: Path, embedded_dir: Path | None = None, database_url: str | None = None) -> Settings:
-    return Settings(
+def settings_at(root: Path, embedded_dir: Path | None = None, database_url: str | None = None) -> TargetOptions:
+    """Which database a project at `root` works on, as db/ is told (workflows/steps/options.target_options)."""
+    return target_options(Settings(
         root=root,
         migrations_dir=root / "migrations",
         consolidated_dir=root / "migrations-consolidated",
         embedded_dir=embedded_dir or root / ".migrakit",
         database_url=database_url,
-    )
+    ))
 
 
 RESOLVE = """
@@ -267,9 +270,9 @@ import json, sys
 from pathlib import Path
 from migrakit.db.connect import server
 from migrakit.db.connect import session
-from migrakit.sources.config import Settings
+from migrakit.core.options import TargetOptions
 root, emb = Path(sys.argv[1]), Path(sys.argv[2])
-t = session.resolve_target(Settings(root=root, migrations_dir=root / "m", consolidated_dir=root / "c", embedded_dir=emb))
+t = session.resolve_target(TargetOptions(database_url=None, embedded_dir=emb, root=root, network_timeout=30.0))
 with server.connect(t.url) as conn:
     started = conn.execute("SELECT pg_postmaster_start_time()::text").fetchone()[0]
 print(json.dumps({"url": t.url, "display": t.display, "embedded": t.embedded, "started": started}))

@@ -29,11 +29,13 @@ class TrackingTable:
 @dataclass(frozen=True)
 class TargetOptions:
     """Which database a command works on: `database_url` when set, else the embedded server whose data lives in
-    `embedded_dir` (shown relative to the project's `root`)."""
+    `embedded_dir` (shown relative to the project's `root`); `network_timeout`: the seconds a silent server is given
+    to answer (the `network_timeout` setting)."""
 
     database_url: str | None
     embedded_dir: Path
     root: Path
+    network_timeout: float
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from migrakit.core.reports.run import BootstrapReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import session
-from migrakit.db.connect.session import executor_options, open_target
+from migrakit.db.connect.session import open_target
 from migrakit.db.inspect import shadow
 from migrakit.db.run.executor import Executor
 from migrakit.db.run.lock import migration_lock
@@ -27,7 +27,7 @@ from migrakit.errors import ConfigError, DriftError, MigrakitError
 from migrakit.sources.folders import V1, display_path
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps import provenance
-from migrakit.workflows.steps.options import ignored_tables, shadow_options
+from migrakit.workflows.steps.options import executor_options, ignored_tables, shadow_options, target_options
 
 
 def bootstrap(
@@ -55,7 +55,7 @@ def bootstrap(
     named = bool(only or adopt)
     if run_sel is None:
         run_sel = [] if adopt_sel else tags
-    with open_target(settings) as (target, conn):
+    with open_target(target_options(settings)) as (target, conn):
         on_event(events.TargetChosen(target.display))
         rows = tracking.read_rows(conn, settings.migrations_schema, settings.migrations_table)
         p = src.legacy_plan(rows)

@@ -23,7 +23,7 @@ from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps import provenance, shadow_build
-from migrakit.workflows.steps.options import ignored_tables, shadow_options
+from migrakit.workflows.steps.options import ignored_tables, shadow_options, target_options
 from migrakit.workflows.steps.status import read_status
 
 
@@ -31,7 +31,7 @@ def check(settings: Settings) -> CheckReport:
     """Build the migrations' schema on a shadow database and compare it with the target's."""
     src = load_sources(settings)
     status = read_status(settings, src, allow_empty=None)
-    target = session.resolve_target(settings)
+    target = session.resolve_target(target_options(settings))
     plan = status.plan
     legacy = list(status.legacy.migrations) if status.legacy else []
     unrecorded = {m.tag for m in status.legacy.pending} if status.legacy else set()

@@ -30,12 +30,12 @@ from migrakit.core.reports.write import ConsolidationPlan, ConsolidationReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server, session
-from migrakit.db.connect.session import executor_options
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.run.executor import Executor
 from migrakit.errors import ConfigError, JournalError, MigrakitError
 from migrakit.sources.consolidated import load_consolidated, render_manifest
 from migrakit.sources.folders import JOURNAL, Folder, check_folders, display_path, down_path, load_folder
+from migrakit.workflows.steps.options import executor_options, target_options
 
 DEFAULT_NAME = "consolidated"
 
@@ -199,7 +199,7 @@ def _apply(settings: Settings, url: str, migrations: Sequence[Migration]) -> Non
 def prove_equivalent(settings: Settings, before: Sequence[Migration], plan: ConsolidationPlan) -> str:
     """Apply `before` + the originals to one fresh database and `before` + the consolidated file to another;
     raise NotEquivalent (with the difference) unless their schemas are equal."""
-    admin = session.resolve_target(settings).url
+    admin = session.resolve_target(target_options(settings)).url
     try:
         with server.shadow_database(admin, "migrakit_orig") as a, server.shadow_database(admin, "migrakit_cons") as b:
             _apply(settings, a, [*before, *plan.replaced])

@@ -22,6 +22,7 @@ from migrakit.db.connect import answer, pooler, server, session
 from migrakit.errors import ConfigError, DatabaseUnavailable, MigrakitError
 from migrakit.sources.folders import display_path
 from migrakit.sources.load import load_sources
+from migrakit.workflows.steps.options import target_options
 
 MIN_SHADOW_VERSION = 130000  # DROP DATABASE ... WITH (FORCE), used for shadow databases
 
@@ -82,7 +83,7 @@ def check_environment(settings: Settings) -> EnvReport:
 
 
 def _connect(settings: Settings, state: dict[str, Any]) -> str:
-    target = session.resolve_target(settings)
+    target = session.resolve_target(target_options(settings))
     state["conn"] = server.connect(target.url, autocommit=True)
     state["url"] = target.url
     return target.display

@@ -22,6 +22,7 @@ from migrakit.sources.folders import down_path, load_folder
 from migrakit.sources.load import load_sources
 from migrakit.sources.writer import join_notes, write_migration
 from migrakit.workflows.steps import safe_write, shadow_build
+from migrakit.workflows.steps.options import target_options
 
 # drizzle-kit writes this line without a newline, so `echo "SQL;" >> file` would land inside the comment; ours
 # ends with one (the line itself is drizzle-kit's, so readers of either tool recognise the file).
@@ -60,7 +61,7 @@ def from_schema_file(settings: Settings, name: str, *, allow_destructive: bool =
         raise ConfigError(
             f"schema file {settings.schema} does not exist", file=str(settings.schema), fix="create it or fix the path"
         )
-    base = session.resolve_target(settings).url
+    base = session.resolve_target(target_options(settings)).url
     with server.shadow_database(base) as from_migrations, server.shadow_database(base) as from_schema:
         # the migrations as db.migrate runs them (the first generated migration starts the folder)
         on_shadow = settings.with_overrides(database_url=from_migrations)
@@ -106,7 +107,7 @@ def _write_downs(settings: Settings, result: Generated) -> None:
     src = load_sources(settings)
     wanted = [m for m in src.migrations if m.tag in result.tags]
     # the shadows on the server db.generate's own shadows used (the target's), unless a shadow server is set
-    on = settings.with_overrides(shadow_url=settings.shadow_url or session.resolve_target(settings).url)
+    on = settings.with_overrides(shadow_url=settings.shadow_url or session.resolve_target(target_options(settings)).url)
     for down in compute_downs(on, src, wanted):
         if not down.proven:
             result.note = join_notes(

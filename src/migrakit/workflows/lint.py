@@ -35,7 +35,7 @@ from migrakit.sources.load import load_sources
 from migrakit.sources.rewrite import split_folder, split_v1_folder
 from migrakit.workflows.steps import measure as steps
 from migrakit.workflows.steps import shadow_build
-from migrakit.workflows.steps.options import shadow_options
+from migrakit.workflows.steps.options import shadow_options, target_options
 from migrakit.workflows.steps.status import read_status
 
 FAIL_ON = ("error", "warning", "info")
@@ -129,7 +129,7 @@ def fix(settings: Settings, *, yes: bool = False, base: str | None = None) -> Li
     src = load_sources(settings)
     status = read_status(settings, src, allow_empty=None)
     plan = status.plan
-    target = session.resolve_target(settings)
+    target = session.resolve_target(target_options(settings))
     report = LintFixReport(target.display)
     pending = {m.tag for m in plan.pending}
     facts = Facts(unique_indexed_views=lint_probe.unique_indexed_views(target.url))  # REFRESH … CONCURRENTLY

@@ -21,13 +21,13 @@ from migrakit.core.reports.run import MigrateReport
 from migrakit.core.settings import Settings
 from migrakit.db import tracking, tracking_shape
 from migrakit.db.connect.answer import NoAnswer, told
-from migrakit.db.connect.session import executor_options, open_migrating, open_target
+from migrakit.db.connect.session import open_migrating, open_target
 from migrakit.db.run import probe
 from migrakit.db.run.lock import migration_lock
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps.apply import direct_connection, execute
-from migrakit.workflows.steps.options import tracking_table
+from migrakit.workflows.steps.options import executor_options, target_options, tracking_table
 
 
 def migrate(
@@ -58,7 +58,7 @@ def migrate(
     to_tag = resolve_tag([m.tag for m in src.migrations], to) if to is not None else None
     schema, table = settings.migrations_schema, settings.migrations_table
     if dry_run:
-        with open_target(settings) as (target, conn):
+        with open_target(target_options(settings)) as (target, conn):
             on_event(events.TargetChosen(target.display))
             read = probe.read(conn, schema, table).table  # one round trip
             refuse_empty_folder(settings, src, read.rows, allow_empty)
@@ -66,7 +66,7 @@ def migrate(
             p, cut = up_to(src.plan(read.rows, out_of_order=out_of_order, up=up), to_tag)
             check_statements(p, single_transaction=single_transaction, allow_empty=allow_empty)
             return MigrateReport(target.display, folder, p, dry_run=True, **cut)
-    with open_migrating(settings) as (target, conn, lock_conn):  # both connections at once
+    with open_migrating(target_options(settings)) as (target, conn, lock_conn):  # both connections at once
         on_event(events.TargetChosen(target.display))
         try:
             # One round trip: the lock, and the rows read under it (db/run/probe.py).

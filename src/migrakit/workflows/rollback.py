@@ -20,11 +20,12 @@ from migrakit.core.plan.run_plan import refuse_blocking
 from migrakit.core.project import ProjectFiles
 from migrakit.core.rollback import RollbackReport, Step, choose, refuse_data_loss, steps_of
 from migrakit.core.settings import Settings
-from migrakit.db.connect.session import executor_options, open_migrating, open_target
+from migrakit.db.connect.session import open_migrating, open_target
 from migrakit.db.run import probe
 from migrakit.db.run.lock import migration_lock
 from migrakit.db.run.rollback import Undoer, rows_at_risk
 from migrakit.sources.load import load_sources
+from migrakit.workflows.steps.options import executor_options, target_options
 
 
 def rollback(
@@ -62,11 +63,11 @@ def rollback(
         )  # fmt: skip
 
     if dry_run or not yes:
-        with open_target(settings) as (target, conn):
+        with open_target(target_options(settings)) as (target, conn):
             on_event(events.TargetChosen(target.display))
             p, chosen, risk = decide(conn, probe.read(conn, schema, table).table.rows)
             return report(target.display, p, chosen, risk, [])
-    with open_migrating(settings) as (target, conn, lock_conn):
+    with open_migrating(target_options(settings)) as (target, conn, lock_conn):
         on_event(events.TargetChosen(target.display))
         try:
             with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout, on_event=on_event,

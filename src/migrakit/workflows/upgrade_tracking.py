@@ -30,7 +30,7 @@ from migrakit.db.tracking_shape import apply, needed, unmatched_error
 from migrakit.errors import MigrakitError
 from migrakit.sources.folders import V1
 from migrakit.sources.load import load_sources
-from migrakit.workflows.steps.options import tracking_table
+from migrakit.workflows.steps.options import target_options, tracking_table
 
 
 def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackingReport:
@@ -47,7 +47,7 @@ def upgrade_tracking(settings: Settings, *, yes: bool = False) -> UpgradeTrackin
             fix="convert the folder first: `inv db.upgrade-layout` shows the plan, `--yes` converts it",
         )
     # Both connections at once; the lock and the table (rows, columns, existence) in one round trip.
-    with session.open_migrating(settings) as (target, conn, lock_conn):
+    with session.open_migrating(target_options(settings)) as (target, conn, lock_conn):
         with migration_lock(conn, schema, table, timeout=settings.lock_wait_timeout, lock_conn=lock_conn) as held:
             read = held.table
             up = needed(conn, tracking_table(settings), folder, read.rows, others, read=read)

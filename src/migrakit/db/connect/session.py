@@ -1,5 +1,5 @@
-"""Which database a command works on (DATABASE_URL, else the embedded server), opening it, and the executor's
-options from the settings. [I/O]"""
+"""Which database a command works on (DATABASE_URL, else the embedded server: core/options.TargetOptions), and
+opening it. [I/O]"""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import psycopg
 
-from migrakit.core.settings import Settings
+from migrakit.core.options import TargetOptions
 from migrakit.db.connect import answer, server, stop
 from migrakit.errors import DatabaseUnavailable
-
-if TYPE_CHECKING:
-    from migrakit.db.run.strategies.base import Options
 
 R = TypeVar("R")
 W = TypeVar("W")
@@ -35,16 +32,16 @@ class Target:
     display: str
 
 
-def resolve_target(settings: Settings) -> Target:
-    """`settings.database_url` when set; else the embedded server in `settings.embedded_dir`
+def resolve_target(options: TargetOptions) -> Target:
+    """`options.database_url` when set; else the embedded server in `options.embedded_dir`
     (started if needed, left running) and its `migrakit` database (created if missing). Connections opened from
-    now on wait for an answer `settings.network_timeout` (db/connect/answer.py)."""
-    answer.within(settings.network_timeout)
-    if settings.database_url:
-        return Target(settings.database_url, False, server.redact_url(settings.database_url))
-    folder = Path(settings.embedded_dir)
+    now on wait for an answer `options.network_timeout` (db/connect/answer.py)."""
+    answer.within(options.network_timeout)
+    if options.database_url:
+        return Target(options.database_url, False, server.redact_url(options.database_url))
+    folder = Path(options.embedded_dir)
     try:
-        shown = folder.resolve().relative_to(Path(settings.root).resolve())
+        shown = folder.resolve().relative_to(Path(options.root).resolve())
     except ValueError:
         shown = folder
     from migrakit.db.connect.embedded import ensure_running
@@ -54,23 +51,23 @@ def resolve_target(settings: Settings) -> Target:
 
 
 @contextmanager
-def open_target(settings: Settings) -> Iterator[tuple[Target, Any]]:
+def open_target(options: TargetOptions) -> Iterator[tuple[Target, Any]]:
     """An autocommit connection to the target, closed afterwards. A connection that dies outside a migration
     (the executor reports those) is a DatabaseUnavailable saying where to look."""
-    target, conn = _connect(settings)
+    target, conn = _connect(options)
     with _lost(target, conn):
         yield target, conn
 
 
-def _connect(settings: Settings) -> tuple[Target, Any]:
+def _connect(options: TargetOptions) -> tuple[Target, Any]:
     """The target and an autocommit connection to it: open_target's and open_target_reading's thread's."""
-    target = resolve_target(settings)
+    target = resolve_target(options)
     return target, server.connect(target.url, autocommit=True)
 
 
 @contextmanager
 def open_target_reading(
-    settings: Settings, read: Callable[[Any], R], meanwhile: Callable[[], W]
+    options: TargetOptions, read: Callable[[Any], R], meanwhile: Callable[[], W]
 ) -> Iterator[tuple[Target, Any, R, W]]:
     """open_target with `read(conn)` as the connection's first exchange, both on a second thread while this one
     runs `meanwhile()` (db.status: reading the migration files), so connecting, the network's waits and the
@@ -81,7 +78,7 @@ def open_target_reading(
     open_target's handling (a lost connection: DatabaseUnavailable). The wait for the second thread is bounded
     as the connection's (`connect_timeout`) and the read's (simple_query's bounds) are."""
     with ThreadPoolExecutor(1, thread_name_prefix="migrakit-connect") as pool:
-        pending = pool.submit(_open_and_read, settings, read)
+        pending = pool.submit(_open_and_read, options, read)
         try:
             value = meanwhile()
         except BaseException:
@@ -96,10 +93,10 @@ def open_target_reading(
         yield target, conn, outcome, value
 
 
-def _open_and_read(settings: Settings, read: Callable[[Any], R]) -> tuple[Target, Any, R | Exception]:
+def _open_and_read(options: TargetOptions, read: Callable[[Any], R]) -> tuple[Target, Any, R | Exception]:
     """On open_target_reading's thread: the target, its connection, and `read`'s answer or error (raised again
     on the calling thread, where open_target would have raised it)."""
-    target, conn = _connect(settings)
+    target, conn = _connect(options)
     try:
         return target, conn, read(conn)
     except Exception as exc:
@@ -107,13 +104,13 @@ def _open_and_read(settings: Settings, read: Callable[[Any], R]) -> tuple[Target
 
 
 @contextmanager
-def open_migrating(settings: Settings) -> Iterator[tuple[Target, Any, Any]]:
+def open_migrating(options: TargetOptions) -> Iterator[tuple[Target, Any, Any]]:
     """Like open_target, with the migration lock's connection (autocommit, for db/run/lock.migration_lock's
     `lock_conn`) opened at the same time, on a second thread: a migrating command waits for one connection
     set-up, not two. Both are closed afterwards (the lock's by migration_lock, or here)."""
     from migrakit.db.run.lock import open_lock_connection
 
-    target = resolve_target(settings)
+    target = resolve_target(options)
     with ThreadPoolExecutor(1, thread_name_prefix="migrakit-lock-connect") as pool:
         pending = pool.submit(open_lock_connection, target.url)
         try:
@@ -162,19 +159,3 @@ def _lost(target: Target, conn: Any) -> Iterator[None]:
         ) from None
     finally:
         conn.close()
-
-
-def executor_options(settings: Settings, *, v1: bool, single_transaction: bool = False) -> Options:
-    from migrakit.db.run.strategies.base import Options
-
-    return Options(
-        schema=settings.migrations_schema,
-        table=settings.migrations_table,
-        v1=v1,
-        single_transaction=single_transaction,
-        pipeline=settings.pipeline,
-        lock_timeout=settings.lock_timeout,
-        statement_timeout=settings.statement_timeout,
-        lock_retries=settings.lock_retries,
-        search_path=settings.search_path,
-    )

@@ -91,7 +91,7 @@ class Undoer:
         opts: Options | None = None,
     ) -> None:
         self.conn = conn
-        self.opts = opts or Options(schema=schema, table=table)  # db.migrate's (db/connect/session.executor_options)
+        self.opts = opts or Options(schema=schema, table=table)  # db.migrate's: workflows/steps/options.py
         self.key = apply_key(schema, table)
         self.on_event = on_event
         target = tracking.table(schema, table)

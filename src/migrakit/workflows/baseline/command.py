@@ -56,7 +56,7 @@ from migrakit.sources.load import load_sources
 from migrakit.sources.writer import write_migration
 from migrakit.workflows.baseline import proof
 from migrakit.workflows.steps import provenance, safe_write, shadow_build
-from migrakit.workflows.steps.options import ignored_tables, shadow_options
+from migrakit.workflows.steps.options import ignored_tables, shadow_options, target_options
 from migrakit.workflows.steps.status import read_status
 
 NAME = "baseline"
@@ -78,7 +78,7 @@ def baseline(settings: Settings, *, yes: bool = False) -> BaselineReport:
     so they are recorded with the baseline: on a database where the old runner really ran them, their rows are
     written only because the schema proves it. When only some ran, it refuses and names the db.bootstrap
     command that records those (proven file by file) and runs the others."""
-    target = session.resolve_target(settings)
+    target = session.resolve_target(target_options(settings))
     with server.connect(target.url, autocommit=True) as conn:
         with migration_lock(
             conn, settings.migrations_schema, settings.migrations_table, timeout=settings.lock_wait_timeout

@@ -19,7 +19,6 @@ from migrakit.core.plan.planner import Plan
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import session
-from migrakit.db.connect.session import executor_options
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.run.executor import Executor
@@ -27,7 +26,7 @@ from migrakit.errors import DriftError, MigrakitError, MigrationFailed
 from migrakit.sources.folders import V1, Folder, load_folder
 from migrakit.sources.load import load_sources
 from migrakit.workflows.steps import shadow_build
-from migrakit.workflows.steps.options import shadow_options
+from migrakit.workflows.steps.options import executor_options, shadow_options
 
 
 def prove(

@@ -52,7 +52,7 @@ from migrakit.sources.legacy import load_legacy
 from migrakit.sources.load import load_sources
 from migrakit.workflows.retire.plan import FOLD_NAME, fold_files, git_repo, relative, write_fold
 from migrakit.workflows.steps import shadow_build
-from migrakit.workflows.steps.options import ignored_tables, shadow_options, tracking_table
+from migrakit.workflows.steps.options import ignored_tables, shadow_options, target_options, tracking_table
 from migrakit.workflows.steps.status import read_status
 
 
@@ -67,7 +67,7 @@ class _Shadows:
 
 
 def _gather(settings: Settings) -> tuple[RetirePlan, _Shadows | None]:
-    target = session.resolve_target(settings)
+    target = session.resolve_target(target_options(settings))
     plan = RetirePlan(target.display)
     limit = settings.max_file_bytes
     plan.legacy = list(load_legacy(settings.legacy_dir, settings.root, required=False, max_bytes=limit))
@@ -288,9 +288,10 @@ def _retire_in_database(settings: Settings, plan: RetirePlan, fold: tuple[str, s
             tag=Path(plan.fold).stem, when=plan.fold_when, path=plan.fold, text=fold[0], hash=digest, mode=CONSOLIDATED
         )
     v1 = load_folder(settings.migrations_dir, settings.root, max_bytes=settings.max_file_bytes).layout == V1
+    url = session.resolve_target(target_options(settings)).url
     record_and_drop(
-        session.resolve_target(settings).url, tracking_table(settings), row, legacy=settings.legacy_table,
-        lock_wait_timeout=settings.lock_wait_timeout, drop=bool(plan.table), v1=v1,
+        url, tracking_table(settings), row, legacy=settings.legacy_table, lock_wait_timeout=settings.lock_wait_timeout,
+        drop=bool(plan.table), v1=v1,
     )
 
 

@@ -29,7 +29,7 @@ from migrakit.db.inspect import shadow
 from migrakit.db.run.rollback import Undoer
 from migrakit.errors import MigrakitError
 from migrakit.workflows.steps import shadow_build
-from migrakit.workflows.steps.options import ignored_tables, shadow_options
+from migrakit.workflows.steps.options import ignored_tables, shadow_options, target_options
 
 
 def compute_downs(
@@ -92,7 +92,7 @@ def drops_last(statements: Sequence[str]) -> tuple[str, ...]:
 
 def _undo(on: Settings, m: Migration, down: Migration, schema_name: str, table: str) -> None:
     """Run `down` on the shadow as db.rollback runs it (its guards, statements and the row's deletion)."""
-    with open_target(on) as (_, conn):
+    with open_target(target_options(on)) as (_, conn):
         rows = tracking.read_rows(conn, schema_name, table)
         row = next(r for r in reversed(rows) if r.hash == m.hash)
         Undoer(conn, schema_name, table, lambda _: None).run([Step(m, row, down)])

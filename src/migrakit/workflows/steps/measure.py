@@ -21,7 +21,7 @@ from migrakit.db.connect import server, session
 from migrakit.db.inspect import lint_probe, shadow
 from migrakit.errors import MigrakitError
 from migrakit.workflows.steps import shadow_build
-from migrakit.workflows.steps.options import shadow_options
+from migrakit.workflows.steps.options import shadow_options, target_options
 
 
 def _lock_timeout_disabled(settings: Settings) -> bool:
@@ -46,7 +46,7 @@ def measure(
     if shadow_url is None:
         with shadow.shadow_ahead(shadow_options(settings), wait_drop=False) as made:
             return measure(settings, src, base, chosen, legacy_ran, fail_on, made)
-    target = session.resolve_target(settings)
+    target = session.resolve_target(target_options(settings))
     sizes, target_version = lint_probe.target_sizes(target.url)
     notes: list[str] = []
     url = shadow_url()

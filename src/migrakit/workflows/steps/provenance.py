@@ -24,10 +24,10 @@ from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
 from migrakit.db.connect import server
-from migrakit.db.connect.session import executor_options
 from migrakit.db.inspect import schema_diff as schema
 from migrakit.db.inspect import shadow
 from migrakit.db.run.executor import Executor
+from migrakit.workflows.steps.options import executor_options
 
 Key = attribution.Key
 

@@ -14,6 +14,7 @@ from migrakit.core.reports.lint import finding_lines
 from migrakit.core.settings import Settings
 from migrakit.db.connect import session
 from migrakit.workflows.steps import measure as steps
+from migrakit.workflows.steps.options import target_options
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,8 @@ def lint(settings: Settings, src: ProjectFiles, base: list[Migration], chosen: l
     """db.lint's finding lines on `chosen` (migrations not run anywhere yet) measured on a shadow that first gets
     `base`, each line naming the file `files[i]` its migration is (or will be) written to. The shadow is made on
     the configured shadow server, else on the target's server (as db.generate makes its own)."""
-    on = settings if settings.shadow_url else replace(settings, shadow_url=session.resolve_target(settings).url)
+    own = None if settings.shadow_url else session.resolve_target(target_options(settings)).url
+    on = settings if own is None else replace(settings, shadow_url=own)
     report = steps.measure(on, src, base, chosen, legacy_ran=legacy_ran)
     lines: list[str] = []
     for m, file in zip(chosen, files, strict=True):

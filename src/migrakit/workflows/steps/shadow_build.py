@@ -13,11 +13,12 @@ from migrakit.core.plan.run_plan import check_statements, legacy_failure, refuse
 from migrakit.core.project import ProjectFiles
 from migrakit.core.settings import Settings
 from migrakit.db import tracking
-from migrakit.db.connect.session import executor_options, open_target
+from migrakit.db.connect.session import open_target
 from migrakit.db.inspect.shadow import failures_on_shadow
 from migrakit.db.run.executor import Executor
 from migrakit.errors import MigrakitError
 from migrakit.workflows.steps.apply import execute
+from migrakit.workflows.steps.options import executor_options, target_options
 
 
 def build(settings: Settings, url: str, src: ProjectFiles) -> None:
@@ -36,7 +37,7 @@ def replay(settings: Settings, src: ProjectFiles, *, legacy: bool = True, out_of
     v1 = src.folder.layout == V1
     options = executor_options(settings, v1=v1)
     schema, table = settings.migrations_schema, settings.migrations_table
-    with open_target(settings) as (_, conn):
+    with open_target(target_options(settings)) as (_, conn):
         p = src.plan(tracking.read_rows(conn, schema, table), out_of_order=out_of_order)
         refuse_blocking(p)
         check_statements(p, allow_empty=True)

@@ -14,7 +14,7 @@ from migrakit.db.connect import pooler
 from migrakit.db.connect.session import Target, open_target, open_target_reading
 from migrakit.db.run import probe
 from migrakit.db.tracking_shape import needed
-from migrakit.workflows.steps.options import tracking_table
+from migrakit.workflows.steps.options import target_options, tracking_table
 
 
 def read_status(
@@ -33,9 +33,9 @@ def read_status(
         return probe.read(conn, schema, table)  # one round trip
 
     if isinstance(src, ProjectFiles):
-        with open_target(settings) as (target, conn):
+        with open_target(target_options(settings)) as (target, conn):
             return _planned(settings, src, target, conn, first(conn), out_of_order, allow_empty)
-    with open_target_reading(settings, first, src) as (target, conn, read, loaded):
+    with open_target_reading(target_options(settings), first, src) as (target, conn, read, loaded):
         return _planned(settings, loaded, target, conn, read, out_of_order, allow_empty)
 
 
