@@ -12,12 +12,13 @@ from migrakit.db.connect.server import connect
 from migrakit.db.connect.session import resolve_target
 from migrakit.errors import MigrakitError
 from migrakit.sources.config import load_settings
+from migrakit.workflows.steps.options import target_options
 
 
 def main() -> int:
     try:
         settings = load_settings()
-        target = resolve_target(settings)
+        target = resolve_target(target_options(settings))
         conn = connect(target.url)
     except MigrakitError as err:
         print(f"error: {err.message}\n  fix:   {err.fix}", file=sys.stderr)
