@@ -97,6 +97,25 @@ def made_by(all_effects: Sequence[Mapping[Key, Verb]], key: Key) -> Maker | None
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """What each file did to the schema of a shadow database built one file at a time (workflows/steps/provenance.py
+    builds it): the steps, the snapshot before the first and after each, and each step's effect."""
+
+    steps: tuple[tuple[Migration, ...], ...]  # the files applied in each step, in order (one file per step,
+    # except all migrations in one step when only the legacy files are asked about)
+    snapshots: tuple[dict[Key, Any], ...]  # len(steps) + 1: before the first step, after each
+    effects: tuple[dict[Key, Verb], ...]
+
+    def made_by(self, key: Sequence[Any]) -> tuple[Migration, str] | None:
+        """The file that gave the object its final state (created / changed it) or dropped it, and the verb."""
+        found = made_by(self.effects, tuple(key))
+        return (self.steps[found.step][-1], found.verb) if found else None
+
+    def step_of(self, m: Migration) -> int:
+        return next(i for i, step in enumerate(self.steps) if any(f.hash == m.hash and f.tag == m.tag for f in step))
+
+
+@dataclass(frozen=True)
 class ObjectProof:
     key: Key
     verb: Verb  # what the file did to it

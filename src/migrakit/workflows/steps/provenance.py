@@ -13,11 +13,10 @@ recorded without running only when everything it creates, changes or drops is so
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from migrakit.core import attribution
-from migrakit.core.attribution import LegacyProof
+from migrakit.core.attribution import LegacyProof, Provenance
 from migrakit.core.drizzle.folder import V1
 from migrakit.core.migration import Migration
 from migrakit.core.project import ProjectFiles
@@ -30,22 +29,6 @@ from migrakit.db.run.executor import Executor
 from migrakit.workflows.steps.options import executor_options
 
 Key = attribution.Key
-
-
-@dataclass(frozen=True)
-class Provenance:
-    steps: tuple[tuple[Migration, ...], ...]  # the files applied in each step, in order (one file per step,
-    # except all migrations in one step when only the legacy files are asked about)
-    snapshots: tuple[dict[Key, Any], ...]  # len(steps) + 1: before the first step, after each
-    effects: tuple[dict[Key, attribution.Verb], ...]
-
-    def made_by(self, key: Sequence[Any]) -> tuple[Migration, str] | None:
-        """The file that gave the object its final state (created / changed it) or dropped it, and the verb."""
-        found = attribution.made_by(self.effects, tuple(key))
-        return (self.steps[found.step][-1], found.verb) if found else None
-
-    def step_of(self, m: Migration) -> int:
-        return next(i for i, step in enumerate(self.steps) if any(f.hash == m.hash and f.tag == m.tag for f in step))
 
 
 def build(settings: Settings, url: str, src: ProjectFiles, *, each_migration: bool = True) -> Provenance:
