@@ -84,11 +84,6 @@ def test_racing_deploys_through_pgbouncer_apply_each_migration_once(tmp_path, pg
             server.drop_database(pg_server_url, name)
 
 
-@pytest.mark.skip(
-    reason="issue 25.8, open: waiters pin a session pool's server connections, so this race fails in some runs "
-    "(seen 2 of 3 on main); reconnecting per poll fixed it but broke the transaction-pool race above "
-    "(docs/reliability.md, known gaps)"
-)
 def test_racing_deploys_through_a_session_pool_smaller_than_the_racers_all_wait_and_succeed(
     tmp_path, pg_server_url, pgbouncer_session_small
 ):

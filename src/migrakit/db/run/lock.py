@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -64,14 +64,20 @@ def acquire_lock(
     timeout: float,
     on_event: EventSink = no_event,
     poll: float = POLL_SECONDS,
-) -> Probe:
+    reopen: Callable[[], psycopg.Connection[Any]] | None = None,
+) -> tuple[Probe, psycopg.Connection[Any]]:
     """Poll for the lock on `lock_conn` (autocommit) until it is granted, each poll one round trip that also
     reads the tracking rows under the lock (db/run/probe.py); the transaction it opened then stays open and holds
-    the lock. Returns the granted poll's Probe.
+    the lock. Returns the granted poll's Probe and the connection that holds the lock: `lock_conn`, or one that
+    `reopen()` opened for a later poll.
 
-    Between polls no transaction is open (behind a transaction pooler a waiter pins no server connection; behind
-    a session pooler it does: docs/reliability.md, known gaps). The pause between polls doubles from `poll`
-    up to POLL_MAX_SECONDS, never past the deadline. Nothing blocks inside the server (a blocked migrator can
+    Between polls no transaction is open. Behind a pooler (the first poll's server pid is not libpq's backend pid,
+    db/connect/pooler.py) and with `reopen` given, no connection either: the connection is closed after a refused
+    poll and `reopen()` opens one for the next, so a waiter pins no server connection in any pooler mode (a
+    session pooler gives a client its server connection from its first query until it leaves: 8 waiters that
+    kept theirs starved the holder's second connection in a pool of 4). Direct, the waiter keeps its
+    connection (an idle backend; no start-up per poll). The pause between polls doubles from `poll` up to
+    POLL_MAX_SECONDS, never past the deadline. Nothing blocks inside the server (a blocked migrator can
     deadlock with another's CREATE INDEX CONCURRENTLY). A target that cannot be written (the first poll's answer)
     raises at once (exit 6). Raise LockTimeout after `timeout` seconds, naming the holder.
 
@@ -89,12 +95,14 @@ def acquire_lock(
         if got.locked:
             if announced:
                 on_event(LockAcquired())
-            return got
+            return got, lock_conn
         if not announced or time.monotonic() >= deadline:
             holder = lock_conn.execute(_HOLDER, (key,)).fetchone() or holder
         if not announced:
             on_event(LockWait(holder))
             announced = True
+            if got.server_pid == lock_conn.info.backend_pid:
+                reopen = None  # direct: nothing pooled to pin
         if time.monotonic() >= deadline:
             raise LockTimeout(
                 f"another migrator has held the migration lock for more than {timeout:g}s",
@@ -103,8 +111,12 @@ def acquire_lock(
                 fix="wait for the other deploy to finish and run again, or raise lock_wait_timeout; "
                 "if that process is gone, its connection still holds the lock: end it with pg_terminate_backend(pid)",
             )
+        if reopen is not None:
+            lock_conn.close()  # idle, in no transaction: the pooler takes its server connection back at once
         time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
         pause = min(pause * 2, POLL_MAX_SECONDS)
+        if reopen is not None:
+            lock_conn = reopen()
 
 
 def release_lock(lock_conn: psycopg.Connection[Any]) -> None:
@@ -153,21 +165,26 @@ def migration_lock(
     """Hold the migration lock of this tracking table for the block: one migrator at a time. Yields the Probe
     read under the lock (its rows, writability, server pid). The lock lives in an open transaction on a second
     connection to the same database: `lock_conn` when the caller opened it (db/connect/session.open_migrating opens both
-    at once), else one opened now with `conn`'s conninfo; it is rolled back and closed on the way out. `conn`
-    itself carries no lock and no session state.
+    at once), else one opened now with `conn`'s conninfo (and, behind a pooler, a new one for each poll while
+    another migrator holds the lock: acquire_lock); it is rolled back and closed on the way out. `conn` itself
+    carries no lock and no session state, and sends nothing before the lock is held.
 
     Every task that writes to the target takes this lock, so the target is checked writable here, first
     (db/connect/writable.py: exit 6 naming a standby, a replica endpoint or default_transaction_read_only); a
     ReadOnlySqlTransaction inside the block (a failover mid-run) is reported the same way."""
     key = lock_key(schema, table)
-    if lock_conn is None:
-        lock_conn = open_lock_connection(server.conninfo(conn))
+    url = server.conninfo(conn)
+    held = [lock_conn or open_lock_connection(url)]  # the connection to release: a waiter's is new for each poll
+
+    def reopen() -> psycopg.Connection[Any]:
+        held[0] = open_lock_connection(url)
+        return held[0]
+
     try:
-        # The waiter keeps this connection between polls: reconnecting for each poll left PgBouncer in transaction
-        # mode short of server connections after 8 racers (docs/reliability.md, known gaps).
-        yield acquire_lock(lock_conn, key, schema, table, timeout=timeout, on_event=on_event)
+        probe, held[0] = acquire_lock(held[0], key, schema, table, timeout=timeout, on_event=on_event, reopen=reopen)
+        yield probe
     except pgerrors.ReadOnlySqlTransaction as exc:
         err = read_only_error(conn, cause=f"{exc.diag.message_primary} (25006 ReadOnlySqlTransaction)")
         raise (err or exc) from None
     finally:
-        release_lock(lock_conn)
+        release_lock(held[0])
