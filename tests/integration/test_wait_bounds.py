@@ -105,6 +105,36 @@ def test_a_locked_tracking_table_ends_the_wait_naming_the_holder(db_url, tmp_pat
     assert len(tracked(db_url)) == 1
 
 
+def test_a_locked_progress_table_ends_the_wait_naming_the_holder(db_url, tmp_path, short_bookkeeping_timeout):
+    """migrakit.statement_progress (the resume record of migrations that run outside a transaction) is read and
+    created as bookkeeping too: another session's ACCESS EXCLUSIVE lock on it ends the wait after the bookkeeping
+    lock_timeout, exit 4 naming the pid, instead of waiting for ever; nothing more is applied."""
+    import psycopg
+
+    from tests.fixtures.cli import migrate_args, run_in_process
+    from tests.fixtures.inspect import tracked
+
+    first = [("0000_a", "CREATE TABLE a (id int);"), ("0001_ia", "CREATE INDEX CONCURRENTLY ia ON a (id);")]
+    folder = make_drizzle_folder(tmp_path, first)
+    assert run_in_process(migrate_args(db_url, folder), cwd=tmp_path).returncode == 0  # creates the progress table
+    make_drizzle_folder(tmp_path, [*first, ("0002_ib", "CREATE INDEX CONCURRENTLY ib ON a (id);")])
+    with psycopg.connect(db_url) as holder:
+        holder.execute("SET idle_in_transaction_session_timeout = '15s'")  # a hang guard: unbounded, it would wait 15 s
+        holder.execute("LOCK TABLE migrakit.statement_progress IN ACCESS EXCLUSIVE MODE")
+        pid = holder.info.backend_pid
+        result = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
+        holder.rollback()
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "migrakit's progress table" in result.stderr and "stayed locked by another session" in result.stderr
+    assert f"pid {pid} holds AccessExclusiveLock" in result.stderr, result.stderr
+    assert f"pg_terminate_backend({pid})" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(tracked(db_url)) == 2
+    again = run_in_process(migrate_args(db_url, folder), cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert len(tracked(db_url)) == 3
+
+
 FROZEN_BOUND = 2  # network_timeout for the frozen-network test, seconds
 
 

@@ -40,9 +40,12 @@ LOCK_TIMEOUT = "10s"
 BOUNDED = f"set_config('lock_timeout', '{LOCK_TIMEOUT}', true)"  # the transaction's own: nothing outlives it
 
 
-def locked_out(conn: psycopg.Connection[Any], exc: psycopg.Error, schema: str, name: str) -> LockTimeout:
-    """The error of a bookkeeping query that hit LOCK_TIMEOUT: who holds a lock on the tracking table (read on
-    `conn`, idle again), and how to clear it."""
+def locked_out(
+    conn: psycopg.Connection[Any], exc: psycopg.Error, schema: str, name: str, *, what: str = "the tracking table",
+    state: str = "nothing was run; tracking table unchanged",
+) -> LockTimeout:
+    """The error of a bookkeeping query that hit LOCK_TIMEOUT: who holds a lock on the table (the tracking table,
+    or `what`; read on `conn`, idle again), and how to clear it."""
     holders: list[tuple[Any, ...]] = []
     try:
         holders = conn.execute(
@@ -57,10 +60,10 @@ def locked_out(conn: psycopg.Connection[Any], exc: psycopg.Error, schema: str, n
     held = "; ".join(f"pid {pid} holds {mode} ({app}, {state}): {query}" for pid, mode, app, state, query in holders)
     kill = f"SELECT pg_terminate_backend({holders[0][0]})" if len(holders) == 1 else "SELECT pg_terminate_backend(pid)"
     return LockTimeout(
-        f"the tracking table {shown(schema, name)} stayed locked by another session for lock_timeout={LOCK_TIMEOUT}"
+        f"{what} {shown(schema, name)} stayed locked by another session for lock_timeout={LOCK_TIMEOUT}"
         + (f": {held}" if held else ""),
         cause=f"{exc.diag.message_primary or exc} ({exc.sqlstate})",
-        state="nothing was run; tracking table unchanged",
+        state=state,
         fix=f"let that session finish, or end it (`{kill}`), then run the command again",
         details=[f"held by pid {pid} ({mode})" for pid, mode, *_ in holders],
     )

@@ -51,6 +51,26 @@ def _table() -> sql.Composed:
     return sql.SQL("{}.{}").format(sql.Identifier(SCHEMA), sql.Identifier(TABLE))
 
 
+_WHAT = "migrakit's progress table"
+_STATE = "nothing more was run by this run; tracking table unchanged"
+
+
+def _bounded(conn: psycopg.Connection[Any], query: sql.Composed, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Run `query` as bookkeeping: on a connection in no transaction, in one of its own whose lock_timeout is
+    tracking.LOCK_TIMEOUT (a session holding a lock on the progress table ends the wait, exit 4 naming it); inside
+    the caller's transaction (the file's own BEGIN), under the caller's lock_timeout."""
+    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        cur = conn.execute(query, params)
+        return cur.fetchall() if cur.description else []
+    try:
+        with conn.transaction():
+            conn.execute(f"SELECT {tracking.BOUNDED}")
+            cur = conn.execute(query, params)
+            return cur.fetchall() if cur.description else []
+    except psycopg.errors.LockNotAvailable as exc:
+        raise tracking.locked_out(conn, exc, SCHEMA, TABLE, what=_WHAT, state=_STATE) from None
+
+
 def ensure_table(conn: psycopg.Connection[Any]) -> None:
     """Create migrakit's schema and progress table if missing (autocommit connection, outside a transaction).
     One table for every tracking table of the database, so migrators of different tracking tables (a fleet's
@@ -61,8 +81,9 @@ def ensure_table(conn: psycopg.Connection[Any]) -> None:
     try:
         for attempt in range(3):
             try:
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
-                conn.execute(
+                _bounded(conn, sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))
+                _bounded(
+                    conn,
                     sql.SQL(
                         "CREATE TABLE IF NOT EXISTS {} (\n\t"
                         "tracking_table text NOT NULL,\n\tmigration text NOT NULL,\n\t"
@@ -103,14 +124,15 @@ def read(conn: psycopg.Connection[Any], tracking_table: str, migration: str) -> 
     """The statements recorded for `migration` (completed, or started), by number; [] without the table."""
     if not exists(conn):
         return []
-    cur = conn.execute(
+    rows = _bounded(
+        conn,
         sql.SQL(
             "SELECT statement_no, statement_hash, migration_hash, completed_at::text FROM {} "
             "WHERE tracking_table = %s AND migration = %s ORDER BY statement_no"
         ).format(_table()),
         (tracking_table, migration),
     )
-    return [Completed(*row) for row in cur.fetchall()]
+    return [Completed(*row) for row in rows]
 
 
 def record(
