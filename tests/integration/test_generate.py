@@ -107,7 +107,8 @@ def test_an_enum_value_added_in_the_schema_file_is_generated_as_add_value_and_it
 
 
 # Issue 23.4: five everyday changes to tables with rows, each generated as lock-safe migrations, and a volatile
-# default (23.3: the column, its default, a batched backfill of its own, NOT NULL through a check).
+# default (23.3: the column, its default, a batched backfill of its own, NOT NULL through a check), and a serial
+# column (the diff library writes it out: its sequence, the column with a nextval default: the same steps).
 EVERYDAY_BASE = """CREATE TABLE users (id serial PRIMARY KEY, email text);
 CREATE TABLE orders (id serial PRIMARY KEY, user_id int REFERENCES users (id), total int, buyer_id int);
 """
@@ -122,6 +123,7 @@ EVERYDAY_CHANGES = {
     "unique": "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email);",
     "foreign_key": "ALTER TABLE orders ADD CONSTRAINT orders_buyer_fk FOREIGN KEY (buyer_id) REFERENCES users (id);",
     "volatile_default": "ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();",
+    "serial_column": "ALTER TABLE users ADD COLUMN seq_no serial;",
 }
 
 

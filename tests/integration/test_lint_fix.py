@@ -198,13 +198,13 @@ def test_fix_writes_nothing_when_the_fixed_folder_still_lints_with_an_error(repo
 TOKEN = 'ALTER TABLE "users" ADD COLUMN "token" uuid DEFAULT gen_random_uuid() NOT NULL;'  # drizzle-kit's form
 
 
-def token_repo(tmp_path):
+def token_repo(tmp_path, tag="0001_token", body=TOKEN):
     """main: users; feature: a NOT NULL column with a volatile default (a rewrite of users under its lock)."""
     r = new_project_repo(tmp_path)
     make_drizzle_folder(tmp_path, BASE)
     commit_all(r, "base")
     r.git.checkout("-b", "feature")
-    add_migration(tmp_path / "migrations", "0001_token", TOKEN)
+    add_migration(tmp_path / "migrations", tag, body)
     commit_all(r, "feature")
     return r
 
@@ -254,3 +254,33 @@ def test_a_stopped_backfill_keeps_its_committed_batches_and_the_next_run_finishe
     assert migrate(settings).applied == ["0002_token_2", "0003_token_3", "0004_token_4", "0005_token_5"]
     with server.connect(db_url, autocommit=True) as conn:
         assert conn.execute("SELECT count(*) FROM users WHERE token IS NULL").fetchone()[0] == 0
+
+
+SERIAL = 'ALTER TABLE "users" ADD COLUMN "seq_no" serial NOT NULL;'  # drizzle-kit's form
+
+
+def test_fix_writes_a_serial_column_out_as_its_sequence_and_backfills_it(tmp_path, db_url, pg_server_url,
+                                                                          tmp_path_factory):  # fmt: skip
+    repo = token_repo(tmp_path, "0001_seq_no", SERIAL)
+    settings = settings_for(repo, db_url, pg_server_url)
+    target_with_rows(settings, db_url)
+    original = tmp_path_factory.mktemp("original") / "migrations"
+    shutil.copytree(settings.migrations_dir, original)
+    report = lint_workflow.fix(settings, yes=True)
+    tags = ["0001_seq_no", "0002_seq_no_2", "0003_seq_no_3", "0004_seq_no_4", "0005_seq_no_5"]
+    assert [m.tags for m in report.fixed] == [tags]
+    assert (settings.migrations_dir / "0001_seq_no.sql").read_text().startswith(
+        "CREATE SEQUENCE users_seq_no_seq AS integer;")  # fmt: skip
+    assert lint_workflow.lint(settings).ok  # the pending fixed migrations, measured against the rows of users
+    assert migrate(settings).applied == tags
+    with server.connect(db_url, autocommit=True) as conn:
+        rows, distinct, nulls, top = conn.execute(
+            "SELECT count(*), count(DISTINCT seq_no), count(*) FILTER (WHERE seq_no IS NULL), max(seq_no) "
+            "FROM users").fetchone()  # fmt: skip
+        owned = conn.execute("SELECT pg_get_serial_sequence('users', 'seq_no')").fetchone()[0]
+        following = conn.execute("SELECT nextval('users_seq_no_seq')").fetchone()[0]
+    assert rows == distinct == 30000 and nulls == 0  # every row got its own number
+    assert owned == "public.users_seq_no_seq" and following == top + 1  # owned by the column, going on after the max
+    with server.shadow_database(pg_server_url) as expected:
+        migrate(load_settings(Path(repo.working_tree_dir), env={}, database_url=expected, migrations_dir=str(original)))
+        assert schema.diff_statements(db_url, expected) == []

@@ -26,6 +26,7 @@ TRANSACTIONAL = [
 ]  # fmt: skip
 CONCURRENT = [("0001_email_idx", "CREATE INDEX users_email_idx ON users (email);")]
 BACKFILL = [("0001_token", 'ALTER TABLE "users" ADD COLUMN "token" uuid DEFAULT gen_random_uuid() NOT NULL;')]
+SERIAL = [("0001_seq_no", 'ALTER TABLE "users" ADD COLUMN "seq_no" serial NOT NULL;')]
 
 
 def fixed_folder(tmp_path: Path, feature: list[tuple[str, str]], url: str, shadow: str) -> Path:
@@ -83,19 +84,39 @@ def drizzle_on_rows(tmp_path, folder: Path, url: str, to: str) -> dict:
     return drizzle_migrate(folder, url, major=0)
 
 
+def drizzle_applies_whole(tmp_path, folder: Path, url: str, shadow: str, query: str) -> tuple:
+    """Drizzle's migrator applies the fixed `folder` to a shadow database with 20,000 users (one transaction, a
+    tracking row per journal entry); migrakit applies it to `url` and gets the same schema. `query`'s row, read
+    on Drizzle's database."""
+    with server.shadow_database(shadow) as by_drizzle:
+        assert drizzle_on_rows(tmp_path, folder, by_drizzle, "0000_users") == {"ok": True}
+        with server.connect(by_drizzle, autocommit=True) as conn:
+            row = conn.execute(query.encode()).fetchone()
+        assert len(tracking_rows(by_drizzle)) == len(json.loads((folder / "meta" / "_journal.json").read_text())["entries"])
+        migrate(load_settings(tmp_path, env={}, database_url=url, migrations_dir=str(folder)))
+        assert schema.diff_statements(url, by_drizzle) == []
+    return row
+
+
 def test_drizzle_applies_the_batched_backfill_in_its_one_transaction(tmp_path, db_url, pg_server_url):
     """Inside Drizzle's transaction (which already wrote: the column's migration, its tracking row) the backfill
     runs its batches without COMMIT, the one transaction Drizzle gives every migration."""
     folder = fixed_folder(tmp_path, BACKFILL, db_url, pg_server_url)
-    with server.shadow_database(pg_server_url) as by_drizzle:
-        assert drizzle_on_rows(tmp_path, folder, by_drizzle, "0000_users") == {"ok": True}
-        with server.connect(by_drizzle, autocommit=True) as conn:
-            nulls, transactions = conn.execute("SELECT count(*) FILTER (WHERE token IS NULL), "
-                                               "count(DISTINCT xmin::text) FROM users").fetchone()  # fmt: skip
-        assert nulls == 0 and transactions == 1
-        assert len(tracking_rows(by_drizzle)) == len(json.loads((folder / "meta" / "_journal.json").read_text())["entries"])
-        migrate(load_settings(tmp_path, env={}, database_url=db_url, migrations_dir=str(folder)))
-        assert schema.diff_statements(db_url, by_drizzle) == []
+    nulls, transactions = drizzle_applies_whole(tmp_path, folder, db_url, pg_server_url,
+                                                "SELECT count(*) FILTER (WHERE token IS NULL), "
+                                                "count(DISTINCT xmin::text) FROM users")  # fmt: skip
+    assert nulls == 0 and transactions == 1
+
+
+def test_drizzle_applies_a_fixed_serial_column_in_its_one_transaction(tmp_path, db_url, pg_server_url):
+    """A serial written out (its sequence, the integer column owning it, the backfill from the sequence, NOT NULL
+    through a check): Drizzle applies the pieces in its one transaction and gets the schema migrakit gets."""
+    folder = fixed_folder(tmp_path, SERIAL, db_url, pg_server_url)
+    assert (folder / "0001_seq_no.sql").read_text().startswith("CREATE SEQUENCE users_seq_no_seq AS integer;")
+    nulls, distinct = drizzle_applies_whole(tmp_path, folder, db_url, pg_server_url,
+                                            "SELECT count(*) FILTER (WHERE seq_no IS NULL), count(DISTINCT seq_no) "
+                                            "FROM users")  # fmt: skip
+    assert nulls == 0 and distinct == 20000
 
 
 def test_the_backfill_first_in_drizzles_transaction_on_rows_fails_whole(tmp_path, db_url, pg_server_url):

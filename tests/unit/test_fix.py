@@ -134,6 +134,43 @@ def test_a_volatile_default_with_a_key_or_a_named_not_null_is_left_alone() -> No
     assert not safe_sequence(["ALTER TABLE t ADD COLUMN u uuid CONSTRAINT nn NOT NULL DEFAULT gen_random_uuid()"]).changed
 
 
+def test_a_serial_column_is_written_out_as_its_sequence_then_backfilled_and_made_not_null() -> None:
+    text = 'ALTER TABLE "users" ADD COLUMN "seq_no" serial NOT NULL;'  # drizzle-kit's form
+    check = "users_seq_no_not_null_check"
+    assert safe_sequence([text]).migrations == [
+        ["CREATE SEQUENCE users_seq_no_seq AS integer", 'ALTER TABLE "users" ADD COLUMN "seq_no" integer;',
+         "ALTER SEQUENCE users_seq_no_seq OWNED BY users.seq_no",
+         "ALTER TABLE users ALTER COLUMN seq_no SET DEFAULT nextval('users_seq_no_seq'::regclass)"],
+        [backfill("users", "seq_no")],
+        [f"ALTER TABLE users ADD CONSTRAINT {check} CHECK (seq_no IS NOT NULL) NOT VALID"],
+        [f"ALTER TABLE users VALIDATE CONSTRAINT {check}"],
+        ["ALTER TABLE users ALTER COLUMN seq_no SET NOT NULL", f"ALTER TABLE users DROP CONSTRAINT {check}"],
+    ]  # fmt: skip
+    assert rules([text]) == ["volatile-default"]
+
+
+def test_each_serial_spelling_gets_its_integer_type_and_the_tables_schema() -> None:
+    first = safe_sequence(["ALTER TABLE s.t ADD big bigserial"]).migrations[0]
+    assert first == ["CREATE SEQUENCE s.t_big_seq AS bigint", "ALTER TABLE s.t ADD big bigint",
+                     "ALTER SEQUENCE s.t_big_seq OWNED BY s.t.big",
+                     "ALTER TABLE s.t ALTER COLUMN big SET DEFAULT nextval('s.t_big_seq'::regclass)"]  # fmt: skip
+    assert safe_sequence(["ALTER TABLE t ADD COLUMN c serial2"]).migrations[0][:2] == [
+        "CREATE SEQUENCE t_c_seq AS smallint", "ALTER TABLE t ADD COLUMN c smallint"]  # fmt: skip
+
+
+def test_a_serials_sequence_name_is_shortened_as_postgresql_shortens_it() -> None:
+    table, column = "a" * 60, "b" * 10
+    created = safe_sequence([f"ALTER TABLE {table} ADD COLUMN {column} serial"]).migrations[0][0]
+    assert created == f"CREATE SEQUENCE {'a' * 48}_{column}_seq AS integer"  # 63 bytes, the longer name cut
+
+
+def test_a_serial_with_a_key_a_named_not_null_or_if_not_exists_is_left_alone() -> None:
+    assert not safe_sequence(["ALTER TABLE t ADD COLUMN id serial PRIMARY KEY"]).changed
+    assert not safe_sequence(["ALTER TABLE t ADD COLUMN n serial CONSTRAINT nn NOT NULL"]).changed
+    assert not safe_sequence(["ALTER TABLE t ADD COLUMN IF NOT EXISTS n serial"]).changed
+    assert not safe_sequence(["CREATE TABLE n (id int)", "ALTER TABLE n ADD COLUMN s serial"]).changed
+
+
 def test_statements_on_a_table_created_in_the_same_migration_need_no_fix() -> None:
     texts = [
         "CREATE TABLE n (id int, e text)",

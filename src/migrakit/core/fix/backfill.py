@@ -65,17 +65,28 @@ def volatile_default(text: str, rel: str, table: str, col: Any) -> Steps | None:
     spans = [(default.location, expr_end)]
     if nn is not None:
         spans.append((toks[nn].start, toks[nn + 1].end + 1))  # NOT NULL
-    name, expression = quote_ident(col.colname), text[expr_start:expr_end]
+    expression = text[expr_start:expr_end]
+    return backfilled(
+        f"column {col.colname} added without its volatile default, default set",
+        rel, table, col.colname, [without_spans(text, spans)], expression, bool(not_null),
+    )  # fmt: skip
+
+
+def backfilled(
+    summary: str, rel: str, table: str, column: str, now: list[str], default: str, not_null: bool
+) -> Steps:
+    """The `volatile-default` steps once the column is added empty (`now`): its default set (new rows get it),
+    the existing rows backfilled in batches in a migration of their own, then NOT NULL through a validated
+    check when the column has it."""
     steps = Steps(
         "volatile-default",
-        f"column {col.colname} added without its volatile default, default set, rows backfilled in batches of "
-        f"{BATCH_ROWS} (each committed) in a migration of their own"
+        f"{summary}, rows backfilled in batches of {BATCH_ROWS} (each committed) in a migration of their own"
         + (", then NOT NULL through a validated check" if not_null else ""),
-        now=[without_spans(text, spans), f"ALTER TABLE {rel} ALTER COLUMN {name} SET DEFAULT {expression}"],
-        own=[backfill(rel, col.colname)],
+        now=[*now, f"ALTER TABLE {rel} ALTER COLUMN {quote_ident(column)} SET DEFAULT {default}"],
+        own=[backfill(rel, column)],
     )  # fmt: skip
     if not_null:
-        check = not_null_via_check(rel, table, col.colname)
+        check = not_null_via_check(rel, table, column)
         steps.after, steps.validate, steps.finish = check.now, check.validate, check.finish
     return steps
 

@@ -98,7 +98,15 @@ def without_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
 
 
 def constraint_name(table: str, col: str, suffix: str) -> str:
-    return f"{table[: _NAMEDATALEN - len(col) - len(suffix) - 2]}_{col}_{suffix}"[:_NAMEDATALEN]
+    """`<table>_<col>_<suffix>` as PostgreSQL's makeObjectName builds it (a serial's sequence, a check's name):
+    within 63 bytes, taking a byte from the longer of the two names until it fits, never splitting a character."""
+    names = [table.encode(), col.encode()]
+    room = _NAMEDATALEN - 2 - len(suffix.encode())
+    lengths = [len(n) for n in names]
+    while sum(lengths) > room:
+        lengths[0 if lengths[0] > lengths[1] else 1] -= 1
+    table, col = (n[:k].decode(errors="ignore") for n, k in zip(names, lengths, strict=True))
+    return f"{table}_{col}_{suffix}"
 
 
 def expression_end(text: str, start: int) -> int:
