@@ -107,8 +107,9 @@ def test_an_enum_value_added_in_the_schema_file_is_generated_as_add_value_and_it
 
 
 # Issue 23.4: five everyday changes to tables with rows, each generated as lock-safe migrations, and a volatile
-# default (23.3: the column, its default, a batched backfill of its own, NOT NULL through a check), and a serial
-# column (the diff library writes it out: its sequence, the column with a nextval default: the same steps).
+# default (23.3: the column, its default, a batched backfill of its own, NOT NULL through a check), a serial
+# column (the diff library writes it out: its sequence, the column with a nextval default: the same steps) and an
+# identity column (added plain, backfilled from a sequence of its own, then made identity).
 EVERYDAY_BASE = """CREATE TABLE users (id serial PRIMARY KEY, email text);
 CREATE TABLE orders (id serial PRIMARY KEY, user_id int REFERENCES users (id), total int, buyer_id int);
 """
@@ -124,6 +125,7 @@ EVERYDAY_CHANGES = {
     "foreign_key": "ALTER TABLE orders ADD CONSTRAINT orders_buyer_fk FOREIGN KEY (buyer_id) REFERENCES users (id);",
     "volatile_default": "ALTER TABLE users ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid();",
     "serial_column": "ALTER TABLE users ADD COLUMN seq_no serial;",
+    "identity_column": "ALTER TABLE users ADD COLUMN seq_no integer GENERATED ALWAYS AS IDENTITY;",
 }
 
 

@@ -256,12 +256,19 @@ def test_a_stopped_backfill_keeps_its_committed_batches_and_the_next_run_finishe
         assert conn.execute("SELECT count(*) FROM users WHERE token IS NULL").fetchone()[0] == 0
 
 
-SERIAL = 'ALTER TABLE "users" ADD COLUMN "seq_no" serial NOT NULL;'  # drizzle-kit's form
+SEQUENCED = {  # drizzle-kit's forms; the first statement --fix writes for each
+    "serial": ('ALTER TABLE "users" ADD COLUMN "seq_no" serial NOT NULL;', "CREATE SEQUENCE users_seq_no_seq AS integer;"),
+    "identity": ('ALTER TABLE "users" ADD COLUMN "seq_no" integer GENERATED ALWAYS AS IDENTITY;',
+                 "CREATE SEQUENCE users_seq_no_migrakit_seq;"),
+}  # fmt: skip
 
 
-def test_fix_writes_a_serial_column_out_as_its_sequence_and_backfills_it(tmp_path, db_url, pg_server_url,
-                                                                          tmp_path_factory):  # fmt: skip
-    repo = token_repo(tmp_path, "0001_seq_no", SERIAL)
+@pytest.mark.parametrize("kind", sorted(SEQUENCED))
+def test_fix_writes_a_serial_or_identity_column_out_and_backfills_it_from_its_sequence(
+    tmp_path, db_url, pg_server_url, tmp_path_factory, kind
+):
+    body, first = SEQUENCED[kind]
+    repo = token_repo(tmp_path, "0001_seq_no", body)
     settings = settings_for(repo, db_url, pg_server_url)
     target_with_rows(settings, db_url)
     original = tmp_path_factory.mktemp("original") / "migrations"
@@ -269,8 +276,7 @@ def test_fix_writes_a_serial_column_out_as_its_sequence_and_backfills_it(tmp_pat
     report = lint_workflow.fix(settings, yes=True)
     tags = ["0001_seq_no", "0002_seq_no_2", "0003_seq_no_3", "0004_seq_no_4", "0005_seq_no_5"]
     assert [m.tags for m in report.fixed] == [tags]
-    assert (settings.migrations_dir / "0001_seq_no.sql").read_text().startswith(
-        "CREATE SEQUENCE users_seq_no_seq AS integer;")  # fmt: skip
+    assert (settings.migrations_dir / "0001_seq_no.sql").read_text().startswith(first)
     assert lint_workflow.lint(settings).ok  # the pending fixed migrations, measured against the rows of users
     assert migrate(settings).applied == tags
     with server.connect(db_url, autocommit=True) as conn:

@@ -26,7 +26,10 @@ TRANSACTIONAL = [
 ]  # fmt: skip
 CONCURRENT = [("0001_email_idx", "CREATE INDEX users_email_idx ON users (email);")]
 BACKFILL = [("0001_token", 'ALTER TABLE "users" ADD COLUMN "token" uuid DEFAULT gen_random_uuid() NOT NULL;')]
-SERIAL = [("0001_seq_no", 'ALTER TABLE "users" ADD COLUMN "seq_no" serial NOT NULL;')]
+SEQUENCED = {  # a serial and an identity column, each backfilled from a sequence by --fix
+    "serial": [("0001_seq_no", 'ALTER TABLE "users" ADD COLUMN "seq_no" serial NOT NULL;')],
+    "identity": [("0001_seq_no", 'ALTER TABLE "users" ADD COLUMN "seq_no" integer GENERATED ALWAYS AS IDENTITY;')],
+}
 
 
 def fixed_folder(tmp_path: Path, feature: list[tuple[str, str]], url: str, shadow: str) -> Path:
@@ -108,11 +111,14 @@ def test_drizzle_applies_the_batched_backfill_in_its_one_transaction(tmp_path, d
     assert nulls == 0 and transactions == 1
 
 
-def test_drizzle_applies_a_fixed_serial_column_in_its_one_transaction(tmp_path, db_url, pg_server_url):
-    """A serial written out (its sequence, the integer column owning it, the backfill from the sequence, NOT NULL
-    through a check): Drizzle applies the pieces in its one transaction and gets the schema migrakit gets."""
-    folder = fixed_folder(tmp_path, SERIAL, db_url, pg_server_url)
-    assert (folder / "0001_seq_no.sql").read_text().startswith("CREATE SEQUENCE users_seq_no_seq AS integer;")
+@pytest.mark.parametrize("kind", sorted(SEQUENCED))
+def test_drizzle_applies_a_fixed_serial_or_identity_column_in_its_one_transaction(tmp_path, db_url, pg_server_url,
+                                                                                   kind):  # fmt: skip
+    """A serial written out (its sequence, the integer column owning it), an identity column added plain with a
+    sequence of its own; each backfilled from the sequence, NOT NULL through a check (identity added last): Drizzle
+    applies the pieces in its one transaction and gets the schema migrakit gets."""
+    folder = fixed_folder(tmp_path, SEQUENCED[kind], db_url, pg_server_url)
+    assert (folder / "0001_seq_no.sql").read_text().startswith("CREATE SEQUENCE users_seq_no_")
     nulls, distinct = drizzle_applies_whole(tmp_path, folder, db_url, pg_server_url,
                                             "SELECT count(*) FILTER (WHERE seq_no IS NULL), count(DISTINCT seq_no) "
                                             "FROM users")  # fmt: skip

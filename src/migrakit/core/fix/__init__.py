@@ -21,7 +21,9 @@ that do the same work without holding a lock that blocks writes while PostgreSQL
   `now()` is stable, not volatile: PostgreSQL 11+ stores it once without a rewrite, so it is left alone.
 - a `serial` (`bigserial`, `smallserial`) column added -> what the shorthand stands for, with PostgreSQL's names:
   `CREATE SEQUENCE <table>_<col>_seq AS integer`, the column as the plain integer type, `OWNED BY` it, then the
-  volatile default's steps with `nextval(…)` (serial.py). An identity column is not rewritten.
+  volatile default's steps with `nextval(…)` (serial.py); an identity column (without sequence options) -> the
+  column added plain with a default from a sequence of its own, the same steps, then the default dropped,
+  `ADD GENERATED … AS IDENTITY`, its sequence set where the first one stopped, and the first one dropped.
 
 Edits are textual: `CONCURRENTLY` inserted after `INDEX`/`VIEW`, ` NOT VALID` appended, so the author's
 formatting stays; only the statements the sequence adds (validate, the check, the index of a constraint, the
@@ -29,8 +31,8 @@ backfill) are written new. Statements on a table created earlier in the same mig
 is empty). A statement the fixer does not understand is kept as it is. Pure: text in, data out.
 
 Modules: sequence.py (`safe_sequence` and the rewrites), backfill.py (the volatile default and its batched
-backfill), serial.py (a serial column written out), edit.py (the textual edits), pairs.py (the no-op
-drop/re-add pairs a diff leaves out, comments kept).
+backfill), serial.py (a serial or identity column backfilled from a sequence), edit.py (the textual edits),
+pairs.py (the no-op drop/re-add pairs a diff leaves out, comments kept).
 """
 
 from migrakit.core.fix.backfill import BATCH_ROWS as BATCH_ROWS

@@ -18,7 +18,7 @@ from migrakit.core.fix.edit import (
     quote_ident,
     rel_sql,
 )  # fmt: skip
-from migrakit.core.fix.serial import serial_column
+from migrakit.core.fix.serial import identity_column, serial_column
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,8 @@ def _alter(text: str, tree: Any, cmd: Any) -> Steps | None:
     if sub == "AT_AddConstraint":
         return _add_constraint(text, rel, cmd.def_)
     if sub == "AT_AddColumn":
-        return serial_column(text, tree.relation, cmd) or volatile_default(text, rel, tree.relation.relname, cmd.def_)
+        sequenced = serial_column(text, tree.relation, cmd) or identity_column(text, tree.relation, cmd)
+        return sequenced or volatile_default(text, rel, tree.relation.relname, cmd.def_)
     return None
 
 

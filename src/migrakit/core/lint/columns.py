@@ -21,10 +21,8 @@ VOLATILE_DEFAULT = Rule(
     "column added with a volatile default (or serial, identity, stored generated)",
     "add the column without a default (or with a constant one), set the default with ALTER COLUMN ... SET "
     "DEFAULT, and backfill existing rows in batches, each committed (`db.lint --fix` writes this sequence for a "
-    "volatile default and for a serial column, written out as its sequence and the integer column owning it; an "
-    "identity column it leaves as written: add it without identity, backfill it from a sequence of its own, SET "
-    "NOT NULL through a validated check, then ADD GENERATED ... AS IDENTITY and setval its sequence past the "
-    "highest value)",
+    "volatile default, a serial column and an identity column without sequence options; a stored generated "
+    "column it leaves as written)",
     "every row gets its own value, so the table is rewritten under AccessExclusiveLock",
 )
 COLUMN_TYPE_CHANGE = Rule(
