@@ -65,11 +65,11 @@ def acquire_lock(
     on_event: EventSink = no_event,
     poll: float = POLL_SECONDS,
     reopen: Callable[[], psycopg.Connection[Any]] | None = None,
-) -> tuple[Probe, psycopg.Connection[Any]]:
+) -> Probe:
     """Poll for the lock on `lock_conn` (autocommit) until it is granted, each poll one round trip that also
     reads the tracking rows under the lock (db/run/probe.py); the transaction it opened then stays open and holds
-    the lock. Returns the granted poll's Probe and the connection that holds the lock: `lock_conn`, or one that
-    `reopen()` opened for a later poll.
+    the lock. Returns the granted poll's Probe; the connection holding the lock is `lock_conn`, or the last one
+    `reopen()` opened for a later poll (the caller keeps track of what `reopen` returns).
 
     Between polls no transaction is open. Behind a pooler (the first poll's server pid is not libpq's backend pid,
     db/connect/pooler.py) and with `reopen` given, no connection either: the connection is closed after a refused
@@ -95,7 +95,7 @@ def acquire_lock(
         if got.locked:
             if announced:
                 on_event(LockAcquired())
-            return got, lock_conn
+            return got
         if not announced or time.monotonic() >= deadline:
             holder = lock_conn.execute(_HOLDER, (key,)).fetchone() or holder
         if not announced:
@@ -181,8 +181,7 @@ def migration_lock(
         return held[0]
 
     try:
-        probe, held[0] = acquire_lock(held[0], key, schema, table, timeout=timeout, on_event=on_event, reopen=reopen)
-        yield probe
+        yield acquire_lock(held[0], key, schema, table, timeout=timeout, on_event=on_event, reopen=reopen)
     except pgerrors.ReadOnlySqlTransaction as exc:
         err = read_only_error(conn, cause=f"{exc.diag.message_primary} (25006 ReadOnlySqlTransaction)")
         raise (err or exc) from None
